@@ -1,0 +1,70 @@
+"""The experiment registry: ``@experiment(name, source=..., claim=..., params=...)``."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import UnknownExperimentError
+from .params import Params
+from .result import Result
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment: a function of its ``Params`` returning a ``Result``."""
+
+    name: str
+    source: str
+    claim: str
+    params: type[Params]
+    func: Callable[[Params], Result]
+
+    def run(self, params: Params | None = None) -> Result:
+        return self.func(params if params is not None else self.params())
+
+
+REGISTRY: dict[str, Experiment] = {}
+
+
+def experiment(name: str, *, source: str, claim: str, params: type[Params]):
+    """Register ``func(params) -> Result`` under ``name``.
+
+    Args:
+        name: the command-line name (``valleys run NAME``).
+        source: the seed document and statement, e.g. ``"001 Sun et al., Example (uv-1)^2"``.
+        claim: the claim ID(s) of CLAIMS.md and a one-line statement.
+        params: the experiment's :class:`Params` subclass.
+    """
+
+    def register(func: Callable[[Params], Result]) -> Callable[[Params], Result]:
+        if name in REGISTRY:
+            msg = f"An experiment named {name!r} is already registered."
+            raise ValueError(msg)
+        REGISTRY[name] = Experiment(name, source, claim, params, func)
+        return func
+
+    return register
+
+
+def get_experiment(name: str) -> Experiment:
+    """The registered experiment ``name`` (suggesting close names when unknown)."""
+    load_all()
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, list(REGISTRY), n=3, cutoff=0.4)
+    hint = f" Did you mean: {', '.join(close)}?" if close else " Run 'valleys list' to see them."
+    msg = f"No experiment named {name!r}.{hint}"
+    raise UnknownExperimentError(msg)
+
+
+def all_experiments() -> list[Experiment]:
+    """Every registered experiment, sorted by name."""
+    load_all()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def load_all() -> None:
+    """Import every experiment module so that they register themselves."""
+    from . import catalog  # noqa: F401

@@ -1,0 +1,16 @@
+"""Shared fixtures: float64 everywhere and a temporary run store."""
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A fresh run store directory, also exported as VALLEYS_RUNS."""
+    path = tmp_path / "runs"
+    monkeypatch.setenv("VALLEYS_RUNS", str(path))
+    return path
