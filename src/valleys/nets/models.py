@@ -1,0 +1,225 @@
+"""The model zoo of the seeds: MLPs, Safran–Shamir two-layer nets, deep linear nets,
+polynomial nets, skip-to-output nets (thesis ch. 4) and a small conv net (thesis Table 2.2).
+
+Parameters have short mathematical names (``W1, b1, W2, ...``) so that a
+landscape's layout reads like the papers: ``W_i`` has shape ``(m_i, m_{i-1})``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validation import check_generator, check_int
+from ..errors import InvalidParameterError
+from .activations import Activation, get_activation
+
+
+def _uniform(shape, bound, gen):
+    return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
+
+
+def _check_widths(widths: Sequence[int], where: str, min_len: int = 2) -> list[int]:
+    widths = list(widths)
+    if len(widths) < min_len:
+        msg = f"The 'widths' parameter of {where} needs at least {min_len} entries (input, ..., output). Got {widths!r}."
+        raise InvalidParameterError(msg)
+    return [check_int(w, "widths", where, min_val=1) for w in widths]
+
+
+class MLP(nn.Module):
+    """Fully connected net x -> W_L s(... s(W_1 x + b_1) ...) + b_L.
+
+    Args:
+        widths: ``[m_0, m_1, ..., m_L]`` (input, hidden..., output).
+        activation: a name or :class:`Activation`, applied after every hidden layer.
+        bias: include the biases ``b_i``.
+        seed: seed of the PyTorch-default initialisation U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """
+
+    def __init__(self, widths: Sequence[int], activation: str | Activation = "tanh", *,
+                 bias: bool = True, seed: int = 0):
+        super().__init__()
+        self.widths = _check_widths(widths, "mlp")
+        self.bias = bias
+        act = get_activation(activation)
+        gen = check_generator(seed)
+        for i, (m_in, m_out) in enumerate(zip(self.widths[:-1], self.widths[1:], strict=True), 1):
+            bound = 1.0 / math.sqrt(m_in)
+            setattr(self, f"W{i}", nn.Parameter(_uniform((m_out, m_in), bound, gen)))
+            if bias:
+                setattr(self, f"b{i}", nn.Parameter(_uniform((m_out,), bound, gen)))
+        self.acts = nn.ModuleList(copy.deepcopy(act) for _ in range(len(self.widths) - 2))
+
+    @property
+    def depth(self) -> int:
+        """Number of affine layers L."""
+        return len(self.widths) - 1
+
+    @property
+    def activation(self) -> Activation:
+        return self.acts[0] if len(self.acts) else get_activation("identity")
+
+    def forward_hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The output and the list of hidden-layer outputs ``[h_1, ..., h_{L-1}]``."""
+        h, hidden = x, []
+        for i in range(1, self.depth + 1):
+            h = h @ getattr(self, f"W{i}").T
+            if self.bias:
+                h = h + getattr(self, f"b{i}")
+            if i < self.depth:
+                h = self.acts[i - 1](h)
+                hidden.append(h)
+        return h, hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_hidden(x)[0]
+
+    def feature_layers(self) -> list[nn.Module]:
+        """The activation modules, one per hidden layer (for ``Landscape.features``)."""
+        return list(self.acts)
+
+
+def mlp(widths: Sequence[int], activation: str | Activation = "tanh", bias: bool = True, *,
+        seed: int = 0) -> MLP:
+    """A fully connected net with parameters ``W1, b1, ..., WL, bL`` (see :class:`MLP`)."""
+    return MLP(widths, activation, bias=bias, seed=seed)
+
+
+def deep_linear(widths: Sequence[int], *, seed: int = 0) -> MLP:
+    """A deep linear net x -> W_L ... W_1 x (no biases)."""
+    return MLP(widths, "identity", bias=False, seed=seed)
+
+
+def poly_net(widths: Sequence[int], coeffs: Sequence[float], *, bias: bool = False,
+             seed: int = 0) -> MLP:
+    """An MLP with the polynomial activation c0 + c1 t + ... (``coeffs=[0, 0, 1]``: quadratic net)."""
+    from .activations import poly
+
+    return MLP(widths, poly(coeffs), bias=bias, seed=seed)
+
+
+class TwoLayer(nn.Module):
+    """Safran–Shamir's one-hidden-layer net f(x) = sum_j v_j s(<w_j, x> (+ b_j)).
+
+    Parameters ``W`` (n, d) and ``v`` (n,) (and ``b`` (n,) with ``bias=True``), scalar output.
+    Initialisation: rows of W ~ N(0, I/d), v ~ N(0, 1/n).
+    """
+
+    def __init__(self, n: int, d: int, activation: str | Activation = "relu", *,
+                 bias: bool = False, seed: int = 0):
+        super().__init__()
+        n = check_int(n, "n", "two_layer", min_val=1)
+        d = check_int(d, "d", "two_layer", min_val=1)
+        gen = check_generator(seed)
+        self.W = nn.Parameter(torch.randn(n, d, generator=gen, dtype=torch.float64) / math.sqrt(d))
+        if bias:
+            self.b = nn.Parameter(torch.zeros(n, dtype=torch.float64))
+        self.v = nn.Parameter(torch.randn(n, generator=gen, dtype=torch.float64) / math.sqrt(n))
+        self.bias = bias
+        self.act = get_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = x @ self.W.T
+        if self.bias:
+            pre = pre + self.b
+        return self.act(pre) @ self.v
+
+    def feature_layers(self) -> list[nn.Module]:
+        return [self.act]
+
+
+def two_layer(n: int, d: int, activation: str | Activation = "relu", bias: bool = False, *,
+              seed: int = 0) -> TwoLayer:
+    """Safran–Shamir (W, v) net with n hidden units on R^d (see :class:`TwoLayer`)."""
+    return TwoLayer(n, d, activation, bias=bias, seed=seed)
+
+
+class SkipToOutput(nn.Module):
+    """Thesis ch. 4: a base MLP plus ``num_skip`` random hidden neurons wired to the output.
+
+    f(x) = base(x) + V psi(x), where psi(x) collects the chosen hidden neurons (over
+    all hidden layers) and V (m_L, num_skip) are independent output weights.
+    """
+
+    def __init__(self, base: MLP, num_skip: int, *, seed: int = 0):
+        super().__init__()
+        hidden_total = sum(base.widths[1:-1])
+        num_skip = check_int(num_skip, "num_skip", "skip_to_output", min_val=1, max_val=hidden_total)
+        gen = check_generator(seed)
+        self.base = base
+        self.register_buffer("skip_index", torch.randperm(hidden_total, generator=gen)[:num_skip].sort()[0])
+        self.V = nn.Parameter(torch.randn(base.widths[-1], num_skip, generator=gen,
+                                          dtype=torch.float64) / math.sqrt(num_skip))
+
+    def skip_features(self, x: torch.Tensor) -> torch.Tensor:
+        """psi(x): the skipped hidden neurons, shape (N, num_skip)."""
+        return torch.cat(self.base.forward_hidden(x)[1], dim=-1)[..., self.skip_index]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, hidden = self.base.forward_hidden(x)
+        psi = torch.cat(hidden, dim=-1)[..., self.skip_index]
+        return out + psi @ self.V.T
+
+    def feature_layers(self) -> list[nn.Module]:
+        return self.base.feature_layers()
+
+
+def skip_to_output(base: MLP, num_skip: int, seed: int = 0) -> SkipToOutput:
+    """Wire ``num_skip`` random hidden neurons of ``base`` to the output (thesis ch. 4)."""
+    if not isinstance(base, MLP):
+        msg = f"skip_to_output needs a valleys MLP as base. Got {type(base).__name__}."
+        raise InvalidParameterError(msg)
+    return SkipToOutput(base, num_skip, seed=seed)
+
+
+class ConvNet(nn.Module):
+    """conv (k x k, no padding) -> activation -> max-pool -> fully connected.
+
+    Inputs are flat rows reshaped to ``in_shape`` (C, H, W), e.g. digits (1, 8, 8). With
+    an 8 x 8 input and a 3 x 3 kernel the first hidden layer has 36 T_1 neurons (thesis
+    Table 2.2). Parameters: ``K1`` (T_1, C, k, k), ``c1`` (T_1,), ``W2``, ``b2``.
+    """
+
+    def __init__(self, in_shape: Sequence[int] = (1, 8, 8), channels: int = 10,
+                 kernel_size: int = 3, pool: int = 2, out_dim: int = 10,
+                 activation: str | Activation = "sigmoid", *, seed: int = 0):
+        super().__init__()
+        self.in_shape = tuple(int(s) for s in in_shape)
+        if len(self.in_shape) != 3:
+            msg = f"in_shape must be (channels, height, width). Got {in_shape!r}."
+            raise InvalidParameterError(msg)
+        c, h, w = self.in_shape
+        k = check_int(kernel_size, "kernel_size", "conv_net", min_val=1, max_val=min(h, w))
+        t = check_int(channels, "channels", "conv_net", min_val=1)
+        self.pool = check_int(pool, "pool", "conv_net", min_val=1)
+        gen = check_generator(seed)
+        bound = 1.0 / math.sqrt(c * k * k)
+        self.K1 = nn.Parameter(_uniform((t, c, k, k), bound, gen))
+        self.c1 = nn.Parameter(_uniform((t,), bound, gen))
+        self.act = get_activation(activation)
+        flat = t * ((h - k + 1) // self.pool) * ((w - k + 1) // self.pool)
+        bound = 1.0 / math.sqrt(flat)
+        self.W2 = nn.Parameter(_uniform((out_dim, flat), bound, gen))
+        self.b2 = nn.Parameter(_uniform((out_dim,), bound, gen))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.act(F.conv2d(x.reshape(-1, *self.in_shape), self.K1, self.c1))
+        if self.pool > 1:
+            z = F.max_pool2d(z, self.pool)
+        return z.flatten(1) @ self.W2.T + self.b2
+
+    def feature_layers(self) -> list[nn.Module]:
+        return [self.act]
+
+
+def conv_net(in_shape: Sequence[int] = (1, 8, 8), channels: int = 10, kernel_size: int = 3,
+             pool: int = 2, out_dim: int = 10, activation: str | Activation = "sigmoid", *,
+             seed: int = 0) -> ConvNet:
+    """A small conv net (see :class:`ConvNet`)."""
+    return ConvNet(in_shape, channels, kernel_size, pool, out_dim, activation, seed=seed)
