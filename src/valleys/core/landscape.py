@@ -77,6 +77,7 @@ class Landscape:
         self.n_samples = sum(int(X.shape[0]) for X, _ in self.batches)
         self._scale = 1.0 / self.n_samples if self.reduction == "mean" else 1.0
         self._scalar_fn: Callable[[torch.Tensor], torch.Tensor] = self._data_loss
+        self._rowwise_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
         if check_deterministic:
             self._check_deterministic()
 
@@ -84,7 +85,8 @@ class Landscape:
     @classmethod
     def from_function(cls, f: Callable[[torch.Tensor], torch.Tensor], dim: int, *,
                       theta0: torch.Tensor | None = None, names: tuple[str, ...] | None = None,
-                      dtype: torch.dtype = torch.float64, chunk_size: int = 4096) -> Landscape:
+                      dtype: torch.dtype = torch.float64, chunk_size: int = 4096,
+                      rowwise: bool = False) -> Landscape:
         """A landscape of a plain function ``f: R^d -> R`` (the toy landscapes of the seeds).
 
         Args:
@@ -93,6 +95,9 @@ class Landscape:
             dim: the number of variables d.
             theta0: a default point (zeros if omitted).
             names: optional names of the d scalar coordinates (for example ``("u", "v")``).
+            rowwise: ``f`` also accepts a batch ``(B, d)`` and returns ``(B,)`` (written with
+                ``t[..., 0]``-style indexing); then :meth:`losses` and :meth:`grads` call it
+                once on the whole batch instead of vmapping, which is much faster for toys.
 
         Example:
             >>> land = Landscape.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2)
@@ -118,6 +123,7 @@ class Landscape:
         self.layout.check(self.theta0)
         self.batches, self.n_samples, self._scale = [], 0, 1.0
         self._scalar_fn = f
+        self._rowwise_fn = f if rowwise else None
         return self
 
     # ------------------------------------------------------------------ basic values
@@ -187,12 +193,39 @@ class Landscape:
     def losses(self, thetas: torch.Tensor) -> torch.Tensor:
         """Losses at many parameter vectors at once: (B, d) -> (B,), vectorised with vmap."""
         self.layout.check(thetas)
+        if self._rowwise_fn is not None:
+            return self._rowwise_fn(thetas.to(self.dtype))
         return vmap(self._scalar_fn, chunk_size=self.chunk_size)(thetas.to(self.dtype))
 
     def grads(self, thetas: torch.Tensor) -> torch.Tensor:
         """Gradients at many parameter vectors at once: (B, d) -> (B, d)."""
         self.layout.check(thetas)
+        if self._rowwise_fn is not None:
+            with torch.enable_grad():
+                T = thetas.detach().to(self.dtype).requires_grad_(True)
+                return torch.autograd.grad(self._rowwise_fn(T).sum(), T)[0]
         return vmap(grad(self._scalar_fn), chunk_size=self.chunk_size)(thetas.to(self.dtype))
+
+    def hessians(self, thetas: torch.Tensor, *, max_dim: int = 64) -> torch.Tensor:
+        """Dense Hessians at many points of a small landscape: (B, d) -> (B, d, d).
+
+        Vectorised over points and Hessian columns; meant for toy landscapes and tiny
+        nets (d <= ``max_dim``), e.g. classifying every point of a grid.
+        """
+        self.layout.check(thetas)
+        d = self.dim
+        if d > max_dim:
+            msg = (f"Batched dense Hessians are for d <= {max_dim}. Got d = {d}; use "
+                   f"Landscape.hessian at single points or Landscape.hvps instead.")
+            raise DenseTooLargeError(msg)
+        g = grad(self._scalar_fn)
+        eye = torch.eye(d, dtype=self.dtype)
+
+        def one(theta):
+            H = vmap(lambda v: jvp(g, (theta,), (v,))[1])(eye)
+            return 0.5 * (H + H.T)
+
+        return vmap(one, chunk_size=max(1, self.chunk_size // d))(thetas.to(self.dtype))
 
     def operator(self, theta: torch.Tensor) -> LinearOperator:
         """The Hessian at theta as a SciPy ``LinearOperator`` (float64 NumPy in and out)."""

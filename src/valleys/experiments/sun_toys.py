@@ -1,0 +1,339 @@
+"""Document 001 (Sun et al. survey): the two-parameter toy landscapes.
+
+- ``sun-toy-uv``: (uv - 1)^2 — a strict saddle at 0 and a curve of global minima.
+- ``sun-toy-relu``: (u relu(v) - 1)^2 — a flat plateau of sub-optimal local minima.
+- ``sun-single-point``: (y - u phi(v x))^2 — sub-optimal minima exist iff a zero of phi
+  is a local extremum of phi (SUN-T3.1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.optimize import brentq, minimize_scalar
+
+from .._validation import check_generator
+from ..core import Landscape
+from ..curvature.rank import numerical_rank
+from ..nets import get_activation
+from .common import contour, descend, figure
+from .params import Params
+from .registry import experiment
+from .result import Result, Verdict
+
+SOURCE_001 = "001 Prado, survey of Sun et al., 'The global landscape of neural networks'"
+
+
+def uv_landscape() -> Landscape:
+    """L(u, v) = (u v - 1)^2."""
+    return Landscape.from_function(lambda t: (t[..., 0] * t[..., 1] - 1.0) ** 2, 2,
+                                   names=("u", "v"), rowwise=True)
+
+
+# --------------------------------------------------------------------------- (uv - 1)^2
+@dataclass(frozen=True)
+class UVParams(Params):
+    """Parameters of ``sun-toy-uv``.
+
+    Attributes:
+        n_starts: random starts of gradient descent (N(0, init_std^2 I)).
+        init_std: standard deviation of the starts.
+        lr: gradient-descent step size.
+        steps: gradient-descent steps.
+        reach_tol: a run reached the curve when |u v - 1| < reach_tol.
+        eig_tol: absolute tolerance on the closed-form Hessian eigenvalues.
+        tau: relative threshold for a zero eigenvalue (|lambda| <= tau max|lambda|).
+        n_curve_points: points of the curve u v = 1 where the Hessian is checked.
+    """
+
+    n_starts: int = 1000
+    init_std: float = 1.0
+    lr: float = 0.02
+    steps: int = 4000
+    reach_tol: float = 1e-8
+    eig_tol: float = 1e-12
+    tau: float = 1e-8
+    n_curve_points: int = 200
+    QUICK = {"n_starts": 1000, "steps": 3000, "n_curve_points": 50}
+
+
+@experiment("sun-toy-uv", source=SOURCE_001 + ", toy (uv - 1)^2",
+            claim="SUN-Ex-uv: (0,0) is a strict saddle (eigenvalues +-2), the global minima "
+                  "uv = 1 have one zero and one positive eigenvalue, and GD reaches uv = 1",
+            params=UVParams)
+def sun_toy_uv(p: UVParams) -> Result:
+    land = uv_landscape()
+    verdict, rows = Verdict(), []
+    origin = torch.zeros(2, dtype=land.dtype)
+    eig0 = torch.linalg.eigvalsh(land.hessian(origin))
+    err0 = float((eig0 - torch.tensor([-2.0, 2.0], dtype=land.dtype)).abs().max())
+    verdict.add("Hessian eigenvalues at (0,0)", eig0.tolist(), [-2.0, 2.0], p.eig_tol,
+                err0 <= p.eig_tol)
+    rows += [{"point": "origin", "u": 0.0, "v": 0.0, "eigenvalue": float(e), "theory": t}
+             for e, t in zip(eig0, (-2.0, 2.0), strict=True)]
+
+    gen = check_generator(p.seed)
+    s = torch.randn(p.n_curve_points, generator=gen, dtype=land.dtype)
+    sign = torch.where(torch.rand(p.n_curve_points, generator=gen) < 0.5, -1.0, 1.0).to(land.dtype)
+    curve = torch.stack([sign * torch.exp(s), sign * torch.exp(-s)], 1)
+    eigs = torch.linalg.eigvalsh(land.hessians(curve))
+    theory = torch.stack([torch.zeros_like(s), 2 * (curve ** 2).sum(1)], 1)
+    rel_err = float(((eigs - theory).abs() / theory[:, 1:]).max())
+    verdict.add("Hessian eigenvalues on uv = 1 vs {0, 2(u^2+v^2)} (max relative error)",
+                rel_err, 0.0, p.eig_tol, rel_err <= p.eig_tol)
+    nullities = [numerical_rank(e.numpy(), tau=p.tau, warn=False).nullity for e in eigs]
+    verdict.add("zero eigenvalues on uv = 1 (every point)", sorted(set(nullities)), [1], p.tau,
+                set(nullities) == {1}, note="COO: d - bn = 2 - 1")
+    rows += [{"point": "curve", "u": float(c[0]), "v": float(c[1]), "eigenvalue": float(e),
+              "theory": float(t)} for c, ev, th in zip(curve, eigs, theory, strict=True)
+             for e, t in zip(ev, th, strict=True)]
+
+    starts = p.init_std * torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
+    ends = descend(land, starts, lr=p.lr, steps=p.steps)
+    gap = (ends[:, 0] * ends[:, 1] - 1.0).abs()
+    reached = gap < p.reach_tol
+    verdict.add("GD runs reaching uv = 1", int(reached.sum()), p.n_starts, p.reach_tol,
+                bool(reached.all()), note=f"max |uv - 1| = {float(gap.max()):.2e}")
+    rows += [{"point": "gd-end", "u": float(a), "v": float(b), "start_u": float(s0[0]),
+              "start_v": float(s0[1]), "gap": float(g)}
+             for a, b, s0, g in zip(ends[:, 0], ends[:, 1], starts, gap, strict=True)]
+
+    fig, (ax,) = figure()
+    contour(ax, land, 3.0)
+    ax.scatter(starts[:, 0], starts[:, 1], s=3, c="white", alpha=0.5, label="starts")
+    ax.scatter(ends[:, 0], ends[:, 1], s=4, c="red", label="GD ends")
+    ax.plot([0], [0], "k+", ms=12, label="saddle")
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title="(uv - 1)^2: GD ends on uv = 1")
+    ax.legend(loc="lower left", fontsize=7)
+    return Result(pd.DataFrame(rows), verdict, {"landscape": fig},
+                  {"max_gap": float(gap.max())})
+
+
+# ----------------------------------------------------------------------- (u relu(v) - 1)^2
+@dataclass(frozen=True)
+class ReluParams(Params):
+    """Parameters of ``sun-toy-relu``.
+
+    Attributes:
+        n_starts: Gaussian starts N(0, I) of gradient descent.
+        lr: step size. steps: number of GD steps.
+        stuck_tol: a run is stuck on the plateau when |L - 1| < stuck_tol.
+        global_tol: a run reached a global minimum when L < global_tol.
+        z: number of standard errors allowed for P(v0 < 0) = 1/2.
+    """
+
+    n_starts: int = 10_000
+    lr: float = 0.02
+    steps: int = 4000
+    stuck_tol: float = 1e-8
+    global_tol: float = 1e-8
+    z: float = 3.0
+    QUICK = {"n_starts": 4000, "steps": 2500}
+
+
+def relu_landscape() -> Landscape:
+    """L(u, v) = (u relu(v) - 1)^2."""
+    return Landscape.from_function(lambda t: (t[..., 0] * torch.relu(t[..., 1]) - 1.0) ** 2, 2,
+                                   names=("u", "v"), rowwise=True)
+
+
+@experiment("sun-toy-relu", source=SOURCE_001 + ", toy (u relu(v) - 1)^2",
+            claim="SUN-Ex-relu: (0,-1) has zero gradient and Hessian with loss 1 > 0 = global "
+                  "minimum; the fraction of GD runs stuck at loss 1 is at least P(v0 < 0) = 1/2",
+            params=ReluParams)
+def sun_toy_relu(p: ReluParams) -> Result:
+    land = relu_landscape()
+    verdict = Verdict()
+    point = torch.tensor([0.0, -1.0], dtype=land.dtype)
+    g, H, value = land.grad(point), land.hessian(point), float(land.loss(point))
+    verdict.add("|grad| at (0,-1)", float(g.abs().max()), 0.0, 0.0, bool((g == 0).all()))
+    verdict.add("|Hessian| at (0,-1)", float(H.abs().max()), 0.0, 0.0, bool((H == 0).all()))
+    verdict.add("loss at (0,-1) vs global minimum 0", value, 1.0, 0.0, value == 1.0)
+
+    gen = check_generator(p.seed)
+    starts = torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
+    ends = descend(land, starts, lr=p.lr, steps=p.steps)
+    final = land.losses(ends)
+    stuck = (final - 1.0).abs() < p.stuck_tol
+    solved = final < p.global_tol
+    negative = starts[:, 1] < 0
+    frac_stuck, frac_neg = float(stuck.double().mean()), float(negative.double().mean())
+    se = math.sqrt(0.25 / p.n_starts)
+    verdict.add("fraction stuck at loss 1 >= fraction with v0 < 0", frac_stuck, f">= {frac_neg:.4f}",
+                0.0, frac_stuck >= frac_neg)
+    verdict.add("every start with v0 < 0 is stuck", int((stuck & negative).sum()),
+                int(negative.sum()), 0.0, bool(stuck[negative].all()))
+    verdict.add("P(v0 < 0) = 1/2 (Monte Carlo)", frac_neg, 0.5, p.z * se,
+                abs(frac_neg - 0.5) <= p.z * se)
+    verdict.add("every other run reaches the global minimum", int(solved.sum()),
+                int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()))
+    drift = (~negative) & (starts[:, 0] < 0) & stuck
+    table = pd.DataFrame({"u0": starts[:, 0], "v0": starts[:, 1], "u": ends[:, 0], "v": ends[:, 1],
+                          "loss": final, "stuck": stuck.numpy(), "drifted": drift.numpy()})
+
+    fig, (ax,) = figure()
+    contour(ax, land, 3.0)
+    ax.scatter(starts[stuck, 0][:2000], starts[stuck, 1][:2000], s=2, c="red", label="stuck at L = 1")
+    ax.scatter(starts[solved, 0][:2000], starts[solved, 1][:2000], s=2, c="white",
+               label="reached L = 0")
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u0", ylabel="v0",
+           title=f"(u relu(v) - 1)^2: {frac_stuck:.1%} of starts stuck")
+    ax.legend(loc="lower left", fontsize=7)
+    return Result(table, verdict, {"starts": fig},
+                  {"fraction_stuck": frac_stuck, "fraction_v0_negative": frac_neg,
+                   "fraction_drifted_u_negative_v_positive": float(drift.double().mean())})
+
+
+# ---------------------------------------------------------------- one data point (SUN-T3.1)
+#: Activations for which CLAIMS.md (item 13) does not require every GD run to converge:
+#: t^3 has degenerate (third-order) saddles on the whole line v = 0 that slow GD down.
+NO_CONVERGENCE_CLAIM = ("cube",)
+SINGLE_POINT_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "elu", "square",
+                            "cube")
+
+
+@dataclass(frozen=True)
+class SinglePointParams(Params):
+    """Parameters of ``sun-single-point``.
+
+    Attributes:
+        x, y: the single data point (both nonzero).
+        activations: comma-separated names tested.
+        n_starts: multi-start GD runs per activation (N(0, I) starts).
+        lr, steps: initial GD step size (per-start Armijo backtracking) and number of steps.
+        global_tol: a run reached the global minimum when L < global_tol.
+        grid_lim, grid_points: direct search grid [-lim, lim]^2 with grid_points^2 points
+            (odd, so the axes are on the grid).
+        grad_tol: a grid point is critical when ||grad L|| <= grad_tol.
+        eig_tol: its Hessian is PSD when lambda_min >= -eig_tol.
+        loss_floor: a critical point is sub-optimal when L > loss_floor.
+        probe_radii: radii of the neighbourhood probe that certifies a local minimum.
+        probe_directions: directions per radius in the probe.
+        probe_tol: a probe point below L(p) - probe_tol refutes a local minimum.
+        zero_grid: points per unit length of the grid that locates the zeros of phi.
+    """
+
+    x: float = 1.5
+    y: float = 1.0
+    activations: tuple[str, ...] = SINGLE_POINT_ACTIVATIONS
+    n_starts: int = 500
+    lr: float = 0.5
+    steps: int = 3000
+    global_tol: float = 1e-10
+    grid_lim: float = 3.0
+    grid_points: int = 241
+    grad_tol: float = 1e-10
+    eig_tol: float = 1e-8
+    loss_floor: float = 1e-6
+    probe_radii: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
+    probe_directions: int = 64
+    probe_tol: float = 1e-12
+    zero_grid: int = 1000
+    QUICK = {"steps": 1500, "grid_points": 121}
+
+
+def single_point_landscape(phi, x: float, y: float) -> Landscape:
+    """L(u, v) = (y - u phi(v x))^2."""
+    return Landscape.from_function(lambda t: (y - t[..., 0] * phi(t[..., 1] * x)) ** 2, 2,
+                                   names=("u", "v"), rowwise=True)
+
+
+def zero_is_extremum(phi, *, lim: float = 5.0, per_unit: int = 1000, h: float = 1e-3,
+                     zero_tol: float = 1e-12) -> tuple[bool, int]:
+    """The SUN-T3.1 criterion: does phi have a zero that is a local max or min of phi?
+
+    Zeros are located on a grid of [-lim, lim]: exact zeros, sign changes (refined by
+    bisection) and touching zeros (grid minima of |phi| refined by a bounded scalar
+    minimisation, kept when |phi| <= zero_tol). A zero t0 is a local extremum when
+    phi(t0 - h) and phi(t0 + h) have the same sign (or vanish). Returns (some zero is an
+    extremum, number of zeros found).
+    """
+    t = torch.linspace(-lim, lim, int(2 * lim * per_unit) + 1, dtype=torch.float64)
+    f = phi(t)
+    zeros = [float(z) for z in t[f == 0]]
+    change = torch.nonzero((torch.sign(f[:-1]) * torch.sign(f[1:])) < 0).reshape(-1)
+    scalar = lambda s: float(phi(torch.tensor(s, dtype=torch.float64)))  # noqa: E731
+    for i in change.tolist():
+        zeros.append(float(brentq(scalar, float(t[i]), float(t[i + 1]), xtol=1e-15)))
+    a = f.abs()
+    dips = torch.nonzero((a[1:-1] <= a[:-2]) & (a[1:-1] <= a[2:]) & (a[1:-1] > 0)).reshape(-1) + 1
+    for i in dips.tolist():
+        res = minimize_scalar(lambda s: abs(scalar(s)), bounds=(float(t[i - 1]), float(t[i + 1])),
+                              method="bounded", options={"xatol": 1e-12})
+        if abs(res.fun) <= zero_tol:
+            zeros.append(float(res.x))
+    zeros = sorted({round(z, 9) for z in zeros})
+    for z in zeros:
+        if scalar(z - h) * scalar(z + h) >= 0:
+            return True, len(zeros)
+    return False, len(zeros)
+
+
+def _probe_min(land: Landscape, points: torch.Tensor, p: SinglePointParams) -> torch.Tensor:
+    """For each point, the lowest loss on circles of the probe radii around it."""
+    angles = torch.linspace(0, 2 * math.pi, p.probe_directions + 1, dtype=land.dtype)[:-1]
+    ring = torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    offsets = torch.cat([r * ring for r in p.probe_radii])
+    around = points[:, None, :] + offsets[None, :, :]
+    return land.losses(around.reshape(-1, 2)).reshape(len(points), -1).min(1).values
+
+
+def _certified_minima(land: Landscape, points: torch.Tensor, p: SinglePointParams) -> torch.Tensor:
+    """Mask of points that are sub-optimal local minima: critical, PSD, loss above the
+    floor, and no lower loss in the neighbourhood probe."""
+    values = land.losses(points)
+    gnorm = land.grads(points).norm(dim=1)
+    lam_min = torch.linalg.eigvalsh(land.hessians(points))[:, 0]
+    candidate = (gnorm <= p.grad_tol) & (lam_min >= -p.eig_tol) & (values > p.loss_floor)
+    if not candidate.any():
+        return candidate
+    idx = torch.nonzero(candidate).reshape(-1)
+    lowest = _probe_min(land, points[idx], p)
+    candidate[idx] = lowest >= values[idx] - p.probe_tol
+    return candidate
+
+
+@experiment("sun-single-point", source=SOURCE_001 + ", Theorem 3.1 (one data point)",
+            claim="SUN-T3.1: min (y - u phi(v x))^2 has no sub-optimal local minimum iff no zero "
+                  "of phi is a local extremum; sub-optimal minima exist exactly for relu and z^2",
+            params=SinglePointParams)
+def sun_single_point(p: SinglePointParams) -> Result:
+    verdict, rows = Verdict(), []
+    gen = check_generator(p.seed)
+    starts = torch.randn(p.n_starts, 2, generator=gen, dtype=torch.float64)
+    g = torch.linspace(-p.grid_lim, p.grid_lim, p.grid_points, dtype=torch.float64)
+    grid = torch.cartesian_prod(g, g)
+    for name in p.activations:
+        phi = get_activation(name)
+        land = single_point_landscape(phi, p.x, p.y)
+        predicted, n_zeros = zero_is_extremum(phi, per_unit=p.zero_grid)
+        ends = descend(land, starts, lr=p.lr, steps=p.steps, backtracking=True)
+        final = land.losses(ends)
+        reached = int((final < p.global_tol).sum())
+        found_gd = int(_certified_minima(land, ends, p).sum())
+        found_grid = int(_certified_minima(land, grid, p).sum())
+        found = found_gd + found_grid > 0
+        verdict.add(f"{name}: sub-optimal local minimum found == criterion",
+                    f"found={found} (GD {found_gd}, grid {found_grid})",
+                    f"exists={predicted}", p.grad_tol, found == predicted)
+        if not predicted and name not in NO_CONVERGENCE_CLAIM:
+            verdict.add(f"{name}: GD runs reaching L < {p.global_tol:g}", reached, p.n_starts,
+                        p.global_tol, reached == p.n_starts)
+        rows.append({"activation": name, "zeros_found": n_zeros, "zero_is_extremum": predicted,
+                     "minima_from_gd": found_gd, "minima_on_grid": found_grid,
+                     "runs_reaching_global": reached, "runs": p.n_starts,
+                     "max_final_loss": float(final.max())})
+    table = pd.DataFrame(rows)
+    fig, (ax,) = figure(width=7)
+    pos = np.arange(len(table))
+    ax.bar(pos - 0.2, table["runs_reaching_global"] / p.n_starts, 0.4, label="GD runs reaching L=0")
+    ax.bar(pos + 0.2, table["zero_is_extremum"].astype(float), 0.4,
+           label="criterion: zero of phi is an extremum")
+    ax.set_xticks(pos, table["activation"], rotation=30)
+    ax.set(ylim=(0, 1.05), title="One data point: sub-optimal minima vs the zero criterion")
+    ax.legend(fontsize=7)
+    return Result(table, verdict, {"activations": fig}, {"x": p.x, "y": p.y})
