@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/valleys report
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]" || true

@@ -150,18 +150,42 @@ class Landscape:
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
         """The gradient of L at theta, shape (d,)."""
-        return grad(self._scalar_fn)(self._checked(theta))
+        theta = self._checked(theta)
+        if _inside_transform(theta):
+            return grad(self._scalar_fn)(theta)
+        with torch.enable_grad():
+            leaf = theta.detach().requires_grad_(True)
+            return torch.autograd.grad(self._scalar_fn(leaf), leaf)[0]
 
     def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(L(theta), grad L(theta))`` from one forward and one backward pass."""
-        g, value = grad_and_value(self._scalar_fn)(self._checked(theta))
-        return value, g
+        theta = self._checked(theta)
+        if _inside_transform(theta):
+            g, value = grad_and_value(self._scalar_fn)(theta)
+            return value, g
+        with torch.enable_grad():
+            leaf = theta.detach().requires_grad_(True)
+            value = self._scalar_fn(leaf)
+            g = torch.autograd.grad(value, leaf)[0]
+        return value.detach(), g
 
     def hvp(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """Hessian-vector product H(theta) v by forward-over-reverse differentiation."""
+        """Hessian-vector product H(theta) v.
+
+        Computed by reverse-over-reverse autograd (double backward), which measured
+        faster than forward-over-reverse through ``functional_call`` on CPU
+        (``benchmarks/core.py``); inside ``torch.func`` transforms it uses
+        forward-over-reverse (``jvp`` of ``grad``).
+        """
         theta = self._checked(theta)
         self.layout.check(v)
-        return jvp(grad(self._scalar_fn), (theta,), (v.to(self.dtype),))[1]
+        v = v.to(self.dtype)
+        if _inside_transform(theta) or _inside_transform(v):
+            return jvp(grad(self._scalar_fn), (theta,), (v,))[1]
+        with torch.enable_grad():
+            leaf = theta.detach().requires_grad_(True)
+            g = torch.autograd.grad(self._scalar_fn(leaf), leaf, create_graph=True)[0]
+            return torch.autograd.grad(g, leaf, v)[0]
 
     def hvps(self, theta: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         """Hessian times many vectors: rows of ``V`` (k, d) -> rows of (H V^T)^T, vectorised."""
@@ -329,6 +353,11 @@ class Landscape:
     def __repr__(self) -> str:
         loss = self.loss_fn.name if self.loss_fn is not None else "function"
         return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r})"
+
+
+def _inside_transform(t: torch.Tensor) -> bool:
+    """True when ``t`` is wrapped by a torch.func transform (vmap, grad, jvp, ...)."""
+    return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
 
 
 def _as_matrix(out: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,7 @@
+"""``python -m valleys``: the ``valleys`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,267 @@
+"""The ``valleys`` command: list, run and report the registered experiments.
+
+Exit status: 0 when the command succeeded (and, for ``run``/``suite``, every verdict
+agrees), 1 when a run completed but its verdict disagrees (or a suite experiment failed),
+2 on a user error (bad arguments, unknown experiment or run, bad ``--set``, unwritable run
+store, bad data file), 3 when an experiment crashed with an internal error, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from tqdm import tqdm
+
+from . import __version__
+from .errors import ValleysError
+from .experiments import Experiment, Params, all_experiments, get_experiment
+from .report import format_value
+from .runs import RunStore
+from .runs.provenance import package_versions
+
+EXIT_OK, EXIT_DISAGREES, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+_EPILOG = ("exit status: 0 success / verdict agrees, 1 verdict disagrees, 2 user error, "
+           "3 internal error in an experiment, 130 interrupted. Runs are stored in "
+           "--runs-dir, else $VALLEYS_RUNS, else ./runs.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit status.
+
+    Args:
+        argv: the arguments after the program name.
+
+    Returns:
+        The exit status (see the module docstring).
+    """
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        return args.handler(args)
+    except ValleysError as exc:
+        return _fail(exc, EXIT_USAGE, debug)
+    except KeyboardInterrupt:
+        print("valleys: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _fail(exc, EXIT_CRASH, debug, prefix=f"internal error: {type(exc).__name__}: ",
+                     suffix=" (rerun with --debug for the traceback)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``valleys`` and its subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show full tracebacks on errors")
+    common.add_argument("--runs-dir", metavar="DIR", default=argparse.SUPPRESS,
+                        help="run store folder (default: $VALLEYS_RUNS or ./runs)")
+    parser = argparse.ArgumentParser(prog="valleys", parents=[common], epilog=_EPILOG,
+                                     description="Measure loss-landscape geometry and check "
+                                                 "the landscape theorems of the literature.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], text: str):
+        cmd = sub.add_parser(name, parents=[common], help=text, description=text,
+                             epilog=_EPILOG)
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    add("list", cmd_list, "list the registered experiments")
+    run = add("run", cmd_run, "run one experiment and store its result")
+    run.add_argument("name", metavar="NAME", help="experiment name (see 'valleys list')")
+    _add_preset_options(run)
+    run.add_argument("--set", dest="assignments", metavar="KEY=VALUE", nargs="+",
+                     action="extend", default=[], help="override parameters")
+    run.add_argument("--seed", type=int, help="random seed (same as --set seed=N)")
+    suite = add("suite", cmd_suite, "run every registered experiment")
+    _add_preset_options(suite)
+    show = add("show", cmd_show, "show a stored run: parameters, checks, paths")
+    show.add_argument("run_id", metavar="RUN_ID", help="run id (or a unique prefix)")
+    runs = add("runs", cmd_runs, "list the stored runs, newest first")
+    runs.add_argument("--experiment", metavar="NAME", help="only the runs of one experiment")
+    report = add("report", cmd_report, "rebuild the index of all runs and print its path")
+    report.add_argument("--all", action="store_true",
+                        help="also rebuild every run's report.html from its stored files")
+    add("version", cmd_version, "print the version of valleys and its dependencies")
+    return parser
+
+
+def _add_preset_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--quick", action="store_true",
+                     help="use the quick preset (well under a minute on 2 cores)")
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``valleys list``: name, source and claim of every experiment."""
+    experiments = all_experiments()
+    if not experiments:
+        print("No experiments registered.")
+        return EXIT_OK
+    rows = [(e.name, e.source, e.claim) for e in experiments]
+    for line in _aligned(("NAME", "SOURCE", "CLAIM"), rows):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``valleys run NAME``: run, print the checks, summary and report path."""
+    exp = get_experiment(args.name)
+    params = _params(exp, args.quick, args.assignments, args.seed)
+    store = _store(args)
+    record = store.execute(exp, params, progress=True,
+                           on_start=lambda r: print(f"run {r.run_id}", flush=True))
+    details = store.details(record.run_id)
+    for check in details.verdict.get("checks", []):
+        print("  " + _check_line(check))
+    n_warn = len(details.metadata.get("warnings", []))
+    if n_warn:
+        print(f"  ({n_warn} warning(s) recorded in {record.log_path})")
+    print(f"{exp.name} {record.verdict_summary} in {record.wall_time:.1f} s")
+    print(f"report: {record.report_path}")
+    return EXIT_OK if record.status == "passed" else EXIT_DISAGREES
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    """``valleys suite``: every experiment, one line each, then a summary."""
+    store = _store(args)
+    experiments = all_experiments()
+    width = max((len(e.name) for e in experiments), default=0)
+    counts = {"PASS": 0, "FAIL": 0, "ERROR": 0}
+    bar = tqdm(experiments, desc="suite", unit="experiment", file=sys.stderr, disable=None,
+               leave=False)
+    for exp in bar:
+        bar.set_postfix_str(exp.name)
+        word, text = _suite_one(store, exp, args.quick)
+        counts[word] += 1
+        tqdm.write(f"{word:<5} {exp.name:<{width}}  {text}", file=sys.stdout)
+    bar.close()
+    index = store.write_index()
+    print(f"suite: {len(experiments)} experiments: {counts['PASS']} agree, "
+          f"{counts['FAIL']} disagree, {counts['ERROR']} errors. Index: {index}")
+    return EXIT_OK if counts["FAIL"] == counts["ERROR"] == 0 else EXIT_DISAGREES
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """``valleys show RUN_ID``: parameters, checks and paths of a stored run."""
+    details = _store(args).details(args.run_id)
+    rec = details.record
+    wall = "running" if rec.wall_time is None else f"{rec.wall_time:.1f} s"
+    print(f"run:        {rec.run_id}")
+    print(f"experiment: {rec.experiment}")
+    print(f"status:     {rec.status}" + (f" — {rec.verdict_summary}" if rec.verdict_summary
+                                         else ""))
+    if rec.message:
+        print(f"message:    {_one_line(rec.message)}")
+    print(f"started:    {rec.started}")
+    print(f"wall time:  {wall}")
+    if details.params:
+        print("params:")
+        for key, value in sorted(details.params.items()):
+            print(f"  {key} = {format_value(value)}")
+    if details.verdict:
+        print("checks:")
+        for check in details.verdict.get("checks", []):
+            print("  " + _check_line(check))
+    if rec.completed:
+        print(f"folder:     {rec.path}")
+        print(f"report:     {rec.report_path}")
+    if rec.log_path.is_file():
+        print(f"log:        {rec.log_path}")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """``valleys runs``: the stored runs, newest first."""
+    records = _store(args).list(args.experiment)
+    if not records:
+        print("No runs stored.")
+        return EXIT_OK
+    rows = [(r.run_id, r.status, r.verdict_summary or _one_line(r.message or ""))
+            for r in records]
+    for line in _aligned(("RUN", "STATUS", "SUMMARY"), rows):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``valleys report``: rebuild the index (and with --all every run page)."""
+    store = _store(args)
+    if args.all:
+        for record in store.list():
+            if record.completed and record.path.is_dir():
+                store.rebuild_report(record.run_id)
+    print(store.write_index())
+    return EXIT_OK
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    """``valleys version``."""
+    versions = package_versions()
+    deps = ", ".join(f"{k} {versions[k]}" for k in ("python", "torch", "numpy", "scipy"))
+    print(f"valleys {__version__} ({deps})")
+    return EXIT_OK
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace) -> RunStore:
+    return RunStore(getattr(args, "runs_dir", None))
+
+
+def _params(exp: Experiment, quick: bool, assignments: list[str], seed: int | None) -> Params:
+    params = exp.params.preset(quick).with_overrides(assignments)
+    return params if seed is None else params.replace(seed=seed)
+
+
+def _suite_one(store: RunStore, exp: Experiment, quick: bool) -> tuple[str, str]:
+    try:
+        record = store.execute(exp, exp.params.preset(quick), progress=False)
+    except Exception as exc:  # one failing experiment must not stop the suite
+        return "ERROR", _one_line(f"{type(exc).__name__}: {exc}")
+    word = "PASS" if record.status == "passed" else "FAIL"
+    return word, f"{record.verdict_summary} ({record.wall_time:.1f} s) {record.run_id}"
+
+
+def _check_line(check: dict) -> str:
+    word = "PASS" if check.get("passed") else "FAIL"
+    tol = format_value(check.get("tolerance"), none="exact")
+    return (f"{word}  {check.get('name')}: measured {format_value(check.get('measured'))} "
+            f"(expected {format_value(check.get('expected'))}, tolerance {tol})")
+
+
+def _aligned(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as aligned columns; the last column is cut to the terminal width on a TTY."""
+    table = [tuple(map(str, headers))] + [tuple(map(str, r)) for r in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(headers) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+             for r in table]
+    if sys.stdout.isatty():
+        cols = shutil.get_terminal_size().columns
+        lines = [ln if len(ln) <= cols else ln[: max(cols - 1, 10)] + "…" for ln in lines]
+    return [ln.rstrip() for ln in lines]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(exc: BaseException, status: int, debug: bool, prefix: str = "",
+          suffix: str = "") -> int:
+    if debug:
+        traceback.print_exception(exc)
+        suffix = ""
+    print(f"valleys: error: {prefix}{_one_line(str(exc))}{suffix}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

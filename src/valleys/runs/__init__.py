@@ -1,0 +1,10 @@
+"""The run store: run folders written atomically plus a SQLite catalogue of every run."""
+
+from .errors import UnknownRunError
+from .location import ENV_VAR, resolve_runs_dir
+from .record import STATUSES, RunRecord
+from .store import RunStore
+from .stored import RunDetails
+
+__all__ = ["RunStore", "RunRecord", "RunDetails", "STATUSES", "UnknownRunError", "resolve_runs_dir",
+           "ENV_VAR"]

@@ -1,0 +1,130 @@
+"""The SQLite catalogue of runs (``valleys.db``, WAL mode): one row per run."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import RunStoreError
+from .record import RUNNING, RunRecord
+
+DB_NAME = "valleys.db"
+_BUSY_TIMEOUT_S = 30.0
+_COLUMNS = ("run_id", "experiment", "params_hash", "status", "started", "ended", "pid",
+            "verdict_summary", "path", "message", "host", "boot_id")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    params_hash TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('running', 'passed', 'failed', 'error', 'stale', 'interrupted')),
+    started TEXT NOT NULL,
+    ended TEXT,
+    pid INTEGER NOT NULL,
+    verdict_summary TEXT,
+    path TEXT NOT NULL,
+    message TEXT,
+    host TEXT NOT NULL DEFAULT '',
+    boot_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
+"""
+
+
+class Catalogue:
+    """Rows of ``runs`` in ``<root>/valleys.db``.
+
+    Every method opens its own short connection (autocommit), so that a killed process
+    never leaves a transaction open and several processes can share the store; WAL mode
+    lets readers run while a writer commits.
+
+    Args:
+        root: the run store folder (must exist).
+
+    Raises:
+        RunStoreError: the database cannot be created, opened or is not a valleys
+            catalogue.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.path = self.root / DB_NAME
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+
+    def insert(self, record: RunRecord) -> None:
+        """Add a new row."""
+        values = self._values(record)
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self._connect() as conn:
+            conn.execute(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({marks})", values)
+
+    def finish(self, run_id: str, status: str, ended: str, *, verdict_summary: str | None = None,
+               message: str | None = None) -> None:
+        """Set the final status, end time, verdict summary and message of a row."""
+        with self._connect() as conn:
+            conn.execute("UPDATE runs SET status=?, ended=?, verdict_summary=?, message=? "
+                         "WHERE run_id=?", (status, ended, verdict_summary, message, run_id))
+
+    def mark_if_running(self, run_id: str, status: str, ended: str, message: str) -> bool:
+        """Move a row out of ``running`` (only if it still is); True if it changed."""
+        with self._connect() as conn:
+            cur = conn.execute("UPDATE runs SET status=?, ended=?, message=? "
+                               "WHERE run_id=? AND status=?",
+                               (status, ended, message, run_id, RUNNING))
+            return cur.rowcount == 1
+
+    def get(self, run_id: str) -> RunRecord | None:
+        """The row of ``run_id``, or None."""
+        with self._connect() as conn:
+            row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE run_id=?",
+                               (run_id,)).fetchone()
+        return None if row is None else self._record(row)
+
+    def all(self, status: str | None = None) -> list[RunRecord]:
+        """Every row (optionally only those of one status), newest first."""
+        query = f"SELECT {', '.join(_COLUMNS)} FROM runs"
+        args: tuple = ()
+        if status is not None:
+            query += " WHERE status=?"
+            args = (status,)
+        with self._connect() as conn:
+            rows = conn.execute(query + " ORDER BY started DESC, run_id DESC", args).fetchall()
+        return [self._record(r) for r in rows]
+
+    def ids(self) -> list[str]:
+        """Every run id."""
+        with self._connect() as conn:
+            return [r[0] for r in conn.execute("SELECT run_id FROM runs").fetchall()]
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
+
+    def _error(self, exc: sqlite3.Error) -> RunStoreError:
+        msg = (f"Cannot use the run catalogue {self.path}: {exc}. Move the file away or use "
+               "--runs-dir or VALLEYS_RUNS to choose another folder.")
+        return RunStoreError(msg)
+
+    def _values(self, record: RunRecord) -> tuple:
+        values = {c: getattr(record, c) for c in _COLUMNS}
+        values["path"] = record.path.name
+        return tuple(values[c] for c in _COLUMNS)
+
+    def _record(self, row: tuple) -> RunRecord:
+        data = dict(zip(_COLUMNS, row, strict=True))
+        data["path"] = self.root / data["path"]
+        return RunRecord(**data)

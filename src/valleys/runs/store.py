@@ -1,0 +1,335 @@
+"""The run store: execute an experiment, store everything it produced, list and load runs."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import shutil
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import InvalidParameterError, RunStoreError
+from ..experiments import Experiment, Params, Result
+from ..report import RunPage, render_index, render_run
+from . import writer
+from .atomic import fsync_dir, write_text
+from .catalogue import Catalogue
+from .errors import UnknownRunError
+from .liveness import current_host
+from .location import resolve_runs_dir
+from .provenance import host_facts, package_versions
+from .record import (
+    ERROR,
+    FAILED,
+    INTERRUPTED,
+    PASSED,
+    RUNNING,
+    RunRecord,
+    format_time,
+    new_run_id,
+    utc_now,
+)
+from .runlog import RunLog
+from .stale import cleanup_stale, tmp_folder
+from .stored import RunDetails, read_details, read_page, read_result
+
+INDEX_NAME = "index.html"
+REPORT_NAME = "report.html"
+_STAGES = ("experiment", "table", "verdict", "figures", "report")
+
+
+class RunStore:
+    """A folder of runs with a SQLite catalogue.
+
+    Layout: ``<root>/valleys.db`` (catalogue), ``<root>/index.html`` and one folder per
+    completed run, ``<root>/<run-id>/`` with ``params.json``, ``results.parquet``,
+    ``verdict.json``, ``figures/*.png``, ``report.html``, ``log.txt`` and
+    ``metadata.json``. A run is written into ``<root>/.tmp-<run-id>/`` and renamed into
+    place only when complete; the log of a run that raised, was interrupted or died is
+    kept as ``<root>/logs/<run-id>.log.txt``. Opening the store closes the rows of runs
+    whose process died (see :meth:`cleanup_stale`).
+
+    Args:
+        root: the store folder; None means ``$VALLEYS_RUNS`` or else ``./runs``. It is
+            created if missing.
+
+    Raises:
+        RunStoreError: the folder cannot be created or written, or its catalogue is not
+            a valleys database.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = resolve_runs_dir(root)
+        self._ensure_writable()
+        self.catalogue = Catalogue(self.root)
+        self.cleanup_stale()
+
+    def execute(self, experiment: Experiment, params: Params | None = None, *,
+                progress: bool = True,
+                on_start: Callable[[RunRecord], None] | None = None) -> RunRecord:
+        """Run ``experiment`` with ``params`` and store the run.
+
+        Args:
+            experiment: a registered experiment.
+            params: its parameters (None means the full defaults).
+            progress: show a stage bar on stderr (only when stderr is a terminal).
+            on_start: called with the ``running`` record once the run is catalogued.
+
+        Returns:
+            The catalogue record of the completed run: ``passed`` if the verdict agrees,
+            ``failed`` if it disagrees.
+
+        Raises:
+            InvalidParameterError: ``params`` is not the experiment's Params class.
+            KeyboardInterrupt: re-raised after recording the run as ``interrupted``.
+            Exception: whatever the experiment raised, re-raised after recording the run as
+                ``error`` (with the message) and deleting its temporary folder.
+        """
+        params = self._check_params(experiment, params)
+        record = self._start(experiment, params)
+        tmp = tmp_folder(self.root, record.run_id)
+        try:
+            tmp.mkdir()
+            log = RunLog(tmp)
+        except OSError as exc:
+            self._abort(record, tmp, None, ERROR, f"{type(exc).__name__}: {exc}")
+            raise self._unwritable(exc) from exc
+        try:
+            if on_start is not None:
+                on_start(record)
+            status, summary = self._run_and_write(experiment, params, record, tmp, log, progress)
+        except KeyboardInterrupt:
+            self._abort(record, tmp, log, INTERRUPTED, "Interrupted by the user (Ctrl-C).")
+            raise
+        except BaseException as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            self._abort(record, tmp, log, ERROR, message)
+            exc.add_note(f"valleys: run {record.run_id} recorded with status 'error'.")
+            raise
+        self.catalogue.finish(record.run_id, status, format_time(utc_now()),
+                              verdict_summary=summary)
+        self.write_index()
+        return self.get(record.run_id)
+
+    def list(self, experiment: str | None = None) -> list[RunRecord]:
+        """Every run of the catalogue (optionally of one experiment), newest first."""
+        runs = self.catalogue.all()
+        return runs if experiment is None else [r for r in runs if r.experiment == experiment]
+
+    def get(self, run_id: str) -> RunRecord:
+        """The record of ``run_id`` (a unique prefix of a run id is accepted).
+
+        Raises:
+            UnknownRunError: no run (or more than one run) matches.
+        """
+        record = self.catalogue.get(run_id)
+        if record is not None:
+            return record
+        ids = self.catalogue.ids()
+        matches = sorted(i for i in ids if i.startswith(run_id)) if run_id else []
+        if len(matches) == 1:
+            return self.catalogue.get(matches[0])
+        if matches:
+            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+            msg = (f"Run id prefix {run_id!r} matches {len(matches)} runs ({shown}). "
+                   "Give more characters of the run id.")
+            raise UnknownRunError(msg)
+        close = difflib.get_close_matches(run_id, ids, n=3, cutoff=0.6)
+        hint = (f" Did you mean: {', '.join(close)}?" if close
+                else " Run 'valleys runs' to list the stored runs.")
+        raise UnknownRunError(f"No run with id {run_id!r} in {self.root}.{hint}")
+
+    def details(self, run_id: str) -> RunDetails:
+        """A run's record with its stored parameters, verdict and metadata.
+
+        Raises:
+            UnknownRunError: no such run.
+            RunStoreError: the run folder is damaged.
+        """
+        return read_details(self.get(run_id))
+
+    def load_result(self, run_id: str) -> Result:
+        """The stored result of a completed run (figures as file paths in its metadata).
+
+        Raises:
+            UnknownRunError: no such run.
+            RunStoreError: the run did not complete, or its folder is damaged.
+        """
+        record = self._completed(run_id)
+        return read_result(record.path)
+
+    def cleanup_stale(self) -> list[RunRecord]:
+        """Mark runs whose process died as ``stale`` and delete their ``.tmp-*`` folders.
+
+        Liveness is decided by host name, kernel boot id and ``os.kill(pid, 0)``; a dead
+        run's pid reused by an unrelated live process keeps it ``running`` until that
+        process ends (an accepted risk). Runs recorded on another host are left alone.
+
+        Returns:
+            The records that changed.
+        """
+        changed = cleanup_stale(self.catalogue)
+        if changed:
+            self.write_index()
+        return changed
+
+    def write_index(self) -> Path:
+        """(Re)write ``<root>/index.html`` listing every run, newest first."""
+        path = self.root / INDEX_NAME
+        try:
+            write_text(path, render_index(self.list()))
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+        return path
+
+    def rebuild_report(self, run_id: str) -> Path:
+        """Re-render a completed run's ``report.html`` from its stored files."""
+        record = self._completed(run_id)
+        path = record.report_path
+        write_text(path, render_run(read_page(record)))
+        return path
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _ensure_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise self._unwritable(PermissionError("permission denied"))
+
+    def _unwritable(self, exc: OSError) -> RunStoreError:
+        reason = exc.strerror or str(exc)
+        msg = (f"Cannot write the run store at {self.root}: {reason}. Use --runs-dir or "
+               "VALLEYS_RUNS to choose a writable folder.")
+        return RunStoreError(msg)
+
+    def _check_params(self, experiment: Experiment, params: Params | None) -> Params:
+        if params is None:
+            return experiment.params()
+        if not isinstance(params, experiment.params):
+            msg = (f"Experiment {experiment.name!r} takes {experiment.params.__name__} "
+                   f"parameters. Got {type(params).__name__}.")
+            raise InvalidParameterError(msg)
+        return params
+
+    def _start(self, experiment: Experiment, params: Params) -> RunRecord:
+        started = utc_now()
+        host = current_host()
+        run_id = new_run_id(experiment.name, started)
+        record = RunRecord(run_id=run_id, experiment=experiment.name,
+                           params_hash=hashlib.sha256(params.to_json().encode()).hexdigest(),
+                           status=RUNNING, started=format_time(started), ended=None,
+                           pid=os.getpid(), verdict_summary=None, path=self.root / run_id,
+                           host=host.host, boot_id=host.boot_id)
+        self.catalogue.insert(record)
+        return record
+
+    def _run_and_write(self, experiment: Experiment, params: Params, record: RunRecord,
+                       tmp: Path, log: RunLog, progress: bool) -> tuple[str, str]:
+        bar = tqdm(total=len(_STAGES), desc=experiment.name, unit="stage", leave=False,
+                   file=sys.stderr, disable=None if progress else True)
+        try:
+            log.write(f"start {record.run_id} (experiment {experiment.name}, pid {record.pid})")
+            log.write(f"params {params.to_json()}")
+            result, wall, caught = _call(experiment, params, log)
+            bar.update()
+            try:
+                return self._write_files(experiment, params, record, tmp, log, bar,
+                                         (result, wall, caught))
+            except OSError as exc:  # the experiment succeeded; the store could not keep it
+                raise self._unwritable(exc) from exc
+            finally:
+                writer.close_figures(result.figures)
+        finally:
+            bar.close()
+
+    def _write_files(self, experiment: Experiment, params: Params, record: RunRecord,
+                     tmp: Path, log: RunLog, bar: tqdm,
+                     outcome: tuple[Result, float, list[str]]) -> tuple[str, str]:
+        result, wall, caught = outcome
+        _log_checks(log, result)
+        writer.write_params(tmp, params)
+        metadata = self._metadata(experiment, params, record, result, wall, caught)
+        metadata["table_columns_as_text"] = writer.write_table(tmp, result.table)
+        bar.update()
+        writer.write_verdict(tmp, result.verdict)
+        bar.update()
+        metadata["figures"] = writer.save_figures(tmp, result.figures)
+        bar.update()
+        writer.write_metadata(tmp, metadata)
+        status = PASSED if result.verdict.passed else FAILED
+        page = RunPage(record.run_id, experiment.name, experiment.source, experiment.claim,
+                       status, params.to_dict(), result.verdict.to_dict(), result.table,
+                       metadata["figures"], metadata, record.started)
+        write_text(tmp / REPORT_NAME, render_run(page))
+        bar.update()
+        log.write(f"verdict {result.verdict.summary}; wall time {wall:.3f} s")
+        log.close()
+        os.replace(tmp, record.path)
+        fsync_dir(self.root)
+        return status, result.verdict.summary
+
+    def _metadata(self, experiment: Experiment, params: Params, record: RunRecord,
+                  result: Result, wall: float, caught: list[str]) -> dict:
+        return {"run_id": record.run_id, "experiment": experiment.name,
+                "source": experiment.source, "claim": experiment.claim,
+                "seed": params.seed, "params_hash": record.params_hash,
+                "started": record.started, "ended": format_time(utc_now()),
+                "wall_time_s": wall, "pid": record.pid, "versions": package_versions(),
+                "host": host_facts(), "warnings": caught, "result": result.metadata}
+
+    def _abort(self, record: RunRecord, tmp: Path, log: RunLog | None, status: str,
+               message: str) -> None:
+        if log is not None:
+            log.write(f"{status}: {message}")
+            if status == ERROR:
+                log.write(traceback.format_exc().rstrip())
+            log.keep_as(record.log_path)
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.catalogue.finish(record.run_id, status, format_time(utc_now()), message=message)
+        try:
+            self.write_index()
+        except RunStoreError:
+            pass  # the run's own failure is the error to report
+
+    def _completed(self, run_id: str) -> RunRecord:
+        record = self.get(run_id)
+        if not record.completed or not record.path.is_dir():
+            msg = (f"Run {record.run_id} has status {record.status!r} and no stored result. "
+                   "Only passed or failed runs have one.")
+            raise RunStoreError(msg)
+        return record
+
+
+
+def _call(experiment: Experiment, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:
+    """Run the experiment, timing it and recording its warnings into the log."""
+    with warnings.catch_warnings(record=True) as caught:
+        t0 = time.perf_counter()
+        result = experiment.run(params)
+        wall = time.perf_counter() - t0
+    if not isinstance(result, Result):
+        msg = (f"Experiment {experiment.name!r} must return a valleys Result. "
+               f"Got {type(result).__name__}.")
+        raise TypeError(msg)
+    texts = [f"{w.category.__name__}: {w.message} ({Path(w.filename).name}:{w.lineno})"
+             for w in caught]
+    for text in texts:
+        log.write(f"warning {text}")
+    return result, wall, texts
+
+
+def _log_checks(log: RunLog, result: Result) -> None:
+    for check in result.verdict.checks:
+        word = "PASS" if check.passed else "FAIL"
+        log.write(f"check {word} {check.name}: measured {check.measured!r}, expected "
+                  f"{check.expected!r}, tolerance {check.tolerance!r}")

@@ -1,0 +1,123 @@
+"""Write the parts of a finished run (params, table, verdict, figures, metadata) into a folder.
+
+Every file goes through :func:`~valleys.runs.atomic.atomic_path`. The folder itself is the
+run's temporary folder; the store renames it into place once everything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ..experiments import Params, Verdict
+from . import jsonio
+from .atomic import atomic_path, write_text
+
+PARAMS_NAME = "params.json"
+TABLE_NAME = "results.parquet"
+VERDICT_NAME = "verdict.json"
+METADATA_NAME = "metadata.json"
+FIGURES_DIR = "figures"
+FIGURE_DPI = 120
+"""Resolution of the stored PNG figures (dots per inch)."""
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def write_params(folder: Path, params: Params) -> None:
+    """``params.json``: the full parameter set of the run."""
+    write_text(folder / PARAMS_NAME, jsonio.dumps(params.to_dict()))
+
+
+def write_verdict(folder: Path, verdict: Verdict) -> None:
+    """``verdict.json``: ``Verdict.to_dict()``."""
+    write_text(folder / VERDICT_NAME, jsonio.dumps(verdict.to_dict()))
+
+
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """``metadata.json``: provenance plus the experiment's own metadata."""
+    write_text(folder / METADATA_NAME, jsonio.dumps(metadata))
+
+
+def write_table(folder: Path, table: pd.DataFrame) -> list[str]:
+    """``results.parquet`` via pyarrow.
+
+    Object columns that Arrow cannot type (mixed numbers and text, nested objects) are
+    stored as text rather than failing the run.
+
+    Returns:
+        The names of the columns that were converted to text.
+    """
+    table, converted = parquet_safe(table)
+    with atomic_path(folder / TABLE_NAME) as tmp:
+        table.to_parquet(tmp, engine="pyarrow")
+    return converted
+
+
+def parquet_safe(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A copy of ``table`` that Arrow can store, and the columns turned into text."""
+    table = table.copy()
+    table.columns = [str(c) for c in table.columns]
+    converted = []
+    for name in table.columns:
+        if table[name].dtype != object:
+            continue
+        try:
+            pa.array(table[name], from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            table[name] = table[name].map(lambda v: v if v is None else str(v))
+            converted.append(name)
+    return table, converted
+
+
+def save_figures(folder: Path, figures: dict[str, Any]) -> dict[str, str]:
+    """Save each figure as ``figures/<name>.png`` and close it.
+
+    Args:
+        folder: the run folder.
+        figures: named matplotlib figures (or axes, whose figure is saved).
+
+    Returns:
+        The figure name -> path relative to ``folder`` (names are made file-safe and
+        unique).
+    """
+    if not figures:
+        return {}
+    import matplotlib.pyplot as plt
+
+    (folder / FIGURES_DIR).mkdir(exist_ok=True)
+    saved: dict[str, str] = {}
+    used: set[str] = set()
+    for name, fig in figures.items():
+        fig = fig if hasattr(fig, "savefig") else fig.figure
+        rel = f"{FIGURES_DIR}/{_unique_stem(str(name), used)}.png"
+        try:
+            with atomic_path(folder / rel) as tmp:
+                fig.savefig(tmp, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+        finally:
+            plt.close(fig)
+        saved[str(name)] = rel
+    return saved
+
+
+def close_figures(figures: dict[str, Any]) -> None:
+    """Close figures that will not be saved (the run failed)."""
+    if not figures:
+        return
+    import matplotlib.pyplot as plt
+
+    for fig in figures.values():
+        plt.close(fig if hasattr(fig, "savefig") else fig.figure)
+
+
+def _unique_stem(name: str, used: set[str]) -> str:
+    stem = _UNSAFE.sub("_", name).strip("._") or "figure"
+    candidate, k = stem, 2
+    while candidate.lower() in used:
+        candidate, k = f"{stem}_{k}", k + 1
+    used.add(candidate.lower())
+    return candidate
