@@ -1,0 +1,103 @@
+r"""Damped Newton (Levenberg–Marquardt on :math:`\nabla L = 0`) from many starts at once.
+
+The batched twin of :func:`valleys.critical.damped_newton` for multi-start searches on
+small landscapes: the Hessians of all starts are formed in one vmapped call, each
+iteration tries one step :math:`s = -(H^2 + \mu I)^{-1} H g` per start, and each start keeps
+its own damping :math:`\mu` (divided by 3 after an accepted step, which must lower
+:math:`\|g\|`, multiplied by 3 after a rejected one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.func import vmap
+
+from .._validation import check_float
+from ..errors import ShapeError
+from .result import DEFAULT_GRAD_TOL, check_iterations
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNewton:
+    """End points of many damped-Newton runs.
+
+    Attributes:
+        thetas: final points (B, d).
+        losses: final losses (B,).
+        grad_norms: final gradient norms (B,).
+        converged: (B,) bool: ``grad_norm <= tolerance``.
+        stalled: (B,) bool: the damping grew past 1e16 * max(1, ||H||^2) without a step
+            that lowers ||g||.
+        tolerance: absolute gradient tolerance of each run,
+            ``grad_tol * max(1, |L(theta0)|)`` (B,).
+        iterations: number of batched iterations (tried steps) taken.
+    """
+
+    thetas: torch.Tensor
+    losses: torch.Tensor
+    grad_norms: torch.Tensor
+    converged: torch.Tensor
+    stalled: torch.Tensor
+    tolerance: torch.Tensor
+    iterations: int
+
+
+def damped_newton_batch(land, thetas, *, max_iter: int = 200,
+                        grad_tol: float = DEFAULT_GRAD_TOL, damping: float = 1e-3,
+                        max_dim: int = 200) -> BatchNewton:
+    """Levenberg–Marquardt towards critical points of any index, from many starts at once.
+
+    Args:
+        land: a :class:`~valleys.Landscape`.
+        thetas: starts (B, d).
+        max_iter: the largest number of batched iterations (each tries one step per start).
+        grad_tol: relative gradient tolerance per start (see :mod:`valleys.critical.result`).
+        damping: initial damping relative to max(1, ||H||^2) of each start.
+        max_dim: the largest d for which dense Hessians are formed.
+
+    Returns:
+        A :class:`BatchNewton`.
+
+    Raises:
+        ShapeError: if ``thetas`` is not (B, d).
+
+    Example:
+        >>> from valleys import Landscape
+        >>> land = Landscape.from_function(lambda t: t[0] ** 3 - 3 * t[0], 1)
+        >>> out = damped_newton_batch(land, torch.tensor([[0.5], [-3.0]]))
+        >>> [round(x, 10) for x in out.thetas.reshape(-1).tolist()]
+        [1.0, -1.0]
+    """
+    where = "damped_newton_batch"
+    max_iter = check_iterations(max_iter, where)
+    damping = check_float(damping, "damping", where, min_val=0.0, open_min=True)
+    T = torch.as_tensor(thetas, dtype=land.dtype).detach().clone()
+    if T.ndim != 2 or T.shape[1] != land.dim:
+        msg = f"thetas must have shape (B, {land.dim}). Got {tuple(T.shape)}."
+        raise ShapeError(msg)
+    hessians = vmap(lambda th: land.hessian(th, max_dim=max_dim))
+    tol = grad_tol * land.losses(T).abs().clamp_min(1.0)
+    g = land.grads(T)
+    mu = torch.full((T.shape[0],), -1.0, dtype=T.dtype)
+    stalled = torch.zeros(T.shape[0], dtype=torch.bool)
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        active = (g.norm(dim=1) > tol) & ~stalled
+        if not bool(active.any()):
+            iterations -= 1
+            break
+        lam, V = torch.linalg.eigh(hessians(T))
+        scale = lam.abs().amax(dim=1).square().clamp_min(1.0)
+        mu = torch.where(mu < 0, damping * scale, mu)
+        coef = lam / (lam.square() + mu[:, None])
+        s = -torch.einsum("bij,bj->bi", V, coef * torch.einsum("bji,bj->bi", V, g))
+        g_new = land.grads(T + s)
+        ok = active & torch.isfinite(g_new).all(dim=1) & (g_new.norm(dim=1) < g.norm(dim=1))
+        T = torch.where(ok[:, None], T + s, T)
+        g = torch.where(ok[:, None], g_new, g)
+        mu = torch.where(ok, mu / 3, torch.where(active, mu * 3, mu))
+        stalled = stalled | (mu > 1e16 * scale)
+    gn = g.norm(dim=1)
+    return BatchNewton(T, land.losses(T), gn, gn <= tol, stalled & (gn > tol), tol, iterations)

@@ -1,0 +1,223 @@
+r"""Numerical rank and nullity of a spectrum, reported with the gap that decides them.
+
+A computed spectrum never holds exact zeros: the question "how many eigenvalues (or
+singular values) are zero?" needs a threshold, and the answer is only trustworthy when
+a wide spectral gap separates the values that are kept from those that are dropped.
+:func:`numerical_rank` therefore returns the count together with the threshold it used
+and the ratio across the cut (``gap_ratio``), and flags (and by default warns about)
+cuts whose gap is narrower than ``gap_required``.
+
+Three policies decide the threshold:
+
+* ``"relative"``: :math:`|\lambda| \le \tau \max_i |\lambda_i|` counts as zero
+  (``tau = 1e-8`` by default, suitable for float64 Hessians).
+* ``"press"``: for the singular values of an :math:`m \times n` matrix, the rule of
+  Press et al., *Numerical Recipes* (3rd ed., 2007), §2.6.1:
+  :math:`\sigma \le \tfrac12 \sqrt{m + n + 1}\, \sigma_{\max}\, \varepsilon` counts as zero,
+  with :math:`\varepsilon` the machine epsilon of the values' dtype.
+* ``"gap"``: cut at the largest gap of :math:`\log|\lambda|`; cutting after the last
+  value is a candidate too, with the float64 noise floor :math:`\varepsilon \max|\lambda|`
+  as its "first dropped" value, so a well-conditioned full-rank spectrum is kept whole.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._validation import check_choice, check_float
+from ..errors import AmbiguousRankWarning, InvalidParameterError, ShapeError
+
+POLICIES = ("relative", "press", "gap")
+
+#: Default relative threshold of the ``"relative"`` policy (float64).
+DEFAULT_TAU = 1e-8
+#: Default smallest ratio |last kept| / |first dropped| for an unambiguous rank.
+DEFAULT_GAP_REQUIRED = 1e3
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """A numerical rank and the evidence behind it.
+
+    Attributes:
+        count: number of values kept as nonzero (the rank).
+        size: number of values.
+        nullity: ``size - count``.
+        threshold: absolute threshold used: values with ``|v| <= threshold`` count as zero
+            (for ``"gap"``, the geometric mean of the two values on either side of the cut).
+        gap_ratio: ``|last kept| / |first dropped|``; ``inf`` when nothing is dropped,
+            when nothing is kept, or when the first dropped value is exactly zero.
+        ambiguous: ``gap_ratio < gap_required``.
+        policy: the policy used.
+        tau: the relative threshold passed (used by the ``"relative"`` policy only).
+        gap_required: the gap ratio needed for an unambiguous rank.
+    """
+
+    count: int
+    size: int
+    nullity: int
+    threshold: float
+    gap_ratio: float
+    ambiguous: bool
+    policy: str
+    tau: float
+    gap_required: float
+
+    @property
+    def rank(self) -> int:
+        """Alias of :attr:`count`."""
+        return self.count
+
+
+def numerical_rank(values, *, policy: str = "relative", tau: float = DEFAULT_TAU,
+                   shape: tuple[int, int] | None = None,
+                   gap_required: float = DEFAULT_GAP_REQUIRED, warn: bool = True) -> RankResult:
+    """Count the nonzero entries of a spectrum (eigenvalues or singular values).
+
+    Args:
+        values: eigenvalues or singular values (any sign, any order), a 1-D array or
+            tensor; their absolute values are compared.
+        policy: ``"relative"``, ``"press"`` or ``"gap"`` (see the module docstring).
+        tau: relative threshold of the ``"relative"`` policy, in (0, 1).
+        shape: ``(m, n)`` of the matrix whose singular values these are; required by
+            ``"press"``.
+        gap_required: smallest ratio |last kept| / |first dropped| for which the rank
+            is unambiguous (>= 1).
+        warn: emit :class:`~valleys.errors.AmbiguousRankWarning` when the rank is ambiguous.
+
+    Returns:
+        A :class:`RankResult`.
+
+    Raises:
+        InvalidParameterError: for an unknown policy, ``tau`` outside (0, 1),
+            ``gap_required < 1``, a missing ``shape`` with ``"press"``, or non-finite values.
+        ShapeError: if ``values`` is not one-dimensional.
+
+    Example:
+        >>> r = numerical_rank([3.0, -2.0, 1e-14, 0.0])
+        >>> (r.count, r.nullity, r.ambiguous)
+        (2, 2, False)
+    """
+    where = "numerical_rank"
+    policy = check_choice(policy, "policy", where, POLICIES)
+    tau = check_float(tau, "tau", where, min_val=0.0, max_val=1.0, open_min=True)
+    gap_required = check_float(gap_required, "gap_required", where, min_val=1.0)
+    mags, eps = _magnitudes(values)
+    if policy == "press":
+        count, threshold = _press(mags, eps, shape)
+    elif policy == "gap":
+        count, threshold = _largest_gap(mags, eps)
+    else:
+        count, threshold = _relative(mags, tau)
+    ratio = _gap_ratio(mags, count)
+    result = RankResult(count, mags.size, mags.size - count, threshold, ratio,
+                        bool(ratio < gap_required), policy, tau, gap_required)
+    if warn and result.ambiguous:
+        msg = (f"Numerical rank {count} of {mags.size} values is ambiguous: the gap ratio "
+               f"{ratio:.3g} across the cut (policy {policy!r}, threshold {threshold:.3g}) is "
+               f"below gap_required = {gap_required:g}. Report it with its gap, or compute "
+               f"the spectrum more accurately.")
+        warnings.warn(msg, AmbiguousRankWarning, stacklevel=2)
+    return result
+
+
+def nullity(values, **kwargs) -> int:
+    """Number of numerically zero values; keyword arguments as :func:`numerical_rank`.
+
+    Returns:
+        ``numerical_rank(values, **kwargs).nullity``.
+    """
+    return numerical_rank(values, **kwargs).nullity
+
+
+def matrix_rank(A, *, policy: str = "relative", tau: float = DEFAULT_TAU,
+                gap_required: float = DEFAULT_GAP_REQUIRED, warn: bool = True) -> RankResult:
+    """Numerical rank of a matrix from its singular values.
+
+    Args:
+        A: a 2-D array or tensor (m, n).
+        policy, tau, gap_required, warn: as :func:`numerical_rank` (``shape`` is
+            taken from ``A``).
+
+    Returns:
+        A :class:`RankResult` over the min(m, n) singular values.
+
+    Raises:
+        ShapeError: if ``A`` is not two-dimensional.
+
+    Example:
+        >>> import numpy as np
+        >>> matrix_rank(np.outer([1.0, 2.0, 3.0], [1.0, -1.0])).count
+        1
+    """
+    M = _as_numpy(A)
+    if M.ndim != 2:
+        msg = f"matrix_rank needs a 2-D matrix. Got an array of shape {tuple(M.shape)}."
+        raise ShapeError(msg)
+    sv = np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0, dtype=M.dtype)
+    return numerical_rank(sv, policy=policy, tau=tau, shape=M.shape,
+                          gap_required=gap_required, warn=warn)
+
+
+# ------------------------------------------------------------------------- helpers
+def _as_numpy(values) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _magnitudes(values) -> tuple[np.ndarray, float]:
+    arr = _as_numpy(values)
+    if arr.ndim != 1:
+        msg = f"values must be a 1-D array of eigenvalues or singular values. Got shape {arr.shape}."
+        raise ShapeError(msg)
+    if not np.all(np.isfinite(arr)):
+        msg = f"values must be finite. Got {int((~np.isfinite(arr)).sum())} NaN/Inf entries."
+        raise InvalidParameterError(msg)
+    eps = float(np.finfo(arr.dtype).eps)
+    return np.sort(np.abs(arr).astype(np.float64))[::-1], eps
+
+
+def _relative(mags: np.ndarray, tau: float) -> tuple[int, float]:
+    top = float(mags[0]) if mags.size else 0.0
+    threshold = tau * top
+    return int(np.count_nonzero(mags > threshold)), threshold
+
+
+def _press(mags: np.ndarray, eps: float, shape) -> tuple[int, float]:
+    if shape is None or len(shape) != 2:
+        msg = f"The 'press' policy needs shape=(m, n) of the matrix. Got shape={shape!r}."
+        raise InvalidParameterError(msg)
+    m, n = (int(s) for s in shape)
+    top = float(mags[0]) if mags.size else 0.0
+    threshold = 0.5 * math.sqrt(m + n + 1) * top * eps
+    return int(np.count_nonzero(mags > threshold)), threshold
+
+
+def _largest_gap(mags: np.ndarray, eps: float) -> tuple[int, float]:
+    if mags.size == 0 or mags[0] == 0.0:
+        return 0, 0.0
+    tiny = np.finfo(np.float64).tiny
+    floor = eps * float(mags[0])
+    positive = mags[mags > 0.0]
+    extended = np.append(positive, min(floor, float(positive[-1])))
+    logs = np.log(np.maximum(extended, tiny))
+    count = int(np.argmax(logs[:-1] - logs[1:])) + 1
+    dropped = float(mags[count]) if count < mags.size else floor
+    threshold = math.sqrt(float(mags[count - 1]) * max(dropped, tiny)) if dropped > 0 else 0.0
+    return count, min(threshold, float(mags[count - 1]))
+
+
+def _gap_ratio(mags: np.ndarray, count: int) -> float:
+    if count == 0 or count == mags.size:
+        return math.inf
+    dropped = float(mags[count])
+    return math.inf if dropped == 0.0 else float(mags[count - 1]) / dropped

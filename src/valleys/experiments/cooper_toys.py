@@ -1,0 +1,409 @@
+"""Cooper's toy landscapes: an attracting degenerate critical point, and the §5.3 examples.
+
+* ``cooper-attracting`` (COO-Def3.4 and its example): gradient descent on
+  f(x, y) = x^3 + y^3 from the open quadrant converges to the degenerate origin at the
+  rate of the flow x(t) = x0 / (1 + 3 x0 t); starts with x0 < 0 blow up near
+  t* = 1 / (3 |x0|). For f = x^2 every start converges to the critical locus {x = 0}.
+* ``cooper-examples`` (COO-Examples §5.3): every critical point of x^4 + 5x^3 + 6x^2,
+  5x^4 - 5x^2 + x (in (x, y)) and x^2 - y^2 is found by batched damped Newton from many
+  starts, classified, and compared with the real roots of the derivative polynomial;
+  sublevel sets on a grid exhibit the spurious valleys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.ndimage
+import torch
+from matplotlib.figure import Figure
+
+from ..core import Landscape
+from ..critical import classify, damped_newton_batch, deduplicate, gradient_descent_batch
+from .params import Params
+from .registry import experiment
+from .result import Result, Verdict
+
+# ------------------------------------------------------------------ cooper-attracting
+
+
+@dataclass(frozen=True)
+class AttractingParams(Params):
+    """Parameters of ``cooper-attracting``.
+
+    Attributes:
+        n_starts: uniform starts in (0, 1]^2 for x^3 + y^3.
+        n_negative: starts with x0 in [-1, -x_neg_min] (y0 in (0, 1]) that should diverge.
+        lr: the GD step eta.
+        steps: number of GD steps (the claim: eta = 1e-3, 1e5 steps; eta * steps fixes the
+            flow time).
+        radius: pass if every positive start ends with ||(x, y)|| < radius.
+        flow_rtol: largest relative deviation of the GD iterate from the flow solution.
+        slope_tol: tolerance of the log-log slope -1 of the median ||theta_k||.
+        x_neg_min: smallest |x0| of the negative starts (blow-up at t* <= 1/(3 x_neg_min)).
+        blowup: ||theta|| above which a run counts as diverged.
+        blowup_rtol: tolerance of (divergence step) * 3 eta |x0| around 1 (Euler lags the flow).
+        line_steps: GD steps for f = x^2 (linear convergence needs fewer).
+        line_tol: pass if the x^2 runs end with |x| <= line_tol and y unchanged.
+    """
+
+    n_starts: int = 1000
+    n_negative: int = 200
+    lr: float = 1e-3
+    steps: int = 100_000
+    radius: float = 1e-2
+    flow_rtol: float = 1e-2
+    slope_tol: float = 0.1
+    x_neg_min: float = 0.05
+    blowup: float = 1e8
+    blowup_rtol: float = 0.25
+    line_steps: int = 20_000
+    line_tol: float = 1e-10
+    QUICK: ClassVar[dict] = {"n_starts": 200, "n_negative": 50, "lr": 2e-2, "steps": 5000,
+                             "line_steps": 1000}
+
+
+def _cubic(t):
+    return t[0] ** 3 + t[1] ** 3
+
+
+def _square_x(t):
+    return t[0] ** 2
+
+
+@experiment("cooper-attracting", source="002 Cooper, Definition 3.4 and its example (Figure 4)",
+            claim="COO-Def3.4: the degenerate critical point 0 of x^3 + y^3 attracts GD from the "
+                  "quadrant at rate 1/(3 eta k); x0 < 0 diverges; {x = 0} attracts for x^2",
+            params=AttractingParams)
+def run_attracting(p: AttractingParams) -> Result:
+    """GD on x^3 + y^3 (positive and negative starts) and on x^2, all starts in one tensor."""
+    gen = torch.Generator().manual_seed(p.seed)
+    land = Landscape.from_function(_cubic, 2, names=("x", "y"))
+    starts = 1.0 - torch.rand(p.n_starts, 2, generator=gen, dtype=torch.float64)
+    x_neg = -(p.x_neg_min + (1.0 - p.x_neg_min) * torch.rand(p.n_negative, generator=gen,
+                                                             dtype=torch.float64))
+    neg = torch.stack([x_neg, 1.0 - torch.rand(p.n_negative, generator=gen,
+                                               dtype=torch.float64)], dim=1)
+    every = max(p.steps // 200, 1)
+    pos_run = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps, blowup=p.blowup,
+                                     record_every=every)
+    neg_run = gradient_descent_batch(land, neg, lr=p.lr, steps=p.steps, blowup=p.blowup)
+    line = Landscape.from_function(_square_x, 2, names=("x", "y"))
+    line_starts = 2.0 * torch.rand(p.n_negative, 2, generator=gen, dtype=torch.float64) - 1.0
+    line_run = gradient_descent_batch(line, line_starts, lr=p.lr, steps=p.line_steps,
+                                      blowup=p.blowup)
+    origin = classify(land, torch.zeros(2, dtype=torch.float64))
+    stats = _attracting_stats(p, starts, pos_run, x_neg, neg_run, line_starts, line_run)
+    verdict = _attracting_verdict(p, stats, origin)
+    table = _attracting_table(starts, pos_run, neg, neg_run, line_starts, line_run, p.lr)
+    figures = {"trajectories": _trajectory_figure(pos_run, p),
+               "rate": _rate_figure(pos_run, p)}
+    meta = {"origin_kind": origin.kind, "origin_eigenvalues": origin.eigenvalues.tolist(),
+            "flow_time": p.lr * p.steps}
+    return Result(table, verdict, figures, meta)
+
+
+def _attracting_stats(p, starts, pos_run, x_neg, neg_run, line_starts, line_run) -> dict:
+    flow = starts / (1.0 + 3.0 * starts * p.lr * p.steps)
+    steps = pos_run.recorded_steps
+    med = pos_run.trajectory.norm(dim=2).median(dim=1).values.numpy()
+    late = steps >= p.steps // 10
+    slope = float(np.polyfit(np.log(steps[late]), np.log(med[late]), 1)[0])
+    ratio = (neg_run.diverged_at.double() * 3.0 * p.lr * x_neg.abs()).numpy()
+    return {
+        "max_final_norm": float(pos_run.thetas.norm(dim=1).max()),
+        "any_positive_diverged": bool(pos_run.diverged.any()),
+        "flow_rel_dev": float((pos_run.thetas / flow - 1.0).abs().max()),
+        "slope": slope,
+        "rate_constant": float(np.median(3.0 * p.lr * p.steps * pos_run.thetas.numpy())),
+        "diverged_fraction": float(neg_run.diverged.double().mean()),
+        "blowup_ratio_median": float(np.median(ratio)) if ratio.size else float("nan"),
+        "line_max_x": float(line_run.thetas[:, 0].abs().max()),
+        "line_max_dy": float((line_run.thetas[:, 1] - line_starts[:, 1]).abs().max()),
+    }
+
+
+def _attracting_verdict(p, s: dict, origin) -> Verdict:
+    v = Verdict()
+    v.add("origin of x^3+y^3 is degenerate (Hessian = 0)", origin.nullity, 2, None,
+          origin.nullity == 2 and origin.grad_norm == 0.0,
+          note=f"classify: {origin.kind}; eigenvalues {origin.eigenvalues.tolist()}")
+    v.add("origin is not a local minimum (probe finds descent)", origin.kind,
+          "saddle (higher-order)", None, origin.kind == "saddle (higher-order)")
+    v.add("max ||theta_K|| over positive starts", s["max_final_norm"], f"< {p.radius}",
+          p.radius, s["max_final_norm"] < p.radius and not s["any_positive_diverged"],
+          note=f"eta = {p.lr}, K = {p.steps} steps, {p.n_starts} starts in (0,1]^2")
+    v.add("GD follows the flow x0/(1+3 x0 eta k) (max rel. deviation)", s["flow_rel_dev"], 0.0,
+          p.flow_rtol, s["flow_rel_dev"] <= p.flow_rtol)
+    v.add("log-log slope of median ||theta_k|| (last decade)", s["slope"], -1.0, p.slope_tol,
+          abs(s["slope"] + 1.0) <= p.slope_tol,
+          note=f"median 3 eta K x_K = {s['rate_constant']:.4f} (-> 1 as eta K x0 -> inf)")
+    v.add("fraction of x0 < 0 starts that diverge", s["diverged_fraction"], 1.0, None,
+          s["diverged_fraction"] == 1.0, note=f"|x0| >= {p.x_neg_min}, blow-up at ||theta|| > "
+          f"{p.blowup:g}")
+    v.add("divergence step * 3 eta |x0| (flow blow-up time = 1)", s["blowup_ratio_median"], 1.0,
+          p.blowup_rtol, abs(s["blowup_ratio_median"] - 1.0) <= p.blowup_rtol,
+          note="median over negative starts; explicit Euler lags the flow, so >= 1")
+    v.add("x^2: all starts reach the critical locus {x = 0}, y unchanged",
+          max(s["line_max_x"], s["line_max_dy"]), 0.0, p.line_tol,
+          s["line_max_x"] <= p.line_tol and s["line_max_dy"] <= p.line_tol,
+          note="erratum: the seed calls the locus 'the x-axis'; the critical set of "
+               "f(x, y) = x^2 is the y-axis {x = 0}")
+    return v
+
+
+def _attracting_table(starts, pos_run, neg, neg_run, line_starts, line_run, lr) -> pd.DataFrame:
+    frames = []
+    for name, s0, run in (("x^3+y^3, x0>0", starts, pos_run), ("x^3+y^3, x0<0", neg, neg_run),
+                          ("x^2", line_starts, line_run)):
+        frames.append(pd.DataFrame({
+            "function": name, "x0": s0[:, 0].numpy(), "y0": s0[:, 1].numpy(),
+            "x_final": run.thetas[:, 0].numpy(), "y_final": run.thetas[:, 1].numpy(),
+            "final_norm": run.thetas.norm(dim=1).numpy(), "diverged": run.diverged.numpy(),
+            "diverged_at": run.diverged_at.numpy(), "lr": lr, "steps_taken": run.steps}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _trajectory_figure(run, p) -> Figure:
+    fig = Figure(figsize=(5, 4.5))
+    ax = fig.add_subplot()
+    g = np.linspace(-0.2, 1.0, 121)
+    X, Y = np.meshgrid(g, g)
+    ax.contour(X, Y, X ** 3 + Y ** 3, levels=20, cmap="viridis", linewidths=0.6)
+    traj = run.trajectory.numpy()
+    for b in range(min(traj.shape[1], 40)):
+        ax.plot(traj[:, b, 0], traj[:, b, 1], lw=0.7, color="tab:red", alpha=0.6)
+    ax.plot(0, 0, "k*", ms=10)
+    ax.set(xlabel="x", ylabel="y", title=f"GD on x^3 + y^3 (eta = {p.lr:g})")
+    return fig
+
+
+def _rate_figure(run, p) -> Figure:
+    fig = Figure(figsize=(5, 4))
+    ax = fig.add_subplot()
+    k = run.recorded_steps[1:]
+    med = run.trajectory.norm(dim=2).median(dim=1).values.numpy()[1:]
+    ax.loglog(k, med, label="median ||theta_k||")
+    ax.loglog(k, np.sqrt(2) / (3 * p.lr * k), "--", label="sqrt(2) / (3 eta k)")
+    ax.set(xlabel="step k", ylabel="distance to 0", title="Rate of attraction")
+    ax.legend()
+    return fig
+
+
+# ------------------------------------------------------------------ cooper-examples
+
+
+@dataclass(frozen=True)
+class ExamplesParams(Params):
+    """Parameters of ``cooper-examples``.
+
+    Attributes:
+        n_starts: Newton starts per function (uniform in the box).
+        box: half-width of the start box (centred at the origin, x shifted for f1).
+        max_iter: damped-Newton iterations.
+        grad_tol: relative gradient tolerance of the Newton runs.
+        critical_tol: relative gradient threshold of classify ("critical" when
+            ||grad|| <= critical_tol * max(1, |L|)).
+        tau: relative zero-eigenvalue threshold of classify.
+        root_tol: a found point matches an analytic critical point within this distance.
+        dedup_tol: found points closer than this are the same critical point.
+        grid: grid points per axis of the sublevel-set analysis.
+        level_tol: a component's infimum exceeds the global one when higher by this.
+    """
+
+    n_starts: int = 400
+    box: float = 3.0
+    max_iter: int = 200
+    grad_tol: float = 1e-10
+    critical_tol: float = 1e-8
+    tau: float = 1e-8
+    root_tol: float = 1e-8
+    dedup_tol: float = 1e-6
+    grid: int = 801
+    level_tol: float = 1e-3
+    QUICK: ClassVar[dict] = {"n_starts": 100, "grid": 301}
+
+
+@dataclass(frozen=True)
+class _Toy:
+    name: str
+    f: object
+    dim: int
+    coeffs: tuple[float, ...]   # derivative polynomial in x, highest degree first
+    shift: float
+
+
+def _f1(t):
+    return t[0] ** 4 + 5 * t[0] ** 3 + 6 * t[0] ** 2
+
+
+def _f2(t):
+    return 5 * t[0] ** 4 - 5 * t[0] ** 2 + t[0] + 0.0 * t[1]
+
+
+def _f3(t):
+    return t[0] ** 2 - t[1] ** 2
+
+
+_TOYS = (
+    _Toy("x^4+5x^3+6x^2", _f1, 1, (4.0, 15.0, 12.0, 0.0), -1.5),
+    _Toy("5x^4-5x^2+x", _f2, 2, (20.0, 0.0, -10.0, 1.0), 0.0),
+    _Toy("x^2-y^2", _f3, 2, (), 0.0),
+)
+
+
+@experiment("cooper-examples", source="002 Cooper, §5.3 examples",
+            claim="COO-Examples §5.3: x^4+5x^3+6x^2 has an isolated strict non-global minimum in "
+                  "a spurious valley; 5x^4-5x^2+x has a spurious valley whose minima are lines; "
+                  "0 is the only critical point of x^2-y^2, a saddle",
+            params=ExamplesParams)
+def run_examples(p: ExamplesParams) -> Result:
+    """Find, deduplicate and classify the critical points; compare with the analytic ones."""
+    gen = torch.Generator().manual_seed(p.seed)
+    rows, v = [], Verdict()
+    for toy in _TOYS:
+        rows += _critical_rows(toy, p, gen, v)
+    table = pd.DataFrame(rows)
+    comps = {toy.name: _sublevel_components(toy, table, p) for toy in _TOYS[:2]}
+    for name, c in comps.items():
+        v.add(f"{name}: sublevel component with inf > global inf (spurious valley)",
+              c["max_component_inf"], f"> {c['global_inf']:.6f}", p.level_tol,
+              c["max_component_inf"] > c["global_inf"] + p.level_tol,
+              note=f"{{f <= {c['level']:.4f}}} on a {p.grid}-point grid has "
+                   f"{c['n_components']} components")
+    _level_set_check(v, p)
+    figures = {"critical_points": _examples_figure(table, comps)}
+    meta = {name: {k: c[k] for k in ("level", "n_components", "global_inf", "max_component_inf")}
+            for name, c in comps.items()}
+    return Result(table, v, figures, meta)
+
+
+def _analytic_points(toy: _Toy) -> np.ndarray:
+    if not toy.coeffs:
+        return np.zeros(1)
+    roots = np.roots(toy.coeffs)
+    return np.sort(roots[np.abs(roots.imag) < 1e-12].real)
+
+
+def _critical_rows(toy: _Toy, p, gen, v: Verdict) -> list[dict]:
+    land = Landscape.from_function(toy.f, toy.dim)
+    starts = (2 * torch.rand(p.n_starts, toy.dim, generator=gen, dtype=torch.float64) - 1) * p.box
+    starts[:, 0] += toy.shift
+    run = damped_newton_batch(land, starts, max_iter=p.max_iter, grad_tol=p.grad_tol)
+    found = run.thetas[run.converged]
+    key = found[:, :1] if toy.name == "5x^4-5x^2+x" else found  # f2 is constant in y
+    clusters = deduplicate(key, tol=p.dedup_tol)
+    reps = found[[int(torch.nonzero(clusters.labels == c)[0]) for c in range(len(clusters.counts))]]
+    analytic = _analytic_points(toy)
+    # f1 and f2 are coercive in x, so their least critical value is the global minimum;
+    # x^2 - y^2 is unbounded below and has no floor.
+    floor = (min(_value(toy, x) for x in analytic)
+             if toy.coeffs else None)
+    rows = []
+    for theta, count in zip(reps, clusters.counts.tolist(), strict=True):
+        cp = classify(land, theta, floor=floor, grad_tol=p.critical_tol, tau=p.tau)
+        dist = np.abs(analytic - float(theta[0]))
+        expected = _expected_class(toy, float(analytic[int(dist.argmin())]), floor)
+        rows.append({"function": toy.name, "x": float(theta[0]),
+                     "y": float(theta[1]) if toy.dim > 1 else np.nan, "runs": count,
+                     "loss": cp.loss, "grad_norm": cp.grad_norm, "index": cp.index,
+                     "nullity": cp.nullity, "kind": cp.kind, "expected_kind": expected[2],
+                     "expected_index": expected[0], "expected_nullity": expected[1],
+                     "distance_to_analytic": float(dist.min()),
+                     "min_eigenvalue": float(cp.eigenvalues[0]),
+                     "max_eigenvalue": float(cp.eigenvalues[-1])})
+    _add_toy_checks(v, toy, rows, analytic, run, p)
+    return rows
+
+
+def _value(toy: _Toy, x: float) -> float:
+    return float(toy.f(torch.tensor([float(x), 0.0][: toy.dim], dtype=torch.float64)))
+
+
+def _expected_class(toy: _Toy, x: float, floor: float) -> tuple[int, int, str]:
+    if toy.name == "x^2-y^2":
+        return 1, 0, "saddle"
+    curv = float(np.polyval(np.polyder(np.array(toy.coeffs)), x))
+    value = _value(toy, x)
+    index, nullity = int(curv < 0), toy.dim - 1
+    if curv < 0:
+        kind = "local-max" if nullity == 0 else "degenerate (max-like)"
+    elif abs(value - floor) <= 1e-8 * max(1.0, abs(floor)):
+        kind = "global-min"
+    else:
+        kind = "local-min" if nullity == 0 else "degenerate (min-like)"
+    return index, nullity, kind
+
+
+def _add_toy_checks(v: Verdict, toy: _Toy, rows: list[dict], analytic, run, p) -> None:
+    found = np.array([r["x"] for r in rows])
+    matched = all(r["distance_to_analytic"] <= p.root_tol for r in rows)
+    every = all(np.abs(found - a).min(initial=np.inf) <= p.root_tol for a in analytic)
+    v.add(f"{toy.name}: critical points found = analytic ones", len(rows), len(analytic),
+          p.root_tol, matched and every and len(rows) == len(analytic),
+          note=f"found x = {np.round(np.sort(found), 6).tolist()}; "
+               f"{int(run.converged.sum())}/{p.n_starts} runs converged")
+    agree = [(r["index"], r["nullity"], r["kind"])
+             == (r["expected_index"], r["expected_nullity"], r["expected_kind"]) for r in rows]
+    v.add(f"{toy.name}: (index, nullity, kind) match the analytic classification",
+          sum(agree), len(rows), None, all(agree) and bool(rows),
+          note="; ".join(f"x={r['x']:.4f}: {r['kind']} (i={r['index']}, n={r['nullity']}, "
+                         f"L={r['loss']:.4f})" for r in rows))
+
+
+def _grid_values(toy: _Toy, p) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    land = Landscape.from_function(toy.f, toy.dim)
+    xs = np.linspace(-p.box + toy.shift, p.box + toy.shift, p.grid) if toy.dim == 1 \
+        else np.linspace(-1.5, 1.5, p.grid)
+    axes = (xs,) if toy.dim == 1 else (xs, np.linspace(-1.0, 1.0, p.grid // 2 + 1))
+    mesh = np.meshgrid(*axes, indexing="ij")
+    pts = torch.from_numpy(np.stack([m.reshape(-1) for m in mesh], axis=1))
+    return land.losses(pts).numpy().reshape(mesh[0].shape), axes
+
+
+def _sublevel_components(toy: _Toy, table: pd.DataFrame, p) -> dict:
+    rows = table[table.function == toy.name]
+    mins = rows[rows.expected_kind.isin(["local-min", "degenerate (min-like)"])].loss
+    maxs = rows[rows.expected_index == 1].loss
+    level = 0.5 * (float(mins.max()) + float(maxs.min())) if len(mins) and len(maxs) else 0.0
+    F, axes = _grid_values(toy, p)
+    labels, n = scipy.ndimage.label(F <= level)
+    infs = scipy.ndimage.minimum(F, labels, index=np.arange(1, n + 1)) if n else np.zeros(0)
+    return {"level": level, "n_components": int(n), "global_inf": float(F.min()),
+            "max_component_inf": float(np.max(infs)) if n else float("nan"),
+            "F": F, "axes": axes, "labels": labels}
+
+
+def _level_set_check(v: Verdict, p) -> None:
+    t = torch.linspace(-p.box, p.box, 201, dtype=torch.float64)
+    land = Landscape.from_function(_f3, 2)
+    on_lines = torch.cat([land.losses(torch.stack([t, t], 1)), land.losses(torch.stack([t, -t], 1))])
+    v.add("x^2-y^2: the level set of 0 contains the lines x = ±y", float(on_lines.abs().max()),
+          0.0, 0.0, float(on_lines.abs().max()) == 0.0)
+
+
+def _examples_figure(table: pd.DataFrame, comps: dict) -> Figure:
+    fig = Figure(figsize=(12, 3.8))
+    ax1, ax2, ax3 = fig.subplots(1, 3)
+    c1 = comps["x^4+5x^3+6x^2"]
+    ax1.plot(c1["axes"][0], c1["F"])
+    ax1.axhline(c1["level"], color="gray", ls=":")
+    ax1.set(ylim=(-3, 5), xlabel="x", title="x^4+5x^3+6x^2")
+    c2 = comps["5x^4-5x^2+x"]
+    ax2.contourf(c2["axes"][0], c2["axes"][1], c2["labels"].T, cmap="Pastel1")
+    ax2.contour(c2["axes"][0], c2["axes"][1], c2["F"].T, levels=15, linewidths=0.5)
+    ax2.set(xlabel="x", ylabel="y", title=f"5x^4-5x^2+x, components of {{f <= {c2['level']:.2f}}}")
+    g = np.linspace(-2, 2, 101)
+    X, Y = np.meshgrid(g, g)
+    ax3.contour(X, Y, X ** 2 - Y ** 2, levels=15, linewidths=0.6)
+    ax3.plot(g, g, "k--", g, -g, "k--", lw=0.8)
+    ax3.set(xlabel="x", ylabel="y", title="x^2-y^2, level set 0")
+    for ax, name in ((ax1, "x^4+5x^3+6x^2"), (ax2, "5x^4-5x^2+x"), (ax3, "x^2-y^2")):
+        rows = table[table.function == name]
+        ys = rows.loss if name == "x^4+5x^3+6x^2" else rows.y.fillna(0.0)
+        ax.scatter(rows.x, ys, c=["tab:green" if "min" in k else "tab:red" for k in rows.kind],
+                   zorder=3, s=25)
+    return fig
