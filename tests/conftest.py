@@ -14,3 +14,7 @@ def runs_dir(tmp_path, monkeypatch):
     path = tmp_path / "runs"
     monkeypatch.setenv("VALLEYS_RUNS", str(path))
     return path
+
+
+# The test problems are small: one thread avoids oversubscribing the 2-core machines.
+torch.set_num_threads(1)

@@ -45,7 +45,7 @@ from .deep_linear import (
     reduced_rank_optimum,
     regression_spectrum,
 )
-from .descent import BatchDescent, gradient_descent, gradient_descent_batch
+from .descent import BatchDescent, armijo_descent_batch, gradient_descent, gradient_descent_batch
 from .duplication import (
     DuplicationEmbedding,
     DuplicationPoint,
@@ -65,7 +65,7 @@ __all__ = [
     # finders
     "FinderResult", "gradient_descent", "lbfgs", "newton_mr", "gradient_norm_min",
     "damped_newton", "BatchNewton", "damped_newton_batch", "BatchDescent",
-    "gradient_descent_batch", "Clusters", "deduplicate",
+    "gradient_descent_batch", "armijo_descent_batch", "Clusters", "deduplicate",
     # classification
     "CriticalPoint", "Probe", "classify", "probe_null_space",
     # deep linear networks and the NTK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,3 +166,61 @@ def gradient_descent_batch(land, thetas, *, lr: float, steps: int,
     traj = torch.stack(frames) if frames else torch.zeros(0, *T.shape, dtype=T.dtype)
     return BatchDescent(T, losses, gnorms, diverged_at >= 0, diverged_at, taken, lr, blowup,
                         traj, np.asarray(recorded, dtype=int))
+
+
+def armijo_descent_batch(land, thetas, *, lr: float, steps: int, armijo: float = 1e-4,
+                         grow: float = 1.5, max_halvings: int = 40) -> BatchDescent:
+    """Gradient descent from many starts, each with its own backtracking step size.
+
+    Every step moves along -grad L; a start's step size s is halved until the Armijo
+    condition L(t - s g) <= L(t) - armijo * s * ||g||^2 holds and multiplied by ``grow``
+    after an accepted step. All starts advance in one vectorised update per step.
+
+    Args:
+        land: a :class:`~valleys.Landscape`.
+        thetas: starts (B, d).
+        lr: the initial step size (> 0).
+        steps: number of gradient steps (>= 0).
+        armijo: sufficient-decrease constant in (0, 1).
+        grow: factor by which an accepted step size grows (>= 1).
+        max_halvings: most halvings of the step sizes within one step.
+
+    Returns:
+        A :class:`BatchDescent` (``lr`` is the initial step size; nothing diverges, since
+        the loss never increases).
+
+    Example:
+        >>> from valleys import Landscape
+        >>> land = Landscape.from_function(lambda t: (t ** 2).sum(), 1)
+        >>> out = armijo_descent_batch(land, torch.tensor([[1.0], [-2.0]]), lr=0.5, steps=1)
+        >>> out.thetas.reshape(-1).tolist()
+        [0.0, 0.0]
+    """
+    where = "armijo_descent_batch"
+    lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
+    steps = check_int(steps, "steps", where, min_val=0)
+    armijo = check_float(armijo, "armijo", where, min_val=0.0, max_val=1.0, open_min=True)
+    grow = check_float(grow, "grow", where, min_val=1.0)
+    T = torch.as_tensor(thetas, dtype=land.dtype).detach().clone()
+    if T.ndim != 2 or T.shape[1] != land.dim:
+        msg = f"thetas must have shape (B, {land.dim}). Got {tuple(T.shape)}."
+        raise ShapeError(msg)
+    step = torch.full((T.shape[0],), lr, dtype=land.dtype)
+    value = land.losses(T)
+    for _ in range(steps):
+        g = land.grads(T)
+        g2 = (g * g).sum(1)
+        for _ in range(max_halvings):
+            trial = T - step[:, None] * g
+            new = land.losses(trial)
+            short = ~(new <= value - armijo * step * g2)
+            if not short.any():
+                break
+            step = torch.where(short, 0.5 * step, step)
+        accept = new <= value
+        T = torch.where(accept[:, None], trial, T)
+        value = torch.where(accept, new, value)
+        step = torch.where(accept, step * grow, step)
+    never = torch.zeros(T.shape[0], dtype=torch.bool)
+    return BatchDescent(T, value, land.grads(T).norm(dim=1), never, torch.full_like(never, -1, dtype=torch.long),
+                        steps, lr, math.inf, torch.zeros(0, *T.shape, dtype=T.dtype), np.zeros(0, dtype=int))

@@ -18,9 +18,10 @@ from scipy.optimize import brentq, minimize_scalar
 
 from .._validation import check_generator
 from ..core import Landscape
+from ..critical import armijo_descent_batch, gradient_descent_batch
 from ..curvature.rank import numerical_rank
 from ..nets import get_activation
-from .common import contour, descend, figure
+from .common import contour, figure
 from .params import Params
 from .registry import experiment
 from .result import Result, Verdict
@@ -93,7 +94,7 @@ def sun_toy_uv(p: UVParams) -> Result:
              for e, t in zip(ev, th, strict=True)]
 
     starts = p.init_std * torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
-    ends = descend(land, starts, lr=p.lr, steps=p.steps)
+    ends = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
     gap = (ends[:, 0] * ends[:, 1] - 1.0).abs()
     reached = gap < p.reach_tol
     verdict.add("GD runs reaching uv = 1", int(reached.sum()), p.n_starts, p.reach_tol,
@@ -156,7 +157,7 @@ def sun_toy_relu(p: ReluParams) -> Result:
 
     gen = check_generator(p.seed)
     starts = torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
-    ends = descend(land, starts, lr=p.lr, steps=p.steps)
+    ends = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
     final = land.losses(ends)
     stuck = (final - 1.0).abs() < p.stuck_tol
     solved = final < p.global_tol
@@ -311,7 +312,7 @@ def sun_single_point(p: SinglePointParams) -> Result:
         phi = get_activation(name)
         land = single_point_landscape(phi, p.x, p.y)
         predicted, n_zeros = zero_is_extremum(phi, per_unit=p.zero_grid)
-        ends = descend(land, starts, lr=p.lr, steps=p.steps, backtracking=True)
+        ends = armijo_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
         final = land.losses(ends)
         reached = int((final < p.global_tol).sum())
         found_gd = int(_certified_minima(land, ends, p).sum())
