@@ -1,0 +1,184 @@
+"""The Hessian of a landscape as a matrix-free operator (full or a principal sub-block).
+
+Two ways to multiply by the Hessian:
+
+- ``"graph"``: one forward and one backward pass with ``create_graph=True`` at theta,
+  kept for the lifetime of the operator; each product is then one backward pass through
+  that graph (batched over many vectors with ``is_grads_batched``). This is the
+  cheapest per product when many products are taken at the same theta (Lanczos, SLQ,
+  traces), at the price of keeping the graph (about two forward passes of activations
+  over all the data) in memory.
+- ``"functorch"``: the core :meth:`Landscape.hvps` (forward-over-reverse
+  ``torch.func.jvp(grad)``, vmapped over vectors and chunked); nothing is kept between
+  products.
+
+``"auto"`` uses ``"graph"`` and falls back to ``"functorch"`` if the batched backward
+pass is not supported by an operation of the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from scipy.sparse.linalg import LinearOperator
+
+from .._validation import check_choice
+from ..core import Landscape
+from ._inputs import ParamFilter, block_index, checked_point, selected_blocks
+from ._operator import CurvatureOperator
+
+
+def restrict(rows_full, index: torch.Tensor | None, dim: int, dtype: torch.dtype):
+    """Turn a product on R^d into the product of the principal sub-block on ``index``.
+
+    Rows ``V`` (k, n) are embedded as zero-padded rows of length d, multiplied, and the
+    selected coordinates of the result are returned: ``V H[index][:, index]``.
+    """
+    if index is None:
+        return rows_full
+
+    def rows(V: torch.Tensor) -> torch.Tensor:
+        full = torch.zeros(V.shape[0], dim, dtype=dtype)
+        full[:, index] = V
+        return rows_full(full)[:, index]
+
+    return rows
+
+
+#: Ways to compute Hessian-vector products (see the module docstring).
+HVP_METHODS = ("auto", "graph", "functorch")
+#: Products are vectorised in chunks of at most ``land.chunk_size`` vectors and at most
+#: this many bytes of results per chunk (intermediate tensors grow with the chunk too).
+CHUNK_BYTES = 256 * 2**20
+
+
+def chunk_rows(land: Landscape) -> int:
+    """How many Hessian-vector products to vectorise at once for this landscape."""
+    per_vector = land.dim * torch.empty((), dtype=land.dtype).element_size()
+    return max(1, min(land.chunk_size, CHUNK_BYTES // per_vector))
+
+
+def graph_rows(land: Landscape, theta: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Hessian products by backward passes through a retained gradient graph at theta.
+
+    Args:
+        land: the landscape.
+        theta: the (checked) point.
+
+    Returns:
+        ``rows(V)``: ``V (k, d) -> V H (k, d)``; one backward pass for k = 1, otherwise
+        backward passes batched over chunks of :func:`chunk_rows` vectors.
+    """
+    with torch.inference_mode(False), torch.enable_grad():  # works inside no_grad / inference_mode
+        point = theta.detach().clone().requires_grad_(True)
+        g = torch.autograd.grad(land.loss(point), point, create_graph=True)[0]
+    if not g.requires_grad:  # the loss is affine in theta: H = 0
+        return torch.zeros_like
+
+    def rows(V: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(False):
+            V = V.clone() if V.is_inference() else V
+            if V.shape[0] == 1:
+                return torch.autograd.grad(g, point, V[0], retain_graph=True)[0][None]
+            return torch.cat([torch.autograd.grad(g, point, C, retain_graph=True,
+                                                  is_grads_batched=True)[0]
+                              for C in V.split(chunk_rows(land))])
+
+    return rows
+
+
+def _hvp_rows(land: Landscape, theta: torch.Tensor, method: str):
+    def functorch_rows(V):
+        return torch.cat([land.hvps(theta, C) for C in V.split(chunk_rows(land))])
+
+    if method == "functorch":
+        return functorch_rows
+    rows = graph_rows(land, theta)
+    if method == "graph":
+        return rows
+    state = {"rows": rows}
+
+    def auto_rows(V):  # fall back for good if a batched backward pass is unsupported
+        try:
+            return state["rows"](V)
+        except RuntimeError:
+            if state["rows"] is functorch_rows:
+                raise
+            state["rows"] = functorch_rows
+            return functorch_rows(V)
+
+    return auto_rows
+
+
+def hessian_torch_operator(land: Landscape, theta: torch.Tensor,
+                           param_filter: ParamFilter = None, *, method: str = "auto",
+                           where: str = "hessian_operator") -> CurvatureOperator:
+    """The Hessian at theta as a torch :class:`CurvatureOperator` (rows in, rows out).
+
+    Args:
+        land: the landscape.
+        theta: the point, a flat tensor of length d.
+        param_filter: block names (or a predicate on names) selecting a principal
+            sub-block; None for the full Hessian.
+        method: "auto", "graph" or "functorch" (see the module docstring).
+        where: the public function name used in error messages.
+
+    Returns:
+        An operator of size n = number of selected parameters whose batched product is
+        vectorised over rows, in chunks of :func:`chunk_rows` vectors.
+
+    Raises:
+        ShapeError: if theta does not have length d.
+        NonFiniteError: if the loss or gradient at theta is not finite.
+        InvalidParameterError: for a bad ``param_filter`` or ``method``.
+    """
+    method = check_choice(method, "method", where, HVP_METHODS)
+    theta = checked_point(land, theta, where)
+    blocks = selected_blocks(land, param_filter, where)
+    index = block_index(land, blocks)
+    rows = restrict(_hvp_rows(land, theta, method), index, land.dim, land.dtype)
+    n = land.dim if index is None else int(index.numel())
+    name = "Hessian" if index is None else f"Hessian[{', '.join(blocks)}]"
+    return CurvatureOperator(rows, n, land.dtype, name, blocks)
+
+
+def hessian_operator(land: Landscape, theta: torch.Tensor,
+                     param_filter: ParamFilter = None, *, method: str = "auto") -> LinearOperator:
+    r"""The Hessian :math:`\nabla^2 L(\theta)` as a SciPy ``LinearOperator``.
+
+    ``matvec`` is one Hessian-vector product and ``matmat`` is one vectorised call over
+    all columns (in chunks of :func:`chunk_rows`): by default backward passes through a
+    gradient graph kept at theta (``method="graph"``), or the core
+    :meth:`Landscape.hvps` (``method="functorch"``); see the module docstring.
+    With the landscape's reduction, :math:`L = \frac1N\sum_i \ell_i` or :math:`\sum_i \ell_i`.
+
+    Args:
+        land: the landscape.
+        theta: the point, a flat tensor of length d.
+        param_filter: a list of block names (e.g. ``["W2", "b2"]``) or a callable
+            ``name -> bool``; the operator is then the principal sub-block
+            :math:`H_{SS}` on the selected coordinates S (per-layer Hessians), of size
+            ``|S|``, coordinates in layout order. None for the full Hessian.
+        method: "auto" (graph, falling back to functorch), "graph" or "functorch".
+
+    Returns:
+        A float64 ``LinearOperator`` of shape ``(n, n)``; its ``num_matvecs`` attribute
+        counts the Hessian-vector products done through it.
+
+    Raises:
+        ShapeError: if theta does not have length d.
+        NonFiniteError: if theta, the loss or the gradient is not finite (the message
+            names the parameter blocks).
+        InvalidParameterError: for an unknown block name, an empty selection or an
+            unknown method.
+
+    Example:
+        >>> import torch
+        >>> from valleys import Landscape
+        >>> land = Landscape.from_function(lambda t: t[0] ** 2 + 3 * t[0] * t[1], 2)
+        >>> H = hessian_operator(land, torch.zeros(2, dtype=torch.float64))
+        >>> H.matvec([1.0, 0.0]).tolist()
+        [2.0, 3.0]
+    """
+    return hessian_torch_operator(land, theta, param_filter, method=method).to_scipy()

@@ -1,0 +1,208 @@
+"""Block thick-restart Lanczos for a few extreme eigenpairs of a symmetric operator.
+
+Wu & Simon (2000), "Thick-restart Lanczos method for large symmetric eigenvalue
+problems", SIAM J. Matrix Anal. Appl. 22(2), in block form (Zhou & Saad 2008). Each step
+multiplies a block of b vectors at once (one vectorised product); the basis is kept fully
+orthogonal (every new block is orthogonalised twice against all previous vectors), the
+projected matrix ``T = V A V^T`` is stored explicitly, and when the basis would exceed
+``ncv`` vectors it is compressed to the most wanted Ritz vectors plus the pending residual
+block. The wanted end of the spectrum ("SA": most negative) is targeted directly, without
+shifts. Residuals reported are the true ``||A x - theta x||`` of the returned Ritz pairs.
+
+A Krylov method with block size b sees at most b copies of a repeated eigenvalue, so
+b must be at least the multiplicity expected among the wanted eigenvalues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._operator import CurvatureOperator
+from .lanczos import BREAKDOWN_TOL
+
+#: A Gram–Schmidt pass is repeated when a vector keeps at most this fraction of its norm.
+REORTH_ETA = 2**-0.5
+#: Which end(s) of the spectrum each ``which`` targets.
+WHICH = ("LA", "SA", "LM", "BE")
+
+
+@dataclass(frozen=True)
+class RitzPairs:
+    """Ritz pairs of a thick-restart Lanczos run (internal result of :func:`eigs`).
+
+    Attributes:
+        values: Ritz values, ascending, shape (k,).
+        vectors: Ritz vectors as columns, shape (n, k), orthonormal.
+        residuals: absolute residual norms ``||A x_i - theta_i x_i||``, shape (k,).
+        scale: ``max |theta|`` over all Ritz values of the final subspace (an estimate of
+            ``||A||_2`` used to make residuals relative).
+        num_matvecs: products with A done by the run.
+        num_restarts: how many times the basis was compressed.
+    """
+
+    values: torch.Tensor
+    vectors: torch.Tensor
+    residuals: torch.Tensor
+    scale: float
+    num_matvecs: int
+    num_restarts: int
+
+
+def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
+    """Indices of Ritz values ``theta`` (ascending) from most to least wanted.
+
+    "LA": largest first; "SA": smallest first; "LM": largest magnitude first; "BE":
+    alternately from the top and the bottom end, starting at the top (so k wanted values
+    are ceil(k/2) from the top and floor(k/2) from the bottom, as in ARPACK).
+    """
+    n = theta.numel()
+    if which == "LA":
+        return torch.arange(n - 1, -1, -1)
+    if which == "SA":
+        return torch.arange(n)
+    if which == "LM":
+        return torch.argsort(theta.abs(), descending=True, stable=True)
+    hi, lo = list(range(n - 1, -1, -1)), list(range(n))
+    order, seen = [], set()
+    for a, b in zip(hi, lo, strict=True):
+        for i in (a, b):
+            if i not in seen:
+                seen.add(i)
+                order.append(i)
+    return torch.tensor(order[:n])
+
+
+class _Basis:
+    """Orthonormal rows V, their products AV and the projection T = V A V^T.
+
+    Rows ``V[:size]`` are the basis; rows ``V[size:size + pending]`` are the next block
+    (orthogonal to the basis, not yet multiplied by A).
+    """
+
+    def __init__(self, ncv: int, block: int, n: int, dtype: torch.dtype):
+        self.V = torch.zeros(ncv + block, n, dtype=dtype)
+        self.AV = torch.zeros(ncv, n, dtype=dtype)
+        self.T = torch.zeros(ncv, ncv, dtype=dtype)
+        self.size = 0
+        self.pending = 0
+
+    def orthogonalise(self, W: torch.Tensor, coefficients: torch.Tensor | None = None) -> torch.Tensor:
+        """Remove from the rows of W their components along the basis.
+
+        Classical Gram–Schmidt, repeated once unless every row kept more than
+        ``REORTH_ETA`` of its norm ("twice is enough", Daniel, Gragg, Kaufman & Stewart
+        1976). ``coefficients`` (= ``W @ V^T``, if already known) saves the first product.
+        """
+        V = self.V[: self.size]
+        before = torch.linalg.vector_norm(W, dim=1)
+        W = W - (W @ V.T if coefficients is None else coefficients) @ V
+        if torch.all(torch.linalg.vector_norm(W, dim=1) > REORTH_ETA * before):
+            return W
+        return W - (W @ V.T) @ V
+
+    def multiply(self, op: CurvatureOperator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Multiply the pending block by A and extend T.
+
+        Returns:
+            The products W (c, n) and their coefficients ``W @ V^T`` on the new basis.
+        """
+        j, c = self.size, self.pending
+        W = op.matrows(self.V[j: j + c])
+        self.AV[j: j + c] = W
+        H = W @ self.V[: j + c].T  # (c, j + c): entries v_i^T A v_{j + r}
+        self.T[j: j + c, : j + c] = H
+        self.T[: j + c, j: j + c] = H.T
+        self.size, self.pending = j + c, 0
+        return W, H
+
+    def extend(self, W: torch.Tensor, H: torch.Tensor, block: int,
+               gen: torch.Generator) -> torch.Tensor:
+        """Store the next orthonormal block from the residuals of W; return its coefficients.
+
+        Directions lost to a breakdown (an invariant subspace) are replaced by random
+        vectors orthogonal to the basis. Returns ``C`` with ``F = C @ V_next`` where F
+        are the residual rows of W (the Krylov relation ``A V = V T + F``).
+        """
+        n = W.shape[1]
+        c = min(block, n - self.size, W.shape[0])
+        if c <= 0:
+            return torch.zeros(W.shape[0], 0, dtype=W.dtype)
+        F = self.orthogonalise(W, H)
+        if F.shape[0] == 1:  # the QR factorisation of one column is its normalisation
+            R = torch.linalg.vector_norm(F, dim=1, keepdim=True)
+            Q = (F / R).T if R > 0 else torch.zeros_like(F).T
+        else:
+            Q, R = torch.linalg.qr(F.T)  # F^T (n, rows) = Q R
+        Q = Q[:, :c]
+        weak = R.diagonal()[:c].abs() <= BREAKDOWN_TOL * torch.linalg.vector_norm(W, dim=1).max()
+        if weak.any():
+            strong = Q[:, ~weak]
+            fresh = torch.randn(n, int(weak.sum()), generator=gen, dtype=W.dtype)
+            for _ in range(2):
+                fresh = self.orthogonalise((fresh - strong @ (strong.T @ fresh)).T).T
+            Q = torch.cat([strong, torch.linalg.qr(fresh)[0]], 1)
+        self.V[self.size: self.size + c] = Q.T
+        self.pending = c
+        return F @ Q
+
+    def restart(self, S: torch.Tensor, theta: torch.Tensor, keep: torch.Tensor) -> None:
+        """Compress the basis to the Ritz vectors ``keep``, moving the pending block after them."""
+        size, nk, c = self.size, keep.numel(), self.pending
+        Y = S[:, keep]
+        nxt = self.V[size: size + c].clone()
+        self.V[:nk] = Y.T @ self.V[:size]
+        self.AV[:nk] = Y.T @ self.AV[:size]
+        self.T.zero_()
+        self.T[:nk, :nk] = torch.diag(theta[keep])
+        self.V[nk: nk + c] = nxt
+        self.size = nk
+
+    def ritz_residuals(self, S: torch.Tensor, theta: torch.Tensor, sel: torch.Tensor):
+        """Ritz vectors (rows) of the columns ``sel`` of S and their true residual norms."""
+        Y = S[:, sel]
+        X = Y.T @ self.V[: self.size]
+        R = Y.T @ self.AV[: self.size] - theta[sel, None] * X
+        return X, torch.linalg.vector_norm(R, dim=1)
+
+
+def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
+                          max_matvecs: int, V0: torch.Tensor, ncv: int,
+                          gen: torch.Generator) -> RitzPairs:
+    """The k wanted eigenpairs of ``op`` by block thick-restart Lanczos.
+
+    Arguments are pre-validated: ``V0`` is the start block (b, n) with b >= 1 rows,
+    ``k + b <= ncv`` and ``max_matvecs >= k``. Stops when every wanted pair has
+    ``||A x - theta x|| <= tol * max|theta|``, when the basis spans the whole space, or
+    after ``max_matvecs`` products (the last block is shortened to fit the budget). A
+    block of b vectors finds up to b copies of a repeated eigenvalue.
+    """
+    n, b = op.dim, V0.shape[0]
+    ncv = min(ncv, n)
+    n_keep = max(k, min(ncv - b, k + (ncv - k) // 2))
+    basis = _Basis(ncv, b, n, op.dtype)
+    basis.V[:b] = torch.linalg.qr(V0.T)[0].T
+    basis.pending = b
+    used, restarts = 0, 0
+    while True:
+        W, H = basis.multiply(op)
+        used += W.shape[0]
+        last = slice(basis.size - W.shape[0], basis.size)
+        theta, S = torch.linalg.eigh(basis.T[: basis.size, : basis.size])
+        order = wanted_order(theta, which)
+        sel = order[: min(k, basis.size)]
+        scale = float(theta.abs().max())
+        C = basis.extend(W, H, min(b, max_matvecs - used), gen)
+        stop = basis.pending == 0
+        if sel.numel() == k:
+            estimate = torch.linalg.vector_norm(S[last][:, sel].T @ C, dim=1)
+            if stop or bool(torch.all(estimate <= tol * scale)):
+                X, res = basis.ritz_residuals(S, theta, sel)
+                if stop or bool(torch.all(res <= tol * scale)):
+                    idx = torch.argsort(theta[sel])
+                    return RitzPairs(theta[sel][idx], X[idx].T.contiguous(), res[idx], scale,
+                                     used, restarts)
+        if basis.size + basis.pending > ncv:
+            basis.restart(S, theta, order[:n_keep])
+            restarts += 1
