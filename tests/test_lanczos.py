@@ -9,7 +9,7 @@ import torch
 
 from valleys import Landscape
 from valleys.curvature import CurvatureOperator, eigs, lanczos_tridiag
-from valleys.curvature import hessian as hessian_module
+from valleys.core import products as products_module
 from valleys.curvature.thick_restart import thick_restart_lanczos, wanted_order
 from valleys.errors import InvalidParameterError, NonConvergenceWarning, ShapeError
 from valleys.nets import mlp
@@ -164,7 +164,7 @@ def test_eigs_sa_finds_the_negative_eigenvalues_of_an_indefinite_hessian(mlp_lan
 
 def test_eigs_counts_the_hessian_vector_products_it_does(mlp_land, monkeypatch):
     calls = []
-    original = hessian_module.graph_rows
+    original = products_module.graph_rows
 
     def counting_graph_rows(land, theta):
         rows = original(land, theta)
@@ -175,7 +175,7 @@ def test_eigs_counts_the_hessian_vector_products_it_does(mlp_land, monkeypatch):
 
         return counted
 
-    monkeypatch.setattr(hessian_module, "graph_rows", counting_graph_rows)
+    monkeypatch.setattr(products_module, "graph_rows", counting_graph_rows)
     pairs = eigs(mlp_land, mlp_land.theta0, k=4, which="LA", tol=1e-6, block_size=2)
     assert pairs.num_matvecs == sum(calls) > 0
 

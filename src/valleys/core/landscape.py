@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 
@@ -16,6 +17,7 @@ from ..errors import DenseTooLargeError, InvalidParameterError, ModelError, NonF
 from ..nets.losses import Loss, get_loss
 from .data_source import prepare_data
 from .layout import ParamLayout
+from .products import hvp_rows
 
 #: Largest d for which :meth:`Landscape.hessian` builds a dense matrix by default.
 MAX_DENSE_DIM = 6000
@@ -153,8 +155,8 @@ class Landscape:
         theta = self._checked(theta)
         if _inside_transform(theta):
             return grad(self._scalar_fn)(theta)
-        with torch.enable_grad():
-            leaf = theta.detach().requires_grad_(True)
+        with _autograd_on():
+            leaf = theta.detach().clone().requires_grad_(True)
             return torch.autograd.grad(self._scalar_fn(leaf), leaf)[0]
 
     def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,8 +165,8 @@ class Landscape:
         if _inside_transform(theta):
             g, value = grad_and_value(self._scalar_fn)(theta)
             return value, g
-        with torch.enable_grad():
-            leaf = theta.detach().requires_grad_(True)
+        with _autograd_on():
+            leaf = theta.detach().clone().requires_grad_(True)
             value = self._scalar_fn(leaf)
             g = torch.autograd.grad(value, leaf)[0]
         return value.detach(), g
@@ -182,10 +184,12 @@ class Landscape:
         v = v.to(self.dtype)
         if _inside_transform(theta) or _inside_transform(v):
             return jvp(grad(self._scalar_fn), (theta,), (v,))[1]
-        with torch.enable_grad():
-            leaf = theta.detach().requires_grad_(True)
+        with _autograd_on():
+            leaf = theta.detach().clone().requires_grad_(True)
             g = torch.autograd.grad(self._scalar_fn(leaf), leaf, create_graph=True)[0]
-            return torch.autograd.grad(g, leaf, v)[0]
+            if not g.requires_grad:  # the loss is affine in theta
+                return torch.zeros_like(v)
+            return torch.autograd.grad(g, leaf, v.clone())[0]
 
     def hvps(self, theta: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         """Hessian times many vectors: rows of ``V`` (k, d) -> rows of (H V^T)^T, vectorised."""
@@ -211,8 +215,20 @@ class Landscape:
                    f"max_dim = {max_dim}. Use the matrix-free valleys.curvature.hessian_operator "
                    f"(or Landscape.hvp) with Lanczos, or raise max_dim.")
             raise DenseTooLargeError(msg)
-        H = self.hvps(theta, torch.eye(d, dtype=self.dtype))
+        H = self.hvp_rows(theta)(torch.eye(d, dtype=self.dtype))
         return 0.5 * (H + H.T)
+
+    def hvp_rows(self, theta: torch.Tensor, *, method: str = "auto") -> Callable[[torch.Tensor], torch.Tensor]:
+        """A function ``rows(V) = V H(theta)`` for many rows ``V (k, d)`` at one point.
+
+        With ``method="graph"`` (the default through ``"auto"``) the gradient graph at
+        theta is built once and each batch of products is one batched backward pass;
+        ``"functorch"`` vmaps :meth:`hvps`. See :mod:`valleys.core.products`.
+        """
+        theta = self._checked(theta)
+        if _inside_transform(theta):  # a retained graph cannot live inside vmap/grad/jvp
+            return hvp_rows(self, theta, "functorch")
+        return hvp_rows(self, theta.detach(), method)
 
     def losses(self, thetas: torch.Tensor) -> torch.Tensor:
         """Losses at many parameter vectors at once: (B, d) -> (B,), vectorised with vmap."""
@@ -225,8 +241,8 @@ class Landscape:
         """Gradients at many parameter vectors at once: (B, d) -> (B, d)."""
         self.layout.check(thetas)
         if self._rowwise_fn is not None:
-            with torch.enable_grad():
-                T = thetas.detach().to(self.dtype).requires_grad_(True)
+            with _autograd_on():
+                T = thetas.detach().to(self.dtype).clone().requires_grad_(True)
                 return torch.autograd.grad(self._rowwise_fn(T).sum(), T)[0]
         return vmap(grad(self._scalar_fn), chunk_size=self.chunk_size)(thetas.to(self.dtype))
 
@@ -252,20 +268,23 @@ class Landscape:
         return vmap(one, chunk_size=max(1, self.chunk_size // d))(thetas.to(self.dtype))
 
     def operator(self, theta: torch.Tensor) -> LinearOperator:
-        """The Hessian at theta as a SciPy ``LinearOperator`` (float64 NumPy in and out)."""
-        theta = self._checked(theta).detach()
+        """The Hessian at theta as a SciPy ``LinearOperator`` (float64 NumPy in and out).
+
+        Products go through :meth:`hvp_rows` (one retained gradient graph at theta); for
+        per-layer blocks, the Gauss–Newton matrix and product counts use
+        ``valleys.curvature.hessian_operator``.
+        """
+        rows = self.hvp_rows(theta)
         d = self.dim
 
-        def matvec(v):
-            v = torch.as_tensor(np.asarray(v, dtype=np.float64).reshape(-1), dtype=self.dtype)
-            return self.hvp(theta, v).detach().numpy().astype(np.float64)
-
         def matmat(M):
-            V = torch.as_tensor(np.asarray(M, dtype=np.float64).T.copy(), dtype=self.dtype)
-            return self.hvps(theta, V).detach().numpy().T.astype(np.float64)
+            V = torch.as_tensor(np.asarray(M, dtype=np.float64).reshape(d, -1).T.copy(), dtype=self.dtype)
+            return rows(V).detach().numpy().T.astype(np.float64)
 
-        return LinearOperator((d, d), matvec=matvec, rmatvec=matvec, matmat=matmat,
-                              dtype=np.float64)
+        def matvec(v):
+            return matmat(np.asarray(v).reshape(d, 1)).reshape(-1)
+
+        return LinearOperator((d, d), matvec=matvec, rmatvec=matvec, matmat=matmat, dtype=np.float64)
 
     # ------------------------------------------------------------- model quantities
     def _need_model(self, what: str):
@@ -353,6 +372,13 @@ class Landscape:
     def __repr__(self) -> str:
         loss = self.loss_fn.name if self.loss_fn is not None else "function"
         return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r})"
+
+
+@contextlib.contextmanager
+def _autograd_on():
+    """Autograd on, even inside ``torch.no_grad()`` or ``torch.inference_mode()``."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
 def _inside_transform(t: torch.Tensor) -> bool:

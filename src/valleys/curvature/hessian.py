@@ -18,13 +18,12 @@ pass is not supported by an operation of the model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from scipy.sparse.linalg import LinearOperator
 
 from .._validation import check_choice
 from ..core import Landscape
+from ..core.products import HVP_METHODS
 from ._inputs import ParamFilter, block_index, checked_point, selected_blocks
 from ._operator import CurvatureOperator
 
@@ -44,71 +43,6 @@ def restrict(rows_full, index: torch.Tensor | None, dim: int, dtype: torch.dtype
         return rows_full(full)[:, index]
 
     return rows
-
-
-#: Ways to compute Hessian-vector products (see the module docstring).
-HVP_METHODS = ("auto", "graph", "functorch")
-#: Products are vectorised in chunks of at most ``land.chunk_size`` vectors and at most
-#: this many bytes of results per chunk (intermediate tensors grow with the chunk too).
-CHUNK_BYTES = 256 * 2**20
-
-
-def chunk_rows(land: Landscape) -> int:
-    """How many Hessian-vector products to vectorise at once for this landscape."""
-    per_vector = land.dim * torch.empty((), dtype=land.dtype).element_size()
-    return max(1, min(land.chunk_size, CHUNK_BYTES // per_vector))
-
-
-def graph_rows(land: Landscape, theta: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Hessian products by backward passes through a retained gradient graph at theta.
-
-    Args:
-        land: the landscape.
-        theta: the (checked) point.
-
-    Returns:
-        ``rows(V)``: ``V (k, d) -> V H (k, d)``; one backward pass for k = 1, otherwise
-        backward passes batched over chunks of :func:`chunk_rows` vectors.
-    """
-    with torch.inference_mode(False), torch.enable_grad():  # works inside no_grad / inference_mode
-        point = theta.detach().clone().requires_grad_(True)
-        g = torch.autograd.grad(land.loss(point), point, create_graph=True)[0]
-    if not g.requires_grad:  # the loss is affine in theta: H = 0
-        return torch.zeros_like
-
-    def rows(V: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(False):
-            V = V.clone() if V.is_inference() else V
-            if V.shape[0] == 1:
-                return torch.autograd.grad(g, point, V[0], retain_graph=True)[0][None]
-            return torch.cat([torch.autograd.grad(g, point, C, retain_graph=True,
-                                                  is_grads_batched=True)[0]
-                              for C in V.split(chunk_rows(land))])
-
-    return rows
-
-
-def _hvp_rows(land: Landscape, theta: torch.Tensor, method: str):
-    def functorch_rows(V):
-        return torch.cat([land.hvps(theta, C) for C in V.split(chunk_rows(land))])
-
-    if method == "functorch":
-        return functorch_rows
-    rows = graph_rows(land, theta)
-    if method == "graph":
-        return rows
-    state = {"rows": rows}
-
-    def auto_rows(V):  # fall back for good if a batched backward pass is unsupported
-        try:
-            return state["rows"](V)
-        except RuntimeError:
-            if state["rows"] is functorch_rows:
-                raise
-            state["rows"] = functorch_rows
-            return functorch_rows(V)
-
-    return auto_rows
 
 
 def hessian_torch_operator(land: Landscape, theta: torch.Tensor,
@@ -137,7 +71,7 @@ def hessian_torch_operator(land: Landscape, theta: torch.Tensor,
     theta = checked_point(land, theta, where)
     blocks = selected_blocks(land, param_filter, where)
     index = block_index(land, blocks)
-    rows = restrict(_hvp_rows(land, theta, method), index, land.dim, land.dtype)
+    rows = restrict(land.hvp_rows(theta, method=method), index, land.dim, land.dtype)
     n = land.dim if index is None else int(index.numel())
     name = "Hessian" if index is None else f"Hessian[{', '.join(blocks)}]"
     return CurvatureOperator(rows, n, land.dtype, name, blocks)
