@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._timing import time_call, write_result  # noqa: E402
+
 from valleys import Landscape, nets  # noqa: E402
 
 

@@ -1,7 +1,6 @@
 """The quick presets of document 001's toy experiments pass, and their pieces are right."""
 
 import pytest
-import torch
 
 from valleys.experiments import get_experiment
 from valleys.experiments.sun_toys import zero_is_extremum

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from valleys import Landscape
-from valleys.curvature import CurvatureOperator, eigs, lanczos_tridiag
 from valleys.core import products as products_module
+from valleys.curvature import CurvatureOperator, eigs, lanczos_tridiag
 from valleys.curvature.thick_restart import thick_restart_lanczos, wanted_order
 from valleys.errors import InvalidParameterError, NonConvergenceWarning, ShapeError
 from valleys.nets import mlp
