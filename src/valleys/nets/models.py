@@ -27,7 +27,8 @@ def _uniform(shape, bound, gen):
 def _check_widths(widths: Sequence[int], where: str, min_len: int = 2) -> list[int]:
     widths = list(widths)
     if len(widths) < min_len:
-        msg = f"The 'widths' parameter of {where} needs at least {min_len} entries (input, ..., output). Got {widths!r}."
+        msg = (f"The 'widths' parameter of {where} needs at least {min_len} entries (input, ..., output). "
+               f"Got {widths!r}.")
         raise InvalidParameterError(msg)
     return [check_int(w, "widths", where, min_val=1) for w in widths]
 
