@@ -30,7 +30,7 @@ def two_layer_landscape() -> Landscape:
     teacher = nets.two_layer(16, 20, "relu", seed=1)
     with torch.no_grad():
         Y = teacher.double()(X)
-    return Landscape(nets.two_layer(16, 20, "relu", seed=2), (X, Y), chunk_size=10_000)
+    return Landscape(nets.two_layer(16, 20, "relu", seed=2), (X, Y))  # default chunk_size: intermediates stay in cache
 
 
 def bench_batches(land: Landscape, n_losses: int = 10_000, n_grads: int = 2_000) -> dict:
