@@ -30,15 +30,6 @@ from valleys.errors import InvalidParameterError, ShapeError
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small problems run faster on one intra-op thread on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def toy(f, d=2):
     return Landscape.from_function(f, d)
 

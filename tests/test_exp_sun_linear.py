@@ -1,27 +1,9 @@
 """The Sun et al. experiments: deep linear networks and the NTK PL inequality."""
 
 import pytest
-import torch
 
 from valleys.errors import InvalidParameterError
 from valleys.experiments import get_experiment
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small problems run faster on one intra-op thread on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.mark.parametrize("name", ["sun-deep-linear", "sun-ntk-pl"])
-def test_quick_preset_agrees(name):
-    exp = get_experiment(name)
-    result = exp.run(exp.params.preset(quick=True))
-    assert result.verdict.passed, result.verdict.to_dict()
-    assert len(result.table) > 0 and result.figures
 
 
 def test_deep_linear_table_has_gd_runs_and_every_baldi_hornik_point():

@@ -7,14 +7,6 @@ from valleys.experiments.sun_toys import zero_is_extremum
 from valleys.nets import get_activation
 
 
-@pytest.mark.parametrize("name", ["sun-toy-uv", "sun-toy-relu", "sun-single-point"])
-def test_quick_preset_agrees(name):
-    exp = get_experiment(name)
-    result = exp.run(exp.params.preset(quick=True))
-    assert result.verdict.passed, result.verdict.to_dict()
-    assert len(result.table) > 0 and result.figures
-
-
 @pytest.mark.parametrize("name,expected", [("relu", True), ("square", True), ("leaky_relu", False),
                                            ("tanh", False), ("sigmoid", False), ("softplus", False),
                                            ("elu", False), ("cube", False), ("requ", True)])
