@@ -1,9 +1,12 @@
-"""Helpers shared by experiment modules: figures and contour plots."""
+"""Helpers shared by experiment modules: figures, contour plots and progress bars."""
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from matplotlib.figure import Figure
+from tqdm import tqdm
 
 from ..core import Landscape
 
@@ -23,3 +26,8 @@ def contour(ax, land: Landscape, lim: float, *, levels: int = 30, points: int = 
     cs = ax.contourf(U.numpy(), V.numpy(), torch.log10(Z + 1e-3).numpy(), levels=levels,
                      cmap="viridis")
     ax.figure.colorbar(cs, ax=ax, label="log10(L + 1e-3)")
+
+
+def progress(iterable, desc: str, total: int | None = None):
+    """A progress bar over an experiment's outer loop (on stderr; silent when not a TTY)."""
+    return tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stderr, disable=None)

@@ -44,7 +44,7 @@ from ..critical.duplication import duplication_critical_point
 from ..curvature.rank import matrix_rank, numerical_rank
 from ..errors import InvalidParameterError, NonConvergenceWarning
 from ..nets import mlp
-from .common import figure
+from .common import figure, progress
 from .params import Params
 from .registry import experiment
 from .result import Result, Verdict
@@ -219,7 +219,7 @@ def run_star_core(p: StarCoreParams) -> Result:
     deriv_err, examples = {}, {}
     for act in p.activations:
         deriv_err[act] = 0.0
-        for s_idx, spec in enumerate(p.shapes):
+        for s_idx, spec in enumerate(progress(p.shapes, f"shapes ({act})")):
             a, b, m, depth, n = _parse(spec, "abmln")
             if depth < 3:
                 msg = f"Star points need depth l >= 3 (COO-T3.1). Got shape {spec!r}."
@@ -346,7 +346,7 @@ class GlobalManifoldParams(Params):
 def run_global_manifold(p: GlobalManifoldParams) -> Result:
     """Reach M by solving the last layer exactly, then count zero Hessian eigenvalues."""
     rows, examples = [], {}
-    for s_idx, spec in enumerate(p.shapes):
+    for s_idx, spec in enumerate(progress(p.shapes, "shapes")):
         a, b, m, depth, n = _parse(spec, "abmln")
         widths = equal_widths(a, b, m, depth)
         if m < n or param_count(widths) <= b * n:
@@ -660,7 +660,7 @@ def _flat_row(land, theta, kind, p, extra) -> dict:
 
 def _duplication_rows(p) -> list[dict]:
     rows = []
-    for spec in p.narrow:
+    for spec in progress(p.narrow, "narrow nets"):
         nw = _parse_widths(spec)
         for seed in range(p.seed, p.seed + p.attempts):
             X, _ = _data(nw[0], nw[-1], p.n, seed)

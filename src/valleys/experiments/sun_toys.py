@@ -21,7 +21,7 @@ from ..core import Landscape
 from ..critical import armijo_descent_batch, gradient_descent_batch
 from ..curvature.rank import numerical_rank
 from ..nets import get_activation
-from .common import contour, figure
+from .common import contour, figure, progress
 from .params import Params
 from .registry import experiment
 from .result import Result, Verdict
@@ -308,7 +308,7 @@ def sun_single_point(p: SinglePointParams) -> Result:
     starts = torch.randn(p.n_starts, 2, generator=gen, dtype=torch.float64)
     g = torch.linspace(-p.grid_lim, p.grid_lim, p.grid_points, dtype=torch.float64)
     grid = torch.cartesian_prod(g, g)
-    for name in p.activations:
+    for name in progress(p.activations, "activations"):
         phi = get_activation(name)
         land = single_point_landscape(phi, p.x, p.y)
         predicted, n_zeros = zero_is_extremum(phi, per_unit=p.zero_grid)
