@@ -124,7 +124,7 @@ class ReluParams(Params):
         lr: step size. steps: number of GD steps.
         stuck_tol: a run is stuck on the plateau when |L - 1| < stuck_tol.
         global_tol: a run reached a global minimum when L < global_tol.
-        z: number of standard errors allowed for P(v0 < 0) = 1/2.
+        z: standard errors allowed when comparing the stuck fraction with P(v0 < 0) = 1/2.
     """
 
     n_starts: int = 10_000
@@ -168,8 +168,9 @@ def sun_toy_relu(p: ReluParams) -> Result:
                 0.0, frac_stuck >= frac_neg)
     verdict.add("every start with v0 < 0 is stuck", int((stuck & negative).sum()),
                 int(negative.sum()), 0.0, bool(stuck[negative].all()))
-    verdict.add("P(v0 < 0) = 1/2 (Monte Carlo)", frac_neg, 0.5, p.z * se,
-                abs(frac_neg - 0.5) <= p.z * se)
+    verdict.add("fraction stuck >= P(v0 < 0) = 1/2 (z standard errors)", frac_stuck, ">= 0.5",
+                p.z * se, frac_stuck >= 0.5 - p.z * se,
+                note=f"sample fraction with v0 < 0: {frac_neg:.4f}")
     verdict.add("every other run reaches the global minimum", int(solved.sum()),
                 int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()))
     drift = (~negative) & (starts[:, 0] < 0) & stuck
