@@ -48,20 +48,41 @@ def check_choice(value, name: str, where: str, choices: Iterable[str]) -> str:
     return value
 
 
-def check_generator(seed: int | torch.Generator | None) -> torch.Generator:
-    """Normalise ``seed`` (int, Generator or None = 0) to a CPU ``torch.Generator``."""
+def check_bool(value, name: str, where: str) -> bool:
+    """Return ``value`` after checking that it is a bool."""
+    if not isinstance(value, bool):
+        msg = f"The '{name}' parameter of {where} must be a bool. Got {value!r} instead."
+        raise InvalidParameterError(msg)
+    return value
+
+
+def check_seed(seed, where: str = "this function") -> int | None:
+    """Return ``seed`` after checking that it is None or an int >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        msg = (f"The 'seed' parameter of {where} must be an int >= 0, a generator or None. "
+               f"Got {seed!r} instead.")
+        raise InvalidParameterError(msg)
+    return int(seed)
+
+
+def check_generator(seed: int | torch.Generator | None, where: str = "this function") -> torch.Generator:
+    """Normalise ``seed`` (int >= 0, Generator or None = 0) to a CPU ``torch.Generator``."""
     if isinstance(seed, torch.Generator):
         return seed
+    seed = check_seed(seed, where)
     gen = torch.Generator()
-    gen.manual_seed(0 if seed is None else int(seed))
+    gen.manual_seed(0 if seed is None else seed)
     return gen
 
 
-def check_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """Normalise ``seed`` to a ``numpy.random.Generator`` (None means seed 0)."""
+def check_rng(seed: int | np.random.Generator | None, where: str = "this function") -> np.random.Generator:
+    """Normalise ``seed`` (int >= 0, Generator or None = 0) to a ``numpy.random.Generator``."""
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(0 if seed is None else int(seed))
+    seed = check_seed(seed, where)
+    return np.random.default_rng(0 if seed is None else seed)
 
 
 def _check_range(value, name, where, min_val, max_val, kind):

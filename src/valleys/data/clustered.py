@@ -6,9 +6,9 @@ import math
 
 import torch
 
-from .._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_float, check_generator, check_int
 from ..errors import InvalidParameterError
-from ._args import randn, seed_generator, uniform_ball
+from ._args import randn, uniform_ball
 from .dataset import Dataset
 
 CENTERS = ("unit", "gaussian")
@@ -56,7 +56,7 @@ def clustered(n: int, d: int, k: int, delta: float, *, seed: int | torch.Generat
     delta = check_float(delta, "delta", where, min_val=0.0, open_min=True)
     check_choice(centers, "centers", where, CENTERS)
     lipschitz = check_float(lipschitz, "lipschitz", where, min_val=0.0)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     C = randn((k, d), gen)
     if centers == "unit":
         C = C / C.norm(dim=1, keepdim=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_float, check_int
-from ._args import randn, seed_generator, squeeze_targets
+from .._validation import check_float, check_generator, check_int
+from ._args import randn, squeeze_targets
 from ._targets import add_noise, linear_map
 from .dataset import Dataset
 
@@ -44,7 +44,7 @@ def gaussian(n: int, d: int, *, seed: int | torch.Generator | None = 0, std: flo
     out_dim = check_int(out_dim, "out_dim", where, min_val=1)
     std = check_float(std, "std", where, min_val=0.0, open_min=True)
     noise = check_float(noise, "noise", where, min_val=0.0)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     X = std * randn((n, d), gen)
     W = linear_map(d, out_dim, gen)
     y = add_noise(X @ W.T, noise, gen)

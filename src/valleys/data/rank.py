@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from .._validation import check_choice, check_float, check_int
-from ._args import rand, randn, seed_generator, squeeze_targets
+from .._validation import check_choice, check_float, check_generator, check_int
+from ._args import rand, randn, squeeze_targets
 from ._targets import add_noise, linear_map, teacher_forward
 from .dataset import Dataset
 
@@ -57,7 +57,7 @@ def low_rank(n: int, d: int, rank: int, *, seed: int | torch.Generator | None = 
     if max_norm is not None:
         max_norm = check_float(max_norm, "max_norm", where, min_val=0.0, open_min=True)
     noise = check_float(noise, "noise", where, min_val=0.0)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     B = randn((rank, d), gen)
     X = randn((n, rank), gen) @ B / math.sqrt(rank)
     if max_norm is not None:
@@ -116,7 +116,7 @@ def full_rank(n: int, d: int, m: int | None = None, *,
         m = check_int(m, "m", where, min_val=1, max_val=min(n, d))
     out_dim = check_int(out_dim, "out_dim", where, min_val=1)
     std = check_float(std, "std", where, min_val=0.0, open_min=True)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     if m == n:
         X = std * randn((n, d), gen)
     else:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_generator, check_int
 from ..errors import InvalidParameterError
-from ._args import rand, seed_generator, uniform_ball
+from ._args import rand, uniform_ball
 from .dataset import Dataset
 
 HALF_WIDTH = 4.0
@@ -62,7 +62,7 @@ def two_class_regions(n: int, *, seed: int | torch.Generator | None = 0, compone
                f"{BLOB_OFFSET - radius:g} so the red band does not touch the blue discs. "
                f"Got {band!r} instead.")
         raise InvalidParameterError(msg)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     centers = _blob_centers(components)
     n_blue = n // 2
     component = torch.arange(n_blue) % components

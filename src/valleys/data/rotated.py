@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_generator, check_int
 from ..errors import InvalidParameterError
-from ._args import rand, seed_generator
+from ._args import rand
 from .dataset import Dataset
 from .shipped import DIGITS_PIXEL_MAX, digits_arrays
 
@@ -55,7 +55,7 @@ def rotated_digits(n_per_class: int = 2000, *, seed: int | torch.Generator | Non
     index = check_int(index, "index", where, min_val=0, max_val=len(pool) - 1)
     red_max = check_float(red_max_angle, "red_max_angle", where, min_val=0.0)
     lo, hi = _blue_range(blue_angles, red_max, where)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     red = red_max * (2 * rand((n_per_class,), gen) - 1)
     side = torch.where(rand((n_per_class,), gen) < 0.5, -1.0, 1.0).to(torch.float64)
     blue = side * (lo + (hi - lo) * rand((n_per_class,), gen))

@@ -8,9 +8,9 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_int
+from .._validation import check_choice, check_generator, check_int
 from ..errors import DataError, InvalidParameterError
-from ._args import seed_generator, seed_int
+from ._args import seed_int
 from .dataset import Dataset
 
 DIGITS_PIXEL_MAX = 16.0
@@ -52,7 +52,7 @@ def digits(*, n: int | None = None, seed: int | torch.Generator | None = 0,
     where = "digits"
     images, labels = digits_arrays()
     total = len(labels)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     if n is None:
         idx = torch.arange(total)
     else:

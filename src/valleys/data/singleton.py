@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_generator, check_int
 from ..errors import InvalidParameterError
-from ._args import rand, randn, seed_generator
+from ._args import rand, randn
 from .dataset import Dataset
 
 
@@ -39,7 +39,7 @@ def singleton(n: int, d: int, *, seed: int | torch.Generator | None = 0,
     d = check_int(d, "d", where, min_val=1)
     low = check_float(low, "low", where, min_val=0.0, open_min=True)
     high = check_float(high, "high", where, min_val=low, open_min=True)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     first = torch.randperm(d, generator=gen)[: min(n, d)]
     rest = torch.randint(0, d, (n - len(first),), generator=gen)
     coordinate = torch.cat([first, rest])

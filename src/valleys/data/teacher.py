@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from .._validation import check_float, check_int
-from ._args import check_bool, randn, seed_generator, squeeze_targets
+from .._validation import check_bool, check_float, check_generator, check_int
+from ._args import randn, squeeze_targets
 from ._targets import add_noise, get_teacher_activation, teacher_forward
 from .dataset import Dataset
 
@@ -48,7 +48,7 @@ def teacher(n: int, d: int, width: int, *, activation: str = "relu", out_dim: in
     get_teacher_activation(activation, where)
     bias = check_bool(bias, "bias", where)
     noise = check_float(noise, "noise", where, min_val=0.0)
-    gen = seed_generator(seed, where)
+    gen = check_generator(seed, where)
     X = randn((n, d), gen)
     W1 = randn((width, d), gen) / math.sqrt(d)
     b1 = randn((width,), gen) if bias else torch.zeros(width, dtype=torch.float64)
