@@ -33,31 +33,12 @@ from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import Landscape, ParamLayout
 from ..curvature.rank import DEFAULT_TAU, RankResult, matrix_rank
 from ..errors import InvalidParameterError, ModelError
+from ..nets.models import check_widths, mlp_layout
 
 BIAS_RULES = ("mean", "sum")
 
 
 # ----------------------------------------------------------------------------- shapes
-def mlp_layout(widths: Sequence[int]) -> ParamLayout:
-    """The parameter layout of ``valleys.nets.mlp(widths, bias=True)`` without building it.
-
-    Args:
-        widths: ``(m_0, m_1, ..., m_l)`` with l >= 1.
-
-    Returns:
-        A :class:`~valleys.core.ParamLayout` with blocks ``W1, b1, ..., Wl, bl``.
-
-    Raises:
-        InvalidParameterError: if fewer than two widths or a width below 1.
-    """
-    widths = _check_widths(widths, "mlp_layout")
-    names, shapes = [], []
-    for i in range(1, len(widths)):
-        names += [f"W{i}", f"b{i}"]
-        shapes += [(widths[i], widths[i - 1]), (widths[i],)]
-    return ParamLayout(tuple(names), tuple(shapes))
-
-
 def widths_of(land: Landscape) -> tuple[int, ...]:
     """Recover ``(m_0, ..., m_l)`` from a landscape of a biased MLP (``W1, b1, ..., Wl, bl``).
 
@@ -82,14 +63,6 @@ def equal_widths(a: int, b: int, m: int, depth: int) -> tuple[int, ...]:
     a, b, m = (check_int(v, k, where, min_val=1) for k, v in (("a", a), ("b", b), ("m", m)))
     depth = check_int(depth, "depth", where, min_val=1)
     return (a,) + (m,) * (depth - 1) + (b,)
-
-
-def _check_widths(widths: Sequence[int], where: str) -> tuple[int, ...]:
-    widths = tuple(widths)
-    if len(widths) < 2:
-        msg = f"The 'widths' parameter of {where} needs at least (input, output). Got {widths!r}."
-        raise InvalidParameterError(msg)
-    return tuple(check_int(w, "widths", where, min_val=1) for w in widths)
 
 
 # ----------------------------------------------------------------------------- loci
@@ -248,7 +221,7 @@ class LocusDimension:
 
 def locus_dim_formula(widths: Sequence[int], locus: Locus) -> int:
     r"""Cooper §3.1.1: :math:`d - ((m_{\ell-1}+1)m_\ell + \sum_{k\in ks} m_{k-1}m_k + \sum_{j=k_1}^{\ell-1} m_j)`."""
-    w = _check_widths(widths, "locus_dim_formula")
+    w = tuple(check_widths(widths, "locus_dim_formula"))
     depth = len(w) - 1
     locus.check_depth(depth)
     codim = (w[depth - 1] + 1) * w[depth] + sum(w[k - 1] * w[k] for k in locus.ks)
@@ -297,7 +270,7 @@ def locus_dimensions(widths: Sequence[int], *, order: int | None = None,
     Returns:
         One :class:`LocusDimension` per component, stars first.
     """
-    w = _check_widths(widths, "locus_dimensions")
+    w = tuple(check_widths(widths, "locus_dimensions"))
     depth = len(w) - 1
     jacobian_max_dim = check_int(jacobian_max_dim, "jacobian_max_dim", "locus_dimensions", min_val=0)
     orders = (1, 2) if order is None else (check_int(order, "order", "locus_dimensions", min_val=1),)
@@ -308,7 +281,7 @@ def locus_dimensions(widths: Sequence[int], *, order: int | None = None,
 
 def param_count(widths: Sequence[int]) -> int:
     r""":math:`d = \sum_{i=1}^{\ell} (m_{i-1} + 1) m_i`."""
-    w = _check_widths(widths, "param_count")
+    w = tuple(check_widths(widths, "param_count"))
     return sum((w[i - 1] + 1) * w[i] for i in range(1, len(w)))
 
 
@@ -319,13 +292,13 @@ def param_count_equal(a: int, b: int, m: int, depth: int) -> int:
 
 def star_dim_formula(widths: Sequence[int]) -> int:
     """Cooper §3.1.1: dim S = max over k of the S_k expression."""
-    depth = len(_check_widths(widths, "star_dim_formula")) - 1
+    depth = len(tuple(check_widths(widths, "star_dim_formula"))) - 1
     return max(locus_dim_formula(widths, loc) for loc in star_components(depth))
 
 
 def core_dim_formula(widths: Sequence[int]) -> int:
     """Cooper §3.1.1: dim C = max over i < j of the C_{i,j} expression (needs l >= 3)."""
-    depth = len(_check_widths(widths, "core_dim_formula")) - 1
+    depth = len(tuple(check_widths(widths, "core_dim_formula"))) - 1
     if depth < 3:
         msg = f"The core locus needs two hidden layers (depth >= 3). Got depth {depth}."
         raise InvalidParameterError(msg)

@@ -37,6 +37,7 @@ from .models import (
     conv_net,
     deep_linear,
     mlp,
+    mlp_layout,
     poly_net,
     skip_to_output,
     two_layer,
@@ -45,7 +46,7 @@ from .models import (
 __all__ = [
     # models
     "MLP", "TwoLayer", "SkipToOutput", "ConvNet",
-    "mlp", "two_layer", "deep_linear", "poly_net", "skip_to_output", "conv_net",
+    "mlp", "mlp_layout", "two_layer", "deep_linear", "poly_net", "skip_to_output", "conv_net",
     # activations
     "Activation", "ACTIVATIONS", "get_activation", "relu", "leaky_relu", "sigmoid", "tanh",
     "softplus", "elu", "identity", "poly", "square", "cube", "requ", "smoothed_relu", "exp",

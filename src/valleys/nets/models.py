@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_generator, check_int
+from ..core.layout import ParamLayout
 from ..errors import InvalidParameterError
 from .activations import Activation, get_activation
 
@@ -24,13 +25,31 @@ def _uniform(shape, bound, gen):
     return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
 
 
-def _check_widths(widths: Sequence[int], where: str, min_len: int = 2) -> list[int]:
+def check_widths(widths: Sequence[int], where: str, min_len: int = 2) -> list[int]:
+    """Check ``[m_0, ..., m_L]``: at least ``min_len`` entries, each an int >= 1."""
     widths = list(widths)
     if len(widths) < min_len:
         msg = (f"The 'widths' parameter of {where} needs at least {min_len} entries (input, ..., output). "
                f"Got {widths!r}.")
         raise InvalidParameterError(msg)
     return [check_int(w, "widths", where, min_val=1) for w in widths]
+
+
+def mlp_layout(widths: Sequence[int], bias: bool = True) -> ParamLayout:
+    """The parameter layout of :func:`mlp` (``W1, b1, ..., WL, bL``) without building the net.
+
+    Raises:
+        InvalidParameterError: if fewer than two widths or a width below 1.
+    """
+    widths = check_widths(widths, "mlp_layout")
+    names, shapes = [], []
+    for i in range(1, len(widths)):
+        names.append(f"W{i}")
+        shapes.append((widths[i], widths[i - 1]))
+        if bias:
+            names.append(f"b{i}")
+            shapes.append((widths[i],))
+    return ParamLayout(tuple(names), tuple(shapes))
 
 
 class MLP(nn.Module):
@@ -46,7 +65,7 @@ class MLP(nn.Module):
     def __init__(self, widths: Sequence[int], activation: str | Activation = "tanh", *,
                  bias: bool = True, seed: int = 0):
         super().__init__()
-        self.widths = _check_widths(widths, "mlp")
+        self.widths = check_widths(widths, "mlp")
         self.bias = bias
         act = get_activation(activation)
         gen = check_generator(seed)
