@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from ..core import Landscape
 from ..critical import classify, damped_newton_batch, deduplicate, gradient_descent_batch
+from .common import figure
 from .params import Params
 from .registry import experiment
 from .result import Result, Verdict
@@ -168,8 +169,7 @@ def _attracting_table(starts, pos_run, neg, neg_run, line_starts, line_run, lr) 
 
 
 def _trajectory_figure(run, p) -> Figure:
-    fig = Figure(figsize=(5, 4.5))
-    ax = fig.add_subplot()
+    fig, (ax,) = figure(width=5, height=4.5)
     g = np.linspace(-0.2, 1.0, 121)
     X, Y = np.meshgrid(g, g)
     ax.contour(X, Y, X ** 3 + Y ** 3, levels=20, cmap="viridis", linewidths=0.6)
@@ -182,8 +182,7 @@ def _trajectory_figure(run, p) -> Figure:
 
 
 def _rate_figure(run, p) -> Figure:
-    fig = Figure(figsize=(5, 4))
-    ax = fig.add_subplot()
+    fig, (ax,) = figure(width=5, height=4)
     k = run.recorded_steps[1:]
     med = run.trajectory.norm(dim=2).median(dim=1).values.numpy()[1:]
     ax.loglog(k, med, label="median ||theta_k||")
@@ -386,8 +385,7 @@ def _level_set_check(v: Verdict, p) -> None:
 
 
 def _examples_figure(table: pd.DataFrame, comps: dict) -> Figure:
-    fig = Figure(figsize=(12, 3.8))
-    ax1, ax2, ax3 = fig.subplots(1, 3)
+    fig, (ax1, ax2, ax3) = figure(3, width=4, height=3.8)
     c1 = comps["x^4+5x^3+6x^2"]
     ax1.plot(c1["axes"][0], c1["F"])
     ax1.axhline(c1["level"], color="gray", ls=":")

@@ -33,6 +33,7 @@ from ..critical import (
     regression_spectrum,
 )
 from ..errors import InvalidParameterError
+from .common import figure
 from .params import Params
 from .registry import experiment
 from .result import Result, Verdict
@@ -196,8 +197,7 @@ def _deep_linear_verdict(p, gd: pd.DataFrame, bh: pd.DataFrame, lam) -> Verdict:
 
 
 def _gap_figure(gd: pd.DataFrame, p) -> Figure:
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
+    fig, (ax,) = figure(width=6, height=4)
     archs = list(dict.fromkeys(gd.architecture))
     for i, arch in enumerate(archs):
         gaps = gd[gd.architecture == arch].relative_gap.abs().clip(lower=1e-17)
@@ -211,8 +211,7 @@ def _gap_figure(gd: pd.DataFrame, p) -> Figure:
 
 
 def _bh_figure(bh: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
+    fig, (ax,) = figure(width=6, height=4)
     for top, marker, label in ((True, "*", "top set (global min)"), (False, "o", "other sets")):
         rows = bh[bh.is_top == top]
         ax.scatter(rows.loss, rows.lambda_min, marker=marker, s=40, label=label)
@@ -323,8 +322,7 @@ def _ntk_verdict(p: NTKParams, s: pd.DataFrame) -> Verdict:
 
 
 def _ntk_figure(table: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(11, 4))
-    ax1, ax2 = fig.subplots(1, 2)
+    fig, (ax1, ax2) = figure(2, width=5.5, height=4)
     for m, t in table.groupby("width"):
         ax1.semilogy(t.step, t.F, label=f"m = {m}")
         ax2.loglog(t.bound.clip(lower=1e-300), t.grad_sq.clip(lower=1e-300), ".", ms=2,
@@ -339,8 +337,7 @@ def _ntk_figure(table: pd.DataFrame) -> Figure:
 
 
 def _drift_figure(s: pd.DataFrame) -> Figure:
-    fig = Figure(figsize=(5, 4))
-    ax = fig.add_subplot()
+    fig, (ax,) = figure(width=5, height=4)
     ax.loglog(s.width, s.drift, "o-")
     ax.set(xlabel="width m", ylabel="max_k |lambda_min(K_k)/lambda_min(K_0) - 1|",
            title="NTK drift vs width")
