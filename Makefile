@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/valleys report
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]" || true

@@ -33,7 +33,7 @@ def line_fit(p: LineParams) -> Result:
     y = p.slope * x
     fitted = float((x * y).sum() / (x * x).sum())
     verdict = Verdict()
-    verdict.add("fitted slope", fitted, 2.0, p.tol, abs(fitted - 2.0) <= p.tol)
+    verdict.add("fitted slope", fitted, 2.0, p.tol, abs(fitted - 2.0) <= p.tol, kind="evidence")
     return Result(pd.DataFrame({"x": x, "y": y}), verdict, metadata={"n": p.n})
 
 
@@ -100,7 +100,7 @@ def test_run_prints_id_checks_summary_and_report_and_exits_0(capsys, exps, runs_
     run_id = lines[0].removeprefix("run ")
     assert run_id.startswith(exps["line"] + "-")
     assert lines[1] == "  PASS  fitted slope: measured 2 (expected 2, tolerance 1e-10)"
-    assert lines[2].startswith(f"{exps['line']} agrees (1/1 checks passed) in ")
+    assert lines[2].startswith(f"{exps['line']} agrees (1/1 evidence checks passed) in ")
     report = Path(lines[3].removeprefix("report: "))
     assert report == runs_dir / run_id / "report.html" and report.is_file()
     assert pd.read_parquet(runs_dir / run_id / "results.parquet").shape == (5, 2)  # quick
@@ -110,7 +110,7 @@ def test_run_that_disagrees_exits_1(capsys, exps, runs_dir):
     code, out, _ = _run(capsys, "run", exps["line"], "--set", "slope=2.5", "n=3")
     assert code == 1
     assert "  FAIL  fitted slope: measured 2.5 (expected 2" in out
-    assert "disagrees (0/1 checks passed)" in out
+    assert "disagrees (0/1 evidence checks passed)" in out
 
 
 def test_run_seed_and_runs_dir_options(capsys, exps, tmp_path):
@@ -128,7 +128,7 @@ def test_show_prints_params_checks_and_paths(capsys, exps, runs_dir):
     code, out, _ = _run(capsys, "show", run_id[:-3])  # a unique prefix
     assert code == 0
     assert f"run:        {run_id}" in out
-    assert "status:     passed — agrees (1/1 checks passed)" in out
+    assert "status:     passed — agrees (1/1 evidence checks passed)" in out
     assert "  n = 5" in out and "  slope = 2" in out
     assert "  PASS  fitted slope" in out
     assert f"report:     {runs_dir / run_id / 'report.html'}" in out

@@ -35,8 +35,8 @@ def _tags(html: str) -> list[tuple[str, dict]]:
 
 def _page(**changes) -> RunPage:
     verdict = Verdict()
-    verdict.add(f"eigenvalue {INJECTED}", 2.0000000001, 2.0, 1e-8, True, note=INJECTED)
-    verdict.add("nullity", 3, 4, None, False)
+    verdict.add(f"eigenvalue {INJECTED}", 2.0000000001, 2.0, 1e-8, True, note=INJECTED, kind="evidence")
+    verdict.add("nullity", 3, 4, None, False, kind="evidence")
     fields = dict(run_id="exp-20260101T000000000Z-abcdef", experiment=f"exp{INJECTED}",
                   source=f"src {INJECTED}", claim=f"claim {INJECTED}", status="failed",
                   params={"seed": 3, "label": INJECTED, "rank_tol": 1e-9, "n_steps": 10},
@@ -121,7 +121,7 @@ class TinyParams(Params):
 
 def _tiny(p: TinyParams) -> Result:
     verdict = Verdict()
-    verdict.add(f"check {INJECTED}", 1, 1 if p.ok else 0, None, p.ok)
+    verdict.add(f"check {INJECTED}", 1, 1 if p.ok else 0, None, p.ok, kind="evidence")
     return Result(pd.DataFrame({"a": [1, 2]}), verdict)
 
 

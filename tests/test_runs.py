@@ -44,7 +44,7 @@ def square_experiment(p: SquareParams) -> Result:
     y = x**2 + p.offset
     exact = (2 * p.n - 1) / (6 * (p.n - 1))
     verdict = Verdict()
-    verdict.add("mean of x^2", y.mean(), exact, p.tol, abs(y.mean() - exact) <= p.tol)
+    verdict.add("mean of x^2", y.mean(), exact, p.tol, abs(y.mean() - exact) <= p.tol, kind="evidence")
     fig, ax = plt.subplots()
     ax.plot(x, y)
     table = pd.DataFrame({"x": x, "y": y, "label": [f"p{i}" for i in range(p.n)]})
@@ -116,7 +116,7 @@ def test_round_trip_stores_every_file_and_catalogue_row(runs_dir, register):
     assert row["run_id"] == record.run_id and row["experiment"] == exp.name
     assert row["status"] == "passed" and row["pid"] == os.getpid()
     assert row["params_hash"] == hashlib.sha256(params.to_json().encode()).hexdigest()
-    assert row["verdict_summary"] == "agrees (1/1 checks passed)"
+    assert row["verdict_summary"] == "agrees (1/1 evidence checks passed)"
     assert row["path"] == record.run_id and row["ended"] >= row["started"]
     assert _leftovers(runs_dir) == []
 
@@ -148,7 +148,7 @@ def test_disagreeing_verdict_is_status_failed_but_stored(runs_dir, register):
     store = RunStore(runs_dir)
     record = store.execute(exp, SquareParams(offset=1e-3), progress=False)
     assert record.status == "failed"
-    assert record.verdict_summary == "disagrees (0/1 checks passed)"
+    assert record.verdict_summary == "disagrees (0/1 evidence checks passed)"
     result = store.load_result(record.run_id)
     assert not result.verdict.passed
     assert result.verdict.checks[0].measured == pytest.approx(7 / 20 + 1e-3, abs=1e-12)
@@ -170,7 +170,7 @@ def test_load_result_round_trips_table_verdict_and_figure_paths(runs_dir, regist
 def test_object_column_with_mixed_types_is_stored_as_text(runs_dir, register):
     def mixed(p):
         verdict = Verdict()
-        verdict.add("ok", 1, 1, None, True)
+        verdict.add("ok", 1, 1, None, True, kind="evidence")
         return Result(pd.DataFrame({"v": [1, "a", 2.5]}), verdict)
 
     store = RunStore(runs_dir)
@@ -184,7 +184,7 @@ def test_warnings_of_the_experiment_are_logged_and_kept_in_metadata(runs_dir, re
     def warns(p):
         warnings.warn("Lanczos stopped after 3 iterations", NonConvergenceWarning, stacklevel=1)
         verdict = Verdict()
-        verdict.add("ok", 1, 1, None, True)
+        verdict.add("ok", 1, 1, None, True, kind="evidence")
         return Result(pd.DataFrame({"a": [1]}), verdict)
 
     store = RunStore(runs_dir)
@@ -421,7 +421,7 @@ def test_run_killed_after_its_rename_is_recovered_from_its_verdict(runs_dir, reg
     conn.close()
     recovered = RunStore(runs_dir).get(record.run_id)
     assert recovered.status == "failed"
-    assert recovered.verdict_summary == "disagrees (0/1 checks passed)"
+    assert recovered.verdict_summary == "disagrees (0/1 evidence checks passed)"
 
 
 def test_catalogue_uses_wal_mode(runs_dir):

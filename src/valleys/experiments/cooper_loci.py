@@ -255,28 +255,28 @@ def _star_core_verdict(p, grads, cores, spectra, deriv_err) -> Verdict:
         worst = float(mean.normalised_max.max())
         v.add(f"COO-T3.1 [{act}]: star points critical (b_l = mean y), max|grad|/(1+||y||^2)",
               worst, f"<= {p.grad_tol:g}", p.grad_tol, worst <= p.grad_tol,
-              f"{int(mean.points.sum())} points over {len(mean)} (shape, S_k) pairs")
+              f"{int(mean.points.sum())} points over {len(mean)} (shape, S_k) pairs", kind="evidence")
         least, err = float(summ.normalised_min.min()), float(summ.erratum_rel_error.max())
         v.add(f"COO-Def erratum [{act}]: with the paper's b_l = sum(y) star points are NOT critical",
               least, f"> {p.grad_tol:g}, and grad_(b_l) = 2(n-1) sum(y)", p.erratum_rel_tol,
               least > p.grad_tol and err <= p.erratum_rel_tol,
               f"erratum confirmed when this passes: min normalised |grad| with sum(y) = {least:.3g}; "
-              f"max relative error of grad_(b_l) vs 2(n-1) sum(y) = {err:.2g}")
+              f"max relative error of grad_(b_l) vs 2(n-1) sum(y) = {err:.2g}", kind="erratum")
         v.add(f"COO-L3.3 [{act}]: derivatives of f not involving W_l vanish at star points "
               f"(1st and 2nd order), df/db_l = I", deriv_err[act], 0.0, p.deriv_tol,
-              deriv_err[act] <= p.deriv_tol)
+              deriv_err[act] <= p.deriv_tol, kind="evidence")
         c = cores[cores.activation == act] if len(cores) else cores
         if len(c):
             ok, tot = int(c.points_ok.sum()), int(c.points.sum())
             v.add(f"COO-T3.2 [{act}]: core points have exactly b eigenvalues 2n and d-b zeros",
                   f"{ok}/{tot}", f"{tot}/{tot}", p.zero_tol, ok == tot and tot > 0,
                   f"max |lambda - 2n|/2n = {c.max_dev_2n.max():.2g} (tol {p.eig_rel_tol:g}); "
-                  f"max |zero eigenvalue|/2n = {c.max_abs_zero.max():.2g} (tol {p.zero_tol:g})")
+                  f"max |zero eigenvalue|/2n = {c.max_abs_zero.max():.2g} (tol {p.zero_tol:g})", kind="evidence")
         s = spectra[spectra.activation == act]
         ind = int(s.indefinite.sum())
         v.add(f"[derived, not in the paper] star points outside C are strict saddles [{act}]",
               f"{ind}/{len(s)}", f"{len(s)}/{len(s)} indefinite", p.zero_tol, ind == len(s) and len(s) > 0,
-              f"most negative eigenvalue seen {s.lambda_min.min():.4g}")
+              f"most negative eigenvalue seen {s.lambda_min.min():.4g}", kind="evidence")
     return v
 
 
@@ -387,20 +387,20 @@ def _widths_from(spec: str) -> tuple[int, ...]:
 def _manifold_verdict(p, t: pd.DataFrame) -> Verdict:
     v, tot = Verdict(), len(t)
     worst_loss = float(t.loss.max())
-    v.add("points lie on M = L^-1(0)", worst_loss, f"<= {p.loss_tol:g}", p.loss_tol, worst_loss <= p.loss_tol)
+    v.add("points lie on M = L^-1(0)", worst_loss, f"<= {p.loss_tol:g}", p.loss_tol, worst_loss <= p.loss_tol, kind="evidence")
     ok = int(((t.nullity == t.expected_nullity) & (t.n_positive == t.bn)).sum())
     v.add("COO-Coo18: exactly d - bn zero and bn positive Hessian eigenvalues", f"{ok}/{tot}",
-          f"{tot}/{tot}", p.zero_tol, ok == tot, f"relative zero threshold {p.zero_tol:g}")
+          f"{tot}/{tot}", p.zero_tol, ok == tot, f"relative zero threshold {p.zero_tol:g}", kind="evidence")
     gap = float(t.gap_ratio.min())
     v.add("spectral gap (smallest positive / largest zero)", gap, f">= {p.gap_required:g}",
-          p.gap_required, gap >= p.gap_required)
+          p.gap_required, gap >= p.gap_required, kind="evidence")
     okj = int((t.rank_J == t.bn).sum())
-    v.add("rank J = bn", f"{okj}/{tot}", f"{tot}/{tot}", p.jacobian_tau, okj == tot)
+    v.add("rank J = bn", f"{okj}/{tot}", f"{tot}/{tot}", p.jacobian_tau, okj == tot, kind="evidence")
     diff = float(t.hess_vs_2JtJ.max())
-    v.add("Hess L = 2 J^T J on M", diff, 0.0, p.hess_tol, diff <= p.hess_tol)
+    v.add("Hess L = 2 J^T J on M", diff, 0.0, p.hess_tol, diff <= p.hess_tol, kind="evidence")
     okd = int((t.expected_nullity == t.dim_M).sum())
     v.add("dim M = d - bn = Prop 6.1 expression (l-2)m^2+(a+b+l-1)m+b(1-n)", f"{okd}/{tot}",
-          f"{tot}/{tot}", None, okd == tot)
+          f"{tot}/{tot}", None, okd == tot, kind="consistency")
     return v
 
 
@@ -477,16 +477,16 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame):
     v.add("component dims: counting = constraint-Jacobian rank = §3.1.1 per-component formula",
           f"{agree}/{len(jac)}", f"{len(jac)}/{len(jac)}", p.rank_tau, agree == len(jac) and len(jac) > 0,
           f"{len(t) - len(jac)} components of nets with d > {p.jacobian_max_dim} compared by count "
-          f"and formula only: {int((t.by_count == t.by_formula).sum())}/{len(t)} agree overall")
-    v.add(*_max_formula_check(nets, t))
+          f"and formula only: {int((t.by_count == t.by_formula).sum())}/{len(t)} agree overall", kind="consistency")
+    v.add(*_max_formula_check(nets, t), kind="evidence")
     eq = [(s, w, e) for s, w, e in nets if e is not None]
     okd = sum(param_count(w) == param_count_equal(e[0], e[1], e[2], e[3]) for _, w, e in eq)
     v.add("d = (l-2)m^2 + (l+a+b-1)m + b (Prop 6.1)", f"{okd}/{len(eq)}", f"{len(eq)}/{len(eq)}",
-          None, okd == len(eq) and len(eq) > 0)
+          None, okd == len(eq) and len(eq) > 0, kind="consistency")
     okm = sum(prop61(e[0], e[1], e[2], e[3], p.n).dim_M == param_count(w) - e[1] * p.n for _, w, e in eq)
     v.add(f"dim M = d - bn equals Prop 6.1's (l-2)m^2+(a+b+l-1)m+b(1-n) (n = {p.n})",
-          f"{okm}/{len(eq)}", f"{len(eq)}/{len(eq)}", None, okm == len(eq))
-    v.add(*_derived_forms_check(eq, t))
+          f"{okm}/{len(eq)}", f"{len(eq)}/{len(eq)}", None, okm == len(eq), kind="evidence")
+    v.add(*_derived_forms_check(eq, t), kind="evidence")
     below = _prop61_comparison(eq, t, p.n)
     same = all(r["paper_S"] == r["dim_S_2"] and (r["paper_C"] == r["dim_C_23"] or r["dim_C_23"] is None)
                for r in below)
@@ -495,7 +495,7 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame):
           "below the true maximum for: " + "; ".join(
               f"{r['net']}: S {r['paper_S']} < {r['max_S']}" + (f", C {r['paper_C']} < {r['max_C']}"
                                                                if r['C_below'] else "")
-              for r in below if r["S_below"] or r["C_below"]))
+              for r in below if r["S_below"] or r["C_below"]), kind="erratum")
     for key, (stars, core_max, paper_s, paper_c) in _P61_EXAMPLES.items():
         a, b, m, depth = key
         lds = locus_dimensions(equal_widths(a, b, m, depth), jacobian_max_dim=0)
@@ -509,7 +509,7 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame):
               {"S_k dims": list(s_dims), "max C": c_max, "paper S": pp.dim_S, "paper C": pp.dim_C},
               {"S_k dims": list(stars), "max C": core_max, "paper S": paper_s,
                "paper C": paper_c if paper_c is not None else "not listed in CLAIMS.md"},
-              None, ok, "passes when the seed's counts are reproduced and Prop 6.1 is below the maximum")
+              None, ok, "passes when the seed's counts are reproduced and Prop 6.1 is below the maximum", kind="erratum")
     return v, below
 
 
@@ -752,20 +752,20 @@ def _wide_flat_verdict(p, t: pd.DataFrame) -> Verdict:
     v.add("non-global duplication critical points found (L > 0, wide net can reach 0)",
           len(dup), ">= 1", None, len(dup) >= 1 and bool((dup.loss > 0).all()),
           f"{len(dup)} points from {len(p.narrow)} narrow nets x {p.attempts} seeds x "
-          f"{len(p.wide_factors)} widths (seeds whose training missed grad_tol are skipped)")
+          f"{len(p.wide_factors)} widths (seeds whose training missed grad_tol are skipped)", kind="evidence")
     worst = float(t.grad_normalised.max())
     v.add("all points are critical: max ||grad L|| / (1 + ||y||^2)", worst, f"<= {p.crit_tol:g}",
-          p.crit_tol, worst <= p.crit_tol)
+          p.crit_tol, worst <= p.crit_tol, kind="evidence")
     ok = int((t.fibre_nullity == t.bound_corrected).sum())
     v.add("T5.15 (corrected): the flat subspace of the fibre has dimension (m_{l-1}+1-r_hat) m_l",
-          f"{ok}/{tot}", f"{tot}/{tot}", p.zero_tol, ok == tot and tot > 0)
+          f"{ok}/{tot}", f"{tot}/{tot}", p.zero_tol, ok == tot and tot > 0, kind="consistency")
     psd = t[t.psd]
     ok = int(((psd.nullity >= psd.bound_corrected) & (psd.bound_corrected >= psd.bound_uniform)
               & (psd.nullity >= psd.bound_uniform)).sum())
     v.add("C5.16/C5.18 (corrected) at critical points with PSD Hessian: #zero eigenvalues >= "
           "(m_{l-1}+1-r_hat) m_l >= (m_{l-1}+1-n) m_l", f"{ok}/{len(psd)}", f"{len(psd)}/{len(psd)}",
           p.zero_tol, ok == len(psd) and len(psd) > 0,
-          f"PSD points by kind: {psd.kind.value_counts().to_dict()}")
+          f"PSD points by kind: {psd.kind.value_counts().to_dict()}", kind="evidence")
     fails = t.fibre_nullity < t.bound_literal
     off = t.r_hat != t.r
     v.add("T5.15/C5.16 erratum: literal (m_{l-1}+1-r) m_l fails exactly where 1 is not in rowspace(Phi)",
@@ -775,8 +775,8 @@ def _wide_flat_verdict(p, t: pd.DataFrame) -> Verdict:
           "erratum confirmed when this passes; literal failures by kind: "
           + ", ".join(f"{k}: {int(fails[t.kind == k].sum())}/{int((t.kind == k).sum())}"
                       for k in t.kind.unique())
-          + f"; on the full Hessian the literal bound fails at {int((t.nullity < t.bound_literal).sum())}")
-    v.add(*_saddle_check(p, t))
+          + f"; on the full Hessian the literal bound fails at {int((t.nullity < t.bound_literal).sum())}", kind="erratum")
+    v.add(*_saddle_check(p, t), kind="evidence")
     return v
 
 

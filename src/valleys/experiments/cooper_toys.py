@@ -131,28 +131,28 @@ def _attracting_verdict(p, s: dict, origin) -> Verdict:
     v = Verdict()
     v.add("origin of x^3+y^3 is degenerate (Hessian = 0)", origin.nullity, 2, None,
           origin.nullity == 2 and origin.grad_norm == 0.0,
-          note=f"classify: {origin.kind}; eigenvalues {origin.eigenvalues.tolist()}")
+          note=f"classify: {origin.kind}; eigenvalues {origin.eigenvalues.tolist()}", kind="evidence")
     v.add("origin is not a local minimum (probe finds descent)", origin.kind,
-          "saddle (higher-order)", None, origin.kind == "saddle (higher-order)")
+          "saddle (higher-order)", None, origin.kind == "saddle (higher-order)", kind="evidence")
     v.add("max ||theta_K|| over positive starts", s["max_final_norm"], f"< {p.radius}",
           p.radius, s["max_final_norm"] < p.radius and not s["any_positive_diverged"],
-          note=f"eta = {p.lr}, K = {p.steps} steps, {p.n_starts} starts in (0,1]^2")
+          note=f"eta = {p.lr}, K = {p.steps} steps, {p.n_starts} starts in (0,1]^2", kind="evidence")
     v.add("GD follows the flow x0/(1+3 x0 eta k) (max rel. deviation)", s["flow_rel_dev"], 0.0,
-          p.flow_rtol, s["flow_rel_dev"] <= p.flow_rtol)
+          p.flow_rtol, s["flow_rel_dev"] <= p.flow_rtol, kind="evidence")
     v.add("log-log slope of median ||theta_k|| (last decade)", s["slope"], -1.0, p.slope_tol,
           abs(s["slope"] + 1.0) <= p.slope_tol,
-          note=f"median 3 eta K x_K = {s['rate_constant']:.4f} (-> 1 as eta K x0 -> inf)")
+          note=f"median 3 eta K x_K = {s['rate_constant']:.4f} (-> 1 as eta K x0 -> inf)", kind="evidence")
     v.add("fraction of x0 < 0 starts that diverge", s["diverged_fraction"], 1.0, None,
           s["diverged_fraction"] == 1.0, note=f"|x0| >= {p.x_neg_min}, blow-up at ||theta|| > "
-          f"{p.blowup:g}")
+          f"{p.blowup:g}", kind="evidence")
     v.add("divergence step * 3 eta |x0| (flow blow-up time = 1)", s["blowup_ratio_median"], 1.0,
           p.blowup_rtol, abs(s["blowup_ratio_median"] - 1.0) <= p.blowup_rtol,
-          note="median over negative starts; explicit Euler lags the flow, so >= 1")
+          note="median over negative starts; explicit Euler lags the flow, so >= 1", kind="evidence")
     v.add("x^2: all starts reach the critical locus {x = 0}, y unchanged",
           max(s["line_max_x"], s["line_max_dy"]), 0.0, p.line_tol,
           s["line_max_x"] <= p.line_tol and s["line_max_dy"] <= p.line_tol,
           note="erratum: the seed calls the locus 'the x-axis'; the critical set of "
-               "f(x, y) = x^2 is the y-axis {x = 0}")
+               "f(x, y) = x^2 is the y-axis {x = 0}", kind="erratum")
     return v
 
 
@@ -272,7 +272,7 @@ def run_examples(p: ExamplesParams) -> Result:
               c["max_component_inf"], f"> {c['global_inf']:.6f}", p.level_tol,
               c["max_component_inf"] > c["global_inf"] + p.level_tol,
               note=f"{{f <= {c['level']:.4f}}} on a {p.grid}-point grid has "
-                   f"{c['n_components']} components")
+                   f"{c['n_components']} components", kind="evidence")
     _level_set_check(v, p)
     figures = {"critical_points": _examples_figure(table, comps)}
     meta = {name: {k: c[k] for k in ("level", "n_components", "global_inf", "max_component_inf")}
@@ -344,13 +344,13 @@ def _add_toy_checks(v: Verdict, toy: _Toy, rows: list[dict], analytic, run, p) -
     v.add(f"{toy.name}: critical points found = analytic ones", len(rows), len(analytic),
           p.root_tol, matched and every and len(rows) == len(analytic),
           note=f"found x = {np.round(np.sort(found), 6).tolist()}; "
-               f"{int(run.converged.sum())}/{p.n_starts} runs converged")
+               f"{int(run.converged.sum())}/{p.n_starts} runs converged", kind="evidence")
     agree = [(r["index"], r["nullity"], r["kind"])
              == (r["expected_index"], r["expected_nullity"], r["expected_kind"]) for r in rows]
     v.add(f"{toy.name}: (index, nullity, kind) match the analytic classification",
           sum(agree), len(rows), None, all(agree) and bool(rows),
           note="; ".join(f"x={r['x']:.4f}: {r['kind']} (i={r['index']}, n={r['nullity']}, "
-                         f"L={r['loss']:.4f})" for r in rows))
+                         f"L={r['loss']:.4f})" for r in rows), kind="evidence")
 
 
 def _grid_values(toy: _Toy, p) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -381,7 +381,7 @@ def _level_set_check(v: Verdict, p) -> None:
     land = Landscape.from_function(_f3, 2)
     on_lines = torch.cat([land.losses(torch.stack([t, t], 1)), land.losses(torch.stack([t, -t], 1))])
     v.add("x^2-y^2: the level set of 0 contains the lines x = ±y", float(on_lines.abs().max()),
-          0.0, 0.0, float(on_lines.abs().max()) == 0.0)
+          0.0, 0.0, float(on_lines.abs().max()) == 0.0, kind="consistency")
 
 
 def _examples_figure(table: pd.DataFrame, comps: dict) -> Figure:

@@ -9,6 +9,18 @@ from typing import Any
 import pandas as pd
 
 
+KINDS = ("evidence", "consistency", "erratum")
+"""What a check proves.
+
+- ``evidence``: it could fail if the theorem were false (an independent computation, a
+  closed form computed by separate code, the seed's own number).
+- ``consistency``: an identity or a self-check of the code; useful, proves nothing about
+  the theorem.
+- ``erratum``: a measured deviation from the seed text (passes when the deviation is
+  reproduced as stated in the note).
+"""
+
+
 @dataclass(frozen=True)
 class Check:
     """One comparison of a measured value against the theory.
@@ -20,6 +32,7 @@ class Check:
         tolerance: the tolerance or threshold used to decide (None if exact).
         passed: whether the measurement agrees with the theory.
         note: optional explanation (an erratum, the threshold policy, ...).
+        kind: ``"evidence"``, ``"consistency"`` or ``"erratum"`` (see :data:`KINDS`).
     """
 
     name: str
@@ -28,6 +41,12 @@ class Check:
     tolerance: float | None
     passed: bool
     note: str = ""
+    kind: str = "evidence"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            msg = f"Check kind must be one of {', '.join(KINDS)}. Got {self.kind!r}."
+            raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -39,29 +58,49 @@ class Check:
 
 @dataclass
 class Verdict:
-    """The list of checks of a run; it passes when every check passes."""
+    """The list of checks of a run.
+
+    It agrees when every check passes *and* at least one of them is evidence: identities
+    and self-checks alone never make a verdict agree.
+    """
 
     checks: list[Check] = field(default_factory=list)
 
     def add(self, name: str, measured, expected, tolerance: float | None, passed: bool,
-            note: str = "") -> Check:
-        """Append a check and return it."""
-        check = Check(name, _jsonable(measured), _jsonable(expected), tolerance, bool(passed), note)
+            note: str = "", *, kind: str) -> Check:
+        """Append a check of the given ``kind`` and return it."""
+        check = Check(name, _jsonable(measured), _jsonable(expected), tolerance, bool(passed), note,
+                      kind)
         self.checks.append(check)
         return check
 
+    def of_kind(self, kind: str) -> list[Check]:
+        """The checks of one kind, in order."""
+        return [c for c in self.checks if c.kind == kind]
+
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        return bool(self.of_kind("evidence")) and all(c.passed for c in self.checks)
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per kind: how many checks there are and how many passed."""
+        return {k: {"total": len(self.of_kind(k)), "passed": sum(c.passed for c in self.of_kind(k))}
+                for k in KINDS}
 
     @property
     def summary(self) -> str:
-        n_pass = sum(c.passed for c in self.checks)
+        c = self.counts
         word = "agrees" if self.passed else "disagrees"
-        return f"{word} ({n_pass}/{len(self.checks)} checks passed)"
+        if not c["evidence"]["total"]:
+            word = "no evidence"
+        parts = [f"{c['evidence']['passed']}/{c['evidence']['total']} evidence"]
+        parts += [f"{c[k]['passed']}/{c[k]['total']} {k}" for k in ("consistency", "erratum")
+                  if c[k]["total"]]
+        return f"{word} ({', '.join(parts)} checks passed)"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "summary": self.summary,
+        return {"passed": self.passed, "summary": self.summary, "counts": self.counts,
                 "checks": [c.to_dict() for c in self.checks]}
 
     @classmethod

@@ -171,28 +171,28 @@ def _deep_linear_verdict(p, gd: pd.DataFrame, bh: pd.DataFrame, lam) -> Verdict:
     v = Verdict()
     v.add("Sigma has distinct eigenvalues (SUN-T2.2 assumption)",
           float(np.min(-np.diff(lam) / lam[:-1])), "> 0", None, bool(np.all(np.diff(lam) < 0)),
-          note=f"eigenvalues {np.round(lam, 6).tolist()}")
+          note=f"eigenvalues {np.round(lam, 6).tolist()}", kind="evidence")
     for arch, rows in gd.groupby("architecture", sort=False):
         worst = float(rows.relative_gap.max())
         v.add(f"GD {arch}: max relative gap to the reduced-rank optimum", worst, 0.0, p.gap_tol,
               worst <= p.gap_tol and not rows.diverged.any(),
               note=f"{len(rows)} runs, lr {rows.lr.iloc[0]:.4g}, {p.steps} steps, "
-                   f"L* = {rows.optimum.iloc[0]:.6f}")
+                   f"L* = {rows.optimum.iloc[0]:.6f}", kind="evidence")
     v.add("max ||grad|| at Baldi-Hornik points", float(bh.grad_norm.max()), 0.0, p.grad_tol,
-          float(bh.grad_norm.max()) <= p.grad_tol, note=f"{len(bh)} points, k in {p.baldi_widths}")
+          float(bh.grad_norm.max()) <= p.grad_tol, note=f"{len(bh)} points, k in {p.baldi_widths}", kind="evidence")
     rel = float((abs(bh.loss - bh.closed_form_loss) / bh.closed_form_loss).max())
     v.add("BH loss = ||Y - Yhat||^2 + sum of eigenvalues outside I", rel, 0.0, p.loss_rtol,
-          rel <= p.loss_rtol)
+          rel <= p.loss_rtol, kind="evidence")
     others = bh[~bh.is_top]
     worst = float(others.lambda_min.max())
     v.add("non-top BH points are saddles: max lambda_min(Hess)", worst, f"< {-p.saddle_tol}",
           p.saddle_tol, worst < -p.saddle_tol and bool((others.kind == "saddle").all()),
-          note=f"{len(others)} points; kinds {sorted(set(others.kind))}")
+          note=f"{len(others)} points; kinds {sorted(set(others.kind))}", kind="evidence")
     top = bh[bh.is_top]
     top_gap = float((abs(top.loss - top.optimum) / top.optimum).max()) if len(top) else np.inf
     v.add("top-set BH points are global minima (loss = optimum)", top_gap, 0.0, p.loss_rtol,
           len(top) > 0 and top_gap <= p.loss_rtol and bool((top.kind == "global-min").all()),
-          note=f"kinds {sorted(set(top.kind))}; top sets exist for k <= d_y")
+          note=f"kinds {sorted(set(top.kind))}; top sets exist for k <= d_y", kind="evidence")
     return v
 
 
@@ -303,12 +303,12 @@ def _ntk_verdict(p: NTKParams, s: pd.DataFrame) -> Verdict:
     v = Verdict()
     worst = float(s.min_slack.min())
     v.add("(i) min relative slack of ||grad F||^2 - 4 lambda_min(K) F", worst, ">= 0", p.slack_tol,
-          worst >= -p.slack_tol, note="over every iterate of every width")
+          worst >= -p.slack_tol, note="over every iterate of every width", kind="consistency")
     low = float(s.min_lambda.min())
-    v.add("(ii) min lambda_min(K) along GD", low, "> 0", None, low > 0.0)
+    v.add("(ii) min lambda_min(K) along GD", low, "> 0", None, low > 0.0, kind="evidence")
     final = float(s.final_F.max())
     v.add("(iii) final F (max over widths)", final, f"< {p.target:g}", p.target, final < p.target,
-          note="steps: " + ", ".join(f"m={int(r.width)}: {int(r.steps)}" for r in s.itertuples()))
+          note="steps: " + ", ".join(f"m={int(r.width)}: {int(r.steps)}" for r in s.itertuples()), kind="evidence")
     rho = float(scipy.stats.spearmanr(s.width, s.drift)[0]) if len(s) > 2 else -1.0
     slope = float(np.polyfit(np.log(s.width), np.log(s.drift.clip(lower=1e-300)), 1)[0])
     shrinks = float(s.drift.iloc[-1]) < float(s.drift.iloc[0])
@@ -317,7 +317,7 @@ def _ntk_verdict(p: NTKParams, s: pd.DataFrame) -> Verdict:
           note="drift by width: " + ", ".join(f"{int(r.width)}: {r.drift:.3g}"
                                              for r in s.itertuples())
                + f"; log-log slope {slope:.2f}; min ratio at widest "
-                 f"{float(s.ratio.iloc[-1]):.4f} (-> 1)")
+                 f"{float(s.ratio.iloc[-1]):.4f} (-> 1)", kind="evidence")
     return v
 
 

@@ -73,7 +73,7 @@ def sun_toy_uv(p: UVParams) -> Result:
     eig0 = torch.linalg.eigvalsh(land.hessian(origin))
     err0 = float((eig0 - torch.tensor([-2.0, 2.0], dtype=land.dtype)).abs().max())
     verdict.add("Hessian eigenvalues at (0,0)", eig0.tolist(), [-2.0, 2.0], p.eig_tol,
-                err0 <= p.eig_tol)
+                err0 <= p.eig_tol, kind="evidence")
     rows += [{"point": "origin", "u": 0.0, "v": 0.0, "eigenvalue": float(e), "theory": t}
              for e, t in zip(eig0, (-2.0, 2.0), strict=True)]
 
@@ -85,10 +85,10 @@ def sun_toy_uv(p: UVParams) -> Result:
     theory = torch.stack([torch.zeros_like(s), 2 * (curve ** 2).sum(1)], 1)
     rel_err = float(((eigs - theory).abs() / theory[:, 1:]).max())
     verdict.add("Hessian eigenvalues on uv = 1 vs {0, 2(u^2+v^2)} (max relative error)",
-                rel_err, 0.0, p.eig_tol, rel_err <= p.eig_tol)
+                rel_err, 0.0, p.eig_tol, rel_err <= p.eig_tol, kind="evidence")
     nullities = [numerical_rank(e.numpy(), tau=p.tau, warn=False).nullity for e in eigs]
     verdict.add("zero eigenvalues on uv = 1 (every point)", sorted(set(nullities)), [1], p.tau,
-                set(nullities) == {1}, note="COO: d - bn = 2 - 1")
+                set(nullities) == {1}, note="COO: d - bn = 2 - 1", kind="evidence")
     rows += [{"point": "curve", "u": float(c[0]), "v": float(c[1]), "eigenvalue": float(e),
               "theory": float(t)} for c, ev, th in zip(curve, eigs, theory, strict=True)
              for e, t in zip(ev, th, strict=True)]
@@ -98,7 +98,7 @@ def sun_toy_uv(p: UVParams) -> Result:
     gap = (ends[:, 0] * ends[:, 1] - 1.0).abs()
     reached = gap < p.reach_tol
     verdict.add("GD runs reaching uv = 1", int(reached.sum()), p.n_starts, p.reach_tol,
-                bool(reached.all()), note=f"max |uv - 1| = {float(gap.max()):.2e}")
+                bool(reached.all()), note=f"max |uv - 1| = {float(gap.max()):.2e}", kind="evidence")
     rows += [{"point": "gd-end", "u": float(a), "v": float(b), "start_u": float(s0[0]),
               "start_v": float(s0[1]), "gap": float(g)}
              for a, b, s0, g in zip(ends[:, 0], ends[:, 1], starts, gap, strict=True)]
@@ -151,9 +151,9 @@ def sun_toy_relu(p: ReluParams) -> Result:
     verdict = Verdict()
     point = torch.tensor([0.0, -1.0], dtype=land.dtype)
     g, H, value = land.grad(point), land.hessian(point), float(land.loss(point))
-    verdict.add("|grad| at (0,-1)", float(g.abs().max()), 0.0, 0.0, bool((g == 0).all()))
-    verdict.add("|Hessian| at (0,-1)", float(H.abs().max()), 0.0, 0.0, bool((H == 0).all()))
-    verdict.add("loss at (0,-1) vs global minimum 0", value, 1.0, 0.0, value == 1.0)
+    verdict.add("|grad| at (0,-1)", float(g.abs().max()), 0.0, 0.0, bool((g == 0).all()), kind="evidence")
+    verdict.add("|Hessian| at (0,-1)", float(H.abs().max()), 0.0, 0.0, bool((H == 0).all()), kind="evidence")
+    verdict.add("loss at (0,-1) vs global minimum 0", value, 1.0, 0.0, value == 1.0, kind="evidence")
 
     gen = check_generator(p.seed)
     starts = torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
@@ -165,14 +165,14 @@ def sun_toy_relu(p: ReluParams) -> Result:
     frac_stuck, frac_neg = float(stuck.double().mean()), float(negative.double().mean())
     se = math.sqrt(0.25 / p.n_starts)
     verdict.add("fraction stuck at loss 1 >= fraction with v0 < 0", frac_stuck, f">= {frac_neg:.4f}",
-                0.0, frac_stuck >= frac_neg)
+                0.0, frac_stuck >= frac_neg, kind="consistency")
     verdict.add("every start with v0 < 0 is stuck", int((stuck & negative).sum()),
-                int(negative.sum()), 0.0, bool(stuck[negative].all()))
+                int(negative.sum()), 0.0, bool(stuck[negative].all()), kind="consistency")
     verdict.add("fraction stuck >= P(v0 < 0) = 1/2 (z standard errors)", frac_stuck, ">= 0.5",
                 p.z * se, frac_stuck >= 0.5 - p.z * se,
-                note=f"sample fraction with v0 < 0: {frac_neg:.4f}")
+                note=f"sample fraction with v0 < 0: {frac_neg:.4f}", kind="evidence")
     verdict.add("every other run reaches the global minimum", int(solved.sum()),
-                int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()))
+                int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()), kind="evidence")
     drift = (~negative) & (starts[:, 0] < 0) & stuck
     table = pd.DataFrame({"u0": starts[:, 0], "v0": starts[:, 1], "u": ends[:, 0], "v": ends[:, 1],
                           "loss": final, "stuck": stuck.numpy(), "drifted": drift.numpy()})
@@ -321,10 +321,10 @@ def sun_single_point(p: SinglePointParams) -> Result:
         found = found_gd + found_grid > 0
         verdict.add(f"{name}: sub-optimal local minimum found == criterion",
                     f"found={found} (GD {found_gd}, grid {found_grid})",
-                    f"exists={predicted}", p.grad_tol, found == predicted)
+                    f"exists={predicted}", p.grad_tol, found == predicted, kind="evidence")
         if not predicted and name not in NO_CONVERGENCE_CLAIM:
             verdict.add(f"{name}: GD runs reaching L < {p.global_tol:g}", reached, p.n_starts,
-                        p.global_tol, reached == p.n_starts)
+                        p.global_tol, reached == p.n_starts, kind="evidence")
         rows.append({"activation": name, "zeros_found": n_zeros, "zero_is_extremum": predicted,
                      "minima_from_gd": found_gd, "minima_on_grid": found_grid,
                      "runs_reaching_global": reached, "runs": p.n_starts,

@@ -31,7 +31,7 @@ class RunRecord:
         started: ISO 8601 UTC start time.
         ended: ISO 8601 UTC end time (None while running).
         pid: the process that ran it.
-        verdict_summary: e.g. ``"agrees (3/3 checks passed)"`` (None unless completed).
+        verdict_summary: e.g. ``"agrees (3/3 evidence checks passed)"`` (None unless completed).
         path: the run folder (it exists only for completed runs).
         message: the error message of a run that raised, else None.
         host: the host name of the process that ran it.
