@@ -9,6 +9,10 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from ..core import Landscape
+from ..nets.activations import ACTIVATIONS
+
+ONE_OF_ACTIVATIONS = "one of " + "|".join(ACTIVATIONS)
+"""A ``Params.LIMITS`` clause accepting every registered activation name."""
 
 
 def figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0) -> tuple[Figure, list]:

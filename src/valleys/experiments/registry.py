@@ -43,6 +43,8 @@ def experiment(name: str, *, source: str, claim: str, params: type[Params]):
             msg = f"An experiment named {name!r} is already registered."
             raise ValueError(msg)
         REGISTRY[name] = Experiment(name, source, claim, params, func)
+        if not params.EXPERIMENT:
+            params.EXPERIMENT = name  # error messages name the experiment
         return func
 
     return register

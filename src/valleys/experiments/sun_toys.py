@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from ..core import Landscape
 from ..critical import armijo_descent_batch, gradient_descent_batch
 from ..curvature.rank import numerical_rank
 from ..nets import get_activation
-from .common import contour, figure, progress
+from .common import ONE_OF_ACTIVATIONS, contour, figure, progress
 from .params import Params
 from .registry import experiment
 from .result import Result, Verdict
@@ -60,6 +61,7 @@ class UVParams(Params):
     tau: float = 1e-8
     n_curve_points: int = 200
     QUICK = {"n_starts": 1000, "steps": 3000, "n_curve_points": 50}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "init_std": "> 0", "lr": "> 0", "steps": ">= 1", "reach_tol": "> 0", "eig_tol": ">= 0", "tau": "in [0, 1]", "n_curve_points": ">= 1"}
 
 
 @experiment("sun-toy-uv", source=SOURCE_001 + ", toy (uv - 1)^2",
@@ -134,6 +136,7 @@ class ReluParams(Params):
     global_tol: float = 1e-8
     z: float = 3.0
     QUICK = {"n_starts": 4000, "steps": 2500}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "stuck_tol": "> 0", "global_tol": "> 0", "z": ">= 0"}
 
 
 def relu_landscape() -> Landscape:
@@ -236,6 +239,7 @@ class SinglePointParams(Params):
     probe_tol: float = 1e-12
     zero_grid: int = 1000
     QUICK = {"steps": 1500, "grid_points": 121}
+    LIMITS: ClassVar[dict[str, str]] = {"x": "> 0", "y": "> 0", "activations": "nonempty, " + ONE_OF_ACTIVATIONS, "n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "global_tol": "> 0", "grid_lim": "> 0", "grid_points": ">= 3", "grad_tol": ">= 0", "eig_tol": ">= 0", "loss_floor": ">= 0", "probe_radii": "nonempty, > 0", "probe_directions": ">= 4", "probe_tol": ">= 0", "zero_grid": ">= 10", "stall_tol": "> 0", "probe_degree_radii": "nonempty, > 0"}
 
 
 def single_point_landscape(phi, x: float, y: float) -> Landscape:
