@@ -64,7 +64,7 @@ def test_run_page_shows_verdict_badge_and_check_rows():
     assert "DISAGREES" in html and "AGREES</span>" not in html.replace("DISAGREES", "")
     assert html.count('class="badge pass">PASS') == 1
     assert html.count('class="badge fail">FAIL') == 1
-    assert '<td class="num">2</td>' in html  # 2.0000000001 shown to 6 significant digits
+    assert '<td class="val" title="2">2</td>' in html  # 2.0000000001 shown to 6 significant digits
     assert '<td class="num">1e-08</td>' in html and '<td class="num">exact</td>' in html
     passing = render_run(_page(status="passed"))
     assert ">AGREES<" in passing
@@ -153,8 +153,8 @@ def test_index_lists_runs_newest_first_with_badges_and_links(runs_dir, tiny_expe
     assert positions == sorted(positions)
     links = [a["href"] for tag, a in _tags(html) if tag == "a"]
     assert links == [f"{disagree.run_id}/report.html", f"{agree.run_id}/report.html"]
-    assert ">AGREES<" in html and ">DISAGREES<" in html and ">ERROR<" in html
-    assert "3 runs: 1 agrees, 1 disagrees, 1 error." in html
+    assert ">AGREES<" in html and ">DISAGREES<" in html and ">CRASHED<" in html
+    assert "3 runs: 1 agrees, 1 disagrees, 1 crash." in html
     assert "<script" not in html and "bad &lt;script&gt;" in html
     for record in (agree, disagree):
         page = record.report_path.read_text()

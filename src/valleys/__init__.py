@@ -2,7 +2,6 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .core import Landscape, ParamLayout
 from .errors import (
     DataError,
     DenseTooLargeError,
@@ -18,6 +17,18 @@ try:
     __version__ = version("valleys")
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
+
+
+
+def __getattr__(name: str):
+    """Import the torch-backed core lazily, so that ``valleys --help`` and ``valleys version``
+    answer without importing torch."""
+    if name in ("Landscape", "ParamLayout"):
+        from . import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'valleys' has no attribute {name!r}")
+
 
 __all__ = [
     # core

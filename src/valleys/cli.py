@@ -9,19 +9,21 @@ store, bad data file), 3 when an experiment crashed with an internal error, 130 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import ValleysError
-from .experiments import Experiment, Params, all_experiments, get_experiment
-from .report import format_value
-from .runs import RunStore
-from .runs.provenance import package_versions
+
+if TYPE_CHECKING:  # the heavy modules (torch, pandas) are imported by the commands that need them
+    from .experiments import Experiment, Params
+    from .runs import RunStore
 
 EXIT_OK, EXIT_DISAGREES, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -39,10 +41,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status (see the module docstring).
     """
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"valleys: error: {exc} (see 'valleys --help')", file=sys.stderr)
+        return EXIT_USAGE
     debug = getattr(args, "debug", False)
     try:
-        return args.handler(args)
+        with _sigterm_as_interrupt():
+            return args.handler(args)
     except ValleysError as exc:
         return _fail(exc, EXIT_USAGE, debug)
     except KeyboardInterrupt:
@@ -53,14 +60,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                      suffix=" (rerun with --debug for the traceback)")
 
 
+class _UsageError(Exception):
+    """An argument-parser error, reported on one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump), like every other error."""
+
+    def error(self, message: str):
+        raise _UsageError(" ".join(f"{self.prog}: {message}".split()))
+
+
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run in progress is stored as interrupted."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt while a command runs (main thread only)."""
+    def handler(signum, frame):
+        raise _Interrupted(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``valleys`` and its subcommands."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")
     common.add_argument("--runs-dir", metavar="DIR", default=argparse.SUPPRESS,
                         help="run store folder (default: $VALLEYS_RUNS or ./runs)")
-    parser = argparse.ArgumentParser(prog="valleys", parents=[common], epilog=_EPILOG,
+    parser = _Parser(prog="valleys", parents=[common], epilog=_EPILOG,
                                      description="Measure loss-landscape geometry and check "
                                                  "the landscape theorems of the literature.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -73,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("list", cmd_list, "list the registered experiments")
     run = add("run", cmd_run, "run one experiment and store its result")
-    run.add_argument("name", metavar="NAME", help="experiment name (see 'valleys list')")
+    run.add_argument("name", metavar="NAME", nargs="?",
+                     help="experiment name (see 'valleys list')")
     _add_preset_options(run)
     run.add_argument("--set", dest="assignments", metavar="KEY=VALUE", nargs="+",
-                     action="extend", default=[], help="override parameters")
+                     action="extend", default=[],
+                     help="override parameters (repeatable; NAME may also follow the values)")
     run.add_argument("--seed", type=int, help="random seed (same as --set seed=N)")
     suite = add("suite", cmd_suite, "run every registered experiment")
     _add_preset_options(suite)
@@ -87,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = add("report", cmd_report, "rebuild the index of all runs and print its path")
     report.add_argument("--all", action="store_true",
                         help="also rebuild every run's report.html from its stored files")
+    report.add_argument("--out", metavar="DIR", default=None,
+                        help="write the index (and with --all the reports) into DIR instead of "
+                             "the run store (works on a store you can only read)")
     add("version", cmd_version, "print the version of valleys and its dependencies")
     return parser
 
@@ -101,6 +145,8 @@ def _add_preset_options(cmd: argparse.ArgumentParser) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """``valleys list``: name, source and claim of every experiment."""
+    from .experiments import all_experiments
+
     experiments = all_experiments()
     if not experiments:
         print("No experiments registered.")
@@ -112,9 +158,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``valleys run NAME``: run, print the checks, summary and report path."""
-    exp = get_experiment(args.name)
-    params = _params(exp, args.quick, args.assignments, args.seed)
+    """``valleys run NAME``: run, print the checks, summary and report path.
+
+    The parameters are checked (types and the experiment's LIMITS) before the run store is
+    touched: a refused command leaves no run, log or index entry.
+    """
+    from .experiments import get_experiment
+
+    name, assignments = _split_name(args.name, args.assignments)
+    exp = get_experiment(name)
+    params = _params(exp, args.quick, assignments, args.seed)
     store = _store(args)
     record = store.execute(exp, params, progress=True,
                            on_start=lambda r: print(f"run {r.run_id}", flush=True))
@@ -131,10 +184,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_suite(args: argparse.Namespace) -> int:
     """``valleys suite``: every experiment, one line each, then a summary."""
+    from .experiments import all_experiments
+
     store = _store(args)
     experiments = all_experiments()
     width = max((len(e.name) for e in experiments), default=0)
     counts = {"PASS": 0, "FAIL": 0, "ERROR": 0}
+    from tqdm import tqdm
+
     bar = tqdm(experiments, desc="suite", unit="experiment", file=sys.stderr, disable=None,
                leave=False)
     for exp in bar:
@@ -151,7 +208,10 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """``valleys show RUN_ID``: parameters, checks and paths of a stored run."""
-    details = _store(args).details(args.run_id)
+    from .report import format_value
+    from .report.environment import check_groups
+
+    details = _store(args, read_only=None).details(args.run_id)
     rec = details.record
     wall = "running" if rec.wall_time is None else f"{rec.wall_time:.1f} s"
     print(f"run:        {rec.run_id}")
@@ -166,9 +226,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("params:")
         for key, value in sorted(details.params.items()):
             print(f"  {key} = {format_value(value)}")
-    if details.verdict:
-        print("checks:")
-        for check in details.verdict.get("checks", []):
+    for _kind, title, checks in check_groups(details.verdict):
+        print(f"{title.split(' — ')[0].lower()} checks ({title.rsplit('(', 1)[-1]}:")
+        for check in checks:
             print("  " + _check_line(check))
     if rec.completed:
         print(f"folder:     {rec.path}")
@@ -180,7 +240,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """``valleys runs``: the stored runs, newest first."""
-    records = _store(args).list(args.experiment)
+    records = _store(args, read_only=None).list(args.experiment)
     if not records:
         print("No runs stored.")
         return EXIT_OK
@@ -193,17 +253,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``valleys report``: rebuild the index (and with --all every run page)."""
-    store = _store(args)
-    if args.all:
-        for record in store.list():
-            if record.completed and record.path.is_dir():
-                store.rebuild_report(record.run_id)
-    print(store.write_index())
+    store = _store(args, read_only=None)
+    skipped = store.rebuild_reports(out=args.out) if args.all else {}
+    for run_id, why in skipped.items():
+        print(f"valleys: warning: skipped run {run_id}: {_one_line(why)}", file=sys.stderr)
+    print(store.write_index(args.out, skip=frozenset(skipped)))
     return EXIT_OK
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    """``valleys version``."""
+    """``valleys version`` (reads package metadata; imports neither torch nor pandas)."""
+    from .runs.provenance import package_versions
+
     versions = package_versions()
     deps = ", ".join(f"{k} {versions[k]}" for k in ("python", "torch", "numpy", "scipy"))
     print(f"valleys {__version__} ({deps})")
@@ -213,13 +274,33 @@ def cmd_version(args: argparse.Namespace) -> int:
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _store(args: argparse.Namespace) -> RunStore:
-    return RunStore(getattr(args, "runs_dir", None))
+def _store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:
+    from .runs import RunStore
+
+    return RunStore(getattr(args, "runs_dir", None), read_only=read_only)
+
+
+def _split_name(name: str | None, assignments: list[str]) -> tuple[str, list[str]]:
+    """``valleys run --set k=v NAME``: ``--set`` takes one or more values, so a NAME after
+    it lands among them; take it back (the one value without ``=``)."""
+    if name is not None:
+        return name, assignments
+    bare = [a for a in assignments if "=" not in a]
+    if len(bare) != 1:
+        what = "no experiment name" if not bare else f"several values without '=': {', '.join(bare)}"
+        raise _usage(f"valleys run: {what}. Usage: valleys run [--quick] [--set KEY=VALUE ...] NAME")
+    return bare[0], [a for a in assignments if "=" in a]
+
+
+def _usage(message: str) -> ValleysError:
+    from .errors import InvalidParameterError
+
+    return InvalidParameterError(message)
 
 
 def _params(exp: Experiment, quick: bool, assignments: list[str], seed: int | None) -> Params:
     params = exp.params.preset(quick).with_overrides(assignments)
-    return params if seed is None else params.replace(seed=seed)
+    return params if seed is None else params.replace(seed=seed)  # replace() checks the seed
 
 
 def _suite_one(store: RunStore, exp: Experiment, quick: bool) -> tuple[str, str]:
@@ -231,8 +312,12 @@ def _suite_one(store: RunStore, exp: Experiment, quick: bool) -> tuple[str, str]
     return word, f"{record.verdict_summary} ({record.wall_time:.1f} s) {record.run_id}"
 
 
-def _check_line(check: dict) -> str:
+def _check_line(check: dict, kind: bool = False) -> str:
+    from .report import format_value
+
     word = "PASS" if check.get("passed") else "FAIL"
+    if kind:
+        word += f" [{check.get('kind', 'evidence')}]"
     tol = format_value(check.get("tolerance"), none="exact")
     return (f"{word}  {check.get('name')}: measured {format_value(check.get('measured'))} "
             f"(expected {format_value(check.get('expected'))}, tolerance {tol})")

@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import scipy.ndimage
+import scipy.optimize
 import torch
 from matplotlib.figure import Figure
 
@@ -43,10 +44,16 @@ class AttractingParams(Params):
             flow time).
         radius: pass if every positive start ends with ||(x, y)|| < radius.
         flow_rtol: largest relative deviation of the GD iterate from the flow solution.
+            Explicit Euler on x' = -3x^2 gives 1/x_K = 1/x0 + 3 eta K + 9 eta^2 sum_k x_k, so
+            the deviation is about log(1 + 3 eta K x0) / K: 5.7e-5 at eta = 1e-3, K = 1e5
+            (measured 5.7e-5) and 1.1e-3 for the quick preset (measured 1.1e-3); the
+            tolerances are twice that.
         slope_tol: tolerance of the log-log slope -1 of the median ||theta_k||.
         x_neg_min: smallest |x0| of the negative starts (blow-up at t* <= 1/(3 x_neg_min)).
         blowup: ||theta|| above which a run counts as diverged.
-        blowup_rtol: tolerance of (divergence step) * 3 eta |x0| around 1 (Euler lags the flow).
+        blowup_rtol: (divergence step) * 3 eta |x0| must lie in [1, 1 + blowup_rtol]: Euler
+            lags the flow's blow-up by a first-order amount (measured 1.7% at eta = 1e-3 and
+            22% at the quick preset's eta = 2e-2; tolerances 5% and 30%).
         line_steps: GD steps for f = x^2 (linear convergence needs fewer).
         line_tol: pass if the x^2 runs end with |x| <= line_tol and y unchanged.
     """
@@ -56,15 +63,15 @@ class AttractingParams(Params):
     lr: float = 1e-3
     steps: int = 100_000
     radius: float = 1e-2
-    flow_rtol: float = 1e-2
+    flow_rtol: float = 1e-4
     slope_tol: float = 0.1
     x_neg_min: float = 0.05
     blowup: float = 1e8
-    blowup_rtol: float = 0.25
+    blowup_rtol: float = 0.05
     line_steps: int = 20_000
     line_tol: float = 1e-10
     QUICK: ClassVar[dict] = {"n_starts": 200, "n_negative": 50, "lr": 2e-2, "steps": 5000,
-                             "line_steps": 1000}
+                             "line_steps": 1000, "flow_rtol": 2e-3, "blowup_rtol": 0.3}
     LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "n_negative": ">= 1", "lr": "> 0", "steps": ">= 10", "radius": "> 0", "flow_rtol": ">= 0", "slope_tol": ">= 0", "x_neg_min": "in [0.001, 1]", "blowup": "> 1", "blowup_rtol": ">= 0", "line_steps": ">= 1", "line_tol": ">= 0"}
 
 
@@ -138,8 +145,10 @@ def _attracting_verdict(p, s: dict, origin) -> Verdict:
     v.add("max ||theta_K|| over positive starts", s["max_final_norm"], f"< {p.radius}",
           p.radius, s["max_final_norm"] < p.radius and not s["any_positive_diverged"],
           note=f"eta = {p.lr}, K = {p.steps} steps, {p.n_starts} starts in (0,1]^2", kind="evidence")
+    euler = float(np.log1p(3.0 * p.lr * p.steps) / p.steps)
     v.add("GD follows the flow x0/(1+3 x0 eta k) (max rel. deviation)", s["flow_rel_dev"], 0.0,
-          p.flow_rtol, s["flow_rel_dev"] <= p.flow_rtol, kind="evidence")
+          p.flow_rtol, s["flow_rel_dev"] <= p.flow_rtol,
+          note=f"Euler's first-order error log(1 + 3 eta K)/K = {euler:.3g}", kind="evidence")
     v.add("log-log slope of median ||theta_k|| (last decade)", s["slope"], -1.0, p.slope_tol,
           abs(s["slope"] + 1.0) <= p.slope_tol,
           note=f"median 3 eta K x_K = {s['rate_constant']:.4f} (-> 1 as eta K x0 -> inf)", kind="evidence")
@@ -147,8 +156,9 @@ def _attracting_verdict(p, s: dict, origin) -> Verdict:
           s["diverged_fraction"] == 1.0, note=f"|x0| >= {p.x_neg_min}, blow-up at ||theta|| > "
           f"{p.blowup:g}", kind="evidence")
     v.add("divergence step * 3 eta |x0| (flow blow-up time = 1)", s["blowup_ratio_median"], 1.0,
-          p.blowup_rtol, abs(s["blowup_ratio_median"] - 1.0) <= p.blowup_rtol,
-          note="median over negative starts; explicit Euler lags the flow, so >= 1", kind="evidence")
+          p.blowup_rtol, 0.0 <= s["blowup_ratio_median"] - 1.0 <= p.blowup_rtol,
+          note="median over negative starts; explicit Euler lags the flow, so in [1, 1 + tol]",
+          kind="evidence")
     v.add("x^2: all starts reach the critical locus {x = 0}, y unchanged",
           max(s["line_max_x"], s["line_max_dy"]), 0.0, p.line_tol,
           s["line_max_x"] <= p.line_tol and s["line_max_dy"] <= p.line_tol,
@@ -379,11 +389,35 @@ def _sublevel_components(toy: _Toy, table: pd.DataFrame, p) -> dict:
 
 
 def _level_set_check(v: Verdict, p) -> None:
-    t = torch.linspace(-p.box, p.box, 201, dtype=torch.float64)
+    """Find the zero level set of x^2 - y^2 numerically and compare it with the lines x = +-y.
+
+    For each x on a grid of [-box, box] (x != 0), f(x, .) is sampled on a fine y grid of
+    [-2 box, 2 box]; every sign change is refined by Brent's method. COO-Examples §5.3 says
+    the roots are exactly y = +x and y = -x (two per x, one at x = 0).
+    """
     land = Landscape.from_function(_f3, 2)
-    on_lines = torch.cat([land.losses(torch.stack([t, t], 1)), land.losses(torch.stack([t, -t], 1))])
-    v.add("x^2-y^2: the level set of 0 contains the lines x = ±y", float(on_lines.abs().max()),
-          0.0, 0.0, float(on_lines.abs().max()) == 0.0, kind="consistency")
+    xs = np.linspace(-p.box, p.box, 41)
+    ys = np.linspace(-2 * p.box, 2 * p.box, 4000)
+    worst, counts = 0.0, []
+    for x in xs[np.abs(xs) > 1e-12]:
+        pts = torch.from_numpy(np.stack([np.full_like(ys, x), ys], 1))
+        vals = land.losses(pts).numpy()
+        idx = np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) < 0)[0]
+
+        def g(y, x=x):
+            return float(land.loss(torch.tensor([x, y], dtype=torch.float64)))
+
+        roots = sorted([scipy.optimize.brentq(g, ys[i], ys[i + 1], xtol=1e-14) for i in idx]
+                       + ys[vals == 0].tolist())
+        counts.append(len(roots))
+        if len(roots) == 2:
+            worst = max(worst, abs(roots[0] + abs(x)), abs(roots[1] - abs(x)))
+    ok = all(c == 2 for c in counts)
+    v.add("x^2-y^2: numerically found zero level set = the lines x = +-y (max |root - (+-x)|)",
+          worst, 0.0, p.root_tol, ok and worst <= p.root_tol,
+          note=f"{len(counts)} vertical lines x = const, 4000 samples of y each, sign changes "
+               f"refined by brentq; roots per line: {sorted(set(counts))} (expected [2])",
+          kind="evidence")
 
 
 def _examples_figure(table: pd.DataFrame, comps: dict) -> Figure:

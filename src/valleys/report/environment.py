@@ -13,8 +13,19 @@ import jinja2
 from .. import __version__
 
 BADGES = {"passed": "AGREES", "failed": "DISAGREES", "error": "ERROR", "stale": "STALE",
-          "interrupted": "INTERRUPTED", "running": "RUNNING"}
-"""Badge text of each run status."""
+          "interrupted": "INTERRUPTED", "running": "RUNNING", "user-error": "USER ERROR",
+          "crashed": "CRASHED"}
+"""Badge text of each run status (``error`` runs show as USER ERROR or CRASHED, see
+:func:`badge_class`)."""
+
+SHORT_VALUE = 36
+"""Characters of a measured/expected value shown in a verdict table; longer values are
+abbreviated with the full text on hover (``title``)."""
+
+KIND_TITLES = {"evidence": "Evidence — could fail if the theorem were false",
+               "consistency": "Consistency — identities and self-checks of the code",
+               "erratum": "Errata — measured deviations from the seed text"}
+"""Headings of the groups of checks, in display order."""
 
 FLOAT_DIGITS = 6
 """Significant digits of floats shown in reports (the stored files keep full precision)."""
@@ -27,7 +38,8 @@ def environment() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=format_value, badge_text=badge_text, short_time=short_time,
-                       seconds=format_seconds)
+                       seconds=format_seconds, short=short_value, badge_class=badge_class,
+                       check_groups=check_groups)
     env.globals["valleys_version"] = __version__
     return env
 
@@ -48,8 +60,50 @@ def format_value(value: Any, none: str = "—") -> str:
 
 
 def badge_text(status: str) -> str:
-    """AGREES / DISAGREES / ERROR / ... for a run status."""
+    """AGREES / DISAGREES / ERROR / ... for a run status (or a :func:`badge_class`)."""
     return BADGES.get(status, str(status).upper())
+
+
+def badge_class(run: Any) -> str:
+    """The badge of a run record: its status, except that an ``error`` run is a
+    ``user-error`` (a ValleysError: bad input the user can fix) or ``crashed`` (anything
+    else: a bug), told apart by the exception name that starts its message."""
+    status = getattr(run, "status", run)
+    if status != "error":
+        return str(status)
+    name = str(getattr(run, "message", "") or "").split(":", 1)[0].strip()
+    return "user-error" if name in _user_error_names() else "crashed"
+
+
+@functools.cache
+def _user_error_names() -> frozenset[str]:
+    from ..errors import ValleysError
+
+    names, todo = set(), [ValleysError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return frozenset(names)
+
+
+def short_value(value: Any, limit: int = SHORT_VALUE) -> str:
+    """``format_value`` cut to ``limit`` characters (with an ellipsis) for narrow cells."""
+    text = format_value(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_groups(verdict: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """The checks of a verdict dict grouped by kind: (kind, heading, checks), in the order
+    evidence, consistency, erratum; empty groups are left out (old runs: evidence)."""
+    checks = verdict.get("checks", []) if verdict else []
+    groups = []
+    for kind, title in KIND_TITLES.items():
+        members = [c for c in checks if c.get("kind", "evidence") == kind]
+        if members:
+            passed = sum(bool(c.get("passed")) for c in members)
+            groups.append((kind, f"{title} ({passed}/{len(members)} passed)", members))
+    return groups
 
 
 def short_time(iso: str | None) -> str:

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from .environment import badge_text, environment
+from .environment import badge_class, environment
+
+_WORDS = {"passed": ("agrees", "agree"), "failed": ("disagrees", "disagree"),
+          "user-error": ("user error", "user errors"), "crashed": ("crash", "crashes"),
+          "stale": ("stale", "stale"), "interrupted": ("interrupted", "interrupted"),
+          "running": ("running", "running")}
 
 
-def render_index(runs: Sequence[Any]) -> str:
+def index_summary(runs: Sequence[Any]) -> str:
+    """``"12 runs: 3 agree, 1 disagrees, 2 user errors, 1 crash."`` (plural-aware)."""
+    counts = Counter(badge_class(r) for r in runs)
+    order = list(_WORDS) + sorted(set(counts) - set(_WORDS))
+    parts = []
+    for key in order:
+        n = counts.get(key, 0)
+        if n:
+            one, many = _WORDS.get(key, (key, key))
+            parts.append(f"{n} {one if n == 1 else many}")
+    head = f"{len(runs)} run" + ("" if len(runs) == 1 else "s")
+    return head + (f": {', '.join(parts)}." if parts else ".")
+
+
+def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
+                 broken: Collection[str] = ()) -> str:
     """The HTML of the index page.
 
     Args:
@@ -17,11 +37,16 @@ def render_index(runs: Sequence[Any]) -> str:
             order; each needs ``run_id``, ``experiment``, ``status``, ``started``,
             ``wall_time``, ``verdict_summary``, ``message`` and ``completed``. Completed
             runs link to ``<run_id>/report.html`` relative to the index.
+        links: run id -> link target, overriding that default (an index written outside
+            the store).
+        broken: run ids whose folder is damaged: shown without a link, marked damaged.
 
     Returns:
         A complete HTML document.
     """
-    counts = Counter(badge_text(r.status) for r in runs)
-    text = ", ".join(f"{n} {word.lower()}" for word, n in sorted(counts.items()))
-    summary = f"{len(runs)} runs" + (f": {text}." if text else ".")
-    return environment().get_template("index.html").render(runs=list(runs), counts=summary)
+    links = dict(links or {})
+    rows = [{"run": r, "badge": badge_class(r),
+             "link": None if (not r.completed or r.run_id in broken)
+             else links.get(r.run_id, f"{r.run_id}/report.html"),
+             "damaged": r.run_id in broken} for r in runs]
+    return environment().get_template("index.html").render(rows=rows, counts=index_summary(runs))

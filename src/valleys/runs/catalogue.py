@@ -49,9 +49,15 @@ class Catalogue:
             catalogue.
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, read_only: bool = False):
         self.root = Path(root)
         self.path = self.root / DB_NAME
+        self.read_only = read_only
+        if read_only:
+            if not self.path.is_file():
+                raise RunStoreError(f"No run catalogue {self.path}: this folder holds no runs.")
+            self.all()  # fail now, with a clear message, if it cannot be read
+            return
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
@@ -104,7 +110,7 @@ class Catalogue:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            conn = self._open()
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         try:
@@ -114,10 +120,33 @@ class Catalogue:
         finally:
             conn.close()
 
+    def _open(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        # Read-only: mode=ro needs the WAL's shared-memory file; in a folder we cannot write
+        # it may be missing, and then the (consistent, checkpointed) file is read immutable.
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S,
+                                   isolation_level=None)
+            conn.execute("SELECT count(*) FROM runs").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
     def _error(self, exc: sqlite3.Error) -> RunStoreError:
-        msg = (f"Cannot use the run catalogue {self.path}: {exc}. Move the file away or use "
-               "--runs-dir or VALLEYS_RUNS to choose another folder.")
-        return RunStoreError(msg)
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "no such table" in text:
+            advice = ("It is not a valleys catalogue (or it is damaged): move that file away, or "
+                      "use --runs-dir or VALLEYS_RUNS to choose another folder.")
+        elif "locked" in text or "busy" in text:
+            advice = "Another valleys process holds it; try again when it has finished."
+        elif "readonly" in text or "read-only" in text:
+            advice = ("It can only be read here: 'valleys runs' and 'valleys show' still work, and "
+                      "'valleys report --out DIR' writes the pages elsewhere.")
+        else:
+            advice = "Check the folder's permissions, or use --runs-dir or VALLEYS_RUNS."
+        return RunStoreError(f"Cannot use the run catalogue {self.path}: {text}. {advice}")
 
     def _values(self, record: RunRecord) -> tuple:
         values = {c: getattr(record, c) for c in _COLUMNS}

@@ -7,3 +7,7 @@ from ..errors import RunStoreError
 
 class UnknownRunError(RunStoreError):
     """No run of the given id is in the catalogue."""
+
+
+class DamagedRunError(RunStoreError):
+    """A completed run's folder cannot be read back (missing or corrupt files)."""

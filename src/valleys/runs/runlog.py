@@ -35,6 +35,13 @@ class RunLog:
         self._handle.write(line + "\n")
         self._handle.flush()
 
+    def touch(self) -> None:
+        """Refresh the log's modification time (the run's heartbeat); never raises."""
+        try:
+            os.utime(self._part)
+        except OSError:
+            pass
+
     def close(self) -> None:
         """Flush to disk and rename to ``log.txt``."""
         if self._handle.closed:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .atomic import PART_SUFFIX
 from .catalogue import Catalogue
 from .liveness import owner_is_dead
-from .record import FAILED, PASSED, RUNNING, STALE, RunRecord, format_time, utc_now
+from .record import FAILED, PASSED, RUNNING, STALE, RunRecord, format_time, parse_time, utc_now
 from .runlog import LOG_NAME
 from .stored import read_json
 from .writer import VERDICT_NAME
@@ -43,8 +44,9 @@ def cleanup_stale(catalogue: Catalogue) -> list[RunRecord]:
     for record in catalogue.all(status=RUNNING):
         if not owner_is_dead(record.host, record.boot_id, record.pid):
             continue
+        ended = last_heartbeat(root, record)
         _keep_log(root, record)
-        if _close(catalogue, record):
+        if _close(catalogue, record, ended):
             changed.append(catalogue.get(record.run_id))
         shutil.rmtree(tmp_folder(root, record.run_id), ignore_errors=True)
     _remove_orphans(catalogue)
@@ -59,8 +61,20 @@ def _keep_log(root: Path, record: RunRecord) -> None:
             os.replace(part, record.log_path)
 
 
-def _close(catalogue: Catalogue, record: RunRecord) -> bool:
-    ended = format_time(utc_now())
+def last_heartbeat(root: Path, record: RunRecord) -> str:
+    """When a dead run was last alive: the modification time of its log (touched every few
+    seconds while it ran, see ``RunStore``), else its start. Never the moment the death
+    was noticed, so that its wall time is not inflated."""
+    part = tmp_folder(root, record.run_id) / (LOG_NAME + PART_SUFFIX)
+    for path in (part, record.log_path):
+        with contextlib.suppress(OSError):
+            moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            return format_time(max(moment, parse_time(record.started)))
+    return record.started
+
+
+def _close(catalogue: Catalogue, record: RunRecord, ended: str | None = None) -> bool:
+    ended = ended or format_time(utc_now())
     verdict_file = record.path / VERDICT_NAME
     if verdict_file.is_file():
         verdict = read_json(verdict_file)

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -21,7 +22,7 @@ from ..report import RunPage, render_index, render_run
 from . import writer
 from .atomic import fsync_dir, write_text
 from .catalogue import Catalogue
-from .errors import UnknownRunError
+from .errors import DamagedRunError, UnknownRunError
 from .liveness import current_host
 from .location import resolve_runs_dir
 from .provenance import host_facts, package_versions
@@ -56,20 +57,36 @@ class RunStore:
     kept as ``<root>/logs/<run-id>.log.txt``. Opening the store closes the rows of runs
     whose process died (see :meth:`cleanup_stale`).
 
+    A running run touches its log every :data:`HEARTBEAT_S` seconds; a run found dead
+    ends at its last heartbeat. The index carries a digest of the catalogue and is
+    rewritten whenever a store is opened and finds it behind (a kill between the
+    catalogue update and the index write).
+
     Args:
         root: the store folder; None means ``$VALLEYS_RUNS`` or else ``./runs``. It is
-            created if missing.
+            created if missing (unless read-only).
+        read_only: open the catalogue read-only (SQLite ``mode=ro``): runs can be listed,
+            shown and reported to another folder (``write_index(out=...)``), nothing is
+            written into the store. None: read-only exactly when the folder exists and
+            cannot be written.
 
     Raises:
-        RunStoreError: the folder cannot be created or written, or its catalogue is not
-            a valleys database.
+        RunStoreError: the folder cannot be created or written (when not read-only), or
+            its catalogue is not a valleys database.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None, *, read_only: bool | None = False):
         self.root = resolve_runs_dir(root)
+        if read_only is None:
+            read_only = self.root.exists() and not _writable(self.root)
+        self.read_only = bool(read_only)
+        if self.read_only:
+            self.catalogue = Catalogue(self.root, read_only=True)
+            return
         self._ensure_writable()
         self.catalogue = Catalogue(self.root)
-        self.cleanup_stale()
+        if not self.cleanup_stale() and self._index_behind():
+            self.write_index()
 
     def execute(self, experiment: Experiment, params: Params | None = None, *,
                 progress: bool = True,
@@ -93,6 +110,9 @@ class RunStore:
                 ``error`` (with the message) and deleting its temporary folder.
         """
         params = self._check_params(experiment, params)
+        if self.read_only:
+            raise RunStoreError(f"The run store {self.root} is open read-only; use --runs-dir "
+                                "or VALLEYS_RUNS to choose a writable folder for new runs.")
         record = self._start(experiment, params)
         tmp = tmp_folder(self.root, record.run_id)
         try:
@@ -104,9 +124,12 @@ class RunStore:
         try:
             if on_start is not None:
                 on_start(record)
-            status, summary = self._run_and_write(experiment, params, record, tmp, log, progress)
-        except KeyboardInterrupt:
-            self._abort(record, tmp, log, INTERRUPTED, "Interrupted by the user (Ctrl-C).")
+            with _Heartbeat(log):
+                status, summary = self._run_and_write(experiment, params, record, tmp, log,
+                                                      progress)
+        except KeyboardInterrupt as exc:
+            how = f"by {exc}" if str(exc) else "by the user (Ctrl-C)"
+            self._abort(record, tmp, log, INTERRUPTED, f"Interrupted {how}.")
             raise
         except BaseException as exc:
             message = f"{type(exc).__name__}: {exc}"
@@ -175,26 +198,108 @@ class RunStore:
         Returns:
             The records that changed.
         """
+        if self.read_only:
+            return []
         changed = cleanup_stale(self.catalogue)
         if changed:
             self.write_index()
         return changed
 
-    def write_index(self) -> Path:
-        """(Re)write ``<root>/index.html`` listing every run, newest first."""
-        path = self.root / INDEX_NAME
+    def write_index(self, out: str | os.PathLike | None = None, *,
+                    skip: frozenset[str] = frozenset()) -> Path:
+        """(Re)write ``index.html`` listing every run, newest first.
+
+        Args:
+            out: the folder to write it into (default: the store; required when the store
+                is read-only). Completed runs link to ``<run_id>/report.html`` under ``out``
+                when that page exists there, else to the store's copy.
+            skip: run ids whose folder is damaged: listed without a link.
+        """
+        records = self.list()
+        folder = self.root if out is None else Path(out)
+        if out is None and self.read_only:
+            raise RunStoreError(f"The run store {self.root} is read-only: write the index "
+                                "elsewhere with 'valleys report --out DIR'.")
+        links = None
+        if folder.resolve() != self.root.resolve():
+            links = {r.run_id: _link(folder, r) for r in records if r.completed}
+        path = folder / INDEX_NAME
         try:
-            write_text(path, render_index(self.list()))
+            folder.mkdir(parents=True, exist_ok=True)
+            text = render_index(records, links=links, broken=skip)
+            write_text(path, text + f"\n<!-- {_INDEX_MARK} {_digest(records)} -->\n")
         except OSError as exc:
-            raise self._unwritable(exc) from exc
+            raise self._unwritable(exc, folder) from exc
         return path
 
-    def rebuild_report(self, run_id: str) -> Path:
-        """Re-render a completed run's ``report.html`` from its stored files."""
+    def rebuild_report(self, run_id: str, out: str | os.PathLike | None = None) -> Path:
+        """Re-render a completed run's ``report.html`` from its stored files.
+
+        Args:
+            run_id: the run.
+            out: write ``<out>/<run_id>/report.html`` (with a copy of the figures) instead
+                of the page in the run folder (required when the store is read-only).
+
+        Raises:
+            RunStoreError: the run folder is damaged or the destination cannot be written.
+        """
         record = self._completed(run_id)
-        path = record.report_path
-        write_text(path, render_run(read_page(record)))
+        if out is None and self.read_only:
+            raise RunStoreError(f"The run store {self.root} is read-only: write the reports "
+                                "elsewhere with 'valleys report --all --out DIR'.")
+        try:
+            html = render_run(read_page(record))
+        except RunStoreError:
+            raise
+        except Exception as exc:  # a folder damaged in a way the readers did not foresee
+            msg = (f"Cannot rebuild the report of run {record.run_id} from {record.path}: "
+                   f"{type(exc).__name__}: {exc}. The run folder is damaged.")
+            raise DamagedRunError(msg) from exc
+        if out is None:
+            path = record.report_path
+        else:
+            path = Path(out) / record.run_id / REPORT_NAME
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                figures = record.path / "figures"
+                if figures.is_dir():
+                    shutil.copytree(figures, path.parent / "figures", dirs_exist_ok=True)
+            except OSError as exc:
+                raise self._unwritable(exc, path.parent) from exc
+        write_text(path, html)
         return path
+
+    def rebuild_reports(self, out: str | os.PathLike | None = None) -> dict[str, str]:
+        """Re-render every completed run's report (see :meth:`rebuild_report`), skipping
+        run folders that cannot be read.
+
+        Returns:
+            run id -> why it was skipped (empty when every report was rebuilt).
+
+        Raises:
+            RunStoreError: a destination cannot be written.
+        """
+        skipped = {}
+        for record in self.list():
+            if not record.completed:
+                continue
+            if not record.path.is_dir():
+                skipped[record.run_id] = f"its folder {record.path} is missing"
+                continue
+            try:
+                self.rebuild_report(record.run_id, out=out)
+            except DamagedRunError as exc:
+                skipped[record.run_id] = str(exc)
+        return skipped
+
+    def _index_behind(self) -> bool:
+        """Whether ``index.html`` is missing or was written for another catalogue state."""
+        path = self.root / INDEX_NAME
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return True
+        return f"<!-- {_INDEX_MARK} {_digest(self.list())} -->" not in text
 
     # -- internals ---------------------------------------------------------------------
 
@@ -206,10 +311,13 @@ class RunStore:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise self._unwritable(PermissionError("permission denied"))
 
-    def _unwritable(self, exc: OSError) -> RunStoreError:
+    def _unwritable(self, exc: OSError, where: Path | None = None) -> RunStoreError:
         reason = exc.strerror or str(exc)
+        if where is not None and where != self.root:
+            return RunStoreError(f"Cannot write {where}: {reason}. Choose another --out folder.")
         msg = (f"Cannot write the run store at {self.root}: {reason}. Use --runs-dir or "
-               "VALLEYS_RUNS to choose a writable folder.")
+               "VALLEYS_RUNS to choose a writable folder ('valleys runs', 'show' and "
+               "'report --out DIR' can still read it).")
         return RunStoreError(msg)
 
     def _check_params(self, experiment: Experiment, params: Params | None) -> Params:
@@ -309,6 +417,49 @@ class RunStore:
             raise RunStoreError(msg)
         return record
 
+
+
+HEARTBEAT_S = 5.0
+"""Seconds between two touches of a running run's log (its heartbeat)."""
+
+_INDEX_MARK = "valleys-index"
+
+
+class _Heartbeat:
+    """Touch the run's log every HEARTBEAT_S seconds from a daemon thread, so that a run
+    killed without notice ends, in the catalogue, at its last sign of life."""
+
+    def __init__(self, log: RunLog):
+        self.log = log
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="valleys-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(HEARTBEAT_S):
+            self.log.touch()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _writable(root: Path) -> bool:
+    db = root / "valleys.db"
+    return os.access(root, os.W_OK | os.X_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
+def _digest(records) -> str:
+    text = "\n".join(f"{r.run_id} {r.status} {r.ended}" for r in records)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _link(folder: Path, record: RunRecord) -> str:
+    local = folder / record.run_id / REPORT_NAME
+    return f"{record.run_id}/{REPORT_NAME}" if local.is_file() else record.report_path.resolve().as_uri()
 
 
 def _call(experiment: Experiment, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import RunStoreError
+from .errors import DamagedRunError
 from ..experiments import Result, Verdict
 from ..report import RunPage
 from .record import RunRecord
@@ -53,7 +53,7 @@ def read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         msg = (f"Cannot read {path}: {exc}. The run folder is damaged; delete it and run "
                "the experiment again.")
-        raise RunStoreError(msg) from exc
+        raise DamagedRunError(msg) from exc
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -67,7 +67,7 @@ def read_table(path: Path) -> pd.DataFrame:
     except (OSError, ValueError) as exc:
         msg = (f"Cannot read {path}: {exc}. The run folder is damaged; delete it and run "
                "the experiment again.")
-        raise RunStoreError(msg) from exc
+        raise DamagedRunError(msg) from exc
 
 
 def read_result(folder: Path) -> Result:
