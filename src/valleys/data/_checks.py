@@ -21,15 +21,16 @@ def check_numeric(a: np.ndarray, what: str, source: str) -> None:
 
 
 def check_shapes(X: np.ndarray, y: np.ndarray, task: str, source: str) -> np.ndarray:
-    """Check ``X`` is ``(N, d)`` with N, d >= 1 and ``y`` matches; return ``y`` reshaped."""
-    if X.ndim != 2:
-        msg = (f"X in '{source}' must be a 2-D array (samples x features). Got shape "
-               f"{X.shape}. Reshape it, e.g. X.reshape(len(X), -1).")
+    """Check ``X`` is ``(N, d)`` (or images ``(N, C, H, W)``) with every size >= 1 and ``y``
+    matches; return ``y`` reshaped."""
+    if X.ndim not in (2, 4):
+        msg = (f"X in '{source}' must be a 2-D array (samples x features) or a 4-D image batch "
+               f"(N, C, H, W). Got shape {X.shape}. Reshape it, e.g. X.reshape(len(X), -1).")
         raise DataError(msg)
     if X.shape[0] == 0:
         msg = f"'{source}' holds no samples (X has 0 rows). Give at least one sample."
         raise DataError(msg)
-    if X.shape[1] == 0:
+    if min(X.shape[1:]) == 0:
         msg = f"X in '{source}' has no feature columns (shape {X.shape}). Give at least one."
         raise DataError(msg)
     if y.ndim == 2 and y.shape[1] == 1:

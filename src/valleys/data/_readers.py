@@ -8,7 +8,9 @@ shape, NaN, labels) live in ``_checks.py``.
 from __future__ import annotations
 
 import csv
+import math
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+
+MAX_BYTES_ENV = "VALLEYS_MAX_DATA_BYTES"
+"""Environment variable overriding the default size cap of load_file."""
 
 NPZ_HINT = "Save it with numpy.savez(path, X=X, y=y), X of shape (N, d) and y of shape (N,)."
 CSV_HINT = "Write a header row of column names, then one row of numbers per sample."
@@ -31,41 +36,108 @@ class RawData:
     meta: dict = field(default_factory=dict)
 
 
-def read_npz(path: Path, label: str) -> RawData:
-    """Read arrays ``X`` and ``label`` from an ``.npz`` archive without pickle."""
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+                RuntimeError, NotImplementedError)
+"""What a damaged archive can raise while it is read (each becomes a DataError)."""
+
+
+def read_npz(path: Path, label: str, max_bytes: int) -> RawData:
+    """Read arrays ``X`` and ``label`` from an ``.npz`` archive without pickle.
+
+    Each member's ``.npy`` header is read first: an array whose claimed size exceeds
+    ``max_bytes`` (together with the other array) or the member's stored size, or whose
+    dtype holds Python objects, is refused before anything is allocated.
+    """
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        msg = f"Data file '{path}' is not a valid .npz archive ({exc}). {NPZ_HINT}"
-        raise DataError(msg) from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        msg = (f"Data file '{path}' holds a single .npy array, not an .npz archive with "
+        archive = zipfile.ZipFile(path)
+    except _READ_ERRORS as exc:
+        if isinstance(exc, PermissionError):
+            raise DataError(f"Data file '{path}' cannot be read: permission denied.") from exc
+        kind = "a single .npy array" if _is_npy(path) else "not a valid .npz archive"
+        msg = (f"Data file '{path}' is {kind} ({exc}); valleys needs an .npz archive with "
                f"arrays 'X' and '{label}'. {NPZ_HINT}")
-        raise DataError(msg)
+        raise DataError(msg) from exc
     with archive:
-        names = list(archive.files)
-        X = _npz_array(archive, "X", path, names)
-        y = _npz_array(archive, label, path, names)
+        members = {n[:-4] if n.endswith(".npy") else n: n for n in archive.namelist()}
+        names = list(members)
+        for key in ("X", label):
+            _check_member(archive, members, key, path, names)
+        headers = {key: _npy_header(archive, members[key], key, path) for key in ("X", label)}
+        total = sum(_nbytes(h) for h in headers.values())
+        if total > max_bytes:
+            shapes = ", ".join(f"{k} {h[0]} {h[2]}" for k, h in headers.items())
+            msg = (f"Data file '{path}' declares arrays of {total:,} bytes ({shapes}), above the "
+                   f"size cap of {max_bytes:,} bytes. Pass max_bytes=<larger> to load_file (or set "
+                   f"{MAX_BYTES_ENV}) if the data really is that large.")
+            raise DataError(msg)
+        X = _read_member(archive, members["X"], "X", path)
+        y = _read_member(archive, members[label], label, path)
     return RawData(X, y, lambda i: f"row {i}", {"arrays": names})
 
 
-def _npz_array(archive, key: str, path: Path, names: list[str]) -> np.ndarray:
-    if key not in names:
+def _is_npy(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False
+
+
+def _check_member(archive, members: dict, key: str, path: Path, names: list[str]) -> None:
+    if key not in members:
         held = ", ".join(repr(n) for n in names) or "no arrays"
         hint = "" if key == "X" else " Or pass label=<name of the label array>."
         msg = (f"Data file '{path}' has no array '{key}'; it holds {held}. "
                f"{NPZ_HINT}{hint}")
         raise DataError(msg)
+
+
+def _npy_header(archive, member: str, key: str, path: Path) -> tuple:
+    """(shape, fortran_order, dtype, stored bytes) of a member, from its header only."""
+    info = archive.getinfo(member)
     try:
-        return archive[key]
-    except ValueError as exc:  # object arrays refuse to load without pickle
+        with archive.open(member) as fh:
+            version = np.lib.format.read_magic(fh)
+            reader = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if reader is None:
+                raise ValueError(f"unsupported .npy format version {version}")
+            shape, fortran, dtype = reader(fh, max_header_size=10_000)
+            offset = fh.tell()
+    except _READ_ERRORS as exc:
+        msg = (f"Array '{key}' in '{path}' is damaged: its .npy header cannot be read ({exc}). "
+               f"Write the file again. {NPZ_HINT}")
+        raise DataError(msg) from exc
+    if dtype.hasobject:
         msg = (f"Array '{key}' in '{path}' holds Python objects (dtype=object), which valleys "
                f"does not unpickle for safety. Save a numeric array instead, e.g. "
                f"{key}.astype(float).")
+        raise DataError(msg)
+    need = _nbytes((shape, fortran, dtype))
+    if need > info.file_size - offset:
+        msg = (f"Array '{key}' in '{path}' is truncated or corrupt: its header claims shape "
+               f"{shape} of {dtype} ({need:,} bytes) but the archive member holds only "
+               f"{max(info.file_size - offset, 0):,} bytes of data. Write the file again.")
+        raise DataError(msg)
+    return shape, fortran, dtype
+
+
+def _nbytes(header: tuple) -> int:
+    shape, _, dtype = header[:3]
+    return math.prod(int(n) for n in shape) * dtype.itemsize
+
+
+def _read_member(archive, member: str, key: str, path: Path) -> np.ndarray:
+    try:
+        with archive.open(member) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except _READ_ERRORS as exc:
+        msg = (f"Array '{key}' in '{path}' is damaged and cannot be read "
+               f"({type(exc).__name__}: {exc}). Write the file again. {NPZ_HINT}")
         raise DataError(msg) from exc
 
 
-def read_csv(path: Path, label: str) -> RawData:
+def read_csv(path: Path, label: str, max_bytes: int) -> RawData:
     """Read a ``.csv`` file with a header row and a numeric label column ``label``."""
     header, rows, lines = _csv_rows(path)
     _check_header(header, label, path)
@@ -98,6 +170,10 @@ def _csv_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     except UnicodeDecodeError as exc:
         msg = f"Data file '{path}' is not UTF-8 text ({exc}). Save the .csv as UTF-8."
         raise DataError(msg) from exc
+    except PermissionError as exc:
+        raise DataError(f"Data file '{path}' cannot be read: permission denied.") from exc
+    except OSError as exc:
+        raise DataError(f"Data file '{path}' cannot be read ({exc}).") from exc
     except csv.Error as exc:
         msg = f"Data file '{path}' is not a valid .csv file ({exc}). {CSV_HINT}"
         raise DataError(msg) from exc

@@ -18,7 +18,8 @@ class Dataset:
     """A full-batch data set: float64 inputs, targets, a name, a task and metadata.
 
     Attributes:
-        X: Inputs, a float64 tensor of shape ``(N, d)``.
+        X: Inputs, a float64 tensor of shape ``(N, d)``, or ``(N, C, H, W)`` images for
+            models that take them (convolutional nets).
         y: Targets. For ``task="classification"`` an int64 tensor of shape ``(N,)``
             with labels in ``[0, n_classes)``; for ``task="regression"`` a float64
             tensor of shape ``(N,)`` (one output) or ``(N, m)``.
@@ -28,7 +29,7 @@ class Dataset:
             the planted weights, cluster centres, angles, file path, ...
 
     Raises:
-        ShapeError: If ``X`` is not 2-D or ``X`` and ``y`` differ in length.
+        ShapeError: If ``X`` is not 2-D (or 4-D) or ``X`` and ``y`` differ in length.
         DataError: If the dtypes do not match the task.
         InvalidParameterError: If ``task`` is not one of the two tasks.
     """
@@ -41,9 +42,10 @@ class Dataset:
 
     def __post_init__(self) -> None:
         check_choice(self.task, "task", "Dataset", TASKS)
-        if not isinstance(self.X, torch.Tensor) or self.X.ndim != 2:
+        if not isinstance(self.X, torch.Tensor) or self.X.ndim not in (2, 4):
             shape = tuple(self.X.shape) if hasattr(self.X, "shape") else type(self.X).__name__
-            msg = f"Dataset.X must be a 2-D tensor (samples x features). Got {shape}."
+            msg = (f"Dataset.X must be a 2-D tensor (samples x features) or a 4-D image batch "
+                   f"(N, C, H, W) for models that take images. Got {shape}.")
             raise ShapeError(msg)
         if self.X.dtype != torch.float64:
             msg = f"Dataset.X must be float64. Got {self.X.dtype}."
@@ -72,8 +74,8 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        """Input dimension d."""
-        return int(self.X.shape[1])
+        """Input dimension d (C * H * W for images)."""
+        return int(self.X[0].numel()) if len(self.X) else int(torch.tensor(self.X.shape[1:]).prod())
 
     @property
     def n_classes(self) -> int | None:

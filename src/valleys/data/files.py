@@ -11,19 +11,29 @@ import torch
 from .._validation import check_choice, check_int
 from ..errors import DataError, InvalidParameterError
 from ._checks import check_finite, check_labels, check_numeric, check_shapes
-from ._readers import RawData, read_csv, read_npz
+from ._readers import MAX_BYTES_ENV, RawData, read_csv, read_npz
 from .dataset import TASKS, Dataset
 
 READERS = {".npz": read_npz, ".csv": read_csv}
 """File extensions load_file understands, with their readers."""
 
+DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+"""Default size cap of load_file: 2 GiB of decoded arrays (``.npz``) or of file (``.csv``).
+Override per call with ``max_bytes=`` or for a session with $VALLEYS_MAX_DATA_BYTES."""
+
+MAX_CLASSES = 1_000_000
+"""Largest number of classes load_file accepts (a class index of 1e12 is a mistake, and
+would ask for a 1e12-wide output layer)."""
+
 
 def load_file(path: str | os.PathLike, *, task: str = "classification", label: str = "y",
-              n_classes: int | None = None) -> Dataset:
+              n_classes: int | None = None, max_bytes: int | None = None) -> Dataset:
     """Load ``X`` and targets from a ``.npz`` or ``.csv`` file and check them.
 
-    - ``.npz``: arrays ``X`` (N x d) and ``label`` (N,), loaded with
-      ``allow_pickle=False`` (no code runs from the file).
+    - ``.npz``: arrays ``X`` (N x d, or images N x C x H x W) and ``label`` (N,), read
+      with ``allow_pickle=False`` (no code runs from the file). Each array's header is
+      checked before anything is allocated: its claimed size must fit the size cap and
+      the bytes the archive really holds.
     - ``.csv``: a header row of column names, then one row of numbers per sample; the
       column named ``label`` holds the targets and every other column is a feature.
 
@@ -33,6 +43,9 @@ def load_file(path: str | os.PathLike, *, task: str = "classification", label: s
             ``"regression"`` (real targets).
         label: Name of the label array (``.npz``) or column (``.csv``).
         n_classes: Number of classes (classification only); None infers max label + 1.
+            At most :data:`MAX_CLASSES`.
+        max_bytes: Size cap in bytes (None: $VALLEYS_MAX_DATA_BYTES, else
+            :data:`DEFAULT_MAX_BYTES` = 2 GiB).
 
     Returns:
         A :class:`Dataset` named after the file stem, with ``meta`` holding ``path``,
@@ -42,8 +55,10 @@ def load_file(path: str | os.PathLike, *, task: str = "classification", label: s
     Raises:
         DataError: If the file is missing, empty, of an unsupported type, malformed
             (ragged rows, missing arrays or columns, text in numeric data), or its
-            content is inconsistent (X not 2-D, X/y length mismatch, NaN or Inf, labels
-            not integers in ``[0, n_classes)``). The message says how to fix it.
+            content is inconsistent (X not 2-D or 4-D, X/y length mismatch, NaN or Inf,
+            labels not integers in ``[0, n_classes)`` or beyond MAX_CLASSES), unreadable,
+            damaged or truncated, or larger than the size cap. Every failure of reading the
+            file is a DataError. The message says how to fix it.
         InvalidParameterError: If ``task``, ``label`` or ``n_classes`` is invalid.
     """
     where = "load_file"
@@ -57,9 +72,34 @@ def load_file(path: str | os.PathLike, *, task: str = "classification", label: s
             msg = (f"The 'n_classes' parameter of {where} applies to task='classification' "
                    f"only; leave it None for regression. Got {n_classes!r} instead.")
             raise InvalidParameterError(msg)
+        if n_classes > MAX_CLASSES:
+            msg = (f"The 'n_classes' parameter of {where} must be at most {MAX_CLASSES:,}. "
+                   f"Got {n_classes!r} instead.")
+            raise InvalidParameterError(msg)
+    max_bytes = _max_bytes(max_bytes)
     path = _check_path(path)
-    raw = READERS[path.suffix.lower()](path, label)
+    if path.suffix.lower() == ".csv" and path.stat().st_size > max_bytes:
+        msg = (f"Data file '{path}' has {path.stat().st_size:,} bytes, above the size cap of "
+               f"{max_bytes:,}. Pass max_bytes=<larger> to load_file (or set {MAX_BYTES_ENV}).")
+        raise DataError(msg)
+    raw = READERS[path.suffix.lower()](path, label, max_bytes)
     return _to_dataset(raw, path, task, label, n_classes)
+
+
+def _max_bytes(max_bytes: int | None) -> int:
+    if max_bytes is None:
+        env = os.environ.get(MAX_BYTES_ENV)
+        if env is None:
+            return DEFAULT_MAX_BYTES
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value < 1:
+            msg = f"${MAX_BYTES_ENV} must be a positive number of bytes. Got {env!r}."
+            raise InvalidParameterError(msg)
+        return value
+    return check_int(max_bytes, "max_bytes", "load_file", min_val=1)
 
 
 def _check_path(path) -> Path:
@@ -80,6 +120,14 @@ def _check_path(path) -> Path:
     if path.stat().st_size == 0:
         msg = f"Data file '{path}' is empty (0 bytes). Write the data to it first."
         raise DataError(msg)
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as exc:
+        msg = f"Data file '{path}' cannot be read: permission denied. Check its permissions."
+        raise DataError(msg) from exc
+    except OSError as exc:
+        raise DataError(f"Data file '{path}' cannot be read ({exc}).") from exc
     return path
 
 
@@ -93,6 +141,13 @@ def _to_dataset(raw: RawData, path: Path, task: str, label: str,
     meta = {"path": str(path), "format": path.suffix.lower()[1:], "label": label, **raw.meta}
     X = torch.from_numpy(np.ascontiguousarray(raw.X, dtype=np.float64))
     if task == "classification":
+        too_big = np.abs(y.astype(np.float64)) >= MAX_CLASSES
+        if too_big.any():
+            i = int(np.argmax(too_big))
+            msg = (f"Class labels in '{path}' must be class indices 0..K-1 with K <= "
+                   f"{MAX_CLASSES:,}. Got {y[i]!r} at {raw.locate(i)}. Relabel the classes, or use "
+                   f"task='regression' for real-valued targets.")
+            raise DataError(msg)
         labels, k = check_labels(y, n_classes, str(path), raw.locate)
         meta["n_classes"] = k
         return Dataset(X, torch.from_numpy(labels), path.stem, task, meta)
