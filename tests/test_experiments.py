@@ -6,6 +6,7 @@ round-trippable through ``--set``. One test per experiment runs the preset twice
 that ``pytest -n`` spreads experiments over the cores.
 """
 
+import dataclasses
 import json
 import re
 
@@ -60,3 +61,15 @@ def test_quick_preset_agrees_and_is_reproducible(name):
     again = exp.run(exp.params.preset(quick=True))
     pd.testing.assert_frame_equal(result.table, again.table)
     assert verdict == again.verdict.to_dict()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_declares_its_limits(name):
+    """Every Params field except seed has a LIMITS entry (and every entry names a field);
+    both presets satisfy them."""
+    params = get_experiment(name).params
+    fields = {f.name for f in dataclasses.fields(params)} - {"seed"}
+    assert not fields - set(params.LIMITS), f"fields without LIMITS: {sorted(fields - set(params.LIMITS))}"
+    assert not set(params.LIMITS) - fields, f"LIMITS of no field: {sorted(set(params.LIMITS) - fields)}"
+    params.preset(quick=True)
+    params.preset(quick=False)
