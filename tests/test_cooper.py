@@ -74,17 +74,36 @@ def test_locus_validation():
 
 
 # ---------------------------------------------------------------------------- samplers
+def _definition_constraints(params: dict, ks, ybar) -> torch.Tensor:
+    """CLAIMS.md COO-Def written on the model's named parameters (no layout, no mask):
+    M_l = 0, M_k = 0 (k in ks), b_{k_1} = ... = b_{l-1} = 0, b_l = mean(y)."""
+    depth = sum(name.startswith("W") for name in params)
+    parts = [params[f"W{depth}"], *(params[f"W{k}"] for k in ks)]
+    parts += [params[f"b{j}"] for j in range(ks[0], depth)] + [params[f"b{depth}"] - ybar]
+    return torch.cat([q.reshape(-1) for q in parts])
+
+
+def _definition_dim(widths, ks) -> int:
+    """d minus the rank of the autograd Jacobian of the definition's constraints."""
+    net = mlp(widths)
+    named = {k: torch.randn(v.shape, dtype=torch.float64) for k, v in net.named_parameters()}
+    jac = torch.func.jacrev(lambda prm: _definition_constraints(prm, ks, torch.zeros(widths[-1])))(named)
+    J = torch.cat([jac[k].reshape(jac[k].shape[0], -1) for k in named], dim=1)
+    return J.shape[1] - int(torch.linalg.matrix_rank(J))
+
+
 @pytest.mark.parametrize("ks", [(1,), (2,), (3,), (1, 2), (2, 3), (1, 3)])
 def test_sampler_points_satisfy_constraints(ks):
     land = _land((2, 3, 4, 3, 2))
     loc = Locus(ks)
     th = sample_locus(land, loc, 7, seed=3)
-    bias = locus_bias(land.targets())
+    ybar = land.targets().mean(0)
     for t in th:
-        assert torch.equal(constraint_residual(land.layout, loc, t, bias), torch.zeros_like(
-            constraint_residual(land.layout, loc, t, bias)))
-    free = ~locus_mask(land.layout, loc)
-    assert bool((th[:, free] != 0).all())  # free coordinates really are drawn
+        named = dict(zip(land.layout.names, land.layout.unflatten(t).values(), strict=True))
+        assert float(_definition_constraints(named, ks, ybar).abs().max()) == 0.0
+    # the samples span the whole component: rank of differences = its dimension
+    more = sample_locus(land, loc, _definition_dim((2, 3, 4, 3, 2), ks) + 3, seed=4)
+    assert int(torch.linalg.matrix_rank(more[1:] - more[:1])) == _definition_dim((2, 3, 4, 3, 2), ks)
 
 
 def test_sampler_rejects_bad_bias_rule():
@@ -125,9 +144,12 @@ def test_star_point_outside_core_is_indefinite():
 # -------------------------------------------------------------------------- dimensions
 @pytest.mark.parametrize("widths", [(3, 10, 10, 10, 10, 1), (2, 5, 3, 4, 2), (4, 2, 6, 3), (1, 2, 1)])
 def test_dimension_count_equals_jacobian_rank(widths):
+    """Counting, the library's constraint Jacobian and the §3.1.1 formula all equal the
+    rank deficit of the Jacobian of the definition's constraints, written here."""
     for ld in locus_dimensions(widths):
+        independent = _definition_dim(widths, ld.locus.ks)
         assert ld.by_jacobian is not None
-        assert ld.by_count == ld.by_jacobian == ld.by_formula
+        assert ld.by_count == ld.by_jacobian == ld.by_formula == independent
 
 
 def test_seed_dimension_examples_and_prop61_erratum():
@@ -144,10 +166,19 @@ def test_seed_dimension_examples_and_prop61_erratum():
     assert big.by_count == 5000 and prop61(10, 2, 50, 4, 1).dim_S == 3050
 
 
-def test_global_manifold_dim_matches_prop61():
-    for a, b, m, depth, n in [(2, 1, 3, 4, 5), (3, 2, 6, 3, 4)]:
-        w = equal_widths(a, b, m, depth)
-        assert global_manifold_dim(w, n) == prop61(a, b, m, depth, n).dim_M == param_count(w) - b * n
+@pytest.mark.parametrize("a,b,m,depth,n", [(2, 1, 6, 3, 4), (1, 2, 5, 3, 3)])
+def test_global_manifold_dim_matches_prop61(a, b, m, depth, n):
+    """Prop 6.1's polynomial, typed here, equals the measured number of zero Hessian
+    eigenvalues at a zero-loss point (and the library's closed forms)."""
+    polynomial = (depth - 2) * m ** 2 + (a + b + depth - 1) * m + b * (1 - n)
+    w = equal_widths(a, b, m, depth)
+    land = _land(w, n=n, seed=3)
+    point = fibre_minimum(land, torch.randn(land.dim, generator=torch.Generator().manual_seed(1),
+                                            dtype=torch.float64))
+    assert point.loss <= 1e-20
+    ev = torch.linalg.eigvalsh(land.hessian(point.theta))
+    nullity = int((ev.abs() <= 1e-8 * ev.abs().max()).sum())
+    assert nullity == polynomial == global_manifold_dim(w, n) == prop61(a, b, m, depth, n).dim_M
 
 
 # ------------------------------------------------------------------------------ fibre

@@ -1,20 +1,41 @@
 """The Sun et al. experiments: deep linear networks and the NTK PL inequality."""
 
+import numpy as np
 import pytest
+import scipy.optimize
+import torch
 
+from valleys.critical import reduced_rank_optimum
+from valleys.experiments.sun_linear import rank_constrained_optimum
 from valleys.errors import InvalidParameterError
 from valleys.experiments import get_experiment
 
 
-def test_deep_linear_table_has_gd_runs_and_every_baldi_hornik_point():
+@pytest.mark.parametrize("r", [1, 2])
+def test_reduced_rank_optimum_two_routes_and_a_direct_minimisation(r):
+    """The QR/SVD route, the spectral route and L-BFGS on W = A B (rank <= r) agree."""
+    gen = torch.Generator().manual_seed(r)
+    X = torch.randn(4, 12, generator=gen, dtype=torch.float64)
+    Y = torch.randn(3, 12, generator=gen, dtype=torch.float64)
+    qr_route = rank_constrained_optimum(X, Y, r)
+    assert abs(qr_route - reduced_rank_optimum(X, Y, r)) <= 1e-12 * qr_route
+
+    def loss(z):
+        A, B = z[: 3 * r].reshape(3, r), z[3 * r:].reshape(r, 4)
+        return float(((Y.numpy() - A @ B @ X.numpy()) ** 2).sum())
+
+    best = min(scipy.optimize.minimize(loss, np.random.default_rng(s).normal(size=7 * r),
+                                       method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12}).fun
+               for s in range(5))
+    assert abs(best - qr_route) <= 1e-7 * qr_route
+    assert best >= qr_route - 1e-10  # nothing beats the optimum
+
+
+def test_deep_linear_gap_check_is_two_sided():
     exp = get_experiment("sun-deep-linear")
-    params = exp.params.preset(quick=True)
-    table = exp.run(params).table
-    gd = table[table.part == "gd"]
-    assert len(gd) == params.n_runs * len(params.architectures)
-    bh = table[table.part == "baldi-hornik"]
-    assert len(bh) == 1 + 5 + 10  # index sets of size <= 2 out of d_y = 5
-    assert bh.is_top.sum() == 1
+    verdict = exp.run(exp.params.preset(quick=True).replace(architectures=("2",), n_runs=2)).verdict
+    gap = next(c for c in verdict.checks if c.name.startswith("GD "))
+    assert gap.kind == "evidence" and "two-sided" in gap.name and gap.passed
 
 
 def test_deep_linear_disagrees_when_gd_stops_early():
