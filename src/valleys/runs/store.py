@@ -308,8 +308,8 @@ class RunStore:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._unwritable(exc) from exc
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            raise self._unwritable(PermissionError("permission denied"))
+        if not _writable(self.root):
+            raise self._unwritable(PermissionError(13, "permission denied"))
 
     def _unwritable(self, exc: OSError, where: Path | None = None) -> RunStoreError:
         reason = exc.strerror or str(exc)
