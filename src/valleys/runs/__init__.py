@@ -1,10 +1,24 @@
-"""The run store: run folders written atomically plus a SQLite catalogue of every run."""
+"""The run store: run folders written atomically plus a SQLite catalogue of every run.
+
+``RunStore`` and ``RunDetails`` are imported on first use, so that light submodules
+(``provenance``, ``location``) load without pandas or torch (``valleys version``).
+"""
 
 from .errors import UnknownRunError
 from .location import ENV_VAR, resolve_runs_dir
 from .record import STATUSES, RunRecord
-from .store import RunStore
-from .stored import RunDetails
 
 __all__ = ["RunStore", "RunRecord", "RunDetails", "STATUSES", "UnknownRunError", "resolve_runs_dir",
            "ENV_VAR"]
+
+
+def __getattr__(name: str):
+    if name == "RunStore":
+        from .store import RunStore
+
+        return RunStore
+    if name == "RunDetails":
+        from .stored import RunDetails
+
+        return RunDetails
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
