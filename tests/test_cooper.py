@@ -8,7 +8,6 @@ import torch
 from valleys import Landscape
 from valleys.critical.cooper import (
     Locus,
-    constraint_residual,
     core_components,
     core_dim_formula,
     equal_widths,
@@ -17,10 +16,8 @@ from valleys.critical.cooper import (
     flat_fibre_bounds,
     global_manifold_dim,
     line_to_fibre_minimum,
-    locus_bias,
     locus_dimension,
     locus_dimensions,
-    locus_mask,
     mlp_layout,
     param_count,
     param_count_equal,

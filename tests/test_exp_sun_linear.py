@@ -6,9 +6,9 @@ import scipy.optimize
 import torch
 
 from valleys.critical import reduced_rank_optimum
-from valleys.experiments.sun_linear import rank_constrained_optimum
 from valleys.errors import InvalidParameterError
 from valleys.experiments import get_experiment
+from valleys.experiments.sun_linear import rank_constrained_optimum
 
 
 @pytest.mark.parametrize("r", [1, 2])

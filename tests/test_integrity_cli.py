@@ -18,11 +18,10 @@ import pytest
 from valleys.cli import main
 from valleys.experiments import Params, Result, Verdict, experiment
 from valleys.experiments import registry as registry_module
-from valleys.report import render_run
 from valleys.report.index_report import index_summary
 from valleys.runs import RunStore
 from valleys.runs import store as store_module
-from valleys.runs.record import RUNNING, RunRecord, format_time, parse_time, utc_now
+from valleys.runs.record import RUNNING, RunRecord, format_time, utc_now
 from valleys.runs.stale import tmp_folder
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

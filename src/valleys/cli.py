@@ -15,7 +15,6 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-
 from typing import TYPE_CHECKING
 
 from . import __version__

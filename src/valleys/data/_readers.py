@@ -37,7 +37,7 @@ class RawData:
 
 
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-                RuntimeError, NotImplementedError)
+                RuntimeError)  # RuntimeError covers an unsupported compression method
 """What a damaged archive can raise while it is read (each becomes a DataError)."""
 
 

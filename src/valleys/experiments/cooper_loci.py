@@ -37,7 +37,6 @@ from ..critical.cooper import (
     global_manifold_dim,
     locus_dimensions,
     param_count,
-    param_count_equal,
     prop61,
     sample_locus,
     star_components,
@@ -133,7 +132,12 @@ class StarCoreParams(Params):
     free_scale: float = 1.0
     QUICK = {"shapes": ("2:1:3:4:5", "3:2:3:4:6", "2:1:3:3:5"), "points_per_component": 20,
              "core_points": 6, "spectra_points": 1, "derivative_points": 1}
-    LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty", "activations": "nonempty, " + ONE_OF_ACTIVATIONS, "points_per_component": ">= 1", "core_points": ">= 1", "spectra_points": ">= 1", "derivative_points": ">= 1", "grad_tol": ">= 0", "eig_rel_tol": ">= 0", "zero_tol": "in [0, 1]", "deriv_tol": ">= 0", "erratum_rel_tol": ">= 0", "free_scale": "> 0"}
+    LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty",
+                                        "activations": "nonempty, " + ONE_OF_ACTIVATIONS,
+                                        "points_per_component": ">= 1", "core_points": ">= 1",
+                                        "spectra_points": ">= 1", "derivative_points": ">= 1",
+                                        "grad_tol": ">= 0", "eig_rel_tol": ">= 0", "zero_tol": "in [0, 1]",
+                                        "deriv_tol": ">= 0", "erratum_rel_tol": ">= 0", "free_scale": "> 0"}
 
 
 def _star_gradients(land, loc, p, seed, n, Y):
@@ -340,7 +344,10 @@ class GlobalManifoldParams(Params):
     hess_tol: float = 1e-8
     init_scale: float = 1.0
     QUICK = {"shapes": ("2:1:8:3:4", "2:2:8:3:4", "2:1:8:4:4"), "seeds": 3}
-    LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty", "seeds": ">= 1", "activation": ONE_OF_ACTIVATIONS, "zero_tol": "in [0, 1]", "gap_required": ">= 1", "loss_tol": ">= 0", "jacobian_tau": "in [0, 1]", "hess_tol": ">= 0", "init_scale": "> 0"}
+    LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty", "seeds": ">= 1",
+                                        "activation": ONE_OF_ACTIVATIONS, "zero_tol": "in [0, 1]",
+                                        "gap_required": ">= 1", "loss_tol": ">= 0",
+                                        "jacobian_tau": "in [0, 1]", "hess_tol": ">= 0", "init_scale": "> 0"}
 
 
 @experiment("cooper-global-manifold", source=f"{SOURCE}, §4.1 (Coo18) and Prop 6.1 (dim M)",
@@ -451,7 +458,9 @@ class DimensionsParams(Params):
     figure_max_m: int = 60
     QUICK = {"shapes": ("3:1:10:5", "10:2:50:4", "2:1:3:4"), "widths": ("3/5/4/6/2",),
              "jacobian_max_dim": 500}
-    LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty", "widths": "nonempty", "n": ">= 1", "jacobian_max_dim": ">= 0", "rank_tau": "in [0, 1]", "figure_shape": "nonempty", "figure_max_m": ">= 1"}
+    LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty", "widths": "nonempty", "n": ">= 1",
+                                        "jacobian_max_dim": ">= 0", "rank_tau": "in [0, 1]",
+                                        "figure_shape": "nonempty", "figure_max_m": ">= 1"}
 
 
 #: The seed's own numbers (CLAIMS.md COO-P6.1): (a, b, m, l) -> (star dims, core max, paper S, paper C).
@@ -577,7 +586,8 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame):
               {"S_k dims": list(s_dims), "max C": c_max, "paper S": pp.dim_S, "paper C": pp.dim_C},
               {"S_k dims": list(stars), "max C": core_max, "paper S": paper_s,
                "paper C": paper_c if paper_c is not None else "not listed in CLAIMS.md"},
-              None, ok, "passes when the seed's counts are reproduced and Prop 6.1 is below the maximum", kind="erratum")
+              None, ok, "passes when the seed's counts are reproduced and Prop 6.1 is below the maximum",
+              kind="erratum")
     return v, below
 
 
@@ -719,7 +729,13 @@ class WideFlatParams(Params):
     QUICK = {"n": 8, "wide_factors": (1, 2), "attempts": 1, "star_nets": ("2/3/9/1", "2/2/10/2"),
              "zero_loss_nets": ("2/12/9/1", "2/10/10/2"),
              "star_points": 1}
-    LIMITS: ClassVar[dict[str, str]] = {"n": ">= 1", "narrow": "nonempty", "wide_factors": "nonempty, >= 1", "attempts": ">= 1", "narrow_activation": ONE_OF_ACTIVATIONS, "teacher_scale": "> 0", "noise": ">= 0", "star_nets": "nonempty", "star_points": ">= 1", "zero_loss_nets": "nonempty", "zero_tol": "in [0, 1]", "rank_tau": "in [0, 1]", "grad_tol": "> 0", "crit_tol": ">= 0", "init_scale": "> 0", "zero_loss_tol": ">= 0", "flat_t": "> 0", "flat_directions": ">= 1", "flat_tol": ">= 0"}
+    LIMITS: ClassVar[dict[str, str]] = {"n": ">= 1", "narrow": "nonempty", "wide_factors": "nonempty, >= 1",
+                                        "attempts": ">= 1", "narrow_activation": ONE_OF_ACTIVATIONS,
+                                        "teacher_scale": "> 0", "noise": ">= 0", "star_nets": "nonempty",
+                                        "star_points": ">= 1", "zero_loss_nets": "nonempty",
+                                        "zero_tol": "in [0, 1]", "rank_tau": "in [0, 1]", "grad_tol": "> 0",
+                                        "crit_tol": ">= 0", "init_scale": "> 0", "zero_loss_tol": ">= 0",
+                                        "flat_t": "> 0", "flat_directions": ">= 1", "flat_tol": ">= 0"}
 
 
 def _flat_row(land, theta, kind, p, extra) -> dict:
@@ -900,7 +916,8 @@ def _wide_flat_verdict(p, t: pd.DataFrame) -> Verdict:
           "erratum confirmed when this passes; literal failures by kind: "
           + ", ".join(f"{k}: {int(fails[t.kind == k].sum())}/{int((t.kind == k).sum())}"
                       for k in t.kind.unique())
-          + f"; on the full Hessian the literal bound fails at {int((t.nullity < t.bound_literal).sum())}", kind="erratum")
+          + f"; on the full Hessian the literal bound fails at {int((t.nullity < t.bound_literal).sum())}",
+          kind="erratum")
     v.add(*_saddle_check(p, t), kind="evidence")
     return v
 

@@ -72,7 +72,10 @@ class AttractingParams(Params):
     line_tol: float = 1e-10
     QUICK: ClassVar[dict] = {"n_starts": 200, "n_negative": 50, "lr": 2e-2, "steps": 5000,
                              "line_steps": 1000, "flow_rtol": 2e-3, "blowup_rtol": 0.3}
-    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "n_negative": ">= 1", "lr": "> 0", "steps": ">= 10", "radius": "> 0", "flow_rtol": ">= 0", "slope_tol": ">= 0", "x_neg_min": "in [0.001, 1]", "blowup": "> 1", "blowup_rtol": ">= 0", "line_steps": ">= 1", "line_tol": ">= 0"}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "n_negative": ">= 1", "lr": "> 0",
+                                        "steps": ">= 10", "radius": "> 0", "flow_rtol": ">= 0",
+                                        "slope_tol": ">= 0", "x_neg_min": "in [0.001, 1]", "blowup": "> 1",
+                                        "blowup_rtol": ">= 0", "line_steps": ">= 1", "line_tol": ">= 0"}
 
 
 def _cubic(t):
@@ -235,7 +238,10 @@ class ExamplesParams(Params):
     grid: int = 801
     level_tol: float = 1e-3
     QUICK: ClassVar[dict] = {"n_starts": 100, "grid": 301}
-    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "box": "> 0", "max_iter": ">= 1", "grad_tol": "> 0", "critical_tol": "> 0", "tau": "in [0, 1]", "root_tol": "> 0", "dedup_tol": "> 0", "grid": ">= 11", "level_tol": ">= 0"}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "box": "> 0", "max_iter": ">= 1",
+                                        "grad_tol": "> 0", "critical_tol": "> 0", "tau": "in [0, 1]",
+                                        "root_tol": "> 0", "dedup_tol": "> 0", "grid": ">= 11",
+                                        "level_tol": ">= 0"}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,12 @@ class DeepLinearParams(Params):
     tau: float = 1e-8
     QUICK: ClassVar[dict] = {"architectures": ("2", "6-2"), "n_runs": 6, "steps": 1500,
                              "baldi_widths": (2,)}
-    LIMITS: ClassVar[dict[str, str]] = {"d_x": ">= 1", "d_y": ">= 1", "n_samples": ">= 1", "signal": "nonempty, > 0", "noise": ">= 0", "architectures": "nonempty", "n_runs": ">= 1", "lr_scale": "> 0", "steps": ">= 1", "gap_tol": "> 0", "baldi_widths": "nonempty, >= 1", "grad_tol": ">= 0", "saddle_tol": ">= 0", "loss_rtol": ">= 0", "tau": "in [0, 1]"}
+    LIMITS: ClassVar[dict[str, str]] = {"d_x": ">= 1", "d_y": ">= 1", "n_samples": ">= 1",
+                                        "signal": "nonempty, > 0", "noise": ">= 0",
+                                        "architectures": "nonempty", "n_runs": ">= 1", "lr_scale": "> 0",
+                                        "steps": ">= 1", "gap_tol": "> 0", "baldi_widths": "nonempty, >= 1",
+                                        "grad_tol": ">= 0", "saddle_tol": ">= 0", "loss_rtol": ">= 0",
+                                        "tau": "in [0, 1]"}
 
 
 def _linear_data(p: DeepLinearParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -278,7 +283,9 @@ class NTKParams(Params):
     slack_tol: float = 1e-10
     spearman_max: float = -0.7
     QUICK: ClassVar[dict] = {"widths": (25, 50, 100, 200), "max_steps": 4000}
-    LIMITS: ClassVar[dict[str, str]] = {"widths": "nonempty, >= 1", "n_points": ">= 1", "d_in": ">= 1", "lr_scale": "> 0, < 2", "rate_tol": "in [0, 1]", "max_steps": ">= 1", "target": "> 0", "slack_tol": ">= 0", "spearman_max": "in [-1, 1]"}
+    LIMITS: ClassVar[dict[str, str]] = {"widths": "nonempty, >= 1", "n_points": ">= 1", "d_in": ">= 1",
+                                        "lr_scale": "> 0, < 2", "rate_tol": "in [0, 1]", "max_steps": ">= 1",
+                                        "target": "> 0", "slack_tol": ">= 0", "spearman_max": "in [-1, 1]"}
 
 
 @experiment("sun-ntk-pl", source="001 Sun et al., §5 Claim 5.1 (wide networks, NTK Gram)",

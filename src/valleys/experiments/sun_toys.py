@@ -14,8 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 import scipy.optimize
+import torch
 from scipy.optimize import brentq, minimize_scalar
 
 from .._validation import check_generator
@@ -62,7 +62,9 @@ class UVParams(Params):
     tau: float = 1e-8
     n_curve_points: int = 200
     QUICK = {"n_starts": 1000, "steps": 3000, "n_curve_points": 50}
-    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "init_std": "> 0", "lr": "> 0", "steps": ">= 1", "reach_tol": "> 0", "eig_tol": ">= 0", "tau": "in [0, 1]", "n_curve_points": ">= 1"}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "init_std": "> 0", "lr": "> 0", "steps": ">= 1",
+                                        "reach_tol": "> 0", "eig_tol": ">= 0", "tau": "in [0, 1]",
+                                        "n_curve_points": ">= 1"}
 
 
 @experiment("sun-toy-uv", source=SOURCE_001 + ", toy (uv - 1)^2",
@@ -147,9 +149,10 @@ class ReluParams(Params):
     probe_tol: float = 1e-12
     search_points: int = 61
     QUICK = {"n_starts": 4000, "steps": 2500}
-    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "stuck_tol": "> 0", "global_tol": "> 0", "z": ">= 0",
-                                         "probe_radius": "> 0", "probe_directions": ">= 4", "probe_tol": ">= 0",
-                                         "search_points": ">= 3"}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "stuck_tol": "> 0",
+                                        "global_tol": "> 0", "z": ">= 0", "probe_radius": "> 0",
+                                        "probe_directions": ">= 4", "probe_tol": ">= 0",
+                                        "search_points": ">= 3"}
 
 
 def relu_landscape() -> Landscape:
@@ -307,7 +310,14 @@ class SinglePointParams(Params):
     stall_tol: float = 1e-2
     probe_degree_radii: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
     QUICK = {"steps": 1500, "grid_points": 121}
-    LIMITS: ClassVar[dict[str, str]] = {"x": "> 0", "y": "> 0", "activations": "nonempty, " + ONE_OF_ACTIVATIONS, "n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "global_tol": "> 0", "grid_lim": "> 0", "grid_points": ">= 3", "grad_tol": ">= 0", "eig_tol": ">= 0", "loss_floor": ">= 0", "probe_radii": "nonempty, > 0", "probe_directions": ">= 4", "probe_tol": ">= 0", "zero_grid": ">= 10", "stall_tol": "> 0", "probe_degree_radii": "nonempty, > 0"}
+    LIMITS: ClassVar[dict[str, str]] = {"x": "> 0", "y": "> 0",
+                                        "activations": "nonempty, " + ONE_OF_ACTIVATIONS, "n_starts": ">= 1",
+                                        "lr": "> 0", "steps": ">= 1", "global_tol": "> 0", "grid_lim": "> 0",
+                                        "grid_points": ">= 3", "grad_tol": ">= 0", "eig_tol": ">= 0",
+                                        "loss_floor": ">= 0", "probe_radii": "nonempty, > 0",
+                                        "probe_directions": ">= 4", "probe_tol": ">= 0",
+                                        "zero_grid": ">= 10", "stall_tol": "> 0",
+                                        "probe_degree_radii": "nonempty, > 0"}
 
 
 def single_point_landscape(phi, x: float, y: float) -> Landscape:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import DamagedRunError
 from ..experiments import Result, Verdict
 from ..report import RunPage
+from .errors import DamagedRunError
 from .record import RunRecord
 from .writer import METADATA_NAME, PARAMS_NAME, TABLE_NAME, VERDICT_NAME
 
