@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+
 KINDS = ("evidence", "consistency", "erratum")
 """What a check proves.
 
