@@ -9,7 +9,7 @@ from typing import Any
 from .environment import badge_text, environment
 
 
-def render_index(runs: Sequence[Any]) -> str:
+def render_index(runs: Sequence[Any], sweeps: Sequence[Any] = ()) -> str:
     """The HTML of the index page.
 
     Args:
@@ -17,6 +17,8 @@ def render_index(runs: Sequence[Any]) -> str:
             order; each needs ``run_id``, ``experiment``, ``status``, ``started``,
             ``wall_time``, ``verdict_summary``, ``message`` and ``completed``. Completed
             runs link to ``<run_id>/report.html`` relative to the index.
+        sweeps: sweep records (:class:`valleys.runs.sweep_catalogue.SweepRecord`), listed
+            above the runs, each linking to ``<sweep_id>/report.html``.
 
     Returns:
         A complete HTML document.
@@ -24,4 +26,5 @@ def render_index(runs: Sequence[Any]) -> str:
     counts = Counter(badge_text(r.status) for r in runs)
     text = ", ".join(f"{n} {word.lower()}" for word, n in sorted(counts.items()))
     summary = f"{len(runs)} runs" + (f": {text}." if text else ".")
-    return environment().get_template("index.html").render(runs=list(runs), counts=summary)
+    return environment().get_template("index.html").render(runs=list(runs), counts=summary,
+                                                         sweeps=list(sweeps))

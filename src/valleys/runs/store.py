@@ -184,10 +184,15 @@ class RunStore:
         """(Re)write ``<root>/index.html`` listing every run, newest first."""
         path = self.root / INDEX_NAME
         try:
-            write_text(path, render_index(self.list()))
+            write_text(path, render_index(self.list(), sweeps=self._sweeps()))
         except OSError as exc:
             raise self._unwritable(exc) from exc
         return path
+
+    def _sweeps(self) -> list:
+        from .sweep import Sweeps  # sweeps live in the same catalogue (their own tables)
+
+        return Sweeps(self, create=False).catalogue.all()
 
     def rebuild_report(self, run_id: str) -> Path:
         """Re-render a completed run's ``report.html`` from its stored files."""
