@@ -25,8 +25,9 @@ CONFIDENCE = 0.95
 MAX_LINES = 6
 """Most lines (combinations of the other grid keys) drawn in one figure."""
 
-MAX_FIGURES = 12
-"""Most figures drawn per sweep (metrics in summary-column order: checks, then means)."""
+MAX_METRICS = 6
+"""Most metrics drawn (panels per figure): the pass fraction, then the numeric checks; the
+table means only when no check is numeric. Every metric is in ``summary.parquet``."""
 
 MAX_ROWS = 200
 """Task rows shown on the page (``summary.parquet`` holds all)."""
@@ -52,10 +53,11 @@ class SweepPage:
 
 
 def metric_columns(summary: pd.DataFrame) -> list[str]:
-    """The metrics worth plotting: ``passed`` (fraction), then ``check:*``, then ``mean:*``."""
+    """The metrics to draw: ``passed`` (fraction), then ``check:*`` (else ``mean:*``)."""
     cols = [c for c in summary.columns if str(c).startswith("check:")]
-    cols += [c for c in summary.columns if str(c).startswith("mean:")]
-    return (["passed"] if "passed" in summary.columns else []) + cols
+    if not cols:
+        cols = [c for c in summary.columns if str(c).startswith("mean:")]
+    return ((["passed"] if "passed" in summary.columns else []) + cols)[:MAX_METRICS]
 
 
 def band(values: Sequence[float]) -> tuple[float, float, float, int]:
@@ -79,7 +81,7 @@ def band(values: Sequence[float]) -> tuple[float, float, float, int]:
 
 def sweep_figures(summary: pd.DataFrame, numeric_keys: Sequence[str],
                   grid_keys: Sequence[str]) -> dict[str, Any]:
-    """Named figures: each metric against each numeric grid key (mean ± band over seeds).
+    """One figure per numeric grid key: a panel per metric, mean ± band over seeds.
 
     Args:
         summary: one row per done task with the grid keys, ``seed`` and metric columns.
@@ -87,21 +89,21 @@ def sweep_figures(summary: pd.DataFrame, numeric_keys: Sequence[str],
         grid_keys: every grid key (the others become separate lines).
 
     Returns:
-        ``"<metric> vs <key>"`` -> matplotlib Figure (pyplot-free).
+        ``"metrics vs <key>"`` -> matplotlib Figure (pyplot-free).
     """
     from matplotlib.figure import Figure
 
     figures: dict[str, Any] = {}
-    if summary.empty:
+    metrics = metric_columns(summary)
+    if summary.empty or not metrics:
         return figures
-    for metric in metric_columns(summary):
-        for key in numeric_keys:
-            if len(figures) >= MAX_FIGURES:
-                return figures
-            fig = Figure(figsize=(5.5, 4.0), layout="constrained")
-            ax = fig.add_subplot(1, 1, 1)
+    for key in numeric_keys:
+        fig = Figure(figsize=(4.2 * len(metrics), 3.6))
+        for i, metric in enumerate(metrics):
+            ax = fig.add_subplot(1, len(metrics), i + 1)
             _draw(ax, summary, metric, key, [k for k in grid_keys if k != key])
-            figures[f"{metric} vs {key}"] = fig
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.85, wspace=0.35)
+        figures[f"metrics vs {key}"] = fig
     return figures
 
 
@@ -126,8 +128,7 @@ def _draw(ax, summary: pd.DataFrame, metric: str, key: str, others: list[str]) -
     ax.set_xlabel(key)
     ax.set_ylabel(("pass fraction" if metric == "passed" else metric))
     n_seeds = frame["seed"].nunique() if "seed" in frame else 0
-    ax.set_title(f"{metric} vs {key} (mean, {int(CONFIDENCE * 100)}% band over {n_seeds} seed(s))",
-                 fontsize=9)
+    ax.set_title(f"{metric}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=8)
     if len(groups) > 1:
         ax.legend(fontsize=8)
 

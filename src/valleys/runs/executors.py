@@ -230,7 +230,7 @@ class DaskExecutor:
             key = f"valleys-task-{Task.from_dict(task).key}-{tag}"
             futures[self.client.submit(run_task, task, self.threads, key=key, pure=False)] = task
         try:
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures), loop=self.client.loop):
                 task = futures[future]
                 try:
                     outcome = future.result()
