@@ -82,9 +82,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweeps = Sweeps(store)
 
         def started(record, n_todo: int) -> None:
-            done = len(tasks) - n_todo
-            print(f"sweep {record.sweep_id}: {len(tasks)} task(s), {done} already stored, "
-                  f"{n_todo} to run on {executor.description}", flush=True)
+            failed = (f", {record.n_failed} failed before (--retry-failed reruns them)"
+                      if record.n_failed else "")
+            print(f"sweep {record.sweep_id}: {len(tasks)} task(s), {record.n_done} already "
+                  f"stored{failed}, {n_todo} to run on {executor.description}", flush=True)
 
         record = sweeps.run(spec, tasks, executor, retry_failed=args.retry_failed,
                             on_start=started)
