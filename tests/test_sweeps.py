@@ -180,7 +180,7 @@ def test_sweep_stores_one_file_per_task_and_a_merged_table(capsys, tmp_path):
     table = pd.read_parquet(folder / "sweep.parquet")
     assert list(table.columns[:5]) == ["task", "seed", "a", "widths", "passed"]
     assert len(table) == 12 * 5  # n = 5 rows per task
-    for (task, seed, a), rows in table.groupby(["task", "seed", "a"]):
+    for (_task, seed, a), rows in table.groupby(["task", "seed", "a"]):
         x = np.random.default_rng(seed).standard_normal(5)  # independent recomputation
         np.testing.assert_array_equal(rows["x"].to_numpy(), x)
         np.testing.assert_array_equal(rows["y"].to_numpy(), a * x)

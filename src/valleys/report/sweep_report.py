@@ -126,7 +126,7 @@ def _draw(ax, summary: pd.DataFrame, metric: str, key: str, others: list[str]) -
         line = ax.plot(xs, means, marker="o", label=None if label == "all" else label)[0]
         ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel(key)
-    ax.set_ylabel(("pass fraction" if metric == "passed" else metric))
+    ax.set_ylabel("pass fraction" if metric == "passed" else metric)
     n_seeds = frame["seed"].nunique() if "seed" in frame else 0
     ax.set_title(f"{metric}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=8)
     if len(groups) > 1:
