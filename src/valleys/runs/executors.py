@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -184,7 +185,12 @@ class _Worker:
 
 
 def _worker_main(conn, threads: int) -> None:
-    """A worker: set the torch threads, then run tasks until told to stop or orphaned."""
+    """A worker: set the torch threads, then run tasks until told to stop or orphaned.
+
+    Ctrl-C reaches the whole process group; workers ignore it and let the driver record
+    the sweep as interrupted and stop them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
@@ -192,7 +198,7 @@ def _worker_main(conn, threads: int) -> None:
     while True:
         try:
             task = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
+        except (EOFError, OSError):
             return  # the driver is gone
         if task is None:
             return

@@ -22,7 +22,6 @@ the task files, so it is identical to that of an uninterrupted sweep.
 from __future__ import annotations
 
 import difflib
-import io
 import json
 import sys
 from collections.abc import Callable, Iterable
@@ -47,14 +46,13 @@ from .sweep_catalogue import (
     TaskRecord,
 )
 from .sweep_spec import EXPERIMENT, SWEEP_PREFIX, SweepSpec, Task, expand, parse_grid, parse_seeds
+from .sweep_task import META_KEY
 
 SPEC_NAME = "sweep.json"
 TASKS_DIR = "tasks"
 TABLE_NAME = "sweep.parquet"
 SUMMARY_NAME = "summary.parquet"
 REPORT_NAME = "report.html"
-META_KEY = b"valleys"
-"""Parquet schema-metadata key of a task file holding its verdict and metadata (JSON)."""
 
 FRONT = ("task", "seed", "passed")
 """Columns the sweep table puts in front of each task's own columns (with the grid keys)."""
@@ -153,6 +151,7 @@ class Sweeps:
             finally:
                 bar.close()
                 executor.close()
+                self.catalogue.close()
             self.merge(sweep_id)
         except KeyboardInterrupt:
             self.catalogue.finish(sweep_id, S_INTERRUPTED, "Interrupted (Ctrl-C or SIGTERM); "
@@ -270,7 +269,7 @@ class Sweeps:
         worker = f"{outcome.get('host')}:{outcome.get('pid')}" if outcome.get("pid") else None
         if outcome.get("ok"):
             rel = f"{TASKS_DIR}/{stem}.parquet"
-            write_task_file(folder / rel, outcome, task)
+            write_task_file(folder / rel, outcome)
             verdict = outcome["verdict"]
             self.catalogue.record_task(sweep_id, t.index, T_DONE, passed=bool(verdict.get("passed")),
                                        summary=verdict.get("summary"),
@@ -305,17 +304,10 @@ def is_sweep_id(text: str) -> bool:
     return str(text).startswith(SWEEP_PREFIX)
 
 
-def write_task_file(path: Path, outcome: dict[str, Any], task: dict[str, Any]) -> None:
-    """One task's Parquet file: its table, with verdict/metadata/warnings as schema metadata."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(io.BytesIO(outcome["table"]))
-    info = {"task": task, "verdict": outcome["verdict"], "metadata": outcome["metadata"],
-            "warnings": outcome.get("warnings", []), "wall_time_s": outcome.get("wall_time_s")}
-    meta = dict(table.schema.metadata or {})
-    meta[META_KEY] = json.dumps(jsonio.to_jsonable(info), sort_keys=True).encode()
+def write_task_file(path: Path, outcome: dict[str, Any]) -> None:
+    """Write the task file a worker built (:func:`valleys.runs.sweep_task.table_bytes`)."""
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(meta), tmp)
+        tmp.write_bytes(outcome["file"])
 
 
 def read_task_file(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

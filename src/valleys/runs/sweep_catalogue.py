@@ -10,6 +10,7 @@ shared WAL database with a busy timeout, so several drivers can write at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunStoreError
-from .catalogue import Catalogue
+from .catalogue import _BUSY_TIMEOUT_S, Catalogue
 from .liveness import current_host, owner_is_dead
 from .record import format_time, parse_time, utc_now
 
@@ -131,6 +132,13 @@ class SweepRecord:
             return None
         return (parse_time(self.ended) - parse_time(self.started)).total_seconds()
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields (the path as text)."""
+        return {**dataclasses.asdict(self), "path": str(self.path)}
+
+    def __repr__(self) -> str:
+        return f"SweepRecord({self.sweep_id!r}, {self.status!r}, {self.summary!r})"
+
 
 @dataclass(frozen=True)
 class TaskRecord:
@@ -149,6 +157,10 @@ class TaskRecord:
     attempts: int
     worker: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields."""
+        return dataclasses.asdict(self)
+
 
 class SweepCatalogue:
     """The sweep rows of a store's catalogue.
@@ -161,6 +173,7 @@ class SweepCatalogue:
     def __init__(self, catalogue: Catalogue, create: bool = True):
         self.catalogue = catalogue
         self.root = catalogue.root
+        self._conn: sqlite3.Connection | None = None
         if create:
             with catalogue._connect() as conn:
                 conn.executescript(_SCHEMA)
@@ -238,12 +251,36 @@ class SweepCatalogue:
                     wall_time_s: float | None = None, file: str | None = None,
                     worker: str | None = None) -> None:
         """Store a task's outcome (done with its verdict and file, or failed with its error)."""
-        with self.catalogue._connect() as conn:
-            conn.execute("UPDATE sweep_tasks SET status=?, passed=?, summary=?, message=?, "
-                         "wall_time_s=?, file=?, ended=?, attempts=attempts+1, worker=? "
-                         "WHERE sweep_id=? AND idx=?",
-                         (status, None if passed is None else int(passed), summary, message,
-                          wall_time_s, file, format_time(utc_now()), worker, sweep_id, idx))
+        try:
+            self._writer().execute(
+                "UPDATE sweep_tasks SET status=?, passed=?, summary=?, message=?, wall_time_s=?, "
+                "file=?, ended=?, attempts=attempts+1, worker=? WHERE sweep_id=? AND idx=?",
+                (status, None if passed is None else int(passed), summary, message, wall_time_s,
+                 file, format_time(utc_now()), worker, sweep_id, idx))
+        except sqlite3.Error as exc:
+            raise self.catalogue._error(exc) from exc
+
+    def close(self) -> None:
+        """Close the connection :meth:`record_task` keeps open during a sweep."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _writer(self) -> sqlite3.Connection:
+        """One autocommit connection for the task updates of a running sweep.
+
+        Opening a connection per update makes SQLite checkpoint and delete the WAL at
+        every close; one connection avoids that. It never holds a transaction between
+        statements, so other processes are not blocked. ``synchronous=NORMAL`` (safe in
+        WAL mode: a crashed process loses nothing committed; a power cut may lose the
+        last updates, whose tasks then run again) avoids an fsync per task.
+        """
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.catalogue.path, timeout=_BUSY_TIMEOUT_S,
+                                         isolation_level=None)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        return self._conn
 
     def finish(self, sweep_id: str, status: str, message: str | None = None) -> None:
         """Set the sweep's final status and end time."""

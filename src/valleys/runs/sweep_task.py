@@ -25,6 +25,10 @@ from typing import Any
 
 from ..errors import InvalidParameterError, ValleysError
 
+META_KEY = b"valleys"
+"""Parquet schema-metadata key of a task file holding its task, verdict, metadata,
+warnings and wall time (JSON)."""
+
 TaskRunner = Callable[[dict[str, Any]], dict[str, Any]]
 """A task kind's runner: task dict -> outcome dict (see :func:`run_experiment_task`)."""
 
@@ -49,8 +53,9 @@ def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]
         threads: torch threads for this task (None leaves the worker's setting).
 
     Returns:
-        ``{"ok": True, "key", "table": <Parquet bytes>, "verdict": dict, "metadata": dict,
-        "warnings": [str], "wall_time_s", "pid", "host"}``, or ``{"ok": False, "key",
+        ``{"ok": True, "key", "file": <Parquet bytes of the task file>, "verdict": dict,
+        "wall_time_s", "pid", "host"}`` (the file holds the table, and the task, verdict,
+        metadata and warnings under :data:`META_KEY`), or ``{"ok": False, "key",
         "error": "Type: message", "traceback": str, ...}``.
     """
     from .sweep_spec import Task
@@ -69,9 +74,10 @@ def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]
         wall = time.perf_counter() - t0
         texts = [f"{w.category.__name__}: {w.message} ({Path(w.filename).name}:{w.lineno})"
                  for w in caught]
-        return {**base, "ok": True, "table": table_bytes(out["table"]),
-                "verdict": out["verdict"], "metadata": out["metadata"], "warnings": texts,
-                "wall_time_s": wall}
+        info = {"task": task, "verdict": out["verdict"], "metadata": out["metadata"],
+                "warnings": texts, "wall_time_s": wall}
+        return {**base, "ok": True, "file": table_bytes(out["table"], info),
+                "verdict": out["verdict"], "wall_time_s": wall}
     except Exception as exc:  # a failing task is recorded, the sweep goes on
         return {**base, "ok": False, "error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(), "wall_time_s": time.perf_counter() - t0}
@@ -118,13 +124,25 @@ def params_from_dict(cls: type, data: dict[str, Any]) -> Any:
     return cls(**values)
 
 
-def table_bytes(table: Any) -> bytes:
-    """A DataFrame as Parquet bytes (columns Arrow cannot type stored as text)."""
+def table_bytes(table: Any, info: dict[str, Any] | None = None) -> bytes:
+    """A DataFrame as Parquet bytes, ``info`` as JSON under the schema-metadata key
+    :data:`META_KEY` (columns Arrow cannot type are stored as text)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from . import jsonio
     from .writer import parquet_safe
 
     safe, _ = parquet_safe(table)
+    arrow = pa.Table.from_pandas(safe)
+    if info is not None:
+        meta = dict(arrow.schema.metadata or {})
+        meta[META_KEY] = json.dumps(jsonio.to_jsonable(info), sort_keys=True).encode()
+        arrow = arrow.replace_schema_metadata(meta)
     buffer = io.BytesIO()
-    safe.to_parquet(buffer, engine="pyarrow")
+    pq.write_table(arrow, buffer)
     return buffer.getvalue()
 
 
