@@ -46,8 +46,8 @@ def calibrate() -> int:
     return max(1, round(TASK_S / per_round))
 
 
-def sweep_wall(store, work: int, seeds: str, executor) -> tuple[float, float, int]:
-    """(wall time, sum of the tasks' own wall times, tasks done) of one sweep."""
+def sweep_wall(store, work: int, seeds: str, executor) -> tuple[float, float, int, float]:
+    """(wall time, sum of the tasks' own wall times, tasks done, time of one merge)."""
     from valleys.runs.sweep import Sweeps, build_sweep
 
     spec, tasks = build_sweep("bench-sweep-task", [], seeds, fixed=[f"work={work}"])
@@ -56,7 +56,19 @@ def sweep_wall(store, work: int, seeds: str, executor) -> tuple[float, float, in
     record = sweeps.run(spec, tasks, executor, progress=False)
     wall = time.perf_counter() - t0
     rows = sweeps.tasks(record.sweep_id)
-    return wall, sum(r.wall_time_s or 0.0 for r in rows), record.n_done
+    t0 = time.perf_counter()
+    sweeps.merge(record.sweep_id)
+    merge = time.perf_counter() - t0
+    return wall, sum(r.wall_time_s or 0.0 for r in rows), record.n_done, merge
+
+
+def executor_entry(wall: float, tasks_wall: float, startup: float, sequential: float) -> dict:
+    """Ratio to the sequential loop, and how busy the workers were."""
+    return {"wall_s": wall, "ratio_to_sequential": wall / sequential,
+            "tasks_own_wall_s": tasks_wall, "startup_s": startup,
+            "busy_fraction": tasks_wall / (WORKERS * wall),
+            "task_slowdown_vs_sequential": tasks_wall / sequential,
+            "target": "<= 0.6"}
 
 
 def main() -> None:
@@ -79,9 +91,9 @@ def main() -> None:
             bench_task.task(bench_task.WorkParams(work=work, seed=seed))
         sequential = time.perf_counter() - t0
 
-        pool = LocalPool(WORKERS, threads=1)
-        startup_pool = sweep_wall(store, 1, "1000..1001", pool)[0]
-        pool_wall, pool_tasks, pool_done = sweep_wall(store, work, last, LocalPool(WORKERS, threads=1))
+        startup_pool = sweep_wall(store, 1, "1000..1001", LocalPool(WORKERS, threads=1))[0]
+        pool_wall, pool_tasks, pool_done, _ = sweep_wall(store, work, last,
+                                                         LocalPool(WORKERS, threads=1))
 
         with LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
                           host="127.0.0.1", dashboard_address=None) as cluster:
@@ -89,31 +101,32 @@ def main() -> None:
                 return DaskExecutor(Client(cluster.scheduler_address, set_as_default=False))
 
             startup_dask = sweep_wall(store, 1, "2000..2001", dask())[0]
-            dask_wall, dask_tasks, dask_done = sweep_wall(store, work, f"100..{100 + N_TASKS - 1}",
-                                                          dask())
+            dask_wall, dask_tasks, dask_done, _ = sweep_wall(
+                store, work, f"100..{100 + N_TASKS - 1}", dask())
 
-        inline_wall, inline_tasks, _ = sweep_wall(store, 0, f"3000..{3000 + N_TASKS - 1}",
-                                                  InlineExecutor())
-        one_wall, one_tasks, _ = sweep_wall(store, 0, f"4000..{4000 + N_TASKS - 1}",
-                                            LocalPool(1, threads=1))
+        inline_wall, inline_tasks, _, inline_merge = sweep_wall(
+            store, 0, f"3000..{3000 + N_TASKS - 1}", InlineExecutor())
+        one_wall, one_tasks, _, one_merge = sweep_wall(
+            store, 0, f"4000..{4000 + N_TASKS - 1}", LocalPool(1, threads=1))
     assert pool_done == dask_done == N_TASKS
     result = {
         "n_tasks": N_TASKS, "workers": WORKERS, "work_rounds": work,
         "task_s_sequential_mean": sequential / N_TASKS,
         "sequential_s": sequential,
-        "local_pool": {"wall_s": pool_wall, "ratio_to_sequential": pool_wall / sequential,
-                       "tasks_own_wall_s": pool_tasks, "startup_s": startup_pool,
-                       "target": "<= 0.6"},
-        "dask_local_cluster": {"wall_s": dask_wall, "ratio_to_sequential": dask_wall / sequential,
-                               "tasks_own_wall_s": dask_tasks, "startup_s": startup_dask,
-                               "target": "<= 0.6"},
+        "local_pool": executor_entry(pool_wall, pool_tasks, startup_pool, sequential),
+        "dask_local_cluster": executor_entry(dask_wall, dask_tasks, startup_dask, sequential),
         "overhead_per_task_ms": {
-            "in_process": 1000 * (inline_wall - inline_tasks) / N_TASKS,
-            "local_pool_1_worker": 1000 * (one_wall - one_tasks) / N_TASKS,
-            "note": "64 tasks doing no work: (sweep wall - tasks' own wall) / 64; includes the "
-                    "task file, the catalogue row, the final merge and (pool) worker start"},
+            "in_process": 1000 * (inline_wall - inline_tasks - inline_merge) / N_TASKS,
+            "local_pool_1_worker": 1000 * (one_wall - one_tasks - one_merge) / N_TASKS,
+            "merge_of_64_tasks_s": {"in_process": inline_merge, "local_pool": one_merge},
+            "note": "64 tasks doing no work: (sweep wall - tasks' own wall - one merge) / 64; "
+                    "includes writing the task file and its catalogue row and (pool) starting "
+                    "the worker; the final merge (table, summary, report) is given apart"},
         "note": "startup_s: a 2-task warm-up sweep (forkserver or Dask workers importing "
-                "valleys); the machine is shared with other jobs, see load_average",
+                "valleys), not in wall_s. busy_fraction = tasks' own wall / (workers * "
+                "wall): how much of the time the executor kept both workers on tasks. "
+                "task_slowdown_vs_sequential > 1 means the tasks themselves ran slower in "
+                "parallel than alone (cores shared with other processes; see load_average)",
     }
     path = write_result("sweep", result)
     print(path)
