@@ -152,7 +152,6 @@ class Sweeps:
                 bar.close()
                 executor.close()
                 self.catalogue.close()
-            self.merge(sweep_id)
         except KeyboardInterrupt:
             self.catalogue.finish(sweep_id, S_INTERRUPTED, "Interrupted (Ctrl-C or SIGTERM); "
                                   "run the same command again to resume.")
@@ -168,6 +167,7 @@ class Sweeps:
             f"{record.n_failed} task(s) failed; see 'valleys show {sweep_id}' and rerun with "
             "--retry-failed.")
         self.catalogue.finish(sweep_id, status, message)
+        self.merge(sweep_id)  # after finish, so that the report shows the final status
         self._write_index()
         return self.catalogue.get(sweep_id)
 
