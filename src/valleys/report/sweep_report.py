@@ -10,6 +10,7 @@ own line (up to :data:`MAX_LINES`; beyond that the tasks are pooled into one lin
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,9 +127,12 @@ def _draw(ax, summary: pd.DataFrame, metric: str, key: str, others: list[str]) -
         line = ax.plot(xs, means, marker="o", label=None if label == "all" else label)[0]
         ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel(key)
-    ax.set_ylabel("pass fraction" if metric == "passed" else metric)
+    kind = "measured" if metric.startswith("check:") else "mean" if metric.startswith("mean:") else ""
+    ax.set_ylabel("pass fraction" if metric == "passed" else kind)
     n_seeds = frame["seed"].nunique() if "seed" in frame else 0
-    ax.set_title(f"{metric}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=8)
+    name = textwrap.shorten(metric, width=90, placeholder="...")
+    title = "\n".join(textwrap.wrap(name, width=45))
+    ax.set_title(f"{title}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=8)
     if len(groups) > 1:
         ax.legend(fontsize=8)
 
