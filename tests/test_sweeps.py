@@ -31,6 +31,7 @@ from valleys.runs.sweep_catalogue import SweepCatalogue
 from valleys.runs.sweep_spec import parse_seeds, split_values
 
 TOY = sweep_toys.TOY
+sweep_toys.unregister()  # registered only while a test of this file runs (fixture below)
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"
 DRIVER = ("import sys; import sweep_toys; from valleys.cli import main; "
