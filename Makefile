@@ -23,6 +23,8 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]" || true
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/curvature.py
+	$(BIN)/pip install -q -e ".[dist]" || true
+	$(BIN)/python benchmarks/sweep.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

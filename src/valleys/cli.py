@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .cli_sweep import add_sweep_commands, cmd_show_sweep, is_sweep_id, sweep_lines
 from .errors import ValleysError
 
 if TYPE_CHECKING:  # the heavy modules (torch, pandas) are imported by the commands that need them
@@ -120,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed (same as --set seed=N)")
     suite = add("suite", cmd_suite, "run every registered experiment")
     _add_preset_options(suite)
-    show = add("show", cmd_show, "show a stored run: parameters, checks, paths")
-    show.add_argument("run_id", metavar="RUN_ID", help="run id (or a unique prefix)")
+    show = add("show", cmd_show, "show a stored run or sweep: parameters, checks, paths")
+    show.add_argument("run_id", metavar="RUN_ID", help="run or sweep id (or a unique prefix)")
     runs = add("runs", cmd_runs, "list the stored runs, newest first")
     runs.add_argument("--experiment", metavar="NAME", help="only the runs of one experiment")
     report = add("report", cmd_report, "rebuild the index of all runs and print its path")
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the index (and with --all the reports) into DIR instead of "
                              "the run store (works on a store you can only read)")
     add("version", cmd_version, "print the version of valleys and its dependencies")
+    add_sweep_commands(add)
     return parser
 
 
@@ -210,6 +212,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from .report import format_value
     from .report.environment import check_groups
 
+    if is_sweep_id(args.run_id):
+        return cmd_show_sweep(args)
     details = _store(args, read_only=None).details(args.run_id)
     rec = details.record
     wall = "running" if rec.wall_time is None else f"{rec.wall_time:.1f} s"
@@ -239,7 +243,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """``valleys runs``: the stored runs, newest first."""
-    records = _store(args, read_only=None).list(args.experiment)
+    store = _store(args, read_only=None)
+    records = store.list(args.experiment)
+    sweeps = sweep_lines(store, args.experiment)
+    if sweeps:
+        for line in _aligned(("SWEEP", "STATUS", "SUMMARY"), sweeps):
+            print(line)
+        print()
     if not records:
         print("No runs stored.")
         return EXIT_OK

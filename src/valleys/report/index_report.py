@@ -29,7 +29,7 @@ def index_summary(runs: Sequence[Any]) -> str:
 
 
 def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
-                 broken: Collection[str] = ()) -> str:
+                 broken: Collection[str] = (), sweeps: Sequence[Any] = ()) -> str:
     """The HTML of the index page.
 
     Args:
@@ -40,6 +40,8 @@ def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
         links: run id -> link target, overriding that default (an index written outside
             the store).
         broken: run ids whose folder is damaged: shown without a link, marked damaged.
+        sweeps: sweep records (:class:`valleys.runs.sweep_catalogue.SweepRecord`), listed
+            above the runs, each linking to ``<sweep_id>/report.html``.
 
     Returns:
         A complete HTML document.
@@ -49,4 +51,5 @@ def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
              "link": None if (not r.completed or r.run_id in broken)
              else links.get(r.run_id, f"{r.run_id}/report.html"),
              "damaged": r.run_id in broken} for r in runs]
-    return environment().get_template("index.html").render(rows=rows, counts=index_summary(runs))
+    return environment().get_template("index.html").render(rows=rows, counts=index_summary(runs),
+                                                          sweeps=list(sweeps))

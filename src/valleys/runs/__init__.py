@@ -9,7 +9,7 @@ from .location import ENV_VAR, resolve_runs_dir
 from .record import STATUSES, RunRecord
 
 __all__ = ["RunStore", "RunRecord", "RunDetails", "STATUSES", "UnknownRunError", "resolve_runs_dir",
-           "ENV_VAR"]
+           "ENV_VAR", "Sweeps", "build_sweep", "SweepRecord"]
 
 
 def __getattr__(name: str):
@@ -21,4 +21,12 @@ def __getattr__(name: str):
         from .stored import RunDetails
 
         return RunDetails
+    if name in ("Sweeps", "build_sweep"):
+        from . import sweep
+
+        return getattr(sweep, name)
+    if name == "SweepRecord":
+        from .sweep_catalogue import SweepRecord
+
+        return SweepRecord
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

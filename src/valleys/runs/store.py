@@ -226,11 +226,16 @@ class RunStore:
         path = folder / INDEX_NAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            text = render_index(records, links=links, broken=skip)
+            text = render_index(records, links=links, broken=skip, sweeps=self._sweeps())
             write_text(path, text + f"\n<!-- {_INDEX_MARK} {_digest(records)} -->\n")
         except OSError as exc:
             raise self._unwritable(exc, folder) from exc
         return path
+
+    def _sweeps(self) -> list:
+        from .sweep import Sweeps  # sweeps live in the same catalogue (their own tables)
+
+        return Sweeps(self, create=False).catalogue.all()
 
     def rebuild_report(self, run_id: str, out: str | os.PathLike | None = None) -> Path:
         """Re-render a completed run's ``report.html`` from its stored files.

@@ -1,0 +1,283 @@
+"""Where sweep tasks run: a local process pool, the driver process, or a Dask cluster.
+
+Every executor takes task dicts (plain data, :meth:`Task.to_dict`) and yields
+``(task, outcome)`` pairs as tasks complete, in completion order; ``outcome`` is what
+:func:`valleys.runs.sweep_task.run_task` returns. A task whose worker process dies is
+yielded with ``ok: False`` and the exit code, and the sweep goes on.
+
+- :class:`LocalPool` (default): ``workers`` processes started by a ``forkserver`` that
+  has already imported valleys, each with ``threads`` torch threads, so that
+  ``workers * threads`` does not exceed the cores. It is built on ``multiprocessing``
+  rather than ``concurrent.futures`` because a ``ProcessPoolExecutor`` whose worker dies
+  breaks as a whole and cannot say which task killed it; here each worker runs one task
+  at a time, so a death is charged to that task alone and a fresh worker takes its place.
+- :class:`InlineExecutor` (``--workers 0``): tasks run one after another in the driver.
+- :class:`DaskExecutor` (``--scheduler tcp://host:port``): ``distributed.Client``; the
+  workers return outcomes to the driver, which alone writes the run store.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from multiprocessing.connection import wait
+from typing import Any
+
+from ..errors import ValleysError
+from .sweep_task import run_task
+
+Outcome = dict[str, Any]
+
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+"""How long ``--scheduler`` waits for the Dask scheduler before giving up (seconds)."""
+
+_PRELOAD = ["valleys.runs.sweep_task", "valleys.experiments.catalog"]
+
+
+class SchedulerUnreachableError(ValleysError, ConnectionError):
+    """The Dask scheduler named by ``--scheduler`` did not answer in time."""
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Torch threads per worker so that ``workers * threads <= cores`` (at least 1)."""
+    cores = available_cores() if cores is None else cores
+    return max(1, cores // max(1, workers))
+
+
+def dead_outcome(task: dict[str, Any], exitcode: int | None, where: str) -> Outcome:
+    """The outcome of a task whose worker process died."""
+    from .sweep_spec import Task
+
+    code = "unknown" if exitcode is None else str(exitcode)
+    signal_note = f" (killed by signal {-exitcode})" if exitcode is not None and exitcode < 0 else ""
+    return {"ok": False, "key": Task.from_dict(task).key,
+            "error": f"WorkerDied: the {where} running this task died with exit code "
+                     f"{code}{signal_note}.", "traceback": "", "wall_time_s": None,
+            "pid": None, "host": None}
+
+
+class InlineExecutor:
+    """Run tasks one at a time in the driver process (``--workers 0``)."""
+
+    description = "in-process"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
+        for task in tasks:
+            yield task, run_task(task, self.threads)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LocalPool:
+    """A pool of ``workers`` local processes, one task at a time each.
+
+    Args:
+        workers: number of worker processes (>= 1).
+        threads: torch threads in each worker (None: cores // workers).
+    """
+
+    def __init__(self, workers: int, threads: int | None = None):
+        if workers < 1:
+            raise ValueError(f"LocalPool needs workers >= 1. Got {workers}.")
+        self.workers = workers
+        self.threads = threads_per_worker(workers) if threads is None else threads
+        self.description = f"local pool of {workers} process(es), {self.threads} torch thread(s) each"
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._live: list[_Worker] = []
+
+    def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
+        queue = deque(tasks)
+        try:
+            busy: list[_Worker] = []
+            while queue and len(busy) < self.workers:
+                busy.append(self._start(queue.popleft()))
+            while busy:
+                ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+                for worker in list(busy):
+                    if worker.conn not in ready and worker.process.sentinel not in ready:
+                        continue
+                    task, outcome = worker.task, worker.collect()
+                    if outcome is None:  # the process died without answering
+                        outcome = dead_outcome(task, worker.process.exitcode, "worker process")
+                        busy.remove(worker)
+                        self._live.remove(worker)
+                        worker.stop()
+                        if queue:
+                            busy.append(self._start(queue.popleft()))
+                    elif queue:
+                        worker.give(queue.popleft())
+                    else:
+                        busy.remove(worker)
+                    yield task, outcome
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop every worker (idle ones are asked to exit, busy ones are terminated)."""
+        for worker in self._live:
+            worker.stop()
+        self._live = []
+
+    def _start(self, task: dict[str, Any]) -> _Worker:
+        worker = _Worker(self._ctx, self.threads)
+        self._live.append(worker)
+        worker.give(task)
+        return worker
+
+
+class _Worker:
+    """One worker process and the pipe to it."""
+
+    def __init__(self, ctx, threads: int):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, threads), daemon=True,
+                                   name="valleys-sweep-worker")
+        self.process.start()
+        child.close()
+        self.task: dict[str, Any] = {}
+
+    def give(self, task: dict[str, Any]) -> None:
+        self.task = task
+        try:
+            self.conn.send(task)
+        except (BrokenPipeError, EOFError, OSError):
+            pass  # the process died; its sentinel tells the pool
+
+    def collect(self) -> Outcome | None:
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            pass
+        self.process.join(timeout=5)
+        return None
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, EOFError, OSError):
+            pass
+        self.process.join(timeout=0.5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+        self.conn.close()
+
+
+def _worker_main(conn, threads: int) -> None:
+    """A worker: set the torch threads, then run tasks until told to stop or orphaned.
+
+    Ctrl-C reaches the whole process group; workers ignore it and let the driver record
+    the sweep as interrupted and stop them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return  # the driver is gone
+        if task is None:
+            return
+        outcome = run_task(task)
+        try:
+            conn.send(outcome)
+        except (BrokenPipeError, EOFError, OSError):
+            return
+
+
+class DaskExecutor:
+    """Run tasks on a Dask ``distributed`` cluster.
+
+    Args:
+        client: a connected ``distributed.Client``.
+        threads: torch threads per task (None: the worker's own setting; start workers
+            with ``--nthreads 1`` and ``OMP_NUM_THREADS`` to control them).
+        close_client: close the client when the sweep ends.
+    """
+
+    def __init__(self, client, threads: int | None = None, close_client: bool = True):
+        self.client = client
+        self.threads = threads
+        self.close_client = close_client
+        self.description = f"Dask scheduler {client.scheduler.address}"
+
+    def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
+        from distributed import as_completed
+
+        from .sweep_spec import Task
+
+        tag = uuid.uuid4().hex[:8]
+        futures = {}
+        for task in tasks:
+            key = f"valleys-task-{Task.from_dict(task).key}-{tag}"
+            futures[self.client.submit(run_task, task, self.threads, key=key, pure=False)] = task
+        try:
+            for future in as_completed(list(futures), loop=self.client.loop):
+                task = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # KilledWorker and friends: the worker died
+                    if type(exc).__name__ == "KilledWorker":
+                        outcome = dead_outcome(task, None, "Dask worker")
+                    else:
+                        outcome = {**dead_outcome(task, None, "Dask worker"),
+                                   "error": f"{type(exc).__name__}: {exc}"}
+                yield task, outcome
+        finally:
+            for future in futures:
+                future.release()
+            self.close()
+
+    def close(self) -> None:
+        if self.close_client:
+            try:
+                self.client.close()
+            except Exception:  # a scheduler that went away cannot be closed politely
+                pass
+            self.close_client = False
+
+
+def connect_scheduler(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT_S):
+    """A ``distributed.Client`` connected to ``address``.
+
+    Raises:
+        ValleysError: ``dask[distributed]`` is not installed.
+        SchedulerUnreachableError: no scheduler answered within ``timeout`` seconds.
+    """
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        msg = ("--scheduler needs Dask: pip install 'valleys[dist]' (dask[distributed]). "
+               f"Import failed: {exc}.")
+        raise ValleysError(msg) from None
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:  # OSError, TimeoutError, ValueError for bad addresses
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        msg = (f"Cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason}). "
+               "Start one with 'dask scheduler' and check the address (tcp://host:8786).")
+        raise SchedulerUnreachableError(msg) from None
