@@ -347,7 +347,7 @@ def test_busy_sweep_is_refused(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_dask_local_cluster_returns_the_same_table_as_the_local_pool(capsys, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the test extra: the Dask executor is always tested
     args = ["--grid", "a=1,2", "--grid", "n=3,6", "--seeds", "0..2"]
     code, _, err = _sweep(capsys, tmp_path / "local", *args, "--workers", "2")
     assert code == 0, err
