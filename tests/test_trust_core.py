@@ -347,3 +347,31 @@ def test_progress_true_writes_a_bar_to_stderr_and_default_is_silent(capsys):
     land.hessian(land.theta0)
     land.losses(land.theta0 + torch.zeros(5, land.dim, dtype=DT))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_plane_with_the_first_layer_factored_out_equals_losses_at_the_grid_points(kind):
+    from valleys.core.plane import first_affine_layer, plane_losses
+
+    gen = torch.Generator().manual_seed(12)
+    torch.manual_seed(13)
+    if kind == "mlp":
+        X = torch.randn(500, 40, generator=gen, dtype=DT)
+        model = nn.Sequential(nn.Linear(40, 64), nn.Tanh(), nn.Linear(64, 3)).double()
+    else:
+        X = torch.randn(500, 2, 8, 8, generator=gen, dtype=DT)
+        model = nn.Sequential(nn.Conv2d(2, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, 3)).double()
+    y = torch.randint(0, 3, (500,), generator=gen)
+    land = Landscape(model, (X, y), loss=nn.CrossEntropyLoss())
+    assert first_affine_layer(land, 0)[0] == "0"
+    c = land.theta0
+    u, v = (0.1 * torch.randn(land.dim, generator=gen, dtype=DT) for _ in range(2))
+    a, b = torch.linspace(-1, 1, 4, dtype=DT), torch.linspace(-2, 1, 3, dtype=DT)
+    A, B = torch.meshgrid(a, b, indexing="ij")
+    expected = torch.stack([F.cross_entropy(torch.func.functional_call(
+        model, dict(zip([n for n, _ in model.named_parameters()],
+                        [blk for blk in land.layout.unflatten(t).values()], strict=True)), (X,)), y)
+        for t in c + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v]).reshape(4, 3)
+    assert torch.allclose(plane_losses(land, c, u, v, a, b, min_fan_in=0), expected, rtol=1e-12)
+    assert torch.allclose(land.plane(c, u, v, a, b), expected, rtol=1e-12)
+    assert torch.allclose(land.loss(c), F.cross_entropy(model(X), y), rtol=1e-14)  # the copy is not disturbed

@@ -200,6 +200,19 @@ class Landscape:
             total = total + self.loss_fn(out if raw else as_matrix(out), Y).sum()
         return total * self._scale
 
+    def _direct_loss(self, theta: torch.Tensor) -> torch.Tensor:
+        """L(theta) without autograd, through the model's own parameters when it is an nn.Module."""
+        direct = getattr(self._forward, "direct", None)
+        if direct is None:
+            return self._scalar_fn(theta)
+        total = 0.0
+        raw = isinstance(self.loss_fn, TorchLoss)
+        with torch.no_grad():
+            for X, Y in self.batches:
+                out = direct(theta, X)
+                total = total + self.loss_fn(out if raw else as_matrix(out), Y).sum()
+        return total * self._scale
+
     def _checked(self, theta: torch.Tensor) -> torch.Tensor:
         self.layout.check(theta)
         return theta.to(device=self.device, dtype=self.dtype)
@@ -320,7 +333,7 @@ class Landscape:
         f = self._scalar_fn
 
         def loop(C):
-            return torch.stack([f(t) for t in C])
+            return torch.stack([self._direct_loss(t) for t in C])
 
         candidates = [("loop", 64, loop)] + [("vmap", c, vmap(f)) for c in self._chunks()]
         with torch.no_grad():
@@ -331,6 +344,33 @@ class Landscape:
         if self._small() or self.batching == "vmap":
             return [self.chunk_size]
         return sorted({min(c, self.chunk_size) for c in PROBE_CHUNKS})
+
+    def plane(self, center: torch.Tensor, u: torch.Tensor, v: torch.Tensor, alphas, betas, *,
+              progress: bool | None = None) -> torch.Tensor:
+        """Losses on the plane ``center + a u + b v``: shape ``(len(alphas), len(betas))``.
+
+        Equal (to rounding) to :meth:`losses` at the grid points, but for an
+        ``nn.Module`` whose first layer reads the inputs (``nn.Linear``/``nn.Conv*``) that
+        layer's output is computed three times per batch instead of once per point, as it
+        is affine in (a, b) (:mod:`valleys.core.plane`).
+
+        Args:
+            center, u, v: points of length d (u and v are the plane's directions).
+            alphas, betas: 1-D coordinates along u and v.
+            progress: a progress bar (None: on a terminal, after a few seconds).
+        """
+        from .plane import plane_losses
+
+        center, u, v = (self._checked(t) for t in (center, u, v))
+        alphas = torch.as_tensor(alphas, dtype=self.dtype, device=self.device)
+        betas = torch.as_tensor(betas, dtype=self.dtype, device=self.device)
+        if alphas.ndim != 1 or betas.ndim != 1:
+            msg = f"alphas and betas must be 1-D. Got shapes {tuple(alphas.shape)} and {tuple(betas.shape)}."
+            raise ShapeError(msg)
+        return plane_losses(self, center, u, v, alphas, betas, progress)
+
+    def _loss_takes_raw(self) -> bool:
+        return isinstance(self.loss_fn, TorchLoss)
 
     def grads(self, thetas: torch.Tensor, *, progress: bool | None = None) -> torch.Tensor:
         """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`)."""
@@ -582,6 +622,15 @@ def _functional_model(model, params, dtype, device=None, output=None, include_fr
         def forward(p, X):
             return _select_output(functional_call(module, (p, fixed), (X,)), output)
 
+        targets = [named[n] for n in init]
+
+        def direct(theta, X):
+            """No-grad forward at a flat theta by copying it into the private copy's parameters
+            (no functional_call overhead; used by loops of values and by planes)."""
+            torch.nn.utils.vector_to_parameters(theta, targets)
+            return _select_output(module(X), output)
+
+        forward.direct = direct
         return module, forward, init, frozen
     if callable(model):
         if params is None:
