@@ -79,6 +79,14 @@ def run_batched(rows: torch.Tensor, candidates: list[Candidate], *, plans: Batch
         plan = plans.get(op)
     out: list[torch.Tensor] = []
     done = 0
+    if plan is not None and progress is not True and k <= plan[1]:  # one chunk: no bar, no overhead
+        try:
+            return by_name[plan](rows)
+        except RuntimeError:
+            if plan[0] == "loop":
+                raise
+            plans[op] = (loop[0], loop[1])
+            return loop[2](rows)
     with progress_bar(k, desc, progress) as bar:
         if plan is None and k >= CALIBRATE_MIN:
             timings = {}

@@ -252,7 +252,7 @@ class Landscape:
         """
         theta = self._checked(theta)
         self.layout.check(v)
-        v = v.to(self.dtype)
+        v = v.to(device=self.device, dtype=self.dtype)
         if _inside_transform(theta) or _inside_transform(v):
             return jvp(grad(self._scalar_fn), (theta,), (v,))[1]
         with _autograd_on():
@@ -271,7 +271,7 @@ class Landscape:
         def one(v):
             return jvp(g, (theta,), (v,))[1]
 
-        return vmap(one, chunk_size=self.chunk_size)(V.to(self.dtype))
+        return vmap(one, chunk_size=self.chunk_size)(V.to(device=self.device, dtype=self.dtype))
 
     def hessian(self, theta: torch.Tensor, *, max_dim: int = MAX_DENSE_DIM,
                 progress: bool | None = None) -> torch.Tensor:
@@ -516,7 +516,8 @@ class Landscape:
 
     def __repr__(self) -> str:
         loss = self.loss_fn.name if self.loss_fn is not None else "function"
-        return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r})"
+        where = f", device={str(self.device)!r}" if self.device is not None else ""
+        return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r}{where})"
 
 
 @contextlib.contextmanager

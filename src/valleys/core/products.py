@@ -123,6 +123,7 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
         candidates += [("functorch", c, functorch(c)) for c in sizes]
 
     def rows(V: torch.Tensor, progress: bool | None = None) -> torch.Tensor:
+        V = V.to(device=point.device, dtype=point.dtype)
         if V.shape[0] <= 1:
             return single(V) if V.shape[0] else V.clone()
         return run_batched(V, candidates, plans=land._plans, op="hvp_rows", mode=land.batching,
