@@ -11,6 +11,7 @@ from torch import nn
 from valleys import DataError, InvalidParameterError, Landscape, ModelError, ShapeError, ValleysError, nets
 from valleys.core import batching
 
+pytestmark = pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True")
 torch.manual_seed(0)
 DT = torch.float64
 
