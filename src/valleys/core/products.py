@@ -10,10 +10,11 @@ Two ways to multiply by the Hessian at a fixed theta:
 - ``"functorch"``: :meth:`Landscape.hvps` (forward-over-reverse ``torch.func.jvp(grad)``,
   vmapped over vectors and chunked); nothing is kept between products.
 
-``"auto"`` times a loop of single backward passes, ``"graph"`` and ``"functorch"`` in
-chunks of a few sizes on the first rows of a large call and keeps the fastest for the
-landscape (:mod:`valleys.core.batching`); a candidate whose batched rule is missing
-(a RuntimeError) is skipped.
+``"auto"`` uses ``"graph"`` on small landscapes (falling back to ``"functorch"`` for good
+if an operation of the model has no batched backward rule); on larger ones it times a
+loop of single backward passes, ``"graph"`` and ``"functorch"`` in chunks of a few sizes
+on the first rows of a large call and keeps the fastest for the landscape
+(:mod:`valleys.core.batching`); a candidate that raises a RuntimeError is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .._validation import check_choice
+from .._progress import progress_bar
 from .batching import PROBE_CHUNKS, run_batched
 
 if TYPE_CHECKING:
@@ -105,17 +107,39 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
 
     if method == "functorch":
         return _with_progress(functorch(cap))
+    if method == "graph":
+        return _with_progress(graph_rows(land, theta))
+    if land.batching != "loop" and (land.batching == "vmap" or land._small()):
+        # small landscapes: batched backward passes, and vmapped products if the model lacks a batched rule
+        state = {"rows": graph_rows(land, theta)}
+
+        def call(V):
+            try:
+                return state["rows"](V)
+            except RuntimeError:
+                if state["rows"] is fallback:
+                    raise
+                state["rows"] = fallback
+                return fallback(V)
+
+        def auto_rows(V, progress=None):
+            if progress is not True and V.shape[0] <= cap:
+                return call(V)
+            out = []
+            with progress_bar(V.shape[0], "Hessian rows", progress) as bar:
+                for C in V.split(cap):
+                    out.append(call(C))
+                    bar.update(C.shape[0])
+            return torch.cat(out)
+
+        fallback = functorch(cap)
+        return auto_rows
     point, g = _graph_at(land, theta)
     if g is None:  # the loss is affine in theta: H = 0
         return _with_progress(torch.zeros_like)
-    if method == "graph":
-        return _with_progress(_batched(point, g, cap))
     single = _single(point, g)
     if land.batching == "loop":
         candidates = [("loop", 64, single)]
-    elif land.batching == "vmap" or land._small():
-        candidates = [("loop", 64, single), ("graph", cap, _batched(point, g, cap)),
-                      ("functorch", cap, functorch(cap))]
     else:
         sizes = sorted({min(c, cap) for c in PROBE_CHUNKS})
         candidates = [("loop", 64, single)]
