@@ -1,4 +1,4 @@
-"""Turn what a user passes as data into a list of float64 (X, Y) batches."""
+"""Turn what a user passes as data into a list of (X, Y) batches of the landscape's dtype and device."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ def _as_tensor(a, dtype: torch.dtype | None) -> torch.Tensor:
     return t
 
 
-def prepare_batch(X, Y, target: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Convert one (X, Y) pair to tensors, check it and shape Y for the loss."""
+def prepare_batch(X, Y, target: str, dtype: torch.dtype,
+                  device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Convert one (X, Y) pair to tensors on ``device`` and check it.
+
+    Targets keep their shape here; :func:`valleys.core.checks.conform_targets` matches them
+    to the model's outputs. Integer targets of a torch loss module stay integers (class
+    indices); every other real target takes ``dtype``.
+    """
     X = _as_tensor(X, dtype)
     if target == "class":
         Y = _as_tensor(Y, None)
@@ -28,10 +34,11 @@ def prepare_batch(X, Y, target: str, dtype: torch.dtype) -> tuple[torch.Tensor, 
                 msg = "Class labels must be integers for a classification loss. Got non-integer values."
                 raise DataError(msg)
         Y = Y.to(torch.long).reshape(-1)
+    elif target == "torch":
+        Y = _as_tensor(Y, None)
+        Y = Y.to(torch.long) if not Y.is_floating_point() else Y.to(dtype)
     else:
         Y = _as_tensor(Y, dtype)
-        if target in ("real", "any") and Y.ndim == 1:
-            Y = Y[:, None]
     if X.shape[0] != Y.shape[0]:
         msg = f"X and Y must have the same number of samples. Got {X.shape[0]} and {Y.shape[0]}."
         raise ShapeError(msg)
@@ -44,15 +51,18 @@ def prepare_batch(X, Y, target: str, dtype: torch.dtype) -> tuple[torch.Tensor, 
     if Y.is_floating_point() and not torch.isfinite(Y).all():
         msg = "Y holds NaN or Inf: remove or impute those samples first."
         raise NonFiniteError(msg)
+    if device is not None:
+        X, Y = X.to(device), Y.to(device)
     return X, Y
 
 
-def prepare_data(data, target: str, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Return a list of batches from ``(X, Y)`` or an iterable of ``(X, Y)`` batches."""
+def prepare_data(data, target: str, dtype: torch.dtype,
+                 device: torch.device | str | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Return a list of batches (moved to ``device`` once) from ``(X, Y)`` or an iterable of batches."""
     if isinstance(data, tuple | list) and len(data) == 2 and not _is_pair(data[0]):
-        return [prepare_batch(data[0], data[1], target, dtype)]
+        return [prepare_batch(data[0], data[1], target, dtype, device)]
     if isinstance(data, Iterable):
-        batches = [prepare_batch(*_unpack(b), target, dtype) for b in data]
+        batches = [prepare_batch(*_unpack(b), target, dtype, device) for b in data]
         if not batches:
             msg = "The iterable of batches is empty: give at least one (X, Y) batch."
             raise DataError(msg)

@@ -12,9 +12,11 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 from torch.func import functional_call, grad, grad_and_value, jacrev, jvp, vmap
 
-from .._validation import check_choice, check_int
-from ..errors import DenseTooLargeError, InvalidParameterError, ModelError, NonFiniteError
-from ..nets.losses import Loss, get_loss
+from .._validation import check_bool, check_choice, check_int
+from ..errors import DenseTooLargeError, InvalidParameterError, ModelError, NonFiniteError, ShapeError
+from ..nets.losses import Loss, TorchLoss, get_loss
+from .batching import BATCHING, PROBE_CHUNKS, SMALL_WORK, BatchPlans, run_batched
+from .checks import as_matrix, check_loss_values, conform_targets
 from .data_source import prepare_data
 from .layout import ParamLayout
 from .products import hvp_rows
@@ -36,20 +38,40 @@ class Landscape:
         (\text{reduction}=\text{"mean"}), \qquad \sum_i \ell(f_\theta(x_i), y_i)\ (\text{"sum"}).
 
     Args:
-        model: an ``nn.Module`` (copied and cast to ``dtype``; dropout or batch-norm in
-            training mode is refused) or a function ``f(params: dict, X) -> outputs``
-            together with ``params``.
+        model: an ``nn.Module`` instance (copied and cast to ``dtype``; dropout or
+            batch-norm in training mode is refused) or a function
+            ``f(params: dict, X) -> outputs`` together with ``params``.
         data: ``(X, Y)`` tensors or arrays (full batch), or an iterable of ``(X, Y)``
-            batches; batches are weighted by their size.
-        loss: ``"mse"`` (per-sample ||f - y||^2), ``"half_squared"``, ``"ce"``,
-            ``"hinge"``, ``"logistic"``, ``"polynomial_hinge"``, a :class:`~valleys.nets.Loss`
-            or a callable ``(outputs (N, m), targets) -> (N,)``.
-        reduction: ``"mean"`` (1/N sum) or ``"sum"``.
+            batches; batches are weighted by their size. Targets are checked against the
+            model's outputs at construction (one forward pass): a mismatch raises
+            :class:`~valleys.errors.ShapeError` naming both shapes, class labels outside
+            ``[0, m)`` raise :class:`~valleys.errors.DataError`.
+        loss: ``"mse"`` (per-sample ||f - y||^2 summed over the m outputs, that is
+            ``m * F.mse_loss``), ``"half_squared"``, ``"ce"``, ``"hinge"``, ``"logistic"``,
+            ``"polynomial_hinge"``, a :class:`~valleys.nets.Loss`, a torch loss module
+            (``nn.MSELoss()``, ``nn.CrossEntropyLoss()``, ...: the landscape then equals
+            the module applied to all outputs and targets) or a callable
+            ``(outputs (N, m), targets) -> (N,)`` returning per-sample losses.
+        reduction: ``"mean"`` (1/N sum) or ``"sum"``; by default ``"mean"``, or ``"sum"``
+            for a torch loss module built with ``reduction="sum"``.
         dtype: floating dtype of parameters and data (float64 by default).
         params: initial parameters of a functional ``model`` (a dict of tensors).
-        chunk_size: how many parameter vectors or Hessian columns are vectorised at once.
+        chunk_size: the largest number of parameter vectors or Hessian columns vectorised at once.
         check_deterministic: evaluate the loss twice at the initial parameters and refuse
             a model whose loss differs.
+        output: which part of a model's output is fed to the loss when the model returns
+            a tuple, list or dict: an index (``output=0``), a key (``output="logits"``) or
+            a callable ``output(raw) -> tensor`` (e.g. ``lambda o: o.logits``).
+        include_frozen: parameters with ``requires_grad=False`` are held fixed and left
+            out of theta by default (as PyHessian and curvlinops do); ``True`` keeps them
+            in theta. The frozen names are in :attr:`frozen`.
+        device: where parameters, data and every computation live (``"cuda"``, a
+            ``torch.device``...); the data are moved once, at construction. Points passed
+            to the methods are moved to it; results stay on it.
+        batching: how :meth:`losses`, :meth:`grads` and :meth:`hvp_rows` evaluate many
+            points or vectors: ``"auto"`` (vectorise small models; for larger ones time
+            a loop and vectorised chunks on the first rows of the first large call and
+            keep the fastest for this landscape), ``"vmap"`` or ``"loop"``.
 
     Example:
         >>> import torch
@@ -65,30 +87,62 @@ class Landscape:
     """
 
     def __init__(self, model: nn.Module | Callable, data, loss: str | Loss | Callable = "mse", *,
-                 reduction: str = "mean", dtype: torch.dtype = torch.float64,
+                 reduction: str | None = None, dtype: torch.dtype = torch.float64,
                  params: Mapping[str, torch.Tensor] | None = None, chunk_size: int = 512,
-                 check_deterministic: bool = True):
+                 check_deterministic: bool = True, output: int | str | Callable | None = None,
+                 include_frozen: bool = False, device: torch.device | str | None = None,
+                 batching: str = "auto"):
         self.dtype = dtype
-        self.reduction = check_choice(reduction, "reduction", "Landscape", ("mean", "sum"))
+        self.device = _check_device(device)
         self.chunk_size = check_int(chunk_size, "chunk_size", "Landscape", min_val=1)
+        self.batching = check_choice(batching, "batching", "Landscape", BATCHING)
         self.loss_fn = get_loss(loss)
-        self.module, self._forward, init = _functional_model(model, params, dtype)
+        if reduction is None:
+            reduction = "sum" if isinstance(self.loss_fn, TorchLoss) and self.loss_fn.reduction == "sum" else "mean"
+        self.reduction = check_choice(reduction, "reduction", "Landscape", ("mean", "sum"))
+        include_frozen = check_bool(include_frozen, "include_frozen", "Landscape")
+        self.module, self._forward, init, self.frozen = _functional_model(
+            model, params, dtype, self.device, _check_output(output), include_frozen)
         self.layout = ParamLayout.from_params(init)
         self.theta0 = self.layout.flatten(init).detach().clone()
-        self.batches = prepare_data(data, self.loss_fn.target, dtype)
+        batches = prepare_data(data, self.loss_fn.target, dtype, self.device)
+        self.batches = self._check_batches(batches)
         self.n_samples = sum(int(X.shape[0]) for X, _ in self.batches)
         self._scale = 1.0 / self.n_samples if self.reduction == "mean" else 1.0
         self._scalar_fn: Callable[[torch.Tensor], torch.Tensor] = self._data_loss
         self._rowwise_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._plans = BatchPlans()
         if check_deterministic:
             self._check_deterministic()
+
+    def _check_batches(self, batches):
+        """One forward pass on the first batch: outputs against targets, the loss's shape, parameters used."""
+        X0, Y0 = batches[0]
+        with _autograd_on():
+            leaf = self.theta0.detach().clone().requires_grad_(True)
+            out = _run_forward(self._forward, self.layout.unflatten(leaf), X0)
+            checked = [(X, conform_targets(self.loss_fn, out, Y, self.dtype, i)) for i, (X, Y) in enumerate(batches)]
+            Y0 = checked[0][1]
+            loss_out = out if isinstance(self.loss_fn, TorchLoss) else as_matrix(out)
+            try:
+                values = self.loss_fn(loss_out, Y0)
+            except (RuntimeError, ValueError, IndexError, TypeError) as err:
+                msg = (f"The loss {self.loss_fn.name!r} failed on outputs of shape {tuple(out.shape)} and targets "
+                       f"of shape {tuple(Y0.shape)}: {_first_line(err)}")
+                raise ShapeError(msg) from None
+            check_loss_values(self.loss_fn, values, int(X0.shape[0]))
+        if not values.requires_grad:
+            msg = ("The loss does not depend on any parameter of the model (its value carries no gradient): "
+                   "check that the model's output reaches the loss without .detach(), .item() or numpy.")
+            raise ModelError(msg)
+        return checked
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_function(cls, f: Callable[[torch.Tensor], torch.Tensor], dim: int, *,
                       theta0: torch.Tensor | None = None, names: tuple[str, ...] | None = None,
                       dtype: torch.dtype = torch.float64, chunk_size: int = 4096,
-                      rowwise: bool = False) -> Landscape:
+                      rowwise: bool = False, device: torch.device | str | None = None) -> Landscape:
         """A landscape of a plain function ``f: R^d -> R`` (the toy landscapes of the seeds).
 
         Args:
@@ -100,6 +154,7 @@ class Landscape:
             rowwise: ``f`` also accepts a batch ``(B, d)`` and returns ``(B,)`` (written with
                 ``t[..., 0]``-style indexing); then :meth:`losses` and :meth:`grads` call it
                 once on the whole batch instead of vmapping, which is much faster for toys.
+            device: where points live and ``f`` is evaluated (see :class:`Landscape`).
 
         Example:
             >>> land = Landscape.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2)
@@ -109,6 +164,8 @@ class Landscape:
         dim = check_int(dim, "dim", "Landscape.from_function", min_val=1)
         self = cls.__new__(cls)
         self.dtype = dtype
+        self.device = _check_device(device)
+        self.batching, self._plans, self.frozen = "auto", BatchPlans(), ()
         self.reduction = "sum"
         self.chunk_size = check_int(chunk_size, "chunk_size", "Landscape.from_function", min_val=1)
         self.loss_fn = None
@@ -120,8 +177,8 @@ class Landscape:
                 msg = f"names must have one entry per variable ({dim}). Got {len(names)}."
                 raise InvalidParameterError(msg)
             self.layout = ParamLayout(tuple(names), tuple(() for _ in names))
-        self.theta0 = (torch.zeros(dim, dtype=dtype) if theta0 is None
-                       else torch.as_tensor(theta0, dtype=dtype).clone())
+        self.theta0 = (torch.zeros(dim, dtype=dtype, device=self.device) if theta0 is None
+                       else torch.as_tensor(theta0, dtype=dtype).to(self.device).clone())
         self.layout.check(self.theta0)
         self.batches, self.n_samples, self._scale = [], 0, 1.0
         self._scalar_fn = f
@@ -137,14 +194,28 @@ class Landscape:
     def _data_loss(self, theta: torch.Tensor) -> torch.Tensor:
         params = self.layout.unflatten(theta)
         total = 0.0
+        raw = isinstance(self.loss_fn, TorchLoss)
         for X, Y in self.batches:
-            out = _as_matrix(self._forward(params, X))
-            total = total + self.loss_fn(out, Y).sum()
+            out = self._forward(params, X)
+            total = total + self.loss_fn(out if raw else as_matrix(out), Y).sum()
+        return total * self._scale
+
+    def _direct_loss(self, theta: torch.Tensor) -> torch.Tensor:
+        """L(theta) without autograd, through the model's own parameters when it is an nn.Module."""
+        direct = getattr(self._forward, "direct", None)
+        if direct is None:
+            return self._scalar_fn(theta)
+        total = 0.0
+        raw = isinstance(self.loss_fn, TorchLoss)
+        with torch.no_grad():
+            for X, Y in self.batches:
+                out = direct(theta, X)
+                total = total + self.loss_fn(out if raw else as_matrix(out), Y).sum()
         return total * self._scale
 
     def _checked(self, theta: torch.Tensor) -> torch.Tensor:
         self.layout.check(theta)
-        return theta.to(self.dtype)
+        return theta.to(device=self.device, dtype=self.dtype)
 
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
         """The loss L(theta), a 0-d tensor."""
@@ -181,7 +252,7 @@ class Landscape:
         """
         theta = self._checked(theta)
         self.layout.check(v)
-        v = v.to(self.dtype)
+        v = v.to(device=self.device, dtype=self.dtype)
         if _inside_transform(theta) or _inside_transform(v):
             return jvp(grad(self._scalar_fn), (theta,), (v,))[1]
         with _autograd_on():
@@ -200,10 +271,15 @@ class Landscape:
         def one(v):
             return jvp(g, (theta,), (v,))[1]
 
-        return vmap(one, chunk_size=self.chunk_size)(V.to(self.dtype))
+        return vmap(one, chunk_size=self.chunk_size)(V.to(device=self.device, dtype=self.dtype))
 
-    def hessian(self, theta: torch.Tensor, *, max_dim: int = MAX_DENSE_DIM) -> torch.Tensor:
-        """Dense symmetric Hessian (d, d), built column-chunk by column-chunk from HVPs.
+    def hessian(self, theta: torch.Tensor, *, max_dim: int = MAX_DENSE_DIM,
+                progress: bool | None = None) -> torch.Tensor:
+        """Dense symmetric Hessian (d, d), built row-chunk by row-chunk from HVPs.
+
+        The rows are Hessian-vector products with the unit vectors, by the fastest
+        method :meth:`hvp_rows` measures for this landscape. ``progress``: a progress bar
+        (None: on a terminal, after a few seconds).
 
         Raises:
             DenseTooLargeError: if d > ``max_dim``; use the matrix-free
@@ -215,36 +291,105 @@ class Landscape:
                    f"max_dim = {max_dim}. Use the matrix-free valleys.curvature.hessian_operator "
                    f"(or Landscape.hvp) with Lanczos, or raise max_dim.")
             raise DenseTooLargeError(msg)
-        H = self.hvp_rows(theta)(torch.eye(d, dtype=self.dtype))
+        H = self.hvp_rows(theta)(torch.eye(d, dtype=self.dtype, device=self.device), progress=progress)
         return 0.5 * (H + H.T)
 
     def hvp_rows(self, theta: torch.Tensor, *, method: str = "auto") -> Callable[[torch.Tensor], torch.Tensor]:
-        """A function ``rows(V) = V H(theta)`` for many rows ``V (k, d)`` at one point.
+        """A function ``rows(V, progress=None) = V H(theta)`` for many rows ``V (k, d)`` at one point.
 
-        With ``method="graph"`` (the default through ``"auto"``) the gradient graph at
-        theta is built once and each batch of products is one batched backward pass;
-        ``"functorch"`` vmaps :meth:`hvps`. See :mod:`valleys.core.products`.
+        With ``method="graph"`` the gradient graph at theta is built once and each batch
+        of products is one batched backward pass; ``"functorch"`` vmaps :meth:`hvps`;
+        ``"auto"`` (the default) times these and a loop of single backward passes on the
+        first rows of a large call and keeps the fastest for this landscape. See
+        :mod:`valleys.core.products` and :mod:`valleys.core.batching`.
         """
         theta = self._checked(theta)
         if _inside_transform(theta):  # a retained graph cannot live inside vmap/grad/jvp
             return hvp_rows(self, theta, "functorch")
         return hvp_rows(self, theta.detach(), method)
 
-    def losses(self, thetas: torch.Tensor) -> torch.Tensor:
-        """Losses at many parameter vectors at once: (B, d) -> (B,), vectorised with vmap."""
-        self.layout.check(thetas)
-        if self._rowwise_fn is not None:
-            return self._rowwise_fn(thetas.to(self.dtype))
-        return vmap(self._scalar_fn, chunk_size=self.chunk_size)(thetas.to(self.dtype))
+    def _small(self) -> bool:
+        """Whether one point costs little enough that vectorising always pays (see core.batching)."""
+        return self.module is None and self._forward is None or self.n_samples * self.dim <= SMALL_WORK
 
-    def grads(self, thetas: torch.Tensor) -> torch.Tensor:
-        """Gradients at many parameter vectors at once: (B, d) -> (B, d)."""
+    @property
+    def batch_plans(self) -> dict:
+        """The batching choices made so far: operation -> (method, chunk size)."""
+        return dict(self._plans)
+
+    def losses(self, thetas: torch.Tensor, *, progress: bool | None = None) -> torch.Tensor:
+        """Losses at many parameter vectors at once: (B, d) -> (B,).
+
+        Vectorised with vmap, or a loop, whichever is faster for this landscape (see
+        ``batching`` and :mod:`valleys.core.batching`); the values agree to rounding.
+        ``progress``: a progress bar (None: on a terminal, after a few seconds).
+        """
         self.layout.check(thetas)
+        thetas = thetas.to(device=self.device, dtype=self.dtype)
+        if self._rowwise_fn is not None:
+            return self._rowwise_fn(thetas)
+        if _inside_transform(thetas) or thetas.requires_grad or thetas.ndim != 2 or thetas.shape[0] == 0:
+            return vmap(self._scalar_fn, chunk_size=self.chunk_size)(thetas)
+        f = self._scalar_fn
+
+        def loop(C):
+            return torch.stack([self._direct_loss(t) for t in C])
+
+        candidates = [("loop", 64, loop)] + [("vmap", c, vmap(f)) for c in self._chunks()]
+        with torch.no_grad():
+            return run_batched(thetas, candidates, plans=self._plans, op="losses", mode=self.batching,
+                               small=self._small(), device=self.device, progress=progress, desc="losses")
+
+    def _chunks(self) -> list[int]:
+        if self._small() or self.batching == "vmap":
+            return [self.chunk_size]
+        return sorted({min(c, self.chunk_size) for c in PROBE_CHUNKS})
+
+    def plane(self, center: torch.Tensor, u: torch.Tensor, v: torch.Tensor, alphas, betas, *,
+              progress: bool | None = None) -> torch.Tensor:
+        """Losses on the plane ``center + a u + b v``: shape ``(len(alphas), len(betas))``.
+
+        Equal (to rounding) to :meth:`losses` at the grid points, but for an
+        ``nn.Module`` whose first layer reads the inputs (``nn.Linear``/``nn.Conv*``) that
+        layer's output is computed three times per batch instead of once per point, as it
+        is affine in (a, b) (:mod:`valleys.core.plane`).
+
+        Args:
+            center, u, v: points of length d (u and v are the plane's directions).
+            alphas, betas: 1-D coordinates along u and v.
+            progress: a progress bar (None: on a terminal, after a few seconds).
+        """
+        from .plane import plane_losses
+
+        center, u, v = (self._checked(t) for t in (center, u, v))
+        alphas = torch.as_tensor(alphas, dtype=self.dtype, device=self.device)
+        betas = torch.as_tensor(betas, dtype=self.dtype, device=self.device)
+        if alphas.ndim != 1 or betas.ndim != 1:
+            msg = f"alphas and betas must be 1-D. Got shapes {tuple(alphas.shape)} and {tuple(betas.shape)}."
+            raise ShapeError(msg)
+        return plane_losses(self, center, u, v, alphas, betas, progress)
+
+    def _loss_takes_raw(self) -> bool:
+        return isinstance(self.loss_fn, TorchLoss)
+
+    def grads(self, thetas: torch.Tensor, *, progress: bool | None = None) -> torch.Tensor:
+        """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`)."""
+        self.layout.check(thetas)
+        thetas = thetas.to(device=self.device, dtype=self.dtype)
         if self._rowwise_fn is not None:
             with _autograd_on():
-                T = thetas.detach().to(self.dtype).clone().requires_grad_(True)
+                T = thetas.detach().clone().requires_grad_(True)
                 return torch.autograd.grad(self._rowwise_fn(T).sum(), T)[0]
-        return vmap(grad(self._scalar_fn), chunk_size=self.chunk_size)(thetas.to(self.dtype))
+        g = grad(self._scalar_fn)
+        if _inside_transform(thetas) or thetas.ndim != 2 or thetas.shape[0] == 0:
+            return vmap(g, chunk_size=self.chunk_size)(thetas)
+
+        def loop(C):
+            return torch.stack([self.grad(t) for t in C])
+
+        candidates = [("loop", 64, loop)] + [("vmap", c, vmap(g)) for c in self._chunks()]
+        return run_batched(thetas, candidates, plans=self._plans, op="grads", mode=self.batching,
+                           small=self._small(), device=self.device, progress=progress, desc="gradients")
 
     def hessians(self, thetas: torch.Tensor, *, max_dim: int = 64) -> torch.Tensor:
         """Dense Hessians at many points of a small landscape: (B, d) -> (B, d, d).
@@ -296,7 +441,7 @@ class Landscape:
         """Network outputs f_theta(x_i) stacked over all samples, shape (N, m)."""
         self._need_model("outputs")
         params = self.layout.unflatten(self._checked(theta))
-        return torch.cat([_as_matrix(self._forward(params, X)) for X, _ in self.batches])
+        return torch.cat([as_matrix(self._forward(params, X)) for X, _ in self.batches])
 
     def targets(self) -> torch.Tensor:
         """All targets stacked over batches."""
@@ -371,7 +516,8 @@ class Landscape:
 
     def __repr__(self) -> str:
         loss = self.loss_fn.name if self.loss_fn is not None else "function"
-        return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r})"
+        where = f", device={str(self.device)!r}" if self.device is not None else ""
+        return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r}{where})"
 
 
 @contextlib.contextmanager
@@ -386,32 +532,117 @@ def _inside_transform(t: torch.Tensor) -> bool:
     return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
 
 
-def _as_matrix(out: torch.Tensor) -> torch.Tensor:
-    if out.ndim == 1:
-        return out[:, None]
-    return out.reshape(out.shape[0], -1) if out.ndim > 2 else out
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
 
 
-def _functional_model(model, params, dtype):
+def _check_device(device) -> torch.device | None:
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        msg = f"The 'device' parameter of Landscape must name a torch device ('cpu', 'cuda', 'cuda:0'). Got {device!r}."
+        raise InvalidParameterError(msg) from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        msg = f"device={device!r} was asked for, but torch sees no CUDA device here. Use device='cpu' (or None)."
+        raise InvalidParameterError(msg)
+    return dev
+
+
+def _check_output(output):
+    if output is None or callable(output) or isinstance(output, str):
+        return output
+    if isinstance(output, int) and not isinstance(output, bool):
+        return output
+    msg = f"The 'output' parameter of Landscape must be an index, a key or a callable. Got {output!r}."
+    raise InvalidParameterError(msg)
+
+
+def _select_output(raw, output):
+    """Apply the ``output=`` selector to a model's raw output and insist on one tensor."""
+    if output is not None:
+        try:
+            raw = output(raw) if callable(output) else raw[output]
+        except (IndexError, KeyError, TypeError) as err:
+            kind = type(raw).__name__
+            keys = f" (keys: {', '.join(map(str, raw))})" if isinstance(raw, Mapping) else ""
+            msg = f"output={output!r} cannot select from the model's {kind} output{keys}: {_first_line(err)}"
+            raise ModelError(msg) from None
+    if isinstance(raw, torch.Tensor):
+        return raw
+    if isinstance(raw, tuple | list):
+        msg = (f"The model returns a {type(raw).__name__} of {len(raw)} items; pass Landscape(..., output=0) "
+               f"(an index), or a callable, to say which one the loss takes.")
+    elif isinstance(raw, Mapping):
+        msg = (f"The model returns a dict with keys {', '.join(map(repr, raw))}; pass Landscape(..., output=KEY) "
+               f"(e.g. output={next(iter(raw), 'logits')!r}) to say which one the loss takes.")
+    else:
+        msg = (f"The model returns a {type(raw).__name__}, not a tensor; pass Landscape(..., output=callable) "
+               f"that maps it to the output tensor (e.g. output=lambda o: o.logits).")
+    raise ModelError(msg)
+
+
+def _run_forward(forward, params, X):
+    """The first forward pass, with torch's errors turned into messages that say what to fix."""
+    try:
+        return forward(params, X)
+    except ModelError:
+        raise
+    except (RuntimeError, ValueError, IndexError, TypeError, AttributeError) as err:
+        text = _first_line(err)
+        if any(w in text for w in ("shape", "size", "dimension", "Expected")):
+            msg = (f"The model cannot be applied to inputs X of shape {tuple(X.shape)}: {text}. Check that X has "
+                   f"the width (or channels and image size) the model's first layer expects.")
+            raise ShapeError(msg) from None
+        msg = f"The model failed on inputs X of shape {tuple(X.shape)}: {type(err).__name__}: {text}"
+        raise ModelError(msg) from None
+
+
+def _functional_model(model, params, dtype, device=None, output=None, include_frozen=False):
+    """``(module, forward(params, X), trainable params, frozen names)`` of a model."""
+    if isinstance(model, type):
+        name = model.__name__
+        msg = f"model must be an instance, not the class {name}: write Landscape({name}(...), data)."
+        raise ModelError(msg)
     if isinstance(model, nn.Module):
         _refuse_stateful(model)
-        module = copy.deepcopy(model).to(dtype)
-        init = {n: p.detach().clone() for n, p in module.named_parameters()}
+        module = copy.deepcopy(model).to(device=device, dtype=dtype)
+        named = dict(module.named_parameters())
+        init = {n: p.detach().clone() for n, p in named.items() if include_frozen or p.requires_grad}
+        frozen = tuple(n for n in named if n not in init)
         if not init:
-            msg = "The model has no parameters: a landscape needs at least one trainable tensor."
+            msg = ("The model has no parameters: a landscape needs at least one trainable tensor." if not named else
+                   f"Every parameter of the model is frozen (requires_grad=False: {', '.join(frozen)}). "
+                   f"Unfreeze some, or pass include_frozen=True to put them in theta.")
             raise ModelError(msg)
-        buffers = {n: b.detach() for n, b in module.named_buffers()}
+        fixed = {n: b.detach() for n, b in module.named_buffers()}
+        fixed.update({n: named[n].detach() for n in frozen})
 
         def forward(p, X):
-            return functional_call(module, (p, buffers), (X,))
+            return _select_output(functional_call(module, (p, fixed), (X,)), output)
 
-        return module, forward, init
+        targets = [named[n] for n in init]
+
+        def direct(theta, X):
+            """No-grad forward at a flat theta by copying it into the private copy's parameters
+            (no functional_call overhead; used by loops of values and by planes)."""
+            torch.nn.utils.vector_to_parameters(theta, targets)
+            return _select_output(module(X), output)
+
+        forward.direct = direct
+        return module, forward, init, frozen
     if callable(model):
         if params is None:
             msg = "A functional model f(params, X) needs its initial parameters: pass params={...}."
             raise ModelError(msg)
-        init = {n: torch.as_tensor(p).detach().to(dtype).clone() for n, p in params.items()}
-        return None, model, init
+        init = {n: torch.as_tensor(p).detach().to(device=device, dtype=dtype).clone() for n, p in params.items()}
+
+        def call(p, X):
+            return _select_output(model(p, X), output)
+
+        return None, call, init, ()
     msg = f"model must be an nn.Module or a function f(params, X). Got {type(model).__name__}."
     raise ModelError(msg)
 

@@ -15,6 +15,11 @@ from ..errors import InvalidParameterError, ShapeError
 class ParamLayout:
     """Names, shapes and slices of the blocks of a flat parameter vector.
 
+    For an ``nn.Module`` the blocks are its trainable parameters in ``named_parameters``
+    order: parameters with ``requires_grad=False`` are frozen and not part of theta
+    (``Landscape.frozen`` names them) unless the landscape is built with
+    ``include_frozen=True``.
+
     Args:
         names: block names in order (for an ``nn.Module`` the ``named_parameters`` names).
         shapes: the shape of each block.

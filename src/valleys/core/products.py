@@ -10,8 +10,11 @@ Two ways to multiply by the Hessian at a fixed theta:
 - ``"functorch"``: :meth:`Landscape.hvps` (forward-over-reverse ``torch.func.jvp(grad)``,
   vmapped over vectors and chunked); nothing is kept between products.
 
-``"auto"`` uses ``"graph"`` and falls back to ``"functorch"`` for good if an operation
-of the model does not support the batched backward pass.
+``"auto"`` uses ``"graph"`` on small landscapes (falling back to ``"functorch"`` for good
+if an operation of the model has no batched backward rule); on larger ones it times a
+loop of single backward passes, ``"graph"`` and ``"functorch"`` in chunks of a few sizes
+on the first rows of a large call and keeps the fastest for the landscape
+(:mod:`valleys.core.batching`); a candidate that raises a RuntimeError is skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from .._validation import check_choice
+from .._progress import progress_bar
+from .batching import PROBE_CHUNKS, run_batched
 
 if TYPE_CHECKING:
     from .landscape import Landscape
@@ -41,6 +46,14 @@ def chunk_rows(land: Landscape) -> int:
     return max(1, min(land.chunk_size, CHUNK_BYTES // per_vector))
 
 
+def _graph_at(land: Landscape, theta: torch.Tensor):
+    """``(point, g)``: the gradient at theta with its graph kept (None when the loss is affine)."""
+    with torch.inference_mode(False), torch.enable_grad():  # works inside no_grad / inference_mode
+        point = theta.detach().clone().requires_grad_(True)
+        g = torch.autograd.grad(land.loss(point), point, create_graph=True)[0]
+    return point, (g if g.requires_grad else None)
+
+
 def graph_rows(land: Landscape, theta: torch.Tensor) -> Rows:
     """Hessian products by backward passes through a retained gradient graph at theta.
 
@@ -48,45 +61,104 @@ def graph_rows(land: Landscape, theta: torch.Tensor) -> Rows:
         ``rows(V)``: ``V (k, d) -> V H (k, d)``; one backward pass for k = 1, otherwise
         backward passes batched over chunks of :func:`chunk_rows` vectors.
     """
-    with torch.inference_mode(False), torch.enable_grad():  # works inside no_grad / inference_mode
-        point = theta.detach().clone().requires_grad_(True)
-        g = torch.autograd.grad(land.loss(point), point, create_graph=True)[0]
-    if not g.requires_grad:  # the loss is affine in theta: H = 0
+    point, g = _graph_at(land, theta)
+    if g is None:  # the loss is affine in theta: H = 0
         return torch.zeros_like
+    return _batched(point, g, chunk_rows(land))
 
+
+def _single(point, g) -> Rows:
+    def rows(V: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(False):
+            V = V.clone() if V.is_inference() else V
+            return torch.stack([torch.autograd.grad(g, point, v, retain_graph=True)[0] for v in V])
+
+    return rows
+
+
+def _batched(point, g, chunk: int) -> Rows:
     def rows(V: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(False):
             V = V.clone() if V.is_inference() else V
             if V.shape[0] == 1:
                 return torch.autograd.grad(g, point, V[0], retain_graph=True)[0][None]
-            return torch.cat([torch.autograd.grad(g, point, C, retain_graph=True,
-                                                  is_grads_batched=True)[0]
-                              for C in V.split(chunk_rows(land))])
+            return torch.cat([torch.autograd.grad(g, point, C, retain_graph=True, is_grads_batched=True)[0]
+                              for C in V.split(chunk)])
 
     return rows
 
 
 def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows:
-    """``rows(V) = V H(theta)`` for rows ``V (k, d)``, by ``method`` (see the module docstring)."""
-    method = check_choice(method, "method", "hvp_rows", HVP_METHODS)
+    """``rows(V, progress=None) = V H(theta)`` for rows ``V (k, d)``, by ``method`` (see the module docstring).
 
-    def functorch_rows(V):
-        return torch.cat([land.hvps(theta, C) for C in V.split(chunk_rows(land))])
+    ``"auto"`` chooses, per landscape, between single backward passes through the
+    retained graph in a loop, batched backward passes (``"graph"``) and vmapped
+    forward-over-reverse products (``"functorch"``) in chunks, by timing each on the
+    first rows of the first call with enough rows (:mod:`valleys.core.batching`); small
+    landscapes use ``"graph"`` directly. The products agree to rounding.
+    """
+    method = check_choice(method, "method", "hvp_rows", HVP_METHODS)
+    cap = chunk_rows(land)
+
+    def functorch(chunk):
+        def rows(V):
+            return torch.cat([land.hvps(theta, C) for C in V.split(chunk)])
+        return rows
 
     if method == "functorch":
-        return functorch_rows
-    rows = graph_rows(land, theta)
+        return _with_progress(functorch(cap))
     if method == "graph":
-        return rows
-    state = {"rows": rows}
+        return _with_progress(graph_rows(land, theta))
+    if land.batching != "loop" and (land.batching == "vmap" or land._small()):
+        # small landscapes: batched backward passes, and vmapped products if the model lacks a batched rule
+        state = {"rows": graph_rows(land, theta)}
 
-    def auto_rows(V):
-        try:
-            return state["rows"](V)
-        except RuntimeError:
-            if state["rows"] is functorch_rows:
-                raise
-            state["rows"] = functorch_rows
-            return functorch_rows(V)
+        def call(V):
+            try:
+                return state["rows"](V)
+            except RuntimeError:
+                if state["rows"] is fallback:
+                    raise
+                state["rows"] = fallback
+                return fallback(V)
 
-    return auto_rows
+        def auto_rows(V, progress=None):
+            if progress is not True and V.shape[0] <= cap:
+                return call(V)
+            out = []
+            with progress_bar(V.shape[0], "Hessian rows", progress) as bar:
+                for C in V.split(cap):
+                    out.append(call(C))
+                    bar.update(C.shape[0])
+            return torch.cat(out)
+
+        fallback = functorch(cap)
+        return auto_rows
+    point, g = _graph_at(land, theta)
+    if g is None:  # the loss is affine in theta: H = 0
+        return _with_progress(torch.zeros_like)
+    single = _single(point, g)
+    if land.batching == "loop":
+        candidates = [("loop", 64, single)]
+    else:
+        sizes = sorted({min(c, cap) for c in PROBE_CHUNKS})
+        candidates = [("loop", 64, single)]
+        candidates += [("graph", c, _batched(point, g, c)) for c in sizes]
+        candidates += [("functorch", c, functorch(c)) for c in sizes]
+
+    def rows(V: torch.Tensor, progress: bool | None = None) -> torch.Tensor:
+        V = V.to(device=point.device, dtype=point.dtype)
+        if V.shape[0] <= 1:
+            return single(V) if V.shape[0] else V.clone()
+        return run_batched(V, candidates, plans=land._plans, op="hvp_rows", mode=land.batching,
+                           small=land._small(), device=land.device, progress=progress,
+                           desc="Hessian rows")
+
+    return rows
+
+
+def _with_progress(rows: Rows) -> Rows:
+    def wrapped(V: torch.Tensor, progress: bool | None = None) -> torch.Tensor:
+        return rows(V)
+
+    return wrapped

@@ -22,7 +22,9 @@ from .activations import (
 from .losses import (
     LOSSES,
     Loss,
+    TorchLoss,
     cross_entropy,
+    from_torch,
     get_loss,
     logistic,
     multiclass_hinge,
@@ -53,5 +55,5 @@ __all__ = [
     "expm1",
     # losses
     "Loss", "LOSSES", "get_loss", "squared", "cross_entropy", "multiclass_hinge", "logistic",
-    "polynomial_hinge",
+    "polynomial_hinge", "TorchLoss", "from_torch",
 ]
