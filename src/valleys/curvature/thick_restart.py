@@ -40,6 +40,8 @@ class RitzPairs:
             ``||A||_2`` used to make residuals relative).
         num_matvecs: products with A done by the run.
         num_restarts: how many times the basis was compressed.
+        all_values: every Ritz value of the final basis, ascending (for gap estimates).
+        all_residuals: their residual norms from the Krylov relation (estimates).
     """
 
     values: torch.Tensor
@@ -48,6 +50,8 @@ class RitzPairs:
     scale: float
     num_matvecs: int
     num_restarts: int
+    all_values: torch.Tensor | None = None
+    all_residuals: torch.Tensor | None = None
 
 
 def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
@@ -169,14 +173,15 @@ class _Basis:
 
 def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
                           max_matvecs: int, V0: torch.Tensor, ncv: int,
-                          gen: torch.Generator) -> RitzPairs:
+                          gen: torch.Generator, on_step=None) -> RitzPairs:
     """The k wanted eigenpairs of ``op`` by block thick-restart Lanczos.
 
     Arguments are pre-validated: ``V0`` is the start block (b, n) with b >= 1 rows,
     ``k + b <= ncv`` and ``max_matvecs >= k``. Stops when every wanted pair has
     ``||A x - theta x|| <= tol * max|theta|``, when the basis spans the whole space, or
     after ``max_matvecs`` products (the last block is shortened to fit the budget). A
-    block of b vectors finds up to b copies of a repeated eigenvalue.
+    block of b vectors finds up to b copies of a repeated eigenvalue. ``on_step(used)``,
+    if given, is called after each block product (progress bars).
     """
     n, b = op.dim, V0.shape[0]
     ncv = min(ncv, n)
@@ -188,6 +193,8 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
     while True:
         W, H = basis.multiply(op)
         used += W.shape[0]
+        if on_step is not None:
+            on_step(used)
         last = slice(basis.size - W.shape[0], basis.size)
         theta, S = torch.linalg.eigh(basis.T[: basis.size, : basis.size])
         order = wanted_order(theta, which)
@@ -201,8 +208,10 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
                 X, res = basis.ritz_residuals(S, theta, sel)
                 if stop or bool(torch.all(res <= tol * scale)):
                     idx = torch.argsort(theta[sel])
+                    every = (torch.linalg.vector_norm(S[last].T @ C, dim=1) if C.numel()
+                             else torch.zeros_like(theta))
                     return RitzPairs(theta[sel][idx], X[idx].T.contiguous(), res[idx], scale,
-                                     used, restarts)
+                                     used, restarts, theta.clone(), every)
         if basis.size + basis.pending > ncv:
             basis.restart(S, theta, order[:n_keep])
             restarts += 1
