@@ -57,7 +57,7 @@ DEFAULT_GAP_REQUIRED = 1e3
 
 @dataclass(frozen=True, repr=False)
 class RankResult(Record):
-    """A numerical rank and the evidence behind it.
+    r"""A numerical rank and the evidence behind it.
 
     Attributes:
         count: number of values kept as nonzero (the rank).

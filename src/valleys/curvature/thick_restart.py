@@ -173,7 +173,7 @@ class _Basis:
 
 def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
                           max_matvecs: int, V0: torch.Tensor, ncv: int,
-                          gen: torch.Generator, on_step=None) -> RitzPairs:
+                          gen: torch.Generator, on_step=None, accept=None) -> RitzPairs:
     """The k wanted eigenpairs of ``op`` by block thick-restart Lanczos.
 
     Arguments are pre-validated: ``V0`` is the start block (b, n) with b >= 1 rows,
@@ -181,8 +181,15 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
     ``||A x - theta x|| <= tol * max|theta|``, when the basis spans the whole space, or
     after ``max_matvecs`` products (the last block is shortened to fit the budget). A
     block of b vectors finds up to b copies of a repeated eigenvalue. ``on_step(used)``,
-    if given, is called after each block product (progress bars).
+    if given, is called after each block product (progress bars). ``accept(values,
+    residuals, scale)``, if given, replaces the stopping test: it receives the wanted Ritz
+    values and their residual norms (estimates from the Krylov relation, then the true
+    ones) and returns whether to stop.
     """
+    if accept is None:
+        def accept(values, res, scale):
+            return bool(torch.all(res <= tol * scale))
+
     n, b = op.dim, V0.shape[0]
     ncv = min(ncv, n)
     n_keep = max(k, min(ncv - b, k + (ncv - k) // 2))
@@ -204,9 +211,9 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
         stop = basis.pending == 0
         if sel.numel() == k:
             estimate = torch.linalg.vector_norm(S[last][:, sel].T @ C, dim=1)
-            if stop or bool(torch.all(estimate <= tol * scale)):
+            if stop or accept(theta[sel], estimate, scale):
                 X, res = basis.ritz_residuals(S, theta, sel)
-                if stop or bool(torch.all(res <= tol * scale)):
+                if stop or accept(theta[sel], res, scale):
                     idx = torch.argsort(theta[sel])
                     every = (torch.linalg.vector_norm(S[last].T @ C, dim=1) if C.numel()
                              else torch.zeros_like(theta))
