@@ -153,7 +153,7 @@ class CriticalPoint(Record):
 
     def to_frame(self) -> pd.DataFrame:
         """One row: the kind, the counts, the thresholds and the evidence (no arrays)."""
-        d = self.to_dict(arrays=False)
+        d = self.to_dict(arrays=False, strict=False)
         d.pop("theta")
         d.pop("eigenvalues")
         probe = d.pop("probe")

@@ -8,9 +8,9 @@ from .._validation import check_choice
 from ..core import Landscape
 from ._inputs import ParamFilter
 from ._operator import CurvatureOperator
+from ._progress import bar
 from .ggn import ggn_torch_operator
 from .hessian import hessian_torch_operator
-from ._progress import bar
 
 #: The curvature matrices the spectral functions accept.
 CURVATURES = ("hessian", "ggn")

@@ -26,35 +26,37 @@ REPR_WIDTH = 100
 REPR_MAX = 4 * REPR_WIDTH
 
 
-def _float(x: float):
+def _float(x: float, strict: bool = True):
     x = float(x)
-    return x if math.isfinite(x) else str(x)
+    return x if math.isfinite(x) or not strict else str(x)
 
 
-def jsonable(value, arrays: bool = True):
-    """``value`` with arrays, tensors, tuples, NumPy scalars and records made JSON-able."""
+def jsonable(value, arrays: bool = True, strict: bool = True):
+    """``value`` with arrays, tensors, tuples, NumPy scalars and records made JSON-able
+    (``strict=False`` keeps non-finite floats as floats)."""
     if isinstance(value, Record):
-        return value.to_dict(arrays=arrays)
+        return value.to_dict(arrays=arrays, strict=strict)
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         if not arrays and value.size > 1:
             return summary(value)
         if value.dtype.kind == "f":
-            return jsonable(value.tolist())
+            return jsonable(value.tolist(), arrays, strict)
         return value.tolist()
     if isinstance(value, pd.DataFrame):
-        return jsonable(value.to_dict(orient="list"), arrays) if arrays else f"DataFrame{value.shape}"
+        return (jsonable(value.to_dict(orient="list"), arrays, strict) if arrays
+                else f"DataFrame{value.shape}")
     if isinstance(value, dict):
-        return {str(k): jsonable(v, arrays) for k, v in value.items()}
+        return {str(k): jsonable(v, arrays, strict) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(v, arrays) for v in value]
+        return [jsonable(v, arrays, strict) for v in value]
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
-        return _float(value)
+        return _float(value, strict)
     if isinstance(value, torch.dtype):
         return str(value).replace("torch.", "")
     return value
@@ -93,15 +95,18 @@ class Record:
 
     _repr_skip: ClassVar[tuple[str, ...]] = ()
 
-    def to_dict(self, *, arrays: bool = True) -> dict:
+    def to_dict(self, *, arrays: bool = True, strict: bool = True) -> dict:
         """The fields (and key properties) as a JSON-able dict.
 
         Args:
             arrays: include arrays as nested lists; False replaces each array by a
                 one-line summary (shape and range).
+            strict: write non-finite floats as the strings "inf", "-inf", "nan" (valid
+                JSON); False keeps them as floats.
         """
-        out = {f.name: jsonable(getattr(self, f.name), arrays) for f in dataclasses.fields(self)}
-        out.update({k: jsonable(v, arrays) for k, v in self._extra().items()})
+        out = {f.name: jsonable(getattr(self, f.name), arrays, strict)
+               for f in dataclasses.fields(self)}
+        out.update({k: jsonable(v, arrays, strict) for k, v in self._extra().items()})
         return out
 
     def _extra(self) -> dict:
@@ -110,7 +115,7 @@ class Record:
 
     def to_frame(self) -> pd.DataFrame:  # overridden where a row structure exists
         """A one-row table of the scalar fields."""
-        row = {k: v for k, v in self.to_dict(arrays=False).items()
+        row = {k: v for k, v in self.to_dict(arrays=False, strict=False).items()
                if not isinstance(v, list | dict) and not (isinstance(v, str) and v.startswith("array"))}
         return pd.DataFrame([row])
 

@@ -87,7 +87,7 @@ class Eigenpairs(Record):
     scale: float = float("nan")
     dtype: str = "float64"
 
-    _repr_skip = ("eigenvectors", "blocks")
+    _repr_skip = ("eigenvectors", "blocks", "residual_norms", "gap_bounds", "wall_time")
 
     @property
     def all_converged(self) -> bool:

@@ -111,7 +111,7 @@ class SmallestEigenvalue(Record):
 
     def to_frame(self) -> pd.DataFrame:
         """One row with the value, its bound, the sign and the evidence."""
-        return pd.DataFrame([{k: v for k, v in self.to_dict(arrays=False).items() if k != "vector"}])
+        return pd.DataFrame([{k: v for k, v in self.to_dict(arrays=False, strict=False).items() if k != "vector"}])
 
 
 def smallest_eigenvalue(land: Landscape, theta: torch.Tensor, *, method: str = "auto",

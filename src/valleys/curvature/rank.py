@@ -97,7 +97,7 @@ class RankResult(Record):
         """One row: count, nullity, threshold, gap ratio, ambiguity, policy, floor."""
         import pandas as pd
 
-        return pd.DataFrame([self.to_dict()])
+        return pd.DataFrame([self.to_dict(strict=False)])
 
 
 def numerical_rank(values, *, policy: str | None = None, tau: float | None = None,

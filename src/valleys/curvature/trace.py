@@ -18,13 +18,14 @@ from ..core import Landscape
 from ._build import curvature_operator
 from ._inputs import ParamFilter
 from ._operator import CurvatureOperator
+from ._record import Record
 
 #: Trace estimators.
 METHODS = ("hutchinson", "hutch++")
 
 
-@dataclass(frozen=True)
-class TraceEstimate:
+@dataclass(frozen=True, repr=False)
+class TraceEstimate(Record):
     """A stochastic estimate of a trace with its standard error.
 
     Attributes:
