@@ -23,7 +23,14 @@ from ._operator import CurvatureOperator
 from .lanczos import BREAKDOWN_TOL
 
 #: A Gram–Schmidt pass is repeated when a vector keeps at most this fraction of its norm.
-REORTH_ETA = 2**-0.5
+#: One classical Gram–Schmidt pass against an orthonormal basis leaves an orthogonality
+#: error of about eps * (norm before / norm after); with this threshold that is at most
+#: about 100 eps, far below the semi-orthogonality (sqrt(eps)) that keeps Lanczos' Ritz
+#: values exact to working precision (Parlett, *The Symmetric Eigenvalue Problem*, 1998,
+#: §13-8; Simon 1984). The classical DGKS value 1/sqrt(2) repeated the pass at almost
+#: every step, reading the whole basis twice more: that was most of eigs' time outside
+#: the products (``benchmarks/curvature.py``, ``lanczos_overhead``).
+REORTH_ETA = 1e-2
 #: Which end(s) of the spectrum each ``which`` targets.
 WHICH = ("LA", "SA", "LM", "BE")
 
@@ -96,15 +103,16 @@ class _Basis:
         """Remove from the rows of W their components along the basis.
 
         Classical Gram–Schmidt, repeated once unless every row kept more than
-        ``REORTH_ETA`` of its norm ("twice is enough", Daniel, Gragg, Kaufman & Stewart
-        1976). ``coefficients`` (= ``W @ V^T``, if already known) saves the first product.
+        ``REORTH_ETA`` of its norm (Daniel, Gragg, Kaufman & Stewart 1976, with the
+        threshold discussed at :data:`REORTH_ETA`). ``coefficients`` (= ``W @ V^T``, if
+        already known) saves the first product.
         """
         V = self.V[: self.size]
         before = torch.linalg.vector_norm(W, dim=1)
-        W = W - (W @ V.T if coefficients is None else coefficients) @ V
+        W = torch.addmm(W, W @ V.T if coefficients is None else coefficients, V, alpha=-1)
         if torch.all(torch.linalg.vector_norm(W, dim=1) > REORTH_ETA * before):
             return W
-        return W - (W @ V.T) @ V
+        return torch.addmm(W, W @ V.T, V, alpha=-1)
 
     def multiply(self, op: CurvatureOperator) -> tuple[torch.Tensor, torch.Tensor]:
         """Multiply the pending block by A and extend T.
