@@ -31,6 +31,8 @@ from .lanczos import BREAKDOWN_TOL
 #: every step, reading the whole basis twice more: that was most of eigs' time outside
 #: the products (``benchmarks/curvature.py``, ``lanczos_overhead``).
 REORTH_ETA = 1e-2
+#: Columns of the basis transformed together at a restart.
+RESTART_COLUMNS = 16384
 #: Which end(s) of the spectrum each ``which`` targets.
 WHICH = ("LA", "SA", "LM", "BE")
 
@@ -162,10 +164,14 @@ class _Basis:
     def restart(self, S: torch.Tensor, theta: torch.Tensor, keep: torch.Tensor) -> None:
         """Compress the basis to the Ritz vectors ``keep``, moving the pending block after them."""
         size, nk, c = self.size, keep.numel(), self.pending
-        Y = S[:, keep]
+        Yt = S[:, keep].T.contiguous()
         nxt = self.V[size: size + c].clone()
-        self.V[:nk] = Y.T @ self.V[:size]
-        self.AV[:nk] = Y.T @ self.AV[:size]
+        # in place, one block of columns at a time: no full-size temporaries (whose fresh
+        # pages cost more than the arithmetic; measured 1.3-1.6x faster at d = 269k)
+        for lo in range(0, self.V.shape[1], RESTART_COLUMNS):
+            cols = slice(lo, lo + RESTART_COLUMNS)
+            self.V[:nk, cols] = Yt @ self.V[:size, cols]
+            self.AV[:nk, cols] = Yt @ self.AV[:size, cols]
         self.T.zero_()
         self.T[:nk, :nk] = torch.diag(theta[keep])
         self.V[nk: nk + c] = nxt
