@@ -136,6 +136,16 @@ def test_trained_mlp_small_values_are_not_called_converged_without_their_sign(tr
         assert low.value >= truth[0] - low.error_bound
 
 
+@pytest.mark.parametrize("sign, kind", [(-1, "saddle"), (1, "local-min")])
+def test_classify_above_the_dense_limit_uses_the_certified_sign(sign, kind):
+    truth = np.r_[sign * 1e-9, bulk(200)]
+    land = planted_landscape(truth)
+    cp = classify(land, torch.zeros(truth.size, dtype=F64), max_dim=50)
+    assert cp.kind == kind and cp.index is None and cp.policy == "lanczos"
+    assert ("Rayleigh quotient certificate" in cp.evidence) == (sign < 0)
+    assert cp.eigenvalues[-1] == pytest.approx(1.0)
+
+
 # ------------------------------------------------------------------ finding 4
 def test_gap_policy_clusters_values_below_the_noise_floor():
     values = np.r_[np.linspace(0.5, 1, 10), [1e-17] * 5, 1e-35]
