@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import sys
 import time
 import warnings
@@ -45,7 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import time_interleaved, write_result  # noqa: E402
 
 from valleys import Landscape  # noqa: E402
-from valleys.curvature import eigs, hessian_operator, spectrum  # noqa: E402
+from valleys.curvature import (  # noqa: E402
+    CurvatureOperator,
+    eigs,
+    hessian_operator,
+    spectrum,
+    trace,
+)
 from valleys.errors import NonConvergenceWarning  # noqa: E402
 from valleys.nets import mlp  # noqa: E402
 
@@ -235,12 +242,252 @@ def bench_dense(n: int, repeat: int) -> dict:
             "meets_target": with_vectors <= DENSE_TARGET and values_only <= DENSE_TARGET}
 
 
+# ------------------------------------------------------------------ issue 6 (trust)
+TRACE_TARGET = 1.0
+OVERHEAD_TARGET = 0.10
+SWEEP_RESIDUALS = (1e-2, 1e-4, 1e-6)
+PYHESSIAN_TOLS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+#: PyHessian's iteration cap per eigenvalue in the sweep (its default is 100).
+PYHESSIAN_MAXITER = 200
+
+
+def _digits_mlp_problem(dtype):
+    from valleys.data.shipped import digits
+
+    X, Y = digits().as_pair()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                          nn.Linear(128, 10)).to(dtype)
+    return model, X.to(dtype), Y
+
+
+def bench_trace(repeat: int) -> dict:
+    """100-probe Hutchinson trace, MLP 64-128-128-10 on digits (N = 1797), float32:
+    ``valleys.curvature.trace`` vs PyHessian's ``hessian(...).trace(maxIter=100, tol=-1)``
+    (tol = -inf so that it runs all 100 probes), both timed from the model (graph set-up
+    included)."""
+    try:
+        pyhessian_module = importlib.import_module("pyhessian.hessian")
+    except ImportError as exc:
+        return {"error": f"pyhessian could not be imported: {exc!r}"}
+    model, X, Y = _digits_mlp_problem(torch.float32)
+    out = {}
+
+    def run_ours():
+        land = Landscape(model, (X, Y), loss="ce", dtype=torch.float32)
+        out["ours"] = trace(land, land.theta0, num_matvecs=100, seed=0)
+
+    def run_pyhessian():
+        torch.manual_seed(0)
+        model.zero_grad(set_to_none=True)
+        ph = pyhessian_module.hessian(model, nn.CrossEntropyLoss(), data=(X, Y), cuda=False)
+        out["pyhessian"] = ph.trace(maxIter=100, tol=-math.inf)  # never stops early
+
+    times = time_interleaved({"valleys": run_ours, "pyhessian": run_pyhessian}, repeat=repeat,
+                             warmup=1)
+    vals = np.asarray(out["pyhessian"], dtype=np.float64)
+    ratio = times["valleys"] / times["pyhessian"]
+    return {"model": "MLP 64-128-128-10 ReLU, digits N = 1797, cross-entropy, float32",
+            "d": sum(p.numel() for p in model.parameters()), "probes": 100,
+            "seconds": times, "ratio_valleys_over_pyhessian": ratio,
+            "target_ratio": TRACE_TARGET, "meets_target": ratio <= TRACE_TARGET,
+            "valleys_estimate": out["ours"].estimate, "valleys_std_error": out["ours"].std_error,
+            "pyhessian_estimate": float(vals.mean()),
+            "pyhessian_std_error": float(vals.std(ddof=1) / np.sqrt(vals.size))}
+
+
+def bench_lanczos_overhead(n: int) -> dict:
+    """Time of ``eigs(k=5, LA, tol=1e-6)`` outside the Hessian-vector products, MLP
+    784-256-256-10 (N = n, float64): products are timed where the operator calls them."""
+    X, Y = _mnist_like(n, torch.float64)
+    land = Landscape(_model().double(), (X, Y), loss="ce")
+    spent = {"products": 0.0}
+    original = land.hvp_rows
+
+    def timed_hvp_rows(theta, **kwargs):
+        t0 = time.perf_counter()
+        rows = original(theta, **kwargs)
+        spent["products"] += time.perf_counter() - t0
+
+        def timed(V):
+            t1 = time.perf_counter()
+            out = rows(V)
+            spent["products"] += time.perf_counter() - t1
+            return out
+
+        return timed
+
+    land.hvp_rows = timed_hvp_rows
+    eigs(land, land.theta0, k=1, num_matvecs=3)  # warm-up
+    spent["products"] = 0.0
+    start = time.perf_counter()
+    pairs = eigs(land, land.theta0, k=5, which="LA", tol=1e-6)
+    total = time.perf_counter() - start
+    share = (total - spent["products"]) / total
+    return {"d": land.dim, "N": n, "num_matvecs": pairs.num_matvecs, "seconds_total": total,
+            "seconds_in_products": spent["products"], "overhead_fraction": share,
+            "target_overhead": OVERHEAD_TARGET, "meets_target": share <= OVERHEAD_TARGET}
+
+
+def bench_eigs_sweep(n: int) -> dict:
+    """Top-5 eigenpairs to relative residual r in {1e-2, 1e-4, 1e-6}: valleys.eigs(tol=r)
+    vs PyHessian with its tol tightened through 1e-2 ... 1e-8 (maxIter 200 per
+    eigenvalue) until its largest residual is <= r; MLP 784-256-256-10, N = n, float64."""
+    try:
+        pyhessian_module = importlib.import_module("pyhessian.hessian")
+    except ImportError as exc:
+        return {"error": f"pyhessian could not be imported: {exc!r}"}
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        X, Y = _mnist_like(n, torch.float64)
+        model = _model().double()
+        land = Landscape(model, (X, Y), loss="ce")
+        op = hessian_operator(land, land.theta0)
+        eigs(land, land.theta0, k=1, num_matvecs=3)  # warm-up
+        ours = {}
+        for r in SWEEP_RESIDUALS:
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NonConvergenceWarning)
+                pairs = eigs(land, land.theta0, k=5, which="LA", tol=r)
+            ours[r] = {"seconds": time.perf_counter() - start, "num_matvecs": pairs.num_matvecs,
+                       "max_relative_residual": float(pairs.residuals.max())}
+        scale = float(np.abs(pairs.eigenvalues).max())
+        theirs = []
+        for tol in PYHESSIAN_TOLS:
+            torch.manual_seed(0)
+            model.zero_grad(set_to_none=True)
+            start = time.perf_counter()
+            ph = pyhessian_module.hessian(model, nn.CrossEntropyLoss(), data=(X, Y), cuda=False)
+            values, vectors = ph.eigenvalues(maxIter=PYHESSIAN_MAXITER, tol=tol, top_n=5)
+            seconds = time.perf_counter() - start
+            V = np.stack([torch.cat([p.reshape(-1) for p in vec]).detach().double().numpy()
+                          for vec in vectors], axis=1)
+            res = max(_relative_residuals(op, np.asarray(values), V, scale))
+            theirs.append({"tol": tol, "seconds": seconds, "max_relative_residual": res})
+            if res <= min(SWEEP_RESIDUALS):
+                break
+    finally:
+        torch.set_default_dtype(previous)
+    rows = []
+    for r in SWEEP_RESIDUALS:
+        reach = next((t for t in theirs if t["max_relative_residual"] <= r), None)
+        row = {"residual": r, "valleys_seconds": ours[r]["seconds"],
+               "valleys_num_matvecs": ours[r]["num_matvecs"],
+               "valleys_max_relative_residual": ours[r]["max_relative_residual"]}
+        if reach is None:
+            row.update({"pyhessian": f"not reached (tol down to {theirs[-1]['tol']:g}, "
+                                     f"maxIter {PYHESSIAN_MAXITER})",
+                        "speedup": None, "meets_target": None})
+        else:
+            speed = reach["seconds"] / ours[r]["seconds"]
+            row.update({"pyhessian_tol": reach["tol"], "pyhessian_seconds": reach["seconds"],
+                        "pyhessian_max_relative_residual": reach["max_relative_residual"],
+                        "speedup": speed, "meets_target": speed >= EIGS_SPEEDUP_TARGET})
+        rows.append(row)
+    return {"d": land.dim, "N": n, "k": 5, "target_speedup": EIGS_SPEEDUP_TARGET,
+            "rows": rows, "pyhessian_runs": theirs}
+
+
+def _diag_operator(lam: np.ndarray) -> CurvatureOperator:
+    d = torch.as_tensor(lam, dtype=torch.float64)
+    return CurvatureOperator(lambda V: V * d, d.numel(), torch.float64, "planted")
+
+
+def _chebyshev_operator(op: CurvatureOperator, degree: int, lo: float, hi: float):
+    """p(A) with p the degree-q Chebyshev polynomial of [lo, hi] mapped to [-1, 1], turned
+    so that eigenvalues below lo are amplified (p = T_q((lo + hi - 2 A) / (hi - lo)))."""
+    c, e = (hi + lo) / 2, (hi - lo) / 2
+
+    def rows(V):
+        y_prev, y = V, (c * V - op.matrows(V)) / e
+        for _ in range(degree - 1):
+            y_prev, y = y, 2 * (c * y - op.matrows(y)) / e - y_prev
+        return y
+
+    return CurvatureOperator(rows, op.dim, op.dtype, "chebyshev")
+
+
+def bench_negative_curvature(n: int = 20000) -> dict:
+    """Products needed to settle the sign of lambda_min on planted spectra (bulk
+    log-uniform in [1e-3, 1], lambda_max = 1, lambda_min = -+ratio):
+    thick-restart Lanczos on SA with ncv 20 and 60, the shift sigma I - A with sigma an
+    upper bound of lambda_max (LA; the same Krylov space as SA), and a Chebyshev filter of
+    degree 8 on [1e-2, 1.05] (LA on p(A), then the Rayleigh quotient)."""
+    from valleys.curvature.thick_restart import thick_restart_lanczos
+    from valleys.curvature.tolerances import rounding_bound
+
+    rng = np.random.default_rng(0)
+    body = np.exp(rng.uniform(np.log(1e-3), 0.0, n - 1))
+    body[-1] = 1.0
+    rows = []
+    rho = rounding_bound(torch.float64, n, 1.0)
+    for ratio in (1e-6, 1e-9, 1e-11):
+        for sign in (-1, 1):
+            lam = np.r_[sign * ratio, body]
+
+            def settled_sa(values, res, scale):
+                v, r = float(values[0]), float(res[0])
+                return v < -rho or r < abs(v) - rho
+
+            def settled_shift(values, res, scale, sigma=1.05):
+                v, r = sigma - float(values[0]), float(res[0])
+                return v < -rho or r < abs(v) - rho
+
+            result = {"ratio": ratio, "sign": sign}
+            for name, ncv in (("lanczos_ncv20", 20), ("lanczos_ncv60", 60)):
+                op = _diag_operator(lam)
+                gen = torch.Generator().manual_seed(0)
+                V0 = torch.randn(1, n, generator=gen, dtype=torch.float64)
+                ritz = thick_restart_lanczos(op, 1, "SA", 1e-14, 20000, V0, ncv, gen,
+                                             accept=settled_sa)
+                result[name] = {"num_matvecs": op.num_matvecs,
+                                "value": float(ritz.values[0]),
+                                "correct_sign": bool(np.sign(ritz.values[0]) == sign)}
+            base = _diag_operator(lam)
+            shifted = CurvatureOperator(lambda V, b=base: 1.05 * V - b.matrows(V), n,
+                                        torch.float64, "shift")
+            gen = torch.Generator().manual_seed(0)
+            V0 = torch.randn(1, n, generator=gen, dtype=torch.float64)
+            ritz = thick_restart_lanczos(shifted, 1, "LA", 1e-14, 20000, V0, 60, gen,
+                                         accept=settled_shift)
+            result["shift_ncv60"] = {"num_matvecs": base.num_matvecs,
+                                     "value": 1.05 - float(ritz.values[0]),
+                                     "correct_sign": bool(np.sign(1.05 - ritz.values[0]) == sign)}
+            base = _diag_operator(lam)
+            cheb = _chebyshev_operator(base, 8, 1e-2, 1.05)
+            gen = torch.Generator().manual_seed(0)
+            V0 = torch.randn(1, n, generator=gen, dtype=torch.float64)
+            value = float("nan")
+            for budget in (40, 80, 160, 320, 640, 1280):
+                gen = torch.Generator().manual_seed(0)
+                ritz = thick_restart_lanczos(cheb, 1, "LA", 1e-12, budget, V0, 30, gen)
+                x = ritz.vectors[:, 0]
+                value = float(x @ base.matvec(x))
+                r = float(torch.linalg.vector_norm(base.matvec(x) - value * x))
+                if value < -rho or r < abs(value) - rho:
+                    break
+            result["chebyshev8_ncv30"] = {"num_matvecs": base.num_matvecs, "value": value,
+                                          "correct_sign": bool(np.sign(value) == sign)}
+            rows.append(result)
+    methods = ("lanczos_ncv20", "lanczos_ncv60", "shift_ncv60", "chebyshev8_ncv30")
+    totals = {m: sum(r[m]["num_matvecs"] for r in rows) for m in methods}
+    return {"n": n, "rows": rows, "total_num_matvecs": totals,
+            "fewest_products": min(totals, key=totals.get),
+            "note": "products to a settled sign (Rayleigh quotient < -rounding, or residual "
+                    "below |value|); the Chebyshev filter doubles its Lanczos budget until "
+                    "the Rayleigh quotient of its Ritz vector settles the sign"}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the three benchmarks and write ``benchmarks/results/curvature.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for torch and NumPy's BLAS (default: leave as is)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument("--only", nargs="*", default=None, choices=SECTIONS,
+                        help="run only these sections; the others keep their stored results")
     args = parser.parse_args(argv)
     limits = contextlib.nullcontext()
     if args.threads is not None:  # the same thread count for torch and NumPy's BLAS/LAPACK
@@ -254,13 +501,54 @@ def main(argv: list[str] | None = None) -> dict:
         return _run(args)
 
 
+SECTIONS = ("hvp", "eigs", "dense", "trace", "lanczos_overhead", "eigs_residual_sweep",
+            "negative_curvature")
+
+
 def _run(args: argparse.Namespace) -> dict:
+    import json
+
+    from _timing import RESULTS_DIR
+
+    only = set(args.only) if args.only else set(SECTIONS)
+    stored = RESULTS_DIR / "curvature.json"
+    result = {}
+    if args.only and stored.exists():
+        result = {k: v for k, v in json.loads(stored.read_text()).items()
+                  if k not in ("benchmark", "machine")}
+    result["threads_requested"] = args.threads
+    if "trace" in only:
+        result["trace_vs_pyhessian"] = bench_trace(2 if args.quick else 3)
+        print("trace", result["trace_vs_pyhessian"], flush=True)
+    if "lanczos_overhead" in only:
+        result["lanczos_overhead"] = bench_lanczos_overhead(1024)
+        print("lanczos overhead", result["lanczos_overhead"], flush=True)
+    if "negative_curvature" in only:
+        result["negative_curvature"] = bench_negative_curvature()
+        print("negative curvature", result["negative_curvature"]["total_num_matvecs"], flush=True)
+    if "eigs_residual_sweep" in only:
+        result["eigs_residual_sweep"] = bench_eigs_sweep(256 if args.quick else 1024)
+        print("sweep", result["eigs_residual_sweep"].get("rows"), flush=True)
+    if only & {"hvp", "eigs", "dense"}:
+        result.update(_run_original(args, only))
+    path = write_result("curvature", result)
+    print(f"wrote {path}")
+    return result
+
+
+def _run_original(args: argparse.Namespace, only: set) -> dict:
     repeat = 3 if args.quick else 7
     n = 1024
-    result = {"threads_requested": args.threads,
-              "hvp": [bench_hvp(torch.float32, n, repeat), bench_hvp(torch.float64, n, repeat)]}
-    print("hvp", {r["dtype"]: {k: round(v, 2) for k, v in r["ratios"].items()} for r in result["hvp"]},
-          flush=True)
+    result = {}
+    if "hvp" in only:
+        result["hvp"] = [bench_hvp(torch.float32, n, repeat), bench_hvp(torch.float64, n, repeat)]
+    if "eigs" not in only:
+        if "dense" in only:
+            result["dense_spectrum"] = [bench_dense(128, 1), bench_dense(256, 1)]
+        return result
+    if "hvp" in result:
+        print("hvp", {r["dtype"]: {k: round(v, 2) for k, v in r["ratios"].items()}
+                      for r in result["hvp"]}, flush=True)
     eig_repeat = 1 if args.quick else 2
     result["eigs_vs_pyhessian"] = [bench_eigs(n, "random", eig_repeat),
                                    bench_eigs(n, "class_means", eig_repeat)]
@@ -269,12 +557,11 @@ def _run(args: argparse.Namespace) -> dict:
                                                  "speedup_valleys_over_pyhessian", "valleys_num_matvecs",
                                                  "pyhessian_num_matvecs", "matched_accuracy")},
               flush=True)
-    result["dense_spectrum"] = [bench_dense(128, 1), bench_dense(256, 1)]
-    for dense in result["dense_spectrum"]:
-        print("dense", {k: dense[k] for k in ("d", "N", "ratio_with_vectors", "ratio_values_only")},
-              flush=True)
-    path = write_result("curvature", result)
-    print(f"wrote {path}")
+    if "dense" in only:
+        result["dense_spectrum"] = [bench_dense(128, 1), bench_dense(256, 1)]
+        for dense in result["dense_spectrum"]:
+            print("dense", {k: dense[k] for k in ("d", "N", "ratio_with_vectors", "ratio_values_only")},
+                  flush=True)
     return result
 
 

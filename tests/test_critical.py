@@ -85,7 +85,9 @@ def test_hyperbolic_saddle_and_other_second_order_kinds():
 def test_non_critical_point_and_thresholds_are_reported():
     cp = classify(toy(uv), t64(0.5, 0.5), grad_tol=1e-6, tau=1e-7)
     assert cp.kind == "not-critical" and not cp.is_critical
-    assert cp.grad_threshold == pytest.approx(1e-6 * max(1.0, cp.loss))
+    # scale-free rule (finding 7 of issue 6): grad_tol * ||H||_2 * max(1, ||theta||)
+    scale = np.abs(cp.eigenvalues).max() * max(1.0, 0.5 * 2 ** 0.5)
+    assert cp.grad_threshold == pytest.approx(1e-6 * scale)
     assert (cp.tau, cp.grad_tol) == (1e-7, 1e-6)
 
 

@@ -1,11 +1,22 @@
 r"""Classify a critical point by its Hessian spectrum, probing higher orders when it is degenerate.
 
-Rules (every threshold is a parameter and is stored in the result):
+Rules (every threshold is a parameter, its default follows the landscape's dtype, see
+:mod:`valleys.curvature.tolerances`, and it is stored in the result):
 
-* critical: :math:`\|\nabla L\| \le \text{grad\_tol}\cdot\max(1, |L(\theta)|)`;
-* zero eigenvalue: :math:`|\lambda| \le \tau \max_i|\lambda_i|` (the ``"relative"`` policy of
-  :func:`valleys.curvature.rank.numerical_rank`), so ``index`` = #{λ < −threshold},
-  ``positive`` = #{λ > threshold}; the counts are cross-checked with an LDLᵀ factorisation;
+* critical (scale-free): :math:`\|\nabla L\| \le \text{grad\_tol}\cdot\|H\|_2\cdot\max(1, \|\theta\|)`.
+  Both sides scale alike when L is multiplied by a constant, and adding a constant to L
+  changes neither (the old rule, ``grad_tol * max(1, |L|)``, called a point 0.004 from
+  the minimum of :math:`10^6 + \|\theta - \theta^*\|^2` critical). Read it as: the
+  gradient-descent/Newton step :math:`\|\nabla L\| / \|H\|` is at most ``grad_tol`` of
+  the size of theta. The Newton step :math:`\|H^+ \nabla L\|` (pseudo-inverse over the
+  nonzero eigenvalues) is reported as well (``newton_step``); ``grad_tol`` defaults to
+  :math:`\sqrt{\varepsilon}`.
+* zero eigenvalue: :func:`valleys.curvature.rank.numerical_rank` with its default policy
+  (``"gap"``: values below the noise floor :math:`\varepsilon n \max|\lambda|` are one
+  cluster, the cut is the widest log-gap above it) in the landscape's dtype, or, when
+  ``tau`` is given, :math:`|\lambda| \le \tau \max_i|\lambda_i|`; ``index`` =
+  #{λ < −threshold}, ``positive`` = #{λ > threshold}; the counts are cross-checked with
+  an LDLᵀ factorisation;
 * ``kind``: ``"not-critical"``; ``"global-min"`` (index 0 and L within ``loss_tol·max(1,|floor|)``
   of a known ``floor``); ``"local-min"`` (positive definite); ``"saddle"`` (negative and
   positive eigenvalues); ``"local-max"`` (negative definite); and, when the second order
@@ -13,6 +24,11 @@ Rules (every threshold is a parameter and is stored in the result):
   null-space directions decides: ``"saddle (higher-order)"`` when L moves both ways
   (it decreases at a min-like point or increases at a max-like point), else
   ``"degenerate (min-like)"`` / ``"degenerate (max-like)"``.
+
+Above ``max_dim`` parameters the dense Hessian is not formed: the signs of the extreme
+eigenvalues come from :func:`valleys.curvature.smallest_eigenvalue` (a Rayleigh-quotient
+certificate for negative curvature) and a Lanczos estimate of the largest one, and
+``index``/``nullity``/``positive`` are None. ``evidence`` says which route decided.
 """
 
 from __future__ import annotations
@@ -21,21 +37,27 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .._validation import check_float, check_int
+from ..curvature._progress import bar
+from ..curvature._record import Record
 from ..curvature.inertia import eigen_inertia, ldl_inertia
 from ..curvature.rank import numerical_rank
+from ..curvature.tolerances import default_tol
 from .result import start_point
 
 #: Default step sizes of the null-space probe (geometric, from 1e-1 down to 1e-4).
 DEFAULT_PROBE_STEPS = (1e-1, 1e-2, 1e-3, 1e-4)
 #: Largest number of null-space directions probed (eigenvectors, then random combinations).
 DEFAULT_PROBE_DIRECTIONS = 64
+#: Largest d for which classify forms the dense Hessian.
+DEFAULT_MAX_DIM = 6000
 
 
-@dataclass(frozen=True, eq=False)
-class Probe:
+@dataclass(frozen=True, eq=False, repr=False)
+class Probe(Record):
     """Loss changes along null-space directions of the Hessian.
 
     Attributes:
@@ -59,47 +81,62 @@ class Probe:
     best_step: float
 
 
-@dataclass(frozen=True, eq=False)
-class CriticalPoint:
+@dataclass(frozen=True, eq=False, repr=False)
+class CriticalPoint(Record):
     """The class of a point and the numbers behind it.
 
     Attributes:
         theta: the point (d,).
         loss: L(theta).
         grad_norm: ||grad L(theta)||.
-        grad_threshold: absolute gradient threshold used for "critical".
-        index: #eigenvalues below -zero_threshold (Morse index).
-        nullity: #eigenvalues with |lambda| <= zero_threshold.
-        positive: #eigenvalues above zero_threshold.
-        zero_threshold: absolute eigenvalue threshold (tau * max|lambda|).
+        grad_threshold: absolute gradient threshold used for "critical"
+            (``grad_tol * grad_scale``).
+        index: #eigenvalues below -zero_threshold (Morse index); None above ``max_dim``.
+        nullity: #eigenvalues with |lambda| <= zero_threshold; None above ``max_dim``.
+        positive: #eigenvalues above zero_threshold; None above ``max_dim``.
+        zero_threshold: absolute eigenvalue threshold of the nullity.
         gap_ratio: |smallest nonzero| / |largest zero| eigenvalue (inf if no zero ones).
         ambiguous: gap_ratio below the required gap (the nullity is uncertain).
         inertia_certified: the LDL^T inertia equals the eigenvalue counts.
         kind: the class (see the module docstring).
-        eigenvalues: all Hessian eigenvalues, ascending.
-        tau, grad_tol, loss_tol: the relative thresholds passed.
+        eigenvalues: all Hessian eigenvalues, ascending (above ``max_dim``: the smallest
+            and the largest).
+        tau, grad_tol, loss_tol: the relative thresholds used (tau is None under the gap
+            policy).
         floor: the known global minimum value, if given.
         probe: the null-space probe (None when the second order decides).
+        grad_scale: ``||H||_2 * max(1, ||theta||)``, the scale of the criticality test.
+        newton_step: ``||H^+ grad||`` over the nonzero eigenvalues (nan above ``max_dim``).
+        policy: the nullity policy ("gap" or "relative").
+        evidence: what decided the kind, in words.
+        dtype: the landscape's dtype.
     """
 
     theta: torch.Tensor
     loss: float
     grad_norm: float
     grad_threshold: float
-    index: int
-    nullity: int
-    positive: int
+    index: int | None
+    nullity: int | None
+    positive: int | None
     zero_threshold: float
     gap_ratio: float
     ambiguous: bool
     inertia_certified: bool
     kind: str
     eigenvalues: np.ndarray = field(repr=False)
-    tau: float = 1e-8
+    tau: float | None = None
     grad_tol: float = 1e-8
     loss_tol: float = 1e-8
     floor: float | None = None
     probe: Probe | None = None
+    grad_scale: float = float("nan")
+    newton_step: float = float("nan")
+    policy: str = "gap"
+    evidence: str = ""
+    dtype: str = "float64"
+
+    _repr_skip = ("theta", "eigenvalues", "evidence")
 
     @property
     def is_critical(self) -> bool:
@@ -111,12 +148,28 @@ class CriticalPoint:
         """A global or local minimum, or a degenerate point that the probe found min-like."""
         return self.kind in ("global-min", "local-min", "degenerate (min-like)")
 
+    def _extra(self) -> dict:
+        return {"is_critical": self.is_critical, "is_minimum_like": self.is_minimum_like}
 
-def classify(land, theta, *, floor: float | None = None, grad_tol: float = 1e-8,
-             tau: float = 1e-8, loss_tol: float = 1e-8, gap_required: float = 1e3,
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the kind, the counts, the thresholds and the evidence (no arrays)."""
+        d = self.to_dict(arrays=False, strict=False)
+        d.pop("theta")
+        d.pop("eigenvalues")
+        probe = d.pop("probe")
+        if isinstance(probe, dict):
+            d.update({f"probe_{k}": v for k, v in probe.items() if not isinstance(v, list)})
+        d["lambda_min"] = float(self.eigenvalues[0])
+        d["lambda_max"] = float(self.eigenvalues[-1])
+        return pd.DataFrame([d])
+
+
+def classify(land, theta, *, floor: float | None = None, grad_tol: float | None = None,
+             tau: float | None = None, loss_tol: float | None = None,
+             gap_required: float = 1e3,
              probe_steps: tuple[float, ...] = DEFAULT_PROBE_STEPS,
              probe_directions: int = DEFAULT_PROBE_DIRECTIONS, seed: int = 0,
-             max_dim: int = 6000) -> CriticalPoint:
+             max_dim: int = DEFAULT_MAX_DIM, progress: bool | None = None) -> CriticalPoint:
     """Classify ``theta`` as a minimum, saddle, maximum, degenerate or non-critical point.
 
     Args:
@@ -124,21 +177,23 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float = 1e-8,
         theta: the point (d,).
         floor: the known global minimum value of L (enables ``"global-min"``).
         grad_tol: relative gradient threshold: critical when
-            ``||grad|| <= grad_tol * max(1, |L(theta)|)``.
-        tau: relative eigenvalue threshold: zero when ``|lambda| <= tau * max|lambda|``.
+            ``||grad|| <= grad_tol * ||H||_2 * max(1, ||theta||)``; None: sqrt(eps) of
+            the landscape's dtype.
+        tau: relative eigenvalue threshold: zero when ``|lambda| <= tau * max|lambda|``;
+            None (default): the ``"gap"`` policy of
+            :func:`~valleys.curvature.numerical_rank` in the landscape's dtype.
         loss_tol: relative tolerance of ``|L - floor|`` (times ``max(1, |floor|)``), and of
-            the probe's "flat" band (times ``max(1, |L|)``).
+            the probe's "flat" band (times ``max(1, |L|)``); None: sqrt(eps).
         gap_required: spectral gap needed for an unambiguous nullity.
         probe_steps: step sizes of the null-space probe.
         probe_directions: largest number of null directions probed.
         seed: seed of the random null-space combinations of the probe.
-        max_dim: the largest d for which the dense Hessian is formed.
+        max_dim: the largest d for which the dense Hessian is formed; above it the
+            matrix-free route decides from the signs of the extreme eigenvalues.
+        progress: a progress bar on stderr (None: only on a terminal).
 
     Returns:
         A :class:`CriticalPoint`.
-
-    Raises:
-        DenseTooLargeError: if d > ``max_dim``.
 
     Example:
         >>> from valleys import Landscape
@@ -149,26 +204,48 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float = 1e-8,
         'global-min'
     """
     where = "classify"
-    grad_tol = check_float(grad_tol, "grad_tol", where, min_val=0.0)
-    loss_tol = check_float(loss_tol, "loss_tol", where, min_val=0.0)
+    eps_tol = default_tol(land.dtype)
+    grad_tol = check_float(eps_tol if grad_tol is None else grad_tol, "grad_tol", where, min_val=0.0)
+    loss_tol = check_float(eps_tol if loss_tol is None else loss_tol, "loss_tol", where, min_val=0.0)
     probe_directions = check_int(probe_directions, "probe_directions", where, min_val=1)
     seed = check_int(seed, "seed", where, min_val=0)
+    max_dim = check_int(max_dim, "max_dim", where, min_val=1)
     theta = start_point(land, theta)
-    value, g = land.loss_and_grad(theta)
+    if land.dim > max_dim:
+        return _classify_matrix_free(land, theta, floor, grad_tol, loss_tol, seed, progress)
+    with bar(3, "classify", progress, unit="stage") as pbar:
+        value, g = land.loss_and_grad(theta)
+        H = land.hessian(theta, max_dim=max_dim).detach()
+        pbar.update(1)
+        lam, V = torch.linalg.eigh(H)
+        pbar.update(1)
+        lam_np = lam.double().numpy()
+        rank = numerical_rank(lam_np, tau=tau, gap_required=gap_required, warn=False,
+                              dtype=land.dtype)
+        z_thr = rank.threshold
+        inertia = eigen_inertia(lam_np, z_thr)
+        certified = ldl_inertia(H.double().numpy(), z_thr) == inertia
+        pbar.update(1)
     loss, gnorm = float(value), float(g.norm())
-    g_thr = grad_tol * max(1.0, abs(loss))
-    H = land.hessian(theta, max_dim=max_dim).detach()
-    lam, V = torch.linalg.eigh(H)
-    lam_np = lam.numpy()
-    rank = numerical_rank(lam_np, tau=tau, gap_required=gap_required, warn=False)
-    z_thr = rank.threshold
-    inertia = eigen_inertia(lam_np, z_thr)
-    certified = ldl_inertia(H.numpy(), z_thr) == inertia
+    norm_h = float(np.abs(lam_np).max()) if lam_np.size else 0.0
+    scale = norm_h * max(1.0, float(theta.norm()))
+    g_thr = grad_tol * scale
+    keep = lam.abs() > z_thr
+    coeff = (V[:, keep].T @ g) / lam[keep]
+    newton = float(coeff.norm())
+    evidence = (f"dense Hessian (d = {land.dim}, {rank.policy} policy): index {inertia.negative}, "
+                f"nullity {inertia.zero} (threshold {z_thr:.3g}, gap ratio {rank.gap_ratio:.3g}"
+                f"{', ambiguous' if rank.ambiguous else ''}), LDL^T inertia "
+                f"{'agrees' if certified else 'DISAGREES'}; ||grad|| = {gnorm:.3g} vs threshold "
+                f"{g_thr:.3g} = grad_tol * ||H|| * max(1, ||theta||), Newton step {newton:.3g}")
     base = dict(theta=theta, loss=loss, grad_norm=gnorm, grad_threshold=g_thr,
                 index=inertia.negative, nullity=inertia.zero, positive=inertia.positive,
                 zero_threshold=z_thr, gap_ratio=rank.gap_ratio, ambiguous=rank.ambiguous,
-                inertia_certified=bool(certified), eigenvalues=lam_np, tau=tau,
-                grad_tol=grad_tol, loss_tol=loss_tol, floor=floor)
+                inertia_certified=bool(certified), eigenvalues=lam_np,
+                tau=tau if rank.policy == "relative" else None,
+                grad_tol=grad_tol, loss_tol=loss_tol, floor=floor, grad_scale=scale,
+                newton_step=newton, policy=rank.policy, evidence=evidence,
+                dtype=str(land.dtype).replace("torch.", ""))
     if gnorm > g_thr:
         return CriticalPoint(kind="not-critical", **base)
     at_floor = floor is not None and abs(loss - floor) <= loss_tol * max(1.0, abs(floor))
@@ -180,6 +257,40 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float = 1e-8,
     probe = probe_null_space(land, theta, null, steps=probe_steps, n_max=probe_directions,
                              tolerance=loss_tol * max(1.0, abs(loss)), seed=seed)
     return CriticalPoint(kind=_probed_kind(inertia, probe), probe=probe, **base)
+
+
+def _classify_matrix_free(land, theta, floor, grad_tol, loss_tol, seed, progress) -> CriticalPoint:
+    """Classify from the signs of the extreme eigenvalues (no dense Hessian)."""
+    from ..curvature.eigs import eigs
+    from ..curvature.negative import smallest_eigenvalue
+
+    value, g = land.loss_and_grad(theta)
+    loss, gnorm = float(value), float(g.norm())
+    low = smallest_eigenvalue(land, theta, method="lanczos", seed=seed, progress=progress)
+    top = eigs(land, theta, k=1, which="LA", seed=seed, progress=progress)
+    lam_max = float(top.eigenvalues[-1])
+    scale = max(abs(lam_max), abs(low.value)) * max(1.0, float(theta.norm()))
+    g_thr = grad_tol * scale
+    top_positive = bool(top.sign_certain[-1] and lam_max > 0)
+    if gnorm > g_thr:
+        kind = "not-critical"
+    elif low.sign < 0:
+        kind = "saddle" if top_positive else "local-max"
+    elif low.sign > 0:
+        at_floor = floor is not None and abs(loss - floor) <= loss_tol * max(1.0, abs(floor))
+        kind = "global-min" if at_floor else "local-min"
+    else:
+        kind = "degenerate (undetermined sign)"
+    evidence = (f"matrix-free (d = {land.dim} > max_dim): smallest eigenvalue: {low.evidence}; "
+                f"largest eigenvalue {lam_max:.3g} (error bound {float(top.error_bounds[-1]):.2g}); "
+                f"||grad|| = {gnorm:.3g} vs threshold {g_thr:.3g}")
+    return CriticalPoint(theta=theta, loss=loss, grad_norm=gnorm, grad_threshold=g_thr, index=None,
+                         nullity=None, positive=None, zero_threshold=low.error_bound,
+                         gap_ratio=math.nan, ambiguous=low.sign == 0, inertia_certified=False,
+                         kind=kind, eigenvalues=np.array([low.value, lam_max]), tau=None,
+                         grad_tol=grad_tol, loss_tol=loss_tol, floor=floor, grad_scale=scale,
+                         newton_step=math.nan, policy="lanczos", evidence=evidence,
+                         dtype=str(land.dtype).replace("torch.", ""))
 
 
 def _second_order_kind(inertia) -> str:

@@ -31,6 +31,7 @@ from torch.func import jacrev
 
 from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import Landscape, ParamLayout
+from ..curvature._record import Record
 from ..curvature.rank import DEFAULT_TAU, RankResult, matrix_rank
 from ..errors import InvalidParameterError, ModelError
 from ..nets.models import check_widths, mlp_layout
@@ -66,8 +67,8 @@ def equal_widths(a: int, b: int, m: int, depth: int) -> tuple[int, ...]:
 
 
 # ----------------------------------------------------------------------------- loci
-@dataclass(frozen=True)
-class Locus:
+@dataclass(frozen=True, repr=False)
+class Locus(Record):
     """A component :math:`C_{k_1 < \\dots < k_j}` of Cooper's star/core loci.
 
     Attributes:
@@ -192,8 +193,8 @@ def constraint_residual(layout: ParamLayout, locus: Locus, theta: torch.Tensor,
 
 
 # ------------------------------------------------------------------------- dimensions
-@dataclass(frozen=True)
-class LocusDimension:
+@dataclass(frozen=True, repr=False)
+class LocusDimension(Record):
     """The dimension of one component, computed independently three ways.
 
     Attributes:
@@ -305,8 +306,8 @@ def core_dim_formula(widths: Sequence[int]) -> int:
     return max(locus_dim_formula(widths, loc) for loc in core_components(depth, 2))
 
 
-@dataclass(frozen=True)
-class Prop61:
+@dataclass(frozen=True, repr=False)
+class Prop61(Record):
     """Cooper's Proposition 6.1 closed forms for equal hidden widths.
 
     Attributes:
@@ -340,8 +341,8 @@ def global_manifold_dim(widths: Sequence[int], n: int) -> int:
 
 
 # ------------------------------------------------------------------------------ fibre
-@dataclass(frozen=True)
-class FibreSplit:
+@dataclass(frozen=True, repr=False)
+class FibreSplit(Record):
     """Algorithm C2: theta = (p_I, p_F) with p_F the last layer.
 
     Attributes:
@@ -379,8 +380,8 @@ def fibre_split(land: Landscape, theta: torch.Tensor) -> FibreSplit:
     return FibreSplit(inner, params[f"W{depth}"], params[f"b{depth}"], Phi)
 
 
-@dataclass(frozen=True)
-class FibreMinimum:
+@dataclass(frozen=True, repr=False)
+class FibreMinimum(Record):
     """The least-squares last layer on the fibre of theta.
 
     Attributes:
@@ -419,8 +420,8 @@ def fibre_minimum(land: Landscape, theta: torch.Tensor, *, tau: float = 1e-10) -
                         matrix_rank(split.augmented, tau=tau, warn=False))
 
 
-@dataclass(frozen=True)
-class LineProfile:
+@dataclass(frozen=True, repr=False)
+class LineProfile(Record):
     """L along the straight line p + t (g - p) to the fibre minimum g (COO-C5.9).
 
     Attributes:
@@ -462,8 +463,8 @@ def line_to_fibre_minimum(land: Landscape, theta: torch.Tensor, num: int = 51, *
 
 
 # --------------------------------------------------------------------- flat fibre bounds
-@dataclass(frozen=True)
-class FlatFibreBounds:
+@dataclass(frozen=True, repr=False)
+class FlatFibreBounds(Record):
     """Cooper T5.15/C5.16/C5.18 lower bounds on the number of zero Hessian eigenvalues.
 
     Attributes:

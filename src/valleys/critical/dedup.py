@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import check_float
+from ..curvature._record import Record
 from ..errors import ShapeError
 
 
-@dataclass(frozen=True, eq=False)
-class Clusters:
+@dataclass(frozen=True, eq=False, repr=False)
+class Clusters(Record):
     """Distinct points among many.
 
     Attributes:

@@ -28,11 +28,12 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import check_int
+from ..curvature._record import Record
 from ..errors import InvalidParameterError, ShapeError
 
 
-@dataclass(frozen=True, eq=False)
-class RegressionSpectrum:
+@dataclass(frozen=True, eq=False, repr=False)
+class RegressionSpectrum(Record):
     """The least-squares fit of Y on X and the spectrum of its covariance.
 
     Attributes:
@@ -50,8 +51,8 @@ class RegressionSpectrum:
     coefficients: torch.Tensor
 
 
-@dataclass(frozen=True, eq=False)
-class BaldiHornikPoint:
+@dataclass(frozen=True, eq=False, repr=False)
+class BaldiHornikPoint(Record):
     """A constructed critical point of ||Y - W2 W1 X||_F^2.
 
     Attributes:

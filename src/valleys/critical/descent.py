@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .._validation import check_float, check_int
+from ..curvature._record import Record
 from ..errors import ShapeError
 from .result import (
     DEFAULT_GRAD_TOL,
@@ -79,8 +80,8 @@ def gradient_descent(land, theta0, *, lr: float, max_iter: int = 10_000,
     return hist.result(land, theta, reason, tol, where)
 
 
-@dataclass(frozen=True, eq=False)
-class BatchDescent:
+@dataclass(frozen=True, eq=False, repr=False)
+class BatchDescent(Record):
     """The end of many gradient-descent runs advanced together.
 
     Attributes:

@@ -20,6 +20,7 @@ from scipy.optimize import minimize
 
 from .._validation import check_float, check_int
 from ..core import Landscape
+from ..curvature._record import Record
 from ..errors import InvalidParameterError, NonConvergenceWarning
 from .cooper import mlp_layout, widths_of
 
@@ -27,8 +28,8 @@ from .cooper import mlp_layout, widths_of
 TRAIN_GRAD_TOL = 1e-10
 
 
-@dataclass(frozen=True, eq=False)
-class TrainedCritical:
+@dataclass(frozen=True, eq=False, repr=False)
+class TrainedCritical(Record):
     """A critical point reached by L-BFGS followed by Newton polishing.
 
     Attributes:
@@ -114,8 +115,8 @@ def _newton_polish(land, theta, grad_tol, max_newton, damping):
     return theta, steps
 
 
-@dataclass(frozen=True, eq=False)
-class DuplicationEmbedding:
+@dataclass(frozen=True, eq=False, repr=False)
+class DuplicationEmbedding(Record):
     """A narrow net's parameters embedded into a wider last hidden layer.
 
     Attributes:
@@ -172,8 +173,8 @@ def round_robin_sources(narrow_width: int, wide_width: int) -> tuple[int, ...]:
     return tuple(i % narrow_width for i in range(wide_width - narrow_width))
 
 
-@dataclass(frozen=True, eq=False)
-class DuplicationPoint:
+@dataclass(frozen=True, eq=False, repr=False)
+class DuplicationPoint(Record):
     """A critical point of a wide net built by neuron duplication (algorithm C4).
 
     Attributes:

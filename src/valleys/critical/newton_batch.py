@@ -15,12 +15,13 @@ import torch
 from torch.func import vmap
 
 from .._validation import check_float
+from ..curvature._record import Record
 from ..errors import ShapeError
 from .result import DEFAULT_GRAD_TOL, check_iterations
 
 
-@dataclass(frozen=True, eq=False)
-class BatchNewton:
+@dataclass(frozen=True, eq=False, repr=False)
+class BatchNewton(Record):
     """End points of many damped-Newton runs.
 
     Attributes:

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from .._validation import check_float, check_int
+from ..curvature._record import Record
 from ..errors import ShapeError
 
 #: Default relative gradient tolerance of the finders.
@@ -31,8 +32,8 @@ STALLED = "stalled"
 DIVERGED = "diverged"
 
 
-@dataclass(frozen=True, eq=False)
-class FinderResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class FinderResult(Record):
     """The end point of a critical-point search and how the search went.
 
     Attributes:
@@ -56,10 +57,19 @@ class FinderResult:
     tolerance: float
     method: str
 
+    _repr_skip = ("history",)
+
     @property
     def converged(self) -> bool:
         """Whether the gradient tolerance was met."""
         return self.reason == GRADIENT_TOLERANCE
+
+    def _extra(self) -> dict:
+        return {"converged": self.converged}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The history (one row per iteration) with the method as a column."""
+        return self.history.assign(method=self.method)
 
 
 def start_point(land, theta0) -> torch.Tensor:

@@ -16,6 +16,7 @@ from .ggn import ggn_operator, ggn_torch_operator, output_hessians
 from .hessian import hessian_operator, hessian_torch_operator
 from .inertia import Inertia, eigen_inertia, ldl_inertia
 from .lanczos import Tridiagonal, lanczos_tridiag
+from .negative import SmallestEigenvalue, smallest_eigenvalue
 from .rank import RankResult, matrix_rank, nullity, numerical_rank
 from .spectrum import Spectrum, spectrum
 from .trace import TraceEstimate, hutchinson_trace, hutchpp_trace, trace
@@ -37,6 +38,8 @@ __all__ = [
     "Density",
     "lanczos_tridiag",
     "Tridiagonal",
+    "smallest_eigenvalue",
+    "SmallestEigenvalue",
     # traces
     "trace",
     "TraceEstimate",

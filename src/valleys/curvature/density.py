@@ -21,6 +21,8 @@ from ..core import Landscape
 from ..errors import InvalidParameterError
 from ._build import curvature_operator
 from ._inputs import ParamFilter
+from ._progress import bar
+from ._record import Record
 from .lanczos import lanczos_tridiag
 from .trace import rademacher
 
@@ -32,8 +34,8 @@ GRID_POINTS = 1000
 BASIS_MEMORY = 512 * 2**20
 
 
-@dataclass(frozen=True)
-class Density:
+@dataclass(frozen=True, repr=False)
+class Density(Record):
     r"""A stochastic-Lanczos-quadrature estimate of a spectral density.
 
     Attributes:
@@ -58,6 +60,25 @@ class Density:
     num_matvecs: int
     blocks: tuple[str, ...]
     curvature: str
+
+    _repr_skip = ("blocks",)
+
+    def to_frame(self):
+        """One row per quadrature node: ``probe``, ``node``, ``weight`` (tidy)."""
+        import pandas as pd
+
+        P, m = self.nodes.shape
+        return pd.DataFrame({"probe": np.repeat(np.arange(P), m), "node": self.nodes.reshape(-1),
+                             "weight": self.weights.reshape(-1), "curvature": self.curvature})
+
+    def curve_frame(self):
+        """The smoothed density as a table: ``eigenvalue``, ``density``."""
+        import pandas as pd
+
+        return pd.DataFrame({"eigenvalue": self.grid, "density": self.curve})
+
+    def _extra(self) -> dict:
+        return {"mean": self.mean}
 
     @property
     def mean(self) -> float:
@@ -110,7 +131,7 @@ def _default_sigma(nodes: np.ndarray) -> float:
 def density(land: Landscape, theta: torch.Tensor, num_matvecs: int = 80, num_probes: int = 10, *,
             seed: int | torch.Generator | None = 0, sigma: float | None = None,
             grid: int | np.ndarray | None = None, param_filter: ParamFilter = None,
-            curvature: str = "hessian") -> Density:
+            curvature: str = "hessian", progress: bool | None = None) -> Density:
     """The Hessian's spectral density at theta by stochastic Lanczos quadrature.
 
     All probes run their Lanczos processes together (one vectorised product per step),
@@ -130,6 +151,7 @@ def density(land: Landscape, theta: torch.Tensor, num_matvecs: int = 80, num_pro
             ``GRID_POINTS``) or an explicit 1-D array of points.
         param_filter: block names (or a predicate) selecting a principal sub-block.
         curvature: "hessian" or "ggn".
+        progress: a progress bar of the Lanczos steps on stderr (None: only on a terminal).
 
     Returns:
         A :class:`Density` (nodes, weights, smoothed curve, ``.mean``, ``.figure()``).
@@ -149,11 +171,13 @@ def density(land: Landscape, theta: torch.Tensor, num_matvecs: int = 80, num_pro
     probes = rademacher(num_probes, op.dim, gen, op.dtype)
     group = max(1, BASIS_MEMORY // (m * op.dim * probes.element_size()))
     nodes, weights = [], []
-    for chunk in torch.split(probes, group):
-        tri = lanczos_tridiag(op.matrows, chunk, m, seed=gen)
-        x, w = tri.ritz()
-        nodes.append(x.double())
-        weights.append(w.double())
+    with bar(num_probes * m, "density", progress, unit="hvp") as pbar:
+        for chunk in torch.split(probes, group):
+            tri = lanczos_tridiag(op.matrows, chunk, m, seed=gen,
+                                  on_step=lambda j, c=chunk.shape[0]: pbar.update(c))
+            x, w = tri.ritz()
+            nodes.append(x.double())
+            weights.append(w.double())
     nodes, weights = torch.cat(nodes).numpy(), torch.cat(weights).numpy()
     sigma = _default_sigma(nodes) if sigma is None else sigma
     grid = _grid(nodes, sigma, grid)

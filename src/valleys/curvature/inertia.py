@@ -25,13 +25,14 @@ import torch
 
 from .._validation import check_float
 from ..errors import InvalidParameterError, NonFiniteError, ShapeError
+from ._record import Record
 
 #: Default relative asymmetry ||H - H^T||_max / ||H||_max accepted by :func:`ldl_inertia`.
 DEFAULT_SYMMETRY_TOL = 1e-10
 
 
-@dataclass(frozen=True)
-class Inertia:
+@dataclass(frozen=True, repr=False)
+class Inertia(Record):
     """Numbers of eigenvalues below ``-delta``, within ``[-delta, delta]`` and above ``delta``.
 
     Attributes:

@@ -14,14 +14,15 @@ import torch
 
 from .._validation import check_generator, check_int
 from ..errors import ShapeError
+from ._record import Record
 
 #: A new Lanczos vector whose norm is below this fraction of ||A q_j|| is treated as a
 #: breakdown (the Krylov space is invariant); the process continues from a random vector.
 BREAKDOWN_TOL = 1e-10
 
 
-@dataclass(frozen=True)
-class Tridiagonal:
+@dataclass(frozen=True, repr=False)
+class Tridiagonal(Record):
     r"""Lanczos tridiagonal matrices :math:`T_p = Q_p^\top A Q_p` of several start vectors.
 
     Attributes:
@@ -61,7 +62,7 @@ def _orthogonalise(w: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
 
 def lanczos_tridiag(rows: Callable[[torch.Tensor], torch.Tensor], V0: torch.Tensor,
                     num_steps: int, *, seed: int | torch.Generator | None = 0,
-                    keep_basis: bool = False) -> Tridiagonal:
+                    keep_basis: bool = False, on_step=None) -> Tridiagonal:
     r"""Run ``num_steps`` Lanczos steps from each row of ``V0`` with full reorthogonalisation.
 
     For a symmetric A of size n and a start vector :math:`q_1 = v / \|v\|`, builds an
@@ -75,6 +76,7 @@ def lanczos_tridiag(rows: Callable[[torch.Tensor], torch.Tensor], V0: torch.Tens
         num_steps: m, the number of products per start vector; 1 <= m <= n.
         seed: seed of the random vectors used after a breakdown.
         keep_basis: also return the Lanczos vectors (P, m, n).
+        on_step: called with the step index after each batched product (progress bars).
 
     Returns:
         A :class:`Tridiagonal` with alpha (P, m) and beta (P, m - 1).
@@ -99,6 +101,8 @@ def lanczos_tridiag(rows: Callable[[torch.Tensor], torch.Tensor], V0: torch.Tens
     beta = torch.zeros(P, max(m - 1, 0), dtype=V0.dtype)
     for j in range(m):
         w = rows(Q[:, j])
+        if on_step is not None:
+            on_step(j)
         scale = torch.linalg.vector_norm(w, dim=1)
         alpha[:, j] = torch.einsum("pn,pn->p", w, Q[:, j])
         if j == m - 1:

@@ -9,15 +9,25 @@ cuts whose gap is narrower than ``gap_required``.
 
 Three policies decide the threshold:
 
-* ``"relative"``: :math:`|\lambda| \le \tau \max_i |\lambda_i|` counts as zero
-  (``tau = 1e-8`` by default, suitable for float64 Hessians).
+* ``"gap"`` (the default when no ``tau`` is given): values at or below the noise floor
+  :math:`\varepsilon\, n \max_i|\lambda_i|` (:math:`\varepsilon` the machine epsilon of
+  the dtype that *computed* the values, ``dtype=``, and n the matrix size) form one
+  cluster of zeros; the cut is the largest gap of :math:`\log|\lambda|` among the values
+  above the floor, the last candidate being the gap from the smallest of them down to the
+  floor itself. A clean spectral gap anywhere above the floor is therefore found whatever
+  its depth, and the noise below the floor (whose log-gaps are arbitrary) never decides.
+* ``"relative"`` (the default when ``tau`` is given):
+  :math:`|\lambda| \le \tau \max_i |\lambda_i|` counts as zero
+  (``tau`` defaults to :math:`\sqrt{\varepsilon}`, 1.5e-8 in float64).
 * ``"press"``: for the singular values of an :math:`m \times n` matrix, the rule of
   Press et al., *Numerical Recipes* (3rd ed., 2007), §2.6.1:
   :math:`\sigma \le \tfrac12 \sqrt{m + n + 1}\, \sigma_{\max}\, \varepsilon` counts as zero,
   with :math:`\varepsilon` the machine epsilon of the values' dtype.
-* ``"gap"``: cut at the largest gap of :math:`\log|\lambda|`; cutting after the last
-  value is a candidate too, with the float64 noise floor :math:`\varepsilon \max|\lambda|`
-  as its "first dropped" value, so a well-conditioned full-rank spectrum is kept whole.
+
+Whatever the policy, ``gap_ratio`` = |last kept| / |first dropped| is reported and the
+count is flagged ``ambiguous`` when it is below ``gap_required`` (1e3 by default): the
+count is then a guess and the spectrum must be computed more accurately (float64, or a
+better conditioned problem) before the nullity is quoted.
 """
 
 from __future__ import annotations
@@ -31,18 +41,23 @@ import torch
 
 from .._validation import check_choice, check_float
 from ..errors import AmbiguousRankWarning, InvalidParameterError, ShapeError
+from ._record import Record
+from .tolerances import default_tol, machine_eps
 
 POLICIES = ("relative", "press", "gap")
 
-#: Default relative threshold of the ``"relative"`` policy (float64).
+#: Default policy when no ``tau`` is given.
+DEFAULT_POLICY = "gap"
+#: The ``"relative"`` threshold of earlier versions (float64); the default is now
+#: :func:`valleys.curvature.tolerances.default_tol` of the dtype (1.5e-8 in float64).
 DEFAULT_TAU = 1e-8
 #: Default smallest ratio |last kept| / |first dropped| for an unambiguous rank.
 DEFAULT_GAP_REQUIRED = 1e3
 
 
-@dataclass(frozen=True)
-class RankResult:
-    """A numerical rank and the evidence behind it.
+@dataclass(frozen=True, repr=False)
+class RankResult(Record):
+    r"""A numerical rank and the evidence behind it.
 
     Attributes:
         count: number of values kept as nonzero (the rank).
@@ -54,8 +69,11 @@ class RankResult:
             when nothing is kept, or when the first dropped value is exactly zero.
         ambiguous: ``gap_ratio < gap_required``.
         policy: the policy used.
-        tau: the relative threshold passed (used by the ``"relative"`` policy only).
+        tau: the relative threshold (used by the ``"relative"`` policy only).
         gap_required: the gap ratio needed for an unambiguous rank.
+        noise_floor: the absolute noise floor :math:`\varepsilon\, n \max|\lambda|`
+            (the ``"gap"`` policy treats everything at or below it as zero).
+        dtype: the dtype whose epsilon set the floor.
     """
 
     count: int
@@ -67,28 +85,42 @@ class RankResult:
     policy: str
     tau: float
     gap_required: float
+    noise_floor: float = 0.0
+    dtype: str = "float64"
 
     @property
     def rank(self) -> int:
         """Alias of :attr:`count`."""
         return self.count
 
+    def to_frame(self):
+        """One row: count, nullity, threshold, gap ratio, ambiguity, policy, floor."""
+        import pandas as pd
 
-def numerical_rank(values, *, policy: str = "relative", tau: float = DEFAULT_TAU,
+        return pd.DataFrame([self.to_dict(strict=False)])
+
+
+def numerical_rank(values, *, policy: str | None = None, tau: float | None = None,
                    shape: tuple[int, int] | None = None,
-                   gap_required: float = DEFAULT_GAP_REQUIRED, warn: bool = True) -> RankResult:
+                   gap_required: float = DEFAULT_GAP_REQUIRED, warn: bool = True,
+                   dtype=None) -> RankResult:
     """Count the nonzero entries of a spectrum (eigenvalues or singular values).
 
     Args:
         values: eigenvalues or singular values (any sign, any order), a 1-D array or
             tensor; their absolute values are compared.
-        policy: ``"relative"``, ``"press"`` or ``"gap"`` (see the module docstring).
-        tau: relative threshold of the ``"relative"`` policy, in (0, 1).
+        policy: ``"relative"``, ``"press"`` or ``"gap"`` (see the module docstring);
+            None: ``"relative"`` when ``tau`` is given, else ``"gap"``.
+        tau: relative threshold of the ``"relative"`` policy, in (0, 1); None:
+            sqrt(eps) of ``dtype`` (1.5e-8 in float64).
         shape: ``(m, n)`` of the matrix whose singular values these are; required by
-            ``"press"``.
+            ``"press"`` (the noise floor then uses n = max(m, n)).
         gap_required: smallest ratio |last kept| / |first dropped| for which the rank
             is unambiguous (>= 1).
         warn: emit :class:`~valleys.errors.AmbiguousRankWarning` when the rank is ambiguous.
+        dtype: the torch or NumPy dtype in which the values were *computed* (a float32
+            Hessian's eigenvalues returned as float64 are still float32-accurate); None:
+            the dtype of ``values``.
 
     Returns:
         A :class:`RankResult`.
@@ -104,19 +136,26 @@ def numerical_rank(values, *, policy: str = "relative", tau: float = DEFAULT_TAU
         (2, 2, False)
     """
     where = "numerical_rank"
+    if policy is None:
+        policy = "relative" if tau is not None else DEFAULT_POLICY
     policy = check_choice(policy, "policy", where, POLICIES)
+    mags, eps_values = _magnitudes(values)
+    eps = eps_values if dtype is None else machine_eps(dtype)
+    dtype_name = _dtype_name(dtype, eps)
+    tau = default_tol(eps_dtype(eps)) if tau is None else tau
     tau = check_float(tau, "tau", where, min_val=0.0, max_val=1.0, open_min=True)
     gap_required = check_float(gap_required, "gap_required", where, min_val=1.0)
-    mags, eps = _magnitudes(values)
+    n = max(int(s) for s in shape) if shape is not None and len(shape) == 2 else mags.size
+    floor = _floor(mags, eps, n)
     if policy == "press":
         count, threshold = _press(mags, eps, shape)
     elif policy == "gap":
-        count, threshold = _largest_gap(mags, eps)
+        count, threshold = _largest_gap(mags, floor)
     else:
         count, threshold = _relative(mags, tau)
     ratio = _gap_ratio(mags, count)
     result = RankResult(count, mags.size, mags.size - count, threshold, ratio,
-                        bool(ratio < gap_required), policy, tau, gap_required)
+                        bool(ratio < gap_required), policy, tau, gap_required, floor, dtype_name)
     if warn and result.ambiguous:
         msg = (f"Numerical rank {count} of {mags.size} values is ambiguous: the gap ratio "
                f"{ratio:.3g} across the cut (policy {policy!r}, threshold {threshold:.3g}) is "
@@ -135,14 +174,15 @@ def nullity(values, **kwargs) -> int:
     return numerical_rank(values, **kwargs).nullity
 
 
-def matrix_rank(A, *, policy: str = "relative", tau: float = DEFAULT_TAU,
-                gap_required: float = DEFAULT_GAP_REQUIRED, warn: bool = True) -> RankResult:
+def matrix_rank(A, *, policy: str | None = None, tau: float | None = None,
+                gap_required: float = DEFAULT_GAP_REQUIRED, warn: bool = True,
+                dtype=None) -> RankResult:
     """Numerical rank of a matrix from its singular values.
 
     Args:
         A: a 2-D array or tensor (m, n).
-        policy, tau, gap_required, warn: as :func:`numerical_rank` (``shape`` is
-            taken from ``A``).
+        policy, tau, gap_required, warn, dtype: as :func:`numerical_rank` (``shape``
+            is taken from ``A``, ``dtype`` defaults to A's).
 
     Returns:
         A :class:`RankResult` over the min(m, n) singular values.
@@ -161,7 +201,8 @@ def matrix_rank(A, *, policy: str = "relative", tau: float = DEFAULT_TAU,
         raise ShapeError(msg)
     sv = np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0, dtype=M.dtype)
     return numerical_rank(sv, policy=policy, tau=tau, shape=M.shape,
-                          gap_required=gap_required, warn=warn)
+                          gap_required=gap_required, warn=warn,
+                          dtype=M.dtype if dtype is None else dtype)
 
 
 # ------------------------------------------------------------------------- helpers
@@ -202,18 +243,35 @@ def _press(mags: np.ndarray, eps: float, shape) -> tuple[int, float]:
     return int(np.count_nonzero(mags > threshold)), threshold
 
 
-def _largest_gap(mags: np.ndarray, eps: float) -> tuple[int, float]:
+def eps_dtype(eps: float):
+    """The NumPy float dtype with machine epsilon ``eps`` (float64 if none matches)."""
+    for dt in (np.float16, np.float32, np.float64):
+        if float(np.finfo(dt).eps) == eps:
+            return dt
+    return np.float64
+
+
+def _dtype_name(dtype, eps: float) -> str:
+    if dtype is not None:
+        return str(dtype).replace("torch.", "")
+    return np.dtype(eps_dtype(eps)).name
+
+
+def _floor(mags: np.ndarray, eps: float, n: int) -> float:
+    """The noise floor eps * n * max|v| (at most half the largest value)."""
+    top = float(mags[0]) if mags.size else 0.0
+    return min(eps * max(n, 1), 0.5) * top
+
+
+def _largest_gap(mags: np.ndarray, floor: float) -> tuple[int, float]:
     if mags.size == 0 or mags[0] == 0.0:
         return 0, 0.0
-    tiny = np.finfo(np.float64).tiny
-    floor = eps * float(mags[0])
-    positive = mags[mags > 0.0]
-    extended = np.append(positive, min(floor, float(positive[-1])))
-    logs = np.log(np.maximum(extended, tiny))
-    count = int(np.argmax(logs[:-1] - logs[1:])) + 1
-    dropped = float(mags[count]) if count < mags.size else floor
-    threshold = math.sqrt(float(mags[count - 1]) * max(dropped, tiny)) if dropped > 0 else 0.0
-    return count, min(threshold, float(mags[count - 1]))
+    above = mags[mags > floor]
+    below = np.append(above[1:], floor)
+    gaps = np.log(above) - np.log(below)
+    count = int(np.argmax(gaps)) + 1
+    threshold = math.sqrt(float(above[count - 1]) * float(below[count - 1]))
+    return count, min(threshold, float(above[count - 1]))
 
 
 def _gap_ratio(mags: np.ndarray, count: int) -> float:

@@ -6,17 +6,20 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .._validation import check_int
 from ..core import MAX_DENSE_DIM, Landscape
 from ..errors import DenseTooLargeError
-from ._build import curvature_operator
+from ._build import curvature_operator, dense_matrix
 from ._inputs import ParamFilter
+from ._record import Record
+from .rank import RankResult, numerical_rank
 
 
-@dataclass(frozen=True)
-class Spectrum:
+@dataclass(frozen=True, repr=False)
+class Spectrum(Record):
     """All eigenvalues (and optionally eigenvectors) of a dense curvature matrix.
 
     Attributes:
@@ -27,6 +30,8 @@ class Spectrum:
         blocks: the parameter blocks the matrix acts on.
         curvature: "hessian" or "ggn".
         wall_time: seconds spent building and diagonalising the matrix.
+        dtype: the landscape's dtype (the precision of the eigenvalues, which are stored
+            as float64).
     """
 
     eigenvalues: np.ndarray
@@ -35,16 +40,41 @@ class Spectrum:
     blocks: tuple[str, ...]
     curvature: str
     wall_time: float
+    dtype: str = "float64"
+
+    _repr_skip = ("eigenvectors",)
 
     @property
     def dim(self) -> int:
         """The matrix size n."""
         return int(self.eigenvalues.shape[0])
 
+    def rank(self, **kwargs) -> RankResult:
+        """:func:`~valleys.curvature.numerical_rank` of the eigenvalues, with the dtype of
+        the landscape (so the noise floor is the landscape's); keyword arguments as there
+        (``warn`` defaults to False)."""
+        kwargs.setdefault("warn", False)
+        kwargs.setdefault("dtype", self.dtype)
+        return numerical_rank(self.eigenvalues, **kwargs)
+
+    @property
+    def nullity(self) -> int:
+        """The number of zero eigenvalues under the default policy (see :meth:`rank`)."""
+        return self.rank().nullity
+
+    def _extra(self) -> dict:
+        r = self.rank()
+        return {"nullity": r.nullity, "gap_ratio": r.gap_ratio, "nullity_ambiguous": r.ambiguous}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per eigenvalue (ascending), with its index and the curvature."""
+        return pd.DataFrame({"index": np.arange(self.dim), "eigenvalue": self.eigenvalues,
+                             "curvature": self.curvature, "dtype": self.dtype})
+
 
 def spectrum(land: Landscape, theta: torch.Tensor, *, eigenvectors: bool = False,
              max_dim: int = MAX_DENSE_DIM, param_filter: ParamFilter = None,
-             curvature: str = "hessian") -> Spectrum:
+             curvature: str = "hessian", progress: bool | None = None) -> Spectrum:
     """Every eigenvalue of the Hessian at theta, from the dense matrix.
 
     The matrix is built from n vectorised Hessian-vector products (columns of the
@@ -60,9 +90,11 @@ def spectrum(land: Landscape, theta: torch.Tensor, *, eigenvectors: bool = False
             :data:`valleys.core.MAX_DENSE_DIM`).
         param_filter: block names (or a predicate) selecting a principal sub-block.
         curvature: "hessian" or "ggn".
+        progress: a progress bar of the products on stderr (None: only on a terminal).
 
     Returns:
-        A :class:`Spectrum` with eigenvalues ascending.
+        A :class:`Spectrum` with eigenvalues ascending; ``.nullity`` / ``.rank()`` count
+        its zero eigenvalues with the landscape's dtype.
 
     Raises:
         DenseTooLargeError: if n > ``max_dim``; the message names the matrix-free
@@ -86,7 +118,7 @@ def spectrum(land: Landscape, theta: torch.Tensor, *, eigenvectors: bool = False
                f"extreme eigenvalues) or valleys.curvature.density (the spectral density), "
                f"or raise max_dim.")
         raise DenseTooLargeError(msg)
-    H = op.matrows(torch.eye(op.dim, dtype=op.dtype))
+    H = dense_matrix(op, progress, "spectrum")
     peak = float(H.abs().max())
     asym = float((H - H.T).abs().max()) / peak if peak > 0 else 0.0
     H = (0.5 * (H + H.T)).numpy()
@@ -96,4 +128,4 @@ def spectrum(land: Landscape, theta: torch.Tensor, *, eigenvectors: bool = False
     else:
         values, vectors = np.linalg.eigvalsh(H), None
     return Spectrum(values.astype(np.float64), vectors, asym, op.blocks, curvature,
-                    time.perf_counter() - start)
+                    time.perf_counter() - start, str(op.dtype).replace("torch.", ""))

@@ -1,0 +1,128 @@
+"""Result objects as data: ``to_dict()`` (JSON-able), ``to_frame()`` (pandas) and a short repr.
+
+Every result dataclass of :mod:`valleys.curvature` and :mod:`valleys.critical` mixes in
+:class:`Record`. ``to_dict`` turns arrays and tensors into (nested) lists, tuples into
+lists, non-finite floats into the strings ``"inf"``, ``"-inf"`` and ``"nan"`` (so that
+``json.dumps(..., allow_nan=False)`` accepts it) and nested records into dicts; with
+``arrays=False`` arrays are replaced by their shape and range. ``to_frame`` is one tidy
+table per class (one row per eigenvalue, probe, node, ...). The repr prints scalars and
+summarises arrays as ``array(shape, min..max)``, wrapped to a few lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import textwrap
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+#: Width of a repr line; reprs are wrapped to this many characters.
+REPR_WIDTH = 100
+#: Most characters of a repr (a longer one is cut with an ellipsis).
+REPR_MAX = 4 * REPR_WIDTH
+
+
+def _float(x: float, strict: bool = True):
+    x = float(x)
+    return x if math.isfinite(x) or not strict else str(x)
+
+
+def jsonable(value, arrays: bool = True, strict: bool = True):
+    """``value`` with arrays, tensors, tuples, NumPy scalars and records made JSON-able
+    (``strict=False`` keeps non-finite floats as floats)."""
+    if isinstance(value, Record):
+        return value.to_dict(arrays=arrays, strict=strict)
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if not arrays and value.size > 1:
+            return summary(value)
+        if value.dtype.kind == "f":
+            return jsonable(value.tolist(), arrays, strict)
+        return value.tolist()
+    if isinstance(value, pd.DataFrame):
+        return (jsonable(value.to_dict(orient="list"), arrays, strict) if arrays
+                else f"DataFrame{value.shape}")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, arrays, strict) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v, arrays, strict) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return _float(value, strict)
+    if isinstance(value, torch.dtype):
+        return str(value).replace("torch.", "")
+    return value
+
+
+def summary(value) -> str:
+    """A one-line summary of a value for a repr."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        if value.size == 0:
+            return f"array{value.shape}"
+        if value.size <= 4:
+            return np.array2string(value, precision=4, separator=", ")
+        if value.dtype.kind in "fiu":
+            finite = value[np.isfinite(value)] if value.dtype.kind == "f" else value
+            rng = f", {finite.min():.4g}..{finite.max():.4g}" if finite.size else ""
+            return f"array{value.shape}{rng}"
+        return f"array{value.shape}"
+    if isinstance(value, pd.DataFrame):
+        return f"DataFrame({value.shape[0]} rows x {value.shape[1]} columns)"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.6g}"
+    if isinstance(value, Record):
+        return f"{type(value).__name__}(...)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Record:
+    """Mixin of the result dataclasses: ``to_dict``, ``to_frame`` and a short repr.
+
+    Subclasses list the fields to leave out of the repr in ``_repr_skip`` and implement
+    :meth:`to_frame`.
+    """
+
+    _repr_skip: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self, *, arrays: bool = True, strict: bool = True) -> dict:
+        """The fields (and key properties) as a JSON-able dict.
+
+        Args:
+            arrays: include arrays as nested lists; False replaces each array by a
+                one-line summary (shape and range).
+            strict: write non-finite floats as the strings "inf", "-inf", "nan" (valid
+                JSON); False keeps them as floats.
+        """
+        out = {f.name: jsonable(getattr(self, f.name), arrays, strict)
+               for f in dataclasses.fields(self)}
+        out.update({k: jsonable(v, arrays, strict) for k, v in self._extra().items()})
+        return out
+
+    def _extra(self) -> dict:
+        """Derived values added to :meth:`to_dict` (properties)."""
+        return {}
+
+    def to_frame(self) -> pd.DataFrame:  # overridden where a row structure exists
+        """A one-row table of the scalar fields."""
+        row = {k: v for k, v in self.to_dict(arrays=False, strict=False).items()
+               if not isinstance(v, list | dict) and not (isinstance(v, str) and v.startswith("array"))}
+        return pd.DataFrame([row])
+
+    def __repr__(self) -> str:
+        parts = [f"{f.name}={summary(getattr(self, f.name))}" for f in dataclasses.fields(self)
+                 if f.name not in self._repr_skip]
+        text = f"{type(self).__name__}(" + ", ".join(parts) + ")"
+        text = "\n    ".join(textwrap.wrap(text, REPR_WIDTH, break_long_words=False,
+                                           break_on_hyphens=False))
+        return text if len(text) <= REPR_MAX else text[: REPR_MAX - 4] + " ...)"
