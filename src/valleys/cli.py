@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from tqdm import tqdm
 
 from . import __version__
+from .cli_analyze import add_analyze_command
 from .errors import ValleysError
 from .experiments import Experiment, Params, all_experiments, get_experiment
 from .report import format_value
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--all", action="store_true",
                         help="also rebuild every run's report.html from its stored files")
     add("version", cmd_version, "print the version of valleys and its dependencies")
+    add_analyze_command(sub, common, _EPILOG)
     return parser
 
 
