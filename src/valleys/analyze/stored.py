@@ -64,12 +64,11 @@ class AnalyzeParams(Params):
     connect: str = ""
     max_dense: int = 3000
     LIMITS: ClassVar[dict[str, str]] = {
-        "model": "nonempty", "weights": "", "weights_sha256": "", "data": "nonempty",
-        "data_sha256": "", "n": ">= 0", "input_shape": "", "loss": "nonempty",
+        "model": "nonempty", "data": "nonempty", "n": ">= 0", "loss": "nonempty",
         "dtype": "one of float64|float32", "device": "nonempty", "batch_size": ">= 0",
-        "eigs": ">= 0", "eig_tol": "in [0, 1]", "trace": "", "trace_matvecs": ">= 4",
-        "density": "", "nullity": "", "classify": "", "plane": "", "interpolate": "",
-        "certify": "", "connect": "", "max_dense": ">= 1"}
+        "eigs": ">= 0", "eig_tol": "in [0, 1]", "trace_matvecs": ">= 4", "max_dense": ">= 1"}
+    """Declared limits; the free-form strings (paths, grids, hashes) and the flags are checked
+    by :func:`prepare`."""
 
     def options(self) -> AnalysisOptions:
         return AnalysisOptions(eigs=self.eigs, eig_tol=self.eig_tol or None, trace=self.trace,
