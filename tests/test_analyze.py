@@ -226,3 +226,29 @@ def test_prepare_refuses_before_computing(user):
     with pytest.raises(DataError):
         read_state_dict(user / "digits.npz")
     assert issubclass(DenseTooLargeError, ValleysError)
+
+
+def test_cli_geometry_flags_match_direct_calls(user, capsys):
+    from valleys.paths import certify, evaluate, linear
+    from valleys.surface import plane
+
+    code, out, err = _run(BASE + ["--eigs", "1", "--plane", "-1:1:5", "--interpolate", "w2.pt", "--certify",
+                                  "--connect", "w2.pt", "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    summary = report["summary"]
+    land = _direct_landscape(user)
+    other = _cnn(2)
+    other.load_state_dict(torch.load(user / "w2.pt", weights_only=True))
+    b = land.layout.flatten({k: v.double() for k, v in other.named_parameters()})
+    surf = plane(land, land.theta0, grid="-1:1:5", seed=0)
+    assert summary["plane_min"] == pytest.approx(float(surf.losses.min()), rel=1e-10)
+    rep = evaluate(linear(land.theta0, b), land)
+    assert summary["line_barrier"] == pytest.approx(rep.barrier, rel=1e-10, abs=1e-12)
+    cert = certify(linear(land.theta0, b), land, claim="sublevel", level=max(rep.start, rep.end))
+    assert summary["certificate_kind"] == cert.kind == "exact"  # a ReLU net on a straight line
+    assert summary["certificate_holds"] == cert.holds
+    assert summary["certified_max_loss"] >= rep.max - 1e-9  # a proven bound is above every sample
+    assert "curve_barrier" in summary
+    folder = user / "runs" / report["run_id"] / "figures"
+    assert {p.name for p in folder.iterdir()} >= {"plane.png", "interpolation.png", "connection.png"}
