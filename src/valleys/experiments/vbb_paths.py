@@ -130,7 +130,8 @@ def vbb_descent_path(p: VBBPathParams) -> Result:
     verdict.add("end loss = independent convex optimum (0 when rank N is reachable)",
                 float(gap.max()) if len(gap) else 0.0, 0.0, max(p.final_tol, p.opt_rtol), ok,
                 note=f"{int(zero.sum())} runs with optimum 0 (max end loss {known.loc[zero, 'end_loss'].max():.2e}); "
-                     f"{int((~zero).sum())} with sigma = z^2 and a positive optimum (least squares over quadratic forms)",
+                     f"{int((~zero).sum())} with sigma = z^2 and a positive optimum "
+                     "(least squares over quadratic forms)",
                 kind="evidence")
     aligned = int((df["alignment_steps"] > 0).sum())
     verdict.add("runs that needed the alignment phase", aligned, "> 0", None, aligned > 0,

@@ -52,6 +52,7 @@ def curvature_bounds(spec: NetSpec, layout, A: torch.Tensor, B: torch.Tensor) ->
     for k in range(first):  # layers that do not move: exact features (same for all pieces)
         Wa, _, ba, _ = _blocks(spec, layout, A[:1], B[:1], k)
         X = spec.acts[k](X @ Wa[0].T + (ba[0] if ba is not None else 0.0))
+    h = hd = hdd = None  # bounds on the previous hidden layer (set after the first moving layer)
     for k in range(first, L):
         Wa, Wb, ba, bb = _blocks(spec, layout, A, B, k)
         if k == first:  # exact per-sample values of the first moving layer (affine in tau)
