@@ -202,3 +202,32 @@ def test_certify_rejects_bad_arguments():
     with pytest.raises(InvalidParameterError):
         certify(p, land, claim="up")
     assert math.isfinite(certify(p, land).tol)
+
+
+def _two_minima():
+    """(x^2 - 1)^2 + 5 (y - (1 - x^2)/2)^2: minima (+-1, 0), saddle (0, 1/2) with L = 1; L(0, 0) = 2.25."""
+    f = lambda t: (t[..., 0] ** 2 - 1) ** 2 + 5 * (t[..., 1] - 0.5 * (1 - t[..., 0] ** 2)) ** 2  # noqa: E731
+    return Landscape.from_function(f, 2, rowwise=True), torch.tensor([-1.0, 0.0], dtype=D), torch.tensor([1.0, 0.0], dtype=D)
+
+
+def test_neb_and_autoneb_find_the_known_saddle():
+    from valleys.paths import autoneb, neb
+
+    land, a, b = _two_minima()
+    straight = evaluate(linear(a, b), land)
+    assert abs(straight.max - 2.25) < 1e-9
+    for res in (neb(land, a, b, images=11, steps=5000, lr=0.02, tol=1e-8),
+                autoneb(land, a, b, cycles=(100, 100, 3000), lr=0.02, tol=1e-8)):
+        assert res.converged
+        torch.testing.assert_close(res.images[res.saddle_index], torch.tensor([0.0, 0.5], dtype=D), atol=1e-6,
+                                   rtol=0)
+        assert abs(res.saddle - 1.0) < 1e-10 and abs(res.barrier - 1.0) < 1e-10
+
+
+def test_bezier_curve_lowers_the_linear_barrier():
+    from valleys.paths import bezier_curve
+
+    land, a, b = _two_minima()
+    res = bezier_curve(land, a, b, steps=300, lr=0.05)
+    assert res.saddle < 1.5  # the straight line reaches 2.25; the best quadratic curve about 1.25
+    assert torch.equal(res.images[0], a) and torch.equal(res.images[-1], b)
