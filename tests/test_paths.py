@@ -207,7 +207,8 @@ def test_certify_rejects_bad_arguments():
 def _two_minima():
     """(x^2 - 1)^2 + 5 (y - (1 - x^2)/2)^2: minima (+-1, 0), saddle (0, 1/2) with L = 1; L(0, 0) = 2.25."""
     f = lambda t: (t[..., 0] ** 2 - 1) ** 2 + 5 * (t[..., 1] - 0.5 * (1 - t[..., 0] ** 2)) ** 2  # noqa: E731
-    return Landscape.from_function(f, 2, rowwise=True), torch.tensor([-1.0, 0.0], dtype=D), torch.tensor([1.0, 0.0], dtype=D)
+    ends = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=D)
+    return Landscape.from_function(f, 2, rowwise=True), ends[0], ends[1]
 
 
 def test_neb_and_autoneb_find_the_known_saddle():

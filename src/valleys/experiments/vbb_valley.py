@@ -91,7 +91,7 @@ def _branch_min(X: torch.Tensor, y: torch.Tensor, sign: float, n_phi: int) -> fl
         return ((s * z - y[:, None]) ** 2).mean(0)
 
     phis = torch.linspace(0, math.pi, n_phi, dtype=X.dtype)
-    vals = best(phis)
+    vals = torch.cat([best(chunk) for chunk in phis.split(64)])  # chunks bound the memory (N x 64)
     k = int(torch.argmin(vals))
     lo, hi = float(phis[max(k - 1, 0)]), float(phis[min(k + 1, n_phi - 1)])
     for _ in range(80):

@@ -22,7 +22,8 @@ import torch
 
 from .._validation import check_float, check_generator, check_int
 from ..errors import ShapeError
-from .path import Path, bezier as bezier_path, polygon
+from .path import Path, polygon
+from .path import bezier as bezier_path
 
 
 @dataclass(frozen=True, eq=False)
