@@ -56,7 +56,8 @@ def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> ar
     what.add_argument("--density", action="store_true", help="SLQ spectral density figure")
     what.add_argument("--nullity", action="store_true", help="dense nullity with threshold and gap")
     what.add_argument("--classify", action="store_true", help="critical-point class (dense)")
-    what.add_argument("--plane", metavar="GRID", default="", help="2-D surface on min:max:num")
+    what.add_argument("--plane", metavar="GRID", default="",
+                      help="2-D surface on min:max:num (write --plane=-1:1:21 when min is negative)")
     what.add_argument("--interpolate", metavar="OTHER_WEIGHTS", default="",
                       help="straight line to a second checkpoint")
     what.add_argument("--certify", action="store_true", help="certify the --interpolate line")

@@ -71,9 +71,9 @@ def connect_models(land, theta, other, *, seed: int = 0, steps: int = 500) -> di
     """A quadratic Bezier curve ``theta -> bend -> other`` trained as in Garipov et al., with
     the straight line's barrier next to it."""
     from ..experiments.common import figure
-    from ..paths import bezier, evaluate, linear
+    from ..paths import bezier_curve, evaluate, linear
 
-    curve = bezier(land, theta, other, steps=steps, seed=seed)
+    curve = bezier_curve(land, theta, other, steps=steps, seed=seed)
     line = evaluate(linear(theta, other), land)
     rows = [{"quantity": "connection", "index": i, "value": float(v), "error": math.nan,
              "t": float(t)} for i, (t, v) in enumerate(zip(np.linspace(0, 1, len(curve.losses)),
