@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .analyze import analyze
 from .core import Landscape, ParamLayout
 from .errors import (
     DataError,
@@ -23,6 +24,8 @@ __all__ = [
     # core
     "Landscape",
     "ParamLayout",
+    # your own model
+    "analyze",
     # errors
     "ValleysError",
     "InvalidParameterError",
