@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .analyze import analyze
+from . import analyze
 from .core import Landscape, ParamLayout
 from .errors import (
     DataError,

@@ -8,6 +8,8 @@
   without unpickling anything.
 """
 
+import sys
+
 from .analysis import AnalysisResult, analyze
 from .model import build_model, load_exported, load_factory, load_weights, read_state_dict
 from .options import AnalysisOptions, GridSpec
@@ -16,3 +18,13 @@ from .stored import AnalyzeParams, prepare, run_stored
 __all__ = ["analyze", "AnalysisResult", "AnalysisOptions", "GridSpec", "AnalyzeParams",
            "prepare", "run_stored", "build_model", "load_factory", "load_weights",
            "load_exported", "read_state_dict"]
+
+
+class _CallableModule(type(sys)):
+    """``valleys.analyze`` is this package and, called, the :func:`analyze` function."""
+
+    def __call__(self, *args, **kwargs) -> AnalysisResult:
+        return analyze(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

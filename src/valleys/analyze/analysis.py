@@ -159,7 +159,8 @@ def _check_dense(land: Landscape, options: AnalysisOptions) -> None:
                f"({land.dim ** 2 * 8 / 2 ** 30:.1f} GiB for the matrix).")
         raise DenseTooLargeError(msg)
     if options.eigs and 2 * options.eigs >= land.dim:
-        msg = f"--eigs {options.eigs} asks for too many eigenpairs for d = {land.dim}: use at most {(land.dim - 1) // 2}."
+        msg = (f"--eigs {options.eigs} asks for too many eigenpairs for d = {land.dim}: "
+               f"use at most {(land.dim - 1) // 2}.")
         raise InvalidParameterError(msg)
 
 
