@@ -19,7 +19,6 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 
-
 def __getattr__(name: str):
     """Import the torch-backed core lazily, so that ``valleys --help`` and ``valleys version``
     answer without importing torch."""
@@ -27,6 +26,10 @@ def __getattr__(name: str):
         from . import core
 
         return getattr(core, name)
+    if name == "analyze":  # the package, callable as valleys.analyze(model, data, ...)
+        import importlib
+
+        return importlib.import_module(".analyze", __name__)
     raise AttributeError(f"module 'valleys' has no attribute {name!r}")
 
 
@@ -34,6 +37,8 @@ __all__ = [
     # core
     "Landscape",
     "ParamLayout",
+    # your own model
+    "analyze",
     # errors
     "ValleysError",
     "InvalidParameterError",

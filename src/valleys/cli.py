@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .cli_sweep import add_sweep_commands, cmd_show_sweep, is_sweep_id, sweep_lines
+
+from .cli_analyze import add_analyze_command
 from .errors import ValleysError
 
 if TYPE_CHECKING:  # the heavy modules (torch, pandas) are imported by the commands that need them
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "the run store (works on a store you can only read)")
     add("version", cmd_version, "print the version of valleys and its dependencies")
     add_sweep_commands(add)
+
+    add_analyze_command(sub, common, _EPILOG)
     return parser
 
 

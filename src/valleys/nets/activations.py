@@ -32,6 +32,11 @@ class Activation(nn.Module):
         surjective: the image is all of R.
         value_at_zero: sigma(0).
         homogeneous_degree: k if sigma(c t) = c^k sigma(t) for all c > 0, else None.
+        sup_abs: sup |sigma| over R, or None if unbounded.
+        lipschitz: sup |sigma'| (the Lipschitz constant), or None if unbounded.
+        curvature: a Lipschitz constant of sigma' (sup |sigma''| where it exists), or
+            None if sigma' is unbounded-Lipschitz or discontinuous (ReLU). The path
+            certificates of :mod:`valleys.paths` (kind ``"bound"``) use these three.
     """
 
     is_activation = True
@@ -39,7 +44,8 @@ class Activation(nn.Module):
     def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor], *,
                  degree: int | None, analytic: bool, smoothness: float,
                  strictly_increasing: bool, surjective: bool, value_at_zero: float,
-                 homogeneous_degree: float | None):
+                 homogeneous_degree: float | None, sup_abs: float | None = None,
+                 lipschitz: float | None = None, curvature: float | None = None):
         super().__init__()
         self.name = name
         self.fn = fn
@@ -50,6 +56,10 @@ class Activation(nn.Module):
         self.surjective = surjective
         self.value_at_zero = value_at_zero
         self.homogeneous_degree = homogeneous_degree
+        self.sup_abs = sup_abs
+        self.lipschitz = lipschitz
+        self.curvature = curvature
+        self.coefficients: tuple[float, ...] | None = None  # set by poly(): c0, c1, ...
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
@@ -60,7 +70,8 @@ class Activation(nn.Module):
         return {"name": self.name, "degree": self.degree, "analytic": self.analytic,
                 "smoothness": self.smoothness, "strictly_increasing": self.strictly_increasing,
                 "surjective": self.surjective, "value_at_zero": self.value_at_zero,
-                "homogeneous_degree": self.homogeneous_degree}
+                "homogeneous_degree": self.homogeneous_degree, "sup_abs": self.sup_abs,
+                "lipschitz": self.lipschitz, "curvature": self.curvature}
 
     def extra_repr(self) -> str:
         return self.name
@@ -70,7 +81,7 @@ def relu() -> Activation:
     """max(t, 0)."""
     return Activation("relu", torch.relu, degree=None, analytic=False, smoothness=0,
                       strictly_increasing=False, surjective=False, value_at_zero=0.0,
-                      homogeneous_degree=1)
+                      homogeneous_degree=1, lipschitz=1.0)
 
 
 def leaky_relu(alpha: float = 0.1) -> Activation:
@@ -80,21 +91,23 @@ def leaky_relu(alpha: float = 0.1) -> Activation:
         raise InvalidParameterError(msg)
     return Activation(f"leaky_relu({alpha:g})", lambda t: torch.maximum(t, alpha * t),
                       degree=None, analytic=False, smoothness=0, strictly_increasing=True,
-                      surjective=True, value_at_zero=0.0, homogeneous_degree=1)
+                      surjective=True, value_at_zero=0.0, homogeneous_degree=1, lipschitz=1.0)
 
 
 def sigmoid() -> Activation:
     """1 / (1 + exp(-t))."""
     return Activation("sigmoid", torch.sigmoid, degree=None, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=False, value_at_zero=0.5,
-                      homogeneous_degree=None)
+                      homogeneous_degree=None, sup_abs=1.0, lipschitz=0.25,
+                      curvature=1.0 / (6.0 * math.sqrt(3.0)))
 
 
 def tanh() -> Activation:
     """tanh(t)."""
     return Activation("tanh", torch.tanh, degree=None, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=False, value_at_zero=0.0,
-                      homogeneous_degree=None)
+                      homogeneous_degree=None, sup_abs=1.0, lipschitz=1.0,
+                      curvature=4.0 / (3.0 * math.sqrt(3.0)))
 
 
 def softplus(alpha: float = 1.0) -> Activation:
@@ -106,7 +119,7 @@ def softplus(alpha: float = 1.0) -> Activation:
                       lambda t: torch.nn.functional.softplus(alpha * t) / alpha,
                       degree=None, analytic=True, smoothness=math.inf, strictly_increasing=True,
                       surjective=False, value_at_zero=math.log(2.0) / alpha,
-                      homogeneous_degree=None)
+                      homogeneous_degree=None, lipschitz=1.0, curvature=alpha / 4.0)
 
 
 def elu(alpha: float = 1.0) -> Activation:
@@ -118,14 +131,15 @@ def elu(alpha: float = 1.0) -> Activation:
                       lambda t: torch.where(t > 0, t, alpha * torch.expm1(torch.clamp(t, max=0.0))),
                       degree=None, analytic=False, smoothness=1 if alpha == 1 else 0,
                       strictly_increasing=True, surjective=False, value_at_zero=0.0,
-                      homogeneous_degree=None)
+                      homogeneous_degree=None, lipschitz=max(1.0, alpha),
+                      curvature=alpha if alpha == 1 else None)
 
 
 def identity() -> Activation:
     """t (deep linear networks)."""
     return Activation("identity", lambda t: t, degree=1, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=True, value_at_zero=0.0,
-                      homogeneous_degree=1)
+                      homogeneous_degree=1, lipschitz=1.0, curvature=0.0)
 
 
 def poly(coeffs: Sequence[float], name: str | None = None) -> Activation:
@@ -144,10 +158,15 @@ def poly(coeffs: Sequence[float], name: str | None = None) -> Activation:
             out = out * t + a
         return out
 
-    return Activation(name or _poly_name(coeff_t), fn, degree=degree, analytic=True,
+    act = Activation(name or _poly_name(coeff_t), fn, degree=degree, analytic=True,
                       smoothness=math.inf, strictly_increasing=_poly_increasing(c),
                       surjective=degree % 2 == 1, value_at_zero=coeff_t[0],
-                      homogeneous_degree=nonzero[0] if len(nonzero) == 1 else None)
+                      homogeneous_degree=nonzero[0] if len(nonzero) == 1 else None,
+                      sup_abs=abs(coeff_t[0]) if degree == 0 else None,
+                      lipschitz=abs(coeff_t[1]) if degree == 1 else (0.0 if degree == 0 else None),
+                      curvature=0.0 if degree <= 1 else None)
+    act.coefficients = tuple(coeff_t)
+    return act
 
 
 def square() -> Activation:
@@ -171,7 +190,8 @@ def smoothed_relu() -> Activation:
     """0 for t <= 0 and sqrt(1 + t^2) - 1 for t > 0 (document 001 §6; C^1 but not C^2)."""
     return Activation("smoothed_relu", lambda t: torch.sqrt(1.0 + torch.clamp(t, min=0.0) ** 2) - 1.0,
                       degree=None, analytic=False, smoothness=1, strictly_increasing=False,
-                      surjective=False, value_at_zero=0.0, homogeneous_degree=None)
+                      surjective=False, value_at_zero=0.0, homogeneous_degree=None,
+                      lipschitz=1.0, curvature=1.0)
 
 
 def exp() -> Activation:

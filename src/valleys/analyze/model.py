@@ -1,0 +1,239 @@
+"""Build a user's model from a factory spec and load its weights without unpickling code.
+
+- ``load_factory("pkg.module:make_model")`` or ``load_factory("path/to/file.py:make")``
+  imports the module (the user's own code, which they asked to run) and calls the factory.
+- ``load_weights(model, "ckpt.pt")`` reads a state dict with
+  ``torch.load(weights_only=True)`` (tensors and plain containers only: a checkpoint that
+  needs arbitrary unpickling is refused, with the reason) or from ``.safetensors``, and
+  checks every key and shape against the model before copying anything.
+- ``load_exported("model.pt2")`` loads a ``torch.export`` archive, which carries its
+  architecture and needs no code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import DataError, ModelError
+
+#: Keys under which training scripts commonly nest the state dict of a checkpoint.
+NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def load_factory(spec: str, **kwargs) -> nn.Module:
+    """Import ``module:function`` (or ``file.py:function``) and return ``function(**kwargs)``.
+
+    Args:
+        spec: ``"pkg.module:factory"`` (importable from the current directory or the
+            Python path) or ``"path/to/file.py:factory"``.
+        **kwargs: keyword arguments of the factory.
+
+    Returns:
+        The model the factory returns (an ``nn.Module``).
+
+    Raises:
+        ModelError: the spec is malformed, the module or the function does not exist, the
+            factory raises, or it does not return an ``nn.Module``.
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        msg = (f"A model spec is 'package.module:factory' or 'path/to/file.py:factory'. "
+               f"Got {spec!r}.")
+        raise ModelError(msg)
+    where, name = spec.split(":")
+    module = _import(where)
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        public = sorted(n for n in vars(module) if not n.startswith("_") and callable(getattr(module, n)))
+        msg = (f"Module {where!r} has no callable {name!r}. Its callables: "
+               f"{', '.join(public[:10]) or 'none'}.")
+        raise ModelError(msg)
+    try:
+        model = factory(**kwargs)
+    except Exception as exc:  # the user's factory: report its error in one line
+        msg = f"The model factory {spec!r} raised {type(exc).__name__}: {exc}"
+        raise ModelError(msg) from exc
+    if not isinstance(model, nn.Module):
+        msg = f"The model factory {spec!r} must return a torch nn.Module. Got {type(model).__name__}."
+        raise ModelError(msg)
+    return model
+
+
+def _import(where: str):
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            msg = f"Model file {where!r} does not exist."
+            raise ModelError(msg)
+        name = f"valleys_user_model_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            msg = f"Importing {where!r} raised {type(exc).__name__}: {exc}"
+            raise ModelError(msg) from exc
+        return module
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(where)
+    except ModuleNotFoundError as exc:
+        msg = (f"Cannot import module {where!r} ({exc}). Run from the folder that holds it, "
+               "add it to PYTHONPATH, or give 'path/to/file.py:factory'.")
+        raise ModelError(msg) from exc
+    except Exception as exc:
+        msg = f"Importing {where!r} raised {type(exc).__name__}: {exc}"
+        raise ModelError(msg) from exc
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, read without running any code from it.
+
+    ``.safetensors`` files are read with the safetensors library; anything else with
+    ``torch.load(map_location="cpu", weights_only=True)``. A checkpoint holding a dict
+    that nests the state dict under ``state_dict``, ``model_state_dict`` or ``model`` is
+    unwrapped.
+
+    Raises:
+        DataError: the file is missing or unreadable, needs arbitrary unpickling (a whole
+            pickled model, custom classes), or holds no tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"Weights file {str(path)!r} does not exist."
+        raise DataError(msg)
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            msg = (f"Refusing {str(path)!r}: it needs arbitrary unpickling, which can run code "
+                   f"({reason[:160]}). Save model.state_dict() instead, or use .safetensors.")
+        else:
+            msg = f"Cannot read weights file {str(path)!r}: {type(exc).__name__}: {reason[:200]}"
+        raise DataError(msg) from None
+    return _state_dict_of(obj, path)
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        from safetensors.torch import load_file as load_safetensors
+    except ImportError:  # pragma: no cover - safetensors is a dependency
+        msg = "Reading .safetensors needs the 'safetensors' package: pip install safetensors."
+        raise DataError(msg) from None
+    try:
+        return dict(load_safetensors(str(path), device="cpu"))
+    except Exception as exc:
+        msg = f"Cannot read safetensors file {str(path)!r}: {type(exc).__name__}: {exc}"
+        raise DataError(msg) from None
+
+
+def _state_dict_of(obj, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(obj, Mapping):
+        for key in NESTED_STATE_KEYS:
+            if isinstance(obj.get(key), Mapping) and _all_tensors(obj[key]):
+                return dict(obj[key])
+        if obj and _all_tensors(obj):
+            return dict(obj)
+    msg = (f"Weights file {str(path)!r} holds a {type(obj).__name__}, not a state dict of tensors. "
+           "Save model.state_dict().")
+    raise DataError(msg)
+
+
+def _all_tensors(mapping: Mapping) -> bool:
+    return all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in mapping.items())
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Copy the state dict stored at ``path`` into ``model`` after checking keys and shapes.
+
+    Returns:
+        The same model, with its parameters and buffers replaced.
+
+    Raises:
+        DataError: the file cannot be read safely (see :func:`read_state_dict`).
+        ModelError: the state dict does not match the model; the message names the first
+            missing, unexpected or mis-shaped key.
+    """
+    state = read_state_dict(path)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or shaped:
+        parts = []
+        if missing:
+            parts.append(f"missing key {missing[0]!r}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""))
+        if unexpected:
+            parts.append(f"unexpected key {unexpected[0]!r}"
+                         + (f" (+{len(unexpected) - 1} more)" if len(unexpected) > 1 else ""))
+        if shaped:
+            k = shaped[0]
+            parts.append(f"key {k!r} has shape {tuple(state[k].shape)} in the file but "
+                         f"{tuple(expected[k].shape)} in the model")
+        msg = f"The weights in {str(path)!r} do not match the model: {'; '.join(parts)}."
+        raise ModelError(msg)
+    model.load_state_dict(state)
+    return model
+
+
+def load_exported(path: str | os.PathLike) -> nn.Module:
+    """The module of a ``torch.export`` archive (``.pt2``), which needs no model code.
+
+    Raises:
+        DataError: the file is missing or is not a readable export archive.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"Exported model {str(path)!r} does not exist."
+        raise DataError(msg)
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:
+        msg = (f"Cannot load {str(path)!r} as a torch.export archive: {type(exc).__name__}: "
+               f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        raise DataError(msg) from None
+    return program.module()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (stored with an analysis run)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_model(model: str, weights: str | None = None) -> tuple[nn.Module, dict]:
+    """A model from a factory spec (plus optional weights) or from a ``.pt2`` archive.
+
+    Returns:
+        ``(module, provenance)`` where provenance records the spec, the files and their
+        SHA-256 hashes.
+    """
+    info: dict = {"model": model}
+    if model.endswith(".pt2") and ":" not in model:
+        module = load_exported(model)
+        info["model_sha256"] = file_sha256(model)
+        if weights is not None:
+            msg = "An exported .pt2 model carries its own weights: drop --weights."
+            raise ModelError(msg)
+        return module, info
+    module = load_factory(model)
+    if weights is not None:
+        load_weights(module, weights)
+        info["weights"] = str(weights)
+        info["weights_sha256"] = file_sha256(weights)
+    return module, info

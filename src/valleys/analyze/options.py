@@ -1,0 +1,133 @@
+"""What ``analyze`` computes: the options, checked before anything is computed or stored."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from .._validation import check_bool, check_choice, check_int
+from ..errors import InvalidParameterError
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+"""dtype names the analysis accepts."""
+
+#: The default set of measurements: loss and gradient, top/bottom eigenpairs and a trace.
+DEFAULT_EIGS = 5
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A 1-D grid ``min:max:num`` of a surface axis (``num`` >= 2 points, ``min < max``)."""
+
+    lo: float
+    hi: float
+    num: int
+
+    @classmethod
+    def parse(cls, text: str, what: str = "grid") -> GridSpec:
+        """Parse ``"min:max:num"`` (for example ``"-1:1:21"``)."""
+        parts = str(text).split(":")
+        try:
+            lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
+            if len(parts) != 3:
+                raise ValueError
+        except (ValueError, IndexError):
+            msg = f"A {what} is 'min:max:num', for example '-1:1:21'. Got {text!r}."
+            raise InvalidParameterError(msg) from None
+        if not (lo < hi) or num < 2 or not all(map(torch.isfinite, torch.tensor([lo, hi]))):
+            msg = f"A {what} needs finite min < max and num >= 2. Got {text!r}."
+            raise InvalidParameterError(msg)
+        return cls(lo, hi, num)
+
+    def values(self, dtype=torch.float64) -> torch.Tensor:
+        return torch.linspace(self.lo, self.hi, self.num, dtype=dtype)
+
+    def __str__(self) -> str:
+        return f"{self.lo:g}:{self.hi:g}:{self.num}"
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """The measurements of one analysis (each off when 0 / False / None).
+
+    Attributes:
+        eigs: number K of top (largest algebraic) and bottom (smallest algebraic) Hessian
+            eigenpairs, with their error bounds; 0 for none.
+        eig_tol: relative residual tolerance of the eigensolver; None follows the dtype
+            (1e-8 in float64, 1e-4 in float32).
+        trace: Hutch++ estimate of the Hessian trace with its standard error.
+        trace_matvecs: Hessian-vector products of the trace estimate.
+        density: stochastic Lanczos quadrature of the spectral density (a figure).
+        nullity: number of zero Hessian eigenvalues from the dense spectrum (needs
+            d <= ``max_dense``), with the threshold and the gap that separates them.
+        classify: the critical-point class (dense; needs d <= ``max_dense``).
+        plane: a filter-normalised 2-D surface around θ on ``plane x plane``.
+        interpolate: weights file of a second model: the loss along the straight line
+            between the two and its barrier.
+        certify: also certify the interpolation path (exact / bound / sampled).
+        connect: weights file of a second model: a curved low-loss path (Bezier) and its
+            barrier, next to the straight line's.
+        max_dense: the largest d for dense measurements.
+        seed: seed of every random draw (probes, directions, start vectors).
+    """
+
+    eigs: int = DEFAULT_EIGS
+    eig_tol: float | None = None
+    trace: bool = True
+    trace_matvecs: int = 100
+    density: bool = False
+    nullity: bool = False
+    classify: bool = False
+    plane: GridSpec | None = None
+    interpolate: str | None = None
+    certify: bool = False
+    connect: str | None = None
+    max_dense: int = 3000
+    seed: int = 0
+
+    def __post_init__(self):
+        where = "analyze"
+        check_int(self.eigs, "eigs", where, min_val=0)
+        check_int(self.trace_matvecs, "trace_matvecs", where, min_val=4)
+        check_int(self.max_dense, "max_dense", where, min_val=1)
+        check_int(self.seed, "seed", where, min_val=0, max_val=2**63 - 1)
+        for name in ("trace", "density", "nullity", "classify", "certify"):
+            check_bool(getattr(self, name), name, where)
+        if self.eig_tol is not None and not (0 < float(self.eig_tol) < 1):
+            msg = f"The 'eig_tol' parameter of analyze must be in (0, 1). Got {self.eig_tol!r}."
+            raise InvalidParameterError(msg)
+        if self.plane is not None and not isinstance(self.plane, GridSpec):
+            object.__setattr__(self, "plane", GridSpec.parse(self.plane, "plane grid"))
+        if self.certify and self.interpolate is None:
+            msg = "certify certifies the interpolation path: give interpolate=OTHER_WEIGHTS too."
+            raise InvalidParameterError(msg)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["plane"] = None if self.plane is None else str(self.plane)
+        return out
+
+
+def check_dtype(name: str) -> torch.dtype:
+    """The torch dtype of ``"float64"`` / ``"float32"``."""
+    return DTYPES[check_choice(name, "dtype", "analyze", tuple(DTYPES))]
+
+
+def check_device(device: str | torch.device | None) -> torch.device | None:
+    """A usable device, or None for the default (CPU); refuses CUDA without CUDA."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        msg = f"Unknown device {device!r}. Use 'cpu' or 'cuda' (or 'cuda:N')."
+        raise InvalidParameterError(msg) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        msg = "--device cuda was given but this machine has no usable CUDA device. Use --device cpu."
+        raise InvalidParameterError(msg)
+    if dev.type not in ("cpu", "cuda"):
+        msg = f"Device {device!r} is not supported. Use 'cpu' or 'cuda'."
+        raise InvalidParameterError(msg)
+    return dev

@@ -1,0 +1,162 @@
+"""An analysis as a stored run: parameters, tables, figures and report like an experiment's.
+
+Everything the user gave is checked and the landscape is built *before* the run store is
+opened, so a bad model, checkpoint, data file or option stores nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..experiments import Experiment, Params, Result, Verdict
+from .analysis import AnalysisResult, _check_dense, _theta_of, make_landscape, run_analysis
+from .inputs import resolve_data
+from .model import build_model, load_weights
+from .options import AnalysisOptions, check_device, check_dtype
+
+SOURCE = "user model (valleys analyze)"
+CLAIM = "measurement only: no theorem is checked"
+
+
+@dataclass(frozen=True)
+class AnalyzeParams(Params):
+    """Everything an analysis run was asked, stored as its ``params.json``.
+
+    Attributes:
+        model: the factory spec ``pkg.module:factory`` / ``file.py:factory`` or a ``.pt2`` file.
+        weights: the checkpoint (``""`` for the factory's own initialisation).
+        weights_sha256: SHA-256 of the checkpoint (filled in by valleys).
+        data: data set name or file; ``n`` > 0 keeps a seeded random subset.
+        data_sha256: SHA-256 of the analysed inputs and targets (filled in by valleys).
+        input_shape: per-sample input shape, ``"C,H,W"`` (``""`` keeps the stored shape).
+        loss: the loss name.
+        dtype, device, batch_size: evaluation settings (batch_size 0: one full batch).
+        eigs, eig_tol, trace, trace_matvecs, density, nullity, classify, plane,
+        interpolate, certify, connect, max_dense: see :class:`AnalysisOptions`
+        (``eig_tol`` 0 follows the dtype; empty strings mean off).
+    """
+
+    model: str = ""
+    weights: str = ""
+    weights_sha256: str = ""
+    data: str = "digits"
+    data_sha256: str = ""
+    n: int = 0
+    input_shape: str = ""
+    loss: str = "ce"
+    dtype: str = "float64"
+    device: str = "cpu"
+    batch_size: int = 0
+    eigs: int = 5
+    eig_tol: float = 0.0
+    trace: bool = True
+    trace_matvecs: int = 100
+    density: bool = False
+    nullity: bool = False
+    classify: bool = False
+    plane: str = ""
+    interpolate: str = ""
+    certify: bool = False
+    connect: str = ""
+    max_dense: int = 3000
+    LIMITS: ClassVar[dict[str, str]] = {
+        "model": "nonempty", "data": "nonempty", "n": ">= 0", "loss": "nonempty",
+        "dtype": "one of float64|float32", "device": "nonempty", "batch_size": ">= 0",
+        "eigs": ">= 0", "eig_tol": "in [0, 1]", "trace_matvecs": ">= 4", "max_dense": ">= 1"}
+    """Declared limits; the free-form strings (paths, grids, hashes) and the flags are checked
+    by :func:`prepare`."""
+
+    def options(self) -> AnalysisOptions:
+        return AnalysisOptions(eigs=self.eigs, eig_tol=self.eig_tol or None, trace=self.trace,
+                               trace_matvecs=self.trace_matvecs, density=self.density,
+                               nullity=self.nullity, classify=self.classify,
+                               plane=self.plane or None, interpolate=self.interpolate or None,
+                               certify=self.certify, connect=self.connect or None,
+                               max_dense=self.max_dense, seed=self.seed)
+
+
+class Measurement(Verdict):
+    """The verdict of an analysis: no theorem is checked, so it only reports completion."""
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def summary(self) -> str:
+        return "measured (no theorem checked)"
+
+
+@dataclass
+class PreparedAnalysis:
+    """A checked analysis, ready to run: its parameters, landscape and second models."""
+
+    params: AnalyzeParams
+    land: Any
+    ends: dict
+    data_info: dict
+    model_info: dict
+
+    @property
+    def name(self) -> str:
+        stem = Path(self.params.model.split(":")[-1] if ":" in self.params.model else self.params.model).stem
+        return "analyze-" + (re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "model")
+
+    def experiment(self, progress: bool | None = None) -> Experiment:
+        """An unregistered experiment whose run is this analysis (for the run store)."""
+
+        def run(params: AnalyzeParams) -> Result:
+            res = run_analysis(self.land, params.options(), self.ends, self.data_info, progress)
+            res.metadata["model"] = self.model_info
+            return as_result(res)
+
+        return Experiment(self.name, SOURCE, CLAIM, AnalyzeParams, run)
+
+
+def as_result(res: AnalysisResult) -> Result:
+    """An :class:`AnalysisResult` as an experiment :class:`Result` for the run store."""
+    return Result(res.table, Measurement(), res.figures, {"summary": res.summary, **res.metadata})
+
+
+def prepare(params: AnalyzeParams) -> PreparedAnalysis:
+    """Check every input and build the landscape; raises a ValleysError on any bad input.
+
+    The weight and data hashes are filled into the returned parameters.
+    """
+    options = params.options()
+    dtype, device = check_dtype(params.dtype), check_device(params.device)
+    module, info = build_model(params.model, params.weights or None)
+    shape = tuple(int(s) for s in params.input_shape.split(",")) if params.input_shape else None
+    X, y, data_info = resolve_data(params.data, n=params.n or None, seed=params.seed, input_shape=shape)
+    land = make_landscape(module, X, y, params.loss, dtype, device, params.batch_size or None)
+    ends = {}
+    for what in ("interpolate", "connect"):
+        path = getattr(options, what)
+        if path:
+            other, _ = build_model(params.model, None if params.model.endswith(".pt2") else path)
+            if params.model.endswith(".pt2"):
+                load_weights(other, path)
+            ends[what] = _theta_of(land, other, what)
+    _check_dense(land, options)
+    filled = params.replace(weights_sha256=info.get("weights_sha256", info.get("model_sha256", "")),
+                            data_sha256=data_info["data_sha256"])
+    return PreparedAnalysis(filled, land, ends, data_info, info)
+
+
+def run_stored(params: AnalyzeParams, runs_dir: str | os.PathLike | None = None, *,
+               progress: bool | None = None):
+    """Prepare (checking everything), then run and store the analysis.
+
+    Returns:
+        ``(record, details)``: the catalogue record of the stored run and its loaded result.
+    """
+    from ..runs import RunStore
+
+    prepared = prepare(params)
+    store = RunStore(runs_dir)
+    record = store.execute(prepared.experiment(progress), prepared.params, progress=bool(progress))
+    return record, store.load_result(record.run_id)

@@ -1,0 +1,105 @@
+"""``valleys analyze``: measure a user's own model and store the run like an experiment's.
+
+Kept apart from :mod:`valleys.cli` so that the argument parser stays light: nothing here
+imports torch until the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+ANALYZE_HELP = "measure your own model (factory + weights, or a .pt2 export) on your data"
+
+_FLAGS_TEXT = """what to compute (default when none is given: --eigs 5 --trace):
+  --eigs K         top and bottom K Hessian eigenpairs with absolute error bounds
+  --trace          Hutch++ estimate of the Hessian trace with its standard error
+  --density        spectral density by stochastic Lanczos quadrature (figure)
+  --nullity        zero eigenvalues of the dense Hessian, with threshold and gap (d <= --max-dense)
+  --classify       critical-point class: minimum, saddle, degenerate, not critical (dense)
+  --plane GRID     filter-normalised 2-D surface around the weights, GRID = min:max:num
+  --interpolate W  loss on the straight line to a second checkpoint W, and its barrier
+  --certify        with --interpolate: certify the line (exact / bound / sampled)
+  --connect W      a Bezier curve to a second checkpoint W and its barrier"""
+
+
+def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> argparse.ArgumentParser:
+    """Register ``valleys analyze`` on the subparsers ``sub``."""
+    cmd = sub.add_parser("analyze", parents=[common], help=ANALYZE_HELP, description=ANALYZE_HELP,
+                         epilog=_FLAGS_TEXT + "\n\n" + epilog,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd.set_defaults(handler=cmd_analyze)
+    src = cmd.add_argument_group("model and data")
+    src.add_argument("--model", required=True, metavar="SPEC",
+                     help="PKG.MODULE:FACTORY, path/to/file.py:FACTORY, or an exported model.pt2")
+    src.add_argument("--weights", metavar="CKPT",
+                     help="state dict (.pt/.pth, loaded with weights_only=True) or .safetensors")
+    src.add_argument("--data", required=True, metavar="FILE|NAME",
+                     help="a .npz/.csv file, or a built-in data set (digits, mnist1d, ...)")
+    src.add_argument("--loss", default="ce", help="loss name: ce, mse, hinge, logistic, ... (default ce)")
+    src.add_argument("--n", type=int, default=0, metavar="N", help="analyse a random subset of N samples")
+    src.add_argument("--seed", type=int, default=0, help="seed of the subset and of every random draw")
+    src.add_argument("--input-shape", default="", metavar="C,H,W",
+                     help="reshape each input, e.g. 1,8,8 for a CNN on digits")
+    src.add_argument("--batch-size", type=int, default=0, metavar="B",
+                     help="stream the data in batches of B samples (default: one full batch)")
+    src.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    src.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    what = cmd.add_argument_group("what to compute")
+    what.add_argument("--eigs", type=int, metavar="K", help="top and bottom K eigenpairs")
+    what.add_argument("--eig-tol", type=float, default=0.0, metavar="TOL",
+                      help="eigensolver tolerance (default: follows the dtype)")
+    what.add_argument("--trace", action="store_true", help="Hutch++ trace with standard error")
+    what.add_argument("--trace-matvecs", type=int, default=100, metavar="M")
+    what.add_argument("--density", action="store_true", help="SLQ spectral density figure")
+    what.add_argument("--nullity", action="store_true", help="dense nullity with threshold and gap")
+    what.add_argument("--classify", action="store_true", help="critical-point class (dense)")
+    what.add_argument("--plane", metavar="GRID", default="",
+                      help="2-D surface on min:max:num (write --plane=-1:1:21 when min is negative)")
+    what.add_argument("--interpolate", metavar="OTHER_WEIGHTS", default="",
+                      help="straight line to a second checkpoint")
+    what.add_argument("--certify", action="store_true", help="certify the --interpolate line")
+    what.add_argument("--connect", metavar="OTHER_WEIGHTS", default="",
+                      help="Bezier path to a second checkpoint")
+    what.add_argument("--max-dense", type=int, default=3000, metavar="D",
+                      help="largest d for --nullity/--classify (default 3000)")
+    cmd.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    return cmd
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Check everything, run, store, and print a short table (or JSON)."""
+    from .analyze import AnalyzeParams, run_stored
+
+    chosen = any((args.eigs is not None, args.trace, args.density, args.nullity, args.classify,
+                  args.plane, args.interpolate, args.connect))
+    params = AnalyzeParams(
+        model=args.model, weights=args.weights or "", data=args.data, n=args.n,
+        input_shape=args.input_shape, loss=args.loss, dtype=args.dtype, device=args.device,
+        batch_size=args.batch_size, eigs=(args.eigs or 0) if chosen else 5, eig_tol=args.eig_tol,
+        trace=args.trace or not chosen, trace_matvecs=args.trace_matvecs, density=args.density,
+        nullity=args.nullity, classify=args.classify, plane=args.plane,
+        interpolate=args.interpolate, certify=args.certify, connect=args.connect,
+        max_dense=args.max_dense, seed=args.seed)
+    record, result = run_stored(params, getattr(args, "runs_dir", None), progress=None)
+    summary = result.metadata.get("summary", {})
+    if args.json:
+        out = {"run_id": record.run_id, "status": record.status, "folder": str(record.path),
+               "summary": summary, "params": params.to_dict()}
+        json.dump(out, sys.stdout, indent=1, default=str)
+        print()
+        return 0
+    print(f"run {record.run_id}")
+    width = max((len(k) for k in summary), default=0)
+    for key, value in summary.items():
+        print(f"  {key:<{width}}  {_fmt(value)}")
+    print(f"report: {record.report_path}")
+    return 0
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return str(value)

@@ -1,0 +1,29 @@
+"""Paths in parameter space: evaluation, barriers and certificates.
+
+- Path objects: :func:`linear`, :func:`polygon`, :func:`bezier`, :func:`curve`,
+  :func:`chain` (constructed paths made of labelled pieces).
+- :func:`evaluate`: adaptive sampling -> :class:`PathReport` (the peers' table and barriers).
+- :func:`certify`: a :class:`Certificate` that the loss never rises along the path, or
+  stays in a sublevel set; kind ``"exact"`` (piecewise-polynomial nets on straight
+  pieces), ``"bound"`` (smooth nets with activation derivative bounds) or ``"sampled"``
+  (never reported as holding).
+- :func:`neb`, :func:`autoneb`, :func:`bezier_curve`: low paths between two minima
+  (nudged elastic band with climbing image, AutoNEB cycles, Garipov's Bezier curves).
+- :mod:`.constructions`: the seeds' constructed descent paths (VBB A3, Cooper C5.9,
+  Safran–Shamir A1, Nguyen T3.4.17).
+"""
+
+from .certify import DEFAULT_RTOL, Certificate, certify
+from .evaluate import PathReport, evaluate
+from .neb import BandResult, autoneb, neb, respace
+from .neb import bezier as bezier_curve
+from .path import Path, Segment, bezier, chain, curve, linear, polygon
+
+__all__ = [
+    # path objects
+    "Path", "Segment", "linear", "polygon", "bezier", "curve", "chain",
+    # evaluation and certificates
+    "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL",
+    # low paths between two points
+    "neb", "autoneb", "bezier_curve", "respace", "BandResult",
+]

@@ -1,0 +1,261 @@
+"""Paths of low barrier between two points: nudged elastic band, AutoNEB, Bezier curves.
+
+- :func:`neb` — nudged elastic band (Jonsson et al.; improved tangents, Henkelman & Jonsson
+  2000) with periodic re-spacing of the images at equal arc length and a climbing image
+  for the saddle.
+- :func:`autoneb` — Draxler et al.'s AutoNEB cycles: after each NEB run, insert new images
+  where the loss departs most from the linear interpolation between neighbours.
+- :func:`bezier` — Garipov et al.'s curve training: a quadratic Bezier curve with fixed
+  end points; each step draws t ~ U(0, 1) and moves the bend along
+  dL(phi(t))/d theta_bend = 2 t (1 - t) grad L(phi(t)).
+
+Each returns a :class:`BandResult` with the polygon (or curve) as a :class:`Path`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .._validation import check_float, check_generator, check_int
+from ..errors import ShapeError
+from .path import Path, polygon
+from .path import bezier as bezier_path
+
+
+@dataclass(frozen=True, eq=False)
+class BandResult:
+    """A low path between two points.
+
+    Attributes:
+        path: the polygon through the images (NEB, AutoNEB) or the Bezier curve.
+        images: the images (K, d) (for a curve: samples along it).
+        losses: the loss at the images.
+        saddle: the highest image's loss (the path's barrier height).
+        saddle_index: its index.
+        n_evaluations: loss / gradient evaluations (counted per point).
+        converged: the climbing image's force fell below ``tol``.
+        history: per step: step, max loss, force norm.
+        method: ``"neb"``, ``"autoneb"`` or ``"bezier"``.
+    """
+
+    path: Path
+    images: torch.Tensor
+    losses: np.ndarray
+    saddle: float
+    saddle_index: int
+    n_evaluations: int
+    converged: bool
+    history: pd.DataFrame = field(repr=False)
+    method: str = "neb"
+
+    @property
+    def barrier(self) -> float:
+        """saddle - max(L(start), L(end))."""
+        return self.saddle - max(float(self.losses[0]), float(self.losses[-1]))
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "images": int(self.images.shape[0]), "saddle": self.saddle,
+                "saddle_index": self.saddle_index, "barrier": self.barrier,
+                "n_evaluations": self.n_evaluations, "converged": self.converged,
+                "losses": self.losses.tolist()}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"image": np.arange(len(self.losses)), "loss": self.losses})
+
+    def __repr__(self) -> str:
+        return (f"BandResult({self.method}, images={self.images.shape[0]}, saddle={self.saddle:.6g}, "
+                f"barrier={self.barrier:.3g}, evaluations={self.n_evaluations}, converged={self.converged})")
+
+
+def _ends(land, a, b):
+    a = torch.as_tensor(a, dtype=land.dtype).reshape(-1)
+    b = torch.as_tensor(b, dtype=land.dtype).reshape(-1)
+    if a.numel() != land.dim or b.numel() != land.dim:
+        msg = f"The end points must have d = {land.dim} entries. Got {a.numel()} and {b.numel()}."
+        raise ShapeError(msg)
+    return a, b
+
+
+def respace(images: torch.Tensor) -> torch.Tensor:
+    """The same polygon with its images moved to equal arc-length spacing (ends fixed)."""
+    seg = (images[1:] - images[:-1]).norm(dim=1)
+    s = torch.cat([torch.zeros(1, dtype=images.dtype), seg.cumsum(0)])
+    if float(s[-1]) == 0:
+        return images.clone()
+    target = torch.linspace(0, float(s[-1]), images.shape[0], dtype=images.dtype)
+    idx = torch.searchsorted(s, target, right=True).clamp(1, images.shape[0] - 1) - 1
+    w = ((target - s[idx]) / (s[idx + 1] - s[idx]).clamp_min(1e-300)).clamp(0, 1)[:, None]
+    out = images[idx] + w * (images[idx + 1] - images[idx])
+    out[0], out[-1] = images[0], images[-1]
+    return out
+
+
+def _tangents(R: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
+    """Henkelman–Jonsson improved tangents at the interior images (K-2, d)."""
+    fwd, bwd = R[2:] - R[1:-1], R[1:-1] - R[:-2]
+    Ep, Ei, Em = E[2:], E[1:-1], E[:-2]
+    up = (Ep > Ei) & (Ei > Em)
+    down = (Ep < Ei) & (Ei < Em)
+    dmax = torch.maximum((Ep - Ei).abs(), (Em - Ei).abs())
+    dmin = torch.minimum((Ep - Ei).abs(), (Em - Ei).abs())
+    mixed_fwd = Ep > Em
+    w_f = torch.where(mixed_fwd, dmax, dmin)[:, None]
+    w_b = torch.where(mixed_fwd, dmin, dmax)[:, None]
+    tau = torch.where(up[:, None], fwd, torch.where(down[:, None], bwd, w_f * fwd + w_b * bwd))
+    return tau / tau.norm(dim=1, keepdim=True).clamp_min(1e-300)
+
+
+def neb(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
+        climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
+        init: torch.Tensor | None = None) -> BandResult:
+    """Nudged elastic band between ``a`` and ``b`` (end points fixed).
+
+    Force on interior image i: the gradient's component normal to the tangent tau_i plus a
+    spring force k (|R_{i+1} - R_i| - |R_i - R_{i-1}|) tau_i; after ``climb_after`` steps
+    the highest image climbs (F = -grad + 2 (grad . tau) tau, no spring) to the saddle.
+    Images are moved to equal arc length every ``respace_every`` steps (not the climber).
+
+    Args:
+        land: the landscape.
+        a, b: the end points (minima, usually).
+        images: number of images including the ends (>= 3).
+        steps: most steps of steepest descent on the forces (step size ``lr``).
+        spring: spring constant k.
+        climbing: use a climbing image.
+        climb_after: steps before the climbing image starts.
+        respace_every: re-spacing period in steps (0: never).
+        tol: converged when the climbing image's force norm is <= tol (and at least
+            ``climb_after`` steps were made).
+        init: initial images (images, d) instead of the straight line.
+    """
+    where = "paths.neb"
+    images = check_int(images, "images", where, min_val=3)
+    steps = check_int(steps, "steps", where, min_val=1)
+    lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
+    spring = check_float(spring, "spring", where, min_val=0.0)
+    tol = check_float(tol, "tol", where, min_val=0.0)
+    a, b = _ends(land, a, b)
+    if init is None:
+        t = torch.linspace(0, 1, images, dtype=land.dtype)[:, None]
+        R = a + t * (b - a)
+    else:
+        R = torch.as_tensor(init, dtype=land.dtype).clone()
+        if R.shape != (images, land.dim):
+            R = respace(R) if R.shape[1] == land.dim else R
+            images = R.shape[0]
+    hist, n_eval, converged, climber = [], 0, False, None
+    with torch.no_grad():
+        E_ends = land.losses(torch.stack([a, b]))
+    n_eval += 2
+    for step in range(steps):
+        inner = R[1:-1]
+        G = land.grads(inner).detach()
+        with torch.no_grad():
+            Ei = land.losses(inner).detach()
+        n_eval += inner.shape[0]
+        E = torch.cat([E_ends[:1], Ei, E_ends[1:]])
+        tau = _tangents(R, E)
+        g_par = (G * tau).sum(1, keepdim=True)
+        F = -(G - g_par * tau)
+        d_next = (R[2:] - R[1:-1]).norm(dim=1, keepdim=True)
+        d_prev = (R[1:-1] - R[:-2]).norm(dim=1, keepdim=True)
+        F = F + spring * (d_next - d_prev) * tau
+        climber = None
+        if climbing and step >= climb_after:
+            climber = int(torch.argmax(Ei))
+            F[climber] = -G[climber] + 2 * g_par[climber] * tau[climber]
+        fnorm = float(F[climber].norm()) if climber is not None else float(F.norm(dim=1).max())
+        hist.append({"step": step, "max_loss": float(E.max()), "force": fnorm})
+        if climber is not None and fnorm <= tol:
+            converged = True
+            break
+        R = R.clone()
+        R[1:-1] = inner + lr * F
+        if respace_every and step % respace_every == respace_every - 1 and step < climb_after:
+            R = respace(R)
+    with torch.no_grad():
+        L = land.losses(R).detach().to(torch.float64).numpy()
+    n_eval += R.shape[0]
+    k = int(np.argmax(L))
+    return BandResult(polygon(R, knots=np.linspace(0, 1, R.shape[0])), R, L, float(L[k]), k, n_eval, converged,
+                      pd.DataFrame(hist), "neb")
+
+
+def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
+            insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6) -> BandResult:
+    """AutoNEB (Draxler et al. 2018): NEB cycles, inserting images where the band is poorest.
+
+    After each cycle the midpoint of every edge is evaluated; ``insert`` new images go to
+    the edges whose midpoint loss exceeds the linear interpolation of its ends the most.
+    The climbing image is used in the last cycle.
+
+    Args:
+        cycles: steps of each NEB cycle (the schedule).
+        start_images: images of the first cycle.
+        insert: images inserted per cycle.
+    """
+    where = "paths.autoneb"
+    start_images = check_int(start_images, "start_images", where, min_val=3)
+    insert = check_int(insert, "insert", where, min_val=0)
+    a, b = _ends(land, a, b)
+    t = torch.linspace(0, 1, start_images, dtype=land.dtype)[:, None]
+    R = a + t * (b - a)
+    total, hist, res = 0, [], None
+    for c, n_steps in enumerate(cycles):
+        last = c == len(cycles) - 1
+        res = neb(land, a, b, images=R.shape[0], steps=n_steps, lr=lr, spring=spring, climbing=last,
+                  climb_after=0 if last else n_steps, respace_every=0, tol=tol, init=R)
+        total += res.n_evaluations
+        hist.append(res.history.assign(cycle=c))
+        R = res.images
+        if last or insert == 0:
+            break
+        mids = 0.5 * (R[1:] + R[:-1])
+        with torch.no_grad():
+            Lm = land.losses(mids).detach().to(torch.float64)
+        total += mids.shape[0]
+        Lr = torch.as_tensor(res.losses)
+        excess = Lm - 0.5 * (Lr[1:] + Lr[:-1])
+        where_ = sorted(torch.argsort(excess, descending=True)[:insert].tolist(), reverse=True)
+        for e in where_:
+            R = torch.cat([R[:e + 1], mids[e:e + 1], R[e + 1:]])
+    return BandResult(res.path, res.images, res.losses, res.saddle, res.saddle_index, total, res.converged,
+                      pd.concat(hist, ignore_index=True), "autoneb")
+
+
+def bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Tensor | None = None,
+           seed: int | torch.Generator | None = 0, num_eval: int = 61) -> BandResult:
+    """Garipov et al.'s curve finding: train the bend of a quadratic Bezier curve a -> bend -> b.
+
+    Each step draws t ~ U(0, 1) and takes an Adam step on the bend with
+    dL(phi(t))/d bend = 2 t (1 - t) grad L(phi(t)); the ends stay fixed.
+    """
+    where = "paths.bezier"
+    steps = check_int(steps, "steps", where, min_val=1)
+    lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
+    gen = check_generator(seed, where)
+    a, b = _ends(land, a, b)
+    theta = (0.5 * (a + b) if bend is None else torch.as_tensor(bend, dtype=land.dtype)).clone()
+    theta.requires_grad_(True)
+    opt = torch.optim.Adam([theta], lr=lr)
+    hist = []
+    for step in range(steps):
+        t = float(torch.rand(1, generator=gen))
+        point = (1 - t) ** 2 * a + 2 * t * (1 - t) * theta.detach() + t ** 2 * b
+        value, g = land.loss_and_grad(point)
+        opt.zero_grad()
+        theta.grad = 2 * t * (1 - t) * g
+        opt.step()
+        hist.append({"step": step, "t": t, "loss": float(value)})
+    control = torch.stack([a, theta.detach(), b])
+    path = bezier_path(control)
+    s = torch.linspace(0, 1, num_eval, dtype=land.dtype)
+    pts = path(s)
+    with torch.no_grad():
+        L = land.losses(pts).detach().to(torch.float64).numpy()
+    k = int(np.argmax(L))
+    return BandResult(path, pts, L, float(L[k]), k, steps + num_eval, True, pd.DataFrame(hist), "bezier")

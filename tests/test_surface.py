@@ -1,0 +1,81 @@
+"""Surfaces: grids, direction normalisation, values against direct evaluation."""
+
+import numpy as np
+import pytest
+import torch
+
+from valleys import InvalidParameterError, Landscape
+from valleys.nets import mlp
+from valleys.surface import direction, line, parse_grid, plane, plane_through
+
+torch.set_num_threads(1)
+D = torch.float64
+
+
+def _land():
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(30, 4, generator=gen, dtype=D)
+    y = torch.randint(0, 3, (30,), generator=gen)
+    return Landscape(mlp([4, 6, 5, 3], "tanh"), (X, y), loss="ce")
+
+
+def test_parse_grid_and_errors():
+    assert parse_grid("0:1:3").tolist() == [0.0, 0.5, 1.0]
+    for bad in ("1:0:3", "0:1", "a:b:c", "0:1:1"):
+        with pytest.raises(InvalidParameterError):
+            parse_grid(bad)
+
+
+def test_filter_normalisation_matches_theta_rows_and_ignores_biases():
+    land = _land()
+    theta = land.theta0
+    d = direction(land, theta, seed=3)
+    blocks_d, blocks_t = land.layout.unflatten(d), land.layout.unflatten(theta)
+    for name in blocks_d:
+        if blocks_d[name].ndim == 1:
+            assert torch.all(blocks_d[name] == 0)
+        else:
+            torch.testing.assert_close(blocks_d[name].norm(dim=1), blocks_t[name].norm(dim=1))
+    d2 = direction(land, theta, normalization="layer", ignore_bias=False, seed=3)
+    for name, b in land.layout.unflatten(d2).items():
+        torch.testing.assert_close(b.norm(), blocks_t[name].norm())
+
+
+def test_plane_values_equal_direct_evaluation_at_random_grid_points():
+    land = _land()
+    s = plane(land, land.theta0, grid="-1:1:9", grid_y="-0.5:0.5:7", seed=1)
+    assert s.losses.shape == (7, 9)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        i, j = rng.integers(7), rng.integers(9)
+        theta = land.theta0 + s.x[j] * torch.as_tensor(s.directions[0]) + s.y[i] * torch.as_tensor(s.directions[1])
+        assert abs(float(land.loss(theta)) - s.losses[i, j]) <= 1e-12 * max(1.0, s.losses[i, j])
+    frame = s.to_frame()
+    assert len(frame) == 63
+    np.testing.assert_allclose(land.losses(s.points()).numpy(), frame["loss"].to_numpy(), rtol=1e-12)
+
+
+def test_line_interpolation_and_plane_through_three_points(tmp_path):
+    land = _land()
+    a = land.theta0
+    b = a + 0.3 * torch.randn(land.dim, generator=torch.Generator().manual_seed(1), dtype=D)
+    c = a + 0.3 * torch.randn(land.dim, generator=torch.Generator().manual_seed(2), dtype=D)
+    ln = line(land, a, end=b, grid="0:1:5")
+    assert abs(ln.losses[-1] - float(land.loss(b))) < 1e-12 and abs(ln.losses[0] - float(land.loss(a))) < 1e-12
+    s = plane_through(land, a, b, c, grid="-0.5:1.5:21")
+    cx, cy = s.meta["points"]["c"]
+    back = torch.as_tensor(s.origin) + cx * torch.as_tensor(s.directions[0]) + cy * torch.as_tensor(s.directions[1])
+    torch.testing.assert_close(back, c)
+    s.save_npz(tmp_path / "s.npz")
+    z = np.load(tmp_path / "s.npz")
+    assert z["directions"].shape == (2, land.dim)
+    np.testing.assert_array_equal(z["losses"], s.losses)
+
+
+def test_hessian_directions_of_a_quadratic():
+    H = torch.diag(torch.tensor([5.0, 3.0, 1.0], dtype=D))
+    land = Landscape.from_function(lambda t: 0.5 * t @ H @ t, 3)
+    s = plane(land, torch.zeros(3, dtype=D), grid="-1:1:3", directions="hessian")
+    top = np.abs(s.directions)
+    np.testing.assert_allclose(top[0], [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(top[1], [0, 1, 0], atol=1e-6)
