@@ -59,14 +59,15 @@ class SurfaceSkipParams(Params):
 
 
 def _train(land: Landscape, steps: int, lr: float) -> torch.Tensor:
-    theta = land.theta0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        value, g = land.loss_and_grad(theta.detach())
-        theta.grad = g
-        opt.step()
-    return theta.detach()
+    """Full-batch Adam (Kingma & Ba), written out."""
+    theta = land.theta0.clone()
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    for step in range(1, steps + 1):
+        _, g = land.loss_and_grad(theta)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        theta = theta - lr * (m / (1 - 0.9 ** step)) / ((v / (1 - 0.999 ** step)).sqrt() + 1e-8)
+    return theta
 
 
 def _local_minima(Z: np.ndarray) -> int:
