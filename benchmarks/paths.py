@@ -44,10 +44,10 @@ def main() -> None:
         line = evaluate(linear(a, b), land, max_points=513)
         row = {"L_a": float(land.loss(a)), "L_b": float(land.loss(b)), "linear_saddle": line.max}
         t = time.perf_counter()
-        band = neb(land, a, b, images=15, steps=20_000, lr=2e-3, climb_after=200, tol=1e-6)
+        band = neb(land, a, b, images=9, steps=4000, lr=5e-3, climb_after=200, tol=1e-6)
         row["neb"] = {**band.to_dict(), "seconds": time.perf_counter() - t}
         t = time.perf_counter()
-        auto = autoneb(land, a, b, cycles=(200, 200, 20_000), start_images=5, insert=3, lr=2e-3, tol=1e-6)
+        auto = autoneb(land, a, b, cycles=(200, 200, 4000), start_images=5, insert=2, lr=5e-3, tol=1e-6)
         row["autoneb"] = {**auto.to_dict(), "seconds": time.perf_counter() - t}
         for res, name in ((band, "neb"), (auto, "autoneb")):
             row[name].pop("losses")
