@@ -258,3 +258,18 @@ def test_canonical_form_removes_permutations_and_relu_rescaling():
     g.add_edge(1, 2, 2.0)
     g.add_edge(0, 2, 5.0)
     assert g.minimax(0, 2) == 3.0  # via 1: max(3, 2) < 5
+
+
+def test_sublevel_connected_certifies_only_a_real_connection():
+    from valleys.paths import sublevel_connected
+
+    land, a, b = _two_minima()
+    res = sublevel_connected(land, a, b, cycles=(50, 200))
+    assert res.level == 0.0 and res.saddle > 0.9  # the minima are separated by the saddle at L = 1
+    assert res.connected is False
+    # a convex bowl: the band stays below the level, but a plain function is only sampled,
+    # so the connection is undetermined rather than proved
+    bowl = Landscape.from_function(lambda t: (t ** 2).sum(), 2)
+    ok = sublevel_connected(bowl, torch.tensor([1.0, 0.0], dtype=D), torch.tensor([0.0, 1.0], dtype=D),
+                            cycles=(50,), tol=1e-6)
+    assert ok.saddle <= ok.level and ok.connected is None

@@ -269,3 +269,47 @@ def bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Te
         L = land.losses(pts).detach().to(torch.float64).numpy()
     k = int(np.argmax(L))
     return BandResult(path, pts, L, float(L[k]), k, steps + num_eval, True, pd.DataFrame(hist), "bezier")
+
+
+@dataclass(frozen=True, eq=False)
+class SublevelResult:
+    """Are a and b in the same component of {L <= max(L(a), L(b)) + tol}?
+
+    Attributes:
+        level: max(L(a), L(b)).
+        saddle: the highest loss on the best band found (AutoNEB, sampled).
+        connected: True only when the band's polygon is *certified* to stay within
+            level + tol (a proof); False when the certificate found a sampled or exact
+            violation on this band (evidence of a barrier, not a proof: another path may
+            exist); None when undetermined.
+        certificate: the :class:`~valleys.paths.Certificate` of the band's polygon.
+        band: the :class:`BandResult`.
+    """
+
+    level: float
+    saddle: float
+    connected: bool | None
+    certificate: object
+    band: BandResult
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "saddle": self.saddle, "connected": self.connected,
+                "certificate": self.certificate.to_dict(), "band": self.band.to_dict()}
+
+
+def sublevel_connected(land, a, b, /, *, tol: float | None = None, cycles: tuple[int, ...] = (200, 200, 400),
+                       lr: float = 0.01) -> SublevelResult:
+    """Search a path from a to b that stays in {L <= max(L(a), L(b))} and certify it.
+
+    AutoNEB gives a low band; its polygon is then certified with the claim "sublevel".
+    Only a certified band counts as a connection; a band that rises above the level is
+    evidence of a barrier on this band only.
+    """
+    from .certify import certify
+
+    a, b = _ends(land, a, b)
+    level = max(float(land.loss(a)), float(land.loss(b)))
+    band = autoneb(land, a, b, cycles=cycles, lr=lr)
+    cert = certify(band.path, land, claim="sublevel", level=level, tol=tol)
+    connected = True if cert.holds else (False if cert.holds is False else None)
+    return SublevelResult(level, band.saddle, connected, cert, band)
