@@ -26,6 +26,9 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[dist]" || true
 	$(BIN)/python benchmarks/sweep.py
 
+	$(BIN)/python benchmarks/surface.py
+	$(BIN)/python benchmarks/paths.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 

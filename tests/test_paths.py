@@ -232,3 +232,44 @@ def test_bezier_curve_lowers_the_linear_barrier():
     res = bezier_curve(land, a, b, steps=300, lr=0.05)
     assert res.saddle < 1.5  # the straight line reaches 2.25; the best quadratic curve about 1.25
     assert torch.equal(res.images[0], a) and torch.equal(res.images[-1], b)
+
+
+def test_canonical_form_removes_permutations_and_relu_rescaling():
+    from valleys.paths.graph import MinimaGraph, canonical
+
+    gen = torch.Generator().manual_seed(7)
+    X = torch.randn(6, 3, generator=gen, dtype=D)
+    land = Landscape(mlp([3, 5, 2], "relu"), (X, torch.randn(6, 2, generator=gen, dtype=D)), loss="mse")
+    theta = land.theta0
+    blocks = land.layout.unflatten(theta)
+    perm = torch.randperm(5, generator=gen)
+    scale = torch.rand(5, generator=gen, dtype=D) + 0.5
+    moved = {"W1": blocks["W1"][perm] * scale[:, None], "b1": blocks["b1"][perm] * scale,
+             "W2": blocks["W2"][:, perm] / scale[None, :], "b2": blocks["b2"]}
+    other = land.layout.flatten(moved)
+    assert abs(float(land.loss(other)) - float(land.loss(theta))) < 1e-12
+    torch.testing.assert_close(canonical(land, other), canonical(land, theta))
+    g = MinimaGraph()
+    assert g.add_minimum(land, theta) == g.add_minimum(land, other) == 0
+    g.add_minimum(land, theta + 0.1)
+    g.minima.append(theta + 0.2)
+    g.losses.append(0.0)
+    g.add_edge(0, 1, 3.0)
+    g.add_edge(1, 2, 2.0)
+    g.add_edge(0, 2, 5.0)
+    assert g.minimax(0, 2) == 3.0  # via 1: max(3, 2) < 5
+
+
+def test_sublevel_connected_certifies_only_a_real_connection():
+    from valleys.paths import sublevel_connected
+
+    land, a, b = _two_minima()
+    res = sublevel_connected(land, a, b, cycles=(50, 200))
+    assert res.level == 0.0 and res.saddle > 0.9  # the minima are separated by the saddle at L = 1
+    assert res.connected is False
+    # a convex bowl: the band stays below the level, but a plain function is only sampled,
+    # so the connection is undetermined rather than proved
+    bowl = Landscape.from_function(lambda t: (t ** 2).sum(), 2)
+    ok = sublevel_connected(bowl, torch.tensor([1.0, 0.0], dtype=D), torch.tensor([0.0, 1.0], dtype=D),
+                            cycles=(50,), tol=1e-6)
+    assert ok.saddle <= ok.level and ok.connected is None

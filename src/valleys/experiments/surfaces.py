@@ -20,7 +20,7 @@ import torch
 from ..core import Landscape
 from ..curvature import matrix_rank
 from ..data import digits
-from ..nets import mlp, skip_to_output
+from ..nets import get_activation, mlp, skip_to_output
 from ..surface import plane
 from .common import figure, progress
 from .params import Params
@@ -37,7 +37,8 @@ class SurfaceSkipParams(Params):
     Attributes:
         n_samples: digits used (N; also the number of skip neurons).
         hidden: hidden widths (their sum must be >= N).
-        activations: hidden activations (the thesis uses sigmoid and softplus).
+        activations: hidden activations (the thesis uses sigmoid and softplus with gamma = 20;
+            "softplus" here is softplus_20 as in the thesis).
         steps, lr: full-batch Adam training steps and learning rate.
         grid: the plane's grid, 'min:max:num' on both axes.
         value_rtol: surface values vs direct evaluation at sampled grid points.
@@ -59,14 +60,15 @@ class SurfaceSkipParams(Params):
 
 
 def _train(land: Landscape, steps: int, lr: float) -> torch.Tensor:
-    theta = land.theta0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        value, g = land.loss_and_grad(theta.detach())
-        theta.grad = g
-        opt.step()
-    return theta.detach()
+    """Full-batch Adam (Kingma & Ba), written out."""
+    theta = land.theta0.clone()
+    m, v = torch.zeros_like(theta), torch.zeros_like(theta)
+    for step in range(1, steps + 1):
+        _, g = land.loss_and_grad(theta)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        theta = theta - lr * (m / (1 - 0.9 ** step)) / ((v / (1 - 0.999 ** step)).sqrt() + 1e-8)
+    return theta
 
 
 def _local_minima(Z: np.ndarray) -> int:
@@ -90,8 +92,9 @@ def surface_skip(p: SurfaceSkipParams) -> Result:
     fig, axes = figure(2 * len(p.activations), width=4.0, height=3.4)
     i = 0
     for act in progress(p.activations, "surface-skip"):
-        base = mlp([64, *p.hidden, 10], act, seed=p.seed)
-        models = {"plain": base, "skip": skip_to_output(mlp([64, *p.hidden, 10], act, seed=p.seed), p.n_samples,
+        sigma = get_activation("softplus", alpha=20.0) if act == "softplus" else act
+        base = mlp([64, *p.hidden, 10], sigma, seed=p.seed)
+        models = {"plain": base, "skip": skip_to_output(mlp([64, *p.hidden, 10], sigma, seed=p.seed), p.n_samples,
                                                         seed=p.seed)}
         for kind, model in models.items():
             land = Landscape(model, (data.X, data.y), loss="ce")

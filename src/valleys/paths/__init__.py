@@ -15,7 +15,7 @@
 
 from .certify import DEFAULT_RTOL, Certificate, certify
 from .evaluate import PathReport, evaluate
-from .neb import BandResult, autoneb, neb, respace
+from .neb import BandResult, SublevelResult, autoneb, neb, respace, sublevel_connected
 from .neb import bezier as bezier_curve
 from .path import Path, Segment, bezier, chain, curve, linear, polygon
 
@@ -25,5 +25,5 @@ __all__ = [
     # evaluation and certificates
     "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL",
     # low paths between two points
-    "neb", "autoneb", "bezier_curve", "respace", "BandResult",
+    "neb", "autoneb", "bezier_curve", "respace", "BandResult", "sublevel_connected", "SublevelResult",
 ]
