@@ -35,6 +35,7 @@ import numpy as np
 import osqp
 import pandas as pd
 import scipy.sparse as sp
+from scipy.optimize import nnls
 
 from .losses import ScalarLoss, get_scalar_loss
 from .partition import BasinPattern, as_data, as_targets, check_pattern, empty_neurons, row_space
@@ -45,9 +46,14 @@ class BasinTolerances:
     """Tolerances of the basin programs (float64 defaults).
 
     Attributes:
-        eps: OSQP absolute and relative residual tolerance (before polishing).
+        eps: OSQP absolute and relative residual tolerance; its solution only proposes
+            the active set, which is then solved exactly and certified.
         feasibility: largest allowed constraint violation ``max(0, -a_it <w_i, x_t>)``,
             relative to ``max_t ||x_t||``, for a solution to count as optimal.
+        kkt: relative tolerance of the KKT certificate (stationarity residual with
+            nonnegative NNLS multipliers on the tight constraints).
+        zero_value: a feasible point with loss ``<= zero_value * max(1, mean y^2)``
+            certifies the (nonnegative) squared-loss basin value to that accuracy.
         rank_rtol: singular values of X above ``rank_rtol * sigma_max`` span the row space.
         empty_margin: a sign row with LP margin ``<= empty_margin`` (relative) has no
             interior point: its cell is empty.
@@ -59,12 +65,14 @@ class BasinTolerances:
             fastest on random basins, against OSQP's default 0.1).
     """
 
-    eps: float = 1e-10
-    feasibility: float = 1e-8
+    eps: float = 1e-7
+    feasibility: float = 1e-9
+    kkt: float = 1e-8
+    zero_value: float = 1e-8
     rank_rtol: float = 1e-12
     empty_margin: float = 1e-12
     newton_tol: float = 1e-13
-    max_iter: int = 50_000
+    max_iter: int = 20_000
     max_newton: int = 60
     rho: float = 1.0
 
@@ -145,15 +153,18 @@ class _Workspace:
         ineq = a[:, None, :].astype(np.float64) * self.XrT[None, :, :]
         data = np.concatenate([eq, ineq], axis=2).reshape(-1)
         self.coef = s * b[:, None]
+        self.a = a.astype(np.float64)
         self.Ax = np.concatenate([data, np.ones(self.m)])
 
     def solve(self, h: np.ndarray, g: np.ndarray):
-        """Minimise ``1/2 p^T diag(h) p + g^T p`` over the cell; returns (c, p, info)."""
+        """Minimise ``1/2 p^T diag(h) p + g^T p`` over the cell; returns (c, dual, info)."""
         nc = self.k * self.r
         self.solver.update(Px=h, Ax=self.Ax, q=np.concatenate([np.zeros(nc), g]))
         res = self.solver.solve()
         x = res.x
-        return x[:nc].reshape(self.k, self.r), x[nc:], res.info
+        if x is None or not np.isfinite(x).all():
+            return np.zeros((self.k, self.r)), np.zeros((self.k, self.m)), res.info
+        return x[:nc].reshape(self.k, self.r), res.y[self.m:].reshape(self.k, self.m), res.info
 
 
 class BasinSolver:
@@ -239,10 +250,82 @@ class BasinSolver:
 
     def _minimise(self, ws: _Workspace) -> tuple[np.ndarray, str, int]:
         m = self.m
-        if self.loss.name == "squared":
-            c, _, info = ws.solve(np.full(m, 2.0 / m), -2.0 * self.y / m)
-            return c, info.status, int(info.iter)
-        return self._newton(ws)
+        if self.loss.name != "squared":
+            return self._newton(ws)
+        iters, status = 0, "unsolved"
+        for eps in (self.tol.eps, self.tol.eps * 1e-3):
+            ws.solver.update_settings(eps_abs=eps, eps_rel=eps)
+            c, dual, info = ws.solve(np.full(m, 2.0 / m), -2.0 * self.y / m)
+            iters += int(info.iter)
+            c, status = self._finish(ws, c, dual, info)
+            if status == "solved":
+                break
+        return c, status, iters
+
+    def _finish(self, ws: _Workspace, c: np.ndarray, dual: np.ndarray, info) -> tuple[np.ndarray, str]:
+        """Certify OSQP's solution, or its exact polish on a guessed active set."""
+        floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
+        pre = c @ ws.XrT
+        feasible = (ws.a * pre >= -self.tol.feasibility * self.scale * max(1.0, np.abs(c).max())).all()
+        if feasible and self._squared(ws, c) <= floor:  # the loss is >= 0: certified
+            return c, "solved"
+        candidates = [dual < -self.tol.kkt * max(1.0, np.abs(dual).max()),
+                      ws.a * pre <= self.tol.kkt * max(1.0, np.abs(pre).max())]
+        candidates.append(candidates[0] | candidates[1])
+        for active in candidates:
+            c_pol = self._polish(ws, active, c)
+            if self._certified(ws, c_pol):
+                return c_pol, "solved"
+        return c, "uncertified (OSQP: " + str(info.status) + ")"
+
+    def _squared(self, ws: _Workspace, c: np.ndarray) -> float:
+        return float(np.mean((self._predict(ws, c) - self.y) ** 2))
+
+    def _polish(self, ws: _Workspace, active: np.ndarray, c0: np.ndarray) -> np.ndarray:
+        """Exact least squares with the active constraints of each neuron as equalities; of
+        all minimisers, the one nearest to ``c0`` projected on the equalities (so that the
+        inactive constraints keep their slack)."""
+        bases = []
+        for j in range(ws.k):
+            rows = ws.a[j, active[j], None] * ws.XrT.T[active[j]]
+            if len(rows) == 0:
+                bases.append(np.eye(ws.r))
+                continue
+            _, sv, Vt = np.linalg.svd(rows, full_matrices=True)
+            rank = int((sv > 1e-12 * max(sv[0], 1e-300)).sum())
+            bases.append(Vt[rank:].T)
+        H = np.concatenate([ws.coef[j][:, None] * (ws.XrT.T @ N) for j, N in enumerate(bases)], axis=1)
+        if H.shape[1] == 0:
+            return np.zeros((ws.k, ws.r))
+        w0 = np.concatenate([N.T @ c0[j] for j, N in enumerate(bases)])
+        w = w0 + np.linalg.lstsq(H, self.y - H @ w0, rcond=None)[0]
+        out, pos = np.zeros((ws.k, ws.r)), 0
+        for j, N in enumerate(bases):
+            out[j] = N @ w[pos:pos + N.shape[1]]
+            pos += N.shape[1]
+        return out
+
+    def _certified(self, ws: _Workspace, c: np.ndarray) -> bool:
+        """KKT conditions: feasibility, and gradient = sum of nonnegative multiples of the
+        tight constraint normals (NNLS), each neuron, to the tolerances."""
+        pre = c @ ws.XrT  # (k, m)
+        size = max(1.0, np.abs(pre).max())
+        if (ws.a * pre < -self.tol.feasibility * size).any():
+            return False
+        resid = self._predict(ws, c) - self.y
+        grad = (2.0 / self.m) * (ws.coef * resid) @ ws.XrT.T  # (k, r)
+        gscale = max(1e-300, float(np.abs(resid).max()) * self.scale * 2.0 / self.m)
+        for j in range(ws.k):
+            tight = np.flatnonzero(np.abs(pre[j]) <= self.tol.kkt * size)
+            g = grad[j]
+            if len(tight) == 0:
+                res = float(np.linalg.norm(g))
+            else:
+                M = (ws.a[j, tight][:, None] * ws.XrT.T[tight]).T
+                res = float(nnls(M, g)[1])
+            if res > self.tol.kkt * max(gscale, 1e-14):
+                return False
+        return True
 
     def _newton(self, ws: _Workspace) -> tuple[np.ndarray, str, int]:
         """Damped Newton (SQP) for a smooth convex loss: each step a QP in the cell."""
