@@ -37,7 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import nnls
 
-from .losses import ScalarLoss, get_scalar_loss
+from .losses import get_scalar_loss
 from .partition import BasinPattern, as_data, as_targets, check_pattern, empty_neurons, row_space
 
 
@@ -72,7 +72,7 @@ class BasinTolerances:
     rank_rtol: float = 1e-12
     empty_margin: float = 1e-12
     newton_tol: float = 1e-13
-    max_iter: int = 20_000
+    max_iter: int = 10_000
     max_newton: int = 60
     rho: float = 1.0
 

@@ -4,7 +4,6 @@
   derived from the sign criterion and the bound 1 - 2d(3/4)^n side by side.
 - ``safran-shamir-full-rank``: SS-T4, rank X = m; Monte Carlo against 1 - m(3/4)^n.
 - ``safran-shamir-low-rank``: SS-T3, a realizable rank-2 teacher at width c⌈n/p_eps⌉.
-- ``safran-shamir-clustered``: SS-T5, basin values scale as delta^2 on clustered data.
 - ``safran-shamir-overspecification``: SS-L2, Bas(full) <= Bas(any subset of neurons).
 - ``safran-shamir-auer``: one ReLU neuron (optimal basin w.p. 2^-d) against width n.
 - ``safran-shamir-prop1``: SS-P1, P[L(W0) > L(0)] >= (1 - 2^-n) / 2.
@@ -25,7 +24,6 @@ import pandas as pd
 from .. import data
 from .._validation import check_rng
 from ..basins import (
-    BasinPattern,
     BasinSolver,
     BasinTolerances,
     FullRankCriterion,
@@ -34,7 +32,7 @@ from ..basins import (
     draw_init,
     initial_basin_quality,
 )
-from ..basins.assumptions import angular_bound, data_assumptions
+from ..basins.assumptions import data_assumptions
 from ..basins.montecarlo import clopper_pearson
 from .common import figure, progress
 from .params import Params
@@ -273,7 +271,7 @@ class LowRankParams(Params):
     scan_draws: int = 100
     z: float = 3.0
     zero_tol: float = 1e-20
-    QUICK = {"draws": 6, "scan_widths": (4,), "scan_draws": 6}
+    QUICK = {"eps": 0.25, "draws": 5, "scan_widths": (4,), "scan_draws": 4}
     LIMITS: ClassVar[dict[str, str]] = {
         "samples": ">= 2", "dim": ">= 2", "teacher_width": ">= 1", "eps": "> 0", "c": ">= 2",
         "draws": ">= 1", "scan_widths": "nonempty, >= 1", "scan_draws": ">= 1", "z": "> 0",
@@ -332,122 +330,6 @@ def safran_shamir_low_rank(p: LowRankParams) -> Result:
     return Result(table, verdict, figs, {"p_eps": pe, "theorem_width": width, "bound": bound,
                                          "empirical_width_reaching_bound": empirical,
                                          "teacher_loss": teacher_loss})
-
-
-# --------------------------------------------------------------------------- SS-T5 clustered
-@dataclass(frozen=True)
-class ClusteredParams(Params):
-    """Parameters of ``safran-shamir-clustered``.
-
-    Attributes:
-        dim: input dimension d.
-        clusters: k <= d unit-norm centres.
-        per_cluster: points per cluster.
-        deltas: cluster radii (decreasing order not required).
-        lipschitz: within-cluster Lipschitz constant gamma of the targets.
-        widths: hidden widths n.
-        draws: initialisations per width (the same draws for every delta).
-        slope: expected log-log slope of the median good-basin value in delta (2).
-        slope_tol: allowed deviation of the slope.
-        z: standard errors allowed below the bound 1 - d(7/8)^n.
-    """
-
-    dim: int = 10
-    clusters: int = 8
-    per_cluster: int = 20
-    deltas: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
-    lipschitz: float = 1.0
-    widths: tuple[int, ...] = (8, 16, 32, 64)
-    draws: int = 500
-    slope: float = 2.0
-    slope_tol: float = 0.3
-    z: float = 3.0
-    QUICK = {"per_cluster": 12, "widths": (16,), "draws": 8}
-    LIMITS: ClassVar[dict[str, str]] = {
-        "dim": ">= 1", "clusters": ">= 1", "per_cluster": ">= 1", "deltas": "nonempty, > 0",
-        "lipschitz": ">= 0", "widths": "nonempty, >= 1", "draws": ">= 1", "slope": "> 0",
-        "slope_tol": ">= 0", "z": "> 0"}
-
-
-@experiment("safran-shamir-clustered", source=SOURCE_003 + ", Theorem 5 (clustered data)",
-            claim="SS-T5: on k <= d tight clusters, good initial basins have Bas = O(delta^2) "
-                  "(log-log slope 2) with probability >= 1 - d(7/8)^n",
-            params=ClusteredParams)
-def safran_shamir_clustered(p: ClusteredParams) -> Result:
-    verdict, rows = Verdict(), []
-    rng = check_rng(p.seed)
-    data_seed = int(rng.integers(2 ** 31))
-    sets, reports = {}, {}
-    for delta in p.deltas:
-        ds = data.clustered(p.clusters * p.per_cluster, p.dim, p.clusters, delta, seed=data_seed,
-                            lipschitz=p.lipschitz)
-        sets[delta] = ds
-        reports[delta] = data_assumptions(ds.X.numpy(), ds.y.numpy(), centers=ds.meta["centers"].numpy())
-    C = sets[p.deltas[0]].meta["centers"].numpy()
-    y_hat = sets[p.deltas[0]].meta["cluster_targets"].numpy()
-    centre_crit = FullRankCriterion(C, y_hat)
-    hist = {}
-    for n in progress(p.widths, "widths"):
-        W, v = draw_init(p.draws, n, p.dim, "gaussian", rng)
-        good = centre_crit.values(np.sign(W @ C.T), np.sign(v)) <= 0.0
-        for delta in p.deltas:
-            ds = sets[delta]
-            X, y = ds.X.numpy(), ds.y.numpy()
-            solver = BasinSolver(X, y)
-            vals = np.array([solver.value(basin_of(W[i], v[i], X), check_empty=False).value
-                             for i in range(p.draws)])
-            hist[f"n={n}, delta={delta:g}"] = vals
-            rows += [{"width": n, "delta": delta, "draw": i, "bas": float(vals[i]), "good": bool(good[i])}
-                     for i in range(p.draws)]
-    table = pd.DataFrame(rows)
-    d_max, d_min = max(p.deltas), min(p.deltas)
-    slopes, fractions = [], []
-    for n, sub in table.groupby("width"):
-        g = sub[sub["good"]]
-        if g["draw"].nunique() == 0:
-            continue
-        med = g.groupby("delta")["bas"].median()
-        if (med <= 0).any():
-            continue
-        slope = float(np.polyfit(np.log(med.index.values), np.log(med.values), 1)[0])
-        slopes.append((n, slope))
-        K = float(g[g["delta"] == d_max]["bas"].max()) / d_max ** 2
-        for delta in p.deltas:
-            s = sub[sub["delta"] == delta]
-            hits = int((s["bas"] <= K * delta ** 2 * (1 + 1e-9)).sum())
-            est = hits / len(s)
-            low, high = clopper_pearson(hits, len(s))
-            fractions.append({"width": n, "delta": delta, "K": K, "estimate": est, "ci_low": low,
-                              "ci_high": high, "se": math.sqrt(est * (1 - est) / len(s)),
-                              "bound": 1.0 - p.dim * (7 / 8) ** n})
-    frac = pd.DataFrame(fractions)
-    ok_slope = bool(slopes) and all(abs(s - p.slope) <= p.slope_tol for _, s in slopes)
-    verdict.add("log-log slope of median good-basin value vs delta (each width)",
-                [round(s, 3) for _, s in slopes], p.slope, p.slope_tol, ok_slope,
-                note="good = the signs solve the k cluster centres exactly (full-rank criterion)",
-                kind="evidence")
-    gap = ((frac["bound"] - p.z * frac["se"]) - frac["estimate"]) if len(frac) else pd.Series([math.inf])
-    verdict.add("fraction with Bas <= K delta^2 >= 1 - d(7/8)^n - z SE (K from the largest delta)",
-                float(gap.max()), "<= 0", p.z, bool((gap <= 0).all()),
-                note="measured: largest (bound - z SE) - estimate", kind="evidence")
-    angle = angular_bound(p.dim)
-    holds = {f"{dl:g}": reports[dl].holds("SS-T5") for dl in p.deltas}
-    verdict.add("SS-T5 data assumptions checked per delta", holds, f"delta/||c|| <= {angle:.4g}", None, True,
-                note="reported, not required: the largest delta may exceed the angular bound",
-                kind="consistency")
-    fig, (ax,) = figure(width=6)
-    for n, sub in table[table["good"]].groupby("width"):
-        med = sub.groupby("delta")["bas"].median()
-        ax.loglog(med.index, med.values, "o-", label=f"n={n} median good Bas")
-    dd = np.array(sorted(p.deltas))
-    if slopes:
-        ref = table[table["good"] & (table["delta"] == d_min)]["bas"].median()
-        ax.loglog(dd, ref * (dd / d_min) ** 2, "k--", label="slope 2")
-    ax.set(xlabel="delta", ylabel="basin value", title="SS-T5 clustered data")
-    ax.legend(fontsize=7)
-    figs = {"scaling": fig, "basin_values": _histogram_figure(hist, "Basin values (clustered)")}
-    return Result(table, verdict, figs, {"slopes": slopes, "fractions": frac.to_dict(orient="records"),
-                                         "assumptions": {f"{dl:g}": reports[dl].to_dict() for dl in p.deltas}})
 
 
 # --------------------------------------------------------------------------- SS-L2
