@@ -160,7 +160,7 @@ class _Workspace:
         """Minimise ``1/2 p^T diag(h) p + g^T p`` over the cell; returns (c, dual, info)."""
         nc = self.k * self.r
         self.solver.update(Px=h, Ax=self.Ax, q=np.concatenate([np.zeros(nc), g]))
-        res = self.solver.solve()
+        res = self.solver.solve(raise_error=False)
         x = res.x
         if x is None or not np.isfinite(x).all():
             return np.zeros((self.k, self.r)), np.zeros((self.k, self.m)), res.info
