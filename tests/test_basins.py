@@ -192,14 +192,24 @@ def test_bad_input_raises_one_line_valleys_errors():
         assert isinstance(err, ValleysError) and "\n" not in str(err)
 
 
-def test_logistic_basin_value_against_projected_reference():
-    """Logistic loss: the Newton/QP value is below every feasible point's loss and matches a
-    fine 1-D search on a one-neuron, two-point basin."""
+def test_logistic_basin_value_closed_forms_and_cvxpy():
+    """Logistic loss on a one-neuron, two-point basin, and a random basin against CVXPY."""
     X = np.array([[1.0, 0.0], [-1.0, 0.0]])
     y = np.array([1.0, -1.0])
+    # prediction q >= 0 on x_1 (label +1), 0 on x_2 (label -1): infimum log(2)/2 as q -> inf
     res = basin_value((np.array([[1, -1]]), np.array([1])), X, y, loss="logistic")
-    # prediction q >= 0 on x_1 (label +1), 0 on x_2 (label -1): infimum (0 + log 2)/2 as q -> inf
-    assert res.value == pytest.approx(math.log(2) / 2, abs=1e-6)
-    y2 = np.array([-1.0, -1.0])  # now the neuron should stay at q = 0
-    res2 = basin_value((np.array([[1, -1]]), np.array([1])), X, y2, loss="logistic")
-    assert res2.value == pytest.approx(math.log(2), abs=1e-9)
+    assert math.log(2) / 2 <= res.value <= math.log(2) / 2 + 1e-4
+    res2 = basin_value((np.array([[1, -1]]), np.array([1])), X, -y, loss="logistic")
+    assert res2.value == pytest.approx(math.log(2), abs=1e-9)  # best is q = 0
+    cp = pytest.importorskip("cvxpy")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 3))
+    y = np.sign(rng.standard_normal(10))
+    pat = _random_basin(rng, 3, 3, X)
+    res3 = basin_value(pat, X, y, loss="logistic")
+    U = cp.Variable((3, 3))
+    pred = cp.sum(cp.multiply((pat.A > 0) * pat.b[:, None], U @ X.T), axis=0)
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.logistic(-cp.multiply(y, pred))) / 10),
+                      [cp.multiply(pat.A, U @ X.T) >= 0])
+    prob.solve(solver="CLARABEL")
+    assert res3.value == pytest.approx(prob.value, abs=1e-6)

@@ -61,6 +61,11 @@ class BasinTolerances:
             less than this.
         max_iter: OSQP iterations per solve.
         max_newton: Newton steps for non-quadratic losses.
+        prox: proximal weight of the Newton subproblems (relative to the largest
+            curvature), which keeps them bounded when the infimum is not attained.
+        margin_at_infinity: a logistic solution with some ``|prediction|`` this large has
+            run off along a ray of the cell (each such term is below ``e^-30``): the
+            status is ``"not attained"`` and the value is the infimum to that accuracy.
         rho: OSQP's initial ADMM penalty (on its internally scaled problem; 1.0 measured
             fastest on random basins, against OSQP's default 0.1).
     """
@@ -73,7 +78,9 @@ class BasinTolerances:
     empty_margin: float = 1e-12
     newton_tol: float = 1e-13
     max_iter: int = 10_000
-    max_newton: int = 60
+    max_newton: int = 200
+    prox: float = 1e-6
+    margin_at_infinity: float = 30.0
     rho: float = 1.0
 
 
@@ -86,7 +93,10 @@ class BasinValue:
             loss whose infimum is not attained, the value reached).
         W, v: a minimiser in the closed basin (None when empty).
         status: ``"optimal"``, ``"empty"``, ``"not attained"`` (logistic loss decreasing
-            to its infimum along a ray of the cell) or the solver's status otherwise.
+            to its infimum along a ray of the cell; ``value`` is the infimum to about
+            ``e^-30``), ``"stalled"`` (logistic: no Newton step improves any more, the
+            value is accurate to the subproblem tolerance) or ``"uncertified (...)"``
+            (squared loss: no KKT certificate was found).
         violation: largest relative constraint violation of ``(W, v)``.
         empty_neurons: neurons whose sign row has no interior point (the cell is empty).
         iterations: solver iterations (summed over Newton steps).
@@ -135,9 +145,7 @@ class _Workspace:
         indptr = np.concatenate([[0], np.cumsum([2 * m] * nc + [1] * m)])
         self.A_shape = (m + k * m, nc + m)
         A0 = sp.csc_matrix((np.ones(len(indices)), indices, indptr), shape=self.A_shape)
-        p_idx = np.arange(nc, nc + m)
-        P0 = sp.csc_matrix((np.ones(m), p_idx, np.concatenate([np.zeros(nc + 1, int), np.arange(1, m + 1)])),
-                           shape=(nc + m, nc + m))
+        P0 = sp.identity(nc + m, format="csc")  # diagonal pattern: proximal c-part, loss p-part
         self.l = np.zeros(m + k * m)
         self.u = np.concatenate([np.zeros(m), np.full(k * m, np.inf)])
         self.solver = osqp.OSQP()
@@ -156,10 +164,13 @@ class _Workspace:
         self.a = a.astype(np.float64)
         self.Ax = np.concatenate([data, np.ones(self.m)])
 
-    def solve(self, h: np.ndarray, g: np.ndarray):
-        """Minimise ``1/2 p^T diag(h) p + g^T p`` over the cell; returns (c, dual, info)."""
+    def solve(self, h: np.ndarray, g: np.ndarray, prox: float = 0.0, center: np.ndarray | None = None):
+        """Minimise ``1/2 p^T diag(h) p + g^T p (+ prox/2 ||c - center||^2)`` over the cell;
+        returns (c, dual, info)."""
         nc = self.k * self.r
-        self.solver.update(Px=h, Ax=self.Ax, q=np.concatenate([np.zeros(nc), g]))
+        qc = np.zeros(nc) if center is None else -prox * center.reshape(-1)
+        Px = np.concatenate([np.full(nc, prox), h])
+        self.solver.update(Px=Px, Ax=self.Ax, q=np.concatenate([qc, g]))
         res = self.solver.solve(raise_error=False)
         x = res.x
         if x is None or not np.isfinite(x).all():
@@ -337,20 +348,26 @@ class BasinSolver:
         for _ in range(self.tol.max_newton):
             g1, g2 = loss.derivatives(p, y)
             h = np.maximum(g2, 1e-12)
-            c_new, _, info = ws.solve(h / m, (g1 - h * p) / m)
+            lin = g1 - h * p
+            kappa = 1.0 / max(float(h.max()), float(np.abs(lin).max()), 1e-300)  # same minimiser
+            prox = self.tol.prox * float((kappa * h).max())
+            c_new, _, info = ws.solve(kappa * h, kappa * lin, prox, c)
             iters += int(info.iter)
             p_new = self._predict(ws, c_new)
             step, f_new = 1.0, loss.mean(p_new, y)
             while f_new > f and step > 1e-8:
                 step *= 0.5
                 f_new = loss.mean(p + step * (p_new - p), y)
-            if f_new > f:
+            if f_new > f:  # the subproblem solution does not improve: OSQP's accuracy is reached
+                status = "stalled"
                 break
             decrease = f - f_new
             c, p, f = c + step * (c_new - c), p + step * (p_new - p), f_new
             if decrease <= self.tol.newton_tol:
                 break
         else:
+            status = "max Newton steps"
+        if status == "solved" and float(np.abs(p).max()) >= self.tol.margin_at_infinity:
             status = "not attained"
         return c, status, iters
 
