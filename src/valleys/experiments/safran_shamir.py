@@ -83,7 +83,7 @@ def _cross_validate(X, y, crit, method: str, widths, draws: int, rng, tol: Basin
             res = solver.value(basin_of(W[i], v[i], X), check_empty=False)
             statuses.add(res.status)
             worst = max(worst, abs(res.value - crit_vals[i]))
-            agree += (res.value <= alpha + value_tol) == (crit_vals[i] <= alpha + value_tol)
+            agree += int((res.value <= alpha + value_tol) == (crit_vals[i] <= alpha + value_tol))
             total += 1
     return {"agree": agree, "total": total, "max_value_diff": worst, "statuses": sorted(statuses)}
 
