@@ -19,8 +19,10 @@ Structure reused across basins (:class:`BasinSolver`):
 - the program in ``(c, p)`` (``p`` the m predictions, tied to ``c`` by equalities) has a
   diagonal Hessian and a sparsity pattern fixed by (width, m, r) alone, so one OSQP
   workspace per reduced width is set up once and only its values are updated per basin
-  (one numeric refactorisation, no symbolic analysis; warm-started; solution polishing
-  then solves the identified active set exactly).
+  (one numeric refactorisation, no symbolic analysis; warm-started). OSQP only proposes
+  the active set: :meth:`BasinSolver._polish` solves it exactly and the KKT conditions
+  (NNLS multipliers) certify the result, else OSQP is rerun at a 1000x tighter tolerance.
+- Dense linear algebra runs with one BLAS thread (small matrices; many processes).
 
 Non-quadratic losses (logistic / binary cross-entropy) are solved by damped Newton steps,
 each a QP in the same workspace (sequential quadratic programming on a convex problem).
@@ -36,6 +38,7 @@ import osqp
 import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import nnls
+from threadpoolctl import ThreadpoolController
 
 from .losses import get_scalar_loss
 from .partition import BasinPattern, as_data, as_targets, check_pattern, empty_neurons, row_space
@@ -132,6 +135,17 @@ class BasinValue:
                 f"reduced_width={self.reduced_width}, violation={self.violation:.1e})")
 
 
+_CONTROLLER = None
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread (a context manager): the dense pieces are small."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 class _Workspace:
     """One OSQP problem in ``(c, p)`` for a reduced width k; values change per basin."""
 
@@ -149,8 +163,8 @@ class _Workspace:
         self.l = np.zeros(m + k * m)
         self.u = np.concatenate([np.zeros(m), np.full(k * m, np.inf)])
         self.solver = osqp.OSQP()
-        settings = {"verbose": False, "polishing": True, "eps_abs": tol.eps, "eps_rel": tol.eps,
-                    "max_iter": tol.max_iter, "polish_refine_iter": 10, "warm_starting": True,
+        settings = {"verbose": False, "polishing": False, "eps_abs": tol.eps, "eps_rel": tol.eps,
+                    "max_iter": tol.max_iter, "warm_starting": True,
                     "rho": tol.rho}
         self.solver.setup(P0, np.zeros(nc + m), A0, self.l, self.u, **settings)
         self.XrT = Xr.T
@@ -216,6 +230,10 @@ class BasinSolver:
 
     def value(self, pattern, *, check_empty: bool = True) -> BasinValue:
         """The exact value of one basin (see :func:`basin_value`)."""
+        with _one_blas_thread():
+            return self._value(pattern, check_empty)
+
+    def _value(self, pattern, check_empty: bool) -> BasinValue:
         pat = check_pattern(pattern, self.m, "basin_value")
         if check_empty:
             bad = empty_neurons(pat, self.X, self.tol.empty_margin)
@@ -226,7 +244,8 @@ class BasinSolver:
     def values(self, patterns, *, check_empty: bool = False) -> list[BasinValue]:
         """Exact values of many basins (patterns of initialisations are nonempty, so the
         emptiness LPs are skipped unless ``check_empty``)."""
-        return [self.value(p, check_empty=check_empty) for p in patterns]
+        with _one_blas_thread():
+            return [self._value(p, check_empty) for p in patterns]
 
     def _solve(self, pat: BasinPattern) -> BasinValue:
         A, b = pat.A.astype(np.int64), pat.b.astype(np.int64)
