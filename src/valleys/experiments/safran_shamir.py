@@ -33,6 +33,7 @@ from ..basins import (
     initial_basin_quality,
 )
 from ..basins.assumptions import data_assumptions
+from ..basins.losses import ScalarLoss
 from ..basins.montecarlo import clopper_pearson
 from .common import figure, progress
 from .params import Params
@@ -529,9 +530,8 @@ def _predictions(X: np.ndarray, n: int, depth: int, draws: int, scale: float, rn
 
 
 def _loss(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
-    if loss == "squared":
-        return ((P - y) ** 2).mean(-1)
-    return np.logaddexp(0.0, -np.sign(y) * P).mean(-1)
+    """Mean loss per draw; the logistic loss takes the labels sign(y)."""
+    return ScalarLoss(loss).value(P, y if loss == "squared" else np.sign(y)).mean(-1)
 
 
 @experiment("safran-shamir-prop1", source=SOURCE_003 + ", Proposition 1",
