@@ -51,8 +51,8 @@ class BasinTolerances:
     Attributes:
         eps: OSQP absolute and relative residual tolerance; its solution only proposes
             the active set, which is then solved exactly and certified.
-        feasibility: largest allowed constraint violation ``max(0, -a_it <w_i, x_t>)``,
-            relative to ``max_t ||x_t||``, for a solution to count as optimal.
+        feasibility: largest allowed constraint violation ``max(0, -a_it <u_i, x_t>)``,
+            relative to the largest ``|<u_i, x_t>|``, for a solution to count as optimal.
         kkt: relative tolerance of the KKT certificate (stationarity residual with
             nonnegative NNLS multipliers on the tight constraints).
         zero_value: a feasible point with loss ``<= zero_value * max(1, mean y^2)``
@@ -100,7 +100,8 @@ class BasinValue:
             ``e^-30``), ``"stalled"`` (logistic: no Newton step improves any more, the
             value is accurate to the subproblem tolerance) or ``"uncertified (...)"``
             (squared loss: no KKT certificate was found).
-        violation: largest relative constraint violation of ``(W, v)``.
+        violation: largest constraint violation ``max(0, -a_it <u_i, x_t>)`` of the
+            minimiser, relative to the largest ``|<u_i, x_t>|``.
         empty_neurons: neurons whose sign row has no interior point (the cell is empty).
         iterations: solver iterations (summed over Newton steps).
         reduced_width: neurons left after merging equal patterns and dropping dead ones.
@@ -271,7 +272,9 @@ class BasinSolver:
         W[live_idx[nz]] = U_neuron[nz] / norms[nz, None]
         v[live_idx[nz]] = b[live_idx[nz]] * norms[nz]
         pre = W @ self.X.T
-        violation = float(np.maximum(0.0, -A * pre * np.abs(v)[:, None]).max(initial=0.0)) / self.scale
+        upre = pre * np.abs(v)[:, None]  # <u_i, x_t>
+        violation = (float(np.maximum(0.0, -A * upre).max(initial=0.0))
+                     / max(float(np.abs(upre).max(initial=0.0)), 1e-300))
         if status == "solved" and violation > self.tol.feasibility:
             status = "infeasible solution"
         value = self.loss.mean(np.maximum(pre, 0.0).T @ v, self.y)
@@ -296,7 +299,7 @@ class BasinSolver:
         """Certify OSQP's solution, or its exact polish on a guessed active set."""
         floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
         pre = c @ ws.XrT
-        feasible = (ws.a * pre >= -self.tol.feasibility * self.scale * max(1.0, np.abs(c).max())).all()
+        feasible = (ws.a * pre >= -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)).all()
         if feasible and self._squared(ws, c) <= floor:  # the loss is >= 0: certified
             return c, "solved"
         candidates = [dual < -self.tol.kkt * max(1.0, np.abs(dual).max()),
@@ -339,7 +342,7 @@ class BasinSolver:
         """KKT conditions: feasibility, and gradient = sum of nonnegative multiples of the
         tight constraint normals (NNLS), each neuron, to the tolerances."""
         pre = c @ ws.XrT  # (k, m)
-        size = max(1.0, np.abs(pre).max())
+        size = max(float(np.abs(pre).max()), 1e-300)
         if (ws.a * pre < -self.tol.feasibility * size).any():
             return False
         resid = self._predict(ws, c) - self.y
