@@ -286,8 +286,10 @@ class BasinSolver:
         if self.loss.name != "squared":
             return self._newton(ws)
         iters, status = 0, "unsolved"
-        for eps in (self.tol.eps, self.tol.eps * 1e-3):
+        for attempt, eps in enumerate((self.tol.eps, self.tol.eps * 1e-3)):
             ws.solver.update_settings(eps_abs=eps, eps_rel=eps)
+            if attempt:  # the retry starts cold: the previous basin's warm start can hurt
+                ws.solver.warm_start(x=np.zeros(ws.A_shape[1]), y=np.zeros(ws.A_shape[0]))
             c, dual, info = ws.solve(np.full(m, 2.0 / m), -2.0 * self.y / m)
             iters += int(info.iter)
             c, status = self._finish(ws, c, dual, info)
