@@ -25,9 +25,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/curvature.py
 	$(BIN)/pip install -q -e ".[dist]" || true
 	$(BIN)/python benchmarks/sweep.py
-
 	$(BIN)/python benchmarks/surface.py
 	$(BIN)/python benchmarks/paths.py
+	$(BIN)/python benchmarks/basins.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,0 +1,119 @@
+"""Which data assumptions of Safran & Shamir's theorems a data set satisfies.
+
+- SS-T2: every ``x_t`` is a singleton (exactly one nonzero coordinate).
+- SS-T3: ``||x_t|| <= 1`` (realizability is a property of the targets, checked by the
+  experiment with an exact basin value of 0).
+- SS-T4: ``rank X = m``.
+- SS-T5 (clustered data, k clusters with centres ``c_j``): ``k <= d``; every point within
+  ``delta_j`` of a unique centre; ``delta_j / ||c_j|| <= 2 sin(sqrt(2 pi) / (16 d sqrt d))``;
+  ``||c_j|| >= c > 0``; ``||x_t|| <= B``; targets ``gamma``-Lipschitz inside a cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ShapeError
+from .partition import as_data, as_targets
+
+
+def angular_bound(d: int) -> float:
+    """SS-T5's bound on ``delta_j / ||c_j||``: ``2 sin(sqrt(2 pi) / (16 d sqrt d))``."""
+    return 2.0 * math.sin(math.sqrt(2.0 * math.pi) / (16.0 * d * math.sqrt(d)))
+
+
+@dataclass
+class AssumptionReport:
+    """One row per assumption: theorem, name, measured value, requirement, holds."""
+
+    rows: list[dict]
+
+    def holds(self, theorem: str) -> bool:
+        """Whether every assumption of ``theorem`` (``"SS-T2"``, ...) holds."""
+        own = [r for r in self.rows if r["theorem"] == theorem]
+        return bool(own) and all(r["holds"] for r in own)
+
+    def failed(self, theorem: str) -> list[str]:
+        return [r["assumption"] for r in self.rows if r["theorem"] == theorem and not r["holds"]]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows}
+
+    def __repr__(self) -> str:
+        theorems = sorted({r["theorem"] for r in self.rows})
+        return "AssumptionReport(" + ", ".join(f"{t}: {'holds' if self.holds(t) else 'fails'}"
+                                                for t in theorems) + ")"
+
+
+def data_assumptions(X, y, *, centers=None, rank_rtol: float = 1e-10) -> AssumptionReport:
+    """Check the data assumptions of SS-T2, SS-T3 (norms), SS-T4 and, given centres, SS-T5.
+
+    Args:
+        X: Data ``(m, d)``; y: targets ``(m,)``.
+        centers: Optional cluster centres ``(k, d)``; each point is assigned to its
+            nearest centre and ``delta_j`` is the largest distance to centre j.
+        rank_rtol: Relative singular-value threshold of the rank.
+
+    Returns:
+        An :class:`AssumptionReport`.
+    """
+    Xa = as_data(X, "data_assumptions")
+    ya = as_targets(y, len(Xa), "data_assumptions")
+    m, d = Xa.shape
+    rows = []
+
+    def add(theorem, name, value, required, holds):
+        rows.append({"theorem": theorem, "assumption": name, "value": value, "required": required,
+                     "holds": bool(holds)})
+
+    nnz = (Xa != 0).sum(1)
+    add("SS-T2", "every x_t is a singleton", int((nnz == 1).sum()), f"== {m}", (nnz == 1).all())
+    norms = np.linalg.norm(Xa, axis=1)
+    add("SS-T3", "max ||x_t||", float(norms.max()), "<= 1", norms.max() <= 1.0)
+    s = np.linalg.svd(Xa, compute_uv=False)
+    rank = int((s > rank_rtol * s[0]).sum())
+    add("SS-T4", "rank X", rank, f"== m = {m}", rank == m)
+    if centers is not None:
+        C = np.asarray(centers.detach().cpu() if hasattr(centers, "detach") else centers, dtype=np.float64)
+        if C.ndim != 2 or C.shape[1] != d:
+            msg = f"centers of data_assumptions must have shape (k, {d}). Got {C.shape}."
+            raise ShapeError(msg)
+        _clusters(Xa, ya, C, add)
+    return AssumptionReport(rows)
+
+
+def _clusters(X, y, C, add) -> None:
+    m, d = X.shape
+    k = len(C)
+    dist = np.linalg.norm(X[:, None, :] - C[None, :, :], axis=2)  # (m, k)
+    assign = dist.argmin(1)
+    delta = np.array([dist[assign == j, j].max(initial=0.0) for j in range(k)])
+    cnorm = np.linalg.norm(C, axis=1)
+    add("SS-T5", "k <= d", k, f"<= {d}", k <= d)
+    # a unique centre within delta_j: no point is also within delta_i of another centre i
+    others = dist <= delta[None, :] + 0.0
+    unique = (others.sum(1) == 1).all()
+    add("SS-T5", "every point within delta_j of a unique centre", bool(unique), "True", unique)
+    ratio = float((delta / cnorm).max())
+    bound = angular_bound(d)
+    add("SS-T5", "max delta_j / ||c_j||", ratio, f"<= 2 sin(sqrt(2 pi)/(16 d sqrt d)) = {bound:.4g}",
+        ratio <= bound)
+    add("SS-T5", "min ||c_j|| (the constant c)", float(cnorm.min()), "> 0", cnorm.min() > 0)
+    add("SS-T5", "rank C (centres in general position)", int(np.linalg.matrix_rank(C)), f"== k = {k}",
+        np.linalg.matrix_rank(C) == k)
+    gamma = 0.0
+    for j in range(k):
+        idx = np.flatnonzero(assign == j)
+        if len(idx) > 1:
+            dx = np.linalg.norm(X[idx, None] - X[None, idx], axis=2)
+            dy = np.abs(y[idx, None] - y[None, idx])
+            off = dx > 0
+            gamma = max(gamma, float((dy[off] / dx[off]).max(initial=0.0)))
+    add("SS-T5", "within-cluster Lipschitz constant gamma (finite)", gamma, "finite", np.isfinite(gamma))

@@ -1,0 +1,437 @@
+"""Exact basin values through the convex reformulation ``u_i = |v_i| w_i`` (SS-L1, SS-A3).
+
+Inside the closed basin ``B^{A,b}`` of a two-layer bias-free ReLU net the objective is
+
+.. math::
+    \\mathrm{Bas}(B^{A,b}) = \\min_{u_1..u_n} \\frac1m \\sum_t
+        \\ell\\Big(\\sum_{i:\\,a_{it}=+1} b_i \\langle u_i, x_t\\rangle,\\ y_t\\Big)
+    \\quad\\text{s.t. } a_{it}\\langle u_i, x_t\\rangle \\ge 0,
+
+a convex program (a QP for the squared loss). A minimiser maps back to the closed basin
+by ``w_i = u_i / ||u_i||``, ``v_i = b_i ||u_i||`` (``w_i = 0, v_i = 0`` when ``u_i = 0``).
+
+Structure reused across basins (:class:`BasinSolver`):
+
+- ``u_i`` only matters through ``X u_i``, so it is restricted to the row space of X
+  (``u_i = R c_i``, ``R`` an orthonormal ``(d, r)`` basis, ``r = rank X``);
+- neurons with the same ``(a_i, b_i)`` are merged (a convex cone is closed under sums)
+  and neurons inactive on every sample are dropped: an exact reduction;
+- the program in ``(c, p)`` (``p`` the m predictions, tied to ``c`` by equalities) has a
+  diagonal Hessian and a sparsity pattern fixed by (width, m, r) alone, so one OSQP
+  workspace per reduced width is set up once and only its values are updated per basin
+  (one numeric refactorisation, no symbolic analysis; warm-started). OSQP only proposes
+  the active set: :meth:`BasinSolver._polish` solves it exactly and the KKT conditions
+  (NNLS multipliers) certify the result, else OSQP is rerun at a 1000x tighter tolerance.
+- Dense linear algebra runs with one BLAS thread (small matrices; many processes).
+
+Non-quadratic losses (logistic / binary cross-entropy) are solved by damped Newton steps,
+each a QP in the same workspace (sequential quadratic programming on a convex problem).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import osqp
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import nnls
+from threadpoolctl import ThreadpoolController
+
+from .losses import get_scalar_loss
+from .partition import BasinPattern, as_data, as_targets, check_pattern, empty_neurons, row_space
+
+
+@dataclass(frozen=True)
+class BasinTolerances:
+    """Tolerances of the basin programs (float64 defaults).
+
+    Attributes:
+        eps: OSQP absolute and relative residual tolerance; its solution only proposes
+            the active set, which is then solved exactly and certified.
+        feasibility: largest allowed constraint violation ``max(0, -a_it <u_i, x_t>)``,
+            relative to the largest ``|<u_i, x_t>|``, for a solution to count as optimal.
+        kkt: relative tolerance of the KKT certificate (stationarity residual with
+            nonnegative NNLS multipliers on the tight constraints).
+        zero_value: a feasible point with loss ``<= zero_value * max(1, mean y^2)``
+            certifies the (nonnegative) squared-loss basin value to that accuracy.
+        rank_rtol: singular values of X above ``rank_rtol * sigma_max`` span the row space.
+        empty_margin: a sign row with LP margin ``<= empty_margin`` (relative) has no
+            interior point: its cell is empty.
+        newton_tol: non-quadratic losses stop when a Newton step lowers the objective by
+            less than this.
+        max_iter: OSQP iterations per solve.
+        max_newton: Newton steps for non-quadratic losses.
+        prox: proximal weight of the Newton subproblems (relative to the largest
+            curvature), which keeps them bounded when the infimum is not attained.
+        margin_at_infinity: a logistic solution with some ``|prediction|`` this large has
+            run off along a ray of the cell (each such term is below ``e^-30``): the
+            status is ``"not attained"`` and the value is the infimum to that accuracy.
+        rho: OSQP's initial ADMM penalty (on its internally scaled problem; 1.0 measured
+            fastest on random basins, against OSQP's default 0.1).
+    """
+
+    eps: float = 1e-7
+    feasibility: float = 1e-9
+    kkt: float = 1e-8
+    zero_value: float = 1e-8
+    rank_rtol: float = 1e-12
+    empty_margin: float = 1e-12
+    newton_tol: float = 1e-13
+    max_iter: int = 10_000
+    max_newton: int = 200
+    prox: float = 1e-6
+    margin_at_infinity: float = 30.0
+    rho: float = 1.0
+
+
+@dataclass
+class BasinValue:
+    """The exact value of one basin and a minimiser in its closure.
+
+    Attributes:
+        value: ``Bas(B) = min_{(W,v) in B} L_S(W, v)`` (NaN when the cell is empty; for a
+            loss whose infimum is not attained, the value reached).
+        W, v: a minimiser in the closed basin (None when empty).
+        status: ``"optimal"``, ``"empty"``, ``"not attained"`` (logistic loss decreasing
+            to its infimum along a ray of the cell; ``value`` is the infimum to about
+            ``e^-30``), ``"stalled"`` (logistic: no Newton step improves any more, the
+            value is accurate to the subproblem tolerance) or ``"uncertified (...)"``
+            (squared loss: no KKT certificate was found).
+        violation: largest constraint violation ``max(0, -a_it <u_i, x_t>)`` of the
+            minimiser, relative to the largest ``|<u_i, x_t>|``.
+        empty_neurons: neurons whose sign row has no interior point (the cell is empty).
+        iterations: solver iterations (summed over Newton steps).
+        reduced_width: neurons left after merging equal patterns and dropping dead ones.
+    """
+
+    value: float
+    W: np.ndarray | None
+    v: np.ndarray | None
+    status: str
+    violation: float = 0.0
+    empty_neurons: list[int] = field(default_factory=list)
+    iterations: int = 0
+    reduced_width: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.status == "empty"
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "status": self.status, "violation": self.violation,
+                "empty_neurons": list(self.empty_neurons), "iterations": self.iterations,
+                "reduced_width": self.reduced_width,
+                "W": None if self.W is None else self.W.tolist(),
+                "v": None if self.v is None else self.v.tolist()}
+
+    def to_frame(self) -> pd.DataFrame:
+        row = {k: v for k, v in self.to_dict().items() if k not in ("W", "v", "empty_neurons")}
+        return pd.DataFrame([row])
+
+    def __repr__(self) -> str:
+        return (f"BasinValue(value={self.value:.6g}, status={self.status!r}, "
+                f"reduced_width={self.reduced_width}, violation={self.violation:.1e})")
+
+
+_CONTROLLER = None
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread (a context manager): the dense pieces are small."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+class _Workspace:
+    """One OSQP problem in ``(c, p)`` for a reduced width k; values change per basin."""
+
+    def __init__(self, Xr: np.ndarray, k: int, tol: BasinTolerances):
+        m, r = Xr.shape
+        self.m, self.r, self.k = m, r, k
+        nc = k * r
+        eq_rows = np.arange(m)
+        cols_idx = [np.concatenate([eq_rows, m + i * m + eq_rows]) for i in range(k) for _ in range(r)]
+        indices = np.concatenate(cols_idx + [eq_rows[t:t + 1] for t in range(m)])
+        indptr = np.concatenate([[0], np.cumsum([2 * m] * nc + [1] * m)])
+        self.A_shape = (m + k * m, nc + m)
+        A0 = sp.csc_matrix((np.ones(len(indices)), indices, indptr), shape=self.A_shape)
+        P0 = sp.identity(nc + m, format="csc")  # diagonal pattern: proximal c-part, loss p-part
+        self.l = np.zeros(m + k * m)
+        self.u = np.concatenate([np.zeros(m), np.full(k * m, np.inf)])
+        self.solver = osqp.OSQP()
+        settings = {"verbose": False, "polishing": False, "eps_abs": tol.eps, "eps_rel": tol.eps,
+                    "max_iter": tol.max_iter, "warm_starting": True,
+                    "rho": tol.rho}
+        self.solver.setup(P0, np.zeros(nc + m), A0, self.l, self.u, **settings)
+        self.XrT = Xr.T
+
+    def set_pattern(self, a: np.ndarray, b: np.ndarray) -> None:
+        s = (a > 0).astype(np.float64)
+        eq = -(s * b[:, None])[:, None, :] * self.XrT[None, :, :]
+        ineq = a[:, None, :].astype(np.float64) * self.XrT[None, :, :]
+        data = np.concatenate([eq, ineq], axis=2).reshape(-1)
+        self.coef = s * b[:, None]
+        self.a = a.astype(np.float64)
+        self.Ax = np.concatenate([data, np.ones(self.m)])
+
+    def solve(self, h: np.ndarray, g: np.ndarray, prox: float = 0.0, center: np.ndarray | None = None):
+        """Minimise ``1/2 p^T diag(h) p + g^T p (+ prox/2 ||c - center||^2)`` over the cell;
+        returns (c, dual, info)."""
+        nc = self.k * self.r
+        qc = np.zeros(nc) if center is None else -prox * center.reshape(-1)
+        Px = np.concatenate([np.full(nc, prox), h])
+        self.solver.update(Px=Px, Ax=self.Ax, q=np.concatenate([qc, g]))
+        res = self.solver.solve(raise_error=False)
+        x = res.x
+        if x is None or not np.isfinite(x).all():
+            return np.zeros((self.k, self.r)), np.zeros((self.k, self.m)), res.info
+        return x[:nc].reshape(self.k, self.r), res.y[self.m:].reshape(self.k, self.m), res.info
+
+
+class BasinSolver:
+    """Exact basin values of many basins of one data set, reusing the problem structure.
+
+    Args:
+        X: Data ``(m, d)`` (no zero rows).
+        y: Targets ``(m,)``.
+        loss: ``"squared"`` (mean squared error, the document's normalisation),
+            ``"logistic"`` (labels ±1) or ``"cross_entropy"`` (binary, labels 0/1), or a
+            valleys :class:`~valleys.nets.Loss` of one of these; losses not convex in the
+            prediction are refused.
+        tol: :class:`BasinTolerances`.
+
+    Raises:
+        ShapeError: If X and y differ in length.
+        InvalidParameterError: If the loss is not convex in the prediction or unsupported.
+    """
+
+    def __init__(self, X, y, loss="squared", *, tol: BasinTolerances | None = None):
+        self.X = as_data(X, "BasinSolver")
+        y = as_targets(y, len(self.X), "BasinSolver")
+        self.loss, self.y = get_scalar_loss(loss, y, "BasinSolver")
+        self.tol = tol if tol is not None else BasinTolerances()
+        self.R = row_space(self.X, self.tol.rank_rtol)
+        self.Xr = self.X @ self.R
+        self.scale = float(np.linalg.norm(self.X, axis=1).max())
+        self._spaces: dict[int, _Workspace] = {}
+
+    @property
+    def m(self) -> int:
+        return int(self.X.shape[0])
+
+    def _workspace(self, k: int) -> _Workspace:
+        if k not in self._spaces:
+            self._spaces[k] = _Workspace(self.Xr, k, self.tol)
+        return self._spaces[k]
+
+    def value(self, pattern, *, check_empty: bool = True) -> BasinValue:
+        """The exact value of one basin (see :func:`basin_value`)."""
+        with _one_blas_thread():
+            return self._value(pattern, check_empty)
+
+    def _value(self, pattern, check_empty: bool) -> BasinValue:
+        pat = check_pattern(pattern, self.m, "basin_value")
+        if check_empty:
+            bad = empty_neurons(pat, self.X, self.tol.empty_margin)
+            if bad:
+                return BasinValue(math.nan, None, None, "empty", empty_neurons=bad)
+        return self._solve(pat)
+
+    def values(self, patterns, *, check_empty: bool = False) -> list[BasinValue]:
+        """Exact values of many basins (patterns of initialisations are nonempty, so the
+        emptiness LPs are skipped unless ``check_empty``)."""
+        with _one_blas_thread():
+            return [self._value(p, check_empty) for p in patterns]
+
+    def _solve(self, pat: BasinPattern) -> BasinValue:
+        A, b = pat.A.astype(np.int64), pat.b.astype(np.int64)
+        live = (A > 0).any(axis=1)
+        keys = np.concatenate([A, b[:, None]], axis=1)
+        groups, inverse = np.unique(keys[live], axis=0, return_inverse=True)
+        inverse = np.ravel(inverse)
+        k = len(groups)
+        W = np.zeros((pat.width, self.X.shape[1]))
+        v = np.zeros(pat.width)
+        if k == 0:  # every neuron is dead: the net predicts 0 on the data
+            value = self.loss.mean(np.zeros(self.m), self.y)
+            return BasinValue(value, W, v, "optimal", 0.0, [], 0, 0)
+        ws = self._workspace(k)
+        ws.set_pattern(groups[:, :-1], groups[:, -1].astype(np.float64))
+        c, status, iters = self._minimise(ws)
+        U = c @ self.R.T  # (k, d)
+        counts = np.bincount(inverse, minlength=k)
+        live_idx = np.flatnonzero(live)
+        U_neuron = U[inverse] / counts[inverse][:, None]
+        norms = np.linalg.norm(U_neuron, axis=1)
+        nz = norms > 0
+        W[live_idx[nz]] = U_neuron[nz] / norms[nz, None]
+        v[live_idx[nz]] = b[live_idx[nz]] * norms[nz]
+        pre = W @ self.X.T
+        upre = pre * np.abs(v)[:, None]  # <u_i, x_t>
+        violation = (float(np.maximum(0.0, -A * upre).max(initial=0.0))
+                     / max(float(np.abs(upre).max(initial=0.0)), 1e-300))
+        if status == "solved" and violation > self.tol.feasibility:
+            status = "infeasible solution"
+        value = self.loss.mean(np.maximum(pre, 0.0).T @ v, self.y)
+        return BasinValue(value, W, v, "optimal" if status == "solved" else status, violation, [],
+                          iters, k)
+
+    def _minimise(self, ws: _Workspace) -> tuple[np.ndarray, str, int]:
+        m = self.m
+        if self.loss.name != "squared":
+            return self._newton(ws)
+        iters, status = 0, "unsolved"
+        for attempt, eps in enumerate((self.tol.eps, self.tol.eps * 1e-3)):
+            ws.solver.update_settings(eps_abs=eps, eps_rel=eps)
+            if attempt:  # the retry starts cold: the previous basin's warm start can hurt
+                ws.solver.warm_start(x=np.zeros(ws.A_shape[1]), y=np.zeros(ws.A_shape[0]))
+            c, dual, info = ws.solve(np.full(m, 2.0 / m), -2.0 * self.y / m)
+            iters += int(info.iter)
+            c, status = self._finish(ws, c, dual, info)
+            if status == "solved":
+                break
+        return c, status, iters
+
+    def _finish(self, ws: _Workspace, c: np.ndarray, dual: np.ndarray, info) -> tuple[np.ndarray, str]:
+        """Certify OSQP's solution, or its exact polish on a guessed active set."""
+        floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
+        pre = c @ ws.XrT
+        feasible = (ws.a * pre >= -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)).all()
+        if feasible and self._squared(ws, c) <= floor:  # the loss is >= 0: certified
+            return c, "solved"
+        candidates = [dual < -self.tol.kkt * max(1.0, np.abs(dual).max()),
+                      ws.a * pre <= self.tol.kkt * max(1.0, np.abs(pre).max())]
+        candidates.append(candidates[0] | candidates[1])
+        for active in candidates:
+            c_pol = self._polish(ws, active, c)
+            if self._certified(ws, c_pol):
+                return c_pol, "solved"
+        return c, "uncertified (OSQP: " + str(info.status) + ")"
+
+    def _squared(self, ws: _Workspace, c: np.ndarray) -> float:
+        return float(np.mean((self._predict(ws, c) - self.y) ** 2))
+
+    def _polish(self, ws: _Workspace, active: np.ndarray, c0: np.ndarray) -> np.ndarray:
+        """Exact least squares with the active constraints of each neuron as equalities; of
+        all minimisers, the one nearest to ``c0`` projected on the equalities (so that the
+        inactive constraints keep their slack)."""
+        bases = []
+        for j in range(ws.k):
+            rows = ws.a[j, active[j], None] * ws.XrT.T[active[j]]
+            if len(rows) == 0:
+                bases.append(np.eye(ws.r))
+                continue
+            _, sv, Vt = np.linalg.svd(rows, full_matrices=True)
+            rank = int((sv > 1e-12 * max(sv[0], 1e-300)).sum())
+            bases.append(Vt[rank:].T)
+        H = np.concatenate([ws.coef[j][:, None] * (ws.XrT.T @ N) for j, N in enumerate(bases)], axis=1)
+        if H.shape[1] == 0:
+            return np.zeros((ws.k, ws.r))
+        w0 = np.concatenate([N.T @ c0[j] for j, N in enumerate(bases)])
+        w = w0 + np.linalg.lstsq(H, self.y - H @ w0, rcond=None)[0]
+        out, pos = np.zeros((ws.k, ws.r)), 0
+        for j, N in enumerate(bases):
+            out[j] = N @ w[pos:pos + N.shape[1]]
+            pos += N.shape[1]
+        return out
+
+    def _certified(self, ws: _Workspace, c: np.ndarray) -> bool:
+        """KKT conditions: feasibility, and gradient = sum of nonnegative multiples of the
+        tight constraint normals (NNLS), each neuron, to the tolerances."""
+        pre = c @ ws.XrT  # (k, m)
+        size = max(float(np.abs(pre).max()), 1e-300)
+        if (ws.a * pre < -self.tol.feasibility * size).any():
+            return False
+        resid = self._predict(ws, c) - self.y
+        grad = (2.0 / self.m) * (ws.coef * resid) @ ws.XrT.T  # (k, r)
+        gscale = max(1e-300, float(np.abs(resid).max()) * self.scale * 2.0 / self.m)
+        for j in range(ws.k):
+            tight = np.flatnonzero(np.abs(pre[j]) <= self.tol.kkt * size)
+            g = grad[j]
+            if len(tight) == 0:
+                res = float(np.linalg.norm(g))
+            else:
+                M = (ws.a[j, tight][:, None] * ws.XrT.T[tight]).T
+                res = float(nnls(M, g)[1])
+            if res > self.tol.kkt * max(gscale, 1e-14):
+                return False
+        return True
+
+    def _newton(self, ws: _Workspace) -> tuple[np.ndarray, str, int]:
+        """Damped Newton (SQP) for a smooth convex loss: each step a QP in the cell."""
+        m, loss, y = self.m, self.loss, self.y
+        c = np.zeros((ws.k, ws.r))
+        p = np.zeros(m)
+        f = loss.mean(p, y)
+        iters, status = 0, "solved"
+        for _ in range(self.tol.max_newton):
+            g1, g2 = loss.derivatives(p, y)
+            h = np.maximum(g2, 1e-12)
+            lin = g1 - h * p
+            kappa = 1.0 / max(float(h.max()), float(np.abs(lin).max()), 1e-300)  # same minimiser
+            prox = self.tol.prox * float((kappa * h).max())
+            c_new, _, info = ws.solve(kappa * h, kappa * lin, prox, c)
+            iters += int(info.iter)
+            p_new = self._predict(ws, c_new)
+            step, f_new = 1.0, loss.mean(p_new, y)
+            while f_new > f and step > 1e-8:
+                step *= 0.5
+                f_new = loss.mean(p + step * (p_new - p), y)
+            if f_new > f:  # the subproblem solution does not improve: OSQP's accuracy is reached
+                status = "stalled"
+                break
+            decrease = f - f_new
+            c, p, f = c + step * (c_new - c), p + step * (p_new - p), f_new
+            if decrease <= self.tol.newton_tol:
+                break
+        else:
+            status = "max Newton steps"
+        if status == "solved" and float(np.abs(p).max()) >= self.tol.margin_at_infinity:
+            status = "not attained"
+        return c, status, iters
+
+    @staticmethod
+    def _predict(ws: _Workspace, c: np.ndarray) -> np.ndarray:
+        return ((c @ ws.XrT) * ws.coef).sum(axis=0)
+
+
+def basin_value(pattern, X, y, loss="squared", *, check_empty: bool = True,
+                tol: BasinTolerances | None = None) -> BasinValue:
+    """The exact basin value ``Bas(B^{A,b})`` and a minimiser in the closed basin (SS-L1).
+
+    Args:
+        pattern: A :class:`BasinPattern` or a pair ``(A, b)`` with ``A`` in
+            ``{±1}^{n×m}`` and ``b`` in ``{±1}^n``.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
+        loss: ``"squared"``, ``"logistic"`` or ``"cross_entropy"`` (see :class:`BasinSolver`).
+        check_empty: Decide first, by one LP per distinct sign row, whether the cell is
+            empty (then ``status == "empty"`` and ``value`` is NaN).
+        tol: :class:`BasinTolerances`.
+
+    Returns:
+        A :class:`BasinValue`.
+
+    Raises:
+        ShapeError: If X and y differ in length, or the pattern has the wrong shape.
+        InvalidParameterError: If the loss is not convex in the prediction.
+
+    Example:
+        >>> import numpy as np
+        >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]]); y = np.array([1.0, 2.0])
+        >>> A = np.array([[1, -1]]); b = np.array([1])      # one neuron, w_1 > 0
+        >>> round(basin_value((A, b), X, y).value, 6)       # fits x_1, predicts 0 on x_2
+        2.0
+    """
+    return BasinSolver(X, y, loss, tol=tol).value(pattern, check_empty=check_empty)
+
+
+def basin_values(patterns, X, y, loss="squared", *, check_empty: bool = False,
+                 tol: BasinTolerances | None = None) -> list[BasinValue]:
+    """Exact values of many basins of one data set (one :class:`BasinSolver`, reused)."""
+    return BasinSolver(X, y, loss, tol=tol).values(patterns, check_empty=check_empty)
