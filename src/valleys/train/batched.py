@@ -265,8 +265,23 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
     bufs: dict[str, torch.Tensor | None] = dict.fromkeys(names)
     rows: list[dict] = []
 
-    def per_net_losses(params, Xb, Yb):
-        out = stack.forward(Xb, params)
+    cached = None
+    if names == ["V"] and stack.skip_index is not None:
+        # rand mode: U is fixed, so the base outputs and Psi(U) are computed once
+        with torch.no_grad():
+            base, hs = stack.forward(X, {**P, "V": torch.zeros_like(P["V"])}, hidden=True)
+            psi = torch.gather(torch.cat(hs, dim=-1), 2, stack.skip_index[:, None, :].expand(B, N, -1))
+            cached = (base, psi)
+
+    def forward(params, Xb, idx):
+        if cached is None:
+            return stack.forward(Xb, params)
+        base, psi = cached
+        sel = slice(None) if idx is None else idx
+        return base[:, sel] + torch.bmm(psi[:, sel], params["V"].transpose(1, 2))
+
+    def per_net_losses(params, Xb, Yb, idx=None):
+        out = forward(params, Xb, idx)
         n = out.shape[1]
         Yx = Yb.expand(B, *Yb.shape).reshape(B * n, *Yb.shape[1:])
         return fn(out.reshape(B * n, -1), Yx).reshape(B, n).mean(1), out
@@ -277,10 +292,10 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
             d, bufs[name] = momentum_step(grads[name], bufs[name], momentum, nesterov)
             P[name] = P[name] - scale.reshape(B, *([1] * (d.ndim - 1))) * d
 
-    def grads_at(Xb, Yb):
+    def grads_at(Xb, Yb, idx=None):
         with _autograd_on():
             leaves = {k: (v.detach().requires_grad_(True) if k in names else v) for k, v in P.items()}
-            values, out = per_net_losses(leaves, Xb, Yb)
+            values, out = per_net_losses(leaves, Xb, Yb, idx)
             gs = torch.autograd.grad(values.sum(), [leaves[k] for k in names])
         return values.detach(), out.detach(), dict(zip(names, gs, strict=True))
 
@@ -312,7 +327,7 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
                 update(grads, rate)
             else:
                 for idx in torch.randperm(N, generator=gen).split(batch_size):
-                    update(grads_at(X[idx], Y[idx])[2], rate)
+                    update(grads_at(X[idx], Y[idx], idx)[2], rate)
             pbar.update(1)
     trained = MLPStack(stack.widths, stack.activation, P, stack.skip_index)
     with torch.no_grad():
