@@ -24,6 +24,7 @@ ZERO_ERROR = "zero training error"
 LOSS_TARGET = "loss target"
 GRAD_TOL = "gradient tolerance"
 DIVERGED = "diverged"
+NO_PROGRESS = "no progress"
 
 
 def lr_at(lr: float, step: int, total: int, schedule: str) -> float:

@@ -23,6 +23,7 @@ from ._common import (
     DIVERGED,
     GRAD_TOL,
     LOSS_TARGET,
+    NO_PROGRESS,
     STEPS_DONE,
     ZERO_ERROR,
     bar,
@@ -46,7 +47,8 @@ class TrainResult:
             ``grad_norm`` (gd, lbfgs) and ``train_error`` (misclassified samples, when the
             targets define classes).
         reason: why training stopped (``"steps"``, ``"zero training error"``,
-            ``"loss target"``, ``"gradient tolerance"``, ``"diverged"``).
+            ``"loss target"``, ``"gradient tolerance"``, ``"diverged"``, or ``"no progress"``
+            when L-BFGS ends by itself before its budget: no decrease possible in float64).
         steps: updates made (gd), epochs (sgd) or function evaluations (lbfgs).
         loss: final full-batch loss.
         train_error: final misclassified samples (None without classes).
@@ -268,6 +270,8 @@ def _lbfgs(run, theta, mask, lr, history_size, progress) -> TrainResult:
         g = land.grad(theta) * mask
         if float(g.norm()) <= run.grad_tol:
             reason = GRAD_TOL
+        elif steps < run.steps - 1:
+            reason = NO_PROGRESS
     return run.result(theta, reason, steps, "lbfgs", lr)
 
 
