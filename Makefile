@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]" || true
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/curvature.py
+	$(BIN)/python benchmarks/train.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
