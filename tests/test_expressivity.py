@@ -127,7 +127,8 @@ def test_gradient_bounds_hold_and_match_autograd():
         widths, k = [3, 10, 7, 4, 2], 1  # n_1 >= N = 8, pyramidal top
         X = torch.randn(8, 3, generator=g, dtype=torch.float64)
         Y = torch.randn(8, 2, generator=g, dtype=torch.float64)
-        Ws = [torch.randn(a, b, generator=g, dtype=torch.float64) for a, b in zip(widths[:-1], widths[1:])]
+        Ws = [torch.randn(a, b, generator=g, dtype=torch.float64)
+              for a, b in zip(widths[:-1], widths[1:], strict=True)]
         bs = [torch.randn(b, generator=g, dtype=torch.float64) for b in widths[1:]]
         gb = gradient_bounds(X, Y, Ws, bs, act, k)
         W = Ws[k].clone().requires_grad_(True)

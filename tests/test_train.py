@@ -105,7 +105,7 @@ def test_batched_training_equals_one_at_a_time(kw):
     singles = torch.stack([fit(Landscape(n, (X, Y)), progress=False, **kw).theta for n in nets_])
     assert float((batched.thetas - singles).abs().max()) < TOL
     assert torch.allclose(batched.losses, torch.tensor([float(Landscape(n, (X, Y)).loss(t))
-                                                        for n, t in zip(nets_, singles)]), atol=TOL)
+                                                        for n, t in zip(nets_, singles, strict=False)]), atol=TOL)
 
 
 def test_batched_rand_mode_and_per_net_learning_rates_equal_one_at_a_time():
@@ -116,7 +116,7 @@ def test_batched_rand_mode_and_per_net_learning_rates_equal_one_at_a_time():
     batched = fit_stack(MLPStack.from_modules(nets_), X, y, loss="ce", lr=lrs, steps=100,
                         trainable=("V",), progress=False)
     singles = torch.stack([fit(Landscape(n, (X, y), loss="ce"), lr=float(lr), steps=100,
-                               trainable=("V",), progress=False).theta for n, lr in zip(nets_, lrs)])
+                               trainable=("V",), progress=False).theta for n, lr in zip(nets_, lrs, strict=False)])
     assert float((batched.thetas - singles).abs().max()) < TOL
 
 

@@ -23,7 +23,6 @@ from .._validation import check_generator
 from ..core import Landscape
 from ..data import digits
 from ..expressivity import (
-    features_of,
     gradient_bounds,
     independent_conv_features,
     independent_features,
@@ -228,7 +227,8 @@ def nguyen_independent_features(p: IndependentParams) -> Result:
                 rows.append({"layer": layer, "activation": act, "scale": c, "alpha": r.alpha, "N": N,
                              "n": fr.n_cols, "press_rank": fr.rank, "sigma_min": fr.sigma_min,
                              "sigma_max": fr.sigma_max, "lower_max": r.lower_max,
-                             "lower_bound": abs(bound), "logdet_minus_N_log_sigma_beta": logdet - N * math.log(abs(s_beta))})
+                             "lower_bound": abs(bound),
+                             "logdet_minus_N_log_sigma_beta": logdet - N * math.log(abs(s_beta))})
                 results[(layer, act, c)] = r
     table = pd.DataFrame(rows)
     top = max(p.scales)
@@ -257,11 +257,13 @@ def nguyen_independent_features(p: IndependentParams) -> Result:
         S = relu.square
         lower_zero = bool((torch.tril(S, -1) == 0).all())
         diag_err = float((S.diagonal() - p.beta).abs().max() / p.beta)
+        sel = (table.layer == layer) & (table.activation == "relu") & (table.scale == top)
+        relu_press = int(table[sel].press_rank.iloc[0])
         verdict.add(f"{layer}: ReLU exact certificate at c > beta: F[order, :N] upper triangular with "
                     "diagonal beta, so det = beta^N != 0 and rank F = N in exact arithmetic",
                     {"lower_all_zero": lower_zero, "diag_rel_err": diag_err}, "lower zero, diag = beta",
                     p.exact_tol, lower_zero and diag_err <= p.exact_tol,
-                    note=f"the float64 Press rank is {int(table[(table.layer == layer) & (table.activation == 'relu') & (table.scale == top)].press_rank.iloc[0])}: "
+                    note=f"the float64 Press rank is {relu_press}: "
                          "the construction's large entries above the diagonal make F ill-conditioned",
                     kind="evidence")
     # linear control: sigma(t) = t gives rank <= d + 1

@@ -41,7 +41,7 @@ def keras_init_(net: MLP | SkipToOutput, seed: int | torch.Generator | None = 0)
     """
     gen = check_generator(seed, "keras_init_")
     with torch.no_grad():
-        for name, p in net.named_parameters():
+        for _name, p in net.named_parameters():
             if p.ndim == 1:
                 p.zero_()
             else:
