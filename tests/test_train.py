@@ -144,3 +144,14 @@ def test_stack_early_stop_freezes_each_net_on_its_own():
                      progress=False)
         assert single.steps == int(res.stopped_at[j])
         assert float((single.theta - res.thetas[j]).abs().max()) < TOL
+
+
+def test_fit_stack_refuses_mismatched_data():
+    from valleys import ShapeError
+
+    stack = MLPStack.from_modules([nets.mlp([3, 4, 2], seed=0)])
+    X, Y = _regression()
+    with pytest.raises(ShapeError, match="X of shape"):
+        fit_stack(stack, X[:, :2], Y, progress=False)
+    with pytest.raises(InvalidParameterError, match="trainable"):
+        fit_stack(stack, X, Y, trainable=("V",), progress=False)

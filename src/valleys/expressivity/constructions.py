@@ -112,7 +112,8 @@ def _check_a1(X, n, activation, scale, beta, where):
     return act
 
 
-def _finish(proj, bias_offset_proj, order, gaps, scale, beta, N, where):
+def _alpha(gaps, scale, N, where) -> tuple[float, float]:
+    """alpha = scale / min_gap over the first N neurons (refusing equal projections)."""
     min_gap = float(gaps[:N].min()) if N > 1 else 1.0
     if not min_gap > 0 or not math.isfinite(min_gap):
         msg = (f"{where}: two samples (or patches) have equal projections (gap {min_gap}); the data "
@@ -149,7 +150,7 @@ def independent_features(X: torch.Tensor, width: int, activation: str | Activati
     A = torch.randn(width, d, generator=check_generator(seed, where), dtype=torch.float64)
     proj = X @ A.T  # (N, n): <a_j, x_i>
     order, gaps = _assign(proj, N)
-    alpha, min_gap = _finish(proj, None, order, gaps, scale, beta, N, where)
+    alpha, min_gap = _alpha(gaps, scale, N, where)
     anchor = torch.cat([proj[order, torch.arange(N)], proj[:, N:].median(0).values])
     W = -alpha * A.T
     b = alpha * anchor + beta
@@ -182,7 +183,7 @@ def independent_conv_features(X: torch.Tensor, in_shape: Sequence[int], kernel: 
     A = torch.randn(channels, ell, generator=check_generator(seed, where), dtype=torch.float64)
     proj = (patches @ A.T).reshape(N, P * channels)  # column p T + t: <a^t, x_i^p>
     order, gaps = _assign(proj, N)
-    alpha, min_gap = _finish(proj, None, order, gaps, scale, beta, N, where)
+    alpha, min_gap = _alpha(gaps, scale, N, where)
     anchor = torch.cat([proj[order, torch.arange(N)], proj[:, N:].median(0).values])
     b = alpha * anchor + beta
     Fm = conv_features(X, -alpha * A, b, in_shape, kernel, act)

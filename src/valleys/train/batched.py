@@ -243,6 +243,10 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
     if not names or set(names) - set(stack.names):
         msg = f"The 'trainable' parameter of {where} must name parameters among {stack.names}. Got {names!r}."
         raise InvalidParameterError(msg)
+    if not isinstance(X, torch.Tensor) or X.ndim != 2 or X.shape[1] != stack.widths[0] or len(Y) != len(X):
+        msg = (f"{where} needs X of shape (N, {stack.widths[0]}) and one target per row. Got X "
+               f"{tuple(getattr(X, 'shape', ()))} and Y {tuple(getattr(Y, 'shape', ()))}.")
+        raise ShapeError(msg)
     B, N = stack.size, int(X.shape[0])
     if method == "sgd":
         if batch_size is None:
