@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/paths.py
 	$(BIN)/python benchmarks/basins.py
 
+	$(BIN)/python benchmarks/train.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 

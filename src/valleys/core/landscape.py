@@ -242,6 +242,17 @@ class Landscape:
             g = torch.autograd.grad(value, leaf)[0]
         return value.detach(), g
 
+    def loss_on(self, theta: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        """The loss of the model at theta on a mini-batch ``(X, Y)`` (differentiable).
+
+        ``X`` and ``Y`` are rows of :meth:`inputs` and :meth:`targets` (already prepared);
+        with ``reduction="mean"`` the batch loss is averaged over its own rows.
+        """
+        self._need_model("loss_on")
+        params = self.layout.unflatten(theta)
+        total = self.loss_fn(_as_matrix(self._forward(params, X)), Y).sum()
+        return total / X.shape[0] if self.reduction == "mean" else total
+
     def hvp(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Hessian-vector product H(theta) v.
 

@@ -1,0 +1,157 @@
+"""valleys.train: schedules, single-network training against closed forms, batched = one at a time."""
+
+import pytest
+import torch
+
+from valleys import InvalidParameterError, Landscape, nets
+from valleys.train import MLPStack, fit, fit_batch, fit_stack, lr_at
+
+torch.set_num_threads(1)
+TOL = 1e-10
+
+
+def _regression(n=40, d=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64)
+    Y = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    return X, Y
+
+
+def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
+    assert [lr_at(2.0, s, 8, "step") for s in (0, 3, 4, 5, 6, 7)] == pytest.approx([2, 2, 0.2, 0.2, 0.02, 0.02])
+    assert lr_at(2.0, 7, 8, "constant") == 2.0
+
+
+@pytest.mark.parametrize("method", ["gd", "lbfgs"])
+def test_fit_linear_regression_reaches_least_squares_solution(method):
+    X, Y = _regression()
+    land = Landscape(torch.nn.Linear(3, 2), (X, Y), loss="mse")
+    res = fit(land, method=method, lr=0.2 if method == "gd" else 1.0, steps=3000, grad_tol=1e-12,
+              progress=False)
+    A = torch.cat([X, torch.ones(len(X), 1, dtype=torch.float64)], 1)
+    sol = torch.linalg.lstsq(A, Y).solution  # independent: normal equations by LAPACK
+    W, b = land.layout.unflatten(res.theta).values()
+    assert torch.allclose(W.T, sol[:3], atol=1e-8) and torch.allclose(b, sol[3], atol=1e-8)
+    assert res.reason in ("gradient tolerance", "no progress")
+
+
+def test_fit_momentum_matches_a_hand_written_heavy_ball_loop():
+    X, Y = _regression()
+    land = Landscape(nets.mlp([3, 5, 2], "tanh", seed=1), (X, Y))
+    res = fit(land, lr=0.05, steps=50, momentum=0.9, nesterov=True, progress=False)
+    theta, buf = land.theta0.clone(), torch.zeros(land.dim, dtype=torch.float64)
+    for _ in range(50):
+        g = land.grad(theta)
+        buf = 0.9 * buf + g
+        theta = theta - 0.05 * (g + 0.9 * buf)
+    assert float((res.theta - theta).abs().max()) < 1e-13
+
+
+def test_trainable_blocks_move_and_frozen_blocks_stay():
+    X, Y = _regression()
+    land = Landscape(nets.mlp([3, 5, 2], "tanh", seed=1), (X, Y))
+    res = fit(land, lr=0.1, steps=20, trainable=("W2", "b2"), progress=False)
+    before, after = land.layout.unflatten(land.theta0), land.layout.unflatten(res.theta)
+    assert torch.equal(before["W1"], after["W1"]) and torch.equal(before["b1"], after["b1"])
+    assert not torch.equal(before["W2"], after["W2"])
+
+
+def test_early_stop_at_zero_training_error_and_history_frame():
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(30, 2, generator=g, dtype=torch.float64)
+    y = (X[:, 0] > 0).long()
+    res = fit(torch.nn.Linear(2, 2), (X, y), loss="ce", lr=0.5, steps=500, stop_at_zero_error=True,
+              progress=False)
+    assert res.reason == "zero training error" and res.train_error == 0 and res.steps < 500
+    assert {"step", "loss", "lr", "train_error"} <= set(res.history.columns)
+    assert res.to_dict()["history"][-1]["train_error"] == 0
+
+
+def test_fit_refuses_bad_settings():
+    X, Y = _regression()
+    with pytest.raises(InvalidParameterError, match="batch_size"):
+        fit(torch.nn.Linear(3, 2), (X, Y), method="sgd", progress=False)
+    with pytest.raises(InvalidParameterError, match="data"):
+        fit(torch.nn.Linear(3, 2))
+    with pytest.raises(InvalidParameterError, match="trainable"):
+        fit(torch.nn.Linear(3, 2), (X, Y), trainable=("nope",))
+    with pytest.raises(InvalidParameterError, match="Nesterov"):
+        fit(torch.nn.Linear(3, 2), (X, Y), nesterov=True)
+    with pytest.raises(InvalidParameterError, match="method"):
+        fit(torch.nn.Linear(3, 2), (X, Y), method="adam")
+
+
+def test_stack_thetas_use_the_landscape_layout():
+    nets_ = [nets.skip_to_output(nets.mlp([3, 4, 4, 2], "sigmoid", seed=s), 5, seed=s) for s in range(2)]
+    stack = MLPStack.from_modules(nets_)
+    X, _ = _regression()
+    for j, net in enumerate(nets_):
+        land = Landscape(net, (X, torch.zeros(len(X), 2, dtype=torch.float64)))
+        assert torch.equal(stack.thetas()[j], land.theta0)
+        assert torch.allclose(stack.forward(X)[j], net.double()(X), atol=1e-14)
+    back = stack.to_modules()
+    assert torch.equal(MLPStack.from_modules(back).thetas(), stack.thetas())
+
+
+@pytest.mark.parametrize("kw", [
+    {"lr": 0.05, "steps": 200},
+    {"lr": 0.02, "steps": 200, "momentum": 0.9, "nesterov": True, "schedule": "step"},
+    {"lr": 0.05, "steps": 8, "method": "sgd", "batch_size": 16, "momentum": 0.5},
+])
+def test_batched_training_equals_one_at_a_time(kw):
+    X, Y = _regression(n=48)
+    nets_ = [nets.mlp([3, 6, 5, 2], "tanh", seed=s) for s in range(4)]
+    batched = fit_stack(MLPStack.from_modules(nets_), X, Y, progress=False, **kw)
+    singles = torch.stack([fit(Landscape(n, (X, Y)), progress=False, **kw).theta for n in nets_])
+    assert float((batched.thetas - singles).abs().max()) < TOL
+    assert torch.allclose(batched.losses, torch.tensor([float(Landscape(n, (X, Y)).loss(t))
+                                                        for n, t in zip(nets_, singles, strict=False)]), atol=TOL)
+
+
+def test_batched_rand_mode_and_per_net_learning_rates_equal_one_at_a_time():
+    X, _ = _regression(n=48)
+    y = (X[:, 0] > 0).long()
+    nets_ = [nets.skip_to_output(nets.mlp([3, 6, 6, 2], "sigmoid", seed=s), 8, seed=s) for s in range(3)]
+    lrs = torch.tensor([0.1, 0.3, 1.0], dtype=torch.float64)
+    batched = fit_stack(MLPStack.from_modules(nets_), X, y, loss="ce", lr=lrs, steps=100,
+                        trainable=("V",), progress=False)
+    singles = torch.stack([fit(Landscape(n, (X, y), loss="ce"), lr=float(lr), steps=100,
+                               trainable=("V",), progress=False).theta for n, lr in zip(nets_, lrs, strict=False)])
+    assert float((batched.thetas - singles).abs().max()) < TOL
+
+
+def test_vmap_route_equals_one_at_a_time():
+    X, Y = _regression()
+    nets_ = [nets.mlp([3, 5, 2], "tanh", seed=s) for s in range(3)]
+    land = Landscape(nets_[0], (X, Y))
+    starts = MLPStack.from_modules(nets_).thetas()
+    batched = fit_batch(land, starts, lr=0.05, steps=100, momentum=0.9, progress=False)
+    singles = torch.stack([fit(land, theta0=t, lr=0.05, steps=100, momentum=0.9, progress=False).theta
+                           for t in starts])
+    assert float((batched.thetas - singles).abs().max()) < TOL
+
+
+def test_stack_early_stop_freezes_each_net_on_its_own():
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    y = (X[:, 0] > 0).long()
+    nets_ = [nets.mlp([2, 8, 2], "tanh", seed=s) for s in range(3)]
+    res = fit_stack(MLPStack.from_modules(nets_), X, y, loss="ce", lr=0.5, steps=400,
+                    stop_at_zero_error=True, progress=False)
+    assert (res.train_errors == 0).all() and (res.stopped_at < 400).all()
+    for j, net in enumerate(nets_):  # a net frozen at its stop equals the single run stopped there
+        single = fit(Landscape(net, (X, y), loss="ce"), lr=0.5, steps=400, stop_at_zero_error=True,
+                     progress=False)
+        assert single.steps == int(res.stopped_at[j])
+        assert float((single.theta - res.thetas[j]).abs().max()) < TOL
+
+
+def test_fit_stack_refuses_mismatched_data():
+    from valleys import ShapeError
+
+    stack = MLPStack.from_modules([nets.mlp([3, 4, 2], seed=0)])
+    X, Y = _regression()
+    with pytest.raises(ShapeError, match="X of shape"):
+        fit_stack(stack, X[:, :2], Y, progress=False)
+    with pytest.raises(InvalidParameterError, match="trainable"):
+        fit_stack(stack, X, Y, trainable=("V",), progress=False)
