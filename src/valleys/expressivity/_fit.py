@@ -72,42 +72,53 @@ def batch_loss(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor) -> torch.T
 def train_sgd(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor, *, epochs: int, lr: float,
               momentum: float = 0.9, batch_size: int = 32, halve_every: int = 50,
               seed: int = 0) -> list[float]:
-    """Minibatch SGD with momentum; the step size halves every ``halve_every`` epochs
-    (thesis Sec. 5.3.4). All nets see the same minibatch order. Returns the loss per epoch."""
+    """Minibatch SGD with (heavy-ball) momentum; the step size halves every ``halve_every``
+    epochs (thesis Sec. 5.3.4). All nets see the same minibatch order. Returns the loss per
+    epoch. (Written out rather than ``torch.optim``, whose first use imports the compiler
+    stack: seconds of start-up for a few hundred tiny steps.)"""
     where = "train_sgd"
     epochs = check_int(epochs, "epochs", where, min_val=1)
     batch_size = check_int(batch_size, "batch_size", where, min_val=1)
     halve_every = check_int(halve_every, "halve_every", where, min_val=1)
     gen = check_generator(seed, where)
-    opt = torch.optim.SGD(nets.parameters(), lr=lr, momentum=momentum)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=halve_every, gamma=0.5)
+    params = list(nets.parameters())
+    velocity = [torch.zeros_like(q) for q in params]
     history = []
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        step = lr * 0.5 ** (epoch // halve_every)
         perm = torch.randperm(len(X), generator=gen)
         for i in range(0, len(X), batch_size):
             idx = perm[i:i + batch_size]
-            opt.zero_grad()
-            batch_loss(nets, X[idx], y[idx]).backward()
-            opt.step()
-        sched.step()
+            grads = torch.autograd.grad(batch_loss(nets, X[idx], y[idx]), params)
+            with torch.no_grad():
+                for q, v, g in zip(params, velocity, grads, strict=True):
+                    v.mul_(momentum).add_(g)
+                    q.sub_(step * v)
         with torch.no_grad():
             history.append(float(batch_loss(nets, X, y)))
     return history
 
 
 def train_adam(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
-               extra_steps: int = 0) -> tuple[int, list[float]]:
+               extra_steps: int = 0, betas: tuple[float, float] = (0.9, 0.999),
+               eps: float = 1e-8) -> tuple[int, list[float]]:
     """Full-batch Adam until every net fits the training set, then ``extra_steps`` more
     (to widen the margins). Returns the step at which all nets fitted (or ``steps``) and
     the loss history."""
     steps = check_int(steps, "steps", "train_adam", min_val=1)
-    opt = torch.optim.Adam(nets.parameters(), lr=lr)
+    params = list(nets.parameters())
+    m1 = [torch.zeros_like(q) for q in params]
+    m2 = [torch.zeros_like(q) for q in params]
     history, fitted_at, left = [], steps, None
     for k in range(steps):
-        opt.zero_grad()
         loss = batch_loss(nets, X, y)
-        loss.backward()
-        opt.step()
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            c1, c2 = 1 - betas[0] ** (k + 1), 1 - betas[1] ** (k + 1)
+            for q, a, b, g in zip(params, m1, m2, grads, strict=True):
+                a.mul_(betas[0]).add_(g, alpha=1 - betas[0])
+                b.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
+                q.sub_(lr * (a / c1) / ((b / c2).sqrt() + eps))
         history.append(float(loss))
         if left is None and k % 10 == 0 and int(nets.errors(X, y).max()) == 0:
             fitted_at, left = k, extra_steps

@@ -330,20 +330,23 @@ def regions_by_window(model, box, resolution, scales: Sequence[float] = (1.0, 2.
 
 
 def window_status(regions: Sequence[DecisionRegions], j: int) -> tuple[str, int]:
-    """Combine the statuses of class ``j`` over growing windows.
+    """Combine the counts of class ``j`` over growing windows (smallest first).
 
-    ``"disconnected"`` if some window shows an interior component among two or more;
-    ``"connected"`` if every window shows at most one component; ``"stable"`` if every
-    window shows the same count >= 2 with all components touching the edge (sampled
-    evidence of disconnection, exact for piecewise-linear nets once the window holds all
-    breakpoints); otherwise ``"inconclusive"``. Returns the status and the count in the
-    largest window.
+    - ``"disconnected"``: the first (finest) window shows an interior component among two
+      or more;
+    - ``"connected"``: otherwise, when the largest window shows at most one component (the
+      edge-touching pieces of the smaller windows join outside them);
+    - ``"stable"``: every window shows the same count >= 2, all touching the edge (sampled
+      evidence of disconnection; exact for piecewise-linear nets once the windows hold
+      every breakpoint at a resolution that resolves the regions);
+    - ``"inconclusive"``: anything else.
+
+    Returns the status and the count in the largest window.
     """
     counts = [r.count(j) for r in regions]
-    statuses = [r.status(j) for r in regions]
-    if "disconnected" in statuses:
+    if regions[0].status(j) == "disconnected":
         word = "disconnected"
-    elif max(counts) <= 1:
+    elif counts[-1] <= 1:
         word = "connected"
     elif len(set(counts)) == 1:
         word = "stable"
