@@ -119,7 +119,7 @@ def train_adam(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor, *, steps: 
                 a.mul_(betas[0]).add_(g, alpha=1 - betas[0])
                 b.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
                 q.sub_(lr * (a / c1) / ((b / c2).sqrt() + eps))
-        history.append(float(loss))
+        history.append(float(loss.detach()))
         if left is None and k % 10 == 0 and int(nets.errors(X, y).max()) == 0:
             fitted_at, left = k, extra_steps
         if left is not None:
