@@ -28,7 +28,6 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/surface.py
 	$(BIN)/python benchmarks/paths.py
 	$(BIN)/python benchmarks/basins.py
-
 	$(BIN)/python benchmarks/train.py
 
 lint: $(STAMP)

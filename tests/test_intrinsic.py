@@ -1,0 +1,102 @@
+"""Intrinsic dimension (VBB-P2.1, VBB-T2.1), shift and bias-span ranks (NG-L3.4.3, L3.4.11),
+random-feature least squares (VBB-T3.4)."""
+
+from math import comb
+
+import numpy as np
+import pytest
+import torch
+
+from valleys.errors import InvalidParameterError
+from valleys.expressivity.intrinsic import filter_matrix, intrinsic_rank, polynomial_dimension
+from valleys.expressivity.random_features import (
+    interpolation_losses,
+    loglog_slope,
+    prefix_least_squares,
+    random_teacher,
+)
+from valleys.expressivity.shift import bias_span_matrix, bias_span_rank, shift_rank
+from valleys.nets import poly
+
+
+@pytest.mark.parametrize(("coeffs", "n", "dim"), [
+    ((0, 0, 1), 3, 6), ((0, 0, 0, 1), 3, 10), ((0, 1, 1), 3, 9), ((1, 0, 1), 2, 4),
+    ((0, 1), 4, 4), ((0, 0, 1, 1), 2, 7), ((2, 0, 0, 0, 1), 2, 6)])
+def test_polynomial_dimension_closed_form(coeffs, n, dim):
+    assert polynomial_dimension(coeffs, n) == dim
+
+
+def test_seed_formula_drops_the_constant():
+    assert polynomial_dimension((1, 0, 1), 2, include_constant=False) == 3
+    assert polynomial_dimension((0, 0, 1), 5) == comb(6, 2) == 15
+
+
+@pytest.mark.parametrize(("coeffs", "n"), [((0, 0, 1), 3), ((0, 0, 0, 1), 2), ((1, 0, 1), 2),
+                                           ((0, 1, 1), 3), ((1, 1, 0, 1), 2)])
+def test_numerical_rank_of_polynomial_filters_is_the_formula(coeffs, n):
+    r = intrinsic_rank(poly(coeffs), n, 300, 120, seed=1)
+    assert r.rank.count == polynomial_dimension(coeffs, n)
+    assert r.rank.gap_ratio > 1e10
+
+
+def test_non_polynomial_rank_grows_with_the_sample():
+    for act in ("relu", "tanh"):
+        ranks = [intrinsic_rank(act, 5, s, s, seed=s).rank.count for s in (30, 60)]
+        assert ranks == [30, 60]
+
+
+def test_filter_matrix_entries():
+    X = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    V = torch.tensor([[1.0, -1.0], [0.5, 0.5]], dtype=torch.float64)
+    assert torch.allclose(filter_matrix("relu", X, V), torch.tensor([[0.0, 1.5]], dtype=torch.float64))
+
+
+def test_unknown_activation_is_a_one_line_error():
+    with pytest.raises(InvalidParameterError, match="Unknown activation"):
+        intrinsic_rank("swishy", 2, 10, 10)
+    with pytest.raises(InvalidParameterError):
+        shift_rank("nope", 5)
+
+
+@pytest.mark.parametrize(("act", "shift", "span"), [
+    ("relu", 16, 12), ("leaky_relu", 16, 12), ("elu", 16, 12),
+    (poly((0, 0, 1)), 3, 3), (poly((0, 0, 0, 1)), 4, 4), (poly((1, 2, 0, 0, 1)), 5, 5)])
+def test_shift_and_bias_span_ranks(act, shift, span):
+    assert shift_rank(act, 15, seed=3, grid_points=401).rank.count == shift
+    assert bias_span_rank(act, 12, 40, seed=4).rank.count == span
+
+
+def test_polynomial_bias_span_lies_in_powers_of_v():
+    v = torch.tensor([0.3, -1.0, 2.0, 0.7], dtype=torch.float64)
+    M = bias_span_matrix(poly((0, 0, 1)), v, torch.linspace(-2, 2, 9, dtype=torch.float64))
+    basis = torch.stack([torch.ones_like(v), v, v * v], 1)
+    coef = torch.linalg.lstsq(basis, M).solution
+    assert torch.allclose(basis @ coef, M, atol=1e-12)
+
+
+def test_prefix_least_squares_matches_independent_lstsq():
+    gen = torch.Generator().manual_seed(0)
+    teacher = random_teacher(4, 300, seed=gen)
+    X = torch.randn(400, 4, generator=gen, dtype=torch.float64)
+    f = teacher(X)
+    W = torch.randn(60, 4, generator=gen, dtype=torch.float64)
+    Phi = torch.relu(X @ W.T)
+    fit = prefix_least_squares(Phi, f, [5, 20, 60])
+    for p, res in zip([5, 20, 60], fit.residuals, strict=True):
+        u = np.linalg.lstsq(Phi[:, :p].numpy(), f.numpy(), rcond=None)[0]
+        assert res[0] == pytest.approx(np.mean((Phi[:, :p].numpy() @ u - f.numpy()) ** 2), rel=1e-9)
+        assert np.allclose(fit.solution(p).numpy(), u, atol=1e-8)
+    losses = interpolation_losses(Phi[:, :20], f, torch.zeros(20, dtype=torch.float64),
+                                  fit.solution(20), 11)
+    assert losses[-1] == pytest.approx(fit.residuals[1, 0], rel=1e-9)
+    # along the segment to the minimiser of a convex quadratic the loss is (1-t)^2 a + b
+    t = np.linspace(0, 1, 11)
+    b = losses[-1]
+    assert np.allclose(losses, (1 - t) ** 2 * (losses[0] - b) + b, rtol=1e-9)
+
+
+def test_loglog_slope_of_a_power_law():
+    p = np.array([16, 32, 64, 128])
+    assert loglog_slope(p, 3.0 / p) == pytest.approx(-1.0)
+    with pytest.raises(InvalidParameterError):
+        loglog_slope([1], [1])

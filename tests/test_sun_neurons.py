@@ -1,0 +1,53 @@
+"""Analytic gradients of the single-neuron objectives (SUN-T4.2, SUN-T4.3) against autograd."""
+
+import numpy as np
+import torch
+
+from valleys.experiments.sun_neurons import (
+    exp_datasets,
+    exp_fun_grad,
+    exp_objective,
+    requ_fun_grad,
+    requ_predict,
+)
+
+
+def test_exponential_neuron_gradient_matches_autograd():
+    x, y = exp_datasets(7)["non-separable"]
+    gen = torch.Generator().manual_seed(3)
+    for neuron in (True, False):
+        F, k = exp_objective(x, y, 3, 0.2, 3, neuron)
+        fg, k2 = exp_fun_grad(x.numpy(), y.numpy(), 3, 0.2, 3, neuron)
+        assert k == k2
+        for _ in range(3):
+            t = torch.randn(k + 3 if neuron else k, generator=gen, dtype=torch.float64)
+            t.requires_grad_(True)
+            value = F(t)
+            (g,) = torch.autograd.grad(value, t)
+            v2, g2 = fg(t.detach().numpy())
+            assert abs(float(value) - v2) <= 1e-12 * max(1.0, abs(v2))
+            assert np.allclose(g.numpy(), g2, rtol=1e-10, atol=1e-12)
+
+
+def test_requ_gradient_matches_autograd():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(6, generator=gen, dtype=torch.float64) * 2 - 1
+    y = torch.tensor([1.0, -1, 1, 1, -1, -1], dtype=torch.float64)
+    lam = torch.rand(7, generator=gen, dtype=torch.float64)
+    m = 7
+
+    def F(t):
+        a, w, b = t[:m], t[m:2 * m], t[2 * m:]
+        f = (torch.clamp(x[:, None] * w + b, min=0.0) ** 2) @ a
+        reg = (lam * (a.abs() ** 3 + 2 * (w * w + b * b) ** 1.5)).sum() / 3
+        return torch.nn.functional.softplus(-y * f).sum() + reg, f
+
+    fg = requ_fun_grad(x.numpy(), y.numpy(), lam.numpy())
+    for _ in range(3):
+        t = torch.randn(3 * m, generator=gen, dtype=torch.float64).requires_grad_(True)
+        value, f = F(t)
+        (g,) = torch.autograd.grad(value, t)
+        v2, g2 = fg(t.detach().numpy())
+        assert abs(float(value) - v2) <= 1e-12 * abs(v2)
+        assert np.allclose(g.numpy(), g2, rtol=1e-10, atol=1e-12)
+        assert np.allclose(requ_predict(t.detach().numpy(), x.numpy(), m), f.detach().numpy())
