@@ -255,3 +255,13 @@ def test_cli_geometry_flags_match_direct_calls(user, capsys):
     assert "curve_barrier" in summary
     folder = user / "runs" / report["run_id"] / "figures"
     assert {p.name for p in folder.iterdir()} >= {"plane.png", "interpolation.png", "connection.png"}
+
+
+def test_report_badges_an_analysis_as_measured_not_agrees(user, capsys):
+    code, out, err = _run(BASE + ["--eigs", "1", "--json"], capsys)
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    page = (user / "runs" / run_id / "report.html").read_text()
+    index = (user / "runs" / "index.html").read_text()
+    assert "MEASURED" in page and "AGREES" not in page
+    assert "MEASURED" in index and "1 analysis" in index

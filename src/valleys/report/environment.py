@@ -14,9 +14,12 @@ from .. import __version__
 
 BADGES = {"passed": "AGREES", "failed": "DISAGREES", "error": "ERROR", "stale": "STALE",
           "interrupted": "INTERRUPTED", "running": "RUNNING", "user-error": "USER ERROR",
-          "crashed": "CRASHED"}
+          "crashed": "CRASHED", "measured": "MEASURED"}
 """Badge text of each run status (``error`` runs show as USER ERROR or CRASHED, see
 :func:`badge_class`)."""
+
+ANALYZE_PREFIX = "analyze-"
+"""Experiment names of ``valleys analyze`` runs (badge MEASURED: no theorem is checked)."""
 
 SHORT_VALUE = 36
 """Characters of a measured/expected value shown in a verdict table; longer values are
@@ -69,6 +72,8 @@ def badge_class(run: Any) -> str:
     ``user-error`` (a ValleysError: bad input the user can fix) or ``crashed`` (anything
     else: a bug), told apart by the exception name that starts its message."""
     status = getattr(run, "status", run)
+    if status == "passed" and str(getattr(run, "experiment", "")).startswith(ANALYZE_PREFIX):
+        return "measured"  # an analysis of a user's model checks no theorem
     if status != "error":
         return str(status)
     name = str(getattr(run, "message", "") or "").split(":", 1)[0].strip()

@@ -8,7 +8,7 @@ from typing import Any
 
 from .environment import badge_class, environment
 
-_WORDS = {"passed": ("agrees", "agree"), "failed": ("disagrees", "disagree"),
+_WORDS = {"passed": ("agrees", "agree"), "measured": ("analysis", "analyses"), "failed": ("disagrees", "disagree"),
           "user-error": ("user error", "user errors"), "crashed": ("crash", "crashes"),
           "stale": ("stale", "stale"), "interrupted": ("interrupted", "interrupted"),
           "running": ("running", "running")}
