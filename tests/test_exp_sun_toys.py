@@ -54,3 +54,11 @@ def test_relu_toy_finds_the_global_minimum_and_certifies_stuck_points():
     assert stuck.passed and stuck.kind == "evidence"
     plateau = [c for c in result.verdict.checks if "v0 < 0" in c.name and c.kind == "consistency"]
     assert len(plateau) == 2
+
+
+def test_single_point_refuses_a_zero_data_point_before_running():
+    from valleys.errors import InvalidParameterError
+
+    exp = get_experiment("sun-single-point")
+    with pytest.raises(InvalidParameterError, match="sun-single-point: parameter y must be nonzero"):
+        exp.params.preset(quick=True).with_overrides(["y=0"])

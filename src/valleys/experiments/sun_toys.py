@@ -22,6 +22,7 @@ from .._validation import check_generator
 from ..core import Landscape
 from ..critical import armijo_descent_batch, gradient_descent_batch
 from ..curvature.rank import numerical_rank
+from ..errors import InvalidParameterError
 from ..nets import get_activation
 from .common import ONE_OF_ACTIVATIONS, contour, figure, progress
 from .params import Params
@@ -310,7 +311,7 @@ class SinglePointParams(Params):
     stall_tol: float = 1e-2
     probe_degree_radii: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
     QUICK = {"steps": 1500, "grid_points": 121}
-    LIMITS: ClassVar[dict[str, str]] = {"x": "> 0", "y": "> 0",
+    LIMITS: ClassVar[dict[str, str]] = {"x": "in [-1e6, 1e6]", "y": "in [-1e6, 1e6]",
                                         "activations": "nonempty, " + ONE_OF_ACTIVATIONS, "n_starts": ">= 1",
                                         "lr": "> 0", "steps": ">= 1", "global_tol": "> 0", "grid_lim": "> 0",
                                         "grid_points": ">= 3", "grad_tol": ">= 0", "eig_tol": ">= 0",
@@ -318,6 +319,14 @@ class SinglePointParams(Params):
                                         "probe_directions": ">= 4", "probe_tol": ">= 0",
                                         "zero_grid": ">= 10", "stall_tol": "> 0",
                                         "probe_degree_radii": "nonempty, > 0"}
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("x", "y"):
+            if getattr(self, name) == 0:
+                msg = (f"{self._owner()} parameter {name} must be nonzero (SUN-T3.1 assumes "
+                       f"x, y != 0). Got 0.")
+                raise InvalidParameterError(msg)
 
 
 def single_point_landscape(phi, x: float, y: float) -> Landscape:
