@@ -134,7 +134,7 @@ class ExpNeuronParams(Params):
     value_tol: float = 1e-6
     bounded_norm: float = 1e3
     exp_floor: float = 1e-6
-    QUICK = {"runs": 24, "maxiter": 2000}
+    QUICK = {"runs": 8, "maxiter": 300}
     LIMITS: ClassVar[dict[str, str]] = {
         "n": ">= 3", "width": ">= 1", "lam": "> 0", "power": ">= 1", "runs": ">= 1",
         "maxiter": ">= 1", "grad_tol": "> 0", "a_tol": "> 0", "value_tol": ">= 0",
