@@ -34,7 +34,7 @@ class ToyParams(Params):
     die_seed: int = -1
     tol: float = 1e-9
     LIMITS: ClassVar[dict[str, str]] = {"a": "> 0", "n": ">= 2", "widths": "nonempty, >= 1",
-                                        "sleep": ">= 0", "busy": ">= 0", "fail_seed": ">= -1", "fail_if_exists": "",
+                                        "sleep": ">= 0", "busy": ">= 0", "fail_seed": ">= -1",
                                         "die_seed": ">= -1", "tol": ">= 0"}
     QUICK: ClassVar[dict] = {"n": 4}
 

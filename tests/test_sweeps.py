@@ -131,7 +131,7 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("args, fragment", [
     (["--grid", "a"], "expects key=v1,v2"),
-    (["--grid", "zzz=1,2"], "Unknown parameter 'zzz'"),
+    (["--grid", "zzz=1,2"], "nknown parameter 'zzz'"),
     (["--grid", "n=abc"], "must be of type int"),
     (["--grid", "n="], "empty value list"),
     (["--grid", "n=3,,4"], "empty value"),
@@ -163,7 +163,7 @@ def test_params_validate_hook_refuses_a_grid_point_before_anything_runs(capsys, 
     monkeypatch.setattr(sweep_toys.ToyParams, "validate", validate, raising=False)
     code, _, err = _sweep(capsys, tmp_path / "runs", "--grid", "n=3,1", "--workers", "0")
     assert code == 2
-    assert "Grid point n=1, seed=0: n must be >= 2. Got 1." in err
+    assert "n must be >= 2. Got 1." in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
 
 

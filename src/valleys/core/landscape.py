@@ -250,7 +250,8 @@ class Landscape:
         """
         self._need_model("loss_on")
         params = self.layout.unflatten(theta)
-        total = self.loss_fn(_as_matrix(self._forward(params, X)), Y).sum()
+        out = self._forward(params, X)
+        total = self.loss_fn(out if isinstance(self.loss_fn, TorchLoss) else as_matrix(out), Y).sum()
         return total / X.shape[0] if self.reduction == "mean" else total
 
     def hvp(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

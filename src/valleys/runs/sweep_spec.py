@@ -235,9 +235,8 @@ def expand(spec: SweepSpec, params_cls: type, module: str = "") -> list[Task]:
     combos = itertools.product(*[values for _, values in spec.grid]) if keys else [()]
     for combo in combos:
         point = dict(zip(keys, combo, strict=True))
-        params = base.replace(**point)
         for seed in spec.seeds:
-            seeded = params.replace(seed=seed)
+            seeded = _build(base, point, seed)
             _validate(seeded, {**point, "seed": seed})
             tasks.append(Task(spec.kind, spec.name, module, seeded.to_dict(), len(tasks),
                               {**{k: _plain(v) for k, v in point.items()}, "seed": seed}))
@@ -245,6 +244,16 @@ def expand(spec: SweepSpec, params_cls: type, module: str = "") -> list[Task]:
     if len(keys_seen) != len(tasks):
         raise InvalidParameterError("Two grid points give the same parameters. Remove the repeat.")
     return tasks
+
+
+def _build(base: Any, point: dict[str, Any], seed: int) -> Any:
+    """The parameters of one task; the declared limits are checked as they are built."""
+    try:
+        return base.replace(**point, seed=seed)
+    except InvalidParameterError as exc:
+        where = ", ".join(f"{k}={_plain(v)}" for k, v in {**point, "seed": seed}.items())
+        msg = f"Grid point {where}: {exc}"
+        raise InvalidParameterError(msg) from None
 
 
 def _validate(params: Any, point: dict[str, Any]) -> None:
