@@ -18,9 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .cli_sweep import add_sweep_commands, cmd_show_sweep, is_sweep_id, sweep_lines
-
 from .cli_analyze import add_analyze_command
+from .cli_sweep import add_sweep_commands, cmd_show_sweep, is_sweep_id, sweep_lines
 from .errors import ValleysError
 
 if TYPE_CHECKING:  # the heavy modules (torch, pandas) are imported by the commands that need them

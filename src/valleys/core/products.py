@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .._validation import check_choice
 from .._progress import progress_bar
+from .._validation import check_choice
 from .batching import PROBE_CHUNKS, run_batched
 
 if TYPE_CHECKING:

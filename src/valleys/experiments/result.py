@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 
-
 KINDS = ("evidence", "consistency", "erratum")
 """What a check proves.
 
