@@ -130,7 +130,7 @@ def _draw(ax, summary: pd.DataFrame, metric: str, key: str, others: list[str]) -
     kind = "measured" if metric.startswith("check:") else "mean" if metric.startswith("mean:") else ""
     ax.set_ylabel("pass fraction" if metric == "passed" else kind)
     n_seeds = frame["seed"].nunique() if "seed" in frame else 0
-    name = textwrap.shorten(metric, width=90, placeholder="...")
+    name = metric if len(metric) <= 90 else metric[:87] + "..."
     title = "\n".join(textwrap.wrap(name, width=45))
     ax.set_title(f"{title}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=8)
     if len(groups) > 1:
