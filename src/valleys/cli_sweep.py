@@ -16,8 +16,10 @@ EXIT_OK, EXIT_DISAGREES = 0, 1
 
 def add_sweep_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     """Register ``sweep`` and ``compare`` through ``cli.build_parser``'s ``add``."""
-    sweep = add("sweep", cmd_sweep, "run an experiment over a grid of parameters and seeds")
-    sweep.add_argument("name", metavar="NAME", help="experiment name (see 'valleys list')")
+    sweep = add("sweep", cmd_sweep, "run an experiment (or analyze) over a grid of parameters and seeds")
+    sweep.add_argument("name", metavar="NAME",
+                       help="experiment name (see 'valleys list'), or 'analyze' with --set "
+                            "model=SPEC data=FILE|NAME and a grid over its options")
     sweep.add_argument("--grid", dest="grid", metavar="KEY=V1,V2,...", action="append", default=[],
                        help="a parameter and its values (repeat for a product grid); tuples as "
                             "(8,8),(16,16)")
@@ -93,8 +95,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         executor.close()
     rows = sweeps.tasks(record.sweep_id)
     agree = sum(1 for t in rows if t.status == "done" and t.passed)
-    print(f"{record.sweep_id} {record.status}: {record.summary}; verdict agrees in "
-          f"{agree}/{record.n_done} done task(s)")
+    if spec.kind == "analyze":
+        print(f"{record.sweep_id} {record.status}: {record.summary}; measured (no theorem "
+              f"checked) in {record.n_done} done task(s)")
+    else:
+        print(f"{record.sweep_id} {record.status}: {record.summary}; verdict agrees in "
+              f"{agree}/{record.n_done} done task(s)")
     for task in rows:
         if task.status == "failed":
             print(f"  FAILED task {task.idx} ({_point(task.point)}): {_one_line(task.message)}")

@@ -54,8 +54,13 @@ class SweepPage:
 
 
 def metric_columns(summary: pd.DataFrame) -> list[str]:
-    """The metrics to draw: ``passed`` (fraction), then ``check:*`` (else ``mean:*``)."""
+    """The metrics to draw: ``passed`` (fraction), then ``check:*`` (else the analyze
+    headline numbers ``summary:*``, else ``mean:*``)."""
     cols = [c for c in summary.columns if str(c).startswith("check:")]
+    if not cols:
+        headline = [c for c in summary.columns if str(c).startswith("summary:")]
+        if headline:  # an analyze sweep: nothing is checked, so no pass fraction
+            return headline[:MAX_METRICS]
     if not cols:
         cols = [c for c in summary.columns if str(c).startswith("mean:")]
     return ((["passed"] if "passed" in summary.columns else []) + cols)[:MAX_METRICS]

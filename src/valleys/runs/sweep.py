@@ -9,7 +9,8 @@ Layout of a sweep folder ``<store>/<sweep-id>/``:
 - ``sweep.parquet``: every task's table, one after the other in task order, with the
   columns ``task``, ``seed``, one per grid key and ``passed`` (the task's verdict) in
   front; ``summary.parquet``: one row per task (its grid point, verdict and the numeric
-  measured value of each check, ``check:<name>``, and the mean of each numeric table
+  measured value of each check, ``check:<name>``, each numeric headline number of an
+  analyze task, ``summary:<name>``, and the mean of each numeric table
   column, ``mean:<column>``);
 - ``figures/*.png`` and ``report.html``: metric against parameter with confidence bands
   over seeds (:mod:`valleys.report.sweep_report`).
@@ -30,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import RunStoreError
+from ..errors import InvalidParameterError, RunStoreError
 from . import jsonio
 from .atomic import atomic_path, write_text
 from .errors import UnknownRunError
@@ -60,10 +61,11 @@ FRONT = ("task", "seed", "passed")
 
 def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = False,
                 fixed: Iterable[str] = ()) -> tuple[SweepSpec, list[Task]]:
-    """Parse and validate a sweep of a registered experiment; nothing is stored.
+    """Parse and validate a sweep of a registered experiment or of ``analyze``; nothing is stored.
 
     Args:
-        name: the experiment name.
+        name: the experiment name, or ``"analyze"`` (then ``fixed`` must set ``model`` and
+            ``data``; see :mod:`valleys.analyze.sweep`).
         grid: ``key=v1,v2,...`` items.
         seeds: ``"0..9"``, ``"0,3"`` or None (the preset's seed).
         quick: start from the quick preset.
@@ -77,6 +79,13 @@ def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = 
     """
     from ..experiments import get_experiment
 
+    if name == "analyze":
+        if quick:
+            raise InvalidParameterError("--quick has no meaning for analyze sweeps (analyze has "
+                                        "one preset); drop it.")
+        from ..analyze.sweep import build_analyze_sweep
+
+        return build_analyze_sweep(list(grid), seeds, list(fixed))
     exp = get_experiment(name)
     base = exp.params.preset(quick).with_overrides(list(fixed))
     seed_list = parse_seeds(seeds) if seeds is not None else (base.seed,)
@@ -350,6 +359,11 @@ def _metrics(info: dict[str, Any], frame: pd.DataFrame) -> dict[str, float]:
         value = check.get("measured")
         if _is_number(value):
             out[f"check:{check['name']}"] = float(value)
+    headline = (info.get("metadata") or {}).get("summary")
+    if isinstance(headline, dict):  # analyze tasks: their headline numbers
+        for key, value in headline.items():
+            if _is_number(value):
+                out[f"summary:{key}"] = float(value)
     for column in frame.columns:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):

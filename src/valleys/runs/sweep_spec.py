@@ -173,7 +173,7 @@ def split_values(raw: str) -> list[str]:
     return values
 
 
-def parse_grid(items: list[str], params_cls: type) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+def parse_grid(items: list[str], params_cls: type, base: Any = None) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """Parse ``--grid key=v1,v2`` items into typed (key, values) pairs.
 
     Each value is parsed by :meth:`Params.with_overrides`, so it follows exactly the
@@ -182,12 +182,14 @@ def parse_grid(items: list[str], params_cls: type) -> tuple[tuple[str, tuple[Any
     Args:
         items: the ``--grid`` strings in command-line order.
         params_cls: the job's :class:`~valleys.experiments.Params` class.
+        base: the parameters the values are parsed against (default ``params_cls()``; give
+            one for classes without a valid default, such as the analyze parameters).
 
     Raises:
         InvalidParameterError: missing ``=``, an empty value list, an unknown key, a key
             given twice, ``seed`` in the grid, a value of the wrong type, a repeated value.
     """
-    base = params_cls()
+    base = params_cls() if base is None else base
     grid: list[tuple[str, tuple[Any, ...]]] = []
     seen: set[str] = set()
     for item in items:
@@ -217,8 +219,15 @@ def parse_grid(items: list[str], params_cls: type) -> tuple[tuple[str, tuple[Any
     return tuple(grid)
 
 
-def expand(spec: SweepSpec, params_cls: type, module: str = "") -> list[Task]:
+def expand(spec: SweepSpec, params_cls: type, module: str = "", base: Any = None) -> list[Task]:
     """Every task of ``spec`` (grid points in order, seeds innermost), each validated.
+
+    Args:
+        spec: the sweep.
+        params_cls: the job's Params class.
+        module: the module that registers the job ("" for the package's own).
+        base: the parameters every task starts from (default: the spec's preset with its
+            ``fixed`` overrides).
 
     Raises:
         InvalidParameterError: the sweep is empty or too large, or some task's parameters
@@ -229,7 +238,8 @@ def expand(spec: SweepSpec, params_cls: type, module: str = "") -> list[Task]:
     if spec.n_tasks > MAX_TASKS:
         msg = f"The sweep expands to {spec.n_tasks} tasks, more than {MAX_TASKS}. Use a smaller grid."
         raise InvalidParameterError(msg)
-    base = params_cls.preset(spec.quick).with_overrides(list(spec.fixed))
+    if base is None:
+        base = params_cls.preset(spec.quick).with_overrides(list(spec.fixed))
     keys = spec.grid_keys
     tasks = []
     combos = itertools.product(*[values for _, values in spec.grid]) if keys else [()]

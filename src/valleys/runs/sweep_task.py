@@ -36,7 +36,7 @@ _KINDS: dict[str, TaskRunner] = {}
 
 
 def register_task_kind(kind: str, runner: TaskRunner) -> None:
-    """Make ``kind`` runnable in sweeps (``"experiment"`` is built in).
+    """Make ``kind`` runnable in sweeps (``"experiment"`` and ``"analyze"`` are built in).
 
     Args:
         kind: the task kind (e.g. ``"analyze"``).
@@ -149,6 +149,10 @@ def table_bytes(table: Any, info: dict[str, Any] | None = None) -> bytes:
 def _builtin(kind: str) -> TaskRunner:
     if kind == "experiment":
         return run_experiment_task
-    known = ", ".join(sorted({"experiment", *_KINDS}))
+    if kind == "analyze":
+        from ..analyze.sweep import run_analyze_task
+
+        return run_analyze_task
+    known = ", ".join(sorted({"experiment", "analyze", *_KINDS}))
     msg = f"Unknown task kind {kind!r}. Known kinds: {known}."
     raise ValleysError(msg)
