@@ -100,3 +100,26 @@ def test_loglog_slope_of_a_power_law():
     assert loglog_slope(p, 3.0 / p) == pytest.approx(-1.0)
     with pytest.raises(InvalidParameterError):
         loglog_slope([1], [1])
+
+
+def test_high_precision_ratio_separates_singular_from_nearly_singular():
+    from valleys.expressivity.shift import CERTIFY_TAU, sigma_ratio_high_precision
+
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    # two shifts 1e-13 apart: independent ELU columns whose float64 rank falls short
+    a = torch.tensor([0.0, 0.5, 0.5 + 1e-13, -1.0], dtype=torch.float64)
+    args = x[:, None] - a[None, :]
+    ratio = sigma_ratio_high_precision("elu", args)
+    # the two near columns differ by ~1e-13 * elu'(x - 0.5): sigma_min is that size, up to O(1)
+    assert 1e-16 < ratio < 1e-11 and ratio > CERTIFY_TAU
+    sv = torch.linalg.svdvals(torch.nn.functional.elu(args))
+    assert float(sv[-1] / sv[0]) < 1e-10  # float64 cannot resolve it with the default tau
+    # a repeated shift makes two identical columns: exactly singular at any precision
+    a_dup = torch.tensor([0.0, 0.5, 0.5, -1.0], dtype=torch.float64)
+    assert sigma_ratio_high_precision("relu", x[:, None] - a_dup[None, :]) < CERTIFY_TAU
+    # a relu example with a closed form: columns relu(x) and relu(x - 1) on x = 0, 1, 2
+    xs = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    ratio = sigma_ratio_high_precision("relu", xs[:, None] - torch.tensor([[0.0, 1.0]], dtype=torch.float64))
+    eig = torch.linalg.eigvalsh(torch.tensor([[5.0, 2.0], [2.0, 1.0]], dtype=torch.float64))
+    assert ratio == pytest.approx(float(torch.sqrt(eig[0] / eig[1])), rel=1e-14)
+    assert sigma_ratio_high_precision("softplus", args) is None  # no high-precision form

@@ -33,6 +33,15 @@ from ..nets.activations import Activation, get_activation
 DEFAULT_TAU = 1e-10
 """Relative singular-value threshold of the shift and bias-span ranks (float64)."""
 
+HIGH_PRECISION_DPS = 50
+"""Decimal digits of the high-precision recomputation (mpmath) of a matrix whose float64
+rank falls short of full."""
+
+CERTIFY_TAU = 1e-30
+"""Relative threshold of the high-precision check: entries and Gram eigenvalues carry
+errors near 10^-HIGH_PRECISION_DPS, so sigma_min / sigma_max above this is nonzero with
+twenty digits to spare, for the float64 sample points as given."""
+
 
 def shift_matrix(activation: str | Activation, x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     r"""The matrix :math:`[\sigma(x_g - a_i)]` of shape ``(G, len(shifts))``."""
@@ -72,15 +81,28 @@ class SpanRank:
     kind: str
     size: int
     rank: RankResult
+    sigma_ratio_hp: float | None = None
+    """sigma_min / sigma_max recomputed with :data:`HIGH_PRECISION_DPS` digits (activation
+    values and singular values), when the float64 rank is short of ``size`` and the
+    activation has a high-precision form; None otherwise."""
 
     @property
     def full(self) -> bool:
         return self.rank.count == self.size
 
+    @property
+    def full_hp(self) -> bool | None:
+        """Full rank by the high-precision recomputation (None: not recomputed)."""
+        if self.sigma_ratio_hp is None:
+            return None
+        return self.sigma_ratio_hp > CERTIFY_TAU
+
     def to_dict(self) -> dict:
         return {"activation": self.activation, "kind": self.kind, "size": self.size,
                 "rank": self.rank.count, "gap_ratio": self.rank.gap_ratio,
-                "threshold": self.rank.threshold, "ambiguous": self.rank.ambiguous}
+                "threshold": self.rank.threshold, "ambiguous": self.rank.ambiguous,
+                "sigma_ratio_hp": np.nan if self.sigma_ratio_hp is None else self.sigma_ratio_hp,
+                "full_hp": self.full_hp}
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([self.to_dict()])
@@ -97,12 +119,14 @@ def _rank(M: torch.Tensor, tau: float, gap_required: float) -> RankResult:
 
 def shift_rank(activation: str | Activation, p: int, *, seed: int | torch.Generator | None = 0,
                shift_lim: float = 3.0, x_lim: float = 6.0, grid_points: int = 2001,
-               tau: float = DEFAULT_TAU, gap_required: float = 1e3) -> SpanRank:
+               tau: float = DEFAULT_TAU, gap_required: float = 1e3,
+               high_precision: bool = True) -> SpanRank:
     """Rank of ``[sigma(x_g - a_i)]`` for ``a_0 = 0`` and ``p`` random distinct shifts.
 
     The shifts are uniform in ``[-shift_lim, shift_lim]``; the grid is
     ``linspace(-x_lim, x_lim, grid_points)`` plus the midpoints between consecutive
-    sorted shifts.
+    sorted shifts. When the float64 rank is short of ``p + 1`` and ``high_precision``,
+    sigma_min / sigma_max is recomputed with mpmath (:func:`sigma_ratio_high_precision`).
     """
     where = "shift_rank"
     act = get_activation(activation)
@@ -116,7 +140,11 @@ def shift_rank(activation: str | Activation, p: int, *, seed: int | torch.Genera
     s = torch.sort(shifts).values
     x = torch.cat([torch.linspace(-x_lim, x_lim, grid_points, dtype=torch.float64),
                    (s[1:] + s[:-1]) / 2])
-    return SpanRank(act.name, "shift", p + 1, _rank(shift_matrix(act, x, shifts), tau, gap_required))
+    rank = _rank(shift_matrix(act, x, shifts), tau, gap_required)
+    hp = None
+    if high_precision and rank.count < p + 1:
+        hp = sigma_ratio_high_precision(act, x[:, None] - shifts[None, :])
+    return SpanRank(act.name, "shift", p + 1, rank, hp)
 
 
 def gap_biases(v: torch.Tensor, n_biases: int, gen: torch.Generator, margin: float = 1.0) -> torch.Tensor:
@@ -133,9 +161,10 @@ def gap_biases(v: torch.Tensor, n_biases: int, gen: torch.Generator, margin: flo
 
 def bias_span_rank(activation: str | Activation, n: int, n_biases: int = 200, *,
                    seed: int | torch.Generator | None = 0, tau: float = DEFAULT_TAU,
-                   gap_required: float = 1e3) -> SpanRank:
+                   gap_required: float = 1e3, high_precision: bool = True) -> SpanRank:
     """Rank of ``[sigma(v + b_s 1_n)]`` for Gaussian ``v`` (distinct entries) and
-    :func:`gap_biases` (``n_biases >= n + 1`` covers every gap)."""
+    :func:`gap_biases` (``n_biases >= n + 1`` covers every gap); recomputed in high
+    precision like :func:`shift_rank` when the float64 rank is short of ``n``."""
     where = "bias_span_rank"
     act = get_activation(activation)
     n = check_int(n, "n", where, min_val=1)
@@ -143,7 +172,63 @@ def bias_span_rank(activation: str | Activation, n: int, n_biases: int = 200, *,
     gen = check_generator(seed, where)
     v = torch.randn(n, generator=gen, dtype=torch.float64)
     b = gap_biases(v, n_biases, gen)
-    return SpanRank(act.name, "bias_span", n, _rank(bias_span_matrix(act, v, b), tau, gap_required))
+    rank = _rank(bias_span_matrix(act, v, b), tau, gap_required)
+    hp = None
+    if high_precision and rank.count < n:
+        hp = sigma_ratio_high_precision(act, v[:, None] + b[None, :])
+    return SpanRank(act.name, "bias_span", n, rank, hp)
+
+
+def _mp_activation(act: Activation):
+    """The activation as a function of mpmath numbers, or None where none is known."""
+    import mpmath
+
+    name = act.name
+    if name == "relu":
+        return lambda t: t if t > 0 else mpmath.mpf(0)
+    if name.startswith("leaky_relu"):
+        alpha = mpmath.mpf(float(name[len("leaky_relu("):-1])) if "(" in name else mpmath.mpf("0.1")
+        return lambda t: t if t > 0 else alpha * t
+    if name == "elu" or name.startswith("elu("):
+        alpha = mpmath.mpf(float(name[4:-1])) if "(" in name else mpmath.mpf(1)
+        return lambda t: t if t > 0 else alpha * mpmath.expm1(t)
+    return None
+
+
+def sigma_ratio_high_precision(activation: str | Activation, args: torch.Tensor,
+                               dps: int = HIGH_PRECISION_DPS) -> float | None:
+    r"""sigma_min / sigma_max of ``[sigma(args_ij)]`` computed with ``dps`` digits.
+
+    The arguments (float64 numbers, exactly representable) are taken as given; the
+    activation values, the Gram matrix :math:`M^\top M` (or :math:`M M^\top`, the smaller)
+    and its eigenvalues are computed by mpmath, so the ratio is accurate to about
+    ``10^-dps`` relative to sigma_max: it tells apart a matrix that is exactly singular
+    from one whose float64 singular values fall below a float64 threshold.
+
+    Returns:
+        The ratio, or None for an activation without a high-precision form (only relu,
+        leaky_relu and elu have one).
+    """
+    import mpmath
+
+    fn = _mp_activation(get_activation(activation))
+    if fn is None:
+        return None
+    A = args.detach().cpu().numpy()
+    if A.shape[0] < A.shape[1]:
+        A = A.T
+    with mpmath.workdps(dps):
+        cols = [[fn(mpmath.mpf(float(a))) for a in A[:, j]] for j in range(A.shape[1])]
+        k = len(cols)
+        gram = mpmath.matrix(k, k)
+        for i in range(k):
+            for j in range(i, k):
+                gram[i, j] = gram[j, i] = mpmath.fdot(cols[i], cols[j])
+        eig = sorted(mpmath.eigsy(gram, eigvals_only=True))
+        top = eig[-1]
+        if top <= 0:
+            return 0.0
+        return float(mpmath.sqrt(max(eig[0], mpmath.mpf(0)) / top))
 
 
 def polynomial_shift_rank(degree: int, size: int) -> int:
@@ -152,4 +237,5 @@ def polynomial_shift_rank(degree: int, size: int) -> int:
 
 
 __all__ = ["shift_matrix", "bias_span_matrix", "SpanRank", "shift_rank", "bias_span_rank",
-           "gap_biases", "polynomial_shift_rank", "DEFAULT_TAU"]
+           "gap_biases", "polynomial_shift_rank", "sigma_ratio_high_precision", "DEFAULT_TAU",
+           "HIGH_PRECISION_DPS", "CERTIFY_TAU"]
