@@ -132,6 +132,8 @@ class MLPStack:
         """
         P = self.params if params is None else params
         B, L = self.size, len(self.widths) - 1
+        if L == 2 and self.skip_index is None:
+            return self._forward_two_layer(X, P, hidden)
         hs = []
         # layer 1: one GEMM for all nets, X (N, d) @ [W1 of all nets] (d, B m_1)
         W1 = P["W1"]
@@ -148,6 +150,22 @@ class MLPStack:
             psi = torch.gather(H, 2, self.skip_index[:, None, :].expand(B, X.shape[0], -1))
             z = z + torch.bmm(psi, P["V"].transpose(1, 2))
         return (z, hs) if hidden else z
+
+    def _forward_two_layer(self, X: torch.Tensor, P: dict[str, torch.Tensor], hidden: bool):
+        """Two-layer nets in the sample-major layout (N, B, m_1): the first layer is one GEMM
+        with its bias (addmm), the activation runs on contiguous memory, and a narrow output
+        layer is a broadcast product and sum instead of B matrix-vector products (bmm is
+        slow for them on CPUs); the values equal the general path's up to rounding."""
+        B, N = self.size, X.shape[0]
+        m1, m2 = self.widths[1], self.widths[2]
+        Z = torch.addmm(P["b1"].reshape(-1), X, P["W1"].reshape(B * m1, -1).T)  # (N, B m_1)
+        H = self.activation(Z).view(N, B, m1)
+        if m2 == 1:
+            out = (H * P["W2"].reshape(1, B, m1)).sum(-1) + P["b2"].reshape(1, B)  # (N, B)
+            z = out.T.unsqueeze(-1)
+        else:
+            z = torch.einsum("nbk,bjk->bnj", H, P["W2"]) + P["b2"][:, None, :]
+        return (z, [H.transpose(0, 1)]) if hidden else z
 
     def skip_features(self, X: torch.Tensor) -> torch.Tensor:
         """Psi(U) of every net, (B, N, M) (thesis ch. 4)."""
