@@ -16,8 +16,13 @@ def runs_dir(tmp_path, monkeypatch):
     return path
 
 
-# The test problems are small: one thread avoids oversubscribing the 2-core machines.
+# The test problems are small: one thread avoids oversubscribing the 2-core machines
+# (torch's, and NumPy/SciPy's OpenBLAS, whose spinning threads slowed small L-BFGS runs 45x
+# on a busy 2-core machine).
 torch.set_num_threads(1)
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")
 
 # Wall-clock deadlines make property tests flaky on loaded CI machines; speed is measured in benchmarks/.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402

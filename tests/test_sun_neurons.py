@@ -51,3 +51,22 @@ def test_requ_gradient_matches_autograd():
         assert abs(float(value) - v2) <= 1e-12 * abs(v2)
         assert np.allclose(g.numpy(), g2, rtol=1e-10, atol=1e-12)
         assert np.allclose(requ_predict(t.detach().numpy(), x.numpy(), m), f.detach().numpy())
+
+
+def test_exponential_neuron_hessian_matches_differences_of_the_analytic_gradient():
+    from valleys.experiments.sun_neurons import ExpNeuronParams, hessian_extremes, second_order_kind
+
+    p = ExpNeuronParams.preset(True)
+    x, y = exp_datasets(p.n)["non-separable"]
+    fg, k = exp_fun_grad(x.numpy(), y.numpy(), p.width, p.lam, p.power, True)
+    t = np.random.default_rng(1).standard_normal(k + 3) * 0.5
+    h = 1e-5  # central differences of the analytic gradient: an independent Hessian
+    H = np.stack([(fg(t + h * e)[1] - fg(t - h * e)[1]) / (2 * h) for e in np.eye(len(t))])
+    eig = np.linalg.eigvalsh((H + H.T) / 2)
+    lo, hi = hessian_extremes(x, y, p, True, t)
+    assert abs(lo - eig[0]) <= 1e-5 * max(1.0, abs(eig[-1]))
+    assert abs(hi - eig[-1]) <= 1e-5 * max(1.0, abs(eig[-1]))
+    assert second_order_kind(-1e-3, 2.0, 1e-7) == "saddle"
+    assert second_order_kind(1e-3, 2.0, 1e-7) == "minimum"
+    assert second_order_kind(1e-9, 2.0, 1e-7) == "degenerate"
+    assert second_order_kind(float("nan"), 2.0, 1e-7) == "unknown"

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from .._blas import one_blas_thread
 from .._validation import check_float, check_int
 from ..core import Landscape
 from ..curvature._record import Record
@@ -84,7 +85,8 @@ def train_to_critical(land: Landscape, theta0: torch.Tensor, *, grad_tol: float 
         return float(value), g.detach().numpy().astype(np.float64)
 
     opts = {"maxiter": max_iter, "gtol": grad_tol / 10, "ftol": 0.0, "maxcor": 30}
-    res = minimize(fun, theta0.detach().double().numpy(), jac=True, method="L-BFGS-B", options=opts)
+    with one_blas_thread():
+        res = minimize(fun, theta0.detach().double().numpy(), jac=True, method="L-BFGS-B", options=opts)
     theta = torch.as_tensor(res.x, dtype=land.dtype)
     theta, steps = _newton_polish(land, theta, grad_tol, max_newton, damping)
     value, g = land.loss_and_grad(theta)

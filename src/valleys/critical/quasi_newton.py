@@ -11,6 +11,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
+from .._blas import one_blas_thread
 from .._validation import check_int
 from .result import (
     DEFAULT_GRAD_TOL,
@@ -111,10 +112,11 @@ def _run(land, theta0, fun, where, max_iter, grad_tol, history_size) -> FinderRe
             raise StopIteration
 
     if not observe(state["x"]):
-        out = scipy.optimize.minimize(fun, state["x"], jac=True, method="L-BFGS-B",
-                                      callback=callback,
-                                      options={"maxiter": max_iter, "maxcor": history_size,
-                                               "ftol": 0.0, "gtol": 0.0, "maxfun": 20 * max_iter})
+        with one_blas_thread():
+            out = scipy.optimize.minimize(fun, state["x"], jac=True, method="L-BFGS-B",
+                                          callback=callback,
+                                          options={"maxiter": max_iter, "maxcor": history_size,
+                                                   "ftol": 0.0, "gtol": 0.0, "maxfun": 20 * max_iter})
         if not state["done"] and not np.array_equal(out.x, state["x"]):
             observe(out.x)
     reason = GRADIENT_TOLERANCE if state["done"] else (

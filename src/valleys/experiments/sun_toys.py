@@ -18,6 +18,7 @@ import scipy.optimize
 import torch
 from scipy.optimize import brentq, minimize_scalar
 
+from .._blas import one_blas_thread
 from .._validation import check_generator
 from ..core import Landscape
 from ..critical import armijo_descent_batch, gradient_descent_batch
@@ -236,7 +237,8 @@ def _global_search(land: Landscape, p: ReluParams) -> tuple[list[float], float]:
         value, grad = land.loss_and_grad(t)
         return float(value), grad.numpy()
 
-    res = scipy.optimize.minimize(fun, start, jac=True, method="BFGS", options={"gtol": 1e-14})
+    with one_blas_thread():
+        res = scipy.optimize.minimize(fun, start, jac=True, method="BFGS", options={"gtol": 1e-14})
     return res.x.tolist(), float(res.fun)
 
 
