@@ -94,4 +94,29 @@ def read_page(record: RunRecord) -> RunPage:
                    verdict=read_json(folder / VERDICT_NAME),
                    table=read_table(folder / TABLE_NAME),
                    figures=dict(metadata.get("figures", {})), metadata=metadata,
-                   started=record.started)
+                   started=record.started, surfaces=read_surfaces(folder, metadata.get("surfaces", {})))
+
+
+def read_surfaces(folder: Path, files: dict[str, str]) -> dict[str, dict]:
+    """name -> ``{"x", "y", "losses"}`` from the run's ``surfaces/*.npz`` (no pickles allowed).
+
+    Raises:
+        RunStoreError: a listed file is missing, outside the run folder or not a valid ``.npz``.
+    """
+    import numpy as np
+
+    out = {}
+    root = Path(folder).resolve()
+    for name, rel in files.items():
+        path = (root / str(rel)).resolve()
+        try:
+            if root not in path.parents:
+                raise ValueError("the path leaves the run folder")
+            with np.load(path, allow_pickle=False) as data:
+                out[str(name)] = {"x": data["x"], "y": data["y"] if "y" in data.files else None,
+                                  "losses": data["losses"]}
+        except (OSError, ValueError, KeyError) as exc:
+            msg = (f"Cannot read the surface {name!r} from {path}: {exc}. The run folder is damaged; "
+                   "delete it and run the experiment again.")
+            raise DamagedRunError(msg) from exc
+    return out
