@@ -105,3 +105,19 @@ def test_pages_without_surfaces_load_no_script(tmp_path):
     rec = store.execute(Experiment("no-surface", "000 test", "none", _Q, run))
     assert "<script" not in Path(rec.report_path).read_text(encoding="utf-8")
     assert not (tmp_path / ASSETS_DIR).exists()
+
+
+def test_analyze_plane_hands_its_surface_to_the_run_store():
+    from valleys.analyze.analysis import run_analysis
+    from valleys.analyze.options import AnalysisOptions
+    from valleys.analyze.stored import as_result
+    from valleys.nets import mlp
+
+    X = torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    land = Landscape(mlp([2, 3, 1], "tanh"), (X, X[:, 0]), loss="mse")
+    res = run_analysis(land, AnalysisOptions(eigs=0, trace=False, plane="-1:1:5"), {}, {})
+    assert set(res.figures) == {"plane"}  # the Surface is not among the figures
+    (surf,) = res.surfaces.values()
+    direct = plane(land, land.theta0, grid="-1:1:5", seed=0)
+    np.testing.assert_array_equal(surf.losses, direct.losses)
+    assert as_result(res).surfaces == res.surfaces
