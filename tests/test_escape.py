@@ -112,3 +112,23 @@ def test_escape_checks_its_arguments():
         escape(land, torch.zeros(2, dtype=D), float("nan"))
     with pytest.raises(InvalidParameterError):
         escape(land, torch.zeros(2, dtype=D), 0.0, cycles=())
+
+
+def test_a_step_jumping_over_a_barrier_is_not_taken_for_an_escape():
+    # 1-D: L = x^2 + 5 exp(-(x - 1/4)^2 / 0.01). From x = 1 a first step of size 0.75 lands at
+    # -0.5 (loss 0.25, Armijo accepts it) right over the bump of height ~5: the descent polygon
+    # is refuted, the descent is rerun with smaller steps, stalls right of the bump, and the
+    # barrier is the bump's top minus L(1).
+    def f(x):
+        return x ** 2 + 5 * torch.exp(-((x - 0.25) ** 2) / 0.01)
+
+    land = Landscape.from_function(lambda t: f(t[..., 0]), 1, rowwise=True)
+    r = escape(land, torch.tensor([1.0], dtype=D), 0.02, lr=0.75, n_starts=6, train_steps=300, train_lr=0.002,
+               max_anchors=1, cycles=(50, 50, 100))
+    assert r.status == "barrier"
+    assert r.stall_loss > 0.02 and r.to_frame()["stage"].str.startswith("descent, lr").any()
+    xs = torch.linspace(-1, 1, 400001, dtype=D)
+    top = float(f(xs).max())
+    L0 = float(f(torch.tensor(1.0, dtype=D)))
+    assert abs(r.barrier - (top - L0)) < 1e-6 * top
+    assert "not a proof" in r.note and "stalled" in r.note

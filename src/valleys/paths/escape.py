@@ -50,6 +50,10 @@ DEFAULT_GTOL = {torch.float64: 1e-9, torch.float32: 1e-5}
 #: Default relative-decrease stall tolerance of the descent (over ``window`` steps), by dtype.
 DEFAULT_FTOL = {torch.float64: 1e-9, torch.float32: 1e-6}
 
+#: Reruns of the descent with a smaller step while a certificate refutes its polygon, and
+#: the factor by which the largest step shrinks each time.
+REFINE_ROUNDS = 3
+REFINE_FACTOR = 4.0
 #: Rounds and samples per round of the local refinement of a sampled path maximum.
 ZOOM_ROUNDS = 6
 ZOOM_POINTS = 17
@@ -138,7 +142,7 @@ def _num(x: float):
 
 
 def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
-           train_steps: int = 2000, lr: float = 0.1, steps: int = 2000, gtol: float | None = None,
+           train_steps: int = 2000, train_lr: float | None = None, lr: float = 0.1, steps: int = 2000, gtol: float | None = None,
            ftol: float | None = None, window: int = 50, max_anchors: int = 3,
            cycles: tuple[int, ...] = (200, 200, 400), band_lr: float = 0.01, tol: float | None = None,
            sample_points: int = 513, seed: int | torch.Generator | None = 0,
@@ -156,7 +160,8 @@ def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, s
         start_scale: standard deviation of the random starts; default the root mean
             square of theta0's entries (1 when theta0 = 0).
         train_steps: gradient steps from each random start.
-        lr: largest descent step size (also the step size of the anchor training); small
+        train_lr: their step size (default ``lr``).
+        lr: largest descent step size; small
             steps approximate gradient flow and keep the polygon monotone between iterates.
         steps: most descent steps.
         gtol: descent stalls when ||grad|| <= gtol (default 1e-9 in float64, 1e-5 in float32).
@@ -195,6 +200,7 @@ def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, s
         start_scale = check_float(start_scale, "start_scale", where, min_val=0.0, open_min=True)
     train_steps = check_int(train_steps, "train_steps", where, min_val=0)
     lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
+    train_lr = lr if train_lr is None else check_float(train_lr, "train_lr", where, min_val=0.0, open_min=True)
     steps = check_int(steps, "steps", where, min_val=0)
     gtol = check_float(DEFAULT_GTOL.get(land.dtype, 1e-9) if gtol is None else gtol, "gtol", where, min_val=0.0)
     ftol = check_float(DEFAULT_FTOL.get(land.dtype, 1e-9) if ftol is None else ftol, "ftol", where, min_val=0.0)
@@ -215,17 +221,17 @@ def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, s
         if anchors.ndim != 2 or anchors.shape[1] != land.dim or anchors.shape[0] == 0:
             msg = f"anchors must be low points of shape (K, {land.dim}), K >= 1. Got {tuple(anchors.shape)}."
             raise ShapeError(msg)
-    return _Escape(land, theta0, target, anchors, n_starts, start_scale, train_steps, lr, steps, gtol, ftol,
+    return _Escape(land, theta0, target, anchors, n_starts, start_scale, train_steps, train_lr, lr, steps, gtol, ftol,
                    window, max_anchors, tuple(int(c) for c in cycles), band_lr, tol, sample_points, gen,
                    progress).run()
 
 
 class _Escape:
-    def __init__(self, land, theta0, target, anchors, n_starts, start_scale, train_steps, lr, steps, gtol,
-                 ftol, window, max_anchors, cycles, band_lr, tol, sample_points, gen, progress):
+    def __init__(self, land, theta0, target, anchors, n_starts, start_scale, train_steps, train_lr, lr, steps,
+                 gtol, ftol, window, max_anchors, cycles, band_lr, tol, sample_points, gen, progress):
         self.land, self.theta0, self.target, self.anchors = land, theta0, target, anchors
         self.n_starts, self.start_scale, self.train_steps = n_starts, start_scale, train_steps
-        self.lr, self.steps, self.gtol, self.ftol, self.window = lr, steps, gtol, ftol, window
+        self.train_lr, self.lr, self.steps, self.gtol, self.ftol, self.window = train_lr, lr, steps, gtol, ftol, window
         self.max_anchors, self.cycles, self.band_lr, self.tol = max_anchors, cycles, band_lr, tol
         self.sample_points, self.gen, self.progress = sample_points, gen, progress
         self.n_eval = 0
@@ -237,14 +243,15 @@ class _Escape:
             return float(self.land.loss(theta))
 
     # ------------------------------------------------------------------ stage 1
-    def descend(self) -> tuple[torch.Tensor, list[float], str]:
-        """Armijo gradient descent; returns the iterates (K, d), their losses and the stop reason."""
+    def descend(self, lr: float) -> tuple[torch.Tensor, list[float], str]:
+        """Armijo gradient descent with steps <= lr; returns the iterates (K, d), their losses and
+        the stop reason."""
         theta = self.theta0.clone()
         value, g = self.land.loss_and_grad(theta)
         self.n_eval += 1
         value = float(value)
         pts, vals = [theta], [value]
-        h, reason = self.lr, f"{self.steps} steps made"
+        h, reason = lr, f"{self.steps} steps made"
         with progress_bar(self.steps, "escape: descent", self.progress) as bar:
             for _ in range(self.steps):
                 if value <= self.target:
@@ -272,7 +279,7 @@ class _Escape:
                 value = float(value)
                 pts.append(theta)
                 vals.append(value)
-                h = min(self.lr, h * STEP_GROWTH)
+                h = min(lr, h * STEP_GROWTH)
                 bar.update(1)
                 if len(vals) > self.window and vals[-self.window - 1] - value <= self.ftol * max(1.0, abs(value)):
                     reason = f"loss fell by <= ftol = {self.ftol:g} (relative) over {self.window} steps"
@@ -296,7 +303,7 @@ class _Escape:
                 scale = rms if rms > 0 else 1.0
             noise = torch.randn(self.n_starts, self.land.dim, generator=self.gen, dtype=torch.float64)
             starts = self.theta0[None] + scale * noise.to(self.land.dtype)
-            res = fit_batch(self.land, starts, lr=self.lr, steps=self.train_steps, progress=bool(self.progress))
+            res = fit_batch(self.land, starts, lr=self.train_lr, steps=self.train_steps, progress=bool(self.progress))
             self.n_eval += self.n_starts * (self.train_steps + 1)
             A = res.thetas.detach()
         with torch.no_grad():
@@ -352,21 +359,18 @@ class _Escape:
         if not math.isfinite(self.L0):
             msg = f"The loss at theta0 is {self.L0}: escape needs a finite starting loss."
             raise InvalidParameterError(msg)
-        pts, vals, reason = self.descend()
+        pts, vals, reason, descent, judged = self._descent()
         stall = pts[-1]
-        if vals[-1] <= self.target:
-            k = next(i for i, v in enumerate(vals) if v <= self.target)
-            pts = pts[:k + 1]
-        descent = polygon(pts, labels=[f"descent {i}" for i in range(pts.shape[0] - 1)]) if pts.shape[0] >= 2 else None
         n_desc = pts.shape[0] - 1
         if vals[-1] <= self.target:
             if descent is None:  # theta0 itself is low enough
                 descent = linear(self.theta0, self.theta0.clone(), label="start at target")
-            cert, top, how = self._judge(descent, "descent", None, None)
+                judged = self._judge(descent, "descent", None, None)
+            cert, top, how = judged
             return self._result(descent, cert, top, how, "descent", n_desc, vals[-1], reason)
         best = None
         if descent is not None:
-            cert, top, how = self._judge(descent, "descent", None, None)
+            cert, top, how = judged
             best = (descent, cert, top, how, "descent", math.inf)
         A, LA = self.find_anchors()
         if A.shape[0] == 0:
@@ -399,6 +403,24 @@ class _Escape:
                 break
         path, cert, top, how, stage, _ = found if found is not None else best
         return self._result(path, cert, top, how, stage, n_desc, vals[-1], reason)
+
+    def _descent(self):
+        """Descent, judged; rerun with ``lr / REFINE_FACTOR`` (at most :data:`REFINE_ROUNDS` times)
+        while a certificate refutes the polygon (a step overshot between its iterates)."""
+        lr = self.lr
+        for r in range(REFINE_ROUNDS + 1):
+            pts, vals, reason = self.descend(lr)
+            if vals[-1] <= self.target:
+                k = next(i for i, v in enumerate(vals) if v <= self.target)
+                pts, vals = pts[:k + 1], vals[:k + 1]
+            if pts.shape[0] < 2:
+                return pts, vals, reason, None, None
+            descent = polygon(pts, labels=[f"descent {i}" for i in range(pts.shape[0] - 1)])
+            judged = self._judge(descent, "descent" if r == 0 else f"descent, lr {lr:g}", None, None)
+            if judged[0].holds is not False:
+                break
+            lr /= REFINE_FACTOR
+        return pts, vals, reason, descent, judged
 
     def _tol_value(self) -> float:
         if self.tol is not None:
@@ -444,9 +466,11 @@ def _note(status, L0, target, end_loss, barrier, how, cert, stage, stall_loss, r
     barrier_txt = (f"the lowest path found to loss {end_loss:.6g} <= target rises {barrier:.6g} above "
                    f"L(theta0) = {L0:.6g} (path maximum {how})" if math.isfinite(barrier) else
                    f"no path found reached the target (the best ends at loss {end_loss:.6g})")
-    return (f"No certified escape: descent stalled at loss {stall_loss:.6g} > target {target:.6g} ({reason}); "
-            f"{barrier_txt}. This is evidence that theta0 may sit in a spurious valley, not a proof: "
-            f"another path may exist.")
+    descent = (f"descent reached the target (loss {stall_loss:.6g}) but no certificate holds on its polygon"
+               if stall_loss <= target else
+               f"descent stalled at loss {stall_loss:.6g} > target {target:.6g} ({reason})")
+    return (f"No certified escape: {descent}; {barrier_txt}. This is evidence that theta0 may sit in a "
+            f"spurious valley, not a proof: another path may exist.")
 
 
 __all__ = ["EscapeResult", "escape", "STATUSES"]
