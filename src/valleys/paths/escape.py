@@ -142,8 +142,8 @@ def _num(x: float):
 
 
 def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
-           train_steps: int = 2000, train_lr: float | None = None, lr: float = 0.1, steps: int = 2000, gtol: float | None = None,
-           ftol: float | None = None, window: int = 50, max_anchors: int = 3,
+           train_steps: int = 2000, train_lr: float | None = None, lr: float = 0.1, steps: int = 2000,
+           gtol: float | None = None, ftol: float | None = None, window: int = 50, max_anchors: int = 3,
            cycles: tuple[int, ...] = (200, 200, 400), band_lr: float = 0.01, tol: float | None = None,
            sample_points: int = 513, seed: int | torch.Generator | None = 0,
            progress: bool | None = None) -> EscapeResult:
