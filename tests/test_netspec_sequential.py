@@ -125,3 +125,24 @@ def test_other_modules_stay_sampled():
     spec = net_spec(land)
     assert spec is not None and spec.weights == ("1.0.weight", "3.weight")
     assert certify(linear(land.theta0, 0.5 * land.theta0), land).kind == "exact"
+
+
+def test_leaky_slopes_outside_0_1_and_other_smooth_modules():
+    X, Y = _data(d=3)
+    g = torch.Generator().manual_seed(7)
+    for slope in (-0.5, 2.0):
+        land = Landscape(nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(slope), nn.Linear(4, 1)).double(), (X, Y),
+                         loss="mse")
+        b = land.theta0 + torch.randn(land.dim, generator=g, dtype=D)
+        path = linear(land.theta0, b)
+        c = certify(path, land, claim="sublevel", level=1e6)
+        assert c.kind == "exact" and c.holds is True
+        vals = land.losses(path(torch.linspace(0, 1, 20001, dtype=D)))
+        # the exact maximum is above every sample and attained up to the sampling gap
+        assert float(vals.max()) <= c.max_value + 1e-12 <= float(vals.max()) + 1e-3 * max(1.0, c.max_value)
+    for act, name in ((nn.Sigmoid, "sigmoid"), (nn.ELU, "elu")):
+        land_seq, land_mlp = _pair(act, name, widths=(2, 3, 1))
+        p = linear(land_seq.theta0, 0.5 * land_seq.theta0)
+        c_seq, c_mlp = certify(p, land_seq), certify(p, land_mlp)
+        assert c_seq.kind == c_mlp.kind == "bound" and c_seq.holds == c_mlp.holds
+        np.testing.assert_allclose(c_seq.pieces["M"].to_numpy(), c_mlp.pieces["M"].to_numpy(), rtol=1e-12)
