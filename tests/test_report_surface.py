@@ -121,3 +121,31 @@ def test_analyze_plane_hands_its_surface_to_the_run_store():
     direct = plane(land, land.theta0, grid="-1:1:5", seed=0)
     np.testing.assert_array_equal(surf.losses, direct.losses)
     assert as_result(res).surfaces == res.surfaces
+
+
+def test_load_result_rebuilds_the_surfaces(tmp_path):
+    store = RunStore(tmp_path)
+    rec = store.execute(_experiment())
+    (surf,) = store.load_result(rec.run_id).surfaces.values()
+    direct = _experiment().run().surfaces["toy <plane>"]
+    for key in ("x", "y", "losses", "origin", "directions"):
+        np.testing.assert_array_equal(getattr(surf, key), getattr(direct, key))
+
+
+def test_damaged_or_escaping_surface_files_are_reported(tmp_path):
+    import pytest
+
+    from valleys.errors import RunStoreError
+
+    store = RunStore(tmp_path)
+    rec = store.execute(_experiment())
+    npz = Path(rec.path) / "surfaces" / "toy_plane.npz"
+    npz.write_bytes(b"not an npz")
+    with pytest.raises(RunStoreError, match="surface"):
+        store.rebuild_report(rec.run_id)
+    meta_path = Path(rec.path) / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["surfaces"] = {"x": "../../outside.npz"}
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunStoreError, match="leaves the run folder"):
+        store.rebuild_report(rec.run_id)
