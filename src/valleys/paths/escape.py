@@ -290,8 +290,9 @@ class _Escape:
         return torch.stack(pts), vals, reason
 
     # ------------------------------------------------------------------ stage 2
-    def find_anchors(self) -> torch.Tensor:
-        """Low points: the given anchors, or gradient descent from random starts around theta0."""
+    def find_anchors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Low points (K, d) with loss <= target and their losses: the given anchors, or the ends of
+        gradient descent from random starts around theta0."""
         if self.anchors is not None:
             A = self.anchors
         else:
@@ -325,8 +326,8 @@ class _Escape:
             top, how = cert.max_value, "exact"
         else:
             top, how = self._sampled_max(path), "sampled"
-            if cert.kind == "bound" and cert.holds is True:
-                top, how = min(cert.max_value, max(top, self.L0)), "bound"
+            if cert.kind == "bound" and cert.holds is True:  # a proven upper bound on the path's maximum
+                top, how = max(top, cert.max_value), "bound"
         self.rows.append({"stage": stage, "anchor": anchor, "anchor_loss": anchor_loss, "path_max": top,
                           "barrier": top - self.L0, "claim": cert.claim, "holds": cert.holds,
                           "kind": cert.kind, "segments": len(path.segments)})
