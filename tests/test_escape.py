@@ -132,3 +132,17 @@ def test_a_step_jumping_over_a_barrier_is_not_taken_for_an_escape():
     L0 = float(f(torch.tensor(1.0, dtype=D)))
     assert abs(r.barrier - (top - L0)) < 1e-6 * top
     assert "not a proof" in r.note and "stalled" in r.note
+
+
+def test_smooth_net_escape_is_certified_by_the_curvature_bound():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(12, 2, generator=g, dtype=D)
+    with torch.no_grad():
+        Y = mlp([2, 2, 1], "tanh", seed=5).double()(X)[:, 0]
+    land = Landscape(mlp([2, 6, 1], "tanh", seed=1), (X, Y), loss="mse")
+    L0 = float(land.loss(land.theta0))
+    r = escape(land, land.theta0, L0 / 5, steps=500)
+    assert r.status == "certified" and r.certificate.kind == "bound" and r.barrier_kind == "bound"
+    vals = land.losses(r.path(torch.linspace(0, 1, 4001, dtype=D))).numpy()
+    assert vals.max() <= r.start_loss + r.barrier + 1e-12  # the bound is above every sample
+    assert vals[-1] <= L0 / 5
