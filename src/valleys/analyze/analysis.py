@@ -34,6 +34,8 @@ class AnalysisResult:
             quantity-specific columns.
         summary: the headline numbers as a flat JSON-able dict.
         figures: named matplotlib figures.
+        surfaces: named :class:`~valleys.surface.Surface` s (``--plane``), shown as
+            interactive 3-D surfaces in the stored run's report.
         metadata: sizes, thresholds, timings and provenance.
     """
 
@@ -41,6 +43,7 @@ class AnalysisResult:
     summary: dict[str, Any]
     figures: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    surfaces: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy table of every measured number."""
@@ -185,7 +188,11 @@ def run_analysis(land: Landscape, options: AnalysisOptions, ends: dict[str, torc
                 "options": options.to_dict(), "data": data_info, "timings_s": timings,
                 "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
     table = pd.DataFrame(rows)
-    return AnalysisResult(table, summary, figures, metadata)
+    # steps hand over Surface objects among the figures; they travel separately
+    from ..surface import Surface
+
+    surfaces = {k: figures.pop(k) for k in list(figures) if isinstance(figures[k], Surface)}
+    return AnalysisResult(table, summary, figures, metadata, surfaces)
 
 
 def _steps(options: AnalysisOptions, ends: dict) -> list:
@@ -312,6 +319,7 @@ def _plane_step(land, theta, options, ends, rows, summary, figures):
     rows.extend(surface["rows"])
     summary.update(surface["summary"])
     figures["plane"] = surface["figure"]
+    figures["plane (interactive)"] = surface["surface"]
 
 
 def _interpolate_step(land, theta, options, ends, rows, summary, figures):

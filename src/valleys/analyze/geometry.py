@@ -26,7 +26,7 @@ def plane_around(land, theta, grid, *, seed: int = 0) -> dict:
            title="loss on a random plane around the weights")
     summary = {"plane_min": float(np.nanmin(surf.losses)), "plane_max": float(np.nanmax(surf.losses)),
                "plane_points": int(surf.losses.size)}
-    return {"rows": rows, "summary": summary, "figure": fig}
+    return {"rows": rows, "summary": summary, "figure": fig, "surface": surf}
 
 
 def interpolate_models(land, theta, other, *, certify: bool = False) -> dict:

@@ -119,7 +119,8 @@ class PreparedAnalysis:
 
 def as_result(res: AnalysisResult) -> Result:
     """An :class:`AnalysisResult` as an experiment :class:`Result` for the run store."""
-    return Result(res.table, Measurement(), res.figures, {"summary": res.summary, **res.metadata})
+    return Result(res.table, Measurement(), res.figures, {"summary": res.summary, **res.metadata},
+                  surfaces=res.surfaces)
 
 
 def prepare(params: AnalyzeParams) -> PreparedAnalysis:

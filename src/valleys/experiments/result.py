@@ -117,12 +117,16 @@ class Result:
         figures: named matplotlib figures (saved as ``figures/<name>.png``).
         metadata: extra facts (thresholds, sizes, ...); the run store adds versions,
             seed and wall time.
+        surfaces: named :class:`~valleys.surface.Surface` s; the run store keeps each as
+            ``surfaces/<name>.npz`` and the report shows every 2-D one as an interactive
+            3-D surface.
     """
 
     table: pd.DataFrame
     verdict: Verdict
     figures: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    surfaces: dict[str, Any] = field(default_factory=dict)
 
 
 def _jsonable(value):

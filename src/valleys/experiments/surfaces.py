@@ -88,7 +88,7 @@ def _local_minima(Z: np.ndarray) -> int:
             params=SurfaceSkipParams)
 def surface_skip(p: SurfaceSkipParams) -> Result:
     data = digits(n=p.n_samples, seed=p.seed)
-    rows, verdict = [], Verdict()
+    rows, verdict, surfaces = [], Verdict(), {}
     fig, axes = figure(2 * len(p.activations), width=4.0, height=3.4)
     i = 0
     for act in progress(p.activations, "surface-skip"):
@@ -100,6 +100,7 @@ def surface_skip(p: SurfaceSkipParams) -> Result:
             land = Landscape(model, (data.X, data.y), loss="ce")
             theta = _train(land, p.steps, p.lr)
             surf = plane(land, theta, grid=p.grid, seed=p.seed)
+            surfaces[f"{act}, {kind}"] = surf
             pts = surf.points()
             gen = torch.Generator().manual_seed(p.seed)
             idx = torch.randperm(len(pts), generator=gen)[:p.n_check]
@@ -134,4 +135,5 @@ def surface_skip(p: SurfaceSkipParams) -> Result:
                 float(df["value_err"].max()), 0.0, p.value_rtol, bool((df["value_err"] <= p.value_rtol).all()),
                 kind="consistency")
     return Result(df, verdict, {"planes": fig},
-                  {"note": "qualitative comparison (local minima on the grid, fraction within 2x) in the table"})
+                  {"note": "qualitative comparison (local minima on the grid, fraction within 2x) in the table"},
+                  surfaces=surfaces)

@@ -9,11 +9,14 @@
   (never reported as holding).
 - :func:`neb`, :func:`autoneb`, :func:`bezier_curve`: low paths between two minima
   (nudged elastic band with climbing image, AutoNEB cycles, Garipov's Bezier curves).
+- :func:`escape`: a certified path from a point to low loss inside its sublevel set, or the
+  lowest barrier found (evidence of a spurious valley, never a proof).
 - :mod:`.constructions`: the seeds' constructed descent paths (VBB A3, Cooper C5.9,
   Safran–Shamir A1, Nguyen T3.4.17).
 """
 
 from .certify import DEFAULT_RTOL, Certificate, certify
+from .escape import EscapeResult, escape
 from .evaluate import PathReport, evaluate
 from .neb import BandResult, SublevelResult, autoneb, neb, respace, sublevel_connected
 from .neb import bezier as bezier_curve
@@ -26,4 +29,6 @@ __all__ = [
     "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL",
     # low paths between two points
     "neb", "autoneb", "bezier_curve", "respace", "BandResult", "sublevel_connected", "SublevelResult",
+    # escape from a point
+    "escape", "EscapeResult",
 ]

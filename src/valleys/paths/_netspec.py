@@ -1,19 +1,31 @@
 """What a path certificate needs to know about a landscape's network.
 
 A :class:`NetSpec` reads a :class:`~valleys.Landscape` built on a valleys ``MLP`` or
-``TwoLayer`` net: the layers as (weight, bias) names, the activation objects and the
-loss. Landscapes of other models (plain functions, user modules) have no spec; their
-paths can only be certified by sampling.
+``TwoLayer`` net, or on a user's ``nn.Sequential`` of ``nn.Linear`` layers and known
+elementwise activations (:data:`TORCH_ACTIVATIONS`): the layers as (weight, bias) names,
+the activation objects and the loss. Landscapes of other models (plain functions,
+convolutions, unknown modules, user callables as losses) have no spec; their paths can
+only be certified by sampling.
+
+A user's ``nn.Sequential`` is accepted only when the spec reproduces the landscape's own
+outputs at theta0 to :data:`SPEC_CHECK_RTOL` (so an ``output=`` selector, a frozen
+parameter or a module that behaves unlike its type never yields a wrong certificate).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from ..nets.activations import Activation
+from ..nets.activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
 from ..nets.models import MLP, TwoLayer
+
+#: Largest relative gap between a user ``nn.Sequential``'s outputs and the spec's own
+#: forward pass at theta0 before the spec is refused, by dtype.
+SPEC_CHECK_RTOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 
 #: Losses whose value is a polynomial of the outputs (exact certificates).
 POLY_LOSSES = {"squared": 1.0, "half_squared": 0.5}
@@ -57,10 +69,13 @@ class NetSpec:
 
 
 def net_spec(land) -> NetSpec | None:
-    """The :class:`NetSpec` of ``land``, or None when its model is not a valleys MLP / TwoLayer."""
+    """The :class:`NetSpec` of ``land``, or None when its model is not a valleys MLP / TwoLayer
+    or a supported ``nn.Sequential``."""
     module = getattr(land, "module", None)
-    if module is None or land.loss_fn is None:
-        return None
+    if module is None or land.loss_fn is None or land.loss_fn.target == "any":
+        return None  # a user callable loss: its name says nothing about its formula
+    if isinstance(module, nn.Sequential):
+        return _sequential_spec(land, module)
     if isinstance(module, MLP):
         L = module.depth
         weights = tuple(f"W{i}" for i in range(1, L + 1))
@@ -74,9 +89,108 @@ def net_spec(land) -> NetSpec | None:
         return None
     if not all(isinstance(a, Activation) for a in acts):
         return None
+    if any(n not in land.layout.names for n in (*weights, *(b for b in biases if b is not None))):
+        return None  # a frozen block is not in theta
     X = land.inputs()
     Y = land.targets()
     return NetSpec(weights, biases, acts, land.loss_fn.name, X, Y, float(land._scale))
+
+
+def torch_activation(m: nn.Module) -> Activation | None:
+    """The valleys :class:`Activation` computing exactly what the torch module ``m`` computes
+    (None when there is none). ``nn.Softplus`` is refused unless ``threshold=inf``: torch
+    switches to the identity above the threshold, which makes the function jump by
+    log(1 + e^-threshold) / beta, and no derivative bound holds across a jump."""
+    if isinstance(m, Activation):
+        return m
+    if type(m) is nn.ReLU:
+        return relu()
+    if type(m) is nn.LeakyReLU:
+        a = float(m.negative_slope)
+        if a == 0.0:
+            return relu()
+        if 0.0 < a < 1.0:
+            return leaky_relu(a)
+        return Activation(f"leaky_relu({a:g})", lambda t: torch.nn.functional.leaky_relu(t, a), degree=1 if a == 1
+                          else None, analytic=a == 1, smoothness=math.inf if a == 1 else 0,
+                          strictly_increasing=a > 0, surjective=a > 0, value_at_zero=0.0, homogeneous_degree=1,
+                          lipschitz=max(1.0, abs(a)), curvature=0.0 if a == 1 else None)
+    if type(m) is nn.Tanh:
+        return tanh()
+    if type(m) is nn.Sigmoid:
+        return sigmoid()
+    if type(m) is nn.ELU:
+        return elu(float(m.alpha))
+    if type(m) is nn.Softplus and math.isinf(float(m.threshold)):
+        return softplus(float(m.beta))
+    return None
+
+
+#: Modules of a user ``nn.Sequential`` that the certificates understand (elementwise
+#: activations mapped by :func:`torch_activation`; ``nn.Identity``, ``nn.Flatten()`` and
+#: inactive dropout are skipped).
+TORCH_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus)
+
+
+def _flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+    out = []
+    for name, child in module.named_children():
+        if type(child) is nn.Sequential:
+            out += _flat_children(child, f"{prefix}{name}.")
+        else:
+            out.append((f"{prefix}{name}", child))
+    return out
+
+
+def _sequential_spec(land, module: nn.Sequential) -> NetSpec | None:
+    """Linear layers with at most one known activation between consecutive ones, none after the last."""
+    X = land.inputs()
+    weights, biases, acts, pending, names = [], [], [], None, []
+    for name, child in _flat_children(module):
+        if type(child) is nn.Linear:
+            if weights:
+                acts.append(pending if pending is not None else identity())
+            elif pending is not None:
+                return None  # an activation on the raw inputs
+            pending = None
+            weights.append(f"{name}.weight")
+            biases.append(f"{name}.bias" if child.bias is not None else None)
+            names += [f"{name}.weight"] + ([f"{name}.bias"] if child.bias is not None else [])
+            continue
+        if type(child) is nn.Identity or (isinstance(child, nn.Dropout) and (not child.training or child.p == 0)):
+            continue
+        if type(child) is nn.Flatten and not weights and child.start_dim == 1 and child.end_dim == -1:
+            X = X.flatten(1)
+            continue
+        act = torch_activation(child)
+        if act is None or pending is not None or not weights:
+            return None  # unknown module, two activations in a row, or an activation before any layer
+        pending = act
+    if not weights or pending is not None or X.ndim != 2:
+        return None  # no layer, or an activation after the last layer
+    if sorted(names) != sorted(land.layout.names):
+        return None  # frozen or extra parameters
+    spec = NetSpec(tuple(weights), tuple(biases), tuple(acts), land.loss_fn.name, X, land.targets(),
+                   float(land._scale))
+    return spec if _reproduces(spec, land) else None
+
+
+def _reproduces(spec: NetSpec, land) -> bool:
+    """The spec's forward pass equals the landscape's outputs at theta0."""
+    blocks = land.layout.unflatten(land.theta0)
+    with torch.no_grad():
+        h = spec.X
+        for k in range(spec.depth):
+            W, b = spec.layer(blocks, k)
+            h = h @ W.T + (b if b is not None else 0.0)
+            if k < spec.depth - 1:
+                h = spec.acts[k](h)
+        out = land.outputs(land.theta0)
+    if out.shape != h.shape:
+        return False
+    rtol = SPEC_CHECK_RTOL.get(land.dtype, 1e-10)
+    scale = max(1.0, float(out.abs().max()))
+    return bool(torch.isfinite(out).all()) and float((out - h).abs().max()) <= rtol * scale
 
 
 def piecewise_kind(act: Activation) -> tuple[str, object] | None:

@@ -24,6 +24,8 @@ class RunPage:
         figures: figure name -> path of its PNG relative to the report.
         metadata: provenance (versions, seed, wall time, host) and experiment metadata.
         started: ISO start time.
+        surfaces: surface name -> ``{"x", "y", "losses"}`` arrays (2-D ones are shown as
+            interactive 3-D surfaces).
     """
 
     run_id: str
@@ -37,3 +39,4 @@ class RunPage:
     figures: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     started: str = ""
+    surfaces: dict[str, Any] = field(default_factory=dict)

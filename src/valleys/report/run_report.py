@@ -9,6 +9,7 @@ import markupsafe
 import pandas as pd
 
 from .environment import environment
+from .interactive import plotly_src, surface_divs
 from .page import RunPage
 
 MAX_TABLE_ROWS = 200
@@ -31,11 +32,14 @@ def render_run(page: RunPage) -> str:
 
     Returns:
         A complete HTML document. Figures are relative ``<img>`` links, so the page must
-        sit in the run folder next to ``figures/``.
+        sit in the run folder next to ``figures/``; interactive surfaces load the plotly
+        bundle from ``../_assets/`` (see :mod:`.interactive`), which the run store writes.
     """
     template = environment().get_template("run.html")
+    surfaces = surface_divs(page.surfaces)
     return template.render(page=page, table_html=_table_html(page),
-                           table_note=_table_note(page), provenance=provenance_rows(page))
+                           table_note=_table_note(page), provenance=provenance_rows(page),
+                           surfaces=surfaces, plotly_src=plotly_src() if surfaces else "")
 
 
 def provenance_rows(page: RunPage) -> list[tuple[str, Any]]:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..errors import InvalidParameterError, RunStoreError
 from ..experiments import Experiment, Params, Result
 from ..report import RunPage, render_index, render_run
+from ..report.interactive import ensure_plotly_asset
 from . import writer
 from .atomic import fsync_dir, write_text
 from .catalogue import Catalogue
@@ -253,7 +254,8 @@ class RunStore:
             raise RunStoreError(f"The run store {self.root} is read-only: write the reports "
                                 "elsewhere with 'valleys report --all --out DIR'.")
         try:
-            html = render_run(read_page(record))
+            page = read_page(record)
+            html = render_run(page)
         except RunStoreError:
             raise
         except Exception as exc:  # a folder damaged in a way the readers did not foresee
@@ -271,6 +273,11 @@ class RunStore:
                     shutil.copytree(figures, path.parent / "figures", dirs_exist_ok=True)
             except OSError as exc:
                 raise self._unwritable(exc, path.parent) from exc
+        if page.surfaces:
+            try:
+                ensure_plotly_asset(self.root if out is None else Path(out))
+            except OSError as exc:
+                raise self._unwritable(exc, path.parent.parent) from exc
         write_text(path, html)
         return path
 
@@ -377,12 +384,16 @@ class RunStore:
         writer.write_verdict(tmp, result.verdict)
         bar.update()
         metadata["figures"] = writer.save_figures(tmp, result.figures)
+        metadata["surfaces"] = writer.save_surfaces(tmp, result.surfaces)
         bar.update()
         writer.write_metadata(tmp, metadata)
         status = PASSED if result.verdict.passed else FAILED
         page = RunPage(record.run_id, experiment.name, experiment.source, experiment.claim,
                        status, params.to_dict(), result.verdict.to_dict(), result.table,
-                       metadata["figures"], metadata, record.started)
+                       metadata["figures"], metadata, record.started,
+                       writer.surface_arrays(result.surfaces))
+        if page.surfaces:
+            ensure_plotly_asset(self.root)
         write_text(tmp / REPORT_NAME, render_run(page))
         bar.update()
         log.write(f"verdict {result.verdict.summary}; wall time {wall:.3f} s")

@@ -74,14 +74,16 @@ def read_result(folder: Path) -> Result:
     """The stored :class:`Result` of a run folder.
 
     The figures are not rebuilt as matplotlib objects: ``Result.figures`` is empty and
-    ``Result.metadata["figure_files"]`` maps each figure name to its PNG path.
+    ``Result.metadata["figure_files"]`` maps each figure name to its PNG path. The surfaces
+    are rebuilt as :class:`~valleys.surface.Surface` objects from ``surfaces/*.npz``.
     """
     metadata = read_json(folder / METADATA_NAME)
     result_meta = dict(metadata.get("result", {}))
     result_meta["figure_files"] = {name: str(folder / rel)
                                    for name, rel in metadata.get("figures", {}).items()}
     verdict = Verdict.from_dict(read_json(folder / VERDICT_NAME))
-    return Result(read_table(folder / TABLE_NAME), verdict, {}, result_meta)
+    return Result(read_table(folder / TABLE_NAME), verdict, {}, result_meta,
+                  surfaces=read_surfaces(folder, metadata.get("surfaces", {}), objects=True))
 
 
 def read_page(record: RunRecord) -> RunPage:
@@ -94,4 +96,35 @@ def read_page(record: RunRecord) -> RunPage:
                    verdict=read_json(folder / VERDICT_NAME),
                    table=read_table(folder / TABLE_NAME),
                    figures=dict(metadata.get("figures", {})), metadata=metadata,
-                   started=record.started)
+                   started=record.started, surfaces=read_surfaces(folder, metadata.get("surfaces", {})))
+
+
+def read_surfaces(folder: Path, files: dict[str, str], *, objects: bool = False) -> dict[str, Any]:
+    """name -> ``{"x", "y", "losses"}`` from the run's ``surfaces/*.npz`` (no pickles allowed),
+    or name -> :class:`~valleys.surface.Surface` with ``objects=True``.
+
+    Raises:
+        RunStoreError: a listed file is missing, outside the run folder or not a valid ``.npz``.
+    """
+    import numpy as np
+
+    out = {}
+    root = Path(folder).resolve()
+    for name, rel in files.items():
+        path = (root / str(rel)).resolve()
+        try:
+            if root not in path.parents:
+                raise ValueError("the path leaves the run folder")
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {"x": data["x"], "y": data["y"] if "y" in data.files else None,
+                          "losses": data["losses"]}
+                if objects:
+                    from ..surface import Surface
+
+                    arrays = Surface(arrays["x"], arrays["y"], arrays["losses"], data["origin"], data["directions"])
+                out[str(name)] = arrays
+        except (OSError, ValueError, KeyError) as exc:
+            msg = (f"Cannot read the surface {name!r} from {path}: {exc}. The run folder is damaged; "
+                   "delete it and run the experiment again.")
+            raise DamagedRunError(msg) from exc
+    return out

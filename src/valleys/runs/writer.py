@@ -22,6 +22,7 @@ TABLE_NAME = "results.parquet"
 VERDICT_NAME = "verdict.json"
 METADATA_NAME = "metadata.json"
 FIGURES_DIR = "figures"
+SURFACES_DIR = "surfaces"
 FIGURE_DPI = 120
 """Resolution of the stored PNG figures (dots per inch)."""
 
@@ -102,6 +103,29 @@ def save_figures(folder: Path, figures: dict[str, Any]) -> dict[str, str]:
             plt.close(fig)
         saved[str(name)] = rel
     return saved
+
+
+def save_surfaces(folder: Path, surfaces: dict[str, Any]) -> dict[str, str]:
+    """Save each :class:`~valleys.surface.Surface` as ``surfaces/<name>.npz`` (atomically).
+
+    Returns:
+        The surface name -> path relative to ``folder`` (file-safe, unique names).
+    """
+    if not surfaces:
+        return {}
+    (folder / SURFACES_DIR).mkdir(exist_ok=True)
+    saved: dict[str, str] = {}
+    used: set[str] = set()
+    for name, surf in surfaces.items():
+        rel = f"{SURFACES_DIR}/{_unique_stem(str(name), used)}.npz"
+        surf.save_npz(folder / rel)
+        saved[str(name)] = rel
+    return saved
+
+
+def surface_arrays(surfaces: dict[str, Any]) -> dict[str, dict]:
+    """name -> ``{"x", "y", "losses"}`` of Surface objects, for a report page."""
+    return {str(name): {"x": s.x, "y": s.y, "losses": s.losses} for name, s in surfaces.items()}
 
 
 def close_figures(figures: dict[str, Any]) -> None:
