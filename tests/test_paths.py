@@ -273,3 +273,25 @@ def test_sublevel_connected_certifies_only_a_real_connection():
     ok = sublevel_connected(bowl, torch.tensor([1.0, 0.0], dtype=D), torch.tensor([0.0, 1.0], dtype=D),
                             cycles=(50,), tol=1e-6)
     assert ok.saddle <= ok.level and ok.connected is None
+
+
+def test_refine_saddle_reaches_the_known_saddle_from_a_rough_band():
+    from valleys.paths import neb, refine_saddle
+
+    land, a, b = _two_minima()
+    rough = neb(land, a, b, images=7, steps=30, lr=0.02, climb_after=20, tol=1e-12)
+    assert not rough.converged  # a short band: its climbing image is only near the saddle
+    res = refine_saddle(land, rough)
+    assert res.distance > 1e-4 and res.iterations >= 1
+    assert res.band_saddle == rough.saddle
+    far = refine_saddle(land, torch.tensor([0.15, 0.35], dtype=D))  # a start off the band
+    torch.testing.assert_close(far.theta, torch.tensor([0.0, 0.5], dtype=D), atol=1e-10, rtol=0)
+    assert res.converged and res.grad_norm < 1e-9
+    torch.testing.assert_close(res.theta, torch.tensor([0.0, 0.5], dtype=D), atol=1e-10, rtol=0)
+    assert abs(res.loss - 1.0) < 1e-12 and res.is_index_one
+    # closed-form Hessian at (0, 1/2): diag(-4 + 0, 10) plus the x-y coupling 0 -> eigenvalues -4, 10
+    np.testing.assert_allclose(res.eigenvalues, [-4.0, 10.0], atol=1e-8)
+    minimum = refine_saddle(land, torch.tensor([0.9, 0.1], dtype=D))  # Newton finds the nearby minimum
+    assert minimum.index == 0 and not minimum.is_index_one
+    with pytest.raises(InvalidParameterError):
+        refine_saddle(land, torch.zeros(3, dtype=D))

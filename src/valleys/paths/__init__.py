@@ -21,6 +21,7 @@ from .evaluate import PathReport, evaluate
 from .neb import BandResult, SublevelResult, autoneb, neb, respace, sublevel_connected
 from .neb import bezier as bezier_curve
 from .path import Path, Segment, bezier, chain, curve, linear, polygon
+from .saddle import SaddleResult, refine_saddle
 
 __all__ = [
     # path objects
@@ -30,5 +31,5 @@ __all__ = [
     # low paths between two points
     "neb", "autoneb", "bezier_curve", "respace", "BandResult", "sublevel_connected", "SublevelResult",
     # escape from a point
-    "escape", "EscapeResult",
+    "escape", "EscapeResult", "refine_saddle", "SaddleResult",
 ]
