@@ -79,3 +79,34 @@ def test_hessian_directions_of_a_quadratic():
     top = np.abs(s.directions)
     np.testing.assert_allclose(top[0], [1, 0, 0], atol=1e-6)
     np.testing.assert_allclose(top[1], [0, 1, 0], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_affine_plane_route_equals_direct_evaluation(dtype, loss):
+    from valleys.surface import affine
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(40, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,), generator=gen) if loss == "ce" else torch.randn(40, 3, generator=gen,
+                                                                                    dtype=torch.float64)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 6), torch.nn.ReLU(),
+                                torch.nn.Linear(6, 3)).to(dtype)
+    land = Landscape(model, (X.to(dtype), y if loss == "ce" else y.to(dtype)), loss=loss, dtype=dtype)
+    assert affine.supports_affine_plane(land) is not None
+    D = torch.randn(2, land.dim, generator=gen, dtype=torch.float64).to(dtype)
+    s = plane(land, land.theta0, grid="-1:1:5", grid_y="-0.5:1:4", directions=D)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for i, b in enumerate(s.y):  # independent: the model's own forward at each point
+        for j, a in enumerate(s.x):
+            theta = land.theta0 + float(a) * D[0] + float(b) * D[1]
+            direct = float(land.loss(theta))
+            assert abs(s.losses[i, j] - direct) <= tol * max(1.0, abs(direct))
+    for above in (0, 10 ** 9):  # both the per-point loop and the batched chunks
+        old = affine.LOOP_ABOVE
+        affine.LOOP_ABOVE = above
+        try:
+            again = plane(land, land.theta0, grid="-1:1:5", grid_y="-0.5:1:4", directions=D)
+        finally:
+            affine.LOOP_ABOVE = old
+        np.testing.assert_allclose(again.losses, s.losses, rtol=tol, atol=0)

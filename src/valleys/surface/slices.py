@@ -217,7 +217,21 @@ def _levels(Z: np.ndarray, levels: int, log: bool):
 
 
 # ----------------------------------------------------------------------- evaluation
+AFFINE_CHUNK_ELEMENTS = 2 ** 22
+"""Largest (points x samples x widest layer) block of the affine plane route (32 MiB in
+float64), which bounds its chunk of grid points."""
+
+
 def _evaluate(land, origin: torch.Tensor, D: torch.Tensor, coords: list[np.ndarray], chunk: int) -> np.ndarray:
+    if len(coords) == 2:
+        from .affine import affine_plane_losses, supports_affine_plane
+
+        spec = supports_affine_plane(land)
+        if spec is not None:
+            widest = max(max(spec.layer(land.layout.unflatten(origin), k)[0].shape) for k in range(spec.depth))
+            per_point = max(int(X.shape[0]) for X, _ in land.batches) * widest
+            small = max(1, min(chunk, AFFINE_CHUNK_ELEMENTS // max(per_point, 1)))
+            return affine_plane_losses(land, spec, origin, D, coords, small)
     grids = np.meshgrid(*coords[::-1], indexing="ij")[::-1] if len(coords) == 2 else [coords[0]]
     flat = [torch.as_tensor(g.ravel(), dtype=land.dtype) for g in grids]
     n = flat[0].numel()
