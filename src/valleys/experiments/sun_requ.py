@@ -587,14 +587,23 @@ def _figures(table: pd.DataFrame, minima: dict, p: ReQUParams) -> dict:
     fig, (ax0, ax1) = figure(2, width=5.0)
     colours = {LOCAL_MIN: "C0", SADDLE: "C3", UNDETERMINED: "C1", NOT_CRITICAL: "0.6"}
     crit = table[table.instance == "claims"]
+    best = crit.groupby("lam_scale").value.transform("min")
+    crit = crit.assign(excess=crit.value - best)
     scales = list(p.lam_scales)
+    jitter = np.linspace(-0.3, 0.3, 7)
     for kind, c in colours.items():
+        if kind == NOT_CRITICAL:
+            continue
         sub = crit[crit.kind == kind]
-        xs = [scales.index(s) + 0.15 * ((i % 5) - 2) / 2 for i, s in enumerate(sub.lam_scale)]
-        ax0.scatter(xs, sub.value, s=18, color=c, label=kind, alpha=0.8)
+        xs = [scales.index(s) + jitter[i % 7] for i, s in enumerate(sub.lam_scale)]
+        ax0.scatter(xs, sub.excess, s=18, color=c, label=kind, alpha=0.8)
+    ax0.axhline(p.value_tol, color="k", lw=0.8, ls="--", label="value_tol")
     ax0.set(xticks=range(len(scales)), xticklabels=[f"{s:g}" for s in scales],
-            xlabel="lambda scale", ylabel="F at the critical point", yscale="log",
+            xlabel="lambda scale", ylabel="F - lowest F found", yscale="symlog",
+            xlim=(-0.6, len(scales) - 0.4),
             title="claims instance: distinct critical points")
+    ax0.set_yscale("symlog", linthresh=1e-8)
+    ax0.set_ylim(bottom=0.0)
     ax0.legend(fontsize=7)
     inst, reps, mins = minima[("claims", p.lam_scales[len(p.lam_scales) // 2])]
     grid = np.linspace(-1.2, 1.2, 400)
