@@ -257,7 +257,7 @@ class ReQUParams(Params):
     path_scales: tuple[float, ...] = (1.0, 2.0, 4.0, 16.0, 256.0)
     escapes: int = 3
     escape_step: float = 0.1
-    QUICK = {"n": 4, "runs": 8, "single_runs": 4, "maxiter": 250}
+    QUICK = {"n": 4, "runs": 6, "single_runs": 3, "maxiter": 200}
     LIMITS: ClassVar[dict[str, str]] = {
         "n": ">= 2", "lam_scales": "nonempty, > 0", "runs": ">= 1", "single_runs": ">= 1",
         "maxiter": ">= 1", "prune_tol": "in [0, 1]", "newton_tol": "> 0", "newton_iter": ">= 1",
