@@ -4,8 +4,7 @@
   network (Liang et al.) leaves no local minimum with a != 0 or above the global value
   (SUN-T4.2, with the polynomial hinge max(0, 1 - y f)^3 of the thesis' account).
 - SUN-T4.3 (regularised one-layer ReQU network): the objective and its analytic gradient
-  (``requ_fun_grad``) are here; no experiment is registered yet, because L-BFGS end points
-  with ||grad|| < 1e-4 still differ in value (see the closing notes of issue 11).
+  (``requ_fun_grad``) live here; the experiment is ``sun-requ`` (:mod:`.sun_requ`).
 
 The experiment runs SciPy's L-BFGS from many random starts on float64 objectives with analytic
 gradients (checked against torch autograd in the tests; ``exp_objective`` is the torch

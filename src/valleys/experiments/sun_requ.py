@@ -528,7 +528,9 @@ def sun_requ(p: ReQUParams) -> Result:
                              f"values in [{float(mins.value.min()):.9f}, {worst:.9f}], all "
                              f"with zero training errors: {errors == 0}; the lowest value at any "
                              f"computed point (an upper bound on the global minimum) is "
-                             f"{best_any:.9f}", kind="erratum")
+                             f"{best_any:.9f}. The seed leaves lambda_0 unspecified: this "
+                             f"refutes the claim at these lambda_j, not for every smaller "
+                             f"lambda_0", kind="erratum")
     table = pd.concat(tables, ignore_index=True)
     runs_all = pd.concat(runs_tables, ignore_index=True)
     saddles = table[table.kind == SADDLE]
