@@ -1,0 +1,190 @@
+"""Document 004 (Nguyen thesis, ch. 3): linearly independent training data, Theorem 3.4.9.
+
+``nguyen-independent-data``: with rank X = N (N <= d), a leaky-ReLU net with a pyramidal
+top n_1 > ... > n_L has (1) a descent path from every point to values arbitrarily close
+to p* (here p* = 0, reached), and (2) unbounded level-set components. From random
+starts :func:`valleys.paths.independent.output_descent` moves the output straight to Y
+through the inverse map h of L3.4.6 (only the first layer moves, along an exact polygon)
+and :func:`valleys.paths.certify` proves the descent exactly; the loss at the polygon's
+corners is compared with the closed form (1 - t)^2 L(theta). For (2), a straight ray in
+ker [X, 1] is certified constant exactly for lengths up to 1e6, and the thesis' ray
+c(lambda) (W_1 / lambda, lambda W_2) keeps the output constant as ||theta|| -> infinity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .._validation import check_generator
+from ..core import Landscape
+from ..nets import mlp
+from ..nets.activations import get_activation
+from ..paths import certify
+from ..paths.independent import kernel_ray, output_descent, rescaling_ray
+from .common import figure, progress
+from .params import Params
+from .registry import experiment
+from .result import Result, Verdict
+
+SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks'"
+
+
+@dataclass(frozen=True)
+class NGIndependentParams(Params):
+    """Parameters of ``nguyen-independent-data``.
+
+    Attributes:
+        alphas: leaky-ReLU slopes for t < 0 (Assumption 3.4.1 needs alpha > 0).
+        n: number of samples N (<= d: linearly independent Gaussian inputs).
+        in_dim: input dimension d.
+        hidden: hidden widths n_1 > ... > n_{L-1} (pyramidal).
+        out_dim: output dimension n_L (< n_{L-1}).
+        n_starts: random starts per slope.
+        eps: the descent must end with loss <= eps (p* = 0).
+        cert_rtol: relative tolerance of the descent certificates (x max(1, L(theta))).
+        curve_rtol: relative gap allowed between the loss at the polygon's corners and
+            the closed form (1 - t)^2 L(theta).
+        ray_lengths: lengths of the straight ker [X, 1] rays and values of lambda of the
+            thesis' ray.
+        ray_rtol: the exact spread of the loss on a ray of length R must be
+            <= ray_rtol (1 + R) max(1, L(theta)) (float64 rounding of the pre-activations
+            grows with ||theta||).
+        out_rtol: the thesis' ray must keep the outputs within out_rtol max(1, |F_L|).
+    """
+
+    alphas: tuple[float, ...] = (0.1, 0.01)
+    n: int = 10
+    in_dim: int = 20
+    hidden: tuple[int, ...] = (15, 10, 5)
+    out_dim: int = 3
+    n_starts: int = 20
+    eps: float = 1e-8
+    cert_rtol: float = 1e-10
+    curve_rtol: float = 1e-9
+    ray_lengths: tuple[float, ...] = (1.0, 1e2, 1e4, 1e6)
+    ray_rtol: float = 1e-14
+    out_rtol: float = 1e-10
+    QUICK = {"alphas": (0.1,), "n": 4, "in_dim": 6, "hidden": (5, 3), "out_dim": 2, "n_starts": 2}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "alphas": "nonempty, > 0", "n": ">= 1", "in_dim": ">= 1", "hidden": "nonempty, >= 1", "out_dim": ">= 1",
+        "n_starts": ">= 1", "eps": ">= 0", "cert_rtol": ">= 0", "curve_rtol": ">= 0",
+        "ray_lengths": "nonempty, > 0", "ray_rtol": ">= 0", "out_rtol": ">= 0"}
+
+
+def _start(land, gen) -> torch.Tensor:
+    blocks = {}
+    for name, b in land.layout.unflatten(land.theta0).items():
+        fan_in = b.shape[-1] if b.ndim == 2 else 1
+        blocks[name] = torch.randn(b.shape, generator=gen, dtype=torch.float64) / fan_in ** 0.5
+    return land.layout.flatten(blocks)
+
+
+def _outputs(land, theta: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.func.functional_call(land.module, land.layout.unflatten(theta), (land.inputs(),))
+
+
+@experiment("nguyen-independent-data", source=SOURCE_004 + ", Theorem 3.4.9",
+            claim="NG-T3.4.9: with linearly independent data (rank X = N) a leaky-ReLU net with a pyramidal top "
+                  "has a descent path from every point to p* (exact certificate) and unbounded level-set components",
+            params=NGIndependentParams)
+def nguyen_independent_data(p: NGIndependentParams) -> Result:
+    widths = [p.in_dim, *p.hidden, p.out_dim]
+    gen = check_generator(p.seed)
+    rows, rays, example = [], [], None
+    for alpha in progress(p.alphas, "nguyen-independent-data"):
+        X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
+        Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
+        land = Landscape(mlp(widths, get_activation("leaky_relu", alpha=alpha)), (X, Y), loss="mse")
+        X1 = torch.cat([X, torch.ones(p.n, 1, dtype=torch.float64)], 1)
+        rank = int(torch.linalg.matrix_rank(X1))
+        for k in range(p.n_starts):
+            theta = _start(land, gen)
+            L0 = float(land.loss(theta))
+            built = output_descent(land, theta)
+            cert = certify(built.path, land, tol=p.cert_rtol * max(1.0, L0))
+            knots = built.path.knots.numpy()
+            corners = torch.stack([built.path.segments[0].start] + [s.end for s in built.path.segments])
+            # the polygon's own corner parameters are its breakpoints in t: recover them from the output
+            vals = land.losses(corners).numpy()
+            F0 = _outputs(land, theta)
+            Yf = Y
+            D = (Yf - F0).reshape(-1)
+            ts = np.array([float(((_outputs(land, c) - F0).reshape(-1) @ D) / (D @ D)) for c in corners])
+            closed = (1 - ts) ** 2 * L0
+            curve_gap = float(np.max(np.abs(vals - closed)) / max(1.0, L0))
+            rows.append({"alpha": alpha, "start": k, "rank_X1": rank, "L0": L0, "end_loss": built.end_loss,
+                         "breakpoints": built.info["breakpoints"], "segments": len(built.path.segments),
+                         "certificate": cert.holds, "kind": cert.kind, "max_rise": cert.max_rise,
+                         "pieces": len(cert.pieces), "model_error": cert.model_error, "curve_gap": curve_gap,
+                         "ranks_W2_to_WL": str(built.info["ranks_W2_to_WL"])})
+            F_theta = _outputs(land, theta)
+            for R in p.ray_lengths:
+                ray = kernel_ray(land, theta, R, seed=k)
+                rc = certify(ray, land, claim="sublevel", level=L0, tol=p.ray_rtol * (1 + R) * max(1.0, L0))
+                spread = float(rc.pieces["upper"].max() - rc.pieces["lower"].min())
+                th_lam = rescaling_ray(land, theta, R)
+                out_change = float((_outputs(land, th_lam) - F_theta).abs().max())
+                rays.append({"alpha": alpha, "start": k, "length": R, "kernel_norm": float(ray.end.norm()),
+                             "kernel_kind": rc.kind, "kernel_spread": spread,
+                             "kernel_tol": p.ray_rtol * (1 + R) * max(1.0, L0),
+                             "kernel_out_change": float((_outputs(land, ray.end) - F_theta).abs().max()),
+                             "lambda_norm": float(th_lam.norm()), "lambda_out_change": out_change,
+                             "out_tol": p.out_rtol * max(1.0, float(F_theta.abs().max())),
+                             "lambda_loss_change": abs(float(land.loss(th_lam)) - L0)})
+            if example is None:
+                example = (land, built, cert, knots, L0)
+    df = pd.DataFrame(rows)
+    rf = pd.DataFrame(rays)
+    df_all = pd.concat([df.assign(part="descent"), rf.assign(part="ray")], ignore_index=True)
+    verdict = Verdict()
+    n_ok = int((df["certificate"] == True).sum())  # noqa: E712
+    verdict.add("exact descent certificates that hold", n_ok, len(df), p.cert_rtol,
+                n_ok == len(df) and set(df["kind"]) == {"exact"},
+                note=f"polygons with {int(df['breakpoints'].min())}..{int(df['breakpoints'].max())} breakpoints; "
+                     "only the first layer moves", kind="evidence")
+    verdict.add("descent ends at loss <= eps (p* = 0)", float(df["end_loss"].max()), f"<= {p.eps}", p.eps,
+                bool((df["end_loss"] <= p.eps).all()), kind="evidence")
+    verdict.add("loss at the polygon corners = (1 - t)^2 L(theta) (closed form)", float(df["curve_gap"].max()), 0.0,
+                p.curve_rtol, bool((df["curve_gap"] <= p.curve_rtol).all()),
+                note="t recovered from the outputs by projection on Y - F_L(theta)", kind="evidence")
+    ok = bool((rf["kernel_spread"] <= rf["kernel_tol"]).all() and set(rf["kernel_kind"]) == {"exact"})
+    verdict.add("straight ker [X, 1] rays: loss constant (exact spread <= ray_rtol (1 + R) max(1, L))",
+                float((rf["kernel_spread"] / rf["kernel_tol"]).max()), "<= 1", None, ok,
+                note=f"lengths up to {max(p.ray_lengths):g}, ||theta|| up to {rf['kernel_norm'].max():.3g}; "
+                     f"max spread {rf['kernel_spread'].max():.3g}", kind="evidence")
+    ok = bool((rf["lambda_out_change"] <= rf["out_tol"]).all())
+    verdict.add("thesis' ray c(lambda): output constant as ||theta|| grows (max change)",
+                float(rf["lambda_out_change"].max()), 0.0, p.out_rtol, ok,
+                note=f"lambda up to {max(p.ray_lengths):g}, ||theta|| up to {rf['lambda_norm'].max():.3g} "
+                     "(sampled at these lambda; a curve, not certified between them)", kind="evidence")
+    verdict.add("hypotheses: rank [X, 1] = N", int(df["rank_X1"].min()), p.n, 0, bool((df["rank_X1"] == p.n).all()),
+                kind="consistency")
+    verdict.add("exact pieces agree with the landscape (max relative gap)", float(df["model_error"].max()), 0.0,
+                1e-8, bool((df["model_error"] <= 1e-8).all()), kind="consistency")
+    land, built, cert, knots, L0 = example
+    fig, (ax, ax2) = figure(2)
+    fr = cert.pieces
+    ts = np.concatenate([fr["t0"].to_numpy(), fr["t1"].to_numpy()[-1:]])
+    ls = np.concatenate([fr["L0"].to_numpy(), fr["L1"].to_numpy()[-1:]])
+    ax.plot(ts, ls, ".", ms=3, label="polygon corners (exact pieces)")
+    tt = np.linspace(0, 1, 200)
+    ax.plot(tt, (1 - tt) ** 2 * L0, lw=0.8, color="k", label="(1 - t)^2 L(theta) in output time")
+    ax.set(xlabel="t (arc of the polygon)", ylabel="loss", yscale="log",
+           title=f"T3.4.9 descent ({built.info['breakpoints']} breakpoints)")
+    ax.legend(fontsize=7)
+    for alpha, g in rf.groupby("alpha"):
+        g0 = g[g["start"] == 0]
+        ax2.plot(g0["kernel_norm"], g0["kernel_spread"] + 1e-300, "o-", ms=3, label=f"ker ray spread, alpha={alpha}")
+        ax2.plot(g0["lambda_norm"], g0["lambda_out_change"] + 1e-300, "s--", ms=3,
+                 label=f"c(lambda) output change, alpha={alpha}")
+    ax2.set(xscale="log", yscale="symlog", xlabel="||theta|| on the ray", ylabel="change",
+            title="constant-loss rays to infinity")
+    ax2.legend(fontsize=7)
+    return Result(df_all, verdict, {"descent": fig},
+                  {"paths": len(df), "certified": n_ok, "rays": len(rf)})
