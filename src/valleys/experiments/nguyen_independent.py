@@ -108,13 +108,11 @@ def nguyen_independent_data(p: NGIndependentParams) -> Result:
             L0 = float(land.loss(theta))
             built = output_descent(land, theta)
             cert = certify(built.path, land, tol=p.cert_rtol * max(1.0, L0))
-            knots = built.path.knots.numpy()
             corners = torch.stack([built.path.segments[0].start] + [s.end for s in built.path.segments])
-            # the polygon's own corner parameters are its breakpoints in t: recover them from the output
+            # the output time t of each corner, recovered from the output by projection on Y - F_L(theta)
             vals = land.losses(corners).numpy()
             F0 = _outputs(land, theta)
-            Yf = Y
-            D = (Yf - F0).reshape(-1)
+            D = (Y - F0).reshape(-1)
             ts = np.array([float(((_outputs(land, c) - F0).reshape(-1) @ D) / (D @ D)) for c in corners])
             closed = (1 - ts) ** 2 * L0
             curve_gap = float(np.max(np.abs(vals - closed)) / max(1.0, L0))
@@ -138,7 +136,7 @@ def nguyen_independent_data(p: NGIndependentParams) -> Result:
                              "out_tol": p.out_rtol * max(1.0, float(F_theta.abs().max())),
                              "lambda_loss_change": abs(float(land.loss(th_lam)) - L0)})
             if example is None:
-                example = (land, built, cert, knots, L0)
+                example = (land, built, cert, L0)
     df = pd.DataFrame(rows)
     rf = pd.DataFrame(rays)
     df_all = pd.concat([df.assign(part="descent"), rf.assign(part="ray")], ignore_index=True)
@@ -167,7 +165,7 @@ def nguyen_independent_data(p: NGIndependentParams) -> Result:
                 kind="consistency")
     verdict.add("exact pieces agree with the landscape (max relative gap)", float(df["model_error"].max()), 0.0,
                 1e-8, bool((df["model_error"] <= 1e-8).all()), kind="consistency")
-    land, built, cert, knots, L0 = example
+    land, built, cert, L0 = example
     fig, (ax, ax2) = figure(2)
     fr = cert.pieces
     ts = np.concatenate([fr["t0"].to_numpy(), fr["t1"].to_numpy()[-1:]])

@@ -10,7 +10,9 @@
 - :func:`neb`, :func:`autoneb`, :func:`bezier_curve`: low paths between two minima
   (nudged elastic band with climbing image, AutoNEB cycles, Garipov's Bezier curves).
 - :mod:`.constructions`: the seeds' constructed descent paths (VBB A3, Cooper C5.9,
-  Safran–Shamir A1, Nguyen T3.4.17).
+  Safran–Shamir A1, Nguyen T3.4.17); :mod:`.quadratic` (VBB A4 for quadratic nets, a
+  polygon certified exactly) and :mod:`.independent` (Nguyen T3.4.9: descent through
+  the inverse map h and unbounded constant-loss rays for linearly independent data).
 """
 
 from .certify import DEFAULT_RTOL, Certificate, certify

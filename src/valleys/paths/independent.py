@@ -168,7 +168,8 @@ def output_descent(land, theta, /, *, target: torch.Tensor | None = None, tau: f
         new["b1"] = blocks["b1"] + P[-1]
         points.append(land.layout.flatten({k: v.to(land.dtype) for k, v in new.items()}))
     points[0] = base
-    segs = [Segment(points[i], points[i + 1], None, f"output straight to the target, piece {i} (first layer, h of L3.4.6)")
+    segs = [Segment(points[i], points[i + 1], None,
+                    f"output straight to the target, piece {i} (first layer, h of L3.4.6)")
             for i in range(len(points) - 1)]
     end = points[-1]
     target_loss = float(land._scale * ((T - Y) ** 2).sum()) * (0.5 if land.loss_fn.name == "half_squared" else 1.0)

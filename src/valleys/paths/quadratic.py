@@ -195,7 +195,9 @@ def _a4_stages(W: torch.Tensor, u: torch.Tensor, A_star: torch.Tensor, tau: floa
             K = _rotation_log(O)
             rows = _rotation_curve(B0, K, target)
 
-            def compress(s, rows=rows, group=group, W0=b.W.clone(), u0=b.u.clone()):
+            W_at, u_at = b.W.clone(), b.u.clone()
+
+            def compress(s, rows=rows, group=group, W0=W_at, u0=u_at):
                 Ws = W0.clone()
                 Ws[group] = rows(s)
                 return Ws, u0
@@ -235,7 +237,9 @@ def _a4_stages(W: torch.Tensor, u: torch.Tensor, A_star: torch.Tensor, tau: floa
     Ap_half = (V[:, pos] * lam[pos].sqrt()) @ V[:, pos].T
     Am_half = (V[:, neg] * (-lam[neg]).sqrt()) @ V[:, neg].T
 
-    def psd(s, W0=b.W.clone(), u0=b.u.clone()):
+    W_at, u_at = b.W.clone(), b.u.clone()
+
+    def psd(s, W0=W_at, u0=u_at):
         Ws = W0.clone()
         if s >= 1.0:
             Ws[plus], Ws[minus] = Mp @ Ap_half, Mm @ Am_half
@@ -249,7 +253,7 @@ def _a4_stages(W: torch.Tensor, u: torch.Tensor, A_star: torch.Tensor, tau: floa
     for group, M, sel, lam_sel, name in ((plus, Mp, pos, lam[pos], "positive"),
                                          (minus, Mm, neg, -lam[neg], "negative")):
         k, r = len(group), int(sel.sum())
-        if r == k or r == 0 and bool((b.W[group] == 0).all()):
+        if r == k or (r == 0 and bool((b.W[group] == 0).all())):
             continue
         G = M @ V  # (k, n) orthonormal columns
         Qfull = _orthogonal_completion(G)
@@ -263,7 +267,9 @@ def _a4_stages(W: torch.Tensor, u: torch.Tensor, A_star: torch.Tensor, tau: floa
         K = _rotation_log(O)
         rows = _rotation_curve(b.W[group].clone(), K, target)
 
-        def compress(s, rows=rows, group=group, W0=b.W.clone(), u0=b.u.clone()):
+        W_at, u_at = b.W.clone(), b.u.clone()
+
+        def compress(s, rows=rows, group=group, W0=W_at, u0=u_at):
             Ws = W0.clone()
             Ws[group] = rows(s)
             return Ws, u0
