@@ -29,7 +29,6 @@ a polygon, and :func:`valleys.paths.certify` proves it with its exact kind. With
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,9 +39,7 @@ import torch
 from .._validation import check_bool, check_float, check_int
 from ..errors import InvalidParameterError, ModelError
 from ..nets.models import TwoLayer
-from ._exact import ExactSegment, NotExact, PieceBudget
-from ._netspec import net_spec
-from .certify import _extremes
+from ._chords import ChordTest, inscribe
 from .constructions import ConstructedPath
 from .path import Path, Segment
 
@@ -297,25 +294,6 @@ def _a4_stages(W: torch.Tensor, u: torch.Tensor, A_star: torch.Tensor, tau: floa
     return b.stages, info
 
 
-# ------------------------------------------------------------------ exact chords
-class _ChordCheck:
-    def __init__(self, land, tol: float, max_pieces: int = 64):
-        self.land, self.spec, self.tol, self.max_pieces = land, net_spec(land), tol, max_pieces
-
-    def rise(self, P: torch.Tensor, Q: torch.Tensor) -> float:
-        """Exact largest rise of the loss along the chord P -> Q (inf when not exact)."""
-        try:
-            polys = ExactSegment(self.spec, self.land.layout, P, Q, max_pieces=self.max_pieces).pieces()
-        except (NotExact, PieceBudget):
-            return math.inf
-        run_min, rise = math.inf, 0.0
-        for piece in polys:
-            for v in _extremes(piece.coef, piece.s0, piece.s1):
-                run_min = min(run_min, v)
-                rise = max(rise, v - run_min)
-        return rise
-
-
 def a4_path(land, theta, /, *, polygon: bool = True, scale_frac: float = 0.5, chords: int = 4,
             max_chords: int = 4096, chord_rtol: float = 1e-12, tau: float = 1e-10,
             A_star: torch.Tensor | None = None) -> ConstructedPath:
@@ -385,7 +363,8 @@ def a4_path(land, theta, /, *, polygon: bool = True, scale_frac: float = 0.5, ch
     c_end = 1.0 + scale_frac * (c_star - 1.0) if polygon else 1.0
     n_curves = sum(st.kind == "curve" for st in stages)
     L0 = float(land.loss(th.to(land.dtype)))
-    check = _ChordCheck(land, chord_rtol * max(1.0, L0)) if polygon else None
+    check = ChordTest(land)
+    tol_chord = chord_rtol * max(1.0, L0)
     segments: list[Segment] = []
     state = pack(W, u)
     done, chord_counts, refused = 0, [], 0
@@ -412,23 +391,12 @@ def a4_path(land, theta, /, *, polygon: bool = True, scale_frac: float = 0.5, ch
             segments.append(Segment(state, end, curve, st.label))
             state = end
             continue
-        knots = np.linspace(0.0, 1.0, chords + 1).tolist()
-        points = {s: at(s) for s in knots}
-        points[0.0] = state
-        i = 0
-        while i < len(knots) - 1:
-            a, bnd = knots[i], knots[i + 1]
-            if len(knots) - 1 < max_chords and check.rise(points[a], points[bnd]) > check.tol:
-                m = 0.5 * (a + bnd)
-                points[m] = at(m)
-                knots.insert(i + 1, m)
-                continue
-            i += 1
-        for k, (a, bnd) in enumerate(zip(knots[:-1], knots[1:], strict=True)):
-            segments.append(Segment(points[a], points[bnd], None, f"{st.label} [chord {k}]"))
-        chord_counts.append(len(knots) - 1)
-        refused += int(len(knots) - 1 >= max_chords)
-        state = points[1.0]
+        segs, count, hit = inscribe(at, state, lambda P, Q: check.rise(P, Q) <= tol_chord, chords=chords,
+                                    max_chords=max_chords, label=st.label)
+        segments += segs
+        chord_counts.append(count)
+        refused += int(hit)
+        state = segs[-1].end
     path = Path(segments)
     end = segments[-1].end
     A_end = gram(end[lay.slice("W")].reshape(p, n).to(torch.float64), end[lay.slice("v")].to(torch.float64))
