@@ -10,7 +10,7 @@ from valleys.errors import DataError, InvalidParameterError, ModelError
 from valleys.nets import mlp, two_layer
 from valleys.nets.activations import get_activation
 from valleys.paths import certify
-from valleys.paths.independent import kernel_ray, output_descent, rescaling_ray
+from valleys.paths.independent import kernel_ray, output_connect, output_descent, rescaling_ray
 from valleys.paths.quadratic import a4_path, gram, quadratic_optimum
 
 
@@ -170,6 +170,36 @@ def test_output_descent_midpoints_of_pieces_are_on_the_output_line():
         F = _out(land, 0.5 * (seg.start + seg.end))
         t = float((F - F0).reshape(-1) @ D / (D @ D))
         assert torch.allclose(F, F0 + t * (Y - F0), atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_output_connect_stays_in_the_sublevel_set_and_ends_exactly(seed):
+    land, a, X, Y = _indep(0.1, seed=seed)
+    b = torch.randn(land.dim, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64) * 0.5
+    conn = output_connect(land, a, b)
+    level = max(float(land.loss(a)), float(land.loss(b)))
+    assert conn.info["level"] == level
+    assert torch.equal(conn.path.start, a) and torch.equal(conn.path.end, b)
+    cert = certify(conn.path, land, claim="sublevel", level=level)
+    assert cert.holds is True and cert.kind == "exact"
+    # the corners carry the straight output path: loss = the convex parabola (closed form)
+    Fa, Fb = _out(land, a), _out(land, b)
+    D = (Fb - Fa).reshape(-1)
+    for seg in conn.path.segments:
+        F = _out(land, seg.end)
+        t = float((F - Fa).reshape(-1) @ D / (D @ D))
+        assert torch.allclose(F, (1 - t) * Fa + t * Fb, atol=1e-9)
+        assert float(land.loss(seg.end)) == pytest.approx(float((((1 - t) * Fa + t * Fb - Y) ** 2).sum(1).mean()),
+                                                          abs=1e-10 * max(1, level))
+
+
+def test_output_connect_certificate_refutes_a_lower_level():
+    # the path reaches max(L(a), L(b)) at an end: a level 1% lower must be refuted exactly
+    land, a, X, Y = _indep(0.1, seed=6)
+    b = torch.randn(land.dim, generator=torch.Generator().manual_seed(106), dtype=torch.float64) * 0.5
+    conn = output_connect(land, a, b)
+    cert = certify(conn.path, land, claim="sublevel", level=0.99 * conn.info["level"])
+    assert cert.kind == "exact" and cert.holds is False and cert.failing_piece is not None
 
 
 def test_rays_keep_the_output_constant_to_large_norms():

@@ -11,6 +11,12 @@ sigma^{-1} and the right inverses of W_L, ..., W_2 to the first-layer parameters
   L(theta); only the first layer moves, and it moves along a polygon whose corners are
   where some hidden feature crosses 0 (sigma^{-1} is piecewise linear), so the path is
   exactly a polygon and :func:`valleys.paths.certify` proves it with its exact kind.
+- :func:`output_connect` [derived form of NG-A5]: between any two points theta_a, theta_b
+  (both with Property 3.4.5), layers 2..L move on the straight line, the output moves on
+  the straight line F_L(s) = (1 - s) F_L^a + s F_L^b (so the square loss is a convex
+  parabola in s, <= max(L_a, L_b)) and the lower features are interpolated and corrected
+  top-down through the right inverses; the curve is replaced by an inscribed polygon whose
+  chords are refined until each stays exactly in {L <= max(L_a, L_b)} (T3.4.9 (1)).
 - :func:`kernel_ray`: a straight unbounded ray in the first-layer parameters along
   ker [X, 1] (dimension d + 1 - N >= 1), on which every pre-activation, hence the loss, is
   constant: a level-set component is unbounded (T3.4.9 (2)).
@@ -24,14 +30,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import check_float
+from .._validation import check_float, check_int
 from ..errors import DataError, InvalidParameterError, ModelError
 from ..nets.models import MLP
+from ._chords import ChordTest, inscribe
 from ._netspec import piecewise_kind
 from .constructions import ConstructedPath
 from .path import Path, Segment
 
-__all__ = ["independent_parts", "output_descent", "kernel_ray", "rescaling_ray"]
+__all__ = ["independent_parts", "output_descent", "output_connect", "kernel_ray", "rescaling_ray"]
 
 
 def independent_parts(land, theta, *, tau: float = 1e-10) -> dict:
@@ -175,6 +182,79 @@ def output_descent(land, theta, /, *, target: torch.Tensor | None = None, tau: f
     target_loss = float(land._scale * ((T - Y) ** 2).sum()) * (0.5 if land.loss_fn.name == "half_squared" else 1.0)
     return ConstructedPath(Path(segs), end, float(land.loss(end)), target_loss,
                            {"breakpoints": len(ts) - 2, "ranks_W2_to_WL": parts["ranks"]})
+
+
+def output_connect(land, theta_a, theta_b, /, *, chords: int = 8, max_chords: int = 4096,
+                   chord_rtol: float = 1e-10, rank_rtol: float = 1e-6, tau: float = 1e-10) -> ConstructedPath:
+    """NG-T3.4.9 (1): a polygon from theta_a to theta_b inside {L <= max(L(theta_a), L(theta_b))}.
+
+    The curve: with lambda in [0, 1], (W_l, b_l) = (1 - lambda) theta_a's + lambda theta_b's for
+    l >= 2; Z_L = (1 - lambda) F_L^a + lambda F_L^b; for l = L .. 2, with
+    G = (1 - lambda) F_{l-1}^a + lambda F_{l-1}^b, F_{l-1} = G + (Z_l - 1 b_l^T - G W_l^T)(W_l^T)^+
+    and Z_{l-1} = sigma^{-1}(F_{l-1}); the first layer is interpolated likewise and corrected
+    by [X, 1]^+. Along it the output is exactly affine in lambda, so the loss is a convex
+    parabola <= max(L_a, L_b); the polygon through its points is refined until the exact
+    maximum of the loss on every chord is <= max(L_a, L_b) + chord_rtol max(1, L).
+
+    Args:
+        land, theta_a, theta_b: as in :func:`output_descent` (both points need Property 3.4.5).
+        chords: initial chords; max_chords: most chords.
+        chord_rtol: relative slack allowed above max(L_a, L_b) on a chord.
+        rank_rtol: W_l(lambda) must keep sigma_min >= rank_rtol sigma_max on the straight
+            line of the upper layers (checked at every chord end), else InvalidParameterError.
+        tau: as in :func:`independent_parts`.
+    """
+    where = "paths.output_connect"
+    chords = check_int(chords, "chords", where, min_val=1)
+    max_chords = check_int(max_chords, "max_chords", where, min_val=chords)
+    chord_rtol = check_float(chord_rtol, "chord_rtol", where, min_val=0.0)
+    rank_rtol = check_float(rank_rtol, "rank_rtol", where, min_val=0.0, max_val=1.0)
+    pa = independent_parts(land, theta_a, tau=tau)
+    pb = independent_parts(land, theta_b, tau=tau)
+    slopes, X1, L = pa["slopes"], pa["X1"], pa["L"]
+    X = X1[:, :-1]
+    ba, bb = pa["blocks"], pb["blocks"]
+    Za, Fa = _forward(ba, X, slopes, L)
+    Zb, Fb = _forward(bb, X, slopes, L)
+    X1p = torch.linalg.pinv(X1)
+    Pa = torch.cat([ba["W1"].T, ba["b1"][None]], 0)
+    Pb = torch.cat([bb["W1"].T, bb["b1"][None]], 0)
+    worst = [1.0]
+
+    def at(lam: float) -> torch.Tensor:
+        new = {k: (1 - lam) * ba[k] + lam * bb[k] for k in ba}
+        z = (1 - lam) * Za[-1] + lam * Zb[-1]
+        for k in range(L, 1, -1):
+            W = new[f"W{k}"]
+            sv = torch.linalg.svdvals(W)
+            worst[0] = min(worst[0], float(sv[-1] / sv[0]))
+            if not float(sv[-1]) > rank_rtol * float(sv[0]):
+                msg = (f"W{k} loses full row rank on the straight line between the two points (sigma_min / "
+                       f"sigma_max = {float(sv[-1] / sv[0]):.2e} at lambda = {lam:.3g}); pick other points.")
+                raise InvalidParameterError(msg)
+            G = (1 - lam) * Fa[k - 1] + lam * Fb[k - 1]
+            f = G + (z - new[f"b{k}"] - G @ W.T) @ torch.linalg.pinv(W.T)
+            z = _inv(f, slopes[k - 2])
+        base = (1 - lam) * Za[0] + lam * Zb[0]
+        P = (1 - lam) * Pa + lam * Pb + X1p @ (z - base)
+        new["W1"], new["b1"] = P[:-1].T.contiguous(), P[-1].clone()
+        return land.layout.flatten({k: v.to(land.dtype) for k, v in new.items()})
+
+    start = land.layout.flatten({k: v.to(land.dtype) for k, v in ba.items()})
+    end = land.layout.flatten({k: v.to(land.dtype) for k, v in bb.items()})
+    La, Lb = float(land.loss(start)), float(land.loss(end))
+    level = max(La, Lb)
+    tol = chord_rtol * max(1.0, level)
+    test = ChordTest(land)
+
+    def curve(lam: float) -> torch.Tensor:
+        return end if lam >= 1.0 else at(lam)
+
+    segs, count, hit = inscribe(curve, start, lambda P, Q: test.peak(P, Q) <= level + tol, chords=chords,
+                                max_chords=max_chords, label="layers 2..L straight, output straight (h)")
+    return ConstructedPath(Path(segs), end, Lb, None,
+                           {"level": level, "chords": count, "max_chords_hit": hit,
+                            "min_rank_ratio": worst[0]})
 
 
 def kernel_ray(land, theta, length: float, /, *, seed: int = 0, tau: float = 1e-10) -> Path:
