@@ -12,7 +12,9 @@
 - :func:`escape`: a certified path from a point to low loss inside its sublevel set, or the
   lowest barrier found (evidence of a spurious valley, never a proof).
 - :mod:`.constructions`: the seeds' constructed descent paths (VBB A3, Cooper C5.9,
-  Safran–Shamir A1, Nguyen T3.4.17).
+  Safran–Shamir A1, Nguyen T3.4.17); :mod:`.quadratic` (VBB A4 for quadratic nets, a
+  polygon certified exactly) and :mod:`.independent` (Nguyen T3.4.9: descent through
+  the inverse map h and unbounded constant-loss rays for linearly independent data).
 """
 
 from .certify import DEFAULT_RTOL, Certificate, certify
