@@ -126,7 +126,8 @@ class _Recording:
 
     def __call__(self, wrapper):
         if self.calls in self.keep:
-            self.points[self.calls] = torch.cat([p.detach().reshape(-1).clone() for p in wrapper.modules[0].parameters()])
+            params = wrapper.modules[0].parameters()
+            self.points[self.calls] = torch.cat([p.detach().reshape(-1).clone() for p in params])
         self.calls += 1
         return self.metric(wrapper)
 
@@ -185,7 +186,8 @@ def bench_plane(steps: int = 51, loop_points: int = 400) -> dict:
     out["float64_vs_own_loop"] = {
         "loop_points_per_s": loop_pps, "losses_points_per_s": loop_points / times["losses"],
         "plane_points_per_s": n / t_plane64, "losses_speedup": times["loop"] / times["losses"],
-        "plane_speedup": (n / t_plane64) / loop_pps, "target": ">= 1", "losses_plan": list(land64.batch_plans["losses"]),
+        "plane_speedup": (n / t_plane64) / loop_pps, "target": ">= 1",
+        "losses_plan": list(land64.batch_plans["losses"]),
         "note": f"loop and losses timed on the same {loop_points} random plane points; the plane on all {n}"}
     return out
 

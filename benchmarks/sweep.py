@@ -76,8 +76,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     import benchmarks._sweep_task as bench_task
-    from benchmarks._timing import write_result
     import dask
+    from benchmarks._timing import write_result
     from distributed import Client, LocalCluster
 
     from valleys.runs import RunStore

@@ -544,7 +544,8 @@ def test_load_file_csv_empty_cell(tmp_path):
 def test_load_file_npz_X_not_2d(tmp_path):
     p = tmp_path / "v.npz"
     np.savez(p, X=np.ones(5), y=np.zeros(5, dtype=int))
-    with pytest.raises(DataError, match=r"2-D array \(samples x features\) or a 4-D image batch \(N, C, H, W\). Got shape \(5,\)"):
+    expected = r"2-D array \(samples x features\) or a 4-D image batch \(N, C, H, W\). Got shape \(5,\)"
+    with pytest.raises(DataError, match=expected):
         load_file(p)
 
 
