@@ -165,3 +165,27 @@ def test_classify_path_crosses_where_the_margin_changes_sign():
     assert path.fraction(0) == pytest.approx(2 * (lam < 1 / 6).sum() / 2002)
     assert len(path.t) == 2002 and path.segment.max() == 1
     assert path.min_prob(0) < 0.01 and path.to_frame().shape[0] == 2002
+
+
+def test_grid_splits_of_pyramidal_nets_are_joined_by_inverse_mapped_paths():
+    from valleys.expressivity.regions import decision_regions
+    from valleys.experiments.nguyen_regions import inverse_path, joined_by_paths, random_pyramidal
+
+    split_seen = 0
+    for seed in range(40):
+        gen = torch.Generator().manual_seed(seed)
+        for family in ("leaky_relu", "sigmoid"):
+            f, Ws = random_pyramidal([2, 2, 2, 3], family, gen, 0.1)
+            a, b = torch.tensor([3.0, -1.0], dtype=torch.float64), torch.tensor([-2.0, 4.0], dtype=torch.float64)
+            path = inverse_path(f, Ws, a, b, samples=11)
+            assert torch.allclose(path[0], a, atol=1e-8) and torch.allclose(path[-1], b, atol=1e-8)
+            reg = decision_regions(f, ((-50, 50), (-50, 50)), 40, tie_tol=1e-9)  # coarse: thin regions split
+            if any(reg.count(j) > 1 for j in range(3)):
+                split_seen += 1
+                assert joined_by_paths(f, Ws, reg, 1e-9)[0]
+            # two points of different classes are never joined: the forward pass sees the switch
+            labels = f(torch.stack([a, b])).argmax(1)
+            if labels[0] != labels[1]:
+                scores = f(inverse_path(f, Ws, a, b))
+                assert not bool((scores.argmax(1) == labels[0]).all())
+    assert split_seen > 0  # the coarse grid does split some connected regions
