@@ -29,7 +29,8 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 
 def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *, max_iter: int = 80,
-              tol: float = 1e-13) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, str]:
+              tol: float = 1e-13, zero: float = 0.0, accept=None, accept_tol: float = 1e-7
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, str]:
     """Solve the squared-loss basin program by a primal-dual interior-point method.
 
     Args:
@@ -39,11 +40,16 @@ def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *
         y: ``(m,)`` targets.
         max_iter: Iteration limit.
         tol: Relative tolerance on the residuals and the complementarity gap.
+        zero: Stop at a feasible point whose objective is ``<= zero`` (the loss is >= 0).
+        accept: Optional ``accept(c, slack, lam) -> c_exact | None``, tried once the
+            relative error is below ``accept_tol`` (and every third iteration after that);
+            the method stops with status ``"accepted"`` when it returns a point.
+        accept_tol: See ``accept``.
 
     Returns:
         ``(c, slack, lam, iterations, status)``: the point ``(k, r)``, the slacks and
-        multipliers ``(k, m)`` of the unit-normal constraints, and ``"converged"`` or
-        ``"max iterations"`` / ``"stalled"``.
+        multipliers ``(k, m)`` of the unit-normal constraints, and ``"converged"``,
+        ``"zero"``, ``"accepted"``, ``"max iterations"`` or ``"stalled"``.
     """
     r, m = XrT.shape
     k = coef.shape[0]
@@ -62,6 +68,7 @@ def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *
     status = "max iterations"
     it = 0
     best = (np.inf, z, s, lam)
+    tried = 0
     for it in range(1, max_iter + 1):
         C = z.reshape(k, r)
         Nz = a * (C @ Fn.T)
@@ -78,6 +85,15 @@ def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *
         if err <= tol:
             status = "converged"
             break
+        if value * scale_y ** 2 <= zero and float(Nz.min()) >= -1e-12 * float(np.abs(Nz).max()):
+            status = "zero"
+            break
+        if accept is not None and err <= accept_tol:
+            if tried % 3 == 0:
+                got = accept(z.reshape(k, r) * scale_y, s * scale_y, lam)
+                if got is not None:
+                    return got, s * scale_y, lam, it, "accepted"
+            tried += 1
         D = lam / s
         K = Q.copy()
         blocks = np.einsum("km,mr,ms->krs", D, Fn, Fn)
@@ -116,7 +132,7 @@ def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *
         z = z + alpha * dz
         s = s + alpha * ds
         lam = lam + alpha * dl
-    if status != "converged":
+    if status in ("max iterations", "stalled"):
         _, z, s, lam = best
     return z.reshape(k, r) * scale_y, s * scale_y, lam, it, status
 
