@@ -351,7 +351,7 @@ class BasinSolver:
             return self._polish_rounds(ws, lam > slack, c)
 
         c, slack, lam, n_ipm, how = ipm_solve(ws.XrT, ws.coef, ws.a, self.y, max_iter=self.tol.max_ipm,
-                                              tol=self.tol.ipm, zero=floor, accept=accept)
+                                              tol=self.tol.ipm, zero=floor * 1e-8, accept=accept)
         iters += n_ipm
         if how == "accepted" or self._zero_certified(ws, c, floor):
             return c, "solved", iters
