@@ -90,6 +90,8 @@ class BasinTolerances:
             data and slow on nearly rank-deficient data such as tight clusters, where the
             interior-point method goes first). A routing choice only: every accepted value
             is KKT-certified.
+        osqp_iter: OSQP iterations when it proposes the active set of a squared-loss basin
+            (``max_iter`` is for the Newton subproblems of non-quadratic losses).
         max_active_set: iterations of the exact active-set method that takes over when
             OSQP's active set does not certify.
     """
@@ -108,6 +110,7 @@ class BasinTolerances:
     rho: float = 1.0
     max_active_set: int = 5000
     osqp_condition: float = 50.0
+    osqp_iter: int = 1000
     max_ipm: int = 80
     ipm: float = 1e-13
     polish_rounds: int = 10
@@ -262,6 +265,7 @@ class BasinSolver:
         self.scale = float(np.linalg.norm(self.X, axis=1).max())
         sv = np.linalg.svd(self.Xr, compute_uv=False)
         self.condition = float(sv[0] / sv[-1])  # of X on its row space: picks the first solver
+        self._osqp_successes = self._osqp_failures = 0
         self._spaces: dict[int, _Workspace] = {}
 
     @property
@@ -330,19 +334,23 @@ class BasinSolver:
             return self._newton(ws)
         floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
         iters, notes = 0, []
-        if self.condition <= self.tol.osqp_condition:
-            # 1. well-conditioned data: warm-started OSQP proposes the active set
-            ws.solver.update_settings(eps_abs=self.tol.eps, eps_rel=self.tol.eps)
+        if self.condition <= self.tol.osqp_condition and self._osqp_failures <= self._osqp_successes + 2:
+            # 1. well-conditioned data: warm-started OSQP proposes the active set (skipped for
+            # the rest of this data set once it fails more often than it succeeds)
+            ws.solver.update_settings(eps_abs=self.tol.eps, eps_rel=self.tol.eps, max_iter=self.tol.osqp_iter)
             c, dual, info = ws.solve(np.full(self.m, 2.0 / self.m), -2.0 * self.y / self.m)
             iters += int(info.iter)
             if self._zero_certified(ws, c, floor):
+                self._osqp_successes += 1
                 return c, "solved", iters
             pre = ws.a * (c @ ws.XrT)
             for active in (dual < -self.tol.kkt * max(1.0, np.abs(dual).max()),
                            pre <= self.tol.kkt * max(1.0, np.abs(pre).max())):
                 c_pol = self._polish_rounds(ws, active, c)
                 if c_pol is not None:
+                    self._osqp_successes += 1
                     return c_pol, "solved", iters
+            self._osqp_failures += 1
             notes.append(f"OSQP: {info.status}")
 
         # 2. a dense interior-point solve proposes the active set (lambda_t > s_t), solved
