@@ -19,9 +19,17 @@ Structure reused across basins (:class:`BasinSolver`):
 - the program in ``(c, p)`` (``p`` the m predictions, tied to ``c`` by equalities) has a
   diagonal Hessian and a sparsity pattern fixed by (width, m, r) alone, so one OSQP
   workspace per reduced width is set up once and only its values are updated per basin
-  (one numeric refactorisation, no symbolic analysis; warm-started). OSQP only proposes
-  the active set: :meth:`BasinSolver._polish` solves it exactly and the KKT conditions
-  (NNLS multipliers) certify the result, else OSQP is rerun at a 1000x tighter tolerance.
+  (one numeric refactorisation, no symbolic analysis; warm-started).
+- Squared loss: an approximate solver only proposes the active set, which
+  :meth:`BasinSolver._polish` solves exactly (adding constraints the exact solution
+  violates, for a few rounds) and the KKT conditions (NNLS multipliers) certify. On
+  well-conditioned data OSQP proposes first (``osqp_iter`` iterations; skipped for the
+  rest of a data set where it fails more often than it succeeds); otherwise, or when it
+  fails, the dense interior-point method of :mod:`valleys.basins.ipm` (tight clusters,
+  SS-T5: X nearly rank-deficient, the rows of a cluster nearly parallel, and ADMM
+  stalls), and last the exact primal active-set method of
+  :mod:`valleys.basins.active_set` from the interior-point solution projected on the
+  cell. A value that none of them certifies keeps an ``"uncertified (...)"`` status.
 - Dense linear algebra runs with one BLAS thread (small matrices; many processes).
 
 Non-quadratic losses (logistic / binary cross-entropy) are solved by damped Newton steps,
