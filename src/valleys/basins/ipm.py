@@ -90,41 +90,26 @@ def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *
             break
         if accept is not None and err <= accept_tol:
             if tried % 3 == 0:
-                got = accept(z.reshape(k, r) * scale_y, s * scale_y, lam)
+                got = accept(z.reshape(k, r) * scale_y, s * scale_y, lam * scale_y)
                 if got is not None:
-                    return got, s * scale_y, lam, it, "accepted"
+                    return got, s * scale_y, lam * scale_y, it, "accepted"
             tried += 1
         D = lam / s
         K = Q.copy()
         blocks = np.einsum("km,mr,ms->krs", D, Fn, Fn)
         for j in range(k):
             K[j * r:(j + 1) * r, j * r:(j + 1) * r] += blocks[j]
-        try:
-            fac = cho_factor(K, lower=True, check_finite=False)
-            solve = lambda rhs: cho_solve(fac, rhs, check_finite=False)  # noqa: E731
-        except LinAlgError:
-            K += np.eye(n) * (1e-14 * float(np.abs(np.diag(K)).max()))
-            try:
-                fac = cho_factor(K, lower=True, check_finite=False)
-                solve = lambda rhs: cho_solve(fac, rhs, check_finite=False)  # noqa: E731
-            except LinAlgError:
-                status = "stalled"
-                break
-
-        def direction(rc):
-            rhs = -rd - (((a * (rc / s + D * rp)) @ Fn).reshape(-1))
-            dz = solve(rhs)
-            dNz = a * (dz.reshape(k, r) @ Fn.T)
-            ds = dNz + rp
-            dl = -(rc + lam * ds) / s
-            return dz, ds, dl
-
-        dz, ds, dl = direction(s * lam)
+        fac = _factor(K)
+        if fac is None:
+            status = "stalled"
+            break
+        state = (fac, rd, rp, s, lam, D, a, Fn)
+        dz, ds, dl = _direction(state, s * lam)
         ap = _step(s, ds)
         ad = _step(lam, dl)
         mu_aff = float(((s + ap * ds) * (lam + ad * dl)).mean())
         sigma = (mu_aff / mu) ** 3 if mu > 0 else 0.0
-        dz, ds, dl = direction(s * lam + ds * dl - sigma * mu)
+        dz, ds, dl = _direction(state, s * lam + ds * dl - sigma * mu)
         alpha = 0.99 * min(_step(s, ds), _step(lam, dl))
         if alpha <= 1e-14:
             status = "stalled"
@@ -134,7 +119,30 @@ def ipm_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, *
         lam = lam + alpha * dl
     if status in ("max iterations", "stalled"):
         _, z, s, lam = best
-    return z.reshape(k, r) * scale_y, s * scale_y, lam, it, status
+    return z.reshape(k, r) * scale_y, s * scale_y, lam * scale_y, it, status
+
+
+def _factor(K: np.ndarray):
+    """Cholesky factor of the Newton matrix (a tiny diagonal shift if rounding made it
+    indefinite: it only changes the search direction), or None."""
+    for shift in (0.0, 1e-14, 1e-10):
+        try:
+            return cho_factor(K + np.eye(len(K)) * (shift * float(np.abs(np.diag(K)).max())) if shift else K,
+                              lower=True, check_finite=False)
+        except LinAlgError:
+            continue
+    return None
+
+
+def _direction(state, rc: np.ndarray):
+    """Newton direction ``(dz, ds, dlam)`` for the complementarity target ``rc``."""
+    fac, rd, rp, s, lam, D, a, Fn = state
+    k, r = a.shape[0], Fn.shape[1]
+    rhs = -rd - (((a * (rc / s + D * rp)) @ Fn).reshape(-1))
+    dz = cho_solve(fac, rhs, check_finite=False)
+    ds = a * (dz.reshape(k, r) @ Fn.T) + rp
+    dl = -(rc + lam * ds) / s
+    return dz, ds, dl
 
 
 def _step(v: np.ndarray, dv: np.ndarray) -> float:

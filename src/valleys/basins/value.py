@@ -48,9 +48,9 @@ import scipy.sparse as sp
 from scipy.optimize import nnls
 from threadpoolctl import ThreadpoolController
 
-from .losses import get_scalar_loss
 from .active_set import active_set_solve
 from .ipm import ipm_solve
+from .losses import get_scalar_loss
 from .partition import (
     BasinPattern,
     as_data,
