@@ -378,8 +378,7 @@ class BasinSolver:
         notes.append(f"interior point: {how}")
         # 3. the exact active-set method from the interior-point solution, projected on the cell
         start = self._feasible_start(ws, c)
-        c_as, status, n_as = active_set_solve(ws.XrT, ws.coef, ws.a, self.y, start,
-                                              self._tight(ws, start) | (lam > slack),
+        c_as, status, n_as = active_set_solve(ws.XrT, ws.coef, ws.a, self.y, start, self._tight(ws, start),
                                               max_iter=self.tol.max_active_set, mult_tol=self.tol.kkt * 1e-2,
                                               step_tol=1e-13)
         iters += n_as
