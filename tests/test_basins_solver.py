@@ -97,7 +97,7 @@ def test_active_set_from_the_initialisation_equals_the_solver(seed):
     a = pat.A.astype(float)
     coef = (a > 0) * pat.b[:, None].astype(float)
     start = np.abs(v)[:, None] * W
-    c, status, _ = active_set_solve(X.T, coef, a, y, start, np.zeros_like(a, dtype=bool), max_iter=2000,
+    c, status, _, _ = active_set_solve(X.T, coef, a, y, start, np.zeros_like(a, dtype=bool), max_iter=2000,
                                     mult_tol=1e-10, step_tol=1e-13)
     assert status == "kkt"
     assert (a * (c @ X.T) >= -1e-12).all()

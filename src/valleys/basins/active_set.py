@@ -39,7 +39,7 @@ def _null_basis(rows: np.ndarray, r: int) -> np.ndarray:
 
 def active_set_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, c0: np.ndarray,
                      working: np.ndarray, *, max_iter: int, mult_tol: float, step_tol: float
-                     ) -> tuple[np.ndarray, str, int]:
+                     ) -> tuple[np.ndarray, str, int, np.ndarray]:
     """Minimise the squared-loss basin program from a feasible start.
 
     Args:
@@ -56,8 +56,8 @@ def active_set_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.nda
             largest pre-activation counts as zero (a minimiser of the working set).
 
     Returns:
-        ``(c, status, iterations)`` with status ``"kkt"`` (every multiplier nonnegative to the
-        tolerance) or ``"max iterations"``.
+        ``(c, status, iterations, working)`` with status ``"kkt"`` (every multiplier
+        nonnegative to the tolerance) or ``"max iterations"``, and the final working set.
     """
     k, r = c0.shape
     m = len(y)
@@ -111,9 +111,9 @@ def active_set_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.nda
             if lam[t] < worst:
                 worst, drop = float(lam[t]), (j, int(idx[t]))
         if drop is None:
-            return c, "kkt", it
+            return c, "kkt", it, work
         work[drop] = False
-    return c, "max iterations", max_iter
+    return c, "max iterations", max_iter, work
 
 
 def _independent(working: np.ndarray, a: np.ndarray, Xr: np.ndarray) -> np.ndarray:

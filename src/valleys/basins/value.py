@@ -378,12 +378,16 @@ class BasinSolver:
         notes.append(f"interior point: {how}")
         # 3. the exact active-set method from the interior-point solution, projected on the cell
         start = self._feasible_start(ws, c)
-        c_as, status, n_as = active_set_solve(ws.XrT, ws.coef, ws.a, self.y, start, self._tight(ws, start),
-                                              max_iter=self.tol.max_active_set, mult_tol=self.tol.kkt * 1e-2,
-                                              step_tol=1e-13)
+        c_as, status, n_as, working = active_set_solve(
+            ws.XrT, ws.coef, ws.a, self.y, start, self._tight(ws, start), max_iter=self.tol.max_active_set,
+            mult_tol=self.tol.kkt * 1e-2, step_tol=1e-13)
         iters += n_as
         if self._certified(ws, c_as):
             return c_as, "solved", iters
+        # its working rows held their (tiny) start values: solve the working set exactly
+        c_pol = self._polish_rounds(ws, working, c_as)
+        if c_pol is not None:
+            return c_pol, "solved", iters
         notes.append(f"active set: {status}")
         return c_as, "uncertified (" + "; ".join(notes) + ")", iters
 
@@ -422,10 +426,8 @@ class BasinSolver:
             lam, _ = nnls(M.T, -c[j])
             out[j] = c[j] + M.T @ lam
             viol = ws.a[j] * (out[j] @ ws.XrT)
-            if (viol < 0).any():  # rounding: shrink towards 0 (the apex, always feasible) is not
-                # enough for a hair below 0 on a tight row; snap those rows by one more projection
-                lam2, _ = nnls(M.T, -out[j])
-                out[j] = out[j] + M.T @ lam2
+            if (viol < -self.tol.feasibility * max(float(np.abs(viol).max()), 1e-300)).any():
+                out[j] = 0.0  # NNLS did not reach the cone to the tolerance: the apex is feasible
         return out
 
     def _squared(self, ws: _Workspace, c: np.ndarray) -> float:
