@@ -423,10 +423,13 @@ class BasinSolver:
         out = c.copy()
         for j in np.flatnonzero((pre < 0).any(axis=1)):
             M = ws.a[j][:, None] * ws.XrT.T
-            lam, _ = nnls(M.T, -c[j])
-            out[j] = c[j] + M.T @ lam
-            viol = ws.a[j] * (out[j] @ ws.XrT)
-            if (viol < -self.tol.feasibility * max(float(np.abs(viol).max()), 1e-300)).any():
+            for _ in range(2):  # a second projection snaps rows left a hair outside by rounding
+                lam, _ = nnls(M.T, -out[j])
+                out[j] = out[j] + M.T @ lam
+                viol = ws.a[j] * (out[j] @ ws.XrT)
+                if (viol >= -self.tol.feasibility * max(float(np.abs(viol).max()), 1e-300)).all():
+                    break
+            else:
                 out[j] = 0.0  # NNLS did not reach the cone to the tolerance: the apex is feasible
         return out
 
