@@ -4,8 +4,9 @@ Both sides of each comparison are measured in the same run and written to
 ``benchmarks/results/basins.json``. Targets (issue 9):
 
 - exact basin values per second for n = 16 neurons, d = 20, m = 40 samples, squared
-  loss: :class:`valleys.basins.BasinSolver` (OSQP workspace set up once per reduced
-  width, values updated per basin, exact polish + KKT certificate) against a generic
+  loss: :class:`valleys.basins.BasinSolver` (on this well-conditioned data OSQP proposes
+  the active set: one workspace per reduced width, values updated per basin; exact
+  polish + KKT certificate; the interior-point route takes over where OSQP fails) against a generic
   CVXPY model rebuilt for each basin (Clarabel, CVXPY's accurate default): >= 5x, values
   equal to 1e-6;
 - the Monte Carlo of SS-T2 (singleton data, d = 100, m = 200 points, width n = 40,

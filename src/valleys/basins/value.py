@@ -19,9 +19,17 @@ Structure reused across basins (:class:`BasinSolver`):
 - the program in ``(c, p)`` (``p`` the m predictions, tied to ``c`` by equalities) has a
   diagonal Hessian and a sparsity pattern fixed by (width, m, r) alone, so one OSQP
   workspace per reduced width is set up once and only its values are updated per basin
-  (one numeric refactorisation, no symbolic analysis; warm-started). OSQP only proposes
-  the active set: :meth:`BasinSolver._polish` solves it exactly and the KKT conditions
-  (NNLS multipliers) certify the result, else OSQP is rerun at a 1000x tighter tolerance.
+  (one numeric refactorisation, no symbolic analysis; warm-started).
+- Squared loss: an approximate solver only proposes the active set, which
+  :meth:`BasinSolver._polish` solves exactly (adding constraints the exact solution
+  violates, for a few rounds) and the KKT conditions (NNLS multipliers) certify. On
+  well-conditioned data OSQP proposes first (``osqp_iter`` iterations; skipped for the
+  rest of a data set where it fails more often than it succeeds); otherwise, or when it
+  fails, the dense interior-point method of :mod:`valleys.basins.ipm` (tight clusters,
+  SS-T5: X nearly rank-deficient, the rows of a cluster nearly parallel, and ADMM
+  stalls), and last the exact primal active-set method of
+  :mod:`valleys.basins.active_set` from the interior-point solution projected on the
+  cell. A value that none of them certifies keeps an ``"uncertified (...)"`` status.
 - Dense linear algebra runs with one BLAS thread (small matrices; many processes).
 
 Non-quadratic losses (logistic / binary cross-entropy) are solved by damped Newton steps,
@@ -40,8 +48,17 @@ import scipy.sparse as sp
 from scipy.optimize import nnls
 from threadpoolctl import ThreadpoolController
 
+from .active_set import active_set_solve
+from .ipm import ipm_solve
 from .losses import get_scalar_loss
-from .partition import BasinPattern, as_data, as_targets, check_pattern, empty_neurons, row_space
+from .partition import (
+    BasinPattern,
+    as_data,
+    as_targets,
+    check_pattern,
+    empty_neurons,
+    row_space,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,20 @@ class BasinTolerances:
             status is ``"not attained"`` and the value is the infimum to that accuracy.
         rho: OSQP's initial ADMM penalty (on its internally scaled problem; 1.0 measured
             fastest on random basins, against OSQP's default 0.1).
+        polish_rounds: exact polishes per guessed active set, each adding the constraints
+            the previous one violated.
+        max_ipm: iterations of the interior-point method (squared loss).
+        ipm: relative tolerance of the interior-point method (residuals and gap); its
+            solution only proposes the active set.
+        osqp_condition: squared loss: OSQP proposes the active set first when the condition
+            number of X on its row space is at most this (ADMM is fast on well-conditioned
+            data and slow on nearly rank-deficient data such as tight clusters, where the
+            interior-point method goes first). A routing choice only: every accepted value
+            is KKT-certified.
+        osqp_iter: OSQP iterations when it proposes the active set of a squared-loss basin
+            (``max_iter`` is for the Newton subproblems of non-quadratic losses).
+        max_active_set: iterations of the exact active-set method that takes over when
+            OSQP's active set does not certify.
     """
 
     eps: float = 1e-7
@@ -85,6 +116,12 @@ class BasinTolerances:
     prox: float = 1e-6
     margin_at_infinity: float = 30.0
     rho: float = 1.0
+    max_active_set: int = 5000
+    osqp_condition: float = 50.0
+    osqp_iter: int = 1000
+    max_ipm: int = 80
+    ipm: float = 1e-13
+    polish_rounds: int = 10
 
 
 @dataclass
@@ -148,11 +185,25 @@ def _one_blas_thread():
 
 
 class _Workspace:
-    """One OSQP problem in ``(c, p)`` for a reduced width k; values change per basin."""
+    """One reduced width k: the pattern's signs, and (built on first use, for the Newton
+    subproblems of non-quadratic losses) one OSQP problem in ``(c, p)`` whose values change
+    per basin."""
 
     def __init__(self, Xr: np.ndarray, k: int, tol: BasinTolerances):
         m, r = Xr.shape
         self.m, self.r, self.k = m, r, k
+        self.XrT = Xr.T
+        self.tol = tol
+        self._solver = None
+
+    @property
+    def solver(self):
+        if self._solver is None:
+            self._setup()
+        return self._solver
+
+    def _setup(self) -> None:
+        m, r, k, tol = self.m, self.r, self.k, self.tol
         nc = k * r
         eq_rows = np.arange(m)
         cols_idx = [np.concatenate([eq_rows, m + i * m + eq_rows]) for i in range(k) for _ in range(r)]
@@ -163,21 +214,23 @@ class _Workspace:
         P0 = sp.identity(nc + m, format="csc")  # diagonal pattern: proximal c-part, loss p-part
         self.l = np.zeros(m + k * m)
         self.u = np.concatenate([np.zeros(m), np.full(k * m, np.inf)])
-        self.solver = osqp.OSQP()
+        self._solver = osqp.OSQP()
         settings = {"verbose": False, "polishing": False, "eps_abs": tol.eps, "eps_rel": tol.eps,
                     "max_iter": tol.max_iter, "warm_starting": True,
                     "rho": tol.rho}
-        self.solver.setup(P0, np.zeros(nc + m), A0, self.l, self.u, **settings)
-        self.XrT = Xr.T
+        self._solver.setup(P0, np.zeros(nc + m), A0, self.l, self.u, **settings)
 
     def set_pattern(self, a: np.ndarray, b: np.ndarray) -> None:
         s = (a > 0).astype(np.float64)
-        eq = -(s * b[:, None])[:, None, :] * self.XrT[None, :, :]
-        ineq = a[:, None, :].astype(np.float64) * self.XrT[None, :, :]
-        data = np.concatenate([eq, ineq], axis=2).reshape(-1)
         self.coef = s * b[:, None]
         self.a = a.astype(np.float64)
-        self.Ax = np.concatenate([data, np.ones(self.m)])
+
+    def osqp_data(self) -> np.ndarray:
+        """The values of OSQP's constraint matrix for the current pattern."""
+        eq = -self.coef[:, None, :] * self.XrT[None, :, :]
+        ineq = self.a[:, None, :] * self.XrT[None, :, :]
+        data = np.concatenate([eq, ineq], axis=2).reshape(-1)
+        return np.concatenate([data, np.ones(self.m)])
 
     def solve(self, h: np.ndarray, g: np.ndarray, prox: float = 0.0, center: np.ndarray | None = None):
         """Minimise ``1/2 p^T diag(h) p + g^T p (+ prox/2 ||c - center||^2)`` over the cell;
@@ -185,7 +238,7 @@ class _Workspace:
         nc = self.k * self.r
         qc = np.zeros(nc) if center is None else -prox * center.reshape(-1)
         Px = np.concatenate([np.full(nc, prox), h])
-        self.solver.update(Px=Px, Ax=self.Ax, q=np.concatenate([qc, g]))
+        self.solver.update(Px=Px, Ax=self.osqp_data(), q=np.concatenate([qc, g]))
         res = self.solver.solve(raise_error=False)
         x = res.x
         if x is None or not np.isfinite(x).all():
@@ -218,6 +271,9 @@ class BasinSolver:
         self.R = row_space(self.X, self.tol.rank_rtol)
         self.Xr = self.X @ self.R
         self.scale = float(np.linalg.norm(self.X, axis=1).max())
+        sv = np.linalg.svd(self.Xr, compute_uv=False)
+        self.condition = float(sv[0] / sv[-1])  # of X on its row space: picks the first solver
+        self._osqp_successes = self._osqp_failures = 0
         self._spaces: dict[int, _Workspace] = {}
 
     @property
@@ -282,36 +338,100 @@ class BasinSolver:
                           iters, k)
 
     def _minimise(self, ws: _Workspace) -> tuple[np.ndarray, str, int]:
-        m = self.m
         if self.loss.name != "squared":
             return self._newton(ws)
-        iters, status = 0, "unsolved"
-        for attempt, eps in enumerate((self.tol.eps, self.tol.eps * 1e-3)):
-            ws.solver.update_settings(eps_abs=eps, eps_rel=eps)
-            if attempt:  # the retry starts cold: the previous basin's warm start can hurt
-                ws.solver.warm_start(x=np.zeros(ws.A_shape[1]), y=np.zeros(ws.A_shape[0]))
-            c, dual, info = ws.solve(np.full(m, 2.0 / m), -2.0 * self.y / m)
-            iters += int(info.iter)
-            c, status = self._finish(ws, c, dual, info)
-            if status == "solved":
-                break
-        return c, status, iters
-
-    def _finish(self, ws: _Workspace, c: np.ndarray, dual: np.ndarray, info) -> tuple[np.ndarray, str]:
-        """Certify OSQP's solution, or its exact polish on a guessed active set."""
         floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
-        pre = c @ ws.XrT
-        feasible = (ws.a * pre >= -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)).all()
-        if feasible and self._squared(ws, c) <= floor:  # the loss is >= 0: certified
-            return c, "solved"
-        candidates = [dual < -self.tol.kkt * max(1.0, np.abs(dual).max()),
-                      ws.a * pre <= self.tol.kkt * max(1.0, np.abs(pre).max())]
-        candidates.append(candidates[0] | candidates[1])
-        for active in candidates:
+        iters, notes = 0, []
+        if self.condition <= self.tol.osqp_condition and self._osqp_failures <= self._osqp_successes + 2:
+            # 1. well-conditioned data: warm-started OSQP proposes the active set (skipped for
+            # the rest of this data set once it fails more often than it succeeds)
+            ws.solver.update_settings(eps_abs=self.tol.eps, eps_rel=self.tol.eps, max_iter=self.tol.osqp_iter)
+            c, dual, info = ws.solve(np.full(self.m, 2.0 / self.m), -2.0 * self.y / self.m)
+            iters += int(info.iter)
+            if self._zero_certified(ws, c, floor):
+                self._osqp_successes += 1
+                return c, "solved", iters
+            pre = ws.a * (c @ ws.XrT)
+            for active in (dual < -self.tol.kkt * max(1.0, np.abs(dual).max()),
+                           pre <= self.tol.kkt * max(1.0, np.abs(pre).max())):
+                c_pol = self._polish_rounds(ws, active, c)
+                if c_pol is not None:
+                    self._osqp_successes += 1
+                    return c_pol, "solved", iters
+            self._osqp_failures += 1
+            notes.append(f"OSQP: {info.status}")
+
+        # 2. a dense interior-point solve proposes the active set (lambda_t > s_t), solved
+        # exactly (adding the constraints it violates) and KKT-certified
+        def accept(c, slack, lam):
+            return self._polish_rounds(ws, lam > slack, c)
+
+        c, slack, lam, n_ipm, how = ipm_solve(ws.XrT, ws.coef, ws.a, self.y, max_iter=self.tol.max_ipm,
+                                              tol=self.tol.ipm, zero=floor * 1e-8, accept=accept)
+        iters += n_ipm
+        if how == "accepted" or self._zero_certified(ws, c, floor):
+            return c, "solved", iters
+        for active in (lam > slack, lam > 1e-3 * slack):
+            c_pol = self._polish_rounds(ws, active, c)
+            if c_pol is not None:
+                return c_pol, "solved", iters
+        notes.append(f"interior point: {how}")
+        # 3. the exact active-set method from the interior-point solution, projected on the cell
+        start = self._feasible_start(ws, c)
+        c_as, status, n_as, working = active_set_solve(
+            ws.XrT, ws.coef, ws.a, self.y, start, self._tight(ws, start), max_iter=self.tol.max_active_set,
+            mult_tol=self.tol.kkt * 1e-2, step_tol=1e-13)
+        iters += n_as
+        if self._certified(ws, c_as):
+            return c_as, "solved", iters
+        # its working rows held their (tiny) start values: solve the working set exactly
+        c_pol = self._polish_rounds(ws, working, c_as)
+        if c_pol is not None:
+            return c_pol, "solved", iters
+        notes.append(f"active set: {status}")
+        return c_as, "uncertified (" + "; ".join(notes) + ")", iters
+
+    def _zero_certified(self, ws: _Workspace, c: np.ndarray, floor: float) -> bool:
+        """A feasible point of loss <= floor certifies the (nonnegative) value to that accuracy."""
+        pre = ws.a * (c @ ws.XrT)
+        return bool((pre >= -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)).all()
+                    and self._squared(ws, c) <= floor)
+
+    def _polish_rounds(self, ws: _Workspace, active: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+        """Exact polishes on ``active``, each adding the constraints the previous one violated;
+        the first KKT-certified one, or None."""
+        active = active.copy()
+        for _ in range(self.tol.polish_rounds):
             c_pol = self._polish(ws, active, c)
             if self._certified(ws, c_pol):
-                return c_pol, "solved"
-        return c, "uncertified (OSQP: " + str(info.status) + ")"
+                return c_pol
+            pre = ws.a * (c_pol @ ws.XrT)
+            violated = pre < -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)
+            if not (violated & ~active).any():
+                return None
+            active |= violated
+        return None
+
+    def _tight(self, ws: _Workspace, c: np.ndarray) -> np.ndarray:
+        pre = ws.a * (c @ ws.XrT)
+        return pre <= self.tol.kkt * max(float(np.abs(pre).max()), 1e-300)
+
+    def _feasible_start(self, ws: _Workspace, c: np.ndarray) -> np.ndarray:
+        """``c`` projected, group by group, onto the group's cone ``{c : a_t <x_t, c> >= 0}``
+        (exactly, by NNLS on the polar cone), which keeps OSQP's tight constraints tight."""
+        pre = ws.a * (c @ ws.XrT)
+        out = c.copy()
+        for j in np.flatnonzero((pre < 0).any(axis=1)):
+            M = ws.a[j][:, None] * ws.XrT.T
+            for _ in range(2):  # a second projection snaps rows left a hair outside by rounding
+                lam, _ = nnls(M.T, -out[j])
+                out[j] = out[j] + M.T @ lam
+                viol = ws.a[j] * (out[j] @ ws.XrT)
+                if (viol >= -self.tol.feasibility * max(float(np.abs(viol).max()), 1e-300)).all():
+                    break
+            else:
+                out[j] = 0.0  # NNLS did not reach the cone to the tolerance: the apex is feasible
+        return out
 
     def _squared(self, ws: _Workspace, c: np.ndarray) -> float:
         return float(np.mean((self._predict(ws, c) - self.y) ** 2))
