@@ -113,6 +113,7 @@ def vbb_descent_path(p: VBBPathParams) -> Result:
                          "end_loss": built.end_loss, "optimum": optimum,
                          "alignment_steps": built.info["alignment_steps"],
                          "final_rank": built.info["final_rank"], "goal_rank": built.info["goal_rank"],
+                         "phase1_stalled": built.info["stalled"],
                          "certificate": cert.holds, "kind": cert.kind, "max_rise": cert.max_rise,
                          "pieces": len(cert.pieces), "model_error": cert.model_error})
             if example is None and built.info["alignment_steps"] > 0:

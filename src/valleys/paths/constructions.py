@@ -60,7 +60,7 @@ def _rank(F: torch.Tensor, tau: float) -> int:
 
 
 def vbb_two_phase(land, theta, /, *, seed: int | torch.Generator | None = 0, tau: float = 1e-10,
-                  max_tries: int = 3) -> ConstructedPath:
+                  max_tries: int = 50) -> ConstructedPath:
     """VBB algorithm A3 for a Safran–Shamir ``TwoLayer`` net (u = v, no bias) and squared loss.
 
     Phase 1 (alignment, constant output): while rank Phi < min(p, N), take c in ker Phi,
@@ -75,7 +75,8 @@ def vbb_two_phase(land, theta, /, *, seed: int | torch.Generator | None = 0, tau
         theta: the start.
         seed: seed of the fresh directions.
         tau: relative singular-value threshold of the ranks and of the pseudo-inverse.
-        max_tries: fresh directions tried per unit before phase 1 stops.
+        max_tries: fresh directions tried per unit before phase 1 stops (3 left one of
+            3000 ReLU starts of the vbb-descent-path full preset at rank N - 1).
 
     Returns:
         A :class:`ConstructedPath` with ``target_loss`` the least-squares optimum of the
