@@ -262,6 +262,24 @@ def test_ntk_gram_of_a_linear_model_is_the_input_gram():
         float(torch.linalg.eigvalsh(A @ A.T)[0]))
 
 
+@pytest.mark.parametrize("make", [
+    lambda: nets.mlp([4, 7, 5, 3], "sigmoid", seed=1),
+    lambda: nets.mlp([4, 6, 3], "relu", seed=2, bias=False),
+    lambda: nets.two_layer(6, 4, "tanh", seed=3),
+    lambda: nn.Sequential(nn.Linear(4, 5), nn.Softplus(beta=2.0, threshold=float("inf")), nn.Linear(5, 3)).double(),
+], ids=["mlp-sigmoid", "mlp-relu-nobias", "two-layer", "sequential"])
+def test_layered_ntk_gram_equals_the_jacobian_product(make):
+    """The layer-by-layer sum (no Jacobian formed) against G G^T from autograd's jacrev."""
+    gen = torch.Generator().manual_seed(7)
+    model = make()
+    m = 1 if isinstance(model, nets.TwoLayer) else 3
+    X = torch.randn(9, 4, generator=gen, dtype=F64)
+    land = Landscape(model, (X, torch.randn(9, m, generator=gen, dtype=F64)), loss="half_squared")
+    theta = land.theta0 + 0.1 * torch.randn(land.dim, generator=gen, dtype=F64)
+    G = land.jacobian(theta)
+    torch.testing.assert_close(ntk_gram(land, theta), G @ G.T, rtol=1e-12, atol=1e-12)
+
+
 def test_ntk_gram_gives_the_pl_identity_for_two_layer_tanh():
     gen = torch.Generator().manual_seed(5)
     X = torch.randn(7, 3, generator=gen, dtype=F64)

@@ -168,8 +168,8 @@ def test_classify_path_crosses_where_the_margin_changes_sign():
 
 
 def test_grid_splits_of_pyramidal_nets_are_joined_by_inverse_mapped_paths():
-    from valleys.expressivity.regions import decision_regions
     from valleys.experiments.nguyen_regions import inverse_path, joined_by_paths, random_pyramidal
+    from valleys.expressivity.regions import decision_regions
 
     split_seen = 0
     for seed in range(40):

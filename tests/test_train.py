@@ -22,7 +22,7 @@ def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
     assert lr_at(2.0, 7, 8, "constant") == 2.0
 
 
-@pytest.mark.parametrize("method", ["gd", "lbfgs"])
+@pytest.mark.parametrize("method", ["gd", "lbfgs", "lm"])
 def test_fit_linear_regression_reaches_least_squares_solution(method):
     X, Y = _regression()
     land = Landscape(torch.nn.Linear(3, 2), (X, Y), loss="mse")
@@ -79,6 +79,35 @@ def test_fit_refuses_bad_settings():
         fit(torch.nn.Linear(3, 2), (X, Y), nesterov=True)
     with pytest.raises(InvalidParameterError, match="method"):
         fit(torch.nn.Linear(3, 2), (X, Y), method="adam")
+    with pytest.raises(InvalidParameterError, match="squared loss"):
+        fit(torch.nn.Linear(3, 2), (X, Y[:, 0].gt(0).long()), loss="ce", method="lm")
+
+
+def test_lm_reaches_a_zero_loss_point_of_a_wide_net_quadratically():
+    """Levenberg–Marquardt on an interpolating tanh net: the loss falls to the float64 floor and
+    the final steps shrink the gradient by orders of magnitude each (quadratic convergence)."""
+    X, Y = _regression(n=12, d=3, seed=4)
+    land = Landscape(nets.mlp([3, 30, 2], "tanh", seed=2), (X, Y), loss="half_squared", reduction="sum")
+    res = fit(land, method="lm", steps=200, grad_tol=1e-11, progress=False)
+    assert res.reason == "gradient tolerance" and res.method == "lm"
+    assert res.loss < 1e-22 * float(land.loss(land.theta0))
+    assert float(land.grad(res.theta).norm()) <= 1e-11  # independent: autograd gradient
+    g = res.history.grad_norm.to_numpy()
+    assert g[-1] < 1e-3 * g[-3]
+
+
+def test_lm_with_frozen_blocks_solves_the_last_layer_least_squares():
+    """Only the output layer trains: the loss is linear least squares in (W2, b2), so LM must land on
+    the lstsq solution computed by LAPACK from the frozen features."""
+    X, Y = _regression(n=25, d=3, seed=6)
+    land = Landscape(nets.mlp([3, 6, 2], "sigmoid", seed=3), (X, Y), loss="mse")
+    res = fit(land, method="lm", steps=100, grad_tol=1e-12, trainable=("W2", "b2"), progress=False)
+    before, after = land.layout.unflatten(land.theta0), land.layout.unflatten(res.theta)
+    assert torch.equal(before["W1"], after["W1"]) and torch.equal(before["b1"], after["b1"])
+    F = torch.sigmoid(X @ before["W1"].T + before["b1"])
+    A = torch.cat([F, torch.ones(len(X), 1, dtype=torch.float64)], 1)
+    sol = torch.linalg.lstsq(A, Y).solution
+    assert torch.allclose(after["W2"].T, sol[:6], atol=1e-8) and torch.allclose(after["b2"], sol[6], atol=1e-8)
 
 
 def test_stack_thetas_use_the_landscape_layout():

@@ -1,4 +1,5 @@
-"""Training one network: full-batch gradient descent, SGD with (Nesterov) momentum, L-BFGS.
+"""Training one network: full-batch gradient descent, SGD with (Nesterov) momentum, L-BFGS,
+Levenberg–Marquardt (squared losses).
 
 :func:`fit` takes a :class:`~valleys.Landscape` (or an ``nn.Module`` with its data) and
 returns a :class:`TrainResult` with the final flat parameters and a history DataFrame.
@@ -33,8 +34,9 @@ from ._common import (
     lr_at,
     momentum_step,
 )
+from .lm import check_lm_loss, levenberg_marquardt
 
-METHODS = ("gd", "sgd", "lbfgs")
+METHODS = ("gd", "sgd", "lbfgs", "lm")
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +54,7 @@ class TrainResult:
         steps: updates made (gd), epochs (sgd) or function evaluations (lbfgs).
         loss: final full-batch loss.
         train_error: final misclassified samples (None without classes).
-        method: ``"gd"``, ``"sgd"`` or ``"lbfgs"``.
+        method: ``"gd"``, ``"sgd"``, ``"lbfgs"`` or ``"lm"``.
     """
 
     theta: torch.Tensor = field(repr=False)
@@ -97,7 +99,10 @@ def fit(model: Landscape | nn.Module, data=None, *, loss: str = "mse", method: s
         method: ``"gd"`` full-batch (heavy-ball or Nesterov momentum optional), ``"sgd"``
             shuffled mini-batches of ``batch_size`` (one step = one epoch) or ``"lbfgs"``
             (PyTorch's L-BFGS with strong-Wolfe line search; ``lr`` is its initial step,
-            one step = one function evaluation).
+            one step = one function evaluation) or ``"lm"`` (Levenberg–Marquardt for the
+            squared losses, :mod:`valleys.train.lm`: damped Gauss–Newton steps from the
+            N·m × N·m output Gram matrix; one step = one trial step; ``lr`` is unused and
+            the history's ``lr`` column holds the damping).
         lr: learning rate (> 0).
         steps: updates (gd), epochs (sgd) or function evaluations (lbfgs).
         momentum, nesterov: PyTorch-convention momentum ``buf = mu buf + g``.
@@ -108,7 +113,7 @@ def fit(model: Landscape | nn.Module, data=None, *, loss: str = "mse", method: s
             ``("V",)`` trains only the skip-to-output weights (the thesis' ``rand`` mode).
         target_loss: stop once the full-batch loss is <= this value.
         stop_at_zero_error: stop at zero misclassified training samples.
-        grad_tol: stop when the full-batch gradient norm is <= this (gd, lbfgs).
+        grad_tol: stop when the full-batch gradient norm is <= this (gd, lbfgs, lm).
         record_every: record the history every this many steps (the last step always).
         history_size: L-BFGS memory.
         blowup: stop as diverged when ||theta|| exceeds it or the loss is not finite.
@@ -144,7 +149,10 @@ def fit(model: Landscape | nn.Module, data=None, *, loss: str = "mse", method: s
     if stop_at_zero_error and errors_of(land.outputs(theta)[:1], Y[:1], kind) is None:
         msg = "stop_at_zero_error needs class labels or vector (one-hot) targets; use target_loss."
         raise InvalidParameterError(msg)
+    lm_weight = check_lm_loss(land, where) if method == "lm" else None
     run = _Run(land, Y, kind, target_loss, stop_at_zero_error, grad_tol, blowup, record_every, steps)
+    if method == "lm":
+        return levenberg_marquardt(run, theta, mask, lm_weight, progress)
     if method == "lbfgs":
         return _lbfgs(run, theta, mask, lr, history_size, progress)
     if method == "sgd":
