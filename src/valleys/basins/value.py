@@ -46,8 +46,8 @@ import osqp
 import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import nnls
-from threadpoolctl import ThreadpoolController
 
+from .._blas import one_blas_thread
 from .active_set import active_set_solve
 from .ipm import ipm_solve
 from .losses import get_scalar_loss
@@ -173,17 +173,6 @@ class BasinValue:
                 f"reduced_width={self.reduced_width}, violation={self.violation:.1e})")
 
 
-_CONTROLLER = None
-
-
-def _one_blas_thread():
-    """Limit BLAS to one thread (a context manager): the dense pieces are small."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
 class _Workspace:
     """One reduced width k: the pattern's signs, and (built on first use, for the Newton
     subproblems of non-quadratic losses) one OSQP problem in ``(c, p)`` whose values change
@@ -287,7 +276,7 @@ class BasinSolver:
 
     def value(self, pattern, *, check_empty: bool = True) -> BasinValue:
         """The exact value of one basin (see :func:`basin_value`)."""
-        with _one_blas_thread():
+        with one_blas_thread():  # the dense pieces are small
             return self._value(pattern, check_empty)
 
     def _value(self, pattern, check_empty: bool) -> BasinValue:
@@ -301,7 +290,7 @@ class BasinSolver:
     def values(self, patterns, *, check_empty: bool = False) -> list[BasinValue]:
         """Exact values of many basins (patterns of initialisations are nonempty, so the
         emptiness LPs are skipped unless ``check_empty``)."""
-        with _one_blas_thread():
+        with one_blas_thread():  # the dense pieces are small
             return [self._value(p, check_empty) for p in patterns]
 
     def _solve(self, pat: BasinPattern) -> BasinValue:
