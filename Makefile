@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/paths.py
 	$(BIN)/python benchmarks/basins.py
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/training_lm.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
