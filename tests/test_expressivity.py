@@ -160,3 +160,21 @@ def test_keras_truncated_normal_is_cut_at_two_standard_deviations():
     assert float(x.abs().max()) <= 1.0
     # the std of N(0, 1) truncated at +-2 is 0.8796
     assert float(x.std()) == pytest.approx(0.5 * 0.8796, rel=0.02)
+
+
+def test_spread_by_layer_is_zero_where_a_layer_ignores_its_input():
+    """Zeroing layer 2's weights makes layers 2 and 3 give every sample the same vector: their
+    spread is exactly 0; layer 1's equals ||H - mean|| / ||H|| computed by hand."""
+    from valleys.experiments.nguyen_skip import _spread_by_layer
+    from valleys.expressivity import skip_stack
+    from valleys.nets import get_activation
+
+    X = torch.randn(12, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    stack = skip_stack([5, 4, 4, 4, 2], get_activation("tanh"), 6, [0, 1])
+    stack.params["W2"] = torch.zeros_like(stack.params["W2"])
+    spread = _spread_by_layer(stack, X)
+    _, hs = stack.forward(X, hidden=True)
+    H = hs[0]
+    by_hand = max(float((H[j] - H[j].mean(0)).norm() / H[j].norm()) for j in range(2))
+    assert spread[0] == pytest.approx(by_hand, rel=1e-12) and spread[0] > 0.1
+    assert spread[1] == 0.0 and spread[2] == 0.0

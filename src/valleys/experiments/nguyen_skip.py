@@ -62,6 +62,27 @@ def _psi_ranks(stack, X) -> list[dict]:
     return out
 
 
+def _spread_by_layer(stack, X) -> list[float]:
+    """Relative spread of each hidden layer's outputs over the samples, ||H - mean_n H|| / ||H||
+    (the largest over the stack's nets). 0 means the layer gives every input the same vector,
+    so its neurons cannot add to the rank of Psi(U) in floating point: the measured reason
+    when a deep net's Psi is numerically rank-deficient although NG-L4.3.2 says full rank."""
+    with torch.no_grad():
+        _, hs = stack.forward(X, hidden=True)
+    out = []
+    for H in hs:  # (B, N, m)
+        dev = (H - H.mean(1, keepdim=True)).flatten(1).norm(dim=1)
+        out.append(float((dev / H.flatten(1).norm(dim=1).clamp_min(torch.finfo(H.dtype).tiny)).max()))
+    return out
+
+
+def _spread_note(spread: list[float]) -> str:
+    L = len(spread)
+    picks = sorted({1, max(1, L // 3), max(1, 2 * L // 3), L})
+    return "relative spread of layer outputs over the samples: " + ", ".join(
+        f"layer {k} {spread[k - 1]:.2g}" for k in picks)
+
+
 def _accuracy(stack, X, y) -> np.ndarray:
     with torch.no_grad():
         return (stack.forward(X).argmax(-1) == y).double().mean(1).numpy() * 100
@@ -126,7 +147,7 @@ def nguyen_skip(p: SkipParams) -> Result:
     Xtr, ytr, Xte, yte = digits_split(p.n_train, p.n_test, p.seed)
     widths = [64] + [p.width] * p.depth + [10]
     seeds = [p.seed * 1000 + s for s in range(p.n_seeds)]
-    verdict, rows, psi_rows = Verdict(), [], []
+    verdict, rows, psi_rows, spreads = Verdict(), [], [], {}
     kw = {"loss": "ce", "method": "sgd", "lr": p.lr, "steps": p.epochs, "momentum": p.momentum,
           "nesterov": True, "schedule": "step", "batch_size": p.batch_size, "seed": p.seed,
           "record_every": max(1, p.epochs // 10), "progress": False}
@@ -136,6 +157,7 @@ def nguyen_skip(p: SkipParams) -> Result:
         plain = skip_stack(widths, act, None, seeds)
         skip = skip_stack(widths, act, p.n_train, seeds)
         psi_rows += [{"activation": name, **r} for r in _psi_ranks(skip, Xtr)]
+        spreads[name] = _spread_by_layer(skip, Xtr)
         for model, stack, trainable in (("plain (SGD)", plain, None), ("skip (SGD)", skip, None),
                                         ("skip (rand)", skip, ("V",))):
             extra = {} if trainable is None else {"lr": p.rand_lr, "steps": p.rand_epochs,
@@ -150,7 +172,8 @@ def nguyen_skip(p: SkipParams) -> Result:
     psi = pd.DataFrame(psi_rows)
     frac = float((psi.rank_psi == p.n_train).mean())
     verdict.add("rank Psi(U) = N for random U (Press threshold)", frac, 1.0, None, frac == 1.0,
-                note=f"{len(psi)} draws; min sigma_min = {float(psi.sigma_min_psi.min()):.3g}", kind="evidence")
+                note=f"{len(psi)} draws; min sigma_min = {float(psi.sigma_min_psi.min()):.3g}; "
+                     + "; ".join(f"{n}: {_spread_note(v)}" for n, v in spreads.items()), kind="evidence")
     summary = table.groupby(["activation", "model"]).agg(train_mean=("train_acc", "mean"),
                                                          test_mean=("test_acc", "mean"),
                                                          test_std=("test_acc", "std")).reset_index()
@@ -182,7 +205,7 @@ def nguyen_skip(p: SkipParams) -> Result:
         ax.set(xlabel="epoch", ylabel="train accuracy (%)", title=f"{name}, {p.depth}x{p.width}, N = {p.n_train}")
         ax.legend(fontsize=7)
     return Result(table, verdict, {"train_accuracy": fig},
-                  {"summary": summary.to_dict(orient="records"),
+                  {"summary": summary.to_dict(orient="records"), "spread_by_layer": spreads,
                    "comparison": "qualitative only: thesis is VGG/DenseNet on CIFAR-10 (GPU, 300 epochs)"})
 
 
@@ -237,12 +260,12 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
     grid = [(s, lr) for s in seeds for lr in p.lrs]  # one net per (seed, lr), all trained at once
     lr_t = torch.tensor([lr for _, lr in grid], dtype=torch.float64)
     verdict, rows, hist = Verdict(), [], {}
-    psi = []
+    psi, spread = [], []
     for model, epochs, num_skip in progress((("skip", p.epochs_skip, p.n_train), ("plain", p.epochs_plain, None)),
                                             "models"):
         stack = skip_stack(widths, act, num_skip, [s for s, _ in grid])
         if num_skip is not None:
-            psi = _psi_ranks(stack, X)
+            psi, spread = _psi_ranks(stack, X), _spread_by_layer(stack, X)
         res = fit_stack(stack, X, y, loss="ce", method="sgd", lr=lr_t, steps=epochs, momentum=p.momentum,
                         nesterov=True, batch_size=p.batch_size, stop_at_zero_error=True, seed=p.seed,
                         record_every=max(1, epochs // 50), progress=False)
@@ -264,7 +287,9 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
                 kind="evidence")
     ranks = [r["rank_psi"] for r in psi]
     verdict.add("rank Psi(U) = N at the random start of every skip net", ranks, p.n_train, None,
-                all(r == p.n_train for r in ranks), kind="evidence")
+                all(r == p.n_train for r in ranks),
+                note=f"min sigma_min = {min(r['sigma_min_psi'] for r in psi):.3g}; {_spread_note(spread)}",
+                kind="evidence")
     fig, (ax,) = figure()
     for model, style in (("skip", "-"), ("plain", "--")):
         h = hist[model]
@@ -277,4 +302,4 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
     ax.legend(fontsize=6)
     table["best"] = table.index.isin(best.index)
     return Result(table, verdict, {"training_errors": fig},
-                  {"comparison": "qualitative only: thesis Fig. 4.3 is CIFAR-10 on GPU"})
+                  {"comparison": "qualitative only: thesis Fig. 4.3 is CIFAR-10 on GPU", "spread_by_layer": spread})
