@@ -280,6 +280,17 @@ def test_layered_ntk_gram_equals_the_jacobian_product(make):
     torch.testing.assert_close(ntk_gram(land, theta), G @ G.T, rtol=1e-12, atol=1e-12)
 
 
+def test_ntk_gram_of_an_mlp_behind_an_output_selector_uses_the_selected_outputs():
+    """An output= callable changes what the loss sees: the layered route must not be used."""
+    gen = torch.Generator().manual_seed(8)
+    X = torch.randn(10, 4, generator=gen, dtype=F64)
+    land = Landscape(nets.mlp([4, 5, 3], "tanh", seed=0), (X, torch.randn(10, 1, generator=gen, dtype=F64)),
+                     output=lambda o: o[:, :1])
+    G = land.jacobian(land.theta0)
+    assert G.shape == (10, land.dim)
+    torch.testing.assert_close(ntk_gram(land, land.theta0), G @ G.T, rtol=1e-12, atol=1e-12)
+
+
 def test_ntk_gram_gives_the_pl_identity_for_two_layer_tanh():
     gen = torch.Generator().manual_seed(5)
     X = torch.randn(7, 3, generator=gen, dtype=F64)

@@ -7,9 +7,9 @@ the activation objects and the loss. Landscapes of other models (plain functions
 convolutions, unknown modules, user callables as losses) have no spec; their paths can
 only be certified by sampling.
 
-A user's ``nn.Sequential`` is accepted only when the spec reproduces the landscape's own
-outputs at theta0 to :data:`SPEC_CHECK_RTOL` (so an ``output=`` selector, a frozen
-parameter or a module that behaves unlike its type never yields a wrong certificate).
+A spec is accepted only when it reproduces the landscape's own outputs at theta0 to
+:data:`SPEC_CHECK_RTOL` (so an ``output=`` selector, a frozen parameter or a module that
+behaves unlike its type never yields a wrong certificate or Gram matrix).
 """
 
 from __future__ import annotations
@@ -91,9 +91,8 @@ def net_spec(land) -> NetSpec | None:
         return None
     if any(n not in land.layout.names for n in (*weights, *(b for b in biases if b is not None))):
         return None  # a frozen block is not in theta
-    X = land.inputs()
-    Y = land.targets()
-    return NetSpec(weights, biases, acts, land.loss_fn.name, X, Y, float(land._scale))
+    spec = NetSpec(weights, biases, acts, land.loss_fn.name, land.inputs(), land.targets(), float(land._scale))
+    return spec if _reproduces(spec, land) else None  # e.g. an output= callable that reshapes the outputs
 
 
 def torch_activation(m: nn.Module) -> Activation | None:
