@@ -110,6 +110,30 @@ def test_lm_with_frozen_blocks_solves_the_last_layer_least_squares():
     assert torch.allclose(after["W2"].T, sol[:6], atol=1e-8) and torch.allclose(after["b2"], sol[6], atol=1e-8)
 
 
+@pytest.mark.parametrize(("act", "loss", "m"), [("tanh", "mse", 1), ("relu", "half_squared", 3),
+                                               ("softplus", "ce", 4)])
+def test_two_layer_gradients_written_out_equal_autograd(act, loss, m):
+    """The two-layer route (GEMMs and broadcasts written out, autograd only through the activation
+    and the loss) against autograd through MLPStack.forward."""
+    from valleys.nets.losses import get_loss
+    from valleys.train._two_layer import two_layer_loss_grads
+
+    X, Y = _regression(n=20, d=3, seed=9)
+    Y = torch.arange(20) % m if loss == "ce" else torch.randn(20, m, dtype=torch.float64)
+    stack = MLPStack.from_modules([nets.mlp([3, 7, m], act, seed=s) for s in range(3)])
+    fn = get_loss(loss)
+    values, out, grads = two_layer_loss_grads(stack, stack.params, X, Y, fn)
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in stack.params.items()}
+    ref_out = stack.forward(X, leaves)
+    Yx = Y.expand(3, *Y.shape).reshape(3 * 20, *Y.shape[1:])
+    ref = fn(ref_out.reshape(60, -1), Yx).reshape(3, 20).mean(1)
+    ref_grads = torch.autograd.grad(ref.sum(), list(leaves.values()))
+    torch.testing.assert_close(values, ref.detach(), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(out, ref_out.detach(), rtol=1e-12, atol=1e-14)
+    for name, g in zip(leaves, ref_grads, strict=True):
+        torch.testing.assert_close(grads[name], g, rtol=1e-12, atol=1e-14)
+
+
 def test_stack_thetas_use_the_landscape_layout():
     nets_ = [nets.skip_to_output(nets.mlp([3, 4, 4, 2], "sigmoid", seed=s), 5, seed=s) for s in range(2)]
     stack = MLPStack.from_modules(nets_)
@@ -127,9 +151,11 @@ def test_stack_thetas_use_the_landscape_layout():
     {"lr": 0.02, "steps": 200, "momentum": 0.9, "nesterov": True, "schedule": "step"},
     {"lr": 0.05, "steps": 8, "method": "sgd", "batch_size": 16, "momentum": 0.5},
 ])
-def test_batched_training_equals_one_at_a_time(kw):
+@pytest.mark.parametrize("widths", [[3, 6, 5, 2], [3, 7, 2], [3, 7, 1]], ids=["deep", "two-layer", "one-output"])
+def test_batched_training_equals_one_at_a_time(kw, widths):
     X, Y = _regression(n=48)
-    nets_ = [nets.mlp([3, 6, 5, 2], "tanh", seed=s) for s in range(4)]
+    Y = Y[:, : widths[-1]]
+    nets_ = [nets.mlp(widths, "tanh", seed=s) for s in range(4)]
     batched = fit_stack(MLPStack.from_modules(nets_), X, Y, progress=False, **kw)
     singles = torch.stack([fit(Landscape(n, (X, Y)), progress=False, **kw).theta for n in nets_])
     assert float((batched.thetas - singles).abs().max()) < TOL

@@ -34,6 +34,7 @@ from ._common import (
     lr_factor,
     momentum_step,
 )
+from ._two_layer import two_layer_loss_grads
 
 
 class MLPStack:
@@ -317,7 +318,13 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
             d, bufs[name] = momentum_step(grads[name], bufs[name], momentum, nesterov)
             P[name] = P[name] - scale.reshape(B, *([1] * (d.ndim - 1))) * d
 
+    two_layer = (cached is None and len(stack.widths) == 3 and stack.skip_index is None
+                 and set(names) == set(stack.names))
+
     def grads_at(Xb, Yb, idx=None):
+        if two_layer:
+            values, out, gs = two_layer_loss_grads(stack, P, Xb, Yb, fn)
+            return values, out, {k: gs[k] for k in names}
         with _autograd_on():
             leaves = {k: (v.detach().requires_grad_(True) if k in names else v) for k, v in P.items()}
             values, out = per_net_losses(leaves, Xb, Yb, idx)
