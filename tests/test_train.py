@@ -210,3 +210,15 @@ def test_fit_stack_refuses_mismatched_data():
         fit_stack(stack, X[:, :2], Y, progress=False)
     with pytest.raises(InvalidParameterError, match="trainable"):
         fit_stack(stack, X, Y, trainable=("V",), progress=False)
+
+
+def test_lm_stops_without_a_step_when_the_jacobian_is_not_finite():
+    """sqrt(|a|) has an infinite derivative at a = 0: LM must stop ('no progress'), not loop."""
+    X, Y = _regression(n=10, d=2, seed=1)
+
+    def model(params, X):
+        return params["a"].abs().sqrt() * X[:, :1]
+
+    land = Landscape(model, (X, Y[:, :1]), params={"a": torch.zeros(1, dtype=torch.float64)})
+    res = fit(land, method="lm", steps=10, progress=False)
+    assert res.reason == "no progress" and res.steps == 0 and torch.equal(res.theta, land.theta0)

@@ -73,6 +73,9 @@ def levenberg_marquardt(run, theta: torch.Tensor, mask: torch.Tensor, c: float, 
         while reason is None and step < run.steps:
             K = gram(theta)
             top = max(float(K.diagonal().max()), torch.finfo(K.dtype).tiny)
+            if not math.isfinite(top):  # a non-finite Jacobian: no step can be trusted
+                reason = NO_PROGRESS
+                break
             mu = LM_DAMPING * top if mu is None else mu
             ceiling = LM_MAX_DAMPING * top
             eye = torch.eye(K.shape[0], dtype=K.dtype)
