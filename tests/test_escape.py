@@ -25,6 +25,14 @@ def _double_well():
     return land, f, (-15 + math.sqrt(33)) / 8, (-15 - math.sqrt(33)) / 8
 
 
+def _teacher_student(act: str, width: int) -> Landscape:
+    """A [2, width, 1] student on 12 points labelled by a [2, 2, 1] teacher of the same activation."""
+    X = torch.randn(12, 2, generator=torch.Generator().manual_seed(0), dtype=D)
+    with torch.no_grad():
+        Y = mlp([2, 2, 1], act, seed=5).double()(X)[:, 0]
+    return Landscape(mlp([2, width, 1], act, seed=1), (X, Y), loss="mse")
+
+
 def test_spurious_valley_reports_the_analytic_barrier():
     land, f, x_saddle, x_global = _double_well()
     theta0 = torch.tensor([0.3, 0.5], dtype=D)
@@ -69,11 +77,7 @@ def test_sun_relu_toy_plateau_escapes_with_an_exact_certificate():
 
 
 def test_good_basin_of_a_relu_net_gives_an_exact_descent_certificate():
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(12, 2, generator=g, dtype=D)
-    with torch.no_grad():
-        Y = mlp([2, 2, 1], "relu", seed=5).double()(X)[:, 0]
-    land = Landscape(mlp([2, 8, 1], "relu", seed=1), (X, Y), loss="mse")
+    land = _teacher_student("relu", 8)
     L0 = float(land.loss(land.theta0))
     target = L0 / 20
     r = escape(land, land.theta0, target, steps=500)
@@ -135,11 +139,7 @@ def test_a_step_jumping_over_a_barrier_is_not_taken_for_an_escape():
 
 
 def test_smooth_net_escape_is_certified_by_the_curvature_bound():
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(12, 2, generator=g, dtype=D)
-    with torch.no_grad():
-        Y = mlp([2, 2, 1], "tanh", seed=5).double()(X)[:, 0]
-    land = Landscape(mlp([2, 6, 1], "tanh", seed=1), (X, Y), loss="mse")
+    land = _teacher_student("tanh", 6)
     L0 = float(land.loss(land.theta0))
     r = escape(land, land.theta0, L0 / 5, steps=500)
     assert r.status == "certified" and r.certificate.kind == "bound" and r.barrier_kind == "bound"

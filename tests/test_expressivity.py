@@ -172,8 +172,8 @@ def test_spread_by_layer_is_zero_where_a_layer_ignores_its_input():
     X = torch.randn(12, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     stack = skip_stack([5, 4, 4, 4, 2], get_activation("tanh"), 6, [0, 1])
     stack.params["W2"] = torch.zeros_like(stack.params["W2"])
-    spread = _spread_by_layer(stack, X)
     _, hs = stack.forward(X, hidden=True)
+    spread = _spread_by_layer(hs)
     H = hs[0]
     by_hand = max(float((H[j] - H[j].mean(0)).norm() / H[j].norm()) for j in range(2))
     assert spread[0] == pytest.approx(by_hand, rel=1e-12) and spread[0] > 0.1

@@ -19,6 +19,8 @@ pre-activations. That costs :math:`\sum_k (Nm)^2 n_k` instead of :math:`(Nm)^2 d
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -46,14 +48,34 @@ def ntk_gram(land, theta: torch.Tensor) -> torch.Tensor:
         >>> bool(torch.allclose(ntk_gram(land, land.theta0), X @ X.T))
         True
     """
+    return gram_function(land)(theta)
+
+
+def gram_function(land, mask: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``theta -> K`` with the route chosen once (for solvers that need K at many points).
+
+    Args:
+        land: a :class:`~valleys.Landscape` built from a model and data.
+        mask: 0/1 per parameter (d,): K of the masked Jacobian G·diag(mask), for frozen
+            blocks. The layered sum is used only without a mask (or an all-ones one).
+
+    Returns:
+        A function of theta (d,) returning K (N·m, N·m).
+    """
     from ..paths._netspec import net_spec
 
-    spec = net_spec(land)
+    spec = net_spec(land) if mask is None or bool(mask.bool().all()) else None
     if spec is not None:
-        return layered_gram(spec, land.layout.unflatten(land._checked(theta)))
-    G = land.jacobian(theta)
-    K = G @ G.T
-    return 0.5 * (K + K.T)
+        return lambda theta: layered_gram(spec, land.layout.unflatten(land._checked(theta)))
+
+    def by_jacobian(theta):
+        G = land.jacobian(theta)
+        if mask is not None:
+            G = G * mask
+        K = G @ G.T
+        return 0.5 * (K + K.T)
+
+    return by_jacobian
 
 
 def layered_gram(spec, blocks: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -77,14 +99,15 @@ def layered_gram(spec, blocks: dict[str, torch.Tensor]) -> torch.Tensor:
                 slopes.append(slope)
         N, m = spec.X.shape[0], z.shape[1]
         delta = torch.eye(m, dtype=z.dtype).expand(N, m, m)  # d outputs / d z_L
-        K = torch.zeros(N * m, N * m, dtype=z.dtype)
+        K = torch.zeros(N, m, N, m, dtype=z.dtype)
         for k in reversed(range(spec.depth)):
             W, b = spec.layer(blocks, k)
             D = delta.reshape(N * m, -1)
             A = inputs[k] @ inputs[k].T + (1.0 if b is not None else 0.0)
-            K += (D @ D.T) * A.repeat_interleave(m, 0).repeat_interleave(m, 1)
+            K += (D @ D.T).view(N, m, N, m) * A[:, None, :, None]
             if k > 0:
                 delta = (delta @ W) * slopes[k - 1][:, None, :]
+        K = K.view(N * m, N * m)
     return 0.5 * (K + K.T)
 
 

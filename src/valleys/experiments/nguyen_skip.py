@@ -52,23 +52,24 @@ def _activation(name: str, gamma: float):
     return get_activation("softplus", alpha=gamma) if name == "softplus" else get_activation(name)
 
 
-def _psi_ranks(stack, X) -> list[dict]:
-    with torch.no_grad():
-        psi = stack.skip_features(X)
-    out = []
-    for j, P in enumerate(psi):
-        r = matrix_feature_rank(P)
-        out.append({"net": j, "rank_psi": r.rank, "sigma_min_psi": r.sigma_min, "sigma_max_psi": r.sigma_max})
-    return out
-
-
-def _spread_by_layer(stack, X) -> list[float]:
-    """Relative spread of each hidden layer's outputs over the samples, ||H - mean_n H|| / ||H||
-    (the largest over the stack's nets). 0 means the layer gives every input the same vector,
-    so its neurons cannot add to the rank of Psi(U) in floating point: the measured reason
-    when a deep net's Psi is numerically rank-deficient although NG-L4.3.2 says full rank."""
+def _psi_ranks(stack, X) -> tuple[list[dict], list[float]]:
+    """Press rank and singular values of every net's Psi(U), and :func:`_spread_by_layer`
+    (one forward pass for both)."""
     with torch.no_grad():
         _, hs = stack.forward(X, hidden=True)
+    out = []
+    for j, P in enumerate(stack.skip_columns(hs)):
+        r = matrix_feature_rank(P)
+        out.append({"net": j, "rank_psi": r.rank, "sigma_min_psi": r.sigma_min, "sigma_max_psi": r.sigma_max})
+    return out, _spread_by_layer(hs)
+
+
+def _spread_by_layer(hs: list[torch.Tensor]) -> list[float]:
+    """Relative spread of each hidden layer's outputs over the samples, ||H - mean_n H|| / ||H||
+    (the largest over the stack's nets; ``hs`` as from ``MLPStack.forward(..., hidden=True)``).
+    0 means the layer gives every input the same vector, so its neurons cannot add to the
+    rank of Psi(U) in floating point: the measured reason when a deep net's Psi is
+    numerically rank-deficient although NG-L4.3.2 says full rank."""
     out = []
     for H in hs:  # (B, N, m)
         dev = (H - H.mean(1, keepdim=True)).flatten(1).norm(dim=1)
@@ -156,8 +157,8 @@ def nguyen_skip(p: SkipParams) -> Result:
         act = _activation(name, p.gamma)
         plain = skip_stack(widths, act, None, seeds)
         skip = skip_stack(widths, act, p.n_train, seeds)
-        psi_rows += [{"activation": name, **r} for r in _psi_ranks(skip, Xtr)]
-        spreads[name] = _spread_by_layer(skip, Xtr)
+        ranks, spreads[name] = _psi_ranks(skip, Xtr)
+        psi_rows += [{"activation": name, **r} for r in ranks]
         for model, stack, trainable in (("plain (SGD)", plain, None), ("skip (SGD)", skip, None),
                                         ("skip (rand)", skip, ("V",))):
             extra = {} if trainable is None else {"lr": p.rand_lr, "steps": p.rand_epochs,
@@ -265,7 +266,7 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
                                             "models"):
         stack = skip_stack(widths, act, num_skip, [s for s, _ in grid])
         if num_skip is not None:
-            psi, spread = _psi_ranks(stack, X), _spread_by_layer(stack, X)
+            psi, spread = _psi_ranks(stack, X)
         res = fit_stack(stack, X, y, loss="ce", method="sgd", lr=lr_t, steps=epochs, momentum=p.momentum,
                         nesterov=True, batch_size=p.batch_size, stop_at_zero_error=True, seed=p.seed,
                         record_every=max(1, epochs // 50), progress=False)

@@ -90,19 +90,15 @@ def save_figures(folder: Path, figures: dict[str, Any]) -> dict[str, str]:
         return {}
     import matplotlib.pyplot as plt
 
-    (folder / FIGURES_DIR).mkdir(exist_ok=True)
-    saved: dict[str, str] = {}
-    used: set[str] = set()
-    for name, fig in figures.items():
+    def write(fig, path: Path) -> None:
         fig = fig if hasattr(fig, "savefig") else fig.figure
-        rel = f"{FIGURES_DIR}/{_unique_stem(str(name), used)}.png"
         try:
-            with atomic_path(folder / rel) as tmp:
+            with atomic_path(path) as tmp:
                 fig.savefig(tmp, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
         finally:
             plt.close(fig)
-        saved[str(name)] = rel
-    return saved
+
+    return _save_named(folder, FIGURES_DIR, "png", figures, write)
 
 
 def save_surfaces(folder: Path, surfaces: dict[str, Any]) -> dict[str, str]:
@@ -113,12 +109,18 @@ def save_surfaces(folder: Path, surfaces: dict[str, Any]) -> dict[str, str]:
     """
     if not surfaces:
         return {}
-    (folder / SURFACES_DIR).mkdir(exist_ok=True)
+    return _save_named(folder, SURFACES_DIR, "npz", surfaces, lambda surf, path: surf.save_npz(path))
+
+
+def _save_named(folder: Path, subdir: str, suffix: str, items: dict[str, Any], write) -> dict[str, str]:
+    """``write(item, path)`` each item to ``<subdir>/<file-safe unique name>.<suffix>``; the
+    name -> relative path map."""
+    (folder / subdir).mkdir(exist_ok=True)
     saved: dict[str, str] = {}
     used: set[str] = set()
-    for name, surf in surfaces.items():
-        rel = f"{SURFACES_DIR}/{_unique_stem(str(name), used)}.npz"
-        surf.save_npz(folder / rel)
+    for name, item in items.items():
+        rel = f"{subdir}/{_unique_stem(str(name), used)}.{suffix}"
+        write(item, folder / rel)
         saved[str(name)] = rel
     return saved
 

@@ -17,6 +17,21 @@ import torch
 from ..core.landscape import _autograd_on
 
 
+def first_layer(stack, P: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
+    """Pre-activations of every net's hidden layer in the sample-major layout (N, B·m_1):
+    one GEMM with the biases (addmm)."""
+    return torch.addmm(P["b1"].reshape(-1), X, P["W1"].reshape(stack.size * stack.widths[1], -1).T)
+
+
+def output_layer(P: dict[str, torch.Tensor], H3: torch.Tensor) -> torch.Tensor:
+    """Outputs (B, N, m_2) from the hidden outputs H3 (N, B, m_1): einsum instead of B small
+    matrix products (bmm is slow for them on CPUs)."""
+    W2 = P["W2"]
+    if W2.shape[1] == 1:
+        return (torch.einsum("nbk,bk->nb", H3, W2[:, 0, :]) + P["b2"][:, 0]).T.unsqueeze(-1)
+    return torch.einsum("nbk,bjk->bnj", H3, W2) + P["b2"][:, None, :]
+
+
 def two_layer_loss_grads(stack, P: dict[str, torch.Tensor], X: torch.Tensor, Y: torch.Tensor, fn):
     """Mean loss of each net (B,), outputs (B, N, m_2) and the gradients of the per-net losses.
 
@@ -31,16 +46,13 @@ def two_layer_loss_grads(stack, P: dict[str, torch.Tensor], X: torch.Tensor, Y: 
     """
     B, N = stack.size, X.shape[0]
     m1, m2 = stack.widths[1], stack.widths[2]
-    Z = torch.addmm(P["b1"].reshape(-1), X, P["W1"].reshape(B * m1, -1).T)  # (N, B m_1)
+    Z = first_layer(stack, P, X).detach()  # (N, B m_1)
     with _autograd_on():
         Zl = Z.requires_grad_(True)
         H = stack.activation(Zl)
     H3 = H.detach().view(N, B, m1)
     W2 = P["W2"]
-    if m2 == 1:
-        out = (torch.einsum("nbk,bk->nb", H3, W2[:, 0, :]) + P["b2"][:, 0]).T.unsqueeze(-1)  # (B, N, 1)
-    else:
-        out = torch.einsum("nbk,bjk->bnj", H3, W2) + P["b2"][:, None, :]
+    out = output_layer(P, H3)
     with _autograd_on():
         leaf = out.detach().requires_grad_(True)
         Yx = Y.expand(B, *Y.shape).reshape(B * N, *Y.shape[1:])

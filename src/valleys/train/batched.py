@@ -34,7 +34,7 @@ from ._common import (
     lr_factor,
     momentum_step,
 )
-from ._two_layer import two_layer_loss_grads
+from ._two_layer import first_layer, output_layer, two_layer_loss_grads
 
 
 class MLPStack:
@@ -147,25 +147,14 @@ class MLPStack:
         if L == 1:
             hs = []
         if self.skip_index is not None:
-            H = torch.cat(hs, dim=-1)
-            psi = torch.gather(H, 2, self.skip_index[:, None, :].expand(B, X.shape[0], -1))
-            z = z + torch.bmm(psi, P["V"].transpose(1, 2))
+            z = z + torch.bmm(self.skip_columns(hs), P["V"].transpose(1, 2))
         return (z, hs) if hidden else z
 
     def _forward_two_layer(self, X: torch.Tensor, P: dict[str, torch.Tensor], hidden: bool):
-        """Two-layer nets in the sample-major layout (N, B, m_1): the first layer is one GEMM
-        with its bias (addmm), the activation runs on contiguous memory, and a narrow output
-        layer is a broadcast product and sum instead of B matrix-vector products (bmm is
-        slow for them on CPUs); the values equal the general path's up to rounding."""
-        B, N = self.size, X.shape[0]
-        m1, m2 = self.widths[1], self.widths[2]
-        Z = torch.addmm(P["b1"].reshape(-1), X, P["W1"].reshape(B * m1, -1).T)  # (N, B m_1)
-        H = self.activation(Z).view(N, B, m1)
-        if m2 == 1:
-            out = (H * P["W2"].reshape(1, B, m1)).sum(-1) + P["b2"].reshape(1, B)  # (N, B)
-            z = out.T.unsqueeze(-1)
-        else:
-            z = torch.einsum("nbk,bjk->bnj", H, P["W2"]) + P["b2"][:, None, :]
+        """Two-layer nets in the sample-major layout (N, B, m_1) (see :mod:`._two_layer`);
+        the values equal the general path's up to rounding."""
+        H = self.activation(first_layer(self, P, X)).view(X.shape[0], self.size, self.widths[1])
+        z = output_layer(P, H)
         return (z, [H.transpose(0, 1)]) if hidden else z
 
     def skip_features(self, X: torch.Tensor) -> torch.Tensor:
@@ -174,8 +163,13 @@ class MLPStack:
             msg = "skip_features needs a skip-to-output stack (built from SkipToOutput nets)."
             raise InvalidParameterError(msg)
         _, hs = self.forward(X, hidden=True)
+        return self.skip_columns(hs)
+
+    def skip_columns(self, hs: list[torch.Tensor]) -> torch.Tensor:
+        """Psi(U) (B, N, M) from hidden-layer outputs ``hs`` of :meth:`forward` (``hidden=True``):
+        the columns of the skip neurons."""
         H = torch.cat(hs, dim=-1)
-        return torch.gather(H, 2, self.skip_index[:, None, :].expand(self.size, X.shape[0], -1))
+        return torch.gather(H, 2, self.skip_index[:, None, :].expand(self.size, H.shape[1], -1))
 
     def losses(self, X: torch.Tensor, Y: torch.Tensor, loss: str = "mse",
                params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -296,7 +290,7 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
         # rand mode: U is fixed, so the base outputs and Psi(U) are computed once
         with torch.no_grad():
             base, hs = stack.forward(X, {**P, "V": torch.zeros_like(P["V"])}, hidden=True)
-            psi = torch.gather(torch.cat(hs, dim=-1), 2, stack.skip_index[:, None, :].expand(B, N, -1))
+            psi = stack.skip_columns(hs)
             cached = (base, psi)
 
     def forward(params, Xb, idx):
