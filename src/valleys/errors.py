@@ -29,6 +29,10 @@ class NonFiniteError(ValleysError, FloatingPointError):
     """A loss, gradient or data array holds NaN or Inf."""
 
 
+class UnsafeModelError(ValleysError, ValueError):
+    """A model file holds something that loading it would execute (pickled objects, code)."""
+
+
 class DenseTooLargeError(ValleysError, MemoryError):
     """A dense matrix was asked for at a size where a matrix-free method is needed."""
 

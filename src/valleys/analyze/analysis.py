@@ -120,6 +120,13 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
     return run_analysis(land, options, ends, data_info, progress)
 
 
+#: The export call the fixed-batch error message suggests: the batch dimension of the one
+#: positional input made dynamic (positional, so it holds whatever the forward argument is
+#: called, ``x`` or ``nn.Sequential``'s ``input``), from an example batch of at least 2.
+EXPORT_FIX = ("torch.export.save(torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim('batch')},)), "
+              "'model.pt2') with x a batch of at least 2 inputs")
+
+
 def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, batch_size) -> Landscape:
     """The landscape of ``model`` on ``(X, y)`` (shape checks happen in its constructor)."""
     if not isinstance(model, nn.Module):
@@ -133,7 +140,7 @@ def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, bat
             raise
         msg = ("The exported model was traced for a fixed input shape and cannot take this data "
                f"({str(exc).splitlines()[0]}). Export it with a dynamic batch dimension: "
-               "torch.export.export(model, args, dynamic_shapes={'x': {0: torch.export.Dim('batch')}}).")
+               f"{EXPORT_FIX}.")
         raise ModelError(msg) from None
 
 

@@ -7,7 +7,8 @@
   needs arbitrary unpickling is refused, with the reason) or from ``.safetensors``, and
   checks every key and shape against the model before copying anything.
 - ``load_exported("model.pt2")`` loads a ``torch.export`` archive, which carries its
-  architecture and needs no code.
+  architecture and needs no code, after checking that nothing in it would be unpickled
+  or executed (:mod:`valleys.analyze.archive`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import io
 import os
 import sys
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,9 +27,13 @@ import torch
 from torch import nn
 
 from ..errors import DataError, ModelError
+from .archive import check_export_archive, check_zip_crcs
 
 #: Keys under which training scripts commonly nest the state dict of a checkpoint.
 NESTED_STATE_KEYS = ("state_dict", "model_state_dict", "model")
+#: How a legacy (non-zip) ``torch.save`` file starts: a pickle (protocol >= 2) of torch's
+#: magic number 0x1950a86a20f9469cfc6c, whose pickled bytes appear within the first 32 bytes.
+PICKLE_PROTO, LEGACY_MAGIC = b"\x80", b"\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"
 
 
 def load_factory(spec: str, **kwargs) -> nn.Module:
@@ -58,9 +65,8 @@ def load_factory(spec: str, **kwargs) -> nn.Module:
         raise ModelError(msg)
     try:
         model = factory(**kwargs)
-    except Exception as exc:  # the user's factory: report its error in one line
-        msg = f"The model factory {spec!r} raised {type(exc).__name__}: {exc}"
-        raise ModelError(msg) from exc
+    except (Exception, SystemExit) as exc:  # the user's factory: its error in one line
+        raise ModelError(_raised(f"The model factory {spec!r}", exc)) from exc
     if not isinstance(model, nn.Module):
         msg = f"The model factory {spec!r} must return a torch nn.Module. Got {type(model).__name__}."
         raise ModelError(msg)
@@ -78,9 +84,8 @@ def _import(where: str):
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:
-            msg = f"Importing {where!r} raised {type(exc).__name__}: {exc}"
-            raise ModelError(msg) from exc
+        except (Exception, SystemExit) as exc:  # the user's code; KeyboardInterrupt propagates
+            raise ModelError(_raised(f"Importing {where!r}", exc)) from exc
         return module
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -90,29 +95,54 @@ def _import(where: str):
         msg = (f"Cannot import module {where!r} ({exc}). Run from the folder that holds it, "
                "add it to PYTHONPATH, or give 'path/to/file.py:factory'.")
         raise ModelError(msg) from exc
-    except Exception as exc:
-        msg = f"Importing {where!r} raised {type(exc).__name__}: {exc}"
-        raise ModelError(msg) from exc
+    except (Exception, SystemExit) as exc:
+        raise ModelError(_raised(f"Importing {where!r}", exc)) from exc
+
+
+def _raised(what: str, exc: BaseException) -> str:
+    """One line saying that the user's code raised ``exc`` (or called ``sys.exit``)."""
+    if isinstance(exc, SystemExit):
+        return (f"{what} called sys.exit({exc.code!r}); a model file must define the model, "
+                "not end the program (guard script code with `if __name__ == '__main__':`).")
+    return f"{what} raised {type(exc).__name__}: {exc}"
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file, read without running any code from it.
 
-    ``.safetensors`` files are read with the safetensors library; anything else with
-    ``torch.load(map_location="cpu", weights_only=True)``. A checkpoint holding a dict
-    that nests the state dict under ``state_dict``, ``model_state_dict`` or ``model`` is
-    unwrapped.
+    ``.safetensors`` files are read with the safetensors library; ``torch.save`` files with
+    ``torch.load(map_location="cpu", weights_only=True)``, after every member of the zip has
+    been checked against its CRC-32 (torch's reader does not check, so a corrupted file would
+    load with wrong numbers). A checkpoint holding a dict that nests the state dict under
+    ``state_dict``, ``model_state_dict`` or ``model`` is unwrapped.
 
     Raises:
-        DataError: the file is missing or unreadable, needs arbitrary unpickling (a whole
-            pickled model, custom classes), or holds no tensors.
+        DataError: the file is missing, a directory, not a checkpoint, corrupted, needs
+            arbitrary unpickling (a whole pickled model, custom classes), holds no tensors, or
+            holds sparse, meta or quantized tensors.
     """
     path = Path(path)
+    if path.is_dir():
+        msg = f"Weights file {str(path)!r} is a directory; give the checkpoint file inside it."
+        raise DataError(msg)
     if not path.is_file():
         msg = f"Weights file {str(path)!r} does not exist."
         raise DataError(msg)
-    if path.suffix == ".safetensors":
+    kind = _checkpoint_kind(path)
+    if kind == "safetensors":
         return _read_safetensors(path)
+    if kind is None:
+        msg = (f"{str(path)!r} is not a torch checkpoint (torch.save of a state dict) or a "
+               ".safetensors file. Save model.state_dict() with torch.save.")
+        raise DataError(msg)
+    if kind == "zip":
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            msg = f"Weights file {str(path)!r} is a damaged zip archive ({exc}). Save it again."
+            raise DataError(msg) from None
+        with zf:
+            check_zip_crcs(zf, path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -124,6 +154,21 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
             msg = f"Cannot read weights file {str(path)!r}: {type(exc).__name__}: {reason[:200]}"
         raise DataError(msg) from None
     return _state_dict_of(obj, path)
+
+
+def _checkpoint_kind(path: Path) -> str | None:
+    """``"safetensors"``, ``"zip"`` (torch.save), ``"pickle"`` (legacy torch.save) or None."""
+    if path.suffix == ".safetensors":
+        return "safetensors"
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    if zipfile.is_zipfile(path):
+        return "zip"
+    if head[:1] == PICKLE_PROTO and LEGACY_MAGIC in head:
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return "safetensors"
+    return None
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -143,12 +188,33 @@ def _state_dict_of(obj, path: Path) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping):
         for key in NESTED_STATE_KEYS:
             if isinstance(obj.get(key), Mapping) and _all_tensors(obj[key]):
-                return dict(obj[key])
+                return _dense(dict(obj[key]), path)
         if obj and _all_tensors(obj):
-            return dict(obj)
+            return _dense(dict(obj), path)
     msg = (f"Weights file {str(path)!r} holds a {type(obj).__name__}, not a state dict of tensors. "
            "Save model.state_dict().")
     raise DataError(msg)
+
+
+def _dense(state: dict[str, torch.Tensor], path: Path) -> dict[str, torch.Tensor]:
+    """``state`` unchanged if every tensor is an ordinary dense one with data.
+
+    Raises:
+        DataError: naming the first sparse (or other non-strided), meta or quantized tensor.
+    """
+    for key, tensor in state.items():
+        if tensor.layout != torch.strided:
+            why, fix = f"is stored as {tensor.layout}", "save its .to_dense()"
+        elif tensor.is_meta:
+            why, fix = "is a meta tensor (a shape without data)", "save the real weights"
+        elif tensor.is_quantized:
+            why, fix = "is quantized", "save its .dequantize()"
+        else:
+            continue
+        msg = (f"Weights file {str(path)!r}: tensor {key!r} {why}; valleys needs dense tensors "
+               f"with data ({fix}).")
+        raise DataError(msg)
+    return state
 
 
 def _all_tensors(mapping: Mapping) -> bool:
@@ -191,20 +257,28 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
 def load_exported(path: str | os.PathLike) -> nn.Module:
     """The module of a ``torch.export`` archive (``.pt2``), which needs no model code.
 
+    The archive is checked first (:func:`valleys.analyze.archive.check_export_archive`):
+    anything torch would unpickle or execute is refused before ``torch.export.load`` runs.
+
     Raises:
-        DataError: the file is missing or is not a readable export archive.
+        DataError: the file is missing, a directory, corrupted, or not a readable export archive.
+        UnsafeModelError: the archive holds pickled objects or code.
     """
     path = Path(path)
+    if path.is_dir():
+        msg = f"Exported model {str(path)!r} is a directory; give the .pt2 file."
+        raise DataError(msg)
     if not path.is_file():
         msg = f"Exported model {str(path)!r} does not exist."
         raise DataError(msg)
+    data = path.read_bytes()  # checked and loaded from the same bytes
+    check_export_archive(path, data)
     try:
-        program = torch.export.load(str(path))
+        return torch.export.load(io.BytesIO(data)).module()
     except Exception as exc:
         msg = (f"Cannot load {str(path)!r} as a torch.export archive: {type(exc).__name__}: "
                f"{str(exc).splitlines()[0] if str(exc) else ''}")
         raise DataError(msg) from None
-    return program.module()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
