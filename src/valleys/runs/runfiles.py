@@ -41,22 +41,23 @@ def run_file(folder: str | os.PathLike, rel: str | os.PathLike) -> Path:
     path = folder
     for i, part in enumerate(parts):
         path = path / part
+        shown = "/".join(parts[: i + 1])  # messages name paths inside the run folder only
         try:
             info = os.lstat(path)
         except FileNotFoundError as exc:
-            raise DamagedRunError(f"{path} is missing. The run folder is damaged.") from exc
+            raise DamagedRunError(f"{shown} is missing from the run folder.") from exc
         except (OSError, ValueError) as exc:
-            raise DamagedRunError(f"Cannot read {path}: {exc}. The run folder is damaged.") from exc
+            raise DamagedRunError(f"Cannot read {shown} of the run folder: {exc}.") from exc
         if stat.S_ISLNK(info.st_mode):
-            raise UnsafeRunFileError(f"{path} is a symbolic link; reports never follow links "
+            raise UnsafeRunFileError(f"{shown} is a symbolic link; reports never follow links "
                                      "out of a run folder.")
         last = i == len(parts) - 1
         if last and not stat.S_ISREG(info.st_mode):
-            raise UnsafeRunFileError(f"{path} is not a regular file.")
+            raise UnsafeRunFileError(f"{shown} is not a regular file.")
         if not last and not stat.S_ISDIR(info.st_mode):
-            raise DamagedRunError(f"{path} is not a folder. The run folder is damaged.")
+            raise DamagedRunError(f"{shown} in the run folder is not a folder.")
     if folder.resolve() not in path.resolve().parents:  # no link above, so this only guards odd cases
-        raise UnsafeRunFileError(f"{path} leaves the run folder {folder}.")
+        raise UnsafeRunFileError(f"{'/'.join(parts)} leaves the run folder.")
     return path
 
 
@@ -75,11 +76,11 @@ def open_run_file(folder: str | os.PathLike, rel: str | os.PathLike) -> BinaryIO
         checked = os.lstat(path)
         fd = os.open(path, flags)
     except OSError as exc:
-        raise UnsafeRunFileError(f"Cannot open {path} without following a link: {exc}.") from exc
+        raise UnsafeRunFileError(f"Cannot open {rel} without following a link: {exc}.") from exc
     opened = os.fstat(fd)
     if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
         os.close(fd)
-        raise UnsafeRunFileError(f"{path} changed while it was opened; it is not read.")
+        raise UnsafeRunFileError(f"{rel} changed while it was opened; it is not read.")
     return os.fdopen(fd, "rb")
 
 

@@ -59,12 +59,15 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         with open_run_file(path.parent, path.name) as handle:
             return json.loads(handle.read().decode("utf-8"))
-    except DamagedRunError:
-        raise
     except (OSError, ValueError) as exc:
-        msg = (f"Cannot read {path}: {exc}. The run folder is damaged; delete it and run "
-               "the experiment again.")
-        raise DamagedRunError(msg) from exc
+        raise _damaged(path, exc) from exc
+
+
+def _damaged(path: Path, exc: Exception) -> DamagedRunError:
+    """The error for a run file that cannot be read (a link stays an UnsafeRunFileError)."""
+    kind = UnsafeRunFileError if isinstance(exc, UnsafeRunFileError) else DamagedRunError
+    return kind(f"Cannot read {path}: {str(exc).rstrip('.')}. The run folder is damaged; delete "
+                "it and run the experiment again.")
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -77,12 +80,8 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         with open_run_file(path.parent, path.name) as handle:
             return pd.read_parquet(handle, engine="pyarrow")
-    except DamagedRunError:
-        raise
     except (OSError, ValueError) as exc:
-        msg = (f"Cannot read {path}: {exc}. The run folder is damaged; delete it and run "
-               "the experiment again.")
-        raise DamagedRunError(msg) from exc
+        raise _damaged(path, exc) from exc
 
 
 def read_result(folder: Path) -> Result:
@@ -209,10 +208,10 @@ def read_surface(folder: Path, name: str, rel: str, *, objects: bool = False,
             handle.seek(0)
             with np.load(handle, allow_pickle=False) as data:
                 arrays = {key: data[key] if key in headers else None for key in wanted}
-    except (DamagedRunError, SurfaceTooLargeError):
+    except (UnsafeRunFileError, SurfaceTooLargeError):
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        msg = (f"Cannot read the surface {name!r} from {Path(folder) / rel}: {exc}. The run folder "
+        msg = (f"Cannot read the surface {name!r} from {Path(folder) / rel}: {str(exc).rstrip('.')}. The run folder "
                "is damaged; delete it and run the experiment again.")
         raise DamagedRunError(msg) from exc
     if not objects:
