@@ -246,3 +246,9 @@ def test_pages_written_at_run_time_apply_the_same_cap():
     assert notes == ["surface 'big' left out: it has 400 grid points and the page has room for 65 of at "
                      "most 100 (MAX_SURFACE_POINTS); raise the cap with 'valleys report --all "
                      "--max-surface-points N'."]
+
+
+def test_report_help_states_the_surface_cap(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert f"(default {MAX_SURFACE_POINTS})" in " ".join(capsys.readouterr().out.split())
