@@ -68,7 +68,7 @@ def test_analyze_sweep_measures_every_grid_point_like_plain_torch(capsys, tmp_pa
     spec = json.loads((folder / "sweep.json").read_text())
     model = spec["tasks"][0]["params"]["model"]
     assert Path(model.split(":")[0]).is_absolute() and model.endswith("user_nets.py:make")
-    assert (folder / "figures" / "metrics_vs_n.png").is_file()
+    assert (folder / "figures" / "summary_loss_vs_n.png").is_file()
     # the same command again finds every task stored and runs nothing
     code, out, _ = _run(capsys, "--runs-dir", runs, "sweep", "analyze", "--set", f"model={factory}",
                         "data=digits", "eigs=1", "trace=false", "--grid", "n=40,80",

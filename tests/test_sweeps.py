@@ -192,9 +192,10 @@ def test_sweep_stores_one_file_per_task_and_a_merged_table(capsys, tmp_path):
     assert np.allclose(summary["check:fitted slope"], summary["a"], rtol=0, atol=1e-12)
     frame, info = read_task_file(next((folder / "tasks").glob("00000-*.parquet")))
     assert info["verdict"]["passed"] and info["task"]["point"] == {"a": 1.0, "widths": [2, 3], "seed": 0}
-    assert (folder / "figures" / "metrics_vs_a.png").is_file()
+    assert (folder / "figures" / "passed_vs_a.png").is_file()
+    assert (folder / "figures" / "check_fitted_slope_vs_a.png").is_file()
     report = (folder / "report.html").read_text()
-    assert "metrics vs a" in report and "12/12 tasks done" in report and ">COMPLETE<" in report
+    assert "check:fitted slope vs a" in report and "12/12 tasks done" in report and ">COMPLETE<" in report
     # show, runs and the index list the sweep
     code, out, _ = _run(capsys, "--runs-dir", runs, "show", folder.name[:-3])
     assert code == 0 and f"sweep:      {folder.name}" in out and "status:     complete" in out

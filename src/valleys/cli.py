@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="DIR", default=None,
                         help="write the index (and with --all the reports) into DIR instead of "
                              "the run store (works on a store you can only read)")
+    report.add_argument("--max-surface-points", type=_points, metavar="N", default=None,
+                        help="with --all: the most grid points of the 3-D surfaces on one page "
+                             "together (default 250000); larger surfaces are left out with a warning")
     add("version", cmd_version, "print the version of valleys and its dependencies")
     add_sweep_commands(add)
 
@@ -265,8 +268,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``valleys report``: rebuild the index (and with --all every run page)."""
+    from .report.interactive import MAX_SURFACE_POINTS
+
     store = _store(args, read_only=None)
-    skipped = store.rebuild_reports(out=args.out) if args.all else {}
+    cap = MAX_SURFACE_POINTS if args.max_surface_points is None else args.max_surface_points
+    skipped = store.rebuild_reports(out=args.out, max_surface_points=cap,
+                                    warn=lambda note: print(f"valleys: warning: {_one_line(note)}",
+                                                            file=sys.stderr)) if args.all else {}
     for run_id, why in skipped.items():
         print(f"valleys: warning: skipped run {run_id}: {_one_line(why)}", file=sys.stderr)
     print(store.write_index(args.out, skip=frozenset(skipped)))
@@ -284,6 +292,17 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _points(text: str) -> int:
+    """``--max-surface-points``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def _store(args: argparse.Namespace, *, read_only: bool = False) -> RunStore:

@@ -25,6 +25,10 @@ SHORT_VALUE = 36
 """Characters of a measured/expected value shown in a verdict table; longer values are
 abbreviated with the full text on hover (``title``)."""
 
+SHORT_SUMMARY = 160
+"""Characters of a run's summary or error message shown in the index (and of a failed
+task's message on a sweep page); longer texts open in full on click (``<details>``)."""
+
 KIND_TITLES = {"evidence": "Evidence — could fail if the theorem were false",
                "consistency": "Consistency — identities and self-checks of the code",
                "erratum": "Errata — measured deviations from the seed text"}
@@ -44,6 +48,7 @@ def environment() -> jinja2.Environment:
                        seconds=format_seconds, short=short_value, badge_class=badge_class,
                        check_groups=check_groups)
     env.globals["valleys_version"] = __version__
+    env.globals["short_summary"] = SHORT_SUMMARY
     return env
 
 

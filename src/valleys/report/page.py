@@ -26,6 +26,7 @@ class RunPage:
         started: ISO start time.
         surfaces: surface name -> ``{"x", "y", "losses"}`` arrays (2-D ones are shown as
             interactive 3-D surfaces).
+        notes: what was left out of the page and why (unsafe or oversized stored files).
     """
 
     run_id: str
@@ -40,3 +41,4 @@ class RunPage:
     metadata: dict[str, Any] = field(default_factory=dict)
     started: str = ""
     surfaces: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()

@@ -39,7 +39,19 @@ def render_run(page: RunPage) -> str:
     surfaces = surface_divs(page.surfaces)
     return template.render(page=page, table_html=_table_html(page),
                            table_note=_table_note(page), provenance=provenance_rows(page),
-                           surfaces=surfaces, plotly_src=plotly_src() if surfaces else "")
+                           headline=headline_rows(page), surfaces=surfaces,
+                           plotly_src=plotly_src() if surfaces else "")
+
+
+def headline_rows(page: RunPage) -> list[tuple[str, Any]]:
+    """(name, value) of the run's headline numbers, shown first on its page: the
+    experiment metadata's ``summary`` dict (``valleys analyze``: loss, λ_max, trace, ...),
+    its scalar entries only; empty when there is none."""
+    result = page.metadata.get("result")
+    summary = result.get("summary") if isinstance(result, dict) else None
+    if not isinstance(summary, dict):
+        return []
+    return [(str(k), v) for k, v in summary.items() if v is None or isinstance(v, bool | int | float | str)]
 
 
 def provenance_rows(page: RunPage) -> list[tuple[str, Any]]:

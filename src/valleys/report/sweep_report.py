@@ -27,11 +27,14 @@ MAX_LINES = 6
 """Most lines (combinations of the other grid keys) drawn in one figure."""
 
 MAX_METRICS = 6
-"""Most metrics drawn (panels per figure): the pass fraction, then the numeric checks; the
+"""Most metrics drawn (figures per numeric grid key): the pass fraction, then the numeric checks; the
 table means only when no check is numeric. Every metric is in ``summary.parquet``."""
 
 MAX_ROWS = 200
 """Task rows shown on the page (``summary.parquet`` holds all)."""
+
+PANEL_SIZE = (4.8, 3.6)
+"""Size (inches) of each figure of a sweep page: one metric against one grid key."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,10 @@ def band(values: Sequence[float]) -> tuple[float, float, float, int]:
 
 def sweep_figures(summary: pd.DataFrame, numeric_keys: Sequence[str],
                   grid_keys: Sequence[str]) -> dict[str, Any]:
-    """One figure per numeric grid key: a panel per metric, mean ± band over seeds.
+    """One figure per numeric grid key and metric: mean ± band over seeds.
+
+    Each figure is one readable panel (:data:`PANEL_SIZE`); the page lays them out in a
+    responsive grid, each linking to its full-size PNG.
 
     Args:
         summary: one row per done task with the grid keys, ``seed`` and metric columns.
@@ -95,7 +101,7 @@ def sweep_figures(summary: pd.DataFrame, numeric_keys: Sequence[str],
         grid_keys: every grid key (the others become separate lines).
 
     Returns:
-        ``"metrics vs <key>"`` -> matplotlib Figure (pyplot-free).
+        ``"<metric> vs <key>"`` -> matplotlib Figure (pyplot-free), by key, then metric.
     """
     from matplotlib.figure import Figure
 
@@ -104,12 +110,10 @@ def sweep_figures(summary: pd.DataFrame, numeric_keys: Sequence[str],
     if summary.empty or not metrics:
         return figures
     for key in numeric_keys:
-        fig = Figure(figsize=(4.2 * len(metrics), 3.6))
-        for i, metric in enumerate(metrics):
-            ax = fig.add_subplot(1, len(metrics), i + 1)
-            _draw(ax, summary, metric, key, [k for k in grid_keys if k != key])
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.85, wspace=0.35)
-        figures[f"metrics vs {key}"] = fig
+        for metric in metrics:
+            fig = Figure(figsize=PANEL_SIZE, layout="constrained")
+            _draw(fig.add_subplot(1, 1, 1), summary, metric, key, [k for k in grid_keys if k != key])
+            figures[f"{metric} vs {key}"] = fig
     return figures
 
 
@@ -137,7 +141,7 @@ def _draw(ax, summary: pd.DataFrame, metric: str, key: str, others: list[str]) -
     n_seeds = frame["seed"].nunique() if "seed" in frame else 0
     name = metric if len(metric) <= 90 else metric[:87] + "..."
     title = "\n".join(textwrap.wrap(name, width=45))
-    ax.set_title(f"{title}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=8)
+    ax.set_title(f"{title}\n(mean, {int(CONFIDENCE * 100)}% band, {n_seeds} seed(s))", fontsize=9)
     if len(groups) > 1:
         ax.legend(fontsize=8)
 

@@ -11,3 +11,12 @@ class UnknownRunError(RunStoreError):
 
 class DamagedRunError(RunStoreError):
     """A completed run's folder cannot be read back (missing or corrupt files)."""
+
+
+class SurfaceTooLargeError(RunStoreError):
+    """A stored surface has more grid points than a report page shows (see
+    :data:`valleys.report.interactive.MAX_SURFACE_POINTS`)."""
+
+
+class ReportWarning(UserWarning):
+    """A part of a run (a figure or surface) was left out of its report page."""

@@ -19,11 +19,11 @@ from tqdm import tqdm
 from ..errors import InvalidParameterError, RunStoreError
 from ..experiments import Experiment, Params, Result
 from ..report import RunPage, render_index, render_run
-from ..report.interactive import ensure_plotly_asset
+from ..report.interactive import MAX_SURFACE_POINTS, ensure_plotly_asset, limit_surfaces
 from . import writer
-from .atomic import fsync_dir, write_text
+from .atomic import atomic_path, fsync_dir, write_text
 from .catalogue import Catalogue
-from .errors import DamagedRunError, UnknownRunError
+from .errors import DamagedRunError, ReportWarning, UnknownRunError
 from .liveness import current_host
 from .location import resolve_runs_dir
 from .provenance import host_facts, package_versions
@@ -38,6 +38,7 @@ from .record import (
     new_run_id,
     utc_now,
 )
+from .runfiles import read_run_bytes
 from .runlog import RunLog
 from .stale import cleanup_stale, tmp_folder
 from .stored import RunDetails, read_details, read_page, read_result
@@ -238,13 +239,25 @@ class RunStore:
 
         return Sweeps(self, create=False).catalogue.all()
 
-    def rebuild_report(self, run_id: str, out: str | os.PathLike | None = None) -> Path:
+    def rebuild_report(self, run_id: str, out: str | os.PathLike | None = None, *,
+                       max_surface_points: int = MAX_SURFACE_POINTS,
+                       warn: Callable[[str], None] | None = None) -> Path:
         """Re-render a completed run's ``report.html`` from its stored files.
+
+        Nothing is read through a symbolic link (see :mod:`.runfiles`): a figure or surface
+        that is a link, not a regular file or outside the run folder is left out of the
+        page, as is a surface beyond ``max_surface_points``; each is noted on the page and
+        passed to ``warn``.
 
         Args:
             run_id: the run.
-            out: write ``<out>/<run_id>/report.html`` (with a copy of the figures) instead
-                of the page in the run folder (required when the store is read-only).
+            out: write ``<out>/<run_id>/report.html`` (with a copy of the figures the page
+                shows) instead of the page in the run folder (required when the store is
+                read-only).
+            max_surface_points: the most grid points of all surfaces on the page together
+                (:data:`~valleys.report.interactive.MAX_SURFACE_POINTS`).
+            warn: called with one line per thing left out (default: ``warnings.warn`` with
+                :class:`~valleys.runs.errors.ReportWarning`).
 
         Raises:
             RunStoreError: the run folder is damaged or the destination cannot be written.
@@ -254,7 +267,7 @@ class RunStore:
             raise RunStoreError(f"The run store {self.root} is read-only: write the reports "
                                 "elsewhere with 'valleys report --all --out DIR'.")
         try:
-            page = read_page(record)
+            page = read_page(record, max_surface_points=max_surface_points)
             html = render_run(page)
         except RunStoreError:
             raise
@@ -262,15 +275,18 @@ class RunStore:
             msg = (f"Cannot rebuild the report of run {record.run_id} from {record.path}: "
                    f"{type(exc).__name__}: {exc}. The run folder is damaged.")
             raise DamagedRunError(msg) from exc
+        for note in page.notes:
+            (warn or _warn)(f"run {record.run_id}: {note}")
         if out is None:
             path = record.report_path
         else:
             path = Path(out) / record.run_id / REPORT_NAME
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                figures = record.path / "figures"
-                if figures.is_dir():
-                    shutil.copytree(figures, path.parent / "figures", dirs_exist_ok=True)
+                for rel in dict.fromkeys(page.figures.values()):
+                    _copy_run_file(record.path, rel, path.parent)
+            except DamagedRunError:
+                raise
             except OSError as exc:
                 raise self._unwritable(exc, path.parent) from exc
         if page.surfaces:
@@ -281,9 +297,12 @@ class RunStore:
         write_text(path, html)
         return path
 
-    def rebuild_reports(self, out: str | os.PathLike | None = None) -> dict[str, str]:
-        """Re-render every completed run's report (see :meth:`rebuild_report`), skipping
-        run folders that cannot be read.
+    def rebuild_reports(self, out: str | os.PathLike | None = None, *,
+                        max_surface_points: int = MAX_SURFACE_POINTS,
+                        warn: Callable[[str], None] | None = None) -> dict[str, str]:
+        """Re-render every completed run's report (see :meth:`rebuild_report`, whose
+        ``max_surface_points`` and ``warn`` these are), skipping run folders that cannot
+        be read.
 
         Returns:
             run id -> why it was skipped (empty when every report was rebuilt).
@@ -299,7 +318,8 @@ class RunStore:
                 skipped[record.run_id] = f"its folder {record.path} is missing"
                 continue
             try:
-                self.rebuild_report(record.run_id, out=out)
+                self.rebuild_report(record.run_id, out=out, max_surface_points=max_surface_points,
+                                    warn=warn)
             except DamagedRunError as exc:
                 skipped[record.run_id] = str(exc)
         return skipped
@@ -388,10 +408,12 @@ class RunStore:
         bar.update()
         writer.write_metadata(tmp, metadata)
         status = PASSED if result.verdict.passed else FAILED
+        surfaces, notes = limit_surfaces(writer.surface_arrays(result.surfaces))
+        for note in notes:
+            log.write(f"report: {note}")
         page = RunPage(record.run_id, experiment.name, experiment.source, experiment.claim,
                        status, params.to_dict(), result.verdict.to_dict(), result.table,
-                       metadata["figures"], metadata, record.started,
-                       writer.surface_arrays(result.surfaces))
+                       metadata["figures"], metadata, record.started, surfaces, tuple(notes))
         if page.surfaces:
             ensure_plotly_asset(self.root)
         write_text(tmp / REPORT_NAME, render_run(page))
@@ -476,6 +498,19 @@ def _digest(records) -> str:
 def _link(folder: Path, record: RunRecord) -> str:
     local = folder / record.run_id / REPORT_NAME
     return f"{record.run_id}/{REPORT_NAME}" if local.is_file() else record.report_path.resolve().as_uri()
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, ReportWarning, stacklevel=3)
+
+
+def _copy_run_file(folder: Path, rel: str, dest: Path) -> None:
+    """Copy the run file ``rel`` (read without following links) to ``dest / rel``, atomically."""
+    data = read_run_bytes(folder, rel)
+    target = dest / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
 
 
 def _call(experiment: Experiment, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:
