@@ -16,11 +16,11 @@ import pytest
 from valleys.cli import main
 from valleys.experiments import Params, Result, Verdict
 from valleys.experiments.registry import Experiment
-from valleys.report.interactive import MAX_SURFACE_POINTS
 from valleys.runs import RunStore
 from valleys.runs.errors import DamagedRunError
 from valleys.runs.runfiles import UnsafeRunFileError, open_run_file
 from valleys.runs.stored import read_surface
+from valleys.runs.surface_cap import MAX_SURFACE_POINTS
 from valleys.surface import Surface
 
 
@@ -238,7 +238,7 @@ def test_a_pickled_surface_array_is_never_unpickled(tmp_path):
 
 
 def test_pages_written_at_run_time_apply_the_same_cap():
-    from valleys.report.interactive import limit_surfaces
+    from valleys.runs.surface_cap import limit_surfaces
 
     small, big = {"losses": np.zeros((5, 7))}, {"losses": np.zeros((20, 20))}
     kept, notes = limit_surfaces({"small": small, "big": big, "again": small}, cap=100)

@@ -268,7 +268,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``valleys report``: rebuild the index (and with --all every run page)."""
-    from .report.interactive import MAX_SURFACE_POINTS
+    from .runs.surface_cap import MAX_SURFACE_POINTS
 
     store = _store(args, read_only=None)
     cap = MAX_SURFACE_POINTS if args.max_surface_points is None else args.max_surface_points

@@ -20,11 +20,7 @@ import numpy as np
 #: Folder of shared report assets inside a runs folder.
 ASSETS_DIR = "_assets"
 
-MAX_SURFACE_POINTS = 250_000
-"""Most grid points (loss values) of all surfaces shown on one report page together (a
-500 x 500 plane; each point costs about 20 bytes of page). A surface beyond what is left
-is left out of the page with a note; raise the cap with ``valleys report --all
---max-surface-points N`` (``max_surface_points=`` of ``RunStore.rebuild_report``)."""
+
 
 
 SURFACE_HEIGHT = 560
@@ -86,30 +82,6 @@ def surface_div(x, y, z, *, div_id: str) -> markupsafe.Markup:
     html = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                        config={"displaylogo": False, "responsive": True})
     return markupsafe.Markup(html)  # numbers and fixed strings only
-
-
-def too_large_note(name: str, points: int, room: int, cap: int) -> str:
-    """Why the surface ``name`` (``points`` grid points) is left out of a page with ``room``
-    points left under the cap ``cap``, and how to raise the cap."""
-    return (f"surface {name!r} left out: it has {points} grid points and the page has room for "
-            f"{room} of at most {cap} (MAX_SURFACE_POINTS); raise the cap with "
-            "'valleys report --all --max-surface-points N'.")
-
-
-def limit_surfaces(surfaces: dict[str, dict], cap: int = MAX_SURFACE_POINTS) -> tuple[dict[str, dict], list[str]]:
-    """The surfaces (``{"x", "y", "losses"}`` arrays) that fit under ``cap`` grid points
-    together, in order, and a note for each one left out (see :func:`too_large_note`)."""
-    kept: dict[str, dict] = {}
-    notes: list[str] = []
-    used = 0
-    for name, arrays in surfaces.items():
-        points = int(np.size(arrays["losses"]))
-        if used + points > cap:
-            notes.append(too_large_note(str(name), points, cap - used, cap))
-            continue
-        kept[name] = arrays
-        used += points
-    return kept, notes
 
 
 def surface_divs(surfaces: dict[str, dict]) -> list[tuple[str, markupsafe.Markup]]:

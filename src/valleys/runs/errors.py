@@ -15,7 +15,7 @@ class DamagedRunError(RunStoreError):
 
 class SurfaceTooLargeError(RunStoreError):
     """A stored surface has more grid points than a report page shows (see
-    :data:`valleys.report.interactive.MAX_SURFACE_POINTS`)."""
+    :data:`valleys.runs.surface_cap.MAX_SURFACE_POINTS`)."""
 
 
 class ReportWarning(UserWarning):

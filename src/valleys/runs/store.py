@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..errors import InvalidParameterError, RunStoreError
 from ..experiments import Experiment, Params, Result
 from ..report import RunPage, render_index, render_run
-from ..report.interactive import MAX_SURFACE_POINTS, ensure_plotly_asset, limit_surfaces
+from ..report.interactive import ensure_plotly_asset
 from . import writer
 from .atomic import atomic_path, fsync_dir, write_text
 from .catalogue import Catalogue
@@ -42,6 +42,7 @@ from .runfiles import read_run_bytes
 from .runlog import RunLog
 from .stale import cleanup_stale, tmp_folder
 from .stored import RunDetails, read_details, read_page, read_result
+from .surface_cap import MAX_SURFACE_POINTS, limit_surfaces
 
 INDEX_NAME = "index.html"
 REPORT_NAME = "report.html"
@@ -255,7 +256,7 @@ class RunStore:
                 shows) instead of the page in the run folder (required when the store is
                 read-only).
             max_surface_points: the most grid points of all surfaces on the page together
-                (:data:`~valleys.report.interactive.MAX_SURFACE_POINTS`).
+                (:data:`~valleys.runs.surface_cap.MAX_SURFACE_POINTS`).
             warn: called with one line per thing left out (default: ``warnings.warn`` with
                 :class:`~valleys.runs.errors.ReportWarning`).
 

@@ -13,10 +13,10 @@ import pandas as pd
 
 from ..experiments import Result, Verdict
 from ..report import RunPage
-from ..report.interactive import MAX_SURFACE_POINTS, too_large_note
 from .errors import DamagedRunError, SurfaceTooLargeError
 from .record import RunRecord
 from .runfiles import UnsafeRunFileError, open_run_file, run_file
+from .surface_cap import MAX_SURFACE_POINTS, too_large_note
 from .writer import FIGURES_DIR, METADATA_NAME, PARAMS_NAME, TABLE_NAME, VERDICT_NAME
 
 SURFACE_ARRAYS = ("x", "y", "losses")
