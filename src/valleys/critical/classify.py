@@ -24,9 +24,9 @@ Rules (every threshold is a parameter, its default follows the landscape's dtype
   the counts to be resolved: no eigenvalue of undetermined sign counted as nonzero (a
   ``tau`` below the floor), none within the floor of the cut :math:`\pm` threshold, and no
   resolved negative eigenvalue (:math:`\lambda < -` floor) hidden in the zero band. When
-  it fails, a second-order or min-/max-like ``kind`` becomes
-  ``"degenerate (undetermined sign)"`` (a saddle with eigenvalues of both signs resolved
-  stays a saddle), and ``evidence`` says why;
+  it fails, ``kind`` is ``"saddle"`` if a resolved negative and a resolved positive
+  eigenvalue exist, stays ``"saddle (higher-order)"`` if the probe found one, and is
+  ``"degenerate (undetermined sign)"`` otherwise; ``evidence`` says why;
 * ``kind``: ``"not-critical"``; ``"global-min"`` (index 0 and L within ``loss_tol·max(1,|floor|)``
   of a known ``floor``); ``"local-min"`` (positive definite); ``"saddle"`` (negative and
   positive eigenvalues); ``"local-max"`` (negative definite); and, when the second order
@@ -322,8 +322,12 @@ def _unresolved(lam: np.ndarray, threshold: float, floor: float) -> str:
 
 
 def _resolved_kind(kind: str, lam: np.ndarray, floor: float) -> str:
-    """The kind when the counts are not resolved: only what the resolved signs prove stays."""
-    if kind.startswith("saddle") and (kind != "saddle" or (lam.min() < -floor and lam.max() > floor)):
+    """The kind when the counts are not resolved: what the resolved signs prove, else
+    undetermined. A resolved negative and a resolved positive eigenvalue make a saddle;
+    a higher-order saddle found by the probe stays one."""
+    if lam.size and lam.min() < -floor and lam.max() > floor:
+        return "saddle"
+    if kind == "saddle (higher-order)":
         return kind
     return "degenerate (undetermined sign)"
 
