@@ -23,9 +23,12 @@ Rules (every threshold is a parameter, its default follows the landscape's dtype
   ``inertia_certified`` needs the LDLᵀ counts to agree with the eigenvalue counts *and*
   the counts to be resolved: no eigenvalue of undetermined sign counted as nonzero (a
   ``tau`` below the floor), none within the floor of the cut :math:`\pm` threshold, and no
-  resolved negative eigenvalue (:math:`\lambda < -` floor) hidden in the zero band. When
-  it fails, ``kind`` is ``"saddle"`` if a resolved negative and a resolved positive
-  eigenvalue exist, stays ``"saddle (higher-order)"`` if the probe found one, and is
+  resolved negative eigenvalue (:math:`\lambda < -` floor) hidden in the zero band, and
+  no nonzero eigenvalue at or below the floor (its sign is undetermined, so the Morse
+  index is known only as a range; at a degenerate point the probe still decides the
+  kind). When the counts themselves are not resolved (the first two cases), ``kind`` is
+  ``"saddle"`` if a resolved negative and a resolved positive eigenvalue exist, stays
+  ``"saddle (higher-order)"`` if the probe found one, and is
   ``"degenerate (undetermined sign)"`` otherwise; ``evidence`` says why;
 * ``kind``: ``"not-critical"``; ``"global-min"`` (index 0 and L within ``loss_tol·max(1,|floor|)``
   of a known ``floor``); ``"local-min"`` (positive definite); ``"saddle"`` (negative and
@@ -249,8 +252,11 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
         z_thr = rank.threshold
         inertia = eigen_inertia(lam_np, z_thr)
         ldl_agrees = ldl_inertia(H.double().numpy(), z_thr) == inertia
-        unresolved = _unresolved(lam_np, z_thr, rank.noise_floor)
-        certified = ldl_agrees and not unresolved
+        # counts that rounding could change (they also decide the kind) and signs the
+        # dtype cannot resolve (they only withdraw the certificate; the probe decides)
+        unresolved = _unresolved_counts(lam_np, z_thr, rank.noise_floor)
+        unsure = "; ".join(w for w in (unresolved, _unresolved_signs(lam_np, z_thr, rank.noise_floor)) if w)
+        certified = ldl_agrees and not unsure
         pbar.update(1)
     loss, gnorm = float(value), float(g.norm())
     norm_h = float(np.abs(lam_np).max()) if lam_np.size else 0.0
@@ -264,7 +270,7 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
                 f"nullity {inertia.zero} (threshold {z_thr:.3g}, gap ratio {rank.gap_ratio:.3g}"
                 f"{', ambiguous' if rank.ambiguous else ''}), LDL^T inertia "
                 f"{'agrees' if ldl_agrees else 'DISAGREES'}"
-                f"{'; UNDETERMINED at ' + base_dtype + ' resolution: ' + unresolved if unresolved else ''}"
+                f"{'; index UNDETERMINED at ' + base_dtype + ' resolution: ' + unsure if unsure else ''}"
                 f"; ||grad|| = {gnorm:.3g} vs threshold "
                 f"{g_thr:.3g} = grad_tol * ||H|| * max(1, ||theta||), Newton step {newton:.3g}")
     base = dict(theta=theta, loss=loss, grad_norm=gnorm, grad_threshold=g_thr,
@@ -304,17 +310,30 @@ def _given_hessian(hessian, land) -> torch.Tensor:
     return 0.5 * (H + H.T)
 
 
-def _unresolved(lam: np.ndarray, threshold: float, floor: float) -> str:
-    """Why the counts at ``threshold`` are not resolved at the noise ``floor`` ('' if they are)."""
+def _unresolved_counts(lam: np.ndarray, threshold: float, floor: float) -> str:
+    """Why rounding at the noise ``floor`` could change the counts at ``threshold`` ('' if
+    it could not): eigenvalues of undetermined sign counted nonzero, or near the cut."""
     mags = np.abs(lam)
     why = []
     signless = int(np.count_nonzero((mags > threshold) & (mags <= floor)))
     if signless:
         why.append(f"{signless} eigenvalues counted nonzero lie at or below the noise floor "
-                   f"{floor:.3g} (their sign is undetermined)")
+                   f"{floor:.3g}")
     near = int(np.count_nonzero((np.abs(mags - threshold) <= floor) & (mags > floor)))
     if near:
         why.append(f"{near} eigenvalues lie within the noise floor {floor:.3g} of the cut {threshold:.3g}")
+    return "; ".join(why)
+
+
+def _unresolved_signs(lam: np.ndarray, threshold: float, floor: float) -> str:
+    """Why the zero band hides signs ('' if it does not): nonzero eigenvalues at or below the
+    noise floor (sign undetermined) or resolved negative ones counted as zero."""
+    mags = np.abs(lam)
+    why = []
+    signless = int(np.count_nonzero((mags > 0) & (mags <= min(floor, threshold))))
+    if signless:
+        why.append(f"{signless} nonzero eigenvalues lie at or below the noise floor {floor:.3g} "
+                   f"(sign undetermined; counted as zero)")
     hidden = int(np.count_nonzero((lam < -floor) & (mags <= threshold)))
     if hidden:
         why.append(f"{hidden} resolved negative eigenvalues (below -{floor:.3g}) are counted as zero")
