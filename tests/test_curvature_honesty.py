@@ -21,7 +21,7 @@ from valleys.critical import classify
 from valleys.curvature import eigs
 from valleys.curvature.eigs import DENSE_DIM, NOT_CERTIFIED
 from valleys.curvature.tolerances import default_tol
-from valleys.errors import NonConvergenceWarning
+from valleys.errors import InvalidParameterError, NonConvergenceWarning
 
 F64 = torch.float64
 
@@ -105,6 +105,13 @@ def test_k_a_large_fraction_of_d_takes_the_dense_route():
     np.testing.assert_allclose(pairs.eigenvalues, truth[-100:], atol=1e-12)
     krylov = eigs(land, torch.zeros(400, dtype=F64), k=3, which="LA")
     assert krylov.method == "lanczos"
+
+
+@pytest.mark.parametrize("kwargs", [{"dense": "yes"}, {"certify": 1}])
+def test_eigs_route_flags_are_validated(kwargs):
+    land, _ = planted(np.linspace(1.0, 2.0, 10))
+    with pytest.raises(InvalidParameterError, match="must be True, False or None"):
+        eigs(land, torch.zeros(10, dtype=F64), k=2, **kwargs)
 
 
 # ------------------------------------------------------------------ item 13

@@ -56,7 +56,8 @@ class Eigenpairs(Record):
         converged: per pair, whether its relative residual is <= ``tol`` AND, when
             ``which`` targets small or negative eigenvalues ("SA", "BE"), its error bound
             is below its magnitude (``sign_certain``): a value whose sign is unknown is
-            never reported as converged there.
+            never reported as converged there. It never says that the value is the
+            smallest or largest: see ``extremal_certified``.
         tol: the residual tolerance used.
         which: the part of the spectrum asked for ("LA", "SA", "LM" or "BE").
         num_matvecs: Hessian-vector products actually done (counted at the operator).
@@ -236,14 +237,15 @@ def eigs(land: Landscape, theta: torch.Tensor, k: int = 6, which: str = "LA", *,
 
     Returns:
         An :class:`Eigenpairs` (eigenvalues ascending, eigenvectors as columns) with
-        per-value error bounds, ``sign_certain`` and ``extremal_certified``. For "is there negative curvature
-        here?" use :func:`valleys.curvature.smallest_eigenvalue`, which keeps going until
+        per-value error bounds, ``sign_certain`` and ``extremal_certified``. For "is there
+        negative curvature here?" use :func:`valleys.curvature.smallest_eigenvalue`, which keeps going until
         the sign is certain.
 
     Raises:
         InvalidParameterError: for k outside [1, n), an unknown ``which``, ``tol`` <= 0,
-            ``num_matvecs`` < k, ``block_size`` outside [1, n], ``ncv`` < k + b or a bad
-            ``param_filter``.
+            ``num_matvecs`` < k, ``block_size`` outside [1, n], ``ncv`` < k + b, a bad
+            ``param_filter``, ``dense`` or ``certify`` not True/False/None, or
+            ``dense=True`` / ``certify=True`` above ``MAX_DENSE_DIM``.
         ShapeError: if theta does not have length d.
         NonFiniteError: if the loss or gradient at theta is not finite.
 
@@ -261,10 +263,6 @@ def eigs(land: Landscape, theta: torch.Tensor, k: int = 6, which: str = "LA", *,
                                                 block_size)
     tol = default_tol(op.dtype) if tol is None else tol
     gen = check_generator(seed)
-    if use_dense(op.dim, k, dense):
-        ritz = dense_ritz(op, k, which, progress)
-        return finish(ritz, op, k, which, tol, b, curvature, start, stacklevel=3,
-                      method="dense")
     if certify is not None and not isinstance(certify, bool):
         msg = f"The 'certify' parameter of eigs must be True, False or None. Got {certify!r}."
         raise InvalidParameterError(msg)
@@ -272,6 +270,10 @@ def eigs(land: Landscape, theta: torch.Tensor, k: int = 6, which: str = "LA", *,
         msg = (f"eigs(certify=True) needs the dense {op.dim} x {op.dim} matrix, above "
                f"MAX_DENSE_DIM = {MAX_DENSE_DIM}. Use certify=None or False.")
         raise InvalidParameterError(msg)
+    if use_dense(op.dim, k, dense):
+        ritz = dense_ritz(op, k, which, progress)
+        return finish(ritz, op, k, which, tol, b, curvature, start, stacklevel=3,
+                      method="dense")
     V0 = torch.randn(b, op.dim, generator=gen, dtype=torch.float64).to(op.dtype)
     with bar(budget, "eigs", progress, unit="hvp") as pbar:
         ritz = thick_restart_lanczos(op, k, which, tol, budget, V0, ncv, gen,
