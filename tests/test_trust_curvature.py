@@ -123,7 +123,7 @@ def test_trained_mlp_small_values_are_not_called_converged_without_their_sign(tr
     assert truth[0] < 0 and truth[-1] / abs(truth[0]) > 1e5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonConvergenceWarning)
-        pairs = eigs(land, theta, k=4, which="SA")
+        pairs = eigs(land, theta, k=4, which="SA", dense=False)
     # the finding: some value meets the relative tolerance but is smaller than its error
     old_rule = pairs.residuals <= pairs.tol
     doubtful = np.abs(pairs.eigenvalues) <= pairs.error_bounds

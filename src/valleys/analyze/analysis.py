@@ -7,6 +7,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -210,10 +211,11 @@ def _steps(options: AnalysisOptions, ends: dict) -> list:
         steps.append(("trace", _trace_step))
     if options.density:
         steps.append(("density", _density_step))
+    dense = _SharedHessian()  # --nullity and --classify build the dense Hessian once
     if options.nullity:
-        steps.append(("nullity", _nullity_step))
+        steps.append(("nullity", partial(_nullity_step, dense=dense)))
     if options.classify:
-        steps.append(("classify", _classify_step))
+        steps.append(("classify", partial(_classify_step, dense=dense)))
     if options.plane is not None:
         steps.append(("plane", _plane_step))
     if "interpolate" in ends:
@@ -243,19 +245,30 @@ def _eigs_step(land, theta, options, ends, rows, summary, figures):
         found[label] = pairs
         bounds = _error_bounds(pairs)
         certain = getattr(pairs, "sign_certain", np.abs(pairs.eigenvalues) > bounds)
-        for i, (lam, err, conv, sure) in enumerate(zip(pairs.eigenvalues, bounds, pairs.converged,
-                                                        certain, strict=True)):
-            rows.append(_row(label, lam, index=i, error=err, converged=bool(conv), sign_certain=bool(sure),
-                             num_matvecs=int(pairs.num_matvecs)))
+        order = np.arange(len(pairs.eigenvalues))
+        if which == "LA":  # the top eigenvalues from the largest down
+            order = order[::-1]
+        for i, j in enumerate(order):
+            rows.append(_row(label, pairs.eigenvalues[j], index=i, error=bounds[j],
+                             converged=bool(pairs.converged[j]), sign_certain=bool(certain[j]),
+                             extremal_certified=bool(pairs.extremal_certified),
+                             num_matvecs=int(pairs.num_matvecs), method=pairs.method))
     summary["lambda_max"] = float(found["eig_top"].eigenvalues.max())
     summary["lambda_min"] = float(found["eig_bottom"].eigenvalues.min())
     summary["eigs_converged"] = bool(found["eig_top"].all_converged and found["eig_bottom"].all_converged)
+    summary["eigs_extremal_certified"] = bool(found["eig_top"].extremal_certified
+                                              and found["eig_bottom"].extremal_certified)
+    summary["eigs_extremal"] = "; ".join(f"{label}: {found[label].extremal}" for label in found)
     figures["eigenvalues"] = _eig_figure(found)
 
 
 def _default_eig_tol(dtype: torch.dtype) -> float:
-    """1e-8 in float64, 1e-4 in float32: about eps^(1/2) with a safety factor of 100."""
-    return float(min(1e-3, 100 * math.sqrt(torch.finfo(dtype).eps)) if dtype != torch.float64 else 1e-8)
+    """The eigensolver's relative residual tolerance: 1e-8 in float64 (as before, just below
+    sqrt(eps) = 1.5e-8), else :func:`valleys.curvature.tolerances.default_tol` of the dtype
+    (sqrt(eps): 3.5e-4 in float32), the default of :func:`valleys.curvature.eigs`."""
+    from ..curvature.tolerances import default_tol
+
+    return 1e-8 if dtype == torch.float64 else default_tol(dtype)
 
 
 def _error_bounds(pairs) -> np.ndarray:
@@ -300,25 +313,43 @@ def _density_step(land, theta, options, ends, rows, summary, figures):
     summary["density_mean"] = float(dens.mean)
 
 
-def _nullity_step(land, theta, options, ends, rows, summary, figures):
-    from ..curvature import numerical_rank, spectrum
+class _SharedHessian:
+    """The dense Hessian at theta, built on first use and shared by the steps that need it."""
 
-    spec = spectrum(land, theta)
-    res = numerical_rank(spec.eigenvalues, warn=False)
+    def __init__(self):
+        self.matrix = None
+
+    def get(self, land, theta, max_dim: int) -> torch.Tensor:
+        if self.matrix is None:
+            self.matrix = land.hessian(theta, max_dim=max_dim).detach()
+        return self.matrix
+
+
+def _nullity_step(land, theta, options, ends, rows, summary, figures, dense=None):
+    from ..curvature import numerical_rank
+
+    H = (dense or _SharedHessian()).get(land, theta, options.max_dense)
+    eigenvalues = np.linalg.eigvalsh(H.numpy()).astype(np.float64)
+    # the noise floor of the dtype that computed H (a float32 Hessian's eigenvalues are
+    # float32-accurate even when stored as float64)
+    res = numerical_rank(eigenvalues, warn=False, dtype=land.dtype)
     summary["nullity"], summary["nullity_gap_ratio"] = int(res.nullity), float(res.gap_ratio)
     summary["nullity_ambiguous"] = bool(res.ambiguous)
     rows.append(_row("nullity", res.nullity, threshold=float(res.threshold), gap_ratio=float(res.gap_ratio),
-                     ambiguous=bool(res.ambiguous), policy=res.policy))
-    rows.extend(_row("spectrum", lam, index=i) for i, lam in enumerate(spec.eigenvalues))
+                     ambiguous=bool(res.ambiguous), policy=res.policy, noise_floor=float(res.noise_floor)))
+    rows.extend(_row("spectrum", lam, index=i) for i, lam in enumerate(eigenvalues))
 
 
-def _classify_step(land, theta, options, ends, rows, summary, figures):
+def _classify_step(land, theta, options, ends, rows, summary, figures, dense=None):
     from ..critical import classify
 
-    point = classify(land, theta, seed=options.seed)
+    H = (dense or _SharedHessian()).get(land, theta, options.max_dense)
+    point = classify(land, theta, seed=options.seed, hessian=H)
     summary["class"] = point.kind
+    summary["inertia_certified"] = bool(point.inertia_certified)
     rows.append(_row("class", point.index, kind=point.kind, nullity_at_point=int(point.nullity),
-                     grad_threshold=float(point.grad_threshold), ambiguous=bool(point.ambiguous)))
+                     grad_threshold=float(point.grad_threshold), ambiguous=bool(point.ambiguous),
+                     inertia_certified=bool(point.inertia_certified)))
 
 
 def _plane_step(land, theta, options, ends, rows, summary, figures):

@@ -17,6 +17,19 @@ Rules (every threshold is a parameter, its default follows the landscape's dtype
   ``tau`` is given, :math:`|\lambda| \le \tau \max_i|\lambda_i|`; ``index`` =
   #{λ < −threshold}, ``positive`` = #{λ > threshold}; the counts are cross-checked with
   an LDLᵀ factorisation;
+* resolution: eigenvalues with :math:`|\lambda|` at or below the noise floor
+  :math:`\varepsilon\, n \max|\lambda|` of the dtype (``resolution_floor``; 1.9e-4 for a
+  float32 Hessian of d = 698 and norm 2.3) have an undetermined sign.
+  ``inertia_certified`` needs the LDLᵀ counts to agree with the eigenvalue counts *and*
+  the counts to be resolved: no eigenvalue of undetermined sign counted as nonzero (a
+  ``tau`` below the floor), none within the floor of the cut :math:`\pm` threshold, and no
+  resolved negative eigenvalue (:math:`\lambda < -` floor) hidden in the zero band, and
+  no nonzero eigenvalue at or below the floor (its sign is undetermined, so the Morse
+  index is known only as a range; at a degenerate point the probe still decides the
+  kind). When the counts themselves are not resolved (the first two cases), ``kind`` is
+  ``"saddle"`` if a resolved negative and a resolved positive eigenvalue exist, stays
+  ``"saddle (higher-order)"`` if the probe found one, and is
+  ``"degenerate (undetermined sign)"`` otherwise; ``evidence`` says why;
 * ``kind``: ``"not-critical"``; ``"global-min"`` (index 0 and L within ``loss_tol·max(1,|floor|)``
   of a known ``floor``); ``"local-min"`` (positive definite); ``"saddle"`` (negative and
   positive eigenvalues); ``"local-max"`` (negative definite); and, when the second order
@@ -46,6 +59,7 @@ from ..curvature._record import Record
 from ..curvature.inertia import eigen_inertia, ldl_inertia
 from ..curvature.rank import numerical_rank
 from ..curvature.tolerances import default_tol
+from ..errors import ShapeError
 from .result import start_point
 
 #: Default step sizes of the null-space probe (geometric, from 1e-1 down to 1e-4).
@@ -97,7 +111,9 @@ class CriticalPoint(Record):
         zero_threshold: absolute eigenvalue threshold of the nullity.
         gap_ratio: |smallest nonzero| / |largest zero| eigenvalue (inf if no zero ones).
         ambiguous: gap_ratio below the required gap (the nullity is uncertain).
-        inertia_certified: the LDL^T inertia equals the eigenvalue counts.
+        inertia_certified: the LDL^T inertia equals the eigenvalue counts and the counts
+            are resolved in the dtype (see the module docstring); False means the index
+            is undetermined at this precision.
         kind: the class (see the module docstring).
         eigenvalues: all Hessian eigenvalues, ascending (above ``max_dim``: the smallest
             and the largest).
@@ -110,6 +126,9 @@ class CriticalPoint(Record):
         policy: the nullity policy ("gap" or "relative").
         evidence: what decided the kind, in words.
         dtype: the landscape's dtype.
+        resolution_floor: the noise floor eps * n * max|lambda| of the dtype: eigenvalues
+            of smaller magnitude have an undetermined sign (nan above ``max_dim``).
+        undetermined: the number of eigenvalues with magnitude at or below it.
     """
 
     theta: torch.Tensor
@@ -135,6 +154,8 @@ class CriticalPoint(Record):
     policy: str = "gap"
     evidence: str = ""
     dtype: str = "float64"
+    resolution_floor: float = float("nan")
+    undetermined: int = 0
 
     _repr_skip = ("theta", "eigenvalues", "evidence")
 
@@ -169,7 +190,8 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
              gap_required: float = 1e3,
              probe_steps: tuple[float, ...] = DEFAULT_PROBE_STEPS,
              probe_directions: int = DEFAULT_PROBE_DIRECTIONS, seed: int = 0,
-             max_dim: int = DEFAULT_MAX_DIM, progress: bool | None = None) -> CriticalPoint:
+             max_dim: int = DEFAULT_MAX_DIM, progress: bool | None = None,
+             hessian: torch.Tensor | None = None) -> CriticalPoint:
     """Classify ``theta`` as a minimum, saddle, maximum, degenerate or non-critical point.
 
     Args:
@@ -191,9 +213,14 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
         max_dim: the largest d for which the dense Hessian is formed; above it the
             matrix-free route decides from the signs of the extreme eigenvalues.
         progress: a progress bar on stderr (None: only on a terminal).
+        hessian: the dense (d, d) Hessian at theta if the caller has already built it
+            (it is used as given, not rebuilt); None: built here.
 
     Returns:
         A :class:`CriticalPoint`.
+
+    Raises:
+        ShapeError: if ``hessian`` is not (d, d).
 
     Example:
         >>> from valleys import Landscape
@@ -215,7 +242,7 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
         return _classify_matrix_free(land, theta, floor, grad_tol, loss_tol, seed, progress)
     with bar(3, "classify", progress, unit="stage") as pbar:
         value, g = land.loss_and_grad(theta)
-        H = land.hessian(theta, max_dim=max_dim).detach()
+        H = _given_hessian(hessian, land) if hessian is not None else land.hessian(theta, max_dim=max_dim).detach()
         pbar.update(1)
         lam, V = torch.linalg.eigh(H)
         pbar.update(1)
@@ -224,19 +251,27 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
                               dtype=land.dtype)
         z_thr = rank.threshold
         inertia = eigen_inertia(lam_np, z_thr)
-        certified = ldl_inertia(H.double().numpy(), z_thr) == inertia
+        ldl_agrees = ldl_inertia(H.double().numpy(), z_thr) == inertia
+        # counts that rounding could change (they also decide the kind) and signs the
+        # dtype cannot resolve (they only withdraw the certificate; the probe decides)
+        unresolved = _unresolved_counts(lam_np, z_thr, rank.noise_floor)
+        unsure = "; ".join(w for w in (unresolved, _unresolved_signs(lam_np, z_thr, rank.noise_floor)) if w)
+        certified = ldl_agrees and not unsure
         pbar.update(1)
     loss, gnorm = float(value), float(g.norm())
     norm_h = float(np.abs(lam_np).max()) if lam_np.size else 0.0
     scale = norm_h * max(1.0, float(theta.norm()))
     g_thr = grad_tol * scale
+    base_dtype = str(land.dtype).replace("torch.", "")
     keep = lam.abs() > z_thr
     coeff = (V[:, keep].T @ g) / lam[keep]
     newton = float(coeff.norm())
     evidence = (f"dense Hessian (d = {land.dim}, {rank.policy} policy): index {inertia.negative}, "
                 f"nullity {inertia.zero} (threshold {z_thr:.3g}, gap ratio {rank.gap_ratio:.3g}"
                 f"{', ambiguous' if rank.ambiguous else ''}), LDL^T inertia "
-                f"{'agrees' if certified else 'DISAGREES'}; ||grad|| = {gnorm:.3g} vs threshold "
+                f"{'agrees' if ldl_agrees else 'DISAGREES'}"
+                f"{'; index UNDETERMINED at ' + base_dtype + ' resolution: ' + unsure if unsure else ''}"
+                f"; ||grad|| = {gnorm:.3g} vs threshold "
                 f"{g_thr:.3g} = grad_tol * ||H|| * max(1, ||theta||), Newton step {newton:.3g}")
     base = dict(theta=theta, loss=loss, grad_norm=gnorm, grad_threshold=g_thr,
                 index=inertia.negative, nullity=inertia.zero, positive=inertia.positive,
@@ -244,19 +279,76 @@ def classify(land, theta, *, floor: float | None = None, grad_tol: float | None 
                 inertia_certified=bool(certified), eigenvalues=lam_np,
                 tau=tau if rank.policy == "relative" else None,
                 grad_tol=grad_tol, loss_tol=loss_tol, floor=floor, grad_scale=scale,
-                newton_step=newton, policy=rank.policy, evidence=evidence,
-                dtype=str(land.dtype).replace("torch.", ""))
+                newton_step=newton, policy=rank.policy, evidence=evidence, dtype=base_dtype,
+                resolution_floor=float(rank.noise_floor),
+                undetermined=int(np.count_nonzero(np.abs(lam_np) <= rank.noise_floor)))
     if gnorm > g_thr:
         return CriticalPoint(kind="not-critical", **base)
+
+    def decided(kind: str, **extra) -> CriticalPoint:
+        if unresolved:
+            kind = _resolved_kind(kind, lam_np, rank.noise_floor)
+        return CriticalPoint(kind=kind, **extra, **base)
+
     at_floor = floor is not None and abs(loss - floor) <= loss_tol * max(1.0, abs(floor))
     if inertia.negative == 0 and at_floor:
-        return CriticalPoint(kind="global-min", **base)
+        return decided("global-min")
     if inertia.zero == 0 or (inertia.negative and inertia.positive):
-        return CriticalPoint(kind=_second_order_kind(inertia), **base)
+        return decided(_second_order_kind(inertia))
     null = V[:, lam.abs() <= z_thr]
     probe = probe_null_space(land, theta, null, steps=probe_steps, n_max=probe_directions,
                              tolerance=loss_tol * max(1.0, abs(loss)), seed=seed)
-    return CriticalPoint(kind=_probed_kind(inertia, probe), probe=probe, **base)
+    return decided(_probed_kind(inertia, probe), probe=probe)
+
+
+def _given_hessian(hessian, land) -> torch.Tensor:
+    H = torch.as_tensor(hessian).detach()
+    if H.shape != (land.dim, land.dim):
+        msg = f"classify's hessian must be ({land.dim}, {land.dim}). Got {tuple(H.shape)}."
+        raise ShapeError(msg)
+    H = H.to(land.dtype)
+    return 0.5 * (H + H.T)
+
+
+def _unresolved_counts(lam: np.ndarray, threshold: float, floor: float) -> str:
+    """Why rounding at the noise ``floor`` could change the counts at ``threshold`` ('' if
+    it could not): eigenvalues of undetermined sign counted nonzero, or near the cut."""
+    mags = np.abs(lam)
+    why = []
+    signless = int(np.count_nonzero((mags > threshold) & (mags <= floor)))
+    if signless:
+        why.append(f"{signless} eigenvalues counted nonzero lie at or below the noise floor "
+                   f"{floor:.3g}")
+    near = int(np.count_nonzero((np.abs(mags - threshold) <= floor) & (mags > floor)))
+    if near:
+        why.append(f"{near} eigenvalues lie within the noise floor {floor:.3g} of the cut {threshold:.3g}")
+    return "; ".join(why)
+
+
+def _unresolved_signs(lam: np.ndarray, threshold: float, floor: float) -> str:
+    """Why the zero band hides signs ('' if it does not): nonzero eigenvalues at or below the
+    noise floor (sign undetermined) or resolved negative ones counted as zero."""
+    mags = np.abs(lam)
+    why = []
+    signless = int(np.count_nonzero((mags > 0) & (mags <= min(floor, threshold))))
+    if signless:
+        why.append(f"{signless} nonzero eigenvalues lie at or below the noise floor {floor:.3g} "
+                   f"(sign undetermined; counted as zero)")
+    hidden = int(np.count_nonzero((lam < -floor) & (mags <= threshold)))
+    if hidden:
+        why.append(f"{hidden} resolved negative eigenvalues (below -{floor:.3g}) are counted as zero")
+    return "; ".join(why)
+
+
+def _resolved_kind(kind: str, lam: np.ndarray, floor: float) -> str:
+    """The kind when the counts are not resolved: what the resolved signs prove, else
+    undetermined. A resolved negative and a resolved positive eigenvalue make a saddle;
+    a higher-order saddle found by the probe stays one."""
+    if lam.size and lam.min() < -floor and lam.max() > floor:
+        return "saddle"
+    if kind == "saddle (higher-order)":
+        return kind
+    return "degenerate (undetermined sign)"
 
 
 def _classify_matrix_free(land, theta, floor, grad_tol, loss_tol, seed, progress) -> CriticalPoint:

@@ -159,3 +159,22 @@ def _two_by_two(a: float, b: float, c: float) -> tuple[int, int]:
     if det > 0.0:
         return (2, 0) if trace < 0.0 else (0, 2)
     return int(trace < 0.0), int(trace > 0.0)
+
+
+def counts_around(H, shift: float) -> tuple[int, int]:
+    """(#{lambda < shift}, #{lambda > shift}) of a symmetric matrix from one LDL^T of
+    ``H - shift I`` (Sylvester's law of inertia; no eigenvalue is computed).
+
+    Args:
+        H: a dense symmetric (d, d) array or tensor (symmetrised; see :func:`ldl_inertia`).
+        shift: the point sigma the eigenvalues are compared with.
+
+    Returns:
+        The numbers of eigenvalues below and above ``shift``.
+
+    Example:
+        >>> counts_around(np.diag([-2.0, 0.5, 3.0]), 1.0)
+        (2, 1)
+    """
+    A = _symmetric(H, DEFAULT_SYMMETRY_TOL)
+    return _block_counts(A - float(shift) * np.eye(A.shape[0]))
