@@ -141,7 +141,7 @@ def _num(x: float):
     return x if math.isfinite(x) else str(x)
 
 
-def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
+def escape(land, theta0, /, target: float, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
            train_steps: int = 2000, train_lr: float | None = None, lr: float = 0.1, steps: int = 2000,
            gtol: float | None = None, ftol: float | None = None, window: int = 50, max_anchors: int = 3,
            cycles: tuple[int, ...] = (200, 200, 400), band_lr: float = 0.01, tol: float | None = None,
@@ -152,7 +152,8 @@ def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, s
     Args:
         land: a :class:`~valleys.Landscape`.
         theta0: the start (d,).
-        target: the loss to reach (e.g. the global minimum plus a margin).
+        target: the loss to reach (e.g. the global minimum plus a margin); positional or
+            keyword (``escape(land, theta0, target=1e-3)``).
         anchors: known low points (K, d) to aim at when descent stalls; those with loss
             > target are ignored. Default: found by gradient descent (``train_steps``
             steps of size ``lr``) from ``n_starts`` starts theta0 + start_scale * N(0, I).
