@@ -78,7 +78,7 @@ def connect_models(land, theta, other, *, seed: int = 0, steps: int = 500) -> di
     rows = [{"quantity": "connection", "index": i, "value": float(v), "error": math.nan,
              "t": float(t)} for i, (t, v) in enumerate(zip(np.linspace(0, 1, len(curve.losses)),
                                                           curve.losses, strict=True))]
-    summary = {"curve_barrier": float(curve.barrier), "curve_max": float(curve.saddle),
+    summary = {"curve_barrier": float(curve.barrier), "curve_max": float(curve.path_max),
                "curve_vs_line_barrier": float(line.barrier), "curve_evaluations": int(curve.n_evaluations)}
     fig, (ax,) = figure(width=5.5, height=3.5)
     ax.plot(line.t, line.losses, label=f"line (barrier {line.barrier:.3g})")
