@@ -337,7 +337,7 @@ def test_band_barrier_is_the_maximum_of_the_returned_path_not_of_its_images(act,
            else autoneb(land, a, b, cycles=(30, 30, 60)))
     L = _dense_polygon_losses(land, res.images)
     step = float(np.abs(np.diff(L)).max())  # the largest change between neighbouring samples
-    assert L.max() > res.image_max + 10 * step  # the case: the path rises above its images
+    assert L.max() > res.image_max + 3 * step  # the case: the path rises above its images (by >> the tolerances below)
     assert res.path_max_kind == kind and res.certificate.kind == kind
     ends = max(float(res.losses[0]), float(res.losses[-1]))
     assert res.barrier == res.path_max - ends and res.image_barrier == res.image_max - ends
