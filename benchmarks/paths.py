@@ -52,17 +52,17 @@ def main() -> None:
         short = neb(land, a, b, images=9, steps=600, lr=5e-3, climb_after=200, tol=1e-6)
         refined = refine_saddle(land, short, grad_tol=1e-6)
         row["neb_600_then_newton"] = {
-            "neb_evaluations": short.n_evaluations, "band_saddle": short.saddle,
+            "neb_evaluations": short.n_evaluations, "band_saddle": short.image_max,
             **refined.to_dict(), "newton_gradient_and_hessian_evaluations": refined.iterations + 1,
             "seconds": time.perf_counter() - t,
-            "saddle_vs_long_neb": refined.loss - band.saddle}
+            "saddle_vs_long_neb": refined.loss - band.image_max}
         t = time.perf_counter()
         auto = autoneb(land, a, b, cycles=(200, 200, 4000), start_images=5, insert=2, lr=5e-3, tol=1e-6)
         row["autoneb"] = {**auto.to_dict(), "seconds": time.perf_counter() - t}
         for res, name in ((band, "neb"), (auto, "autoneb")):
             row[name].pop("losses")
             t = time.perf_counter()
-            cert = certify(res.path, land, claim="sublevel", level=res.saddle + 1e-3, max_pieces=50_000)
+            cert = certify(res.path, land, claim="sublevel", level=res.image_max + 1e-3, max_pieces=50_000)
             dt = time.perf_counter() - t
             n_seg = len(res.path.segments)
             row[name]["certificate"] = {"holds": cert.holds, "kind": cert.kind, "pieces": len(cert.pieces),

@@ -146,3 +146,14 @@ def test_smooth_net_escape_is_certified_by_the_curvature_bound():
     vals = land.losses(r.path(torch.linspace(0, 1, 4001, dtype=D))).numpy()
     assert vals.max() <= r.start_loss + r.barrier + 1e-12  # the bound is above every sample
     assert vals[-1] <= L0 / 5
+
+
+def test_readme_call_with_target_as_a_keyword_runs():
+    """The README's call ``paths.escape(land, theta0, target=1e-3)`` (issue 18, item 15)."""
+    from valleys import paths
+
+    land = Landscape.from_function(lambda t: (t ** 2).sum(), 2)
+    theta0 = torch.tensor([1.0, 0.5], dtype=D)
+    r = paths.escape(land, theta0, target=1e-3)
+    assert isinstance(r, EscapeResult) and r.target == 1e-3 and r.end_loss <= 1e-3
+    assert r.status == escape(land, theta0, 1e-3).status  # positional and keyword agree

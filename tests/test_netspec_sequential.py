@@ -146,3 +146,42 @@ def test_leaky_slopes_outside_0_1_and_other_smooth_modules():
         c_seq, c_mlp = certify(p, land_seq), certify(p, land_mlp)
         assert c_seq.kind == c_mlp.kind == "bound" and c_seq.holds == c_mlp.holds
         np.testing.assert_allclose(c_seq.pieces["M"].to_numpy(), c_mlp.pieces["M"].to_numpy(), rtol=1e-12)
+
+
+def _torch_loss_case(act, loss, targets, outputs=2, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(9, 3, generator=g, dtype=D)
+    Y = (torch.randn(9, outputs, generator=g, dtype=D) if targets == "real"
+         else torch.randint(0, outputs, (9,), generator=g))
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(3, 5), act(), nn.Linear(5, outputs)).double()
+    land = Landscape(model, (X, Y), loss=loss)
+    return land, linear(land.theta0, 0.3 * land.theta0 + 0.1)
+
+
+def test_torch_loss_modules_get_the_certificate_of_the_equal_valleys_loss():
+    """nn.MSELoss / nn.CrossEntropyLoss certify like 'mse' / 'ce' (issue 18, item 16): same kind, and the
+    same maximum up to MSELoss's 1/m per sample."""
+    cases = [(nn.ReLU, "real", "mse", nn.MSELoss(), 0.5), (nn.ReLU, "real", "mse", nn.MSELoss(reduction="sum"), 1.0),
+             (nn.Tanh, "class", "ce", nn.CrossEntropyLoss(), 1.0)]
+    for act, targets, name, module, factor in cases:
+        land, path = _torch_loss_case(act, name, targets)
+        ref = certify(path, land, claim="sublevel", level=10.0)
+        scale = factor * (9 if module.reduction == "sum" else 1)  # a sum module keeps the landscape's sum
+        land_t, _ = _torch_loss_case(act, module, targets)
+        got = certify(path, land_t, claim="sublevel", level=10.0 * scale)
+        assert ref.kind in ("exact", "bound") and got.kind == ref.kind, (module, got.note)
+        assert got.holds == ref.holds
+        np.testing.assert_allclose(got.max_value, scale * ref.max_value, rtol=1e-10)
+
+
+def test_an_unrecognised_loss_says_why_its_certificate_is_only_sampled():
+    land, path = _torch_loss_case(nn.ReLU, lambda f, y: ((f - y) ** 2).sum(1), "real")
+    cert = certify(path, land, claim="sublevel", level=10.0)
+    assert cert.kind == "sampled" and "user callable" in cert.note and "not a valleys MLP" not in cert.note
+    land, path = _torch_loss_case(nn.ReLU, nn.L1Loss(), "real")
+    cert = certify(path, land, claim="sublevel", level=10.0)
+    assert cert.kind == "sampled" and "'L1Loss' (a torch loss module with no valleys equivalent" in cert.note
+    land, path = _torch_loss_case(nn.Tanh, nn.CrossEntropyLoss(label_smoothing=0.1), "class")
+    cert = certify(path, land, claim="sublevel", level=10.0)
+    assert cert.kind == "sampled" and "'CrossEntropyLoss' (a torch loss module with no valleys equivalent" in cert.note

@@ -222,7 +222,9 @@ def test_neb_and_autoneb_find_the_known_saddle():
         assert res.converged
         torch.testing.assert_close(res.images[res.saddle_index], torch.tensor([0.0, 0.5], dtype=D), atol=1e-6,
                                    rtol=0)
-        assert abs(res.saddle - 1.0) < 1e-10 and abs(res.barrier - 1.0) < 1e-10
+        assert abs(res.image_max - 1.0) < 1e-10 and abs(res.image_barrier - 1.0) < 1e-10
+        # the polygon through the converged band does not rise above its climbing image
+        assert abs(res.path_max - 1.0) < 1e-10 and abs(res.barrier - 1.0) < 1e-10
 
 
 def test_bezier_curve_lowers_the_linear_barrier():
@@ -230,7 +232,8 @@ def test_bezier_curve_lowers_the_linear_barrier():
 
     land, a, b = _two_minima()
     res = bezier_curve(land, a, b, steps=300, lr=0.05)
-    assert res.saddle < 1.5  # the straight line reaches 2.25; the best quadratic curve about 1.25
+    assert res.path_max < 1.5  # the straight line reaches 2.25; the best quadratic curve about 1.25
+    assert res.path_max >= res.image_max and res.path_max_kind == "sampled"  # a curve is only sampled
     assert torch.equal(res.images[0], a) and torch.equal(res.images[-1], b)
 
 
@@ -265,14 +268,14 @@ def test_sublevel_connected_certifies_only_a_real_connection():
 
     land, a, b = _two_minima()
     res = sublevel_connected(land, a, b, cycles=(50, 200))
-    assert res.level == 0.0 and res.saddle > 0.9  # the minima are separated by the saddle at L = 1
+    assert res.level == 0.0 and res.path_max > 0.9  # the minima are separated by the saddle at L = 1
     assert res.connected is False
     # a convex bowl: the band stays below the level, but a plain function is only sampled,
     # so the connection is undetermined rather than proved
     bowl = Landscape.from_function(lambda t: (t ** 2).sum(), 2)
     ok = sublevel_connected(bowl, torch.tensor([1.0, 0.0], dtype=D), torch.tensor([0.0, 1.0], dtype=D),
                             cycles=(50,), tol=1e-6)
-    assert ok.saddle <= ok.level and ok.connected is None
+    assert ok.path_max <= ok.level and ok.connected is None
 
 
 def test_refine_saddle_reaches_the_known_saddle_from_a_rough_band():
@@ -283,7 +286,7 @@ def test_refine_saddle_reaches_the_known_saddle_from_a_rough_band():
     assert not rough.converged  # a short band: its climbing image is only near the saddle
     res = refine_saddle(land, rough)
     assert res.distance > 1e-4 and res.iterations >= 1
-    assert res.band_saddle == rough.saddle
+    assert res.band_saddle == rough.image_max
     far = refine_saddle(land, torch.tensor([0.15, 0.35], dtype=D))  # a start off the band
     torch.testing.assert_close(far.theta, torch.tensor([0.0, 0.5], dtype=D), atol=1e-10, rtol=0)
     assert res.converged and res.grad_norm < 1e-9
@@ -295,3 +298,51 @@ def test_refine_saddle_reaches_the_known_saddle_from_a_rough_band():
     assert minimum.index == 0 and not minimum.is_index_one
     with pytest.raises(InvalidParameterError):
         refine_saddle(land, torch.zeros(3, dtype=D))
+
+
+def _permuted_teacher(act: str, seed: int, width: int = 4):
+    """A [2, width, 1] net at zero loss (its own teacher) and the same net with its hidden units
+    permuted: two global minima joined by no straight low path."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(12, 2, generator=g, dtype=D)
+    net = mlp([2, width, 1], act, seed=seed).double()
+    with torch.no_grad():
+        Y = net(X)[:, 0]
+    land = Landscape(net, (X, Y), loss="mse")
+    blocks = land.layout.unflatten(land.theta0)
+    perm = torch.roll(torch.arange(width), 1)
+    other = land.layout.flatten({"W1": blocks["W1"][perm], "b1": blocks["b1"][perm],
+                                 "W2": blocks["W2"][:, perm], "b2": blocks["b2"]})
+    return land, land.theta0.clone(), other
+
+
+def _dense_polygon_losses(land, images: torch.Tensor, n: int = 10_001) -> np.ndarray:
+    """The loss at n equispaced t of the polygon through ``images`` (equal knots), computed here."""
+    t = torch.linspace(0, 1, n, dtype=D)
+    u = t * (images.shape[0] - 1)
+    k = u.floor().long().clamp(max=images.shape[0] - 2)
+    s = (u - k)[:, None]
+    with torch.no_grad():
+        return land.losses(images[k] + s * (images[k + 1] - images[k])).numpy()
+
+
+@pytest.mark.parametrize(("act", "method", "kind"), [("relu", "neb", "exact"), ("tanh", "autoneb", "bound")])
+def test_band_barrier_is_the_maximum_of_the_returned_path_not_of_its_images(act, method, kind):
+    """Issue 18, item 14: between images a band rises above its highest image; the reported
+    barrier is the path's maximum, equal to 10 001 direct samples up to the certificate's bound."""
+    from valleys.paths import autoneb, neb
+
+    land, a, b = _permuted_teacher(act, seed=0)
+    res = (neb(land, a, b, images=5, steps=100) if method == "neb"
+           else autoneb(land, a, b, cycles=(30, 30, 60)))
+    L = _dense_polygon_losses(land, res.images)
+    step = float(np.abs(np.diff(L)).max())  # the largest change between neighbouring samples
+    assert L.max() > res.image_max + 3 * step  # the case: the path rises above its images (by >> the tolerances below)
+    assert res.path_max_kind == kind and res.certificate.kind == kind
+    ends = max(float(res.losses[0]), float(res.losses[-1]))
+    assert res.barrier == res.path_max - ends and res.image_barrier == res.image_max - ends
+    # the certified maximum bounds every sample, and a sample comes within the certificate's
+    # tolerance plus the grid's resolution (two neighbouring changes) of it
+    assert L.max() <= res.path_max_upper + 1e-12 * max(1.0, L.max())
+    assert res.path_max - L.max() <= res.certificate.tol + 2 * step
+    assert res.to_dict()["path_max"] == res.path_max and res.to_dict()["image_max"] == res.image_max

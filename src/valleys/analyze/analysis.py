@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..core import Landscape
 from ..errors import DenseTooLargeError, InvalidParameterError, ModelError
-from .geometry import connect_models, interpolate_models, plane_around
+from .geometry import PathEnds, connect_models, interpolate_models, path_ends, plane_around
 from .inputs import batched, resolve_data
 from .options import AnalysisOptions, check_device, check_dtype
 
@@ -145,21 +145,10 @@ def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, bat
         raise ModelError(msg) from None
 
 
-def _theta_of(land: Landscape, other: nn.Module, what: str) -> torch.Tensor:
-    """The flat parameters of a second model of the same architecture."""
-    if not isinstance(other, nn.Module):
-        msg = f"{what} takes a second nn.Module of the same architecture. Got {type(other).__name__}."
-        raise InvalidParameterError(msg)
-    named = dict(other.named_parameters())
-    missing = [n for n in land.layout.names if n not in named]
-    shaped = [n for n in land.layout.names if n in named
-              and tuple(named[n].shape) != tuple(land.layout.shapes[land.layout.names.index(n)])]
-    if missing or shaped:
-        bad = missing[0] if missing else shaped[0]
-        msg = f"The {what} model does not match the analysed one: parameter {bad!r} is missing or differs in shape."
-        raise InvalidParameterError(msg)
-    params = {n: named[n].detach().to(land.theta0.device, land.dtype) for n in land.layout.names}
-    return land.layout.flatten(params)
+def _theta_of(land: Landscape, other: nn.Module, what: str) -> PathEnds:
+    """The ends of a path to a second model of the same architecture (:func:`.geometry.path_ends`):
+    its trainable parameters and, where they differ, its frozen parameters and buffers."""
+    return path_ends(land, other, what)
 
 
 def _check_dense(land: Landscape, options: AnalysisOptions) -> None:
@@ -361,14 +350,14 @@ def _plane_step(land, theta, options, ends, rows, summary, figures):
 
 
 def _interpolate_step(land, theta, options, ends, rows, summary, figures):
-    line = interpolate_models(land, theta, ends["interpolate"], certify=options.certify)
+    line = interpolate_models(ends["interpolate"], certify=options.certify)
     rows.extend(line["rows"])
     summary.update(line["summary"])
     figures["interpolation"] = line["figure"]
 
 
 def _connect_step(land, theta, options, ends, rows, summary, figures):
-    curve = connect_models(land, theta, ends["connect"], seed=options.seed)
+    curve = connect_models(ends["connect"], seed=options.seed)
     rows.extend(curve["rows"])
     summary.update(curve["summary"])
     figures["connection"] = curve["figure"]

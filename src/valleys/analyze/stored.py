@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..experiments import Experiment, Params, Result, Verdict
 from .analysis import AnalysisResult, _check_dense, _theta_of, make_landscape, run_analysis
 from .inputs import resolve_data
-from .model import build_model, load_weights
+from .model import build_model, file_sha256, load_weights
 from .options import AnalysisOptions, check_device, check_dtype
 
 SOURCE = "user model (valleys analyze)"
@@ -38,6 +38,7 @@ class AnalyzeParams(Params):
         eigs, eig_tol, trace, trace_matvecs, density, nullity, classify, plane,
         interpolate, certify, connect, max_dense: see :class:`AnalysisOptions`
         (``eig_tol`` 0 follows the dtype; empty strings mean off).
+        interpolate_sha256, connect_sha256: SHA-256 of the second checkpoints (filled in by valleys).
     """
 
     model: str = ""
@@ -63,6 +64,8 @@ class AnalyzeParams(Params):
     certify: bool = False
     connect: str = ""
     max_dense: int = 3000
+    interpolate_sha256: str = ""
+    connect_sha256: str = ""
     LIMITS: ClassVar[dict[str, str]] = {
         "model": "nonempty", "data": "nonempty", "n": ">= 0", "loss": "nonempty",
         "dtype": "one of float64|float32", "device": "nonempty", "batch_size": ">= 0",
@@ -142,9 +145,12 @@ def prepare(params: AnalyzeParams) -> PreparedAnalysis:
             if params.model.endswith(".pt2"):
                 load_weights(other, path)
             ends[what] = _theta_of(land, other, what)
+            info[f"{what}_sha256"] = file_sha256(path)
     _check_dense(land, options)
     filled = params.replace(weights_sha256=info.get("weights_sha256", info.get("model_sha256", "")),
-                            data_sha256=data_info["data_sha256"])
+                            data_sha256=data_info["data_sha256"],
+                            interpolate_sha256=info.get("interpolate_sha256", ""),
+                            connect_sha256=info.get("connect_sha256", ""))
     return PreparedAnalysis(filled, land, ends, data_info, info)
 
 

@@ -61,7 +61,8 @@ class Landscape:
             a model whose loss differs.
         output: which part of a model's output is fed to the loss when the model returns
             a tuple, list or dict: an index (``output=0``), a key (``output="logits"``) or
-            a callable ``output(raw) -> tensor`` (e.g. ``lambda o: o.logits``).
+            a callable ``output(raw) -> tensor`` (e.g. ``lambda o: o.logits``); kept as
+            :attr:`output`.
         include_frozen: parameters with ``requires_grad=False`` are held fixed and left
             out of theta by default (as PyHessian and curvlinops do); ``True`` keeps them
             in theta. The frozen names are in :attr:`frozen`.
@@ -101,8 +102,9 @@ class Landscape:
             reduction = "sum" if isinstance(self.loss_fn, TorchLoss) and self.loss_fn.reduction == "sum" else "mean"
         self.reduction = check_choice(reduction, "reduction", "Landscape", ("mean", "sum"))
         include_frozen = check_bool(include_frozen, "include_frozen", "Landscape")
+        self.output = _check_output(output)
         self.module, self._forward, init, self.frozen = _functional_model(
-            model, params, dtype, self.device, _check_output(output), include_frozen)
+            model, params, dtype, self.device, self.output, include_frozen)
         self.layout = ParamLayout.from_params(init)
         self.theta0 = self.layout.flatten(init).detach().clone()
         batches = prepare_data(data, self.loss_fn.target, dtype, self.device)
@@ -169,7 +171,7 @@ class Landscape:
         self.reduction = "sum"
         self.chunk_size = check_int(chunk_size, "chunk_size", "Landscape.from_function", min_val=1)
         self.loss_fn = None
-        self.module, self._forward = None, None
+        self.module, self._forward, self.output = None, None, None
         if names is None:
             self.layout = ParamLayout(("theta",), ((dim,),))
         else:

@@ -8,7 +8,9 @@
   pieces), ``"bound"`` (smooth nets with activation derivative bounds) or ``"sampled"``
   (never reported as holding).
 - :func:`neb`, :func:`autoneb`, :func:`bezier_curve`: low paths between two minima
-  (nudged elastic band with climbing image, AutoNEB cycles, Garipov's Bezier curves).
+  (nudged elastic band with climbing image, AutoNEB cycles, Garipov's Bezier curves);
+  their barrier is the maximum along the returned path (:func:`path_maximum`: exact,
+  bound or sampled), their ``image_max`` the highest image.
 - :func:`escape`: a certified path from a point to low loss inside its sublevel set, or the
   lowest barrier found (evidence of a spurious valley, never a proof).
 - :mod:`.constructions`: the seeds' constructed descent paths (VBB A3, Cooper C5.9,
@@ -20,6 +22,7 @@
 from .certify import DEFAULT_RTOL, Certificate, certify
 from .escape import EscapeResult, escape
 from .evaluate import PathReport, evaluate
+from .maximum import PathMaximum, path_maximum
 from .neb import BandResult, SublevelResult, autoneb, neb, respace, sublevel_connected
 from .neb import bezier as bezier_curve
 from .path import Path, Segment, bezier, chain, curve, linear, polygon
@@ -29,7 +32,7 @@ __all__ = [
     # path objects
     "Path", "Segment", "linear", "polygon", "bezier", "curve", "chain",
     # evaluation and certificates
-    "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL",
+    "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL", "path_maximum", "PathMaximum",
     # low paths between two points
     "neb", "autoneb", "bezier_curve", "respace", "BandResult", "sublevel_connected", "SublevelResult",
     # escape from a point

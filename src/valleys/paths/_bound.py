@@ -27,15 +27,19 @@ import math
 
 import torch
 
-from ._netspec import BOUND_LOSSES, NetSpec
+from ._netspec import BOUND_LOSSES, RECOGNISED_TORCH_LOSSES, NetSpec
 
 
-def bound_reason(spec: NetSpec | None) -> str | None:
-    """Why no curvature bound exists for this net (None when it does)."""
+def bound_reason(spec: NetSpec | None, no_spec: str | None = None) -> str | None:
+    """Why no curvature bound exists for this net (None when it does); ``no_spec`` is why
+    there is no spec at all (from :func:`~._netspec.describe_spec`)."""
     if spec is None:
-        return "the model is not a valleys MLP / TwoLayer"
+        return no_spec or "the model is not a valleys MLP / TwoLayer"
     if spec.loss not in BOUND_LOSSES:
-        return f"no curvature bound is known for the loss {spec.loss!r}"
+        known = ", ".join(RECOGNISED_TORCH_LOSSES)
+        return (f"no curvature bound is known for the loss {spec.loss!r}"
+                + (f" (a torch loss module with no valleys equivalent; recognised: {known})"
+                   if spec.unknown_torch_loss else ""))
     for act in spec.acts:
         if act.lipschitz is None or act.curvature is None:
             return f"the activation {act.name!r} has no derivative bounds (sigma' unbounded or not Lipschitz)"

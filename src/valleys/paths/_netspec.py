@@ -10,6 +10,13 @@ only be certified by sampling.
 A spec is accepted only when it reproduces the landscape's own outputs at theta0 to
 :data:`SPEC_CHECK_RTOL` (so an ``output=`` selector, a frozen parameter or a module that
 behaves unlike its type never yields a wrong certificate or Gram matrix).
+
+Common torch loss modules are read as the valleys loss they equal (:func:`spec_loss`):
+``nn.MSELoss`` as the squared loss divided by the outputs per sample (mean reduction) or
+not (sum), ``nn.CrossEntropyLoss`` without class weights or label smoothing as
+cross-entropy, ``nn.SoftMarginLoss`` on one output as the logistic loss; the equivalence
+is checked on the landscape's own loss at theta0. :func:`describe_spec` says why a
+landscape has no spec, for certificate notes.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import torch
 from torch import nn
 
 from ..nets.activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
+from ..nets.losses import LOSSES, TorchLoss
 from ..nets.models import MLP, TwoLayer
 
 #: Largest relative gap between a user ``nn.Sequential``'s outputs and the spec's own
@@ -44,7 +52,10 @@ class NetSpec:
         acts: one activation per hidden layer.
         loss: the loss name.
         X, Y: all inputs and targets.
-        scale: 1/N for ``reduction="mean"``, 1 for ``"sum"``.
+        scale: 1/N for ``reduction="mean"``, 1 for ``"sum"``, times the per-sample factor
+            of a torch loss module (1/m for ``nn.MSELoss()`` on m outputs per sample).
+        unknown_torch_loss: ``loss`` is the class name of a torch loss module that has no
+            valleys equivalent (no certificate applies to it).
     """
 
     weights: tuple[str, ...]
@@ -54,6 +65,7 @@ class NetSpec:
     X: torch.Tensor
     Y: torch.Tensor
     scale: float
+    unknown_torch_loss: bool = False
 
     @property
     def depth(self) -> int:
@@ -68,14 +80,82 @@ class NetSpec:
         return W, b
 
 
+#: Why a landscape whose model is not understood has no spec.
+NOT_A_KNOWN_NET = ("the model is not a valleys MLP / TwoLayer or an nn.Sequential of nn.Linear layers "
+                   "and known activations")
+#: torch loss modules that :func:`spec_loss` reads as a valleys loss.
+RECOGNISED_TORCH_LOSSES = ("nn.MSELoss", "nn.CrossEntropyLoss (no class weights, no label smoothing, "
+                           "class-index targets)", "nn.SoftMarginLoss (one output)")
+
+
 def net_spec(land) -> NetSpec | None:
     """The :class:`NetSpec` of ``land``, or None when its model is not a valleys MLP / TwoLayer
-    or a supported ``nn.Sequential``."""
+    or a supported ``nn.Sequential``, or its loss is a callable valleys cannot read."""
+    return describe_spec(land)[0]
+
+
+def describe_spec(land) -> tuple[NetSpec | None, str | None]:
+    """``(spec, None)``, or ``(None, why)`` with the reason in words (for certificate notes)."""
     module = getattr(land, "module", None)
-    if module is None or land.loss_fn is None or land.loss_fn.target == "any":
-        return None  # a user callable loss: its name says nothing about its formula
+    if module is None:
+        return None, "the landscape is a plain function of theta, not a network valleys can read"
+    loss = spec_loss(land)
+    if isinstance(loss, str):
+        return None, loss
+    spec = _model_spec(land, module, *loss)
+    return (spec, None) if spec is not None else (None, NOT_A_KNOWN_NET)
+
+
+def spec_loss(land) -> tuple[str, float, bool] | str:
+    """The valleys loss name a certificate can use for ``land``'s loss and its per-sample
+    factor and whether it is an unrecognised torch module, or the reason (a string) why
+    there is none.
+
+    A user callable says nothing about its formula. A torch loss module is read as the
+    valleys loss it equals (see the module docstring); the factor makes the two agree per
+    sample (1/m for ``nn.MSELoss()``'s mean over m outputs). Another torch module keeps its
+    class name (no certificate knows it: see :func:`~._bound.bound_reason`).
+    """
+    fn = land.loss_fn
+    if fn is None:
+        return "the landscape has no loss over data"
+    if fn.target == "any":
+        return (f"the loss is a user callable ({fn.name!r}) whose formula valleys cannot read; pass a loss name "
+                f"('mse', 'ce', 'logistic') or a recognised torch loss module ({', '.join(RECOGNISED_TORCH_LOSSES)})")
+    if not isinstance(fn, TorchLoss):
+        return fn.name, 1.0, False
+    # an unrecognised module keeps its own name: the layers still serve the Gram matrix and
+    # planes, and the certificates say that no exact form or bound is known for it
+    mapped = _torch_equivalent(land, fn)
+    return (*mapped, False) if mapped is not None else (fn.name, 1.0, True)
+
+
+def _torch_equivalent(land, fn: TorchLoss) -> tuple[str, float] | None:
+    """(valleys name, per-sample factor) of a torch loss module, checked at theta0."""
+    module, Y = fn.module, land.targets()
+    with torch.no_grad():
+        out = land.outputs(land.theta0)
+    per_sample = out[0].numel()
+    if type(module) is nn.MSELoss and out.shape == Y.shape:
+        name, factor = "squared", (1.0 / per_sample if fn.inner == "mean" else 1.0)
+    elif (type(module) is nn.CrossEntropyLoss and module.weight is None and module.label_smoothing == 0
+          and out.ndim == 2 and not Y.is_floating_point() and not bool((Y == module.ignore_index).any())):
+        name, factor = "cross_entropy", 1.0
+    elif type(module) is nn.SoftMarginLoss and per_sample == 1 and Y.numel() == out.shape[0]:
+        name, factor = "logistic", 1.0
+    else:
+        return None
+    # the equivalence, checked on the landscape's own loss at theta0
+    with torch.no_grad():
+        mine = float(LOSSES[name]()(out, Y).sum()) * factor * float(land._scale)
+        theirs = float(land.loss(land.theta0))
+    rtol = SPEC_CHECK_RTOL.get(land.dtype, 1e-10)
+    return (name, factor) if abs(mine - theirs) <= rtol * max(1.0, abs(theirs)) else None
+
+
+def _model_spec(land, module, loss: str, factor: float, unknown: bool) -> NetSpec | None:
     if isinstance(module, nn.Sequential):
-        return _sequential_spec(land, module)
+        return _sequential_spec(land, module, loss, factor, unknown)
     if isinstance(module, MLP):
         L = module.depth
         weights = tuple(f"W{i}" for i in range(1, L + 1))
@@ -91,7 +171,7 @@ def net_spec(land) -> NetSpec | None:
         return None
     if any(n not in land.layout.names for n in (*weights, *(b for b in biases if b is not None))):
         return None  # a frozen block is not in theta
-    spec = NetSpec(weights, biases, acts, land.loss_fn.name, land.inputs(), land.targets(), float(land._scale))
+    spec = NetSpec(weights, biases, acts, loss, land.inputs(), land.targets(), float(land._scale) * factor, unknown)
     return spec if _reproduces(spec, land) else None  # e.g. an output= callable that reshapes the outputs
 
 
@@ -141,7 +221,7 @@ def _flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Mo
     return out
 
 
-def _sequential_spec(land, module: nn.Sequential) -> NetSpec | None:
+def _sequential_spec(land, module: nn.Sequential, loss: str, factor: float, unknown: bool) -> NetSpec | None:
     """Linear layers with at most one known activation between consecutive ones, none after the last."""
     X = land.inputs()
     weights, biases, acts, pending, names = [], [], [], None, []
@@ -169,8 +249,8 @@ def _sequential_spec(land, module: nn.Sequential) -> NetSpec | None:
         return None  # no layer, or an activation after the last layer
     if sorted(names) != sorted(land.layout.names):
         return None  # frozen or extra parameters
-    spec = NetSpec(tuple(weights), tuple(biases), tuple(acts), land.loss_fn.name, X, land.targets(),
-                   float(land._scale))
+    spec = NetSpec(tuple(weights), tuple(biases), tuple(acts), loss, X, land.targets(),
+                   float(land._scale) * factor, unknown)
     return spec if _reproduces(spec, land) else None
 
 

@@ -28,7 +28,7 @@ from .._validation import check_choice, check_float, check_int
 from ..errors import InvalidParameterError, ShapeError
 from ._bound import bound_reason, curvature_bounds
 from ._exact import ExactSegment, NotExact, PieceBudget
-from ._netspec import net_spec
+from ._netspec import describe_spec
 from .path import Path
 
 #: Default relative tolerance of a certificate, by dtype (CLAIMS.md: 1e-10 max(1, L(0))).
@@ -175,7 +175,7 @@ class _Certifier:
     def __init__(self, path, land, claim, level, tol, force, num, max_pieces):
         self.path, self.land, self.claim, self.level, self.tol = path, land, claim, level, tol
         self.force, self.num, self.max_pieces = force, num, max_pieces
-        self.spec = net_spec(land)
+        self.spec, self.no_spec = describe_spec(land)
         self.n_eval = 0
         self.notes: list[str] = []
         self.model_error = 0.0
@@ -190,7 +190,7 @@ class _Certifier:
                 self.notes.append(f"segment {i}: not exact ({e})")
             except PieceBudget:
                 self.notes.append(f"segment {i}: more than {self.max_pieces} exact pieces")
-        reason = "a curved segment" if not seg.linear else bound_reason(self.spec)
+        reason = "a curved segment" if not seg.linear else bound_reason(self.spec, self.no_spec)
         if self.force == "sampled":
             reason = "sampled evidence was asked for"
         s = np.linspace(0.0, 1.0, self.num + 1)

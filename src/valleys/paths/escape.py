@@ -35,8 +35,8 @@ from .._progress import progress_bar
 from .._validation import check_float, check_generator, check_int
 from ..errors import InvalidParameterError, ShapeError
 from .certify import Certificate, certify
-from .evaluate import evaluate
-from .neb import autoneb
+from .maximum import sampled_max
+from .neb import autoneb_band
 from .path import Path, Segment, chain, linear, polygon
 
 #: Armijo sufficient-decrease constant of the descent stage.
@@ -54,10 +54,6 @@ DEFAULT_FTOL = {torch.float64: 1e-9, torch.float32: 1e-6}
 #: the factor by which the largest step shrinks each time.
 REFINE_ROUNDS = 3
 REFINE_FACTOR = 4.0
-#: Rounds and samples per round of the local refinement of a sampled path maximum.
-ZOOM_ROUNDS = 6
-ZOOM_POINTS = 17
-
 STATUSES = ("certified", "sampled", "barrier", "no_low_point")
 
 
@@ -141,7 +137,7 @@ def _num(x: float):
     return x if math.isfinite(x) else str(x)
 
 
-def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
+def escape(land, theta0, /, target: float, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
            train_steps: int = 2000, train_lr: float | None = None, lr: float = 0.1, steps: int = 2000,
            gtol: float | None = None, ftol: float | None = None, window: int = 50, max_anchors: int = 3,
            cycles: tuple[int, ...] = (200, 200, 400), band_lr: float = 0.01, tol: float | None = None,
@@ -152,7 +148,8 @@ def escape(land, theta0, target: float, /, *, anchors=None, n_starts: int = 8, s
     Args:
         land: a :class:`~valleys.Landscape`.
         theta0: the start (d,).
-        target: the loss to reach (e.g. the global minimum plus a margin).
+        target: the loss to reach (e.g. the global minimum plus a margin); positional or
+            keyword (``escape(land, theta0, target=1e-3)``).
         anchors: known low points (K, d) to aim at when descent stalls; those with loss
             > target are ignored. Default: found by gradient descent (``train_steps``
             steps of size ``lr``) from ``n_starts`` starts theta0 + start_scale * N(0, I).
@@ -334,24 +331,9 @@ class _Escape:
         return cert, top, how
 
     def _sampled_max(self, path: Path) -> float:
-        """Largest sampled loss along ``path``: adaptive sampling, then :data:`ZOOM_ROUNDS` rounds of
-        :data:`ZOOM_POINTS` samples between the neighbours of the best sample (a lower bound on the
-        path's maximum that converges to a local maximum)."""
-        rep = evaluate(path, self.land, num=33, max_points=self.sample_points, rtol=1e-4)
-        self.n_eval += rep.n_evaluations
-        t, vals = rep.t, rep.losses
-        best = float(vals.max())
-        for _ in range(ZOOM_ROUNDS):
-            k = int(vals.argmax())
-            lo, hi = float(t[max(k - 1, 0)]), float(t[min(k + 1, len(t) - 1)])
-            if hi <= lo:
-                break
-            t = torch.linspace(lo, hi, ZOOM_POINTS, dtype=torch.float64)
-            with torch.no_grad():
-                vals = self.land.losses(path(t).to(self.land.dtype)).detach().to(torch.float64).numpy()
-            self.n_eval += ZOOM_POINTS
-            t = t.numpy()
-            best = max(best, float(vals.max()))
+        """Largest sampled loss along ``path`` (:func:`~.maximum.sampled_max`, a lower bound)."""
+        best, n_eval = sampled_max(path, self.land, max_points=self.sample_points)
+        self.n_eval += n_eval
         return best
 
     # ---------------------------------------------------------------------- main
@@ -385,7 +367,7 @@ class _Escape:
                 if stage == "line":
                     tail = linear(stall, A[j], label=f"line to anchor {j}")
                 else:
-                    band = autoneb(self.land, stall, A[j], cycles=self.cycles, lr=self.band_lr)
+                    band = autoneb_band(self.land, stall, A[j], cycles=self.cycles, lr=self.band_lr)
                     self.n_eval += band.n_evaluations
                     tail = Path([Segment(s.start, s.end, s.curve, f"band to anchor {j}: {s.label}")
                                  for s in band.path.segments], band.path.knots)

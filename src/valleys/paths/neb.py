@@ -9,11 +9,15 @@
   end points; each step draws t ~ U(0, 1) and moves the bend along
   dL(phi(t))/d theta_bend = 2 t (1 - t) grad L(phi(t)).
 
-Each returns a :class:`BandResult` with the polygon (or curve) as a :class:`Path`.
+Each returns a :class:`BandResult` with the polygon (or curve) as a :class:`Path`. Its
+``barrier`` is measured on that path (:func:`~.maximum.path_maximum`: sampled densely, exact
+or bounded where a certificate applies), not at the images: between images a band may rise
+well above its highest image (``image_max``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +26,8 @@ import torch
 
 from .._validation import check_float, check_generator, check_int
 from ..errors import ShapeError
+from .certify import Certificate
+from .maximum import path_maximum
 from .path import Path, polygon
 from .path import bezier as bezier_path
 
@@ -34,9 +40,18 @@ class BandResult:
         path: the polygon through the images (NEB, AutoNEB) or the Bezier curve.
         images: the images (K, d) (for a curve: samples along it).
         losses: the loss at the images.
-        saddle: the highest image's loss (the path's barrier height).
-        saddle_index: its index.
-        n_evaluations: loss / gradient evaluations (counted per point).
+        image_max: the highest image's loss (for NEB with a climbing image, the estimate of
+            the saddle's height). Not the path's maximum: see :attr:`path_max`.
+        saddle_index: the highest image's index (the climbing image).
+        path_max: the largest loss along :attr:`path` (:func:`~valleys.paths.path_maximum`):
+            exact, a proven upper bound within ``path_tol``, or the largest of dense samples
+            (a lower bound), as :attr:`path_max_kind` says. Never below :attr:`image_max`.
+        path_max_kind: ``"exact"``, ``"bound"`` or ``"sampled"``.
+        path_max_upper: a proven upper bound of the path's maximum (inf where none is known).
+        certificate: the certificate of the claim ``L <= path_max`` on the path
+            (its ``note`` says why a path is only sampled); None when a loss on the path
+            is not finite.
+        n_evaluations: loss / gradient evaluations (counted per point), the path maximum's included.
         converged: the climbing image's force fell below ``tol``.
         history: per step: step, max loss, force norm.
         method: ``"neb"``, ``"autoneb"`` or ``"bezier"``.
@@ -45,30 +60,68 @@ class BandResult:
     path: Path
     images: torch.Tensor
     losses: np.ndarray
-    saddle: float
+    image_max: float
     saddle_index: int
+    path_max: float
+    path_max_kind: str
+    path_max_upper: float
+    certificate: Certificate | None = field(repr=False)
     n_evaluations: int
     converged: bool
     history: pd.DataFrame = field(repr=False)
-    method: str = "neb"
+    method: str
 
     @property
     def barrier(self) -> float:
-        """saddle - max(L(start), L(end))."""
-        return self.saddle - max(float(self.losses[0]), float(self.losses[-1]))
+        """path_max - max(L(start), L(end)): the barrier of the returned path."""
+        return self.path_max - max(float(self.losses[0]), float(self.losses[-1]))
+
+    @property
+    def image_barrier(self) -> float:
+        """image_max - max(L(start), L(end)): the barrier seen at the images only."""
+        return self.image_max - max(float(self.losses[0]), float(self.losses[-1]))
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "images": int(self.images.shape[0]), "saddle": self.saddle,
-                "saddle_index": self.saddle_index, "barrier": self.barrier,
+        upper = self.path_max_upper if math.isfinite(self.path_max_upper) else str(self.path_max_upper)
+        return {"method": self.method, "images": int(self.images.shape[0]), "path_max": self.path_max,
+                "path_max_kind": self.path_max_kind, "path_max_upper": upper, "barrier": self.barrier,
+                "image_max": self.image_max, "image_barrier": self.image_barrier, "saddle_index": self.saddle_index,
                 "n_evaluations": self.n_evaluations, "converged": self.converged,
+                "certificate_note": self.certificate.note if self.certificate is not None else None,
                 "losses": self.losses.tolist()}
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"image": np.arange(len(self.losses)), "loss": self.losses})
 
     def __repr__(self) -> str:
-        return (f"BandResult({self.method}, images={self.images.shape[0]}, saddle={self.saddle:.6g}, "
-                f"barrier={self.barrier:.3g}, evaluations={self.n_evaluations}, converged={self.converged})")
+        return (f"BandResult({self.method}, images={self.images.shape[0]}, path_max={self.path_max:.6g} "
+                f"({self.path_max_kind}), barrier={self.barrier:.3g}, image_max={self.image_max:.6g}, "
+                f"evaluations={self.n_evaluations}, converged={self.converged})")
+
+
+@dataclass(frozen=True, eq=False)
+class Band:
+    """A band before its path is measured: the polygon through ``images``, their losses, the
+    evaluations so far, convergence and history (what :func:`neb_band` / :func:`autoneb_band` return)."""
+
+    images: torch.Tensor
+    losses: np.ndarray
+    n_evaluations: int
+    converged: bool
+    history: pd.DataFrame
+
+    @property
+    def path(self) -> Path:
+        return polygon(self.images, knots=np.linspace(0, 1, self.images.shape[0]))
+
+
+def _measured(land, path: Path, images: torch.Tensor, losses: np.ndarray, n_eval: int, converged: bool,
+              history: pd.DataFrame, method: str, path_tol: float | None) -> BandResult:
+    """The :class:`BandResult` of a band, with its path's maximum measured and certified."""
+    k = int(np.argmax(losses))
+    top = path_maximum(path, land, known=float(losses[k]), tol=path_tol)
+    return BandResult(path, images, losses, float(losses[k]), k, top.value, top.kind, top.upper, top.certificate,
+                      n_eval + top.n_evaluations, converged, history, method)
 
 
 def _ends(land, a, b):
@@ -122,7 +175,7 @@ def _tangents(R: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
 
 def neb(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
         climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
-        init: torch.Tensor | None = None) -> BandResult:
+        init: torch.Tensor | None = None, path_tol: float | None = None) -> BandResult:
     """Nudged elastic band between ``a`` and ``b`` (end points fixed).
 
     Force on interior image i: the gradient's component normal to the tangent tau_i plus a
@@ -142,7 +195,22 @@ def neb(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01,
         tol: converged when the climbing image's force norm is <= tol (and at least
             ``climb_after`` steps were made).
         init: initial images (images, d) instead of the straight line.
+        path_tol: tolerance of the certified path maximum (:func:`~valleys.paths.path_maximum`).
+
+    Returns:
+        A :class:`BandResult`; its ``barrier`` is the maximum along the polygon, measured
+        after the band stops, and ``image_max`` the highest image.
     """
+    band = neb_band(land, a, b, images=images, steps=steps, lr=lr, spring=spring, climbing=climbing,
+                    climb_after=climb_after, respace_every=respace_every, tol=tol, init=init)
+    return _measured(land, band.path, band.images, band.losses, band.n_evaluations, band.converged,
+                     band.history, "neb", path_tol)
+
+
+def neb_band(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
+             climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
+             init: torch.Tensor | None = None) -> Band:
+    """The images of :func:`neb` (same arguments), without measuring the path's maximum."""
     where = "paths.neb"
     images = check_int(images, "images", where, min_val=3)
     steps = check_int(steps, "steps", where, min_val=1)
@@ -189,13 +257,12 @@ def neb(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01,
     with torch.no_grad():
         L = land.losses(R).detach().to(torch.float64).numpy()
     n_eval += R.shape[0]
-    k = int(np.argmax(L))
-    return BandResult(polygon(R, knots=np.linspace(0, 1, R.shape[0])), R, L, float(L[k]), k, n_eval, converged,
-                      pd.DataFrame(hist), "neb")
+    return Band(R, L, n_eval, converged, pd.DataFrame(hist))
 
 
 def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
-            insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6) -> BandResult:
+            insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6,
+            path_tol: float | None = None) -> BandResult:
     """AutoNEB (Draxler et al. 2018): NEB cycles, inserting images where the band is poorest.
 
     After each cycle the midpoint of every edge is evaluated; ``insert`` new images go to
@@ -206,7 +273,21 @@ def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_i
         cycles: steps of each NEB cycle (the schedule).
         start_images: images of the first cycle.
         insert: images inserted per cycle.
+        path_tol: tolerance of the certified path maximum (:func:`~valleys.paths.path_maximum`).
+
+    Returns:
+        A :class:`BandResult` (``barrier`` measured along the final polygon, ``image_max``
+        at its images).
     """
+    band = autoneb_band(land, a, b, cycles=cycles, start_images=start_images, insert=insert, lr=lr,
+                        spring=spring, tol=tol)
+    return _measured(land, band.path, band.images, band.losses, band.n_evaluations, band.converged,
+                     band.history, "autoneb", path_tol)
+
+
+def autoneb_band(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
+                 insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6) -> Band:
+    """The images of :func:`autoneb` (same arguments), without measuring the path's maximum."""
     where = "paths.autoneb"
     start_images = check_int(start_images, "start_images", where, min_val=3)
     insert = check_int(insert, "insert", where, min_val=0)
@@ -216,8 +297,8 @@ def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_i
     total, hist, res = 0, [], None
     for c, n_steps in enumerate(cycles):
         last = c == len(cycles) - 1
-        res = neb(land, a, b, images=R.shape[0], steps=n_steps, lr=lr, spring=spring, climbing=last,
-                  climb_after=0 if last else n_steps, respace_every=0, tol=tol, init=R)
+        res = neb_band(land, a, b, images=R.shape[0], steps=n_steps, lr=lr, spring=spring, climbing=last,
+                       climb_after=0 if last else n_steps, respace_every=0, tol=tol, init=R)
         total += res.n_evaluations
         hist.append(res.history.assign(cycle=c))
         R = res.images
@@ -232,16 +313,17 @@ def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_i
         where_ = sorted(torch.argsort(excess, descending=True)[:insert].tolist(), reverse=True)
         for e in where_:
             R = torch.cat([R[:e + 1], mids[e:e + 1], R[e + 1:]])
-    return BandResult(res.path, res.images, res.losses, res.saddle, res.saddle_index, total, res.converged,
-                      pd.concat(hist, ignore_index=True), "autoneb")
+    return Band(res.images, res.losses, total, res.converged, pd.concat(hist, ignore_index=True))
 
 
 def bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Tensor | None = None,
-           seed: int | torch.Generator | None = 0, num_eval: int = 61) -> BandResult:
+           seed: int | torch.Generator | None = 0, num_eval: int = 61, path_tol: float | None = None) -> BandResult:
     """Garipov et al.'s curve finding: train the bend of a quadratic Bezier curve a -> bend -> b.
 
     Each step draws t ~ U(0, 1) and takes an Adam step on the bend with
-    dL(phi(t))/d bend = 2 t (1 - t) grad L(phi(t)); the ends stay fixed.
+    dL(phi(t))/d bend = 2 t (1 - t) grad L(phi(t)); the ends stay fixed. ``images`` are
+    ``num_eval`` equispaced samples of the curve; its ``barrier`` is measured densely along
+    the curve (a curve is only ever sampled: ``path_max_kind="sampled"``).
     """
     where = "paths.bezier"
     steps = check_int(steps, "steps", where, min_val=1)
@@ -267,8 +349,7 @@ def bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Te
     pts = path(s)
     with torch.no_grad():
         L = land.losses(pts).detach().to(torch.float64).numpy()
-    k = int(np.argmax(L))
-    return BandResult(path, pts, L, float(L[k]), k, steps + num_eval, True, pd.DataFrame(hist), "bezier")
+    return _measured(land, path, pts, L, steps + num_eval, True, pd.DataFrame(hist), "bezier", path_tol)
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,7 +358,7 @@ class SublevelResult:
 
     Attributes:
         level: max(L(a), L(b)).
-        saddle: the highest loss on the best band found (AutoNEB, sampled).
+        path_max: the largest loss along the band found (AutoNEB; ``band.path_max``).
         connected: True only when the band's polygon is *certified* to stay within
             level + tol (a proof); False when the certificate found a sampled or exact
             violation on this band (evidence of a barrier, not a proof: another path may
@@ -287,13 +368,13 @@ class SublevelResult:
     """
 
     level: float
-    saddle: float
+    path_max: float
     connected: bool | None
     certificate: object
     band: BandResult
 
     def to_dict(self) -> dict:
-        return {"level": self.level, "saddle": self.saddle, "connected": self.connected,
+        return {"level": self.level, "path_max": self.path_max, "connected": self.connected,
                 "certificate": self.certificate.to_dict(), "band": self.band.to_dict()}
 
 
@@ -312,4 +393,4 @@ def sublevel_connected(land, a, b, /, *, tol: float | None = None, cycles: tuple
     band = autoneb(land, a, b, cycles=cycles, lr=lr)
     cert = certify(band.path, land, claim="sublevel", level=level, tol=tol)
     connected = True if cert.holds else (False if cert.holds is False else None)
-    return SublevelResult(level, band.saddle, connected, cert, band)
+    return SublevelResult(level, band.path_max, connected, cert, band)

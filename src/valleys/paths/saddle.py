@@ -110,7 +110,7 @@ def refine_saddle(land, band, /, *, grad_tol: float = 1e-10, max_iter: int = 200
 
 def _start(land, band, where: str) -> tuple[torch.Tensor, float]:
     if hasattr(band, "images") and hasattr(band, "saddle_index"):
-        return band.images[band.saddle_index].detach().to(land.dtype).clone(), float(band.saddle)
+        return band.images[band.saddle_index].detach().to(land.dtype).clone(), float(band.image_max)
     point = torch.as_tensor(band, dtype=land.dtype)
     if point.shape != (land.dim,):
         msg = (f"{where} needs a band (neb / autoneb / bezier_curve result) or a point of shape "
