@@ -50,6 +50,8 @@ def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> ar
     src.add_argument("--task", default=None, choices=("classification", "regression"),
                      help="how a data file's targets are read: integer class labels "
                           "(classification, the default) or real values (regression)")
+    src.add_argument("--label", default="y", metavar="NAME",
+                     help="the target array (.npz) or column (.csv) of a data file (default y)")
     src.add_argument("--loss", default="ce", help="loss name: ce, mse, hinge, logistic, ... (default ce)")
     src.add_argument("--output", default="", metavar="INDEX|KEY",
                      help="for a model returning a tuple/list or dict: the item the loss takes "
@@ -103,7 +105,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         trace=args.trace or not chosen, trace_matvecs=args.trace_matvecs, density=args.density,
         nullity=args.nullity, classify=args.classify, plane=args.plane,
         interpolate=args.interpolate, certify=args.certify, connect=args.connect,
-        max_dense=args.max_dense, seed=args.seed, task=args.task or "", output=args.output,
+        max_dense=args.max_dense, seed=args.seed, task=args.task or "", label=args.label,
+        output=args.output,
         **{k: v for k, v in (("data_seed", args.data_seed), ("max_plane_points", args.max_plane_points))
            if v is not None})
     with captured_warnings() as caught:  # an error is one line: warnings are shown on success only
@@ -159,15 +162,21 @@ class _Caught(logging.Handler):
 
 @contextlib.contextmanager
 def captured_warnings():
-    """Keep Python warnings and the ``torch`` logger's records from reaching stderr.
+    """Keep Python warnings and torch's log records from reaching stderr.
 
-    Yields a handler whose :meth:`~_Caught.lines` are the caught messages (deduplicated,
-    one clean line each), for the caller to show when the command succeeds.
+    torch's loggers (``torch`` and its children with their own handlers, such as
+    ``torch._export.non_strict_utils``) write to stderr directly; for the duration their
+    handlers are swapped for one that records. Yields that handler: its
+    :meth:`~_Caught.lines` are the caught messages (deduplicated, one clean line each),
+    for the caller to show when the command succeeds.
     """
     caught = _Caught()
-    torch_log = logging.getLogger("torch")
-    handlers, propagate = list(torch_log.handlers), torch_log.propagate
-    torch_log.handlers, torch_log.propagate = [caught], False
+    loggers = [logging.getLogger("torch")] + [
+        lg for name, lg in list(logging.Logger.manager.loggerDict.items())
+        if name.startswith("torch.") and isinstance(lg, logging.Logger) and lg.handlers]
+    saved = [(lg, list(lg.handlers), lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers, lg.propagate = [caught], False
     try:
         with warnings.catch_warnings(record=True) as found:
             warnings.simplefilter("default")
@@ -176,4 +185,5 @@ def captured_warnings():
             finally:
                 caught.records.extend(clean_line(f"{w.category.__name__}: {w.message}") for w in found)
     finally:
-        torch_log.handlers, torch_log.propagate = handlers, propagate
+        for lg, handlers, propagate in saved:
+            lg.handlers, lg.propagate = handlers, propagate

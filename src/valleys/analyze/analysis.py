@@ -73,7 +73,7 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
             eig_tol: float | None = None, trace_matvecs: int = 100, max_dense: int = 3000,
             seed: int = 0, progress: bool | None = None, task: str | None = None,
             output: int | str | Callable | None = None, data_seed: int = DEFAULT_DATA_SEED,
-            max_plane_points: int = MAX_PLANE_POINTS) -> AnalysisResult:
+            max_plane_points: int = MAX_PLANE_POINTS, label: str = "y") -> AnalysisResult:
     """Measure the loss landscape of ``model`` on ``data`` at its current weights.
 
     Args:
@@ -114,6 +114,7 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
             :data:`~valleys.analyze.inputs.DEFAULT_DATA_SEED`, whatever ``seed`` is).
         max_plane_points: the largest number of ``plane`` grid points
             (default :data:`~valleys.analyze.options.MAX_PLANE_POINTS`).
+        label: the target array (``.npz``) or column (``.csv``) of a data file.
 
     Returns:
         An :class:`AnalysisResult`.
@@ -130,7 +131,8 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
                               certify=certify, connect=None if connect is None else "model",
                               max_dense=max_dense, max_plane_points=max_plane_points, seed=seed)
     torch_dtype, dev = check_dtype(dtype), check_device(device)
-    X, y, data_info = resolve_data(data, n=n, data_seed=data_seed, input_shape=input_shape, task=task)
+    X, y, data_info = resolve_data(data, n=n, data_seed=data_seed, input_shape=input_shape, task=task,
+                                   label=label)
     notes: list[str] = []
     land = make_landscape(model, X, y, loss, torch_dtype, dev, batch_size, output=output, notes=notes)
     others = {"interpolate": interpolate, "connect": connect}

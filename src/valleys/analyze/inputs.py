@@ -20,7 +20,7 @@ DEFAULT_DATA_SEED = 0
 
 def resolve_data(data, *, n: int | None = None, data_seed: int = DEFAULT_DATA_SEED,
                  input_shape: tuple[int, ...] | None = None,
-                 task: str | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                 task: str | None = None, label: str = "y") -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Inputs, targets and provenance of ``data``.
 
     Args:
@@ -34,6 +34,7 @@ def resolve_data(data, *, n: int | None = None, data_seed: int = DEFAULT_DATA_SE
             default) or ``"regression"`` (real targets, one or several columns). A named
             data set or a Dataset has its own task; a different one is refused. Ignored for
             an ``(X, y)`` pair, whose targets are taken as they are.
+        label: the name of a data file's target array (``.npz``) or column (``.csv``).
 
     Returns:
         ``(X, y, info)`` with ``info`` holding the name, task, sizes and a SHA-256 of the bytes.
@@ -46,7 +47,7 @@ def resolve_data(data, *, n: int | None = None, data_seed: int = DEFAULT_DATA_SE
     if task is not None:
         task = check_choice(task, "task", "analyze", TASKS)
     if isinstance(data, str):
-        dataset = _named_or_file(data, task)
+        dataset = _named_or_file(data, task, label)
         X, y, name = dataset.X, dataset.y, dataset.name
     elif isinstance(data, Dataset):
         _check_task(data, task)
@@ -75,16 +76,17 @@ def resolve_data(data, *, n: int | None = None, data_seed: int = DEFAULT_DATA_SE
     return X, y, info
 
 
-def _named_or_file(data: str, task: str | None) -> Dataset:
+def _named_or_file(data: str, task: str | None, label: str) -> Dataset:
     """A built-in data set, or a data file read as ``task`` (classification by default)."""
     if not any(data.lower().endswith(ext) for ext in READERS):
         dataset = get_dataset(data)
         _check_task(dataset, task)
         return dataset
     try:
-        return get_dataset(data, task=task or "classification")
+        return get_dataset(data, task=task or "classification", label=label)
     except DataError as exc:  # the file loader's hint names its own parameter: add ours
-        text = str(exc)
+        text = str(exc).replace("Pass label=<name of the label column>",
+                                "Pass label=<name of the label column> (--label NAME)")
         hint = "task='regression' (--task regression)"
         if "task='regression'" in text:
             text = text.replace("task='regression'", hint)

@@ -35,6 +35,7 @@ class AnalyzeParams(Params):
         data_seed: seed of the subset.
         task: how a data file's targets are read: ``"classification"`` or ``"regression"``
             (``""``: classification for a file, a named data set's own task).
+        label: the target array (``.npz``) or column (``.csv``) of a data file.
         data_sha256: SHA-256 of the analysed inputs and targets (filled in by valleys).
         input_shape: per-sample input shape, ``"C,H,W"`` (``""`` keeps the stored shape).
         loss: the loss name.
@@ -54,6 +55,7 @@ class AnalyzeParams(Params):
     n: int = 0
     data_seed: int = DEFAULT_DATA_SEED
     task: str = ""
+    label: str = "y"
     input_shape: str = ""
     loss: str = "ce"
     output: str = ""
@@ -154,7 +156,7 @@ def prepare(params: AnalyzeParams) -> PreparedAnalysis:
     module, info = build_model(params.model, params.weights or None)
     shape = parse_input_shape(params.input_shape)
     X, y, data_info = resolve_data(params.data, n=params.n or None, data_seed=params.data_seed,
-                                   input_shape=shape, task=params.task or None)
+                                   input_shape=shape, task=params.task or None, label=params.label)
     notes: list[str] = []
     land = make_landscape(module, X, y, params.loss, dtype, device, params.batch_size or None,
                           output=params.output_selector(), notes=notes)
