@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .cli_analyze import add_analyze_command
+from .cli_analyze import add_analyze_command, clean_line
 from .cli_sweep import add_sweep_commands, cmd_show_sweep, is_sweep_id, sweep_lines
 from .errors import ValleysError
 
@@ -69,7 +69,9 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage dump), like every other error."""
 
     def error(self, message: str):
-        raise _UsageError(" ".join(f"{self.prog}: {message}".split()))
+        # main() prints "valleys: error: ...": name only the subcommand ("analyze: ...")
+        command = self.prog.split(maxsplit=1)[1] + ": " if " " in self.prog else ""
+        raise _UsageError(" ".join(f"{command}{message}".split()))
 
 
 class _Interrupted(KeyboardInterrupt):
@@ -319,7 +321,7 @@ def _split_name(name: str | None, assignments: list[str]) -> tuple[str, list[str
     bare = [a for a in assignments if "=" not in a]
     if len(bare) != 1:
         what = "no experiment name" if not bare else f"several values without '=': {', '.join(bare)}"
-        raise _usage(f"valleys run: {what}. Usage: valleys run [--quick] [--set KEY=VALUE ...] NAME")
+        raise _usage(f"run: {what}. Usage: valleys run [--quick] [--set KEY=VALUE ...] NAME")
     return bare[0], [a for a in assignments if "=" in a]
 
 
@@ -367,7 +369,8 @@ def _aligned(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """``text`` on one line, without ANSI escape sequences or other control characters."""
+    return clean_line(text)
 
 
 def _fail(exc: BaseException, status: int, debug: bool, prefix: str = "",

@@ -7,9 +7,18 @@ imports torch until the command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
+import re
 import sys
+import warnings
+
+# valleys.analyze imports torch, so the parser states these defaults of it in words
+# (tests check they agree); None leaves the default to AnalyzeParams.
+_DEFAULT_DATA_SEED_TEXT = "0"
+_MAX_PLANE_POINTS_TEXT = "40401 = 201 x 201"
 
 ANALYZE_HELP = "measure your own model (factory + weights, or a .pt2 export) on your data"
 
@@ -38,9 +47,21 @@ def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> ar
                      help="state dict (.pt/.pth, loaded with weights_only=True) or .safetensors")
     src.add_argument("--data", required=True, metavar="FILE|NAME",
                      help="a .npz/.csv file, or a built-in data set (digits, mnist1d, ...)")
+    src.add_argument("--task", default=None, choices=("classification", "regression"),
+                     help="how a data file's targets are read: integer class labels "
+                          "(classification, the default) or real values (regression)")
+    src.add_argument("--label", default="y", metavar="NAME",
+                     help="the target array (.npz) or column (.csv) of a data file (default y)")
     src.add_argument("--loss", default="ce", help="loss name: ce, mse, hinge, logistic, ... (default ce)")
+    src.add_argument("--output", default="", metavar="INDEX|KEY",
+                     help="for a model returning a tuple/list or dict: the item the loss takes "
+                          "(e.g. 0 or logits)")
     src.add_argument("--n", type=int, default=0, metavar="N", help="analyse a random subset of N samples")
-    src.add_argument("--seed", type=int, default=0, help="seed of the subset and of every random draw")
+    src.add_argument("--data-seed", type=int, default=None, metavar="S",
+                     help=f"seed of the --n subset (default {_DEFAULT_DATA_SEED_TEXT}; --seed leaves the "
+                          "subset alone)")
+    src.add_argument("--seed", type=int, default=0,
+                     help="seed of every random draw of the measurements (probes, directions)")
     src.add_argument("--input-shape", default="", metavar="C,H,W",
                      help="reshape each input, e.g. 1,8,8 for a CNN on digits")
     src.add_argument("--batch-size", type=int, default=0, metavar="B",
@@ -65,6 +86,8 @@ def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> ar
                       help="Bezier path to a second checkpoint")
     what.add_argument("--max-dense", type=int, default=3000, metavar="D",
                       help="largest d for --nullity/--classify (default 3000)")
+    what.add_argument("--max-plane-points", type=int, default=None, metavar="P",
+                      help=f"largest number of --plane grid points, num x num (default {_MAX_PLANE_POINTS_TEXT})")
     cmd.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     return cmd
 
@@ -82,16 +105,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         trace=args.trace or not chosen, trace_matvecs=args.trace_matvecs, density=args.density,
         nullity=args.nullity, classify=args.classify, plane=args.plane,
         interpolate=args.interpolate, certify=args.certify, connect=args.connect,
-        max_dense=args.max_dense, seed=args.seed)
-    record, result = run_stored(params, getattr(args, "runs_dir", None), progress=None)
+        max_dense=args.max_dense, seed=args.seed, task=args.task or "", label=args.label,
+        output=args.output,
+        **{k: v for k, v in (("data_seed", args.data_seed), ("max_plane_points", args.max_plane_points))
+           if v is not None})
+    with captured_warnings() as caught:  # an error is one line: warnings are shown on success only
+        record, result = run_stored(params, getattr(args, "runs_dir", None), progress=None)
+    for line in caught.lines():
+        print(f"valleys: warning: {line}", file=sys.stderr)
     summary = result.metadata.get("summary", {})
+    notes = result.metadata.get("notes", [])
     if args.json:
         out = {"run_id": record.run_id, "status": record.status, "folder": str(record.path),
-               "summary": summary, "params": params.to_dict()}
+               "summary": summary, "notes": notes, "params": params.to_dict()}
         json.dump(out, sys.stdout, indent=1, default=str)
         print()
         return 0
     print(f"run {record.run_id}")
+    for note in notes:
+        print(f"  note: {note}")
     width = max((len(k) for k in summary), default=0)
     for key, value in summary.items():
         print(f"  {key:<{width}}  {_fmt(value)}")
@@ -103,3 +135,55 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else str(value)
     return str(value)
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def clean_line(text: str) -> str:
+    """``text`` on one line, without ANSI escape sequences or other control characters."""
+    text = _ANSI.sub("", str(text))
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+class _Caught(logging.Handler):
+    """Python warnings and torch's log records of one command, kept as clean lines."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(clean_line(record.getMessage()))
+
+    def lines(self) -> list[str]:
+        return list(dict.fromkeys(line for line in self.records if line))
+
+
+@contextlib.contextmanager
+def captured_warnings():
+    """Keep Python warnings and torch's log records from reaching stderr.
+
+    torch's loggers (``torch`` and its children with their own handlers, such as
+    ``torch._export.non_strict_utils``) write to stderr directly; for the duration their
+    handlers are swapped for one that records. Yields that handler: its
+    :meth:`~_Caught.lines` are the caught messages (deduplicated, one clean line each),
+    for the caller to show when the command succeeds.
+    """
+    caught = _Caught()
+    loggers = [logging.getLogger("torch")] + [
+        lg for name, lg in list(logging.Logger.manager.loggerDict.items())
+        if name.startswith("torch.") and isinstance(lg, logging.Logger) and lg.handlers]
+    saved = [(lg, list(lg.handlers), lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers, lg.propagate = [caught], False
+    try:
+        with warnings.catch_warnings(record=True) as found:
+            warnings.simplefilter("default")
+            try:
+                yield caught
+            finally:
+                caught.records.extend(clean_line(f"{w.category.__name__}: {w.message}") for w in found)
+    finally:
+        for lg, handlers, propagate in saved:
+            lg.handlers, lg.propagate = handlers, propagate

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,8 +21,8 @@ from tqdm import tqdm
 from ..core import Landscape
 from ..errors import DenseTooLargeError, InvalidParameterError, ModelError
 from .geometry import PathEnds, connect_models, interpolate_models, path_ends, plane_around
-from .inputs import batched, resolve_data
-from .options import AnalysisOptions, check_device, check_dtype
+from .inputs import DEFAULT_DATA_SEED, batched, resolve_data
+from .options import MAX_PLANE_POINTS, AnalysisOptions, check_device, check_dtype
 
 
 @dataclass
@@ -70,11 +72,15 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
             dtype: str = "float64", device: str | None = None, batch_size: int | None = None,
             n: int | None = None, input_shape: tuple[int, ...] | None = None,
             eig_tol: float | None = None, trace_matvecs: int = 100, max_dense: int = 3000,
-            seed: int = 0, progress: bool | None = None) -> AnalysisResult:
+            seed: int = 0, progress: bool | None = None, task: str | None = None,
+            output: int | str | Callable | None = None, data_seed: int = DEFAULT_DATA_SEED,
+            max_plane_points: int = MAX_PLANE_POINTS, label: str = "y") -> AnalysisResult:
     """Measure the loss landscape of ``model`` on ``data`` at its current weights.
 
     Args:
-        model: the ``nn.Module`` (in eval mode if it has dropout or batch-norm).
+        model: the ``nn.Module``. Dropout or batch-norm in training mode would make the loss
+            random or batch-dependent: the analysis then uses the model in eval mode (your
+            model is left as it was) and says so in ``metadata["notes"]``.
         data: a data set name, a file path, a :class:`~valleys.data.Dataset` or ``(X, y)``.
         loss: a valleys loss name (``"ce"``, ``"mse"``, ...) or what
             :class:`~valleys.Landscape` accepts.
@@ -97,28 +103,46 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
         eig_tol: eigensolver tolerance; None follows the dtype.
         trace_matvecs: Hessian-vector products of the trace estimate.
         max_dense: the largest d for the dense measurements.
-        seed: seed of every random draw.
+        seed: seed of every random draw of the measurements (probes, directions, start
+            vectors); it does not change the data subset.
         progress: progress bars on stderr (None: only on a terminal).
+        task: how a data file's targets are read, ``"classification"`` (default) or
+            ``"regression"`` (see :func:`~valleys.analyze.inputs.resolve_data`).
+        output: which part of a model output that is a tuple, list or dict the loss takes:
+            an index (``output=0``), a key (``output="logits"``) or a callable (as in
+            :class:`~valleys.Landscape`).
+        data_seed: seed of the ``n``-sample subset (default
+            :data:`~valleys.analyze.inputs.DEFAULT_DATA_SEED`, whatever ``seed`` is).
+        max_plane_points: the largest number of ``plane`` grid points
+            (default :data:`~valleys.analyze.options.MAX_PLANE_POINTS`).
+        label: the target array (``.npz``) or column (``.csv``) of a data file.
 
     Returns:
         An :class:`AnalysisResult`.
 
     Raises:
-        ValleysError: bad options, data that does not fit the model, dense measurements
-            asked for a d above ``max_dense`` — all before anything is computed.
+        ValleysError: bad options, data that does not fit the model, a loss or gradient
+            that is not finite at the weights, a model torch.func cannot differentiate
+            twice, dense measurements asked for a d above ``max_dense`` — all before
+            anything is computed.
     """
     options = AnalysisOptions(eigs=eigs, eig_tol=eig_tol, trace=trace, trace_matvecs=trace_matvecs,
                               density=density, nullity=nullity, classify=classify, plane=plane,
                               interpolate=None if interpolate is None else "model",
                               certify=certify, connect=None if connect is None else "model",
-                              max_dense=max_dense, seed=seed)
+                              max_dense=max_dense, max_plane_points=max_plane_points, seed=seed)
     torch_dtype, dev = check_dtype(dtype), check_device(device)
-    X, y, data_info = resolve_data(data, n=n, seed=seed, input_shape=input_shape)
-    land = make_landscape(model, X, y, loss, torch_dtype, dev, batch_size)
+    X, y, data_info = resolve_data(data, n=n, data_seed=data_seed, input_shape=input_shape, task=task,
+                                   label=label)
+    notes: list[str] = []
+    land = make_landscape(model, X, y, loss, torch_dtype, dev, batch_size, output=output, notes=notes)
     others = {"interpolate": interpolate, "connect": connect}
     ends = {k: _theta_of(land, m, k) for k, m in others.items() if m is not None}
     _check_dense(land, options)
-    return run_analysis(land, options, ends, data_info, progress)
+    check_start(land, options)
+    result = run_analysis(land, options, ends, data_info, progress)
+    result.metadata["notes"] = notes
+    return result
 
 
 #: The export call the fixed-batch error message suggests: the batch dimension of the one
@@ -128,20 +152,97 @@ EXPORT_FIX = ("torch.export.save(torch.export.export(model, (x,), dynamic_shapes
               "'model.pt2') with x a batch of at least 2 inputs")
 
 
-def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, batch_size) -> Landscape:
-    """The landscape of ``model`` on ``(X, y)`` (shape checks happen in its constructor)."""
+def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, batch_size, *,
+                   output: int | str | Callable | None = None, notes: list[str] | None = None) -> Landscape:
+    """The landscape of ``model`` on ``(X, y)`` (shape checks happen in its constructor).
+
+    Dropout / batch-norm / instance-norm in training mode make the loss random or
+    batch-dependent: the landscape is then built from the model in eval mode (the model's
+    own modes are restored afterwards) and a line saying so is appended to ``notes``.
+    """
     if not isinstance(model, nn.Module):
         msg = f"analyze takes an nn.Module instance. Got {type(model).__name__}."
         raise InvalidParameterError(msg)
     kwargs = {"device": device} if device is not None and torch.device(device).type != "cpu" else {}
     try:
-        return Landscape(model, batched(X, y, batch_size), loss, dtype=dtype, **kwargs)
+        with _eval_mode(model, notes if notes is not None else []):
+            return Landscape(model, batched(X, y, batch_size), loss, dtype=dtype, output=output, **kwargs)
+    except ModelError as exc:
+        text = str(exc)
+        if "pass Landscape(..., output=" not in text:
+            raise
+        text = (text.replace("pass Landscape(..., output=", "pass output=")
+                + " On the command line: --output INDEX or --output KEY.")
+        raise ModelError(text) from None
     except (AssertionError, RuntimeError) as exc:
         if "Guard failed" not in str(exc):
             raise
         msg = ("The exported model was traced for a fixed input shape and cannot take this data "
                f"({str(exc).splitlines()[0]}). Export it with a dynamic batch dimension: "
                f"{EXPORT_FIX}.")
+        raise ModelError(msg) from None
+
+
+#: Modules whose training mode makes the loss random (dropout) or batch-dependent (norms).
+_TRAIN_MODE_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm,
+                       nn.modules.instancenorm._InstanceNorm)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module, notes: list[str]):
+    """``model`` in eval mode for the duration, when a dropout / norm module is training."""
+    training = [f"{name or 'model'} ({type(m).__name__})" for name, m in model.named_modules()
+                if isinstance(m, _TRAIN_MODE_MODULES) and m.training]
+    if not training:
+        yield
+        return
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    more = f" and {len(training) - 4} more" if len(training) > 4 else ""
+    notes.append(f"the model was analysed in eval mode (model.eval()): module(s) {', '.join(training[:4])}{more} "
+                 "were in training mode, where dropout is random and batch-norm uses batch statistics")
+    try:
+        yield
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+
+
+#: Words of torch errors raised when torch.func cannot transform an operation of the model.
+_TRANSFORM_ERRORS = ("forward AD", "vmap", "Batching rule", "functorch", "torch.func")
+
+
+def check_start(land: Landscape, options: AnalysisOptions) -> None:
+    """Refuse weights the analysis cannot start from, before anything is computed or stored.
+
+    Checks that the loss and gradient are finite at the weights (NaN/Inf weights, a model
+    whose output is NaN) and, when a curvature measurement is asked for, that one Hessian-
+    vector product by forward-over-reverse differentiation under ``vmap`` (the route of
+    :meth:`Landscape.hvps`) runs.
+
+    Raises:
+        NonFiniteError: the loss or the gradient is not finite at the weights.
+        ModelError: torch.func cannot differentiate the model twice; the message names the
+            operation and the workaround.
+    """
+    land.check_finite(land.theta0)
+    if not (options.eigs or options.trace or options.density or options.nullity or options.classify):
+        return
+    probe = torch.ones(1, land.dim, dtype=land.dtype, device=land.theta0.device)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            land.hvps(land.theta0, probe)
+    except (NotImplementedError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if not any(w in first for w in _TRANSFORM_ERRORS):
+            raise
+        msg = (f"Hessian-vector products of this model need torch.func (vmap over forward-over-reverse "
+               f"differentiation), which cannot transform one of its operations ({first[:160]}) — a known "
+               "torch.func limitation, e.g. nn.MultiheadAttention(..., need_weights=False) and "
+               "F.scaled_dot_product_attention use such a fused kernel. Workaround: call the attention with "
+               "need_weights=True, or run it under torch.nn.attention.sdpa_kernel("
+               "torch.nn.attention.SDPBackend.MATH) in forward.")
         raise ModelError(msg) from None
 
 

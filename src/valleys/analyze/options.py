@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,17 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 #: The default set of measurements: loss and gradient, top/bottom eigenpairs and a trace.
 DEFAULT_EIGS = 5
+
+#: Largest number of loss evaluations of a ``plane`` surface (``num x num`` grid points)
+#: unless ``max_plane_points`` (``--max-plane-points``) raises it: 40 401 = a 201 x 201 grid,
+#: a few minutes for a small model on a laptop; ``--plane=-1:1:3000`` (9 M evaluations)
+#: is refused before anything runs.
+MAX_PLANE_POINTS = 40_401
+
+#: Smallest step of a surface grid axis. The directions are filter-normalised (each filter
+#: as long as the weights' own), so a step ``s`` moves a weight ``w`` by about ``s * |w|``;
+#: below about 1e-12 that is a few float64 ulps of ``w`` and the surface is rounding noise.
+MIN_GRID_STEP = 1e-12
 
 
 @dataclass(frozen=True)
@@ -36,10 +48,20 @@ class GridSpec:
         except (ValueError, IndexError):
             msg = f"A {what} is 'min:max:num', for example '-1:1:21'. Got {text!r}."
             raise InvalidParameterError(msg) from None
-        if not (lo < hi) or num < 2 or not all(map(torch.isfinite, torch.tensor([lo, hi]))):
+        if not (lo < hi) or num < 2 or not math.isfinite(lo) or not math.isfinite(hi - lo):
             msg = f"A {what} needs finite min < max and num >= 2. Got {text!r}."
             raise InvalidParameterError(msg)
+        if (hi - lo) / (num - 1) < MIN_GRID_STEP:
+            msg = (f"A {what} step of {(hi - lo) / (num - 1):.3g} is below {MIN_GRID_STEP:g}: the moved "
+                   f"weights would differ from the analysed ones by rounding only. Widen min:max or use "
+                   f"fewer points. Got {text!r}.")
+            raise InvalidParameterError(msg)
         return cls(lo, hi, num)
+
+    @property
+    def points(self) -> int:
+        """The number of grid points of a square surface on this axis (``num ** 2``)."""
+        return self.num ** 2
 
     def values(self, dtype=torch.float64) -> torch.Tensor:
         return torch.linspace(self.lo, self.hi, self.num, dtype=dtype)
@@ -70,6 +92,8 @@ class AnalysisOptions:
         connect: weights file of a second model: a curved low-loss path (Bezier) and its
             barrier, next to the straight line's.
         max_dense: the largest d for dense measurements.
+        max_plane_points: the largest number of grid points (``num ** 2``) of ``plane``
+            (default :data:`MAX_PLANE_POINTS`).
         seed: seed of every random draw (probes, directions, start vectors).
     """
 
@@ -85,6 +109,7 @@ class AnalysisOptions:
     certify: bool = False
     connect: str | None = None
     max_dense: int = 3000
+    max_plane_points: int = MAX_PLANE_POINTS
     seed: int = 0
 
     def __post_init__(self):
@@ -98,8 +123,14 @@ class AnalysisOptions:
         if self.eig_tol is not None and not (0 < float(self.eig_tol) < 1):
             msg = f"The 'eig_tol' parameter of analyze must be in (0, 1). Got {self.eig_tol!r}."
             raise InvalidParameterError(msg)
+        check_int(self.max_plane_points, "max_plane_points", where, min_val=4)
         if self.plane is not None and not isinstance(self.plane, GridSpec):
             object.__setattr__(self, "plane", GridSpec.parse(self.plane, "plane grid"))
+        if self.plane is not None and self.plane.points > self.max_plane_points:
+            msg = (f"The plane grid {self.plane} has {self.plane.num} x {self.plane.num} = {self.plane.points:,} "
+                   f"points (loss evaluations), above the cap of {self.max_plane_points:,}. Use fewer points, "
+                   f"or raise the cap with --max-plane-points (max_plane_points= in analyze()).")
+            raise InvalidParameterError(msg)
         if self.certify and self.interpolate is None:
             msg = "certify certifies the interpolation path: give interpolate=OTHER_WEIGHTS too."
             raise InvalidParameterError(msg)

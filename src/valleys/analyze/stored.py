@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..experiments import Experiment, Params, Result, Verdict
-from .analysis import AnalysisResult, _check_dense, _theta_of, make_landscape, run_analysis
-from .inputs import resolve_data
+from .analysis import AnalysisResult, _check_dense, _theta_of, check_start, make_landscape, run_analysis
+from .inputs import DEFAULT_DATA_SEED, parse_input_shape, resolve_data
 from .model import build_model, file_sha256, load_weights
-from .options import AnalysisOptions, check_device, check_dtype
+from .options import MAX_PLANE_POINTS, AnalysisOptions, check_device, check_dtype
 
 SOURCE = "user model (valleys analyze)"
 CLAIM = "measurement only: no theorem is checked"
@@ -30,13 +30,20 @@ class AnalyzeParams(Params):
         model: the factory spec ``pkg.module:factory`` / ``file.py:factory`` or a ``.pt2`` file.
         weights: the checkpoint (``""`` for the factory's own initialisation).
         weights_sha256: SHA-256 of the checkpoint (filled in by valleys).
-        data: data set name or file; ``n`` > 0 keeps a seeded random subset.
+        data: data set name or file; ``n`` > 0 keeps a random subset drawn with ``data_seed``
+            (not ``seed``: changing the seed keeps the samples).
+        data_seed: seed of the subset.
+        task: how a data file's targets are read: ``"classification"`` or ``"regression"``
+            (``""``: classification for a file, a named data set's own task).
+        label: the target array (``.npz``) or column (``.csv``) of a data file.
         data_sha256: SHA-256 of the analysed inputs and targets (filled in by valleys).
         input_shape: per-sample input shape, ``"C,H,W"`` (``""`` keeps the stored shape).
         loss: the loss name.
+        output: the part of a tuple/list/dict model output the loss takes: an index
+            (``"0"``) or a key (``"logits"``); ``""`` for a model returning a tensor.
         dtype, device, batch_size: evaluation settings (batch_size 0: one full batch).
         eigs, eig_tol, trace, trace_matvecs, density, nullity, classify, plane,
-        interpolate, certify, connect, max_dense: see :class:`AnalysisOptions`
+        interpolate, certify, connect, max_dense, max_plane_points: see :class:`AnalysisOptions`
         (``eig_tol`` 0 follows the dtype; empty strings mean off).
         interpolate_sha256, connect_sha256: SHA-256 of the second checkpoints (filled in by valleys).
     """
@@ -47,8 +54,12 @@ class AnalyzeParams(Params):
     data: str = "digits"
     data_sha256: str = ""
     n: int = 0
+    data_seed: int = DEFAULT_DATA_SEED
+    task: str = ""
+    label: str = "y"
     input_shape: str = ""
     loss: str = "ce"
+    output: str = ""
     dtype: str = "float64"
     device: str = "cpu"
     batch_size: int = 0
@@ -66,10 +77,12 @@ class AnalyzeParams(Params):
     max_dense: int = 3000
     interpolate_sha256: str = ""
     connect_sha256: str = ""
+    max_plane_points: int = MAX_PLANE_POINTS
     LIMITS: ClassVar[dict[str, str]] = {
-        "model": "nonempty", "data": "nonempty", "n": ">= 0", "loss": "nonempty",
+        "model": "nonempty", "data": "nonempty", "n": ">= 0", "data_seed": ">= 0", "loss": "nonempty",
         "dtype": "one of float64|float32", "device": "nonempty", "batch_size": ">= 0",
-        "eigs": ">= 0", "eig_tol": "in [0, 1]", "trace_matvecs": ">= 4", "max_dense": ">= 1"}
+        "eigs": ">= 0", "eig_tol": "in [0, 1]", "trace_matvecs": ">= 4", "max_dense": ">= 1",
+        "max_plane_points": ">= 4"}
     """Declared limits; the free-form strings (paths, grids, hashes) and the flags are checked
     by :func:`prepare`."""
 
@@ -79,7 +92,15 @@ class AnalyzeParams(Params):
                                nullity=self.nullity, classify=self.classify,
                                plane=self.plane or None, interpolate=self.interpolate or None,
                                certify=self.certify, connect=self.connect or None,
-                               max_dense=self.max_dense, seed=self.seed)
+                               max_dense=self.max_dense, max_plane_points=self.max_plane_points,
+                               seed=self.seed)
+
+    def output_selector(self) -> int | str | None:
+        """``output`` as :class:`~valleys.Landscape` takes it: an int index, a key, or None."""
+        text = self.output.strip()
+        if not text:
+            return None
+        return int(text) if text.lstrip("-").isdigit() else text
 
 
 class Measurement(Verdict):
@@ -103,6 +124,7 @@ class PreparedAnalysis:
     ends: dict
     data_info: dict
     model_info: dict
+    notes: list = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -115,6 +137,7 @@ class PreparedAnalysis:
         def run(params: AnalyzeParams) -> Result:
             res = run_analysis(self.land, params.options(), self.ends, self.data_info, progress)
             res.metadata["model"] = self.model_info
+            res.metadata["notes"] = list(self.notes)
             return as_result(res)
 
         return Experiment(self.name, SOURCE, CLAIM, AnalyzeParams, run)
@@ -134,9 +157,12 @@ def prepare(params: AnalyzeParams) -> PreparedAnalysis:
     options = params.options()
     dtype, device = check_dtype(params.dtype), check_device(params.device)
     module, info = build_model(params.model, params.weights or None)
-    shape = tuple(int(s) for s in params.input_shape.split(",")) if params.input_shape else None
-    X, y, data_info = resolve_data(params.data, n=params.n or None, seed=params.seed, input_shape=shape)
-    land = make_landscape(module, X, y, params.loss, dtype, device, params.batch_size or None)
+    shape = parse_input_shape(params.input_shape)
+    X, y, data_info = resolve_data(params.data, n=params.n or None, data_seed=params.data_seed,
+                                   input_shape=shape, task=params.task or None, label=params.label)
+    notes: list[str] = []
+    land = make_landscape(module, X, y, params.loss, dtype, device, params.batch_size or None,
+                          output=params.output_selector(), notes=notes)
     ends = {}
     for what in ("interpolate", "connect"):
         path = getattr(options, what)
@@ -147,11 +173,12 @@ def prepare(params: AnalyzeParams) -> PreparedAnalysis:
             ends[what] = _theta_of(land, other, what)
             info[f"{what}_sha256"] = file_sha256(path)
     _check_dense(land, options)
+    check_start(land, options)
     filled = params.replace(weights_sha256=info.get("weights_sha256", info.get("model_sha256", "")),
                             data_sha256=data_info["data_sha256"],
                             interpolate_sha256=info.get("interpolate_sha256", ""),
                             connect_sha256=info.get("connect_sha256", ""))
-    return PreparedAnalysis(filled, land, ends, data_info, info)
+    return PreparedAnalysis(filled, land, ends, data_info, info, notes)
 
 
 def run_stored(params: AnalyzeParams, runs_dir: str | os.PathLike | None = None, *,
