@@ -110,3 +110,24 @@ def test_affine_plane_route_equals_direct_evaluation(dtype, loss):
         finally:
             affine.LOOP_ABOVE = old
         np.testing.assert_allclose(again.losses, s.losses, rtol=tol, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["contour", "contourf", "heatmap"])
+@pytest.mark.parametrize("value", [0.0, 0.25])
+@pytest.mark.parametrize("log", [True, False])
+def test_a_constant_plane_draws(kind, value, log):
+    """A flat plane (every loss equal) is a legitimate surface: drawing it must not fail."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from valleys.surface import Surface
+
+    coords = np.linspace(-1.0, 1.0, 5)
+    surf = Surface(coords, coords, np.full((5, 5), value), torch.zeros(3), torch.eye(3)[:2], {})
+    fig, ax = plt.subplots()
+    try:
+        assert surf.plot(ax, kind=kind, log=log) is not None
+    finally:
+        plt.close(fig)

@@ -178,9 +178,10 @@ class Surface:
             ax.figure.colorbar(im, ax=ax, label="log10 loss" if log else "loss")
             return im
         lv = _levels(Z, levels, log)
-        fn = ax.contour if kind == "contour" else ax.contourf
+        flat = float(np.nanmin(Z)) == float(np.nanmax(Z))  # no contour line exists: one filled band
+        fn = ax.contour if kind == "contour" and not flat else ax.contourf
         cs = fn(self.x, self.y, Z, levels=lv, cmap="viridis",
-                norm=_lognorm() if log and lv is not None and lv[0] > 0 else None)
+                norm=_lognorm() if log and not isinstance(lv, int) and lv[0] > 0 else None)
         ax.figure.colorbar(cs, ax=ax, label="loss")
         ax.plot([0], [0], "r+", ms=10)
         return cs
@@ -210,10 +211,20 @@ def _lognorm():
 
 
 def _levels(Z: np.ndarray, levels: int, log: bool):
+    """Contour levels: geometric for positive losses drawn on a log scale; two levels
+    around the value of a constant surface (one filled band), whose contour matplotlib
+    cannot place otherwise; else the count ``levels``."""
     lo, hi = float(np.nanmin(Z)), float(np.nanmax(Z))
+    if hi == lo:
+        half = max(abs(lo), 1.0) * FLAT_LEVEL_HALF_WIDTH
+        return np.array([lo - half, lo + half])
     if log and lo > 0 and hi > lo:
         return np.geomspace(lo, hi, levels)
     return levels
+
+
+FLAT_LEVEL_HALF_WIDTH = 1e-9
+"""Relative half-width of the one band drawn for a constant surface."""
 
 
 # ----------------------------------------------------------------------- evaluation
