@@ -256,6 +256,56 @@ def test_old_catalogue_stays_readable_and_gains_sweep_tables(capsys, tmp_path):
     assert run_id in out and "sweep-" in out
 
 
+def _read_only(root: Path, monkeypatch) -> None:
+    """chmod -R a-w ``root``; root ignores file modes, so then the store is also told so."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    if os.geteuid() == 0:
+        from valleys.runs import store as store_module
+
+        monkeypatch.setattr(store_module, "_writable", lambda folder: False)
+
+
+def _files(root: Path) -> list[str]:
+    """Every file under ``root`` but SQLite's own WAL index (a reader may create it)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if not p.name.endswith(("-shm", "-wal")))
+
+
+def test_show_and_compare_read_a_read_only_store(capsys, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    ids = []
+    for seeds in ("0..1", "0..2"):
+        _, out, _ = _sweep(capsys, runs, "--grid", "a=1,2", "--seeds", seeds, "--workers", "0",
+                           "--quick")
+        ids.append(out.split()[1].rstrip(":"))
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    conn = sqlite3.connect(runs / "valleys.db")  # as if its driver had died mid-sweep
+    with conn:
+        conn.execute("UPDATE sweeps SET status='running', pid=? WHERE sweep_id=?",
+                     (dead.pid, ids[1]))
+    conn.close()
+    before = _files(runs), (runs / "valleys.db").read_bytes()
+    _read_only(runs, monkeypatch)
+    try:
+        code, out, err = _run(capsys, "--runs-dir", runs, "show", ids[0])
+        assert code == 0, err
+        assert f"sweep:      {ids[0]}" in out and "verdicts:   agree in 4/4 done task(s)" in out
+        code, out, err = _run(capsys, "--runs-dir", runs, "show", ids[1])
+        assert code == 0, err
+        assert "status:     running" in out  # stale, but a read-only store is not rewritten
+        code, out, err = _run(capsys, "--runs-dir", runs, "compare", ids[0], ids[1])
+        assert code == 0, err
+        assert "(n=4)" in out and "(n=6)" in out
+        code, out, err = _run(capsys, "--runs-dir", runs, "runs")
+        assert code == 0 and ids[0] in out and ids[1] in out, err
+    finally:
+        for path in [runs, *runs.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert (_files(runs), (runs / "valleys.db").read_bytes()) == before
+
+
 # -- executors, failures, resume, concurrency ------------------------------------------
 
 
@@ -473,7 +523,7 @@ for address in addresses:
     code = main(["--runs-dir", runs, "sweep", sweep_toys.TOY, "--grid", "a=1,2",
                  "--scheduler", address, "--connect-timeout", "1"])
     print(code, flush=True)
-"""  # what is left of a failed dask Client is collected at exit, as after 'valleys sweep' 
+"""  # what is left of a failed dask Client is collected at exit, as after 'valleys sweep'
 
 
 @pytest.mark.slow

@@ -124,7 +124,7 @@ def cmd_show_sweep(args: argparse.Namespace) -> int:
     from .runs import RunStore
     from .runs.sweep import Sweeps
 
-    sweeps = Sweeps(RunStore(getattr(args, "runs_dir", None)), create=False)
+    sweeps = Sweeps(RunStore(getattr(args, "runs_dir", None), read_only=None), create=False)
     rec = sweeps.get(args.run_id)
     tasks = sweeps.tasks(rec.sweep_id)
     wall = "running" if rec.wall_time is None else f"{rec.wall_time:.1f} s"
@@ -168,7 +168,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """``valleys compare A B``: parameters, checks and status of two runs/sweeps side by side."""
     from .runs import RunStore
 
-    store = RunStore(getattr(args, "runs_dir", None))
+    store = RunStore(getattr(args, "runs_dir", None), read_only=None)
     left, right = describe(store, args.first), describe(store, args.second)
     keys = list(left)
     keys += [k for k in right if k not in left]
