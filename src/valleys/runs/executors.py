@@ -371,7 +371,8 @@ def connect_scheduler(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT_S, 
         except Exception as exc:  # it went away between the probe and the connection
             raise _unreachable(address, timeout, _reason(exc)) from None
     try:
-        _wait_for_a_worker(client, address, worker_timeout, on_wait)
+        with quiet_distributed_logs():
+            _wait_for_a_worker(client, address, timeout, worker_timeout, on_wait)
     except BaseException:
         with quiet_distributed_logs(), contextlib.suppress(Exception):
             client.close()
@@ -426,16 +427,17 @@ async def _identity(address: str, timeout: float) -> Any:
         comm.abort()
 
 
-def _wait_for_a_worker(client, address: str, timeout: float,
+def _wait_for_a_worker(client, address: str, connect_timeout: float, timeout: float,
                        on_wait: Callable[[str], None] | None) -> None:
     """Return once the scheduler has a worker; at most ``timeout`` seconds.
 
     Raises:
         NoWorkersError: none joined in time.
+        SchedulerUnreachableError: the scheduler went away while we waited.
     """
     deadline = time.monotonic() + timeout
     told = False
-    while not client.nthreads():
+    while not _workers(client, address, connect_timeout):
         if not told:
             if on_wait is not None:
                 on_wait(f"waiting up to {timeout:g} s for a worker to join the Dask scheduler at "
@@ -446,6 +448,14 @@ def _wait_for_a_worker(client, address: str, timeout: float,
                    f"some with 'dask worker {address}', or wait longer with --worker-timeout.")
             raise NoWorkersError(msg)
         time.sleep(_WORKER_POLL_S)
+
+
+def _workers(client, address: str, timeout: float) -> dict:
+    """The scheduler's workers (address -> threads), asked afresh."""
+    try:
+        return client.nthreads()
+    except OSError as exc:  # CommClosedError and friends
+        raise _unreachable(address, timeout, _reason(exc)) from None
 
 
 def _reason(exc: BaseException) -> str:
