@@ -22,7 +22,11 @@ NAMES = (TOY,)
 
 @dataclass(frozen=True)
 class ToyParams(Params):
-    """y = a * x for n standard normal x drawn from the seed; knobs to sleep, fail or die."""
+    """y = a * x for n standard normal x drawn from the seed; knobs to sleep, fail, die or hold.
+
+    A task whose seed is >= ``hold_min_seed`` waits until the file ``hold_file`` exists
+    (when it is set): the tests keep tasks unfinished for as long as they need.
+    """
 
     a: float = 1.0
     n: int = 5
@@ -32,10 +36,13 @@ class ToyParams(Params):
     fail_seed: int = -1
     fail_if_exists: str = ""
     die_seed: int = -1
+    hold_file: str = ""
+    hold_min_seed: int = 1
     tol: float = 1e-9
     LIMITS: ClassVar[dict[str, str]] = {"a": "> 0", "n": ">= 2", "widths": "nonempty, >= 1",
                                         "sleep": ">= 0", "busy": ">= 0", "fail_seed": ">= -1",
-                                        "die_seed": ">= -1", "tol": ">= 0"}
+                                        "die_seed": ">= -1", "hold_min_seed": ">= 0",
+                                        "tol": ">= 0"}
     QUICK: ClassVar[dict] = {"n": 4}
 
 
@@ -45,6 +52,8 @@ def toy(p: ToyParams) -> Result:
         os._exit(3)  # a worker process that dies without a word
     if p.seed == p.fail_seed and (not p.fail_if_exists or Path(p.fail_if_exists).exists()):
         raise ValueError(f"task of seed {p.seed} fails (marker {p.fail_if_exists or 'none'})")
+    while p.hold_file and p.seed >= p.hold_min_seed and not Path(p.hold_file).exists():
+        time.sleep(0.01)
     time.sleep(p.sleep)
     end = time.perf_counter() + p.busy
     while time.perf_counter() < end:  # CPU-bound work, for the benchmark

@@ -5,6 +5,7 @@ import pytest
 import scipy.optimize
 import torch
 
+from valleys.cli import main
 from valleys.critical import reduced_rank_optimum
 from valleys.errors import InvalidParameterError
 from valleys.experiments import get_experiment
@@ -50,6 +51,20 @@ def test_deep_linear_rejects_inconsistent_signal():
     exp = get_experiment("sun-deep-linear")
     with pytest.raises(InvalidParameterError, match="len\\(signal\\) == d_y"):
         exp.run(exp.params.preset(quick=True).replace(signal=(1.0, 2.0)))
+
+
+@pytest.mark.parametrize("bad", ["<x>", "6--2", "6-0", "-1", "6-2.5"])
+def test_deep_linear_refuses_a_bad_architecture_before_computing(capsys, runs_dir, bad):
+    # the bad entry comes last: the experiment used to train the first two for minutes first
+    code = main(["run", "sun-deep-linear", "--quick", "--set", f"architectures=2,6-2,{bad}"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("valleys: error: sun-deep-linear: parameter "
+                                                    "architectures: every entry must be")
+    assert f"Got '{bad}'." in err
+    assert not runs_dir.exists()  # no store, no run folder: nothing was computed
+    with pytest.raises(InvalidParameterError, match="architectures"):
+        get_experiment("sun-deep-linear").params.preset(quick=True).replace(architectures=(bad,))
 
 
 def test_ntk_pl_slack_is_nonnegative_at_every_iterate():

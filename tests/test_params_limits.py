@@ -108,3 +108,39 @@ def test_numeric_clause_on_text_is_reported():
 
     with pytest.raises(InvalidParameterError, match="parameter s must be a number"):
         Odd()
+
+
+@pytest.mark.parametrize(("name", "assignment", "fragment"), [
+    ("sun-deep-linear", "architectures=2,6-2,x", "architectures: every entry must be hidden widths"),
+    ("cooper-star-core", "shapes=2:1:3:4:5,2:1:3", "A shape must be 5 positive ints"),
+    ("cooper-global-manifold", "shapes=2:1:12:3:x", "A shape must be 5 positive ints"),
+    ("cooper-dimensions", "widths=3/5/4,3/0/4", "Widths must be at least three positive ints"),
+    ("cooper-dimensions", "figure_shape=3:1", "A shape must be 3 positive ints 'a:b:l'"),
+    ("cooper-wide-flat", "zero_loss_nets=2/30/21/1,2/30", "Widths must be at least three"),
+])
+def test_structured_entries_are_parsed_when_the_params_are_built(name, assignment, fragment):
+    """Params.validate parses every element of a structured list up front, not mid-run."""
+    from valleys.experiments import get_experiment
+
+    params = get_experiment(name).params
+    params.preset(quick=True), params.preset(quick=False)  # the presets themselves parse
+    with pytest.raises(InvalidParameterError, match=f"^{name}: .*{fragment}"):
+        params.preset(quick=True).with_overrides([assignment])
+
+
+def test_validate_hook_runs_on_every_construction_and_names_the_experiment():
+    @dataclass(frozen=True)
+    class Pair(Params):
+        low: int = 1
+        high: int = 2
+        EXPERIMENT: ClassVar[str] = "test-pair"
+
+        def validate(self):
+            if self.low >= self.high:
+                raise InvalidParameterError(f"low must be < high. Got {self.low}, {self.high}.")
+
+    with pytest.raises(InvalidParameterError, match="^test-pair: low must be < high. Got 3, 2."):
+        Pair(low=3)
+    with pytest.raises(InvalidParameterError, match="^test-pair: low must be < high"):
+        Pair().replace(high=0)
+    assert Pair().with_overrides(["low=5", "high=9"]).low == 5  # checked once, all changes made

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +144,8 @@ def _free_port() -> int:
     (["--grid", "n=3", "--seeds", "x"], "--seeds expects"),
     (["--grid", "n=3", "--scheduler", "tcp://127.0.0.1:{port}", "--connect-timeout", "1"],
      "within 1 s"),
+    (["--grid", "n=3", "--scheduler", ""], "Got an empty one"),
+    (["--grid", "n=3", "--scheduler", "  "], "Got an empty one"),
 ])
 def test_bad_input_is_one_line_exit_2_and_stores_nothing(capsys, tmp_path, args, fragment):
     runs = tmp_path / "runs"
@@ -254,6 +257,56 @@ def test_old_catalogue_stays_readable_and_gains_sweep_tables(capsys, tmp_path):
     assert run_id in out and "sweep-" in out
 
 
+def _read_only(root: Path, monkeypatch) -> None:
+    """chmod -R a-w ``root``; root ignores file modes, so then the store is also told so."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    if os.geteuid() == 0:
+        from valleys.runs import store as store_module
+
+        monkeypatch.setattr(store_module, "_writable", lambda folder: False)
+
+
+def _files(root: Path) -> list[str]:
+    """Every file under ``root`` but SQLite's own WAL index (a reader may create it)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if not p.name.endswith(("-shm", "-wal")))
+
+
+def test_show_and_compare_read_a_read_only_store(capsys, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    ids = []
+    for seeds in ("0..1", "0..2"):
+        _, out, _ = _sweep(capsys, runs, "--grid", "a=1,2", "--seeds", seeds, "--workers", "0",
+                           "--quick")
+        ids.append(out.split()[1].rstrip(":"))
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    conn = sqlite3.connect(runs / "valleys.db")  # as if its driver had died mid-sweep
+    with conn:
+        conn.execute("UPDATE sweeps SET status='running', pid=? WHERE sweep_id=?",
+                     (dead.pid, ids[1]))
+    conn.close()
+    before = _files(runs), (runs / "valleys.db").read_bytes()
+    _read_only(runs, monkeypatch)
+    try:
+        code, out, err = _run(capsys, "--runs-dir", runs, "show", ids[0])
+        assert code == 0, err
+        assert f"sweep:      {ids[0]}" in out and "verdicts:   agree in 4/4 done task(s)" in out
+        code, out, err = _run(capsys, "--runs-dir", runs, "show", ids[1])
+        assert code == 0, err
+        assert "status:     running" in out  # stale, but a read-only store is not rewritten
+        code, out, err = _run(capsys, "--runs-dir", runs, "compare", ids[0], ids[1])
+        assert code == 0, err
+        assert "(n=4)" in out and "(n=6)" in out
+        code, out, err = _run(capsys, "--runs-dir", runs, "runs")
+        assert code == 0 and ids[0] in out and ids[1] in out, err
+    finally:
+        for path in [runs, *runs.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert (_files(runs), (runs / "valleys.db").read_bytes()) == before
+
+
 # -- executors, failures, resume, concurrency ------------------------------------------
 
 
@@ -363,3 +416,144 @@ def test_dask_local_cluster_returns_the_same_table_as_the_local_pool(capsys, tmp
                                   pd.read_parquet(dask / "sweep.parquet"), check_exact=True)
     assert _sha(local / "sweep.parquet") == _sha(dask / "sweep.parquet")
     assert TOY in REGISTRY
+
+
+# -- Dask failure modes -----------------------------------------------------------------
+
+CLUSTER = """
+import sys, time
+import distributed
+cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=6, processes=False,
+                                   protocol="tcp", host="127.0.0.1", dashboard_address=None)
+print(cluster.scheduler_address, flush=True)
+while True:
+    time.sleep(60)
+"""
+
+
+def _python(code: str, *args, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(TESTS)])}
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _driver_run(runs: Path, *args, timeout: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(TESTS)])}
+    cmd = [sys.executable, "-c", DRIVER, "--runs-dir", str(runs), "sweep", TOY, *map(str, args)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_lost_scheduler_leaves_unfinished_tasks_not_run_and_the_same_command_resumes(capsys,
+                                                                                      tmp_path):
+    runs, hold = tmp_path / "runs", tmp_path / "hold"
+    # seed-0 tasks finish; the others wait for the hold file, which appears only after the
+    # scheduler (with its worker) has been killed
+    args = ["--grid", "a=1,2", "--seeds", "0..2", "--set", f"hold_file={hold}"]
+    cluster = _python(CLUSTER)
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address.startswith("tcp://"), cluster.communicate(timeout=60)
+        proc = _driver(runs, *args, "--scheduler", address)
+        deadline = time.monotonic() + 300
+        while _done(runs) < 1 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+    finally:
+        cluster.kill()
+        cluster.communicate()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, (out, err)
+    assert err.count("\n") == 1, err
+    assert err.startswith("valleys: error: Lost the Dask scheduler at " + address)
+    assert "stored as not run" in err and "Run the same command again" in err
+    sweeps = Sweeps(RunStore(runs))
+    (record,) = sweeps.list()
+    tasks = sweeps.tasks(record.sweep_id)
+    done = [t.idx for t in tasks if t.status == "done"]
+    assert {t.point["seed"] for t in tasks if t.status == "done"} == {0}
+    assert [t.status for t in tasks if t.idx not in done] == ["pending"] * (6 - len(done))
+    assert all(t.attempts == 0 for t in tasks if t.idx not in done)
+    assert record.status == "interrupted" and "Lost the Dask scheduler" in record.message
+    # the same command (here run locally) resumes: no --retry-failed needed
+    hold.touch()
+    code, out, _ = _sweep(capsys, runs, *args, "--workers", "0")
+    assert code == 0
+    assert f"6 task(s), {len(done)} already stored, {6 - len(done)} to run" in out
+    assert all(t.status == "done" and t.attempts == 1 for t in sweeps.tasks(record.sweep_id))
+
+
+@pytest.mark.slow
+def test_connect_timeout_holds_for_a_server_that_accepts_and_says_nothing(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:  # the server socket was closed
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        # before the fix this hung (> 150 s): a failure shows as TimeoutExpired
+        result = _driver_run(tmp_path / "runs", "--grid", "a=1,2", "--scheduler", address,
+                             "--connect-timeout", "1", timeout=120)
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "within 1 s (no Dask scheduler answered" in lines[0], lines
+    assert accepted  # it did connect: the silence, not the address, was the problem
+    assert not (tmp_path / "runs").exists()
+
+
+BAD_ADDRESSES = """
+import sys
+import sweep_toys
+from valleys.cli import main
+runs, addresses = sys.argv[1], sys.argv[2:]
+for address in addresses:
+    code = main(["--runs-dir", runs, "sweep", sweep_toys.TOY, "--grid", "a=1,2",
+                 "--scheduler", address, "--connect-timeout", "1"])
+    print(code, flush=True)
+"""  # what is left of a failed dask Client is collected at exit, as after 'valleys sweep'
+
+
+@pytest.mark.slow
+def test_bad_scheduler_addresses_print_one_line_each_and_no_dask_traceback(tmp_path):
+    addresses = ["nonsense", "tcp://127.0.0.1", "foo://127.0.0.1:1", "inproc://x",
+                 f"tcp://127.0.0.1:{_free_port()}"]
+    proc = _python(BAD_ADDRESSES, tmp_path / "runs", *addresses)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert out.split() == ["2"] * len(addresses)
+    lines = err.strip().splitlines()
+    assert len(lines) == len(addresses), err
+    for address, line in zip(addresses, lines, strict=True):
+        assert line.startswith(f"valleys: error: Cannot reach the Dask scheduler at {address} ")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_scheduler_without_workers_waits_the_worker_timeout_then_exits_2(capsys, tmp_path):
+    import distributed
+
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        code, out, err = _sweep(capsys, tmp_path / "runs", "--grid", "a=1,2", "--scheduler",
+                                cluster.scheduler_address, "--worker-timeout", "0.5")
+    assert code == 2, (out, err)
+    waiting, error = err.strip().splitlines()
+    assert waiting == (f"valleys: waiting up to 0.5 s for a worker to join the Dask scheduler "
+                       f"at {cluster.scheduler_address} (--worker-timeout)")
+    assert error.startswith(f"valleys: error: The Dask scheduler at {cluster.scheduler_address} "
+                            "has no workers after 0.5 s.")
+    assert out == "" and not (tmp_path / "runs").exists()

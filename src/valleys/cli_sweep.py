@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,9 @@ def add_sweep_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     sweep.add_argument("--connect-timeout", type=_seconds, metavar="S",
                        help="seconds to wait for the scheduler (default: 10, "
                             "valleys.runs.executors.DEFAULT_CONNECT_TIMEOUT_S)")
+    sweep.add_argument("--worker-timeout", type=_seconds, metavar="S",
+                       help="seconds to wait for a first worker to join the scheduler "
+                            "(default: 60, valleys.runs.executors.DEFAULT_WORKER_TIMEOUT_S)")
     sweep.add_argument("--retry-failed", action="store_true",
                        help="rerun the tasks that failed in an earlier attempt of this sweep")
     compare = add("compare", cmd_compare, "show two runs or sweeps side by side")
@@ -62,6 +66,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .runs import RunStore
     from .runs.executors import (
         DEFAULT_CONNECT_TIMEOUT_S,
+        DEFAULT_WORKER_TIMEOUT_S,
         DaskExecutor,
         InlineExecutor,
         LocalPool,
@@ -72,9 +77,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     spec, tasks = build_sweep(args.name, args.grid, args.seeds, quick=args.quick,
                               fixed=args.assignments)
-    if args.scheduler:
+    if args.scheduler is not None:
         timeout = DEFAULT_CONNECT_TIMEOUT_S if args.connect_timeout is None else args.connect_timeout
-        executor: Any = DaskExecutor(connect_scheduler(args.scheduler, timeout), threads=args.threads)
+        workers_s = DEFAULT_WORKER_TIMEOUT_S if args.worker_timeout is None else args.worker_timeout
+        client = connect_scheduler(args.scheduler, timeout, worker_timeout=workers_s,
+                                   on_wait=lambda note: print(f"valleys: {note}", file=sys.stderr,
+                                                              flush=True))
+        executor: Any = DaskExecutor(client, threads=args.threads)
     else:
         workers = available_cores() if args.workers is None else args.workers
         executor = (InlineExecutor(args.threads) if workers == 0
@@ -115,7 +124,7 @@ def cmd_show_sweep(args: argparse.Namespace) -> int:
     from .runs import RunStore
     from .runs.sweep import Sweeps
 
-    sweeps = Sweeps(RunStore(getattr(args, "runs_dir", None)), create=False)
+    sweeps = Sweeps(RunStore(getattr(args, "runs_dir", None), read_only=None), create=False)
     rec = sweeps.get(args.run_id)
     tasks = sweeps.tasks(rec.sweep_id)
     wall = "running" if rec.wall_time is None else f"{rec.wall_time:.1f} s"
@@ -159,7 +168,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """``valleys compare A B``: parameters, checks and status of two runs/sweeps side by side."""
     from .runs import RunStore
 
-    store = RunStore(getattr(args, "runs_dir", None))
+    store = RunStore(getattr(args, "runs_dir", None), read_only=None)
     left, right = describe(store, args.first), describe(store, args.second)
     keys = list(left)
     keys += [k for k in right if k not in left]

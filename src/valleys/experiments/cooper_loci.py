@@ -139,6 +139,11 @@ class StarCoreParams(Params):
                                         "grad_tol": ">= 0", "eig_rel_tol": ">= 0", "zero_tol": "in [0, 1]",
                                         "deriv_tol": ">= 0", "erratum_rel_tol": ">= 0", "free_scale": "> 0"}
 
+    def validate(self) -> None:
+        """Every ``shapes`` entry must parse (``a:b:m:l:n``) before anything runs."""
+        for spec in self.shapes:
+            _parse(spec, "abmln")
+
 
 def _star_gradients(land, loc, p, seed, n, Y):
     """Rows for one star component: gradient sizes with b_l = mean(y) and = sum(y)."""
@@ -349,6 +354,11 @@ class GlobalManifoldParams(Params):
                                         "gap_required": ">= 1", "loss_tol": ">= 0",
                                         "jacobian_tau": "in [0, 1]", "hess_tol": ">= 0", "init_scale": "> 0"}
 
+    def validate(self) -> None:
+        """Every ``shapes`` entry must parse (``a:b:m:l:n``) before anything runs."""
+        for spec in self.shapes:
+            _parse(spec, "abmln")
+
 
 @experiment("cooper-global-manifold", source=f"{SOURCE}, §4.1 (Coo18) and Prop 6.1 (dim M)",
             claim="COO-Coo18: at zero-loss points of nets with d > bn, Hess L has exactly d - bn "
@@ -461,6 +471,14 @@ class DimensionsParams(Params):
     LIMITS: ClassVar[dict[str, str]] = {"shapes": "nonempty", "widths": "nonempty", "n": ">= 1",
                                         "jacobian_max_dim": ">= 0", "rank_tau": "in [0, 1]",
                                         "figure_shape": "nonempty", "figure_max_m": ">= 1"}
+
+    def validate(self) -> None:
+        """``shapes``, ``widths`` and ``figure_shape`` must parse before anything runs."""
+        for spec in self.shapes:
+            _parse(spec, "abml")
+        for spec in self.widths:
+            _parse_widths(spec)
+        _parse(self.figure_shape, "abl")
 
 
 #: The seed's own numbers (CLAIMS.md COO-P6.1): (a, b, m, l) -> (star dims, core max, paper S, paper C).
@@ -736,6 +754,11 @@ class WideFlatParams(Params):
                                         "zero_tol": "in [0, 1]", "rank_tau": "in [0, 1]", "grad_tol": "> 0",
                                         "crit_tol": ">= 0", "init_scale": "> 0", "zero_loss_tol": ">= 0",
                                         "flat_t": "> 0", "flat_directions": ">= 1", "flat_tol": ">= 0"}
+
+    def validate(self) -> None:
+        """Every ``narrow``, ``star_nets`` and ``zero_loss_nets`` entry must parse (``a/m1/.../b``)."""
+        for spec in (*self.narrow, *self.star_nets, *self.zero_loss_nets):
+            _parse_widths(spec)
 
 
 def _flat_row(land, theta, kind, p, extra) -> dict:

@@ -12,9 +12,12 @@ Each ``Params`` subclass declares the constraint of every field (except ``seed``
 Numeric and ``one of`` clauses apply to each element of a tuple. Independently of
 ``LIMITS``, every float (and every float element of a tuple) must be finite, fields must
 have their declared type (int, float, bool, str or a tuple of those), and ``seed`` must be
-an int in [0, 2^63). A violation raises :class:`InvalidParameterError` with one line naming
-the experiment and the parameter, when the instance is built: presets, ``--set``,
-``--seed`` and :meth:`Params.replace` are all checked before a run is created.
+an int in [0, 2^63). What ``LIMITS`` cannot say (a string entry with structure, such as
+the hidden widths ``"6-2"``) a subclass checks in :meth:`Params.validate`, by parsing every
+element with the parser the experiment itself uses. A violation raises
+:class:`InvalidParameterError` with one line naming the experiment and the parameter, when
+the instance is built: presets, ``--set``, ``--seed`` and :meth:`Params.replace` are all
+checked before a run is created.
 """
 
 from __future__ import annotations
@@ -143,6 +146,22 @@ class Params:
                 got = value if not isinstance(value, str) else repr(value)
                 msg = f"{self._owner()} parameter {f.name} {problem}. Got {got}."
                 raise InvalidParameterError(_one_line(msg))
+        try:
+            self.validate()
+        except InvalidParameterError as exc:
+            text, owner = _one_line(str(exc)), self._owner()
+            raise InvalidParameterError(text if text.startswith(owner) else f"{owner} {text}") \
+                from None
+
+    def validate(self) -> None:
+        """Checks beyond ``LIMITS``, run whenever an instance is built (none here).
+
+        Subclasses parse every element of a structured parameter here (with the same
+        parser the experiment uses), so that a bad entry is refused before anything runs.
+
+        Raises:
+            InvalidParameterError: a parameter the experiment could not use.
+        """
 
     @classmethod
     def _owner(cls) -> str:

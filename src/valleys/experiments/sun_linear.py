@@ -88,6 +88,11 @@ class DeepLinearParams(Params):
                                         "grad_tol": ">= 0", "saddle_tol": ">= 0", "loss_rtol": ">= 0",
                                         "tau": "in [0, 1]"}
 
+    def validate(self) -> None:
+        """Every ``architectures`` entry must parse as hidden widths (:func:`_hidden_widths`)."""
+        for arch in self.architectures:
+            _hidden_widths(arch)
+
 
 def _linear_data(p: DeepLinearParams) -> tuple[torch.Tensor, torch.Tensor]:
     if len(p.signal) != p.d_y or p.d_y > p.d_x or p.n_samples < p.d_x:
@@ -105,13 +110,25 @@ def _linear_data(p: DeepLinearParams) -> tuple[torch.Tensor, torch.Tensor]:
     return X, Y
 
 
-def _widths(p: DeepLinearParams, arch: str) -> list[int]:
+def _hidden_widths(arch: str) -> list[int]:
+    """The hidden widths of an ``architectures`` entry such as ``"6-2"`` (ints >= 1).
+
+    Raises:
+        InvalidParameterError: the entry is not positive ints joined by '-'.
+    """
     try:
         hidden = [int(w) for w in arch.split("-")]
     except ValueError:
-        msg = f"architectures entries must be hidden widths joined by '-', e.g. '6-2'. Got {arch!r}."
-        raise InvalidParameterError(msg) from None
-    return [p.d_x, *hidden, p.d_y]
+        hidden = []
+    if not hidden or min(hidden) < 1:
+        msg = (f"parameter architectures: every entry must be hidden widths >= 1 joined by '-', "
+               f"e.g. '6-2'. Got {arch!r}.")
+        raise InvalidParameterError(msg)
+    return hidden
+
+
+def _widths(p: DeepLinearParams, arch: str) -> list[int]:
+    return [p.d_x, *_hidden_widths(arch), p.d_y]
 
 
 @experiment("sun-deep-linear", source="001 Sun et al., Theorems 2.1 and 2.2; 000 VBB Prop. 3.1",

@@ -13,21 +13,28 @@ yielded with ``ok: False`` and the exit code, and the sweep goes on.
   at a time, so a death is charged to that task alone and a fresh worker takes its place.
 - :class:`InlineExecutor` (``--workers 0``): tasks run one after another in the driver.
 - :class:`DaskExecutor` (``--scheduler tcp://host:port``): ``distributed.Client``; the
-  workers return outcomes to the driver, which alone writes the run store.
+  workers return outcomes to the driver, which alone writes the run store. If the
+  scheduler goes away mid-sweep, the tasks that did not finish are left *not run*
+  (pending) and :class:`SchedulerLostError` says to rerun the command to resume them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait
 from typing import Any
 
-from ..errors import ValleysError
+from ..errors import InvalidParameterError, ValleysError
 from .sweep_task import run_task
 
 Outcome = dict[str, Any]
@@ -35,11 +42,25 @@ Outcome = dict[str, Any]
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 """How long ``--scheduler`` waits for the Dask scheduler before giving up (seconds)."""
 
+DEFAULT_WORKER_TIMEOUT_S = 60.0
+"""How long ``--scheduler`` waits for a first worker to join the scheduler (seconds)."""
+
+_WORKER_POLL_S = 0.2
+"""How often the number of workers is asked for while waiting for the first one (seconds)."""
+
 _PRELOAD = ["valleys.runs.sweep_task", "valleys.experiments.catalog"]
 
 
 class SchedulerUnreachableError(ValleysError, ConnectionError):
     """The Dask scheduler named by ``--scheduler`` did not answer in time."""
+
+
+class NoWorkersError(ValleysError, ConnectionError):
+    """The Dask scheduler had no worker within the worker timeout."""
+
+
+class SchedulerLostError(ValleysError, ConnectionError):
+    """The connection to the Dask scheduler was lost while tasks were unfinished."""
 
 
 def available_cores() -> int:
@@ -212,6 +233,11 @@ def _worker_main(conn, threads: int) -> None:
 class DaskExecutor:
     """Run tasks on a Dask ``distributed`` cluster.
 
+    A task whose future is cancelled, or that ends while the client is no longer
+    connected, was lost with the scheduler, not failed: it is not yielded (its catalogue
+    row stays pending), and once every future has ended :class:`SchedulerLostError` is
+    raised, so that the same command resumes the sweep.
+
     Args:
         client: a connected ``distributed.Client``.
         threads: torch threads per task (None: the worker's own setting; start workers
@@ -223,61 +249,220 @@ class DaskExecutor:
         self.client = client
         self.threads = threads
         self.close_client = close_client
-        self.description = f"Dask scheduler {client.scheduler.address}"
+        self.address = client.scheduler.address
+        self.description = f"Dask scheduler {self.address}"
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
+        """Submit every task and yield ``(task, outcome)`` as they finish.
+
+        Raises:
+            SchedulerLostError: the scheduler went away before every task finished.
+        """
         from distributed import as_completed
 
         from .sweep_spec import Task
 
         tag = uuid.uuid4().hex[:8]
         futures = {}
-        for task in tasks:
-            key = f"valleys-task-{Task.from_dict(task).key}-{tag}"
-            futures[self.client.submit(run_task, task, self.threads, key=key, pure=False)] = task
-        try:
-            for future in as_completed(list(futures), loop=self.client.loop):
-                task = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # KilledWorker and friends: the worker died
-                    if type(exc).__name__ == "KilledWorker":
-                        outcome = dead_outcome(task, None, "Dask worker")
-                    else:
-                        outcome = {**dead_outcome(task, None, "Dask worker"),
-                                   "error": f"{type(exc).__name__}: {exc}"}
-                yield task, outcome
-        finally:
-            for future in futures:
-                future.release()
-            self.close()
+        lost = 0
+        with quiet_distributed_logs():
+            for task in tasks:
+                key = f"valleys-task-{Task.from_dict(task).key}-{tag}"
+                futures[self.client.submit(run_task, task, self.threads, key=key,
+                                           pure=False)] = task
+            try:
+                for future in as_completed(list(futures), loop=self.client.loop):
+                    task = futures[future]
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # KilledWorker and friends: the worker died
+                        if self._lost(future):
+                            lost += 1
+                            continue
+                        outcome = _dask_failure(task, exc)
+                    yield task, outcome
+            finally:
+                for future in futures:
+                    future.release()
+                self.close()
+        if lost:
+            msg = (f"Lost the Dask scheduler at {self.address}: {lost} of {len(tasks)} task(s) "
+                   "did not finish and are stored as not run. Run the same command again to "
+                   "resume them (with a running scheduler, or without --scheduler to run here).")
+            raise SchedulerLostError(msg)
+
+    def _lost(self, future) -> bool:
+        """Whether ``future`` ended because the scheduler went away (not by its task)."""
+        return future.cancelled() or self.client.status != "running"
 
     def close(self) -> None:
         if self.close_client:
-            try:
-                self.client.close()
-            except Exception:  # a scheduler that went away cannot be closed politely
-                pass
+            with quiet_distributed_logs():
+                try:
+                    self.client.close()
+                except Exception:  # a scheduler that went away cannot be closed politely
+                    pass
             self.close_client = False
 
 
-def connect_scheduler(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT_S):
-    """A ``distributed.Client`` connected to ``address``.
+def _dask_failure(task: dict[str, Any], exc: Exception) -> Outcome:
+    """The outcome of a task whose Dask future raised (its worker died, or it could not run)."""
+    outcome = dead_outcome(task, None, "Dask worker")
+    if type(exc).__name__ == "KilledWorker":
+        return outcome
+    return {**outcome, "error": f"{type(exc).__name__}: {exc}"}
+
+
+@contextlib.contextmanager
+def quiet_distributed_logs(level: int = logging.CRITICAL) -> Iterator[None]:
+    """Raise the level of Dask's ``distributed`` loggers to ``level`` while the block runs.
+
+    Connection failures and a lost scheduler are reported by valleys in one line; without
+    this, ``distributed`` logs them again with tracebacks from its event-loop thread.
+    """
+    names = ["distributed"] + [n for n in list(logging.root.manager.loggerDict)
+                               if n.startswith("distributed.")]
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(level, lg.level))
+    try:
+        yield
+    finally:
+        for lg, old in zip(loggers, saved, strict=True):
+            lg.setLevel(old)
+
+
+def connect_scheduler(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT_S, *,
+                      worker_timeout: float = DEFAULT_WORKER_TIMEOUT_S,
+                      on_wait: Callable[[str], None] | None = None):
+    """A ``distributed.Client`` connected to the scheduler at ``address`` that has a worker.
+
+    The address is first asked, within ``timeout`` seconds in all, whether it is a Dask
+    scheduler (Dask's own handshake has no deadline: a server that accepts and says
+    nothing would hang it). Then the client waits up to ``worker_timeout`` seconds for a
+    first worker, calling ``on_wait`` with a one-line note if there is none yet.
+
+    Args:
+        address: the scheduler, e.g. ``tcp://host:8786``.
+        timeout: seconds to wait for the scheduler to answer.
+        worker_timeout: seconds to wait for at least one worker.
+        on_wait: called once with a note when the scheduler has no worker yet.
 
     Raises:
         ValleysError: ``dask[distributed]`` is not installed.
-        SchedulerUnreachableError: no scheduler answered within ``timeout`` seconds.
+        InvalidParameterError: ``address`` is empty.
+        SchedulerUnreachableError: no scheduler answered at ``address`` within ``timeout``.
+        NoWorkersError: no worker joined within ``worker_timeout``.
     """
+    if not str(address).strip():
+        raise InvalidParameterError("--scheduler needs an address such as tcp://host:8786. Got "
+                                    "an empty one; leave --scheduler out to run locally.")
     try:
         from distributed import Client
     except ImportError as exc:
         msg = ("--scheduler needs Dask: pip install 'valleys[dist]' (dask[distributed]). "
                f"Import failed: {exc}.")
         raise ValleysError(msg) from None
+    with quiet_distributed_logs():
+        _probe_scheduler(address, timeout)
+        try:
+            client = Client(address, timeout=timeout, set_as_default=False)
+        except Exception as exc:  # it went away between the probe and the connection
+            raise _unreachable(address, timeout, _reason(exc)) from None
     try:
-        return Client(address, timeout=timeout, set_as_default=False)
-    except Exception as exc:  # OSError, TimeoutError, ValueError for bad addresses
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        msg = (f"Cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason}). "
-               "Start one with 'dask scheduler' and check the address (tcp://host:8786).")
-        raise SchedulerUnreachableError(msg) from None
+        with quiet_distributed_logs():
+            _wait_for_a_worker(client, address, timeout, worker_timeout, on_wait)
+    except BaseException:
+        with quiet_distributed_logs(), contextlib.suppress(Exception):
+            client.close()
+        raise
+    return client
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Ask ``address`` for its identity within ``timeout`` seconds; it must be a scheduler.
+
+    Runs in a thread of its own (with its own event loop), so it also works where the
+    caller already runs an event loop.
+
+    Raises:
+        SchedulerUnreachableError: bad address, no answer in time, or not a scheduler.
+    """
+    result: dict[str, Any] = {}
+    silent = "no Dask scheduler answered: nothing listens there, or it is not a scheduler"
+
+    def probe() -> None:
+        try:
+            result["identity"] = asyncio.run(asyncio.wait_for(_identity(address, timeout), timeout))
+        except TimeoutError:
+            result["error"] = silent
+        except Exception as exc:
+            result["error"] = _reason(exc)
+
+    thread = threading.Thread(target=probe, name="valleys-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)  # wait_for ends the probe at ``timeout``; this is a backstop
+    if thread.is_alive():
+        result["error"] = silent
+    if "error" in result:
+        raise _unreachable(address, timeout, result["error"])
+    kind = result["identity"].get("type") if isinstance(result["identity"], dict) else None
+    if kind != "Scheduler":
+        msg = (f"{address} is a Dask {kind or 'server'}, not a scheduler. Give the scheduler's "
+               "address (tcp://host:8786).")
+        raise SchedulerUnreachableError(msg)
+
+
+async def _identity(address: str, timeout: float) -> Any:
+    """The ``identity`` reply of the Dask server at ``address``."""
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    comm = await connect(address, timeout=timeout, **Security().get_connection_args("client"))
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def _wait_for_a_worker(client, address: str, connect_timeout: float, timeout: float,
+                       on_wait: Callable[[str], None] | None) -> None:
+    """Return once the scheduler has a worker; at most ``timeout`` seconds.
+
+    Raises:
+        NoWorkersError: none joined in time.
+        SchedulerUnreachableError: the scheduler went away while we waited.
+    """
+    deadline = time.monotonic() + timeout
+    told = False
+    while not _workers(client, address, connect_timeout):
+        if not told:
+            if on_wait is not None:
+                on_wait(f"waiting up to {timeout:g} s for a worker to join the Dask scheduler at "
+                        f"{address} (--worker-timeout)")
+            told = True
+        if time.monotonic() >= deadline:
+            msg = (f"The Dask scheduler at {address} has no workers after {timeout:g} s. Start "
+                   f"some with 'dask worker {address}', or wait longer with --worker-timeout.")
+            raise NoWorkersError(msg)
+        time.sleep(_WORKER_POLL_S)
+
+
+def _workers(client, address: str, timeout: float) -> dict:
+    """The scheduler's workers (address -> threads), asked afresh."""
+    try:
+        return client.nthreads()
+    except OSError as exc:  # CommClosedError and friends
+        raise _unreachable(address, timeout, _reason(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _unreachable(address: str, timeout: float, reason: str) -> SchedulerUnreachableError:
+    msg = (f"Cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason}). "
+           "Start one with 'dask scheduler' and check the address (tcp://host:8786).")
+    return SchedulerUnreachableError(msg)

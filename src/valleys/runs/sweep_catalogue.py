@@ -313,8 +313,11 @@ class SweepCatalogue:
         return self._select("ORDER BY started DESC, sweep_id DESC", ())
 
     def mark_stale(self) -> None:
-        """Running sweeps whose driver died become ``stale`` (resumable)."""
-        if not self.exists():
+        """Running sweeps whose driver died become ``stale`` (resumable).
+
+        A read-only catalogue is left as it is (its sweeps still read ``running``).
+        """
+        if self.catalogue.read_only or not self.exists():
             return
         for record in self._select("WHERE status=?", (S_RUNNING,)):
             if owner_is_dead(record.host, record.boot_id, record.pid):
