@@ -557,3 +557,20 @@ def test_scheduler_without_workers_waits_the_worker_timeout_then_exits_2(capsys,
     assert error.startswith(f"valleys: error: The Dask scheduler at {cluster.scheduler_address} "
                             "has no workers after 0.5 s.")
     assert out == "" and not (tmp_path / "runs").exists()
+
+
+def test_an_index_written_elsewhere_links_each_sweep_to_a_page_that_exists(capsys, tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "published"
+    code, _, err = _sweep(capsys, runs, "--grid", "a=1,2", "--seeds", "0", "--workers", "0")
+    assert code == 0, err
+    folder = _sweep_dir(runs)
+    code, _, err = _run(capsys, "--runs-dir", runs, "report", "--all", "--out", out)
+    assert code == 0, err
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert (folder / "report.html").resolve().as_uri() in html  # the store's page: it exists
+    assert f'href="{folder.name}/report.html"' not in html  # no page under out/
+    (folder / "report.html").unlink()
+    code, _, err = _run(capsys, "--runs-dir", runs, "report", "--out", out)
+    assert code == 0, err
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert folder.name in html and f"{folder.name}/report.html" not in html  # listed, no dead link

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from .environment import badge_class, environment
 
@@ -29,7 +30,8 @@ def index_summary(runs: Sequence[Any]) -> str:
 
 
 def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
-                 broken: Collection[str] = (), sweeps: Sequence[Any] = ()) -> str:
+                 broken: Collection[str] = (), sweeps: Sequence[Any] = (),
+                 sweep_links: Mapping[str, str | None] | None = None) -> str:
     """The HTML of the index page.
 
     Args:
@@ -42,6 +44,8 @@ def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
         broken: run ids whose folder is damaged: shown without a link, marked damaged.
         sweeps: sweep records (:class:`valleys.runs.sweep_catalogue.SweepRecord`), listed
             above the runs, each linking to ``<sweep_id>/report.html``.
+        sweep_links: sweep id -> link target (``None``: no page to link to), overriding
+            that default (an index written outside the store).
 
     Returns:
         A complete HTML document.
@@ -51,5 +55,8 @@ def render_index(runs: Sequence[Any], *, links: Mapping[str, str] | None = None,
              "link": None if (not r.completed or r.run_id in broken)
              else links.get(r.run_id, f"{r.run_id}/report.html"),
              "damaged": r.run_id in broken} for r in runs]
+    sweep_links = dict(sweep_links or {})
+    sweep_rows = [{"sweep": sw, "link": sweep_links.get(sw.sweep_id, f"{quote(str(sw.sweep_id))}/report.html")}
+                  for sw in sweeps]
     return environment().get_template("index.html").render(rows=rows, counts=index_summary(runs),
-                                                          sweeps=list(sweeps))
+                                                          sweeps=sweep_rows)

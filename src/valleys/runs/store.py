@@ -13,6 +13,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from tqdm import tqdm
 
@@ -223,13 +224,15 @@ class RunStore:
         if out is None and self.read_only:
             raise RunStoreError(f"The run store {self.root} is read-only: write the index "
                                 "elsewhere with 'valleys report --out DIR'.")
-        links = None
+        links = sweep_links = None
+        sweeps = self._sweeps()
         if folder.resolve() != self.root.resolve():
             links = {r.run_id: _link(folder, r) for r in records if r.completed}
+            sweep_links = {sw.sweep_id: self._sweep_link(folder, sw.sweep_id) for sw in sweeps}
         path = folder / INDEX_NAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            text = render_index(records, links=links, broken=skip, sweeps=self._sweeps())
+            text = render_index(records, links=links, broken=skip, sweeps=sweeps, sweep_links=sweep_links)
             write_text(path, text + f"\n<!-- {_INDEX_MARK} {_digest(records)} -->\n")
         except OSError as exc:
             raise self._unwritable(exc, folder) from exc
@@ -239,6 +242,16 @@ class RunStore:
         from .sweep import Sweeps  # sweeps live in the same catalogue (their own tables)
 
         return Sweeps(self, create=False).catalogue.all()
+
+    def _sweep_link(self, folder: Path, sweep_id: str) -> str | None:
+        """Where an index in ``folder`` (outside the store) links a sweep: its page there,
+        else the store's page (a regular file, not a link), else nowhere."""
+        if (folder / sweep_id / REPORT_NAME).is_file():
+            return f"{quote(sweep_id)}/{REPORT_NAME}"
+        page = self.root / sweep_id / REPORT_NAME
+        if page.is_symlink() or not page.is_file():
+            return None
+        return page.resolve().as_uri()
 
     def rebuild_report(self, run_id: str, out: str | os.PathLike | None = None, *,
                        max_surface_points: int = MAX_SURFACE_POINTS,
