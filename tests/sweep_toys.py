@@ -22,7 +22,7 @@ NAMES = (TOY,)
 
 @dataclass(frozen=True)
 class ToyParams(Params):
-    """y = a * x for n standard normal x drawn from the seed; knobs to sleep, fail or die."""
+    """y = a * x for n standard normal x drawn from the seed; knobs to sleep, fail, die or wait at a gate."""
 
     a: float = 1.0
     n: int = 5
@@ -32,10 +32,12 @@ class ToyParams(Params):
     fail_seed: int = -1
     fail_if_exists: str = ""
     die_seed: int = -1
+    gate_seed: int = -1
+    gate: str = ""
     tol: float = 1e-9
     LIMITS: ClassVar[dict[str, str]] = {"a": "> 0", "n": ">= 2", "widths": "nonempty, >= 1",
                                         "sleep": ">= 0", "busy": ">= 0", "fail_seed": ">= -1",
-                                        "die_seed": ">= -1", "tol": ">= 0"}
+                                        "die_seed": ">= -1", "gate_seed": ">= -1", "tol": ">= 0"}
     QUICK: ClassVar[dict] = {"n": 4}
 
 
@@ -45,6 +47,8 @@ def toy(p: ToyParams) -> Result:
         os._exit(3)  # a worker process that dies without a word
     if p.seed == p.fail_seed and (not p.fail_if_exists or Path(p.fail_if_exists).exists()):
         raise ValueError(f"task of seed {p.seed} fails (marker {p.fail_if_exists or 'none'})")
+    if p.seed == p.gate_seed and p.gate:
+        _wait_at_gate(Path(p.gate))
     time.sleep(p.sleep)
     end = time.perf_counter() + p.busy
     while time.perf_counter() < end:  # CPU-bound work, for the benchmark
@@ -57,6 +61,20 @@ def toy(p: ToyParams) -> Result:
     verdict.add("mean square of x", float(np.mean(x * x)), 1.0, None, True, kind="consistency")
     table = pd.DataFrame({"i": np.arange(p.n), "x": x, "y": y, "width_sum": sum(p.widths)})
     return Result(table, verdict, metadata={"n": p.n})
+
+
+#: Longest wait at a closed gate (seconds): a test that never opens it fails, it does not hang.
+GATE_DEADLINE_S = 600.0
+
+
+def _wait_at_gate(gate: Path) -> None:
+    """Mark this task as started (``<gate>.started``), then wait until the file ``gate`` exists."""
+    gate.with_name(gate.name + ".started").touch()
+    deadline = time.monotonic() + GATE_DEADLINE_S
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the gate {gate} was not opened within {GATE_DEADLINE_S:g} s")
+        time.sleep(0.05)
 
 
 def register() -> None:
