@@ -115,7 +115,8 @@ def bench_cnn_hessian() -> dict:
     return {"d": land.dim, "N": land.n_samples, "valleys_s": t_ours, "torch_hessian_s": t_torch,
             "ratio": t_ours / t_torch, "target": "<= 0.8", "max_rel_diff": err,
             "plan": list(land.batch_plans.get("hvp_rows", ())),
-            "note": "one timing each (a Hessian takes minutes); valleys' time includes its calibration"}
+            "note": "one timing each (a Hessian takes minutes); valleys' plan comes from the fixed rule of "
+                    "valleys.core.batching (N, d, chunk size)"}
 
 
 class _Recording:
@@ -175,7 +176,7 @@ def bench_plane(steps: int = 51, loop_points: int = 400) -> dict:
     A, B = torch.meshgrid(grid.double(), grid.double(), indexing="ij")
     thetas = s + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v
     sub = thetas[torch.randperm(n, generator=torch.Generator().manual_seed(2))[:loop_points]]
-    land64.losses(sub[:80])  # calibration of the batched path (cached for this landscape)
+    land64.losses(sub[:80])  # warm-up of the batched path
     times = time_interleaved({"loop": lambda: [land64.loss(t) for t in sub],
                               "losses": lambda: land64.losses(sub)}, repeat=1, warmup=0)
     start = time.perf_counter()

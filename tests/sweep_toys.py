@@ -22,10 +22,12 @@ NAMES = (TOY,)
 
 @dataclass(frozen=True)
 class ToyParams(Params):
-    """y = a * x for n standard normal x drawn from the seed; knobs to sleep, fail, die or hold.
+    """y = a * x for n standard normal x drawn from the seed; knobs to sleep, fail, die, hold
+    or wait at a gate.
 
     A task whose seed is >= ``hold_min_seed`` waits until the file ``hold_file`` exists
-    (when it is set): the tests keep tasks unfinished for as long as they need.
+    (when it is set): the tests keep tasks unfinished for as long as they need. The task of
+    seed ``gate_seed`` marks ``<gate>.started`` and waits until the file ``gate`` exists.
     """
 
     a: float = 1.0
@@ -38,11 +40,13 @@ class ToyParams(Params):
     die_seed: int = -1
     hold_file: str = ""
     hold_min_seed: int = 1
+    gate_seed: int = -1
+    gate: str = ""
     tol: float = 1e-9
     LIMITS: ClassVar[dict[str, str]] = {"a": "> 0", "n": ">= 2", "widths": "nonempty, >= 1",
                                         "sleep": ">= 0", "busy": ">= 0", "fail_seed": ">= -1",
                                         "die_seed": ">= -1", "hold_min_seed": ">= 0",
-                                        "tol": ">= 0"}
+                                        "gate_seed": ">= -1", "tol": ">= 0"}
     QUICK: ClassVar[dict] = {"n": 4}
 
 
@@ -54,6 +58,8 @@ def toy(p: ToyParams) -> Result:
         raise ValueError(f"task of seed {p.seed} fails (marker {p.fail_if_exists or 'none'})")
     while p.hold_file and p.seed >= p.hold_min_seed and not Path(p.hold_file).exists():
         time.sleep(0.01)
+    if p.seed == p.gate_seed and p.gate:
+        _wait_at_gate(Path(p.gate))
     time.sleep(p.sleep)
     end = time.perf_counter() + p.busy
     while time.perf_counter() < end:  # CPU-bound work, for the benchmark
@@ -66,6 +72,20 @@ def toy(p: ToyParams) -> Result:
     verdict.add("mean square of x", float(np.mean(x * x)), 1.0, None, True, kind="consistency")
     table = pd.DataFrame({"i": np.arange(p.n), "x": x, "y": y, "width_sum": sum(p.widths)})
     return Result(table, verdict, metadata={"n": p.n})
+
+
+#: Longest wait at a closed gate (seconds): a test that never opens it fails, it does not hang.
+GATE_DEADLINE_S = 600.0
+
+
+def _wait_at_gate(gate: Path) -> None:
+    """Mark this task as started (``<gate>.started``), then wait until the file ``gate`` exists."""
+    gate.with_name(gate.name + ".started").touch()
+    deadline = time.monotonic() + GATE_DEADLINE_S
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the gate {gate} was not opened within {GATE_DEADLINE_S:g} s")
+        time.sleep(0.05)
 
 
 def register() -> None:

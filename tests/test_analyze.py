@@ -13,6 +13,7 @@ from torch import nn
 from valleys import Landscape
 from valleys.analyze import AnalyzeParams, analyze, load_weights, prepare, read_state_dict
 from valleys.cli import main
+from valleys.core.products import chunk_rows
 from valleys.curvature import eigs, numerical_rank, spectrum, trace
 from valleys.data import digits
 from valleys.errors import DataError, DenseTooLargeError, InvalidParameterError, ModelError, ValleysError
@@ -105,6 +106,9 @@ def test_cli_run_is_stored_and_equals_direct_library_calls(user, capsys):
     top = table[table.quantity == "eig_top"].sort_values("value").value.to_numpy()
     np.testing.assert_allclose(top, np.sort(spec.eigenvalues)[-2:], rtol=1e-6)
     assert (user / "runs" / report["run_id"] / "figures" / "density.png").is_file()
+    # the evaluation routes are stored with the run (chosen by a rule of N, d and the chunk size)
+    metadata = json.loads((user / "runs" / report["run_id"] / "metadata.json").read_text())["result"]
+    assert metadata["batch_plans"]["hvp_rows"] == ["graph", chunk_rows(land)]
     assert (user / "runs" / report["run_id"] / "report.html").is_file()
 
 

@@ -1,7 +1,9 @@
 """Cooper's loci (document 002): samplers, dimensions, fibre decomposition, duplication."""
 
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -245,11 +247,23 @@ def _teacher_problem(n=8, seed=0):
     return X, Y, teacher
 
 
+#: A critical point of the narrow net of test_duplication_keeps_criticality (float64 theta):
+#: train_to_critical(narrow, teacher, grad_tol=1e-12) then Newton polishing, ||grad|| = 1.2e-14.
+#: Stored because where L-BFGS stops on the flat set of critical points depends on the BLAS kernels.
+NARROW_CRITICAL = Path(__file__).parent / "data" / "duplication_narrow_critical.npz"
+
+
 def test_duplication_keeps_criticality():
     X, Y, teacher = _teacher_problem()
     narrow = Landscape(mlp((1, 2, 1, 1), "tanh_cubic"), (X, Y), loss="mse", reduction="sum")
     wide = Landscape(mlp((1, 2, 9, 1), "tanh_cubic"), (X, Y), loss="mse", reduction="sum")
-    point = duplication_critical_point(narrow, wide, teacher)
+    with np.load(NARROW_CRITICAL, allow_pickle=False) as stored:
+        start = torch.as_tensor(stored["theta"], dtype=torch.float64)
+    # the stored point is verified here: critical, non-global (L > 0) and a minimum of the narrow net
+    assert float(narrow.grad(start).norm()) <= 1e-12 and float(narrow.loss(start)) > 1e-3
+    ev = torch.linalg.eigvalsh(narrow.hessian(start))
+    assert float(ev.min()) >= -1e-9 * float(ev.max())
+    point = duplication_critical_point(narrow, wide, start)
     assert point.narrow.converged and point.narrow.loss > 1e-6  # non-global: L > 0
     assert point.grad_norm <= 1e-9
     assert abs(point.loss - point.narrow.loss) <= 1e-12

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from valleys.report.index_report import index_summary
 from valleys.runs import RunStore
 from valleys.runs import store as store_module
 from valleys.runs.record import RUNNING, RunRecord, format_time, utc_now
+from valleys.runs.runlog import RunLog
 from valleys.runs.stale import tmp_folder
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -189,14 +191,27 @@ def test_stale_run_ends_at_its_last_heartbeat(tmp_path):
 
 
 def test_heartbeat_touches_the_log_while_a_run_is_alive(tmp_path, monkeypatch):
+    """While the experiment runs, its log is touched: the experiment sets the log's mtime an hour
+    back, waits (generous deadline, no fixed sleep) for the heartbeat's next touch, and finds the
+    mtime back near now (whole seconds: no sub-second mtime resolution needed)."""
     monkeypatch.setattr(store_module, "HEARTBEAT_S", 0.05)
+    touched = threading.Event()
+    touch = RunLog.touch
+
+    def touch_and_tell(log):
+        touch(log)
+        touched.set()
+
+    monkeypatch.setattr(RunLog, "touch", touch_and_tell)
     seen = []
 
     def slow(p):
         part = next((tmp_path / "runs").glob(".tmp-*/log.txt.part"))
-        first = part.stat().st_mtime_ns
-        time.sleep(0.5)
-        seen.append(part.stat().st_mtime_ns > first)
+        hour_ago = time.time() - 3600
+        os.utime(part, (hour_ago, hour_ago))
+        touched.clear()  # a touch from now on comes after the utime above
+        seen.append(touched.wait(timeout=120))
+        seen.append(part.stat().st_mtime > hour_ago + 1800)
         return tiny(p)
 
     name = f"test-slow-{uuid.uuid4().hex[:8]}"
@@ -206,7 +221,7 @@ def test_heartbeat_touches_the_log_while_a_run_is_alive(tmp_path, monkeypatch):
                                             progress=False)
     finally:
         registry_module.REGISTRY.pop(name, None)
-    assert seen == [True]
+    assert seen == [True, True]
 
 
 def test_report_all_skips_a_damaged_folder_and_still_writes_the_index(capsys, runs_dir, exps):

@@ -1,5 +1,6 @@
 """valleys.train: schedules, single-network training against closed forms, batched = one at a time."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -7,7 +8,21 @@ from valleys import InvalidParameterError, Landscape, nets
 from valleys.train import MLPStack, fit, fit_batch, fit_stack, lr_at
 
 torch.set_num_threads(1)
-TOL = 1e-10
+EPS = torch.finfo(torch.float64).eps
+#: Batched and one-at-a-time training run the same float64 updates through different kernels
+#: (batched GEMMs, vmap, one net's products), so they differ by rounding, accumulated over the
+#: updates. The bound used:  max|theta_batched - theta_single| <= ROUNDING_GROWTH * eps * steps
+#: * max(1, max|theta|), with steps the number of parameter updates. The measured ratio is at most
+#: 0.13 with AVX-512, AVX2 and scalar (MKL_CBWR=COMPATIBLE) kernels; 64 leaves a wide margin.
+ROUNDING_GROWTH = 64
+#: Logit margins (correct class minus the best other) closer to zero than this could flip an
+#: early-stop decision between two runs that agree to rounding (about 1e-13 here).
+MARGIN_FLOOR = 1e-8
+
+
+def agree_tol(theta: torch.Tensor, steps: int) -> float:
+    """ROUNDING_GROWTH * eps * steps * max(1, max|theta|): the allowed rounding difference of two runs."""
+    return ROUNDING_GROWTH * EPS * max(1, steps) * max(1.0, float(theta.abs().max()))
 
 
 def _regression(n=40, d=3, seed=0):
@@ -83,17 +98,28 @@ def test_fit_refuses_bad_settings():
         fit(torch.nn.Linear(3, 2), (X, Y[:, 0].gt(0).long()), loss="ce", method="lm")
 
 
-def test_lm_reaches_a_zero_loss_point_of_a_wide_net_quadratically():
-    """Levenberg–Marquardt on an interpolating tanh net: the loss falls to the float64 floor and
-    the final steps shrink the gradient by orders of magnitude each (quadratic convergence)."""
+def test_lm_reaches_a_zero_loss_point_of_a_wide_net_superlinearly():
+    """Levenberg–Marquardt on an interpolating tanh net stops at the gradient tolerance, and its final
+    steps shrink the gradient by orders of magnitude each, faster and faster (superlinear convergence).
+
+    The convergence is judged on the iterates away from the float64 floor (1e-10 < ||g|| < 1e-1),
+    whose values agree to many digits across BLAS kernels: each step there gains more than a factor
+    10, and the order p fitted to log g_{k+1} = p log g_k + c exceeds 1 (measured 1.126). The last
+    iterate, at the floor, is only checked against the tolerance and the loss bound it implies."""
     X, Y = _regression(n=12, d=3, seed=4)
     land = Landscape(nets.mlp([3, 30, 2], "tanh", seed=2), (X, Y), loss="half_squared", reduction="sum")
-    res = fit(land, method="lm", steps=200, grad_tol=1e-11, progress=False)
+    grad_tol = 1e-11
+    res = fit(land, method="lm", steps=200, grad_tol=grad_tol, progress=False)
     assert res.reason == "gradient tolerance" and res.method == "lm"
-    assert res.loss < 1e-22 * float(land.loss(land.theta0))
-    assert float(land.grad(res.theta).norm()) <= 1e-11  # independent: autograd gradient
+    assert float(land.grad(res.theta).norm()) <= grad_tol  # independent: autograd gradient
+    # L = ||r||^2 / 2 and grad L = J^T r with J (24 x 182) of full row rank: ||r|| <= ||grad L|| / sigma_min(J)
+    sigma_min = float(torch.linalg.svdvals(land.jacobian(res.theta)).min())
+    assert res.loss <= 0.5 * (grad_tol / sigma_min) ** 2
     g = res.history.grad_norm.to_numpy()
-    assert g[-1] < 1e-3 * g[-3]
+    final = g[(g > 1e-10) & (g < 1e-1)]
+    assert len(final) >= 3 and (final[1:] < 0.1 * final[:-1]).all()
+    order = np.polyfit(np.log(final[:-1]), np.log(final[1:]), 1)[0]
+    assert order > 1.05
 
 
 def test_lm_with_frozen_blocks_solves_the_last_layer_least_squares():
@@ -158,9 +184,11 @@ def test_batched_training_equals_one_at_a_time(kw, widths):
     nets_ = [nets.mlp(widths, "tanh", seed=s) for s in range(4)]
     batched = fit_stack(MLPStack.from_modules(nets_), X, Y, progress=False, **kw)
     singles = torch.stack([fit(Landscape(n, (X, Y)), progress=False, **kw).theta for n in nets_])
-    assert float((batched.thetas - singles).abs().max()) < TOL
-    assert torch.allclose(batched.losses, torch.tensor([float(Landscape(n, (X, Y)).loss(t))
-                                                        for n, t in zip(nets_, singles, strict=False)]), atol=TOL)
+    updates = kw["steps"] * (-(-len(X) // kw["batch_size"]) if "batch_size" in kw else 1)
+    tol = agree_tol(singles, updates)
+    assert float((batched.thetas - singles).abs().max()) <= tol
+    losses = torch.tensor([float(Landscape(n, (X, Y)).loss(t)) for n, t in zip(nets_, singles, strict=False)])
+    assert torch.allclose(batched.losses, losses, rtol=ROUNDING_GROWTH * EPS * updates, atol=tol)
 
 
 def test_batched_rand_mode_and_per_net_learning_rates_equal_one_at_a_time():
@@ -172,7 +200,7 @@ def test_batched_rand_mode_and_per_net_learning_rates_equal_one_at_a_time():
                         trainable=("V",), progress=False)
     singles = torch.stack([fit(Landscape(n, (X, y), loss="ce"), lr=float(lr), steps=100,
                                trainable=("V",), progress=False).theta for n, lr in zip(nets_, lrs, strict=False)])
-    assert float((batched.thetas - singles).abs().max()) < TOL
+    assert float((batched.thetas - singles).abs().max()) <= agree_tol(singles, 100)
 
 
 def test_vmap_route_equals_one_at_a_time():
@@ -183,10 +211,26 @@ def test_vmap_route_equals_one_at_a_time():
     batched = fit_batch(land, starts, lr=0.05, steps=100, momentum=0.9, progress=False)
     singles = torch.stack([fit(land, theta0=t, lr=0.05, steps=100, momentum=0.9, progress=False).theta
                            for t in starts])
-    assert float((batched.thetas - singles).abs().max()) < TOL
+    assert float((batched.thetas - singles).abs().max()) <= agree_tol(singles, 100)
+
+
+def _smallest_margins(land: Landscape, y: torch.Tensor, lr: float, steps: int) -> list[float]:
+    """Plain gradient descent written out: min over samples of (correct logit - best other) at steps 0..steps."""
+    theta, margins = land.theta0.clone(), []
+    for _ in range(steps + 1):
+        out = land.outputs(theta)
+        other = out.scatter(1, y[:, None], -torch.inf).max(1).values
+        margins.append(float((out.gather(1, y[:, None])[:, 0] - other).min()))
+        theta = theta - lr * land.grad(theta)
+    return margins
 
 
 def test_stack_early_stop_freezes_each_net_on_its_own():
+    """Each net of the stack stops at its own first zero-error step and equals the single run stopped there.
+
+    A stop step is discrete: it is compared exactly only after checking, on an independent
+    gradient-descent replay, that no margin along the way lies within MARGIN_FLOOR of zero
+    (so no rounding difference between the kernels can move it)."""
     g = torch.Generator().manual_seed(5)
     X = torch.randn(40, 2, generator=g, dtype=torch.float64)
     y = (X[:, 0] > 0).long()
@@ -195,10 +239,14 @@ def test_stack_early_stop_freezes_each_net_on_its_own():
                     stop_at_zero_error=True, progress=False)
     assert (res.train_errors == 0).all() and (res.stopped_at < 400).all()
     for j, net in enumerate(nets_):  # a net frozen at its stop equals the single run stopped there
-        single = fit(Landscape(net, (X, y), loss="ce"), lr=0.5, steps=400, stop_at_zero_error=True,
-                     progress=False)
-        assert single.steps == int(res.stopped_at[j])
-        assert float((single.theta - res.thetas[j]).abs().max()) < TOL
+        land = Landscape(net, (X, y), loss="ce")
+        stop = int(res.stopped_at[j])
+        margins = _smallest_margins(land, y, 0.5, stop)
+        assert min(abs(m) for m in margins) > MARGIN_FLOOR
+        assert all(m < 0 for m in margins[:-1]) and margins[-1] > 0  # zero errors first at `stop`
+        single = fit(land, lr=0.5, steps=400, stop_at_zero_error=True, progress=False)
+        assert single.steps == stop
+        assert float((single.theta - res.thetas[j]).abs().max()) <= agree_tol(single.theta, stop)
 
 
 def test_fit_stack_refuses_mismatched_data():

@@ -253,15 +253,15 @@ def medium_landscape(batching):
 
 def test_batched_paths_equal_an_independent_loop_for_every_batching():
     ref, model, X, y = medium_landscape("loop")
-    assert ref.n_samples * ref.dim > batching.SMALL_WORK  # the calibrated regime
+    assert ref.n_samples * ref.dim > batching.SMALL_WORK  # the regime of the cost rule
     gen = torch.Generator().manual_seed(7)
-    thetas = ref.theta0 + 0.05 * torch.randn(batching.CALIBRATE_MIN + 9, ref.dim, generator=gen, dtype=DT)
+    thetas = ref.theta0 + 0.05 * torch.randn(73, ref.dim, generator=gen, dtype=DT)  # several chunks
     expected = []
     for t in thetas:
         torch.nn.utils.vector_to_parameters(t, model.parameters())
         expected.append(F.cross_entropy(model(X), y))
     expected = torch.stack(expected).detach()
-    V = torch.randn(batching.CALIBRATE_MIN + 5, ref.dim, generator=gen, dtype=DT)
+    V = torch.randn(69, ref.dim, generator=gen, dtype=DT)
     H_rows = torch.stack([ref.hvp(thetas[0], v) for v in V])
     for mode in ("auto", "vmap", "loop"):
         land = medium_landscape(mode)[0]
@@ -271,6 +271,49 @@ def test_batched_paths_equal_an_independent_loop_for_every_batching():
         assert torch.allclose(land.hvp_rows(thetas[0])(V), H_rows, rtol=1e-9, atol=1e-13)
         if mode == "auto":
             assert set(land.batch_plans) == {"losses", "grads", "hvp_rows"}
+
+
+def test_batching_plan_is_a_pure_function_of_n_d_and_chunk_size():
+    """The documented rule: chunk_size when N d <= SMALL_WORK; above, min(chunk_size, LARGE_CHUNK,
+    CHUNK_WORK // (N d)) points per chunk, a loop when that is 1; "loop"/"vmap" fix the choice."""
+    plan = batching.choose_plan
+    assert batching.SMALL_WORK == 2**20 and batching.LARGE_CHUNK == 32 and batching.CHUNK_WORK == 2**31
+    assert plan("auto", True, 2**20, 512, "vmap") == ("vmap", 512)
+    assert plan("auto", False, 2**20 + 1, 512, "vmap") == ("vmap", 32)
+    assert plan("auto", False, 2**20 + 1, 8, "functorch") == ("functorch", 8)
+    assert plan("auto", False, 2**27, 512, "vmap") == ("vmap", 16)  # 2**31 // 2**27
+    assert plan("auto", False, 2**30, 512, "vmap") == ("vmap", 2)
+    assert plan("auto", False, 2**30 + 1, 512, "vmap") == ("loop", batching.LOOP_CHUNK)
+    assert plan("loop", True, 10, 512, "vmap") == ("loop", batching.LOOP_CHUNK)
+    assert plan("vmap", False, 2**40, 512, "functorch") == ("functorch", 512)
+
+
+def test_batched_numbers_above_small_work_do_not_depend_on_the_clock(monkeypatch):
+    """Above SMALL_WORK the route must not come from timings: with a clock that raises, two
+    landscapes built alike take the same plans and return bitwise the same numbers."""
+    import time
+
+    def no_clock():
+        raise AssertionError("the numeric path read the clock")
+
+    gen = torch.Generator().manual_seed(7)
+    ref = medium_landscape("auto")[0]
+    assert ref.n_samples * ref.dim > batching.SMALL_WORK
+    thetas = ref.theta0 + 0.05 * torch.randn(73, ref.dim, generator=gen, dtype=DT)
+    V = torch.randn(69, ref.dim, generator=gen, dtype=DT)
+    monkeypatch.setattr(time, "perf_counter", no_clock)
+    monkeypatch.setattr(time, "monotonic", no_clock)
+    results, plans = [], []
+    for _ in range(2):
+        land = medium_landscape("auto")[0]
+        results.append((land.losses(thetas, progress=False), land.grads(thetas[:40], progress=False),
+                        land.hvp_rows(thetas[0])(V, progress=False)))
+        plans.append(land.batch_plans)
+    expected = batching.choose_plan("auto", False, ref.n_samples * ref.dim, ref.chunk_size, "vmap")
+    assert expected == ("vmap", 32)
+    assert plans[0] == plans[1] == {"losses": expected, "grads": expected, "hvp_rows": ("functorch", 32)}
+    for first, second in zip(*results, strict=True):
+        assert torch.equal(first, second)
 
 
 def test_dense_hessian_equals_torch_autograd_functional_hessian_on_a_cnn():

@@ -39,7 +39,8 @@ class AnalysisResult:
         figures: named matplotlib figures.
         surfaces: named :class:`~valleys.surface.Surface` s (``--plane``), shown as
             interactive 3-D surfaces in the stored run's report.
-        metadata: sizes, thresholds, timings and provenance.
+        metadata: sizes, thresholds, timings, provenance and ``batch_plans`` (the
+            landscape's evaluation routes, operation -> [method, chunk]).
     """
 
     table: pd.DataFrame
@@ -284,6 +285,7 @@ def run_analysis(land: Landscape, options: AnalysisOptions, ends: dict[str, torc
     bar.close()
     metadata = {"dim": land.dim, "n_samples": land.n_samples, "dtype": str(land.dtype).replace("torch.", ""),
                 "options": options.to_dict(), "data": data_info, "timings_s": timings,
+                "batch_plans": {op: list(plan) for op, plan in land.batch_plans.items()},
                 "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
     table = pd.DataFrame(rows)
     # steps hand over Surface objects among the figures; they travel separately

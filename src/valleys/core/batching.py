@@ -1,25 +1,24 @@
-"""Many points or vectors at once: a loop, or vectorised chunks, whichever measures faster.
+"""Many points or vectors at once: a loop, or vectorised chunks, chosen by a fixed cost rule.
 
 On CPU, ``torch.func.vmap`` pays for small models (tiny matrix products, Python overhead
-per call) and costs for mid-size ones (batched intermediates fall out of cache; one
-full-batch forward pass per point is already an efficient matrix product). ``batching="auto"``
-therefore:
+per call); for larger ones one full-batch forward pass per point is already an efficient
+matrix product, and vectorised chunks only pay while their batched intermediates stay
+moderate. ``batching="auto"`` chooses the route from the sizes alone (never from timings,
+so that the same call returns bitwise the same numbers on every run):
 
-- vectorises in chunks of ``chunk_size`` when a point costs little (N * d <= :data:`SMALL_WORK`,
-  or a landscape of a plain function), so toys stay fast and deterministic;
-- otherwise, on the first call with at least :data:`CALIBRATE_MIN` rows, runs the first rows
-  through each candidate (a loop, and vectorised chunks of the sizes in :data:`PROBE_CHUNKS`),
-  keeps the fastest per row for this landscape and operation, and runs the rest with it
-  (every probed row is part of the answer: calibration costs no extra work);
-- runs a loop for smaller calls before calibration.
+- a point costs little (N * d <= :data:`SMALL_WORK`, or a landscape of a plain function):
+  vectorise in chunks of the landscape's ``chunk_size``;
+- otherwise vectorise in chunks of ``c = min(chunk_size, LARGE_CHUNK, CHUNK_WORK // (N * d))``
+  points (see :func:`vector_chunk`), or run a loop when ``c < 2``.
 
-``batching="vmap"`` or ``"loop"`` fixes the choice. The plans chosen are in
+``batching="vmap"`` (chunks of ``chunk_size``) or ``"loop"`` fixes the choice. An
+operation of the model without a batched rule (a ``RuntimeError`` from the vectorised
+route) switches that operation to the loop for good. The plans used are recorded in
 ``Landscape.batch_plans`` (operation -> (method, chunk)).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import torch
@@ -28,97 +27,107 @@ from .._progress import progress_bar
 
 #: The ways :class:`~valleys.Landscape` may evaluate batches (see the module docstring).
 BATCHING = ("auto", "vmap", "loop")
-#: Below this many sample-parameter products per point (N * d), "auto" always vectorises.
+#: Up to this many sample-parameter products per point (N * d), "auto" vectorises in
+#: chunks of the landscape's ``chunk_size``.
 SMALL_WORK = 2**20
-#: Vectorised chunk sizes probed by "auto" (capped by the landscape's ``chunk_size``).
-PROBE_CHUNKS = (4, 32)
-#: Rows probed by the loop candidate.
-LOOP_PROBE = 4
-#: A call needs this many rows to calibrate (fewer rows run as a loop).
-CALIBRATE_MIN = 64
+#: Above :data:`SMALL_WORK`, "auto" vectorises at most this many points per chunk: the
+#: calibration by timing that this rule replaces chose chunks of 32 on the benchmarked
+#: sizes (losses of an MLP 64-128-128-10 and the dense Hessian of a CNN on digits,
+#: N * d = 4.7e7 and 2.7e6; ``benchmarks/results/core.json``).
+LARGE_CHUNK = 32
+#: Above :data:`SMALL_WORK`, a vectorised chunk of c points holds at most this much work
+#: (c * N * d); a landscape with N * d > CHUNK_WORK / 2 runs as a loop (each point is
+#: then a large full-batch product already, and batched intermediates only add memory).
+CHUNK_WORK = 2**31
+#: Rows per call of a loop route (only the granularity of the progress bar).
+LOOP_CHUNK = 64
 
-#: A candidate: (method name, chunk size, function mapping a chunk of rows to results).
-Candidate = tuple[str, int, Callable[[torch.Tensor], torch.Tensor]]
+#: A plan: (method name, chunk size).
+Plan = tuple[str, int]
 
 
 class BatchPlans(dict):
-    """Per-landscape cache: operation name -> (method, chunk size) chosen by calibration."""
+    """Per-landscape record: operation name -> (method, chunk size) used by its last call.
+
+    ``unbatched`` holds the operations whose vectorised route raised (they loop for good).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unbatched: set[str] = set()
 
 
-def _sync(device: torch.device | None) -> None:
-    if device is not None and device.type == "cuda":
-        torch.cuda.synchronize(device)
+def vector_chunk(work: int, chunk_size: int) -> int:
+    """Points per vectorised chunk above :data:`SMALL_WORK` (a pure function of the sizes).
+
+    Args:
+        work: sample-parameter products per point, N * d.
+        chunk_size: the landscape's largest chunk.
+
+    Returns:
+        ``min(chunk_size, LARGE_CHUNK, CHUNK_WORK // work)``, at least 1 (1 means a loop).
+    """
+    return max(1, min(chunk_size, LARGE_CHUNK, CHUNK_WORK // max(1, work)))
 
 
-def run_batched(rows: torch.Tensor, candidates: list[Candidate], *, plans: BatchPlans, op: str,
-                mode: str, small: bool, device: torch.device | None = None,
-                progress: bool | None = None, desc: str = "") -> torch.Tensor:
-    """Evaluate ``rows`` (k, ...) with the fastest candidate (see the module docstring).
+def choose_plan(mode: str, small: bool, work: int, chunk_size: int, vector: str) -> Plan:
+    """The plan of one operation: a pure function of the batching mode and the sizes.
+
+    Args:
+        mode: ``"auto"``, ``"vmap"`` or ``"loop"``.
+        small: whether a point costs little (then "auto" vectorises in chunks of ``chunk_size``).
+        work: N * d.
+        chunk_size: the landscape's largest chunk.
+        vector: the name of the operation's vectorised method (``"vmap"``, ``"functorch"``).
+
+    Returns:
+        ``(method, chunk)``: ``("loop", LOOP_CHUNK)`` or ``(vector, chunk)``.
+    """
+    if mode == "loop":
+        return ("loop", LOOP_CHUNK)
+    if mode == "vmap" or small:
+        return (vector, chunk_size)
+    chunk = vector_chunk(work, chunk_size)
+    return (vector, chunk) if chunk > 1 else ("loop", LOOP_CHUNK)
+
+
+def run_batched(rows: torch.Tensor, plan: Plan, methods: dict[str, Callable[[torch.Tensor], torch.Tensor]], *,
+                plans: BatchPlans, op: str, progress: bool | None = None, desc: str = "") -> torch.Tensor:
+    """Evaluate ``rows`` (k, ...) chunk by chunk with ``plan`` and record it in ``plans[op]``.
 
     Args:
         rows: the points or vectors, one per row.
-        candidates: ``[("loop", 1, fn), ("vmap", c, fn), ...]``; the first is the loop,
-            the second the default vectorised method.
-        plans: the landscape's cache of choices.
+        plan: ``(method, chunk)`` from :func:`choose_plan`.
+        methods: method name -> function of a chunk of rows; holds ``"loop"`` and the
+            vectorised method of ``plan``.
+        plans: the landscape's record of plans.
         op: the operation's name in ``plans``.
-        mode: ``"auto"``, ``"vmap"`` or ``"loop"``.
-        small: whether a point costs little (then "auto" vectorises without timing).
-        device: the landscape's device (CUDA timings synchronise).
         progress: progress bar (None: only on a terminal, after a few seconds).
         desc: progress bar label.
+
+    Returns:
+        The results of all rows, concatenated along the first dimension.
     """
     k = rows.shape[0]
-    by_name = {(name, chunk): fn for name, chunk, fn in candidates}
-    loop = candidates[0]
-    vec = candidates[1] if len(candidates) > 1 else loop
-    if mode == "loop":
-        plan = (loop[0], loop[1])
-    elif mode == "vmap" or small:
-        plan = (vec[0], vec[1])
-    else:
-        plan = plans.get(op)
+    plan = ("loop", LOOP_CHUNK) if op in plans.unbatched else plan
+    plans[op] = plan
+    if progress is not True and k <= plan[1]:  # one chunk: no bar, no overhead
+        return _call(rows, plan, methods, plans, op)
     out: list[torch.Tensor] = []
-    done = 0
-    if plan is not None and progress is not True and k <= plan[1]:  # one chunk: no bar, no overhead
-        try:
-            return by_name[plan](rows)
-        except RuntimeError:
-            if plan[0] == "loop":
-                raise
-            plans[op] = (loop[0], loop[1])
-            return loop[2](rows)
     with progress_bar(k, desc, progress) as bar:
-        if plan is None and k >= CALIBRATE_MIN:
-            timings = {}
-            for name, chunk, fn in candidates:
-                size = LOOP_PROBE if name == "loop" else chunk
-                if done + size > k:
-                    break
-                _sync(device)
-                start = time.perf_counter()
-                try:
-                    result = fn(rows[done:done + size])
-                except RuntimeError:  # an operation without a batched rule: not a candidate
-                    continue
-                _sync(device)
-                timings[(name, chunk)] = (time.perf_counter() - start) / size
-                out.append(result)
-                done += size
-                bar.update(size)
-            plan = min(timings, key=timings.get) if timings else (loop[0], loop[1])
-            plans[op] = plan
-        elif plan is None:
-            plan = (loop[0], loop[1])
-        fn, chunk = by_name[plan], plan[1]
-        for C in rows[done:].split(chunk) if done < k else ():
-            try:
-                out.append(fn(C))
-            except RuntimeError:  # no batched rule for an operation of the model: loop for good
-                if plan[0] == "loop":
-                    raise
-                plan = (loop[0], loop[1])
-                plans[op] = plan
-                fn = loop[2]
-                out.append(fn(C))
+        for C in rows.split(plan[1]):
+            out.append(_call(C, plans[op], methods, plans, op))
             bar.update(C.shape[0])
-    return torch.cat(out) if out else candidates[0][2](rows)
+    return torch.cat(out) if out else methods["loop"](rows)
+
+
+def _call(C: torch.Tensor, plan: Plan, methods, plans: BatchPlans, op: str) -> torch.Tensor:
+    """One chunk; an operation without a batched rule switches ``op`` to the loop for good."""
+    try:
+        return methods[plan[0]](C)
+    except RuntimeError:
+        if plan[0] == "loop":
+            raise
+        plans[op] = ("loop", LOOP_CHUNK)
+        plans.unbatched.add(op)
+        return methods["loop"](C)

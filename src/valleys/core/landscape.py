@@ -15,7 +15,7 @@ from torch.func import functional_call, grad, grad_and_value, jacrev, jvp, vmap
 from .._validation import check_bool, check_choice, check_int
 from ..errors import DenseTooLargeError, InvalidParameterError, ModelError, NonFiniteError, ShapeError
 from ..nets.losses import Loss, TorchLoss, get_loss
-from .batching import BATCHING, PROBE_CHUNKS, SMALL_WORK, BatchPlans, run_batched
+from .batching import BATCHING, SMALL_WORK, BatchPlans, Plan, choose_plan, run_batched
 from .checks import as_matrix, check_loss_values, conform_targets
 from .data_source import prepare_data
 from .layout import ParamLayout
@@ -70,9 +70,10 @@ class Landscape:
             ``torch.device``...); the data are moved once, at construction. Points passed
             to the methods are moved to it; results stay on it.
         batching: how :meth:`losses`, :meth:`grads` and :meth:`hvp_rows` evaluate many
-            points or vectors: ``"auto"`` (vectorise small models; for larger ones time
-            a loop and vectorised chunks on the first rows of the first large call and
-            keep the fastest for this landscape), ``"vmap"`` or ``"loop"``.
+            points or vectors: ``"auto"`` (vectorise small models in chunks of
+            ``chunk_size``, larger ones in smaller chunks or a loop, by a fixed rule of
+            N, d and ``chunk_size``: :mod:`valleys.core.batching`), ``"vmap"`` or ``"loop"``.
+            The plans used are in :attr:`batch_plans`.
 
     Example:
         >>> import torch
@@ -291,8 +292,8 @@ class Landscape:
                 progress: bool | None = None) -> torch.Tensor:
         """Dense symmetric Hessian (d, d), built row-chunk by row-chunk from HVPs.
 
-        The rows are Hessian-vector products with the unit vectors, by the fastest
-        method :meth:`hvp_rows` measures for this landscape. ``progress``: a progress bar
+        The rows are Hessian-vector products with the unit vectors, by the method
+        :meth:`hvp_rows` chooses for this landscape. ``progress``: a progress bar
         (None: on a terminal, after a few seconds).
 
         Raises:
@@ -313,8 +314,8 @@ class Landscape:
 
         With ``method="graph"`` the gradient graph at theta is built once and each batch
         of products is one batched backward pass; ``"functorch"`` vmaps :meth:`hvps`;
-        ``"auto"`` (the default) times these and a loop of single backward passes on the
-        first rows of a large call and keeps the fastest for this landscape. See
+        ``"auto"`` (the default) chooses between these and a loop of single backward
+        passes by a fixed rule of N, d and ``chunk_size`` (never by timing). See
         :mod:`valleys.core.products` and :mod:`valleys.core.batching`.
         """
         theta = self._checked(theta)
@@ -326,16 +327,20 @@ class Landscape:
         """Whether one point costs little enough that vectorising always pays (see core.batching)."""
         return self.module is None and self._forward is None or self.n_samples * self.dim <= SMALL_WORK
 
+    def _plan(self, vector: str) -> Plan:
+        """The (method, chunk) of a batched operation whose vectorised method is ``vector``."""
+        return choose_plan(self.batching, self._small(), self.n_samples * self.dim, self.chunk_size, vector)
+
     @property
     def batch_plans(self) -> dict:
-        """The batching choices made so far: operation -> (method, chunk size)."""
+        """The batching plans used so far: operation -> (method, chunk size)."""
         return dict(self._plans)
 
     def losses(self, thetas: torch.Tensor, *, progress: bool | None = None) -> torch.Tensor:
         """Losses at many parameter vectors at once: (B, d) -> (B,).
 
-        Vectorised with vmap, or a loop, whichever is faster for this landscape (see
-        ``batching`` and :mod:`valleys.core.batching`); the values agree to rounding.
+        Vectorised with vmap, or a loop, by the plan of ``batching`` (see
+        :mod:`valleys.core.batching`); the values agree to rounding.
         ``progress``: a progress bar (None: on a terminal, after a few seconds).
         """
         self.layout.check(thetas)
@@ -349,15 +354,9 @@ class Landscape:
         def loop(C):
             return torch.stack([self._direct_loss(t) for t in C])
 
-        candidates = [("loop", 64, loop)] + [("vmap", c, vmap(f)) for c in self._chunks()]
         with torch.no_grad():
-            return run_batched(thetas, candidates, plans=self._plans, op="losses", mode=self.batching,
-                               small=self._small(), device=self.device, progress=progress, desc="losses")
-
-    def _chunks(self) -> list[int]:
-        if self._small() or self.batching == "vmap":
-            return [self.chunk_size]
-        return sorted({min(c, self.chunk_size) for c in PROBE_CHUNKS})
+            return run_batched(thetas, self._plan("vmap"), {"loop": loop, "vmap": vmap(f)}, plans=self._plans,
+                               op="losses", progress=progress, desc="losses")
 
     def plane(self, center: torch.Tensor, u: torch.Tensor, v: torch.Tensor, alphas, betas, *,
               progress: bool | None = None) -> torch.Tensor:
@@ -401,9 +400,8 @@ class Landscape:
         def loop(C):
             return torch.stack([self.grad(t) for t in C])
 
-        candidates = [("loop", 64, loop)] + [("vmap", c, vmap(g)) for c in self._chunks()]
-        return run_batched(thetas, candidates, plans=self._plans, op="grads", mode=self.batching,
-                           small=self._small(), device=self.device, progress=progress, desc="gradients")
+        return run_batched(thetas, self._plan("vmap"), {"loop": loop, "vmap": vmap(g)}, plans=self._plans,
+                           op="grads", progress=progress, desc="gradients")
 
     def hessians(self, thetas: torch.Tensor, *, max_dim: int = 64) -> torch.Tensor:
         """Dense Hessians at many points of a small landscape: (B, d) -> (B, d, d).

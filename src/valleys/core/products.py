@@ -11,10 +11,11 @@ Two ways to multiply by the Hessian at a fixed theta:
   vmapped over vectors and chunked); nothing is kept between products.
 
 ``"auto"`` uses ``"graph"`` on small landscapes (falling back to ``"functorch"`` for good
-if an operation of the model has no batched backward rule); on larger ones it times a
-loop of single backward passes, ``"graph"`` and ``"functorch"`` in chunks of a few sizes
-on the first rows of a large call and keeps the fastest for the landscape
-(:mod:`valleys.core.batching`); a candidate that raises a RuntimeError is skipped.
+if an operation of the model has no batched backward rule); on larger ones
+``"functorch"`` in chunks, or a loop of single backward passes through the retained
+graph, by the fixed rule of :func:`valleys.core.batching.choose_plan` (a function of N, d
+and the chunk size, never of timings). The plan used is recorded in
+``Landscape.batch_plans["hvp_rows"]``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from .._progress import progress_bar
 from .._validation import check_choice
-from .batching import PROBE_CHUNKS, run_batched
+from .batching import run_batched
 
 if TYPE_CHECKING:
     from .landscape import Landscape
@@ -91,11 +92,12 @@ def _batched(point, g, chunk: int) -> Rows:
 def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows:
     """``rows(V, progress=None) = V H(theta)`` for rows ``V (k, d)``, by ``method`` (see the module docstring).
 
-    ``"auto"`` chooses, per landscape, between single backward passes through the
-    retained graph in a loop, batched backward passes (``"graph"``) and vmapped
-    forward-over-reverse products (``"functorch"``) in chunks, by timing each on the
-    first rows of the first call with enough rows (:mod:`valleys.core.batching`); small
-    landscapes use ``"graph"`` directly. The products agree to rounding.
+    ``"auto"`` uses batched backward passes (``"graph"``) on small landscapes, and on
+    larger ones vmapped forward-over-reverse products (``"functorch"``) in chunks or single
+    backward passes through the retained graph in a loop, by the fixed rule of
+    :mod:`valleys.core.batching`; the plan is recorded in ``land.batch_plans``. There, a
+    single vector is always one backward pass through the retained graph. The products
+    agree to rounding.
     """
     method = check_choice(method, "method", "hvp_rows", HVP_METHODS)
     cap = chunk_rows(land)
@@ -112,6 +114,7 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
     if land.batching != "loop" and (land.batching == "vmap" or land._small()):
         # small landscapes: batched backward passes, and vmapped products if the model lacks a batched rule
         state = {"rows": graph_rows(land, theta)}
+        land._plans["hvp_rows"] = ("graph", cap)
 
         def call(V):
             try:
@@ -120,6 +123,7 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
                 if state["rows"] is fallback:
                     raise
                 state["rows"] = fallback
+                land._plans["hvp_rows"] = ("functorch", cap)
                 return fallback(V)
 
         def auto_rows(V, progress=None):
@@ -134,24 +138,24 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
 
         fallback = functorch(cap)
         return auto_rows
-    point, g = _graph_at(land, theta)
-    if g is None:  # the loss is affine in theta: H = 0
-        return _with_progress(torch.zeros_like)
-    single = _single(point, g)
-    if land.batching == "loop":
-        candidates = [("loop", 64, single)]
-    else:
-        sizes = sorted({min(c, cap) for c in PROBE_CHUNKS})
-        candidates = [("loop", 64, single)]
-        candidates += [("graph", c, _batched(point, g, c)) for c in sizes]
-        candidates += [("functorch", c, functorch(c)) for c in sizes]
+    plan = land._plan("functorch")
+    plan = plan if plan[0] == "loop" else (plan[0], min(plan[1], cap))
+    state = {}
+
+    def single(V: torch.Tensor) -> torch.Tensor:
+        """Single backward passes through the gradient graph at theta, built on first use."""
+        if "graph" not in state:
+            state["graph"] = _graph_at(land, theta)
+        point, g = state["graph"]
+        return torch.zeros_like(V) if g is None else _single(point, g)(V)
+
+    methods = {"loop": single, "functorch": functorch(plan[1])}
 
     def rows(V: torch.Tensor, progress: bool | None = None) -> torch.Tensor:
-        V = V.to(device=point.device, dtype=point.dtype)
-        if V.shape[0] <= 1:
+        V = V.to(device=theta.device, dtype=land.dtype)
+        if V.shape[0] <= 1:  # one product: one backward pass through the retained graph
             return single(V) if V.shape[0] else V.clone()
-        return run_batched(V, candidates, plans=land._plans, op="hvp_rows", mode=land.batching,
-                           small=land._small(), device=land.device, progress=progress,
+        return run_batched(V, plan, methods, plans=land._plans, op="hvp_rows", progress=progress,
                            desc="Hessian rows")
 
     return rows
