@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-portable bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+# the suite under the default, AVX2 and scalar CPU kernels in turn (issue 18, item 5)
+test-portable: $(STAMP)
+	PYTHON=$(BIN)/python scripts/test_portable.sh
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]" || true

@@ -1,12 +1,14 @@
 """Intrinsic dimension (VBB-P2.1, VBB-T2.1), shift and bias-span ranks (NG-L3.4.3, L3.4.11),
 random-feature least squares (VBB-T3.4)."""
 
+from fractions import Fraction
 from math import comb
 
 import numpy as np
 import pytest
 import torch
 
+from valleys.curvature.rank import numerical_rank
 from valleys.errors import InvalidParameterError
 from valleys.expressivity.intrinsic import filter_matrix, intrinsic_rank, polynomial_dimension
 from valleys.expressivity.random_features import (
@@ -102,10 +104,17 @@ def test_loglog_slope_of_a_power_law():
         loglog_slope([1], [1])
 
 
+def exact_grid(lo: int, hi: int, denominator: int = 8) -> torch.Tensor:
+    """The points k / denominator for k = lo..hi: exact in float64 for a power-of-two
+    denominator, so differences of grid points and such shifts are exact too (a linspace
+    rounds its points differently on different CPU kernels)."""
+    return torch.tensor([float(Fraction(k, denominator)) for k in range(lo, hi + 1)], dtype=torch.float64)
+
+
 def test_high_precision_ratio_separates_singular_from_nearly_singular():
     from valleys.expressivity.shift import CERTIFY_TAU, sigma_ratio_high_precision
 
-    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    x = exact_grid(-24, 24)  # -3, -2.875, ..., 3
     # two shifts 1e-13 apart: independent ELU columns whose float64 rank falls short
     a = torch.tensor([0.0, 0.5, 0.5 + 1e-13, -1.0], dtype=torch.float64)
     args = x[:, None] - a[None, :]
@@ -123,3 +132,40 @@ def test_high_precision_ratio_separates_singular_from_nearly_singular():
     eig = torch.linalg.eigvalsh(torch.tensor([[5.0, 2.0], [2.0, 1.0]], dtype=torch.float64))
     assert ratio == pytest.approx(float(torch.sqrt(eig[0] / eig[1])), rel=1e-14)
     assert sigma_ratio_high_precision("softplus", args) is None  # no high-precision form
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu"])
+@pytest.mark.parametrize(("lo", "hi", "shifts"), [
+    (-24, 24, [0.0, 0.5, 0.5, -1.0]),  # a repeated shift: two identical columns
+    (-24, 24, [0.25, 0.25, 2.0, -0.5, 1.5]),
+    (-24, 24, [0.0, -1.25, -1.25]),
+    (8, 40, [0.0, 0.5, 1.0, -0.75]),  # x - a > 0 everywhere: four columns in span{x, 1}
+])
+def test_an_exactly_singular_shift_matrix_is_never_certified_nonsingular(activation, lo, hi, shifts):
+    from valleys.expressivity.shift import CERTIFY_TAU, HIGH_PRECISION_DPS, SpanRank, sigma_ratio_high_precision
+
+    x = exact_grid(lo, hi)
+    args = x[:, None] - torch.tensor(shifts, dtype=torch.float64)[None, :]  # exact: dyadic values
+    ratio = sigma_ratio_high_precision(activation, args)
+    # the stated resolution, about sqrt(m + k^2) * 10^-(dps + 5), far below the threshold
+    assert 0 <= ratio < 10.0 ** -HIGH_PRECISION_DPS < CERTIFY_TAU
+    rank = numerical_rank(np.ones(len(shifts) - 1), policy="relative", tau=1e-10, warn=False)
+    assert SpanRank(activation, "shift", len(shifts), rank, ratio).full_hp is False
+
+
+@pytest.mark.parametrize(("scale", "certified"), [(1e-20, True), (1e-26, True), (1e-33, False), (1e-40, False)])
+def test_high_precision_ratio_resolves_values_far_below_the_old_resolution(scale, certified):
+    """Columns x, x - 1/2 and scale * x^2 (all arguments positive, so relu is the identity):
+    sigma_min = scale * |P x^2| (P projects off span{x, 1}) and sigma_max = sigma_max([x, x - 1/2]),
+    each up to a relative O(scale^2), computed independently in float64 (a Gram matrix with
+    only 50 digits resolves the ratio only to about 1e-25)."""
+    from valleys.expressivity.shift import CERTIFY_TAU, sigma_ratio_high_precision
+
+    x = exact_grid(8, 40)
+    args = torch.stack([x, x - 0.5, scale * x * x], 1)
+    base, b = args[:, :2].numpy(), args[:, 2].numpy()
+    residual = b - base @ np.linalg.lstsq(base, b, rcond=None)[0]
+    expected = np.linalg.norm(residual) / np.linalg.svd(base, compute_uv=False)[0]
+    ratio = sigma_ratio_high_precision("relu", args)
+    assert ratio == pytest.approx(expected, rel=1e-9)  # expected is about 0.3 * scale
+    assert (ratio > CERTIFY_TAU) == certified

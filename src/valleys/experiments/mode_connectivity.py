@@ -54,7 +54,8 @@ class ModeParams(Params):
     bezier_steps: int = 1000
     cert_rtol: float = 1e-10
     dedup_tol: float = 1e-6
-    QUICK = {"n_samples": 5, "n_minima": 2, "lbfgs_iter": 60, "neb_cycles": (20, 20), "bezier_steps": 40}
+    # quick: three searches, so "distinct minima >= 2" keeps a margin of one minimum
+    QUICK = {"n_samples": 5, "n_minima": 3, "lbfgs_iter": 60, "neb_cycles": (20, 20), "bezier_steps": 40}
     LIMITS: ClassVar[dict[str, str]] = {
         "n_samples": ">= 1", "n_minima": ">= 2", "lbfgs_iter": ">= 1", "neb_cycles": "nonempty, >= 1",
         "neb_lr": "> 0", "bezier_steps": ">= 1", "cert_rtol": ">= 0", "dedup_tol": "> 0"}

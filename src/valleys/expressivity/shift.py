@@ -34,13 +34,19 @@ DEFAULT_TAU = 1e-10
 """Relative singular-value threshold of the shift and bias-span ranks (float64)."""
 
 HIGH_PRECISION_DPS = 50
-"""Decimal digits of the high-precision recomputation (mpmath) of a matrix whose float64
-rank falls short of full."""
+"""Decimal digits to which the high-precision recomputation (mpmath) of a matrix whose
+float64 rank falls short of full resolves sigma_min / sigma_max (relative to sigma_max)."""
+
+GUARD_DIGITS = 10
+"""Extra working digits of the high-precision recomputation, beyond twice its resolution:
+they absorb the growth of rounding errors with the matrix size (see
+:func:`sigma_ratio_high_precision`)."""
 
 CERTIFY_TAU = 1e-30
-"""Relative threshold of the high-precision check: entries and Gram eigenvalues carry
-errors near 10^-HIGH_PRECISION_DPS, so sigma_min / sigma_max above this is nonzero with
-twenty digits to spare, for the float64 sample points as given."""
+"""Relative threshold of the high-precision check: sigma_min / sigma_max is resolved to
+about 10^-HIGH_PRECISION_DPS, so a ratio above this is nonzero with twenty digits to
+spare, for the float64 sample points as given; an exactly singular matrix gives a ratio
+near 10^-HIGH_PRECISION_DPS or 0, far below it."""
 
 
 def shift_matrix(activation: str | Activation, x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
@@ -197,27 +203,45 @@ def _mp_activation(act: Activation):
 
 def sigma_ratio_high_precision(activation: str | Activation, args: torch.Tensor,
                                dps: int = HIGH_PRECISION_DPS) -> float | None:
-    r"""sigma_min / sigma_max of ``[sigma(args_ij)]`` computed with ``dps`` digits.
+    r"""sigma_min / sigma_max of ``[sigma(args_ij)]``, resolved to about ``10^-dps``.
 
-    The arguments (float64 numbers, exactly representable) are taken as given; the
-    activation values, the Gram matrix :math:`M^\top M` (or :math:`M M^\top`, the smaller)
-    and its eigenvalues are computed by mpmath, so the ratio is accurate to about
-    ``10^-dps`` relative to sigma_max: it tells apart a matrix that is exactly singular
-    from one whose float64 singular values fall below a float64 threshold.
+    The arguments (float64 numbers, exactly representable) are taken as given. The
+    activation values, the Gram matrix :math:`G = M^\top M` (or :math:`M M^\top`, the
+    smaller, of order :math:`k`, from :math:`m` sample rows) and its eigenvalues are computed
+    by mpmath with :math:`w = 2\,\mathrm{dps} + 10` working digits (:data:`GUARD_DIGITS`).
+    The eigenvalues then carry absolute errors of about :math:`(m + k^2)\,10^{-w}
+    \lambda_{\max}`, so :math:`\lambda_{\min} / \lambda_{\max} = (\sigma_{\min} /
+    \sigma_{\max})^2` is resolved to that size and the ratio itself to its square root,
+    :math:`\sqrt{m + k^2}\,10^{-\mathrm{dps} - 5}` (about ``1e-53`` for a 2001 x 31 matrix
+    at ``dps = 50``). Squaring the singular values doubles the digits they need; computing
+    the Gram matrix with only ``dps`` digits would resolve the ratio to ``10^(-dps/2)``, and
+    an exactly singular matrix could then come out above :data:`CERTIFY_TAU`. This tells
+    apart a matrix that is exactly singular from one whose float64 singular values fall
+    below a float64 threshold.
+
+    Args:
+        activation: relu, leaky_relu or elu (others have no high-precision form here).
+        args: the float64 arguments :math:`a_{ij}` of the matrix, shape ``(m, k)`` or
+            ``(k, m)``.
+        dps: the decimal digits to which the ratio is resolved (>= 1).
 
     Returns:
         The ratio, or None for an activation without a high-precision form (only relu,
         leaky_relu and elu have one).
+
+    Raises:
+        InvalidParameterError: ``dps`` is not an integer >= 1.
     """
     import mpmath
 
+    dps = check_int(dps, "dps", "sigma_ratio_high_precision", min_val=1)
     fn = _mp_activation(get_activation(activation))
     if fn is None:
         return None
     A = args.detach().cpu().numpy()
     if A.shape[0] < A.shape[1]:
         A = A.T
-    with mpmath.workdps(dps):
+    with mpmath.workdps(2 * dps + GUARD_DIGITS):
         cols = [[fn(mpmath.mpf(float(a))) for a in A[:, j]] for j in range(A.shape[1])]
         k = len(cols)
         gram = mpmath.matrix(k, k)
@@ -238,4 +262,4 @@ def polynomial_shift_rank(degree: int, size: int) -> int:
 
 __all__ = ["shift_matrix", "bias_span_matrix", "SpanRank", "shift_rank", "bias_span_rank",
            "gap_biases", "polynomial_shift_rank", "sigma_ratio_high_precision", "DEFAULT_TAU",
-           "HIGH_PRECISION_DPS", "CERTIFY_TAU"]
+           "HIGH_PRECISION_DPS", "GUARD_DIGITS", "CERTIFY_TAU"]
