@@ -53,8 +53,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
     ("valleys.analyze.sweep", "valleys.runs.sweep_spec"),
     ("valleys.analyze.sweep", "valleys.runs.sweep_task"),
     ("valleys.analyze.sweep", "valleys.runs.writer"),
-    ("valleys.core.checks", "valleys.nets.losses"),
-    ("valleys.core.landscape", "valleys.nets.losses"),
     ("valleys.critical.classify", "valleys.curvature._progress"),
     ("valleys.critical.classify", "valleys.curvature._record"),
     ("valleys.critical.cooper", "valleys.curvature._record"),

@@ -31,7 +31,7 @@ def affine_plane_losses(land, spec, origin: torch.Tensor, D: torch.Tensor, coord
     Returns an array of shape ``(len(coords[1]), len(coords[0]))`` like
     :func:`valleys.surface.slices._evaluate`.
     """
-    from ..nets.losses import TorchLoss
+    from ..core.losses import TorchLoss
 
     xs = torch.as_tensor(np.asarray(coords[0]), dtype=land.dtype)
     ys = torch.as_tensor(np.asarray(coords[1]), dtype=land.dtype)
