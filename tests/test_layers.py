@@ -61,7 +61,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
     ("valleys.critical.descent", "valleys.curvature._record"),
     ("valleys.critical.duplication", "valleys.curvature._record"),
     ("valleys.critical.newton_batch", "valleys.curvature._record"),
-    ("valleys.critical.ntk", "valleys.paths._netspec"),
     ("valleys.critical.result", "valleys.curvature._record"),
     ("valleys.experiments.nguyen_regions", "valleys.expressivity._fit"),
     ("valleys.experiments.nguyen_wide", "valleys.train._common"),
@@ -77,7 +76,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
     ("valleys.runs.sweep_task", "valleys.experiments"),
     ("valleys.runs.sweep_task", "valleys.experiments.registry"),
     ("valleys.runs.writer", "valleys.experiments"),
-    ("valleys.surface.affine", "valleys.paths._netspec"),
     ("valleys.surface.slices", "valleys.paths.evaluate"),
     ("valleys.train.lm", "valleys.critical.ntk"),
 })

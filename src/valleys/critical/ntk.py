@@ -6,7 +6,7 @@ a scalar output :math:`K_{ij} = \langle \nabla_\theta f(x_i), \nabla_\theta f(x_
 and :math:`\|\nabla F\|^2 = 4 r^T K r \ge 4 \lambda_{\min}(K) F`.
 
 For fully connected nets (a valleys ``MLP`` / ``TwoLayer`` or a supported
-``nn.Sequential``, see :func:`valleys.paths._netspec.net_spec`) K is summed layer by
+``nn.Sequential``, see :func:`valleys.nets.netspec.net_spec`) K is summed layer by
 layer without forming G: the rows of G belonging to layer k's weights are
 :math:`\delta_{k,(i,o)} \otimes [a_{k-1,i}, 1]`, so
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+
+from ..nets.netspec import net_spec
 
 
 def ntk_gram(land, theta: torch.Tensor) -> torch.Tensor:
@@ -62,8 +64,6 @@ def gram_function(land, mask: torch.Tensor | None = None) -> Callable[[torch.Ten
     Returns:
         A function of theta (d,) returning K (N·m, N·m).
     """
-    from ..paths._netspec import net_spec
-
     spec = net_spec(land) if mask is None or bool(mask.bool().all()) else None
     if spec is not None:
         return lambda theta: layered_gram(spec, land.layout.unflatten(land._checked(theta)))
@@ -82,7 +82,7 @@ def layered_gram(spec, blocks: dict[str, torch.Tensor]) -> torch.Tensor:
     """K = G G^T of a fully connected net from its layers (see the module docstring).
 
     Args:
-        spec: the net's :class:`~valleys.paths._netspec.NetSpec`.
+        spec: the net's :class:`~valleys.nets.netspec.NetSpec`.
         blocks: its parameter blocks by name.
 
     Returns:

@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from ._netspec import BOUND_LOSSES, NetSpec
+from ..nets.netspec import BOUND_LOSSES, NetSpec
 
 
 def bound_reason(spec: NetSpec | None) -> str | None:
