@@ -77,7 +77,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
     ("valleys.runs.sweep_task", "valleys.experiments.registry"),
     ("valleys.runs.writer", "valleys.experiments"),
     ("valleys.surface.slices", "valleys.paths.evaluate"),
-    ("valleys.train.lm", "valleys.critical.ntk"),
 })
 
 

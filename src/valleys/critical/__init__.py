@@ -4,6 +4,7 @@ Also Cooper's critical loci (:mod:`.cooper`) and neuron-duplication critical poi
 (:mod:`.duplication`).
 """
 
+from ..curvature.ntk import ntk_gram, ntk_lambda_min
 from .classify import CriticalPoint, Probe, classify, probe_null_space
 from .cooper import (
     FibreMinimum,
@@ -57,7 +58,6 @@ from .duplication import (
 )
 from .newton import damped_newton, newton_mr
 from .newton_batch import BatchNewton, damped_newton_batch
-from .ntk import ntk_gram, ntk_lambda_min
 from .quasi_newton import gradient_norm_min, lbfgs
 from .result import FinderResult
 
