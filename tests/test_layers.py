@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "valleys"
 
 #: Floors from bottom to top; packages on one floor may not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_validation", "_progress", "_blas", "__version__"),
+    ("errors", "_validation", "_progress", "_blas", "__version__", "results"),
     ("core",),
     ("nets", "data"),
     ("curvature",),
@@ -53,15 +53,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
     ("valleys.analyze.sweep", "valleys.runs.sweep_spec"),
     ("valleys.analyze.sweep", "valleys.runs.sweep_task"),
     ("valleys.analyze.sweep", "valleys.runs.writer"),
-    ("valleys.critical.classify", "valleys.curvature._progress"),
-    ("valleys.critical.classify", "valleys.curvature._record"),
-    ("valleys.critical.cooper", "valleys.curvature._record"),
-    ("valleys.critical.dedup", "valleys.curvature._record"),
-    ("valleys.critical.deep_linear", "valleys.curvature._record"),
-    ("valleys.critical.descent", "valleys.curvature._record"),
-    ("valleys.critical.duplication", "valleys.curvature._record"),
-    ("valleys.critical.newton_batch", "valleys.curvature._record"),
-    ("valleys.critical.result", "valleys.curvature._record"),
     ("valleys.experiments.nguyen_regions", "valleys.expressivity._fit"),
     ("valleys.experiments.nguyen_wide", "valleys.train._common"),
     ("valleys.runs.store", "valleys.experiments"),

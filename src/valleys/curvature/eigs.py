@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._progress import bar
 from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import Landscape
 from ..errors import InvalidParameterError, NonConvergenceWarning
+from ..results import Record
 from ._build import curvature_operator
 from ._inputs import ParamFilter
-from ._progress import bar
-from ._record import Record
 from .thick_restart import WHICH, thick_restart_lanczos
 from .tolerances import default_tol, rounding_bound
 
