@@ -16,12 +16,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .._atomic import fsync_dir, write_text
 from ..errors import InvalidParameterError, RunStoreError
 from ..experiments import Experiment, Params, Result
 from ..report import RunPage, render_index, render_run
 from ..report.interactive import ensure_plotly_asset
 from . import writer
-from .atomic import fsync_dir, write_text
 from .catalogue import Catalogue
 from .errors import DamagedRunError, UnknownRunError
 from .liveness import current_host
