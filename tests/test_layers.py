@@ -53,8 +53,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset({
     ("valleys.analyze.sweep", "valleys.runs.sweep_spec"),
     ("valleys.analyze.sweep", "valleys.runs.sweep_task"),
     ("valleys.analyze.sweep", "valleys.runs.writer"),
-    ("valleys.experiments.nguyen_regions", "valleys.expressivity._fit"),
-    ("valleys.experiments.nguyen_wide", "valleys.train._common"),
     ("valleys.runs.store", "valleys.experiments"),
     ("valleys.runs.store", "valleys.report"),
     ("valleys.runs.store", "valleys.report.interactive"),
