@@ -68,7 +68,7 @@ __all__ = [
     "gradient_descent_batch", "armijo_descent_batch", "Clusters", "deduplicate",
     # classification
     "CriticalPoint", "Probe", "classify", "probe_null_space",
-    # deep linear networks and the NTK
+    # deep linear networks; the NTK Gram (ntk_*) lives in valleys.curvature, re-exported here for one release
     "RegressionSpectrum", "BaldiHornikPoint", "regression_spectrum", "reduced_rank_optimum",
     "baldi_hornik_point", "baldi_hornik_points", "ntk_gram", "ntk_lambda_min",
     # Cooper's critical loci (cooper.py)
