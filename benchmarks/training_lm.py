@@ -3,7 +3,7 @@
 Two measurements, each against its baseline in the same run:
 
 1. **Gram matrix** K = G G^T of a [64, 256, 10] sigmoid net on N = 200 digits (2000 × 2000):
-   :func:`valleys.critical.ntk_gram` (layer by layer, no Jacobian) against ``jacrev``'s
+   :func:`valleys.curvature.ntk_gram` (layer by layer, no Jacobian) against ``jacrev``'s
    Jacobian G (2000 × 19210) times its transpose; the two must agree to 1e-12 (relative).
 2. **Training to a zero-loss critical point** (``nguyen-zero-loss``'s problem: half squared
    loss summed, one-hot targets): ``fit(method="lm")`` against ``fit(method="lbfgs")``
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._timing import time_call, write_result  # noqa: E402
 
 from valleys import Landscape, nets  # noqa: E402
-from valleys.critical import ntk_gram  # noqa: E402
+from valleys.curvature import ntk_gram  # noqa: E402
 from valleys.experiments.nguyen_wide import noisy_digits, one_hot  # noqa: E402
 from valleys.train import fit  # noqa: E402
 

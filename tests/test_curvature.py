@@ -9,6 +9,7 @@ from torch import nn
 from torch.func import hessian
 
 from valleys import Landscape
+from valleys.core.losses import cross_entropy, squared
 from valleys.curvature import (
     density,
     ggn_operator,
@@ -24,7 +25,6 @@ from valleys.errors import (
     ShapeError,
 )
 from valleys.nets import mlp
-from valleys.nets.losses import cross_entropy, squared
 
 
 def _data(n, d_in, seed=0):

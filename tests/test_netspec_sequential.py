@@ -6,8 +6,8 @@ from torch import nn
 
 from valleys import Landscape
 from valleys.nets import mlp
+from valleys.nets.netspec import net_spec
 from valleys.paths import certify, linear
-from valleys.paths._netspec import net_spec
 
 torch.set_num_threads(1)
 D = torch.float64

@@ -8,10 +8,10 @@ import torch
 
 from valleys import InvalidParameterError, Landscape
 from valleys.nets import mlp
+from valleys.nets.netspec import net_spec
 from valleys.paths import bezier, certify, chain, evaluate, linear, polygon
 from valleys.paths._bound import curvature_bounds
 from valleys.paths._exact import ExactSegment
-from valleys.paths._netspec import net_spec
 
 torch.set_num_threads(1)
 D = torch.float64

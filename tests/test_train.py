@@ -141,7 +141,7 @@ def test_lm_with_frozen_blocks_solves_the_last_layer_least_squares():
 def test_two_layer_gradients_written_out_equal_autograd(act, loss, m):
     """The two-layer route (GEMMs and broadcasts written out, autograd only through the activation
     and the loss) against autograd through MLPStack.forward."""
-    from valleys.nets.losses import get_loss
+    from valleys.core.losses import get_loss
     from valleys.train._two_layer import two_layer_loss_grads
 
     X, Y = _regression(n=20, d=3, seed=9)

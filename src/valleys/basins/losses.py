@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from ..core.losses import Loss
 from ..errors import DataError, InvalidParameterError
-from ..nets.losses import Loss
 
 CONVEX_LOSSES = ("squared", "logistic", "cross_entropy")
 _ALIASES = {"squared": "squared", "mse": "squared", "logistic": "logistic",

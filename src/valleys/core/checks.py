@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DataError, InvalidParameterError, ShapeError
-from ..nets.losses import Loss, TorchLoss
+from .losses import Loss, TorchLoss
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -14,11 +14,11 @@ from torch.func import functional_call, grad, grad_and_value, jacrev, jvp, vmap
 
 from .._validation import check_bool, check_choice, check_int
 from ..errors import DenseTooLargeError, InvalidParameterError, ModelError, NonFiniteError, ShapeError
-from ..nets.losses import Loss, TorchLoss, get_loss
 from .batching import BATCHING, SMALL_WORK, BatchPlans, Plan, choose_plan, run_batched
 from .checks import as_matrix, check_loss_values, conform_targets
 from .data_source import prepare_data
 from .layout import ParamLayout
+from .losses import Loss, TorchLoss, get_loss
 from .products import hvp_rows
 
 #: Largest d for which :meth:`Landscape.hessian` builds a dense matrix by default.

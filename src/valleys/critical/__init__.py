@@ -4,6 +4,7 @@ Also Cooper's critical loci (:mod:`.cooper`) and neuron-duplication critical poi
 (:mod:`.duplication`).
 """
 
+from ..curvature.ntk import ntk_gram, ntk_lambda_min
 from .classify import CriticalPoint, Probe, classify, probe_null_space
 from .cooper import (
     FibreMinimum,
@@ -57,7 +58,6 @@ from .duplication import (
 )
 from .newton import damped_newton, newton_mr
 from .newton_batch import BatchNewton, damped_newton_batch
-from .ntk import ntk_gram, ntk_lambda_min
 from .quasi_newton import gradient_norm_min, lbfgs
 from .result import FinderResult
 
@@ -68,7 +68,7 @@ __all__ = [
     "gradient_descent_batch", "armijo_descent_batch", "Clusters", "deduplicate",
     # classification
     "CriticalPoint", "Probe", "classify", "probe_null_space",
-    # deep linear networks and the NTK
+    # deep linear networks; the NTK Gram (ntk_*) lives in valleys.curvature, re-exported here for one release
     "RegressionSpectrum", "BaldiHornikPoint", "regression_spectrum", "reduced_rank_optimum",
     "baldi_hornik_point", "baldi_hornik_points", "ntk_gram", "ntk_lambda_min",
     # Cooper's critical loci (cooper.py)

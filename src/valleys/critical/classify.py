@@ -53,13 +53,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._progress import bar
 from .._validation import check_float, check_int
-from ..curvature._progress import bar
-from ..curvature._record import Record
 from ..curvature.inertia import eigen_inertia, ldl_inertia
 from ..curvature.rank import numerical_rank
 from ..curvature.tolerances import default_tol
 from ..errors import ShapeError
+from ..results import Record
 from .result import start_point
 
 #: Default step sizes of the null-space probe (geometric, from 1e-1 down to 1e-4).

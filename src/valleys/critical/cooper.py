@@ -31,10 +31,10 @@ from torch.func import jacrev
 
 from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import Landscape, ParamLayout
-from ..curvature._record import Record
 from ..curvature.rank import DEFAULT_TAU, RankResult, matrix_rank
 from ..errors import InvalidParameterError, ModelError
 from ..nets.models import check_widths, mlp_layout
+from ..results import Record
 
 BIAS_RULES = ("mean", "sum")
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import check_float
-from ..curvature._record import Record
 from ..errors import ShapeError
+from ..results import Record
 
 
 @dataclass(frozen=True, eq=False, repr=False)

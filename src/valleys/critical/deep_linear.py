@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import check_int
-from ..curvature._record import Record
 from ..errors import InvalidParameterError, ShapeError
+from ..results import Record
 
 
 @dataclass(frozen=True, eq=False, repr=False)

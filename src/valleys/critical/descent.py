@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from .._validation import check_float, check_int
-from ..curvature._record import Record
 from ..errors import ShapeError
+from ..results import Record
 from .result import (
     DEFAULT_GRAD_TOL,
     DIVERGED,

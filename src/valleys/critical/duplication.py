@@ -21,8 +21,8 @@ from scipy.optimize import minimize
 from .._blas import one_blas_thread
 from .._validation import check_float, check_int
 from ..core import Landscape
-from ..curvature._record import Record
 from ..errors import InvalidParameterError, NonConvergenceWarning
+from ..results import Record
 from .cooper import mlp_layout, widths_of
 
 #: Default absolute gradient-norm tolerance of :func:`train_to_critical`.

@@ -15,8 +15,8 @@ import torch
 from torch.func import vmap
 
 from .._validation import check_float
-from ..curvature._record import Record
 from ..errors import ShapeError
+from ..results import Record
 from .result import DEFAULT_GRAD_TOL, check_iterations
 
 

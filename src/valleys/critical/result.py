@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 
 from .._validation import check_float, check_int
-from ..curvature._record import Record
 from ..errors import ShapeError
+from ..results import Record
 
 #: Default relative gradient tolerance of the finders.
 DEFAULT_GRAD_TOL = 1e-10

@@ -17,6 +17,7 @@ from .hessian import hessian_operator, hessian_torch_operator
 from .inertia import Inertia, eigen_inertia, ldl_inertia
 from .lanczos import Tridiagonal, lanczos_tridiag
 from .negative import SmallestEigenvalue, smallest_eigenvalue
+from .ntk import ntk_gram, ntk_lambda_min
 from .rank import RankResult, matrix_rank, nullity, numerical_rank
 from .spectrum import Spectrum, spectrum
 from .trace import TraceEstimate, hutchinson_trace, hutchpp_trace, trace
@@ -53,4 +54,7 @@ __all__ = [
     "ldl_inertia",
     "eigen_inertia",
     "Inertia",
+    # neural-tangent Gram matrix
+    "ntk_gram",
+    "ntk_lambda_min",
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from .._progress import bar
 from .._validation import check_choice
 from ..core import Landscape
 from ._inputs import ParamFilter
 from ._operator import CurvatureOperator
-from ._progress import bar
 from .ggn import ggn_torch_operator
 from .hessian import hessian_torch_operator
 

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .._progress import bar
 from .._validation import check_float, check_generator, check_int
 from ..core import Landscape
 from ..errors import InvalidParameterError
+from ..results import Record
 from ._build import curvature_operator
 from ._inputs import ParamFilter
-from ._progress import bar
-from ._record import Record
 from .lanczos import lanczos_tridiag
 from .trace import rademacher
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._progress import bar
 from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import MAX_DENSE_DIM, Landscape
 from ..errors import InvalidParameterError, NonConvergenceWarning
+from ..results import Record
 from ._build import curvature_operator, dense_matrix
 from ._inputs import ParamFilter
-from ._progress import bar
-from ._record import Record
 from .inertia import counts_around
 from .thick_restart import WHICH, RitzPairs, thick_restart_lanczos, wanted_order
 from .tolerances import default_tol, rounding_bound

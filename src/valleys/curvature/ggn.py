@@ -7,9 +7,9 @@ from scipy.sparse.linalg import LinearOperator
 from torch.func import hessian, jvp, vjp, vmap
 
 from ..core import Landscape
+from ..core.losses import Loss
 from ..core.products import chunk_rows
 from ..errors import InvalidParameterError
-from ..nets.losses import Loss
 from ._inputs import ParamFilter, block_index, checked_point, selected_blocks
 from ._operator import CurvatureOperator
 from .hessian import restrict

@@ -25,7 +25,7 @@ import torch
 
 from .._validation import check_float
 from ..errors import InvalidParameterError, NonFiniteError, ShapeError
-from ._record import Record
+from ..results import Record
 
 #: Default relative asymmetry ||H - H^T||_max / ||H||_max accepted by :func:`ldl_inertia`.
 DEFAULT_SYMMETRY_TOL = 1e-10

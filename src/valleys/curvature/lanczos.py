@@ -14,7 +14,7 @@ import torch
 
 from .._validation import check_generator, check_int
 from ..errors import ShapeError
-from ._record import Record
+from ..results import Record
 
 #: A new Lanczos vector whose norm is below this fraction of ||A q_j|| is treated as a
 #: breakdown (the Krylov space is invariant); the process continues from a random vector.

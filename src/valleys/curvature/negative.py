@@ -41,13 +41,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._progress import bar
 from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import MAX_DENSE_DIM, Landscape
+from ..results import Record
 from ._build import curvature_operator
 from ._inputs import ParamFilter
 from ._operator import CurvatureOperator
-from ._progress import bar
-from ._record import Record
 from .eigs import error_bounds
 from .inertia import ldl_inertia
 from .thick_restart import thick_restart_lanczos

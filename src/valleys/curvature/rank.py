@@ -41,7 +41,7 @@ import torch
 
 from .._validation import check_choice, check_float
 from ..errors import AmbiguousRankWarning, InvalidParameterError, ShapeError
-from ._record import Record
+from ..results import Record
 from .tolerances import default_tol, machine_eps
 
 POLICIES = ("relative", "press", "gap")

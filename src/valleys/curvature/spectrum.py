@@ -12,9 +12,9 @@ import torch
 from .._validation import check_int
 from ..core import MAX_DENSE_DIM, Landscape
 from ..errors import DenseTooLargeError
+from ..results import Record
 from ._build import curvature_operator, dense_matrix
 from ._inputs import ParamFilter
-from ._record import Record
 from .rank import RankResult, numerical_rank
 
 

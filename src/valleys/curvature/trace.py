@@ -15,10 +15,10 @@ import torch
 
 from .._validation import check_choice, check_generator, check_int
 from ..core import Landscape
+from ..results import Record
 from ._build import curvature_operator
 from ._inputs import ParamFilter
 from ._operator import CurvatureOperator
-from ._record import Record
 
 #: Trace estimators.
 METHODS = ("hutchinson", "hutch++")

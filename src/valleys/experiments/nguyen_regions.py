@@ -23,7 +23,7 @@ import torch
 from .._validation import check_generator
 from ..curvature.rank import matrix_rank
 from ..data import rotated_digits, two_class_regions
-from ..expressivity._fit import OneHiddenNets, train_adam, train_sgd
+from ..expressivity.one_hidden import OneHiddenNets, train_adam, train_sgd
 from ..expressivity.regions import (
     TIE,
     classify_path,

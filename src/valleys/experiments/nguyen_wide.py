@@ -33,8 +33,7 @@ from ..expressivity import (
 from ..expressivity.constructions import backprop_deltas
 from ..expressivity.features import fc_forward
 from ..nets import conv_net, get_activation, mlp
-from ..train import fit
-from ..train._common import GRAD_TOL, NO_PROGRESS
+from ..train import GRAD_TOL, NO_PROGRESS, fit
 from .common import figure, progress
 from .params import Params
 from .registry import experiment

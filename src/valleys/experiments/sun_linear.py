@@ -29,10 +29,10 @@ from ..critical import (
     baldi_hornik_points,
     classify,
     gradient_descent_batch,
-    ntk_gram,
     reduced_rank_optimum,
     regression_spectrum,
 )
+from ..curvature import ntk_gram
 from ..errors import InvalidParameterError
 from .common import figure
 from .params import Params

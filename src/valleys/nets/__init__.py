@@ -1,5 +1,17 @@
 """Model zoo, activations with their mathematical properties, and per-sample losses."""
 
+from ..core.losses import (
+    LOSSES,
+    Loss,
+    TorchLoss,
+    cross_entropy,
+    from_torch,
+    get_loss,
+    logistic,
+    multiclass_hinge,
+    polynomial_hinge,
+    squared,
+)
 from .activations import (
     ACTIVATIONS,
     Activation,
@@ -18,18 +30,6 @@ from .activations import (
     softplus,
     square,
     tanh,
-)
-from .losses import (
-    LOSSES,
-    Loss,
-    TorchLoss,
-    cross_entropy,
-    from_torch,
-    get_loss,
-    logistic,
-    multiclass_hinge,
-    polynomial_hinge,
-    squared,
 )
 from .models import (
     MLP,

@@ -27,12 +27,12 @@ import math
 
 import torch
 
-from ._netspec import BOUND_LOSSES, RECOGNISED_TORCH_LOSSES, NetSpec
+from ..nets.netspec import BOUND_LOSSES, RECOGNISED_TORCH_LOSSES, NetSpec
 
 
 def bound_reason(spec: NetSpec | None, no_spec: str | None = None) -> str | None:
     """Why no curvature bound exists for this net (None when it does); ``no_spec`` is why
-    there is no spec at all (from :func:`~._netspec.describe_spec`)."""
+    there is no spec at all (from :func:`~valleys.nets.netspec.describe_spec`)."""
     if spec is None:
         return no_spec or "the model is not a valleys MLP / TwoLayer"
     if spec.loss not in BOUND_LOSSES:

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..nets.netspec import net_spec
 from ._exact import ExactSegment, NotExact, PieceBudget
-from ._netspec import net_spec
 from .path import Segment
 
 

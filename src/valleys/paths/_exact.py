@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._netspec import POLY_LOSSES, NetSpec, piecewise_kind
+from ..nets.netspec import POLY_LOSSES, NetSpec, piecewise_kind
 
 
 class NotExact(Exception):

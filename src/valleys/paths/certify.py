@@ -26,9 +26,9 @@ import torch
 
 from .._validation import check_choice, check_float, check_int
 from ..errors import InvalidParameterError, ShapeError
+from ..nets.netspec import describe_spec
 from ._bound import bound_reason, curvature_bounds
 from ._exact import ExactSegment, NotExact, PieceBudget
-from ._netspec import describe_spec
 from .path import Path
 
 #: Default relative tolerance of a certificate, by dtype (CLAIMS.md: 1e-10 max(1, L(0))).

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._atomic import save_npz_atomic
 from .._validation import check_float, check_int
 from ..errors import ShapeError
 from .path import Path
@@ -193,20 +194,6 @@ def evaluate(path: Path, land, /, *, num: int = 33, max_points: int = 257, rtol:
         points = path(t).detach().cpu().numpy()
     return PathReport(t.numpy(), L.detach().cpu().numpy().astype(np.float64), idx.numpy(),
                       tuple(path.labels()), n_eval, points)
-
-
-def save_npz_atomic(path: str | os.PathLike, arrays: dict) -> None:
-    """Write ``arrays`` to ``path`` (.npz) through a temporary name and a rename."""
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.part"
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _peak_resolved(t, L, tol) -> bool:

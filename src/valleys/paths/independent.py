@@ -33,8 +33,8 @@ import torch
 from .._validation import check_float, check_int
 from ..errors import DataError, InvalidParameterError, ModelError
 from ..nets.models import MLP
+from ..nets.netspec import piecewise_kind
 from ._chords import ChordTest, inscribe
-from ._netspec import piecewise_kind
 from .constructions import ConstructedPath
 from .path import Path, Segment
 

@@ -51,7 +51,7 @@ def ensure_plotly_asset(root: str | Path) -> Path:
     """
     from plotly.offline import get_plotlyjs
 
-    from ..runs.atomic import write_text
+    from .._atomic import write_text
 
     path = Path(root) / ASSETS_DIR / plotly_asset_name()
     if path.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .atomic import PART_SUFFIX
+from .._atomic import PART_SUFFIX
 from .record import format_time, utc_now
 
 LOG_NAME = "log.txt"

@@ -8,7 +8,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .atomic import PART_SUFFIX
+from .._atomic import PART_SUFFIX
 from .catalogue import Catalogue
 from .liveness import owner_is_dead
 from .record import FAILED, PASSED, RUNNING, STALE, RunRecord, format_time, parse_time, utc_now

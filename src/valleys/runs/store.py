@@ -17,12 +17,12 @@ from urllib.parse import quote
 
 from tqdm import tqdm
 
+from .._atomic import atomic_path, fsync_dir, write_text
 from ..errors import InvalidParameterError, RunStoreError
 from ..experiments import Experiment, Params, Result
 from ..report import RunPage, render_index, render_run
 from ..report.interactive import ensure_plotly_asset
 from . import writer
-from .atomic import atomic_path, fsync_dir, write_text
 from .catalogue import Catalogue
 from .errors import DamagedRunError, ReportWarning, UnknownRunError
 from .liveness import current_host

@@ -31,9 +31,9 @@ from typing import Any
 
 import pandas as pd
 
+from .._atomic import atomic_path, write_text
 from ..errors import InvalidParameterError, RunStoreError
 from . import jsonio
-from .atomic import atomic_path, write_text
 from .errors import UnknownRunError
 from .sweep_catalogue import (
     S_COMPLETE,

@@ -1,6 +1,6 @@
 """Write the parts of a finished run (params, table, verdict, figures, metadata) into a folder.
 
-Every file goes through :func:`~valleys.runs.atomic.atomic_path`. The folder itself is the
+Every file goes through :func:`~valleys._atomic.atomic_path`. The folder itself is the
 run's temporary folder; the store renames it into place once everything is written.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .._atomic import atomic_path, write_text
 from ..experiments import Params, Verdict
 from . import jsonio
-from .atomic import atomic_path, write_text
 
 PARAMS_NAME = "params.json"
 TABLE_NAME = "results.parquet"

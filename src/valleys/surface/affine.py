@@ -10,7 +10,7 @@ with :math:`(W_1^{(j)}, b_1^{(j)})` the first-layer blocks of :math:`\theta_0, D
 The three products are computed once; each grid point then pays two scaled additions
 instead of an (N, m_0) x (m_0, m_1) product. The deeper layers are evaluated for a chunk of
 points at a time with batched products. This applies to any landscape whose network has
-a :class:`~valleys.paths._netspec.NetSpec` (valleys MLPs and ``nn.Sequential`` stacks of
+a :class:`~valleys.nets.netspec.NetSpec` (valleys MLPs and ``nn.Sequential`` stacks of
 ``nn.Linear`` and elementwise activations) and whose loss is its data loss; the values
 equal direct evaluation up to rounding (tested), and ``benchmarks/surface.py`` measures
 the gain.
@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from ..core.checks import as_matrix
+from ..core.losses import TorchLoss
+from ..nets.netspec import net_spec
 
 
 def affine_plane_losses(land, spec, origin: torch.Tensor, D: torch.Tensor, coords: list[np.ndarray],
@@ -31,8 +33,6 @@ def affine_plane_losses(land, spec, origin: torch.Tensor, D: torch.Tensor, coord
     Returns an array of shape ``(len(coords[1]), len(coords[0]))`` like
     :func:`valleys.surface.slices._evaluate`.
     """
-    from ..nets.losses import TorchLoss
-
     xs = torch.as_tensor(np.asarray(coords[0]), dtype=land.dtype)
     ys = torch.as_tensor(np.asarray(coords[1]), dtype=land.dtype)
     grid_a = xs[None, :].expand(len(ys), -1).reshape(-1)
@@ -94,8 +94,6 @@ def _affine(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.T
 
 def supports_affine_plane(land) -> object | None:
     """The landscape's NetSpec when the affine plane evaluation applies to it, else None."""
-    from ..paths._netspec import net_spec
-
     if getattr(land, "_scalar_fn", None) != getattr(land, "_data_loss", None) or land.loss_fn is None:
         return None
     spec = net_spec(land)

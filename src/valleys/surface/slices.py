@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._atomic import save_npz_atomic
 from .._validation import check_bool, check_choice, check_generator, check_int
 from ..errors import InvalidParameterError, ShapeError
-from ..paths.evaluate import save_npz_atomic
 
 NORMALIZATIONS = ("filter", "layer", "none")
 

@@ -21,9 +21,9 @@ import torch
 
 from .._validation import check_bool, check_choice, check_generator, check_int
 from ..core.landscape import _autograd_on
+from ..core.losses import get_loss
 from ..errors import InvalidParameterError, ShapeError
 from ..nets.activations import Activation, get_activation
-from ..nets.losses import get_loss
 from ..nets.models import MLP, SkipToOutput, check_widths
 from ._common import (
     DEFAULT_BLOWUP,

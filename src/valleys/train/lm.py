@@ -7,7 +7,7 @@ s = 1/N or 1 by reduction), each step minimises :math:`\|r + G\delta\|^2 + \mu\|
 .. math:: \delta = -G^T (K + \mu I)^{-1} r, \qquad K = G G^T,
 
 one Cholesky solve of size N·m and one vector-Jacobian product, never a d × d system
-(K by :func:`valleys.critical.ntk.gram_function`, layer by layer for fully connected nets). The
+(K by :func:`valleys.curvature.ntk.gram_function`, layer by layer for fully connected nets). The
 damping follows Nielsen's rule: after an accepted step with gain ratio ρ,
 :math:`\mu \leftarrow \mu \max(1/3, 1 - (2\rho - 1)^3)`; after a rejected one
 :math:`\mu \leftarrow \nu\mu, \nu \leftarrow 2\nu`. Near a zero-loss point with K of full
@@ -22,7 +22,7 @@ import math
 import torch
 from torch.func import vjp
 
-from ..critical.ntk import gram_function
+from ..curvature.ntk import gram_function
 from ..errors import InvalidParameterError
 from ._common import NO_PROGRESS, STEPS_DONE, bar
 

@@ -1,4 +1,8 @@
-"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename."""
+"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
+
+The one copy of atomic writing, on the support floor: the run store, the reports and the
+``save_npz`` methods of path reports and surfaces all write through :func:`atomic_path`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 PART_SUFFIX = ".part"
 
@@ -42,6 +48,12 @@ def write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_npz_atomic(path: str | os.PathLike, arrays: dict) -> None:
+    """Write ``arrays`` to ``path`` (.npz, no suffix added) atomically."""
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def fsync_dir(path: Path) -> None:

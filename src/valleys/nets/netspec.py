@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..nets.activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
-from ..nets.losses import LOSSES, TorchLoss
-from ..nets.models import MLP, TwoLayer
+from ..core.losses import LOSSES, TorchLoss
+from .activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
+from .models import MLP, TwoLayer
 
 #: Largest relative gap between a user ``nn.Sequential``'s outputs and the spec's own
 #: forward pass at theta0 before the spec is refused, by dtype.
