@@ -3,13 +3,8 @@
 import numpy as np
 import torch
 
-from valleys.experiments.sun_neurons import (
-    exp_datasets,
-    exp_fun_grad,
-    exp_objective,
-    requ_fun_grad,
-    requ_predict,
-)
+from valleys.experiments.d001_sun._neurons import requ_fun_grad, requ_predict
+from valleys.experiments.d001_sun.exponential_neuron import exp_datasets, exp_fun_grad, exp_objective
 
 
 def test_exponential_neuron_gradient_matches_autograd():
@@ -54,7 +49,7 @@ def test_requ_gradient_matches_autograd():
 
 
 def test_exponential_neuron_hessian_matches_differences_of_the_analytic_gradient():
-    from valleys.experiments.sun_neurons import ExpNeuronParams, hessian_extremes, second_order_kind
+    from valleys.experiments.d001_sun.exponential_neuron import ExpNeuronParams, hessian_extremes, second_order_kind
 
     p = ExpNeuronParams.preset(True)
     x, y = exp_datasets(p.n)["non-separable"]
