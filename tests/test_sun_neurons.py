@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from valleys.experiments.d001_sun._neurons import requ_fun_grad, requ_predict
+from valleys.experiments.d001_sun._shared import requ_fun_grad, requ_predict
 from valleys.experiments.d001_sun.exponential_neuron import exp_datasets, exp_fun_grad, exp_objective
 
 

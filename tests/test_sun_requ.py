@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from valleys.errors import InvalidParameterError
-from valleys.experiments.d001_sun._neurons import requ_fun_grad
+from valleys.experiments.d001_sun._shared import requ_fun_grad
 from valleys.experiments.d001_sun.requ import (
     Instance,
     ReQUParams,

@@ -19,7 +19,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._features import SOURCE_000
+from ._shared import SOURCE_000
 
 POLYNOMIALS = {"z": (0.0, 1.0), "z2": (0.0, 0.0, 1.0), "z3": (0.0, 0.0, 0.0, 1.0),
                "z+z2": (0.0, 1.0, 1.0), "1+z2": (1.0, 0.0, 1.0), "z2+z3": (0.0, 0.0, 1.0, 1.0)}

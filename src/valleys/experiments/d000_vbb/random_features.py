@@ -26,7 +26,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._features import SOURCE_000
+from ._shared import SOURCE_000
 
 
 # ----------------------------------------------------------------------- random features

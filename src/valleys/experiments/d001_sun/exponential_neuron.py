@@ -19,7 +19,7 @@ from ..common import figure
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._neurons import SOURCE_001, lbfgs
+from ._shared import SOURCE_001, lbfgs
 
 
 def exp_fun_grad(x: np.ndarray, y: np.ndarray, width: int, lam: float, power: int, neuron: bool):

@@ -9,7 +9,7 @@ training error.
 Method (every threshold is a ``Params`` field):
 
 1. Critical points from many starts: SciPy L-BFGS on the analytic gradient
-   (:func:`~valleys.experiments.d001_sun._neurons.requ_fun_grad`), then *pruning* and Newton.
+   (:func:`~valleys.experiments.d001_sun._shared.requ_fun_grad`), then *pruning* and Newton.
    A neuron whose size ||(a_j, w_j, b_j)|| is below ``prune_tol`` times the largest
    neuron's, or that is active on no data point,
    is set exactly to zero: at :math:`a_j = 0, u_j = (w_j, b_j) = 0` the gradient block of
@@ -71,7 +71,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._neurons import SOURCE_001, lbfgs, requ_fun_grad
+from ._shared import SOURCE_001, lbfgs, requ_fun_grad
 
 LOCAL_MIN, SADDLE, UNDETERMINED, NOT_CRITICAL = ("local-min", "saddle", "undetermined",
                                                  "not-critical")

@@ -24,7 +24,7 @@ from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._toys import SOURCE_001
+from ._shared import SOURCE_001
 
 # ---------------------------------------------------------------- one data point (SUN-T3.1)
 #: Activations whose GD runs may stall (CLAIMS.md SUN-T3.1, correction): t^3 has degenerate

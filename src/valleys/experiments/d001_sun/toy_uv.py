@@ -19,7 +19,7 @@ from ..common import contour, figure
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._toys import SOURCE_001
+from ._shared import SOURCE_001
 
 
 def uv_landscape() -> Landscape:

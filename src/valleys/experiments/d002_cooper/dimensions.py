@@ -28,7 +28,7 @@ from ..common import figure
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._loci import SOURCE, _data, _landscape, _parse, _parse_widths, _prop61_dim_m
+from ._shared import SOURCE, _data, _landscape, _parse, _parse_widths, _prop61_dim_m
 
 
 # ============================================================= cooper-dimensions

@@ -26,7 +26,7 @@ from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._loci import SOURCE, _data, _landscape, _parse, _prop61_dim_m
+from ._shared import SOURCE, _data, _landscape, _parse, _prop61_dim_m
 
 
 # ========================================================== cooper-global-manifold

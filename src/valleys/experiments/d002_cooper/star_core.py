@@ -29,7 +29,7 @@ from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._loci import SOURCE, _data, _landscape, _parse
+from ._shared import SOURCE, _data, _landscape, _parse
 
 
 def _spectra(land: Landscape, thetas: torch.Tensor) -> torch.Tensor:

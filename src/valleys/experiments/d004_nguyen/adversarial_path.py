@@ -25,7 +25,7 @@ from ..common import figure
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._regions import SOURCE_004
+from ._shared import SOURCE_004_CH5
 
 
 # ------------------------------------------------------- adversarial path (Fig. 5.6-5.7)
@@ -89,7 +89,7 @@ def _paths(data, f, p: AdversarialParams, gen: torch.Generator) -> list[dict]:
     return out
 
 
-@experiment("nguyen-adversarial-path", source=SOURCE_004 + ", Sec. 5.3.5 and Fig. 5.6-5.7",
+@experiment("nguyen-adversarial-path", source=SOURCE_004_CH5 + ", Sec. 5.3.5 and Fig. 5.6-5.7",
             claim="NG-5.3.5/NG-T5.2.3: a zero-error leaky-ReLU net of width d with full-rank W_1 "
                   "classifies every point of S -> A -> T blue (A: one-step targeted adversarial "
                   "image of a red digit)",

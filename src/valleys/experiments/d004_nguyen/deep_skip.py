@@ -18,7 +18,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._skip import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
+from ._shared import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
 
 
 # ------------------------------------------------------------------------ nguyen-deep-skip

@@ -23,7 +23,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._wide import SOURCE_004, noisy_digits, one_hot
+from ._shared import SOURCE_004_CH2, noisy_digits, one_hot
 
 #: Table 2.2 of the thesis (MNIST, N = 60000): T_1 -> (rank F_1, sigma_min F_1, train error, test error).
 THESIS_TABLE_2_2 = {10: (6760, 3.7e-6, 8, 151), 20: (13520, 2.2e-6, 1, 132), 30: (20280, 1.5e-6, 0, 174),
@@ -62,7 +62,7 @@ class FeatureRankParams(Params):
         "fc_draws": ">= 1"}
 
 
-@experiment("nguyen-feature-rank", source=SOURCE_004 + ", Thm 2.4.5 and Table 2.2",
+@experiment("nguyen-feature-rank", source=SOURCE_004_CH2 + ", Thm 2.4.5 and Table 2.2",
             claim="NG-T2.4.5: with n_1 >= N and analytic sigma, rank F_1 = N for almost every "
                   "parameter; Table 2.2 analogue: Press-rank F_1 = min(N, 36 T_1) random and trained",
             params=FeatureRankParams)

@@ -23,7 +23,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._wide import SOURCE_004
+from ._shared import SOURCE_004_CH2
 
 
 # ---------------------------------------------------------------- nguyen-gradient-bounds
@@ -49,7 +49,7 @@ class GradientBoundsParams(Params):
         "n_instances": ">= 1", "max_samples": ">= 3", "slack": ">= 0", "grad_rtol": "> 0", "zero_tol": "> 0"}
 
 
-@experiment("nguyen-gradient-bounds", source=SOURCE_004 + ", Lemma 2.4.9 and Thm 2.4.10",
+@experiment("nguyen-gradient-bounds", source=SOURCE_004_CH2 + ", Lemma 2.4.9 and Thm 2.4.10",
             claim="NG-L2.4.9: sigma_min(F_k) prod(...) ||F_L - Y|| <= ||grad_{U_{k+1}} Phi|| <= "
                   "sigma_max(F_k) prod(...) ||F_L - Y|| on random pyramidal-top instances; "
                   "NG-T2.4.10: the gradient vanishes at zero loss",

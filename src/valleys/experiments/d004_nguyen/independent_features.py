@@ -22,7 +22,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._wide import SOURCE_004, noisy_digits
+from ._shared import SOURCE_004_CH2, noisy_digits
 
 
 # ---------------------------------------------------------- nguyen-independent-features
@@ -53,7 +53,7 @@ class IndependentParams(Params):
         "limit_rtol": "> 0", "exact_tol": "> 0"}
 
 
-@experiment("nguyen-independent-features", source=SOURCE_004 + ", Thm 2.4.4 (construction)",
+@experiment("nguyen-independent-features", source=SOURCE_004_CH2 + ", Thm 2.4.4 (construction)",
             claim="NG-T2.4.4 / NG-A1: a wide layer (n_k >= N) has parameters with rank F_k = N "
                   "(ReLU, sigmoid, softplus; FC and conv); linear control rank <= d + 1",
             params=IndependentParams)

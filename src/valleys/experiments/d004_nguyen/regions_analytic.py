@@ -32,7 +32,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._regions import SOURCE_004
+from ._shared import SOURCE_004_CH5
 
 
 def _leaky(alpha: float):
@@ -225,7 +225,7 @@ def _mismatches(model, truth, box, resolution, tie_tol) -> tuple[int, int]:
     return int(((lab == 0) != expected)[ok].sum()), int((~ok).sum())
 
 
-@experiment("nguyen-regions-analytic", source=SOURCE_004 + ", Sec. 5.2-5.3 (examples and theorems)",
+@experiment("nguyen-regions-analytic", source=SOURCE_004_CH5 + ", Sec. 5.2-5.3 (examples and theorems)",
             claim="NG-5.3.1/5.3.2/5.3.3: the thesis' examples have a 2-component region (5.3.1 in "
                   "the union form); NG-T5.2.3/T5.2.4: random full-rank pyramidal nets give "
                   "connected regions",

@@ -23,7 +23,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._regions import SOURCE_004
+from ._shared import SOURCE_004_CH5
 
 
 # ----------------------------------------------------------------- trained (Fig. 5.5)
@@ -66,7 +66,7 @@ class TrainedParams(Params):
         "resolution": ">= 2", "scales": "nonempty, > 0", "tie_tol": ">= 0", "rank_tau": "in [0, 1]"}
 
 
-@experiment("nguyen-regions-trained", source=SOURCE_004 + ", Sec. 5.3.4 and Fig. 5.5",
+@experiment("nguyen-regions-trained", source=SOURCE_004_CH5 + ", Sec. 5.3.4 and Fig. 5.5",
             claim="NG-5.3.4/NG-T5.2.4: one hidden layer of width n_1 = 2 = d gives connected "
                   "decision regions in every run; some n_1 >= 3 run has a disconnected blue region "
                   "with fewer training errors",

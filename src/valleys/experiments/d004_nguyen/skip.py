@@ -19,7 +19,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._skip import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
+from ._shared import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
 
 #: Table 4.3 of the thesis (CIFAR-10, no augmentation): model -> (sigmoid test, train, softplus test, train).
 THESIS_TABLE_4_3 = {

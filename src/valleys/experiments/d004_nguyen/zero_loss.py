@@ -23,7 +23,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Result, Verdict
-from ._wide import SOURCE_004, noisy_digits, one_hot
+from ._shared import SOURCE_004_CH2, noisy_digits, one_hot
 
 
 # --------------------------------------------------------------------- nguyen-zero-loss
@@ -61,7 +61,7 @@ class ZeroLossParams(Params):
         "method": "one of lm|lbfgs", "max_evals": ">= 1", "grad_tol": "> 0", "loss_ratio": "> 0"}
 
 
-@experiment("nguyen-zero-loss", source=SOURCE_004 + ", Thm 2.4.11 (construction and training)",
+@experiment("nguyen-zero-loss", source=SOURCE_004_CH2 + ", Thm 2.4.11 (construction and training)",
             claim="NG-T2.4.11 / NG-A2: with a wide layer and a pyramidal top there are zero-loss "
                   "minima in S_k, and every critical point in S_k reached by a local method is global",
             params=ZeroLossParams)

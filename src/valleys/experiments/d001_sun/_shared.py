@@ -1,8 +1,9 @@
-"""Document 001 (Sun et al. survey), Sec. 4: single-neuron modifications of the landscape.
+"""Document 001 (Sun et al. survey): what several of its experiments share.
 
-Shared by ``sun-exponential-neuron`` and ``sun-requ`` (one module each in this package): the
-source string, SciPy's L-BFGS from a start, and the SUN-T4.3 (regularised one-layer ReQU
-network) objective with its analytic gradient (``requ_fun_grad``) and predictions.
+The source string (the toys ``sun-toy-uv``, ``sun-toy-relu``, ``sun-single-point`` and the
+neurons of Sec. 4), and for ``sun-exponential-neuron`` and ``sun-requ`` (one module each in this
+package): SciPy's L-BFGS from a start, and the SUN-T4.3 (regularised one-layer ReQU network)
+objective with its analytic gradient (``requ_fun_grad``) and predictions.
 """
 
 from __future__ import annotations

@@ -1,12 +1,18 @@
-"""Document 004 (Nguyen thesis), chapter 4: skip connections from N hidden neurons to the output.
+"""Document 004 (Nguyen, PhD thesis): what several of its experiments share.
 
-Shared by the experiments ``nguyen-deep-skip``, ``nguyen-skip`` (one module each in this
-package).
-
-The thesis trains VGG/DenseNet on CIFAR-10 for 300 epochs on GPUs; these CPU analogues
-on digits (N = 1000) can only be compared with its tables qualitatively (who reaches
-100% training accuracy, who collapses to chance, who generalises better), never number
-by number. All nets of one configuration train at once as one :class:`~valleys.train.MLPStack`.
+- Chapter 2 (``nguyen-feature-rank``, ``nguyen-independent-features``, ``nguyen-zero-loss``,
+  ``nguyen-gradient-bounds``): noisy digits and one-hot targets. The thesis' Table 2.2 is
+  MNIST (N = 60000, GPU, single precision); the digits analogue (N = 1797, float64, CPU) can
+  only be compared with it qualitatively: same pattern (full rank for every T_1), not the
+  same numbers.
+- Chapter 4 (``nguyen-skip``, ``nguyen-deep-skip``): the digits split, the activations, the
+  ranks of Psi(U) and the spread by layer. The thesis trains VGG/DenseNet on CIFAR-10 for 300
+  epochs on GPUs; these CPU analogues on digits (N = 1000) can only be compared with its
+  tables qualitatively (who reaches 100% training accuracy, who collapses to chance, who
+  generalises better), never number by number. All nets of one configuration train at once
+  as one :class:`~valleys.train.MLPStack`.
+- Chapter 5 (``nguyen-regions-analytic``, ``nguyen-regions-trained``,
+  ``nguyen-adversarial-path``): the source string.
 """
 
 from __future__ import annotations
@@ -17,6 +23,20 @@ from ..._validation import check_generator
 from ...data import digits
 from ...expressivity import matrix_feature_rank
 from ...nets import get_activation
+
+SOURCE_004_CH2 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks', ch. 2"
+
+
+def noisy_digits(n: int, noise_std: float, seed: int):
+    """Digits (pixels / 16) plus N(0, noise_std^2) noise (Assumption 2.4.1: distinct patches)."""
+    ds = digits(n=n, seed=seed)
+    gen = check_generator(seed + 1)
+    return ds.X + noise_std * torch.randn(ds.X.shape, generator=gen, dtype=torch.float64), ds.y
+
+
+def one_hot(y: torch.Tensor, m: int = 10) -> torch.Tensor:
+    return torch.nn.functional.one_hot(y, m).to(torch.float64)
+
 
 SOURCE_004_CH4 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks', ch. 4"
 
@@ -63,3 +83,6 @@ def _spread_note(spread: list[float]) -> str:
     picks = sorted({1, max(1, L // 3), max(1, 2 * L // 3), L})
     return "relative spread of layer outputs over the samples: " + ", ".join(
         f"layer {k} {spread[k - 1]:.2g}" for k in picks)
+
+
+SOURCE_004_CH5 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks', ch. 5"

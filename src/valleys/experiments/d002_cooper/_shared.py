@@ -1,6 +1,6 @@
 """Document 002 (Cooper, "The critical locus of overparameterized neural networks").
 
-Shared by the experiments ``cooper-dimensions``, ``cooper-global-manifold``,
+What the locus experiments share: ``cooper-dimensions``, ``cooper-global-manifold``,
 ``cooper-star-core``, ``cooper-wide-flat`` (one module each in this package).
 
 Loss: L(p) = sum_i ||f_p(x_i) - y_i||^2 (``loss="mse", reduction="sum"``).
