@@ -19,13 +19,7 @@ from matplotlib.figure import Figure
 
 from ... import nets
 from ...core import Landscape
-from ...critical import (
-    baldi_hornik_points,
-    classify,
-    gradient_descent_batch,
-    reduced_rank_optimum,
-    regression_spectrum,
-)
+from ...critical import baldi_hornik_points, classify, gradient_descent_batch, reduced_rank_optimum, regression_spectrum
 from ...errors import InvalidParameterError
 from ..common import figure
 from ..params import Params

@@ -20,9 +20,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullL
 
 from ... import nets
 from ...core import Landscape
-from ...critical import (
-    ntk_gram,
-)
+from ...critical import ntk_gram
 from ..common import figure
 from ..params import Params
 from ..registry import experiment

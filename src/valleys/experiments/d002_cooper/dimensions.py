@@ -14,14 +14,7 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...critical.cooper import (
-    Locus,
-    equal_widths,
-    locus_dimensions,
-    param_count,
-    prop61,
-    sample_locus,
-)
+from ...critical.cooper import Locus, equal_widths, locus_dimensions, param_count, prop61, sample_locus
 from ...curvature.rank import matrix_rank
 from ...nets import mlp
 from ..common import figure

@@ -14,12 +14,7 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...critical.cooper import (
-    equal_widths,
-    fibre_minimum,
-    global_manifold_dim,
-    param_count,
-)
+from ...critical.cooper import equal_widths, fibre_minimum, global_manifold_dim, param_count
 from ...curvature.rank import matrix_rank, numerical_rank
 from ...errors import InvalidParameterError
 from ..common import ONE_OF_ACTIVATIONS, figure, progress

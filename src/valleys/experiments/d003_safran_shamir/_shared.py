@@ -13,12 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...basins import (
-    BasinSolver,
-    BasinTolerances,
-    basin_of,
-    draw_init,
-)
+from ...basins import BasinSolver, BasinTolerances, basin_of, draw_init
 from ..common import figure
 
 SOURCE_003 = "003 Safran & Shamir, 'On the quality of the initial basin in overspecified neural networks'"

@@ -14,11 +14,7 @@ import pandas as pd
 
 from ... import data
 from ..._validation import check_rng
-from ...basins import (
-    SingletonCriterion,
-    draw_init,
-    initial_basin_quality,
-)
+from ...basins import SingletonCriterion, draw_init, initial_basin_quality
 from ...basins.montecarlo import clopper_pearson
 from ..common import figure, progress
 from ..params import Params

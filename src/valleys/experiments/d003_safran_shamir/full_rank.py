@@ -12,11 +12,7 @@ import pandas as pd
 
 from ... import data
 from ..._validation import check_rng
-from ...basins import (
-    BasinTolerances,
-    FullRankCriterion,
-    initial_basin_quality,
-)
+from ...basins import BasinTolerances, FullRankCriterion, initial_basin_quality
 from ..common import progress
 from ..params import Params
 from ..registry import experiment

@@ -14,9 +14,7 @@ import pandas as pd
 
 from ... import data
 from ..._validation import check_rng
-from ...basins import (
-    initial_basin_quality,
-)
+from ...basins import initial_basin_quality
 from ...basins.assumptions import data_assumptions
 from ..common import figure, progress
 from ..params import Params

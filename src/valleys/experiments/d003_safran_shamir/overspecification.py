@@ -13,11 +13,7 @@ import pandas as pd
 
 from ... import data
 from ..._validation import check_rng
-from ...basins import (
-    BasinSolver,
-    basin_of,
-    draw_init,
-)
+from ...basins import BasinSolver, basin_of, draw_init
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment

@@ -17,10 +17,7 @@ from ..._validation import check_generator
 from ...curvature.rank import matrix_rank
 from ...data import rotated_digits
 from ...expressivity._fit import OneHiddenNets, train_adam
-from ...expressivity.regions import (
-    classify_path,
-    smallest_fgsm,
-)
+from ...expressivity.regions import classify_path, smallest_fgsm
 from ..common import figure
 from ..params import Params
 from ..registry import experiment

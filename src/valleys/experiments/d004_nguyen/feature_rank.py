@@ -14,9 +14,7 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
-from ...expressivity import (
-    matrix_feature_rank,
-)
+from ...expressivity import matrix_feature_rank
 from ...nets import conv_net, get_activation
 from ...train import fit
 from ..common import figure, progress

@@ -13,10 +13,7 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...expressivity import (
-    gradient_bounds,
-    zero_loss_construction,
-)
+from ...expressivity import gradient_bounds, zero_loss_construction
 from ...expressivity.constructions import backprop_deltas
 from ...expressivity.features import fc_forward
 from ..common import figure, progress

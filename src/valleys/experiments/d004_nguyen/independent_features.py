@@ -12,11 +12,7 @@ from typing import ClassVar
 import pandas as pd
 import torch
 
-from ...expressivity import (
-    independent_conv_features,
-    independent_features,
-    matrix_feature_rank,
-)
+from ...expressivity import independent_conv_features, independent_features, matrix_feature_rank
 from ...nets import get_activation
 from ..common import figure, progress
 from ..params import Params

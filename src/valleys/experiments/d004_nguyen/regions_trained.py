@@ -14,11 +14,7 @@ import pandas as pd
 from ...curvature.rank import matrix_rank
 from ...data import two_class_regions
 from ...expressivity._fit import OneHiddenNets, train_sgd
-from ...expressivity.regions import (
-    plot_regions,
-    regions_by_window,
-    window_status,
-)
+from ...expressivity.regions import plot_regions, regions_by_window, window_status
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment

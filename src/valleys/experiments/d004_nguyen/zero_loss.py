@@ -12,10 +12,7 @@ from typing import ClassVar
 import pandas as pd
 
 from ...core import Landscape
-from ...expressivity import (
-    matrix_feature_rank,
-    zero_loss_construction,
-)
+from ...expressivity import matrix_feature_rank, zero_loss_construction
 from ...nets import mlp
 from ...train import fit
 from ...train._common import GRAD_TOL, NO_PROGRESS
