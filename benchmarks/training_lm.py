@@ -31,7 +31,7 @@ from benchmarks._timing import time_call, write_result  # noqa: E402
 
 from valleys import Landscape, nets  # noqa: E402
 from valleys.curvature import ntk_gram  # noqa: E402
-from valleys.experiments.nguyen_wide import noisy_digits, one_hot  # noqa: E402
+from valleys.experiments.d004_nguyen._shared import noisy_digits, one_hot  # noqa: E402
 from valleys.train import fit  # noqa: E402
 
 GRAD_TOL, LOSS_RATIO = 1e-6, 1e-8

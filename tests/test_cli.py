@@ -88,6 +88,25 @@ def test_list_shows_name_source_and_claim_aligned(capsys, exps):
     assert row.index("TEST-line claim") == header.index("CLAIM")
 
 
+def test_list_claim_prints_the_module_of_each_matching_experiment(capsys, exps):
+    code, out, _ = _run(capsys, "list", "--claim", "ss-t3")
+    assert code == 0
+    header, *rows = out.splitlines()
+    assert header.split() == ["NAME", "MODULE", "CLAIM"]
+    assert [r.split()[:2] for r in rows] == [["safran-shamir-low-rank",
+                                              "valleys.experiments.d003_safran_shamir.low_rank"]]
+    code, out, _ = _run(capsys, "list", "--claim", "COO-T3.2")  # in COO-T3.1/T3.2/L3.3
+    assert [r.split()[:2] for r in out.splitlines()[1:]] == [["cooper-star-core",
+                                                              "valleys.experiments.d002_cooper.star_core"]]
+    code, out, _ = _run(capsys, "list", "--claim", "TEST")  # a prefix up to a dash: every TEST-*
+    assert {r.split()[0] for r in out.splitlines()[1:]} == set(exps.values())
+    assert {r.split()[1] for r in out.splitlines()[1:]} == {__name__}
+
+
+def test_list_claim_without_a_match_is_a_user_error(capsys):
+    _assert_user_error(*_run(capsys, "list", "--claim", "NG-T3.4.1"), "NG-T3.4.1", "valleys list")
+
+
 def test_version_prints_the_package_version(capsys):
     code, out, _ = _run(capsys, "version")
     assert code == 0 and out.startswith(f"valleys {valleys.__version__} (python ")

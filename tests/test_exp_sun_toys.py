@@ -3,7 +3,7 @@
 import pytest
 
 from valleys.experiments import get_experiment
-from valleys.experiments.sun_toys import zero_is_extremum
+from valleys.experiments.d001_sun.single_point import zero_is_extremum
 from valleys.nets import get_activation
 
 
@@ -19,7 +19,7 @@ def test_single_point_verdict_fails_when_criterion_is_wrong():
     exp = get_experiment("sun-single-point")
     p = exp.params.preset(quick=True).replace(activations=("square",), x=-1.0, y=2.0)
     assert exp.run(p).verdict.passed
-    import valleys.experiments.sun_toys as mod
+    import valleys.experiments.d001_sun.single_point as mod
 
     original = mod.zero_is_extremum
     try:

@@ -9,10 +9,13 @@ that ``pytest -n`` spreads experiments over the cores.
 import dataclasses
 import json
 import re
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import valleys.experiments
 from valleys.experiments import all_experiments, get_experiment
 from valleys.experiments.result import KINDS
 
@@ -30,6 +33,35 @@ def test_registration_names_source_and_claim_ids(name):
     assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name)
     assert re.match(r"00[0-4] ", exp.source), "source starts with the seed document number"
     assert re.search(r"\b(SUN|COO|VBB|SS|NG)-", exp.claim), "claim cites a CLAIMS.md ID"
+
+
+def expected_module(name: str, source: str) -> str:
+    """``valleys.experiments.<document>.<module>`` of the experiment ``name`` whose ``source``
+    starts with the document number: the document's package is the one named ``d<number>_*``,
+    and the module is the name without the package's prefix (``safran-shamir-``), dashes as
+    underscores (``safran-shamir-low-rank`` -> ``d003_safran_shamir.low_rank``)."""
+    root = Path(valleys.experiments.__file__).parent
+    (package,) = [p.name for p in root.glob(f"d{source[:3]}_*") if (p / "__init__.py").is_file()]
+    prefix = package.split("_", 1)[1].replace("_", "-") + "-"
+    return f"valleys.experiments.{package}.{name.removeprefix(prefix).replace('-', '_')}"
+
+
+def test_expected_module_follows_the_name():
+    assert (expected_module("safran-shamir-low-rank", "003 Safran & Shamir")
+            == "valleys.experiments.d003_safran_shamir.low_rank")
+    assert expected_module("mode-connectivity", "004 Nguyen") == "valleys.experiments.d004_nguyen.mode_connectivity"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_experiment_module_is_its_document_and_name(name):
+    """One hop from a name to its code: the experiment is defined in
+    ``experiments/<document>/<name>.py``, and that module defines no other experiment."""
+    exp = get_experiment(name)
+    module = expected_module(name, exp.source)
+    assert exp.func.__module__ == module
+    package, stem = module.split(".")[-2:]
+    assert Path(sys.modules[module].__file__) == Path(valleys.experiments.__file__).parent / package / f"{stem}.py"
+    assert [e.name for e in all_experiments() if e.func.__module__ == module] == [name]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -165,7 +165,7 @@ def test_keras_truncated_normal_is_cut_at_two_standard_deviations():
 def test_spread_by_layer_is_zero_where_a_layer_ignores_its_input():
     """Zeroing layer 2's weights makes layers 2 and 3 give every sample the same vector: their
     spread is exactly 0; layer 1's equals ||H - mean|| / ||H|| computed by hand."""
-    from valleys.experiments.nguyen_skip import _spread_by_layer
+    from valleys.experiments.d004_nguyen._shared import _spread_by_layer
     from valleys.expressivity import skip_stack
     from valleys.nets import get_activation
 

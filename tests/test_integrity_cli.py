@@ -310,7 +310,7 @@ def test_run_page_groups_checks_and_abbreviates_long_values(runs_dir, exps):
 
 
 def test_ntk_drift_figure_labels_the_widths_without_minor_ticks():
-    from valleys.experiments.sun_linear import _drift_figure
+    from valleys.experiments.d001_sun.ntk_pl import _drift_figure
 
     s = pd.DataFrame({"width": [25, 50, 100, 200], "drift": [2.0, 1.5, 1.0, 0.5]})
     fig = _drift_figure(s)

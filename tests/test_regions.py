@@ -168,7 +168,7 @@ def test_classify_path_crosses_where_the_margin_changes_sign():
 
 
 def test_grid_splits_of_pyramidal_nets_are_joined_by_inverse_mapped_paths():
-    from valleys.experiments.nguyen_regions import inverse_path, joined_by_paths, random_pyramidal
+    from valleys.experiments.d004_nguyen.regions_analytic import inverse_path, joined_by_paths, random_pyramidal
     from valleys.expressivity.regions import decision_regions
 
     split_seen = 0

@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from valleys.experiments.sun_neurons import (
+from valleys.experiments.d001_sun._shared import requ_fun_grad, requ_predict
+from valleys.experiments.d001_sun.exponential_neuron import (
     exp_datasets,
     exp_fun_grad,
     exp_objective,
     log_loss_bins,
-    requ_fun_grad,
-    requ_predict,
 )
 
 
@@ -56,7 +55,7 @@ def test_requ_gradient_matches_autograd():
 
 
 def test_exponential_neuron_hessian_matches_differences_of_the_analytic_gradient():
-    from valleys.experiments.sun_neurons import ExpNeuronParams, hessian_extremes, second_order_kind
+    from valleys.experiments.d001_sun.exponential_neuron import ExpNeuronParams, hessian_extremes, second_order_kind
 
     p = ExpNeuronParams.preset(True)
     x, y = exp_datasets(p.n)["non-separable"]

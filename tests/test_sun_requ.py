@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from valleys.errors import InvalidParameterError
-from valleys.experiments.sun_neurons import requ_fun_grad
-from valleys.experiments.sun_requ import (
+from valleys.experiments.d001_sun._shared import requ_fun_grad
+from valleys.experiments.d001_sun.requ import (
     Instance,
     ReQUParams,
     cubic_coefficient,

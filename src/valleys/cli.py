@@ -113,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(handler=handler)
         return cmd
 
-    add("list", cmd_list, "list the registered experiments")
+    listing = add("list", cmd_list, "list the registered experiments")
+    listing.add_argument("--claim", metavar="ID",
+                         help="only the experiments checking claim ID (e.g. SS-T3, or SS for a "
+                              "document), with the module that defines each")
     run = add("run", cmd_run, "run one experiment and store its result")
     run.add_argument("name", metavar="NAME", nargs="?",
                      help="experiment name (see 'valleys list')")
@@ -153,17 +156,46 @@ def _add_preset_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """``valleys list``: name, source and claim of every experiment."""
+    """``valleys list``: name, source and claim of every experiment; with ``--claim ID`` name,
+    defining module and claim of the experiments whose claim IDs include ID."""
     from .experiments import all_experiments
 
     experiments = all_experiments()
     if not experiments:
         print("No experiments registered.")
         return EXIT_OK
-    rows = [(e.name, e.source, e.claim) for e in experiments]
-    for line in _aligned(("NAME", "SOURCE", "CLAIM"), rows):
+    claim = getattr(args, "claim", None)
+    if claim is None:
+        rows = [(e.name, e.source, e.claim) for e in experiments]
+        headers = ("NAME", "SOURCE", "CLAIM")
+    else:
+        rows = [(e.name, e.func.__module__, e.claim) for e in experiments if _claims(e.claim, claim)]
+        headers = ("NAME", "MODULE", "CLAIM")
+        if not rows:
+            from .errors import UnknownExperimentError
+
+            raise UnknownExperimentError(f"No experiment checks a claim {claim!r}. Run 'valleys list' "
+                                         "to see the claim IDs (before each claim's colon).")
+    for line in _aligned(headers, rows):
         print(line)
     return EXIT_OK
+
+
+def _claims(claim: str, claim_id: str) -> bool:
+    """Whether ``claim_id`` (case-insensitive) is one of the IDs before the claim's colon, or
+    their leading part up to a dash. An ID without a dash takes the prefix of the ID before it:
+    ``COO-T3.2``, ``COO`` match ``COO-T3.1/T3.2: ...``; ``COO-T3`` does not."""
+    import re
+
+    ids, prefix = [], ""
+    for token in re.split(r"[\s/,()]+", claim.split(":", 1)[0].upper()):
+        if "-" in token:
+            prefix = token.split("-", 1)[0]
+        elif token:
+            token = f"{prefix}-{token}"
+        ids.append(token)
+    wanted = claim_id.upper()
+    return any(t == wanted or t.startswith(wanted + "-") for t in ids)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Experiments: one module per source document, each checkable claim one experiment."""
+"""Experiments: each checkable claim one experiment, in its own module of its source document's
+package (``d003_safran_shamir/low_rank.py`` is ``safran-shamir-low-rank``)."""
 
 from .params import Params
 from .registry import REGISTRY, Experiment, all_experiments, experiment, get_experiment

@@ -1,0 +1,130 @@
+"""Document 000 (Venturi, Bandeira & Bruna): intrinsic dimension and random features.
+
+``vbb-intrinsic-dimension``: the numerical rank of [sigma(<v_k, x_j>)] equals the
+polynomial formula *with* the constant term (VBB-P2.1, corrected) and grows like
+min(J, K) for non-polynomial activations (VBB-T2.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ...expressivity.intrinsic import intrinsic_rank, polynomial_dimension
+from ...nets import poly
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_000
+
+POLYNOMIALS = {"z": (0.0, 1.0), "z2": (0.0, 0.0, 1.0), "z3": (0.0, 0.0, 0.0, 1.0),
+               "z+z2": (0.0, 1.0, 1.0), "1+z2": (1.0, 0.0, 1.0), "z2+z3": (0.0, 0.0, 1.0, 1.0)}
+"""The polynomial activations of CLAIMS.md VBB-P2.1 by name (coefficients a_0, a_1, ...)."""
+
+
+@dataclass(frozen=True)
+class IntrinsicParams(Params):
+    """Parameters of ``vbb-intrinsic-dimension``.
+
+    Attributes:
+        polynomials: names of POLYNOMIALS tested. dims: input dimensions n.
+        J, K: samples and directions of the polynomial filter matrices (J, K >> formula).
+        activations: non-polynomial activations. n_nonpoly: their input dimension.
+        sizes: J = K sizes of the growth check.
+        min_frac: the non-polynomial rank must be >= min_frac * min(J, K) at every size.
+        policy: rank policy (press: machine-precision threshold; relative: tau * s_max).
+        tau: relative threshold of the ``relative`` policy.
+    """
+
+    polynomials: tuple[str, ...] = tuple(POLYNOMIALS)
+    dims: tuple[int, ...] = (2, 3, 4)
+    J: int = 2000
+    K: int = 500
+    activations: tuple[str, ...] = ("relu", "tanh", "sigmoid", "softplus")
+    n_nonpoly: int = 5
+    sizes: tuple[int, ...] = (50, 100, 200, 400)
+    min_frac: float = 0.95
+    policy: str = "press"
+    tau: float = 1e-8
+    QUICK = {"dims": (2, 3), "J": 300, "K": 120, "sizes": (40, 80, 120)}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "polynomials": "nonempty, one of " + "|".join(POLYNOMIALS), "dims": "nonempty, >= 1",
+        "J": ">= 1", "K": ">= 1", "activations": "nonempty, one of relu|tanh|sigmoid|softplus|elu|"
+        "leaky_relu|exp|expm1|smoothed_relu|requ", "n_nonpoly": ">= 1", "sizes": "nonempty, >= 1",
+        "min_frac": "in [0, 1]", "policy": "one of press|relative|gap", "tau": "in [0, 1]"}
+
+
+@experiment("vbb-intrinsic-dimension", source=SOURCE_000 + ", Prop. 2.1 and Thm 2.1",
+            claim="VBB-P2.1/VBB-T2.1: rank [sigma(<v_k,x_j>)] saturates at sum_{i>=0, a_i != 0} "
+                  "C(n+i-1, i) for polynomials (with the constant term) and grows like min(J, K) "
+                  "otherwise",
+            params=IntrinsicParams)
+def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
+    verdict, rows = Verdict(), []
+    kw = {"policy": p.policy, "tau": p.tau}
+    seed = p.seed
+    for name in progress(p.polynomials, "polynomials"):
+        coeffs = POLYNOMIALS[name]
+        for n in p.dims:
+            seed += 1
+            r = intrinsic_rank(poly(coeffs, name=name), n, p.J, p.K, seed=seed, **kw)
+            corrected = polynomial_dimension(coeffs, n)
+            printed = polynomial_dimension(coeffs, n, include_constant=False)
+            rows.append({"activation": name, "n": n, "J": p.J, "K": p.K, "rank": r.rank.count,
+                         "formula": corrected, "seed_formula": printed,
+                         "gap_ratio": r.rank.gap_ratio, "kind": "polynomial"})
+            verdict.add(f"{name}, n = {n}: rank vs sum_(i>=0, a_i != 0) C(n+i-1, i)", r.rank.count,
+                        corrected, r.rank.threshold, r.rank.count == corrected,
+                        note=f"gap ratio {r.rank.gap_ratio:.3g}", kind="evidence")
+            if coeffs[0] != 0:
+                verdict.add(f"{name}, n = {n}: the seed's sum from i = 1 misses the constant",
+                            {"measured": r.rank.count, "seed_formula": printed},
+                            f"measured = seed formula + 1 = {printed + 1}", None,
+                            r.rank.count == printed + 1, kind="erratum",
+                            note="CLAIMS.md VBB-P2.1: the bound must start at i = 0")
+    growth = {}
+    for name in progress(tuple(p.activations) + ("z2",), "growth"):
+        act = poly(POLYNOMIALS[name], name=name) if name in POLYNOMIALS else name
+        ranks = []
+        for s in p.sizes:
+            seed += 1
+            r = intrinsic_rank(act, p.n_nonpoly, s, s, seed=seed, **kw)
+            ranks.append(r.rank.count)
+            rows.append({"activation": name, "n": p.n_nonpoly, "J": s, "K": s,
+                         "rank": r.rank.count, "gap_ratio": r.rank.gap_ratio,
+                         "kind": "polynomial" if name in POLYNOMIALS else "non-polynomial",
+                         "formula": polynomial_dimension(POLYNOMIALS[name], p.n_nonpoly)
+                         if name in POLYNOMIALS else None})
+        growth[name] = ranks
+        if name in POLYNOMIALS:
+            formula = polynomial_dimension(POLYNOMIALS[name], p.n_nonpoly)
+            expect = [min(formula, s) for s in p.sizes]
+            verdict.add(f"{name}, n = {p.n_nonpoly}: rank saturates at the formula as J = K grows",
+                        ranks, expect, None, ranks == expect, kind="evidence")
+        else:
+            need = [int(np.ceil(p.min_frac * s)) for s in p.sizes]
+            verdict.add(f"{name}, n = {p.n_nonpoly}: rank >= {p.min_frac} min(J, K) at every size",
+                        ranks, need, None, all(r >= q for r, q in zip(ranks, need, strict=True)),
+                        kind="evidence")
+    fig, (ax1, ax2) = figure(2, width=4.5)
+    for name, ranks in growth.items():
+        ax1.plot(p.sizes, ranks, "o-", label=name)
+    ax1.plot(p.sizes, p.sizes, "k:", lw=0.8, label="min(J, K)")
+    ax1.set(xscale="log", yscale="log", xlabel="J = K", ylabel="numerical rank",
+            title=f"growth (n = {p.n_nonpoly})")
+    ax1.legend(fontsize=7)
+    table = pd.DataFrame(rows)
+    poly_rows = table[table.kind.eq("polynomial") & table.J.eq(p.J)]
+    ax2.scatter(poly_rows.formula, poly_rows["rank"], c="C0", label="with constant (corrected)")
+    ax2.scatter(poly_rows.seed_formula, poly_rows["rank"], marker="x", c="C3",
+                label="seed's sum from i = 1")
+    top = float(poly_rows["rank"].max()) if len(poly_rows) else 1.0
+    ax2.plot([0, top], [0, top], "k:", lw=0.8)
+    ax2.set(xlabel="formula", ylabel="measured rank", title="polynomials: rank vs formula")
+    ax2.legend(fontsize=7)
+    return Result(table, verdict, {"intrinsic_dimension": fig},
+                  {"growth": {k: list(v) for k, v in growth.items()}, "policy": p.policy})

@@ -1,0 +1,162 @@
+"""Document 001 (Sun et al. survey): the two-parameter toy landscapes.
+
+``sun-toy-relu``: (u relu(v) - 1)^2 — a flat plateau of sub-optimal local minima.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+import scipy.optimize
+import torch
+
+from ..._blas import one_blas_thread
+from ..._validation import check_generator
+from ...core import Landscape
+from ...critical import gradient_descent_batch
+from ..common import contour, figure
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_001
+
+
+# ----------------------------------------------------------------------- (u relu(v) - 1)^2
+@dataclass(frozen=True)
+class ReluParams(Params):
+    """Parameters of ``sun-toy-relu``.
+
+    Attributes:
+        n_starts: Gaussian starts N(0, I) of gradient descent.
+        lr: step size. steps: number of GD steps.
+        stuck_tol: a run is stuck on the plateau when |L - 1| < stuck_tol.
+        global_tol: a run reached a global minimum when L < global_tol.
+        z: standard errors allowed when comparing the stuck fraction with P(v0 < 0) = 1/2.
+        probe_radius: largest radius of the neighbourhood probe that certifies a stuck end
+            point as a local minimum (the radius used is min(probe_radius, |v|/2)).
+        probe_directions: directions of that probe.
+        probe_tol: a probe value below L(p) - probe_tol refutes a local minimum.
+        search_points: grid points per axis of the direct search for the global minimum on
+            [-3, 3]^2 (the best grid point is refined by BFGS).
+    """
+
+    n_starts: int = 10_000
+    lr: float = 0.02
+    steps: int = 4000
+    stuck_tol: float = 1e-8
+    global_tol: float = 1e-8
+    z: float = 3.0
+    probe_radius: float = 1e-2
+    probe_directions: int = 16
+    probe_tol: float = 1e-12
+    search_points: int = 61
+    QUICK = {"n_starts": 4000, "steps": 2500}
+    LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "stuck_tol": "> 0",
+                                        "global_tol": "> 0", "z": ">= 0", "probe_radius": "> 0",
+                                        "probe_directions": ">= 4", "probe_tol": ">= 0",
+                                        "search_points": ">= 3"}
+
+
+def relu_landscape() -> Landscape:
+    """L(u, v) = (u relu(v) - 1)^2."""
+    return Landscape.from_function(lambda t: (t[..., 0] * torch.relu(t[..., 1]) - 1.0) ** 2, 2,
+                                   names=("u", "v"), rowwise=True)
+
+
+@experiment("sun-toy-relu", source=SOURCE_001 + ", toy (u relu(v) - 1)^2",
+            claim="SUN-Ex-relu: (0,-1) has zero gradient and Hessian with loss 1 > 0 = global "
+                  "minimum; the fraction of GD runs stuck at loss 1 is at least P(v0 < 0) = 1/2",
+            params=ReluParams)
+def sun_toy_relu(p: ReluParams) -> Result:
+    land = relu_landscape()
+    verdict = Verdict()
+    point = torch.tensor([0.0, -1.0], dtype=land.dtype)
+    g, H, value = land.grad(point), land.hessian(point), float(land.loss(point))
+    verdict.add("|grad| at (0,-1)", float(g.abs().max()), 0.0, 0.0, bool((g == 0).all()), kind="evidence")
+    verdict.add("|Hessian| at (0,-1)", float(H.abs().max()), 0.0, 0.0, bool((H == 0).all()), kind="evidence")
+    best, best_value = _global_search(land, p)
+    verdict.add("global minimum found numerically (grid search + BFGS)", best_value, 0.0,
+                p.global_tol, best_value < p.global_tol,
+                note=f"at (u, v) = ({best[0]:.6f}, {best[1]:.6f}); closed form: L = 0 on u v = 1, v > 0",
+                kind="evidence")
+    verdict.add("(0,-1) is sub-optimal: L(0,-1) - numerical global minimum", value - best_value, 1.0,
+                p.global_tol, abs(value - best_value - 1.0) <= p.global_tol,
+                note=f"L(0,-1) = {value:.17g}", kind="evidence")
+
+    gen = check_generator(p.seed)
+    starts = torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
+    ends = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
+    final = land.losses(ends)
+    stuck = (final - 1.0).abs() < p.stuck_tol
+    solved = final < p.global_tol
+    negative = starts[:, 1] < 0
+    frac_stuck, frac_neg = float(stuck.double().mean()), float(negative.double().mean())
+    se = math.sqrt(0.25 / p.n_starts)
+    verdict.add("fraction stuck at loss 1 >= fraction with v0 < 0", frac_stuck, f">= {frac_neg:.4f}",
+                0.0, frac_stuck >= frac_neg, kind="consistency")
+    verdict.add("every start with v0 < 0 is stuck", int((stuck & negative).sum()),
+                int(negative.sum()), 0.0, bool(stuck[negative].all()), kind="consistency")
+    verdict.add("fraction stuck >= P(v0 < 0) = 1/2 (z standard errors)", frac_stuck, ">= 0.5",
+                p.z * se, frac_stuck >= 0.5 - p.z * se,
+                note=f"sample fraction with v0 < 0: {frac_neg:.4f}", kind="evidence")
+    verdict.add("every other run reaches the global minimum", int(solved.sum()),
+                int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()), kind="evidence")
+    minima, radius_min = _stuck_minima(land, ends[stuck], p)
+    n_stuck = int(stuck.sum())
+    verdict.add("stuck end points are local minima with loss 1 (zero gradient, probe finds no "
+                "lower loss)", f"{int(minima.sum())}/{n_stuck}", f"{n_stuck}/{n_stuck}", p.probe_tol,
+                n_stuck > 0 and bool(minima.all()),
+                note=f"probe: {p.probe_directions} directions at radii min({p.probe_radius:g}, |v|/2) "
+                     f"(smallest used {radius_min:.2e}); a sampled neighbourhood, not a proof",
+                kind="evidence")
+    drift = (~negative) & (starts[:, 0] < 0) & stuck
+    table = pd.DataFrame({"u0": starts[:, 0], "v0": starts[:, 1], "u": ends[:, 0], "v": ends[:, 1],
+                          "loss": final, "stuck": stuck.numpy(), "drifted": drift.numpy()})
+
+    fig, (ax,) = figure()
+    contour(ax, land, 3.0)
+    ax.scatter(starts[stuck, 0][:2000], starts[stuck, 1][:2000], s=2, c="red", label="stuck at L = 1")
+    ax.scatter(starts[solved, 0][:2000], starts[solved, 1][:2000], s=2, c="white",
+               label="reached L = 0")
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u0", ylabel="v0",
+           title=f"(u relu(v) - 1)^2: {frac_stuck:.1%} of starts stuck")
+    ax.legend(loc="lower left", fontsize=7)
+    return Result(table, verdict, {"starts": fig},
+                  {"fraction_stuck": frac_stuck, "fraction_v0_negative": frac_neg,
+                   "fraction_drifted_u_negative_v_positive": float(drift.double().mean())})
+
+
+def _global_search(land: Landscape, p: ReluParams) -> tuple[list[float], float]:
+    """The lowest loss of a direct grid search on [-3, 3]^2, refined by BFGS (scipy)."""
+    g = torch.linspace(-3.0, 3.0, p.search_points, dtype=land.dtype)
+    grid = torch.cartesian_prod(g, g)
+    start = grid[int(torch.argmin(land.losses(grid)))].numpy()
+
+    def fun(x):
+        t = torch.tensor(x, dtype=land.dtype)
+        value, grad = land.loss_and_grad(t)
+        return float(value), grad.numpy()
+
+    with one_blas_thread():
+        res = scipy.optimize.minimize(fun, start, jac=True, method="BFGS", options={"gtol": 1e-14})
+    return res.x.tolist(), float(res.fun)
+
+
+def _stuck_minima(land: Landscape, points: torch.Tensor, p: ReluParams) -> tuple[torch.Tensor, float]:
+    """Mask of stuck points certified as local minima: zero gradient and no probe value below
+    L(p) - probe_tol on circles of radius min(probe_radius, |v|/2) (and half, a quarter of it)."""
+    if not len(points):
+        return torch.zeros(0, dtype=torch.bool), float("nan")
+    values = land.losses(points)
+    zero_grad = (land.grads(points) == 0).all(1)
+    radius = torch.clamp(points[:, 1].abs() / 2, max=p.probe_radius)
+    radius = torch.where(radius > 0, radius, torch.full_like(radius, p.probe_radius))
+    angles = torch.linspace(0, 2 * math.pi, p.probe_directions + 1, dtype=land.dtype)[:-1]
+    ring = torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    offsets = torch.cat([f * ring for f in (1.0, 0.5, 0.25)])
+    around = points[:, None, :] + radius[:, None, None] * offsets[None]
+    lowest = land.losses(around.reshape(-1, 2)).reshape(len(points), -1).min(1).values
+    return zero_grad & (lowest >= values - p.probe_tol), float(radius.min())

@@ -1,0 +1,112 @@
+"""Document 003 (Safran & Shamir, ICML 2016): the quality of the initial basin.
+
+``safran-shamir-prop1``: SS-P1, P[L(W0) > L(0)] >= (1 - 2^-n) / 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ... import data
+from ..._validation import check_rng
+from ...basins.losses import ScalarLoss
+from ...basins.montecarlo import clopper_pearson
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_003
+
+
+# --------------------------------------------------------------------------- SS-P1
+@dataclass(frozen=True)
+class Prop1Params(Params):
+    """Parameters of ``safran-shamir-prop1``.
+
+    Attributes:
+        samples, dim: random data (Gaussian X, N(0, 1) targets) of m points in R^d.
+        widths: widths of the last hidden layer n_{h-1}.
+        depths: numbers of hidden layers (1: two-layer net; 2: one more ReLU layer of width ``dim``).
+        losses: ``squared`` and/or ``logistic`` (labels sign(y)).
+        draws: Gaussian initialisations per setting.
+        tight_scale: init scale of the nearly tight setting (one data point, target 1).
+        z: standard errors allowed.
+    """
+
+    samples: int = 20
+    dim: int = 10
+    widths: tuple[int, ...] = (1, 2, 5, 20)
+    depths: tuple[int, ...] = (1, 2)
+    losses: tuple[str, ...] = ("squared", "logistic")
+    draws: int = 10_000
+    tight_scale: float = 1e-4
+    z: float = 3.0
+    QUICK = {"draws": 3000, "depths": (1,)}
+    LIMITS: ClassVar[dict[str, str]] = {"samples": ">= 1", "dim": ">= 1", "widths": "nonempty, >= 1",
+                                        "depths": "nonempty, >= 1", "losses": "one of squared|logistic",
+                                        "draws": ">= 1", "tight_scale": "> 0", "z": "> 0"}
+
+
+def _predictions(X: np.ndarray, n: int, depth: int, draws: int, scale: float, rng) -> np.ndarray:
+    """Outputs (draws, m) of random bias-free ReLU nets with last hidden width n (Gaussian init)."""
+    H = np.broadcast_to(X, (draws, *X.shape))
+    for _ in range(depth - 1):
+        H = np.maximum(H @ (scale * rng.standard_normal((draws, X.shape[1], X.shape[1]))), 0.0)
+    H = np.maximum(H @ (scale * rng.standard_normal((draws, H.shape[-1], n))), 0.0)
+    return (H @ (scale * rng.standard_normal((draws, n, 1))))[..., 0]
+
+
+def _loss(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+    """Mean loss per draw; the logistic loss takes the labels sign(y)."""
+    return ScalarLoss(loss).value(P, y if loss == "squared" else np.sign(y)).mean(-1)
+
+
+@experiment("safran-shamir-prop1", source=SOURCE_003 + ", Proposition 1",
+            claim="SS-P1: P[L(P(W0)) > L(0)] >= (1 - 2^-n)/2 for squared and cross-entropy losses; "
+                  "nearly tight for one data point at small init scale",
+            params=Prop1Params)
+def safran_shamir_prop1(p: Prop1Params) -> Result:
+    verdict, rows = Verdict(), []
+    rng = check_rng(p.seed)
+    ds = data.gaussian(p.samples, p.dim, seed=int(rng.integers(2 ** 31)))
+    X = ds.X.numpy()
+    y = rng.standard_normal(p.samples)
+    tight_X, tight_y = np.eye(1, p.dim), np.array([1.0])
+    settings = [("random data", X, y, loss, depth, 1.0) for loss in p.losses for depth in p.depths]
+    settings += [("one point, small init", tight_X, tight_y, "squared", 1, p.tight_scale)]
+    for name, Xs, ys, loss, depth, scale in progress(settings, "settings"):
+        zero = float(_loss(np.zeros((1, len(ys))), ys, loss)[0])
+        for n in p.widths:
+            P = _predictions(Xs, n, depth, p.draws, scale, rng)
+            hits = int((_loss(P, ys, loss) > zero).sum())
+            est = hits / p.draws
+            low, high = clopper_pearson(hits, p.draws)
+            bound = 0.5 * (1.0 - 2.0 ** -n)
+            rows.append({"setting": name, "loss": loss, "depth": depth, "width": n, "estimate": est,
+                         "ci_low": low, "ci_high": high, "se": math.sqrt(est * (1 - est) / p.draws),
+                         "se_bound": math.sqrt(bound * (1 - bound) / p.draws), "bound": bound,
+                         "draws": p.draws})
+    table = pd.DataFrame(rows)
+    gap = (table["bound"] - p.z * table["se_bound"]) - table["estimate"]
+    verdict.add("P[L(W0) > L(0)] >= (1 - 2^-n)/2 - z SE (every setting)", float(gap.max()), "<= 0", p.z,
+                bool((gap <= 0).all()), note="measured: largest (bound - z SE) - estimate", kind="evidence")
+    tight = table[table["setting"] == "one point, small init"]
+    tgap = (tight["estimate"] - tight["bound"]).abs() - p.z * tight["se_bound"]
+    verdict.add("one point, small init: Monte Carlo = the bound within z SE (tight)", float(tgap.max()), "<= 0",
+                p.z, bool((tgap <= 0).all()),
+                note="P = (1/2) P[some neuron alive] = (1 - 2^-n)/2 as the scale -> 0", kind="evidence")
+    fig, (ax,) = figure(width=6)
+    for key, sub in table.groupby(["setting", "loss", "depth"]):
+        line, = ax.plot(sub["width"], sub["estimate"], "o-", ms=3, label=" / ".join(map(str, key)))
+        ax.fill_between(sub["width"], sub["ci_low"], sub["ci_high"], color=line.get_color(), alpha=0.25)
+    ww = np.array(sorted(p.widths))
+    ax.plot(ww, 0.5 * (1 - 2.0 ** -ww), "k--", label="bound (1 - 2^-n)/2")
+    ax.set(xscale="log", xlabel="last hidden width n", ylabel="P[L(W0) > L(0)]", ylim=(0, 1.02),
+           title="SS-P1")
+    ax.legend(fontsize=6)
+    return Result(table, verdict, {"probability": fig}, {})

@@ -1,0 +1,104 @@
+"""Document 003 (Safran & Shamir, ICML 2016): the quality of the initial basin.
+
+``safran-shamir-singleton``: SS-T2, singleton data; Monte Carlo, the exact probability
+derived from the sign criterion and the bound 1 - 2d(3/4)^n side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ... import data
+from ..._validation import check_rng
+from ...basins import BasinTolerances, SingletonCriterion, initial_basin_quality
+from ..common import progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure
+
+
+# --------------------------------------------------------------------------- SS-T2 singleton
+@dataclass(frozen=True)
+class SingletonParams(Params):
+    """Parameters of ``safran-shamir-singleton``.
+
+    Attributes:
+        dims: input dimensions d.
+        points_per_dim: singleton points per coordinate (m = points_per_dim * d).
+        widths: hidden widths n.
+        draws: Monte Carlo initialisations per (d, n).
+        init: ``gaussian`` or ``sphere`` (Assumption 1).
+        qp_draws: draws per width whose exact QP basin value is compared with the criterion.
+        qp_widths: widths of that comparison.
+        z: standard errors allowed between Monte Carlo and the exact probability / bound.
+        value_tol: absolute tolerance on basin values (QP vs criterion, Bas <= alpha).
+    """
+
+    dims: tuple[int, ...] = (10, 50, 100)
+    points_per_dim: int = 2
+    widths: tuple[int, ...] = (4, 8, 12, 16, 20, 24, 28, 32, 36, 40)
+    draws: int = 10_000
+    init: str = "gaussian"
+    qp_draws: int = 30
+    qp_widths: tuple[int, ...] = (2, 6, 12)
+    z: float = 3.0
+    value_tol: float = 1e-7
+    QUICK = {"dims": (10,), "widths": (4, 8, 12, 16, 24), "draws": 3000, "qp_draws": 8,
+             "qp_widths": (3, 8)}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "dims": "nonempty, >= 1", "points_per_dim": ">= 1", "widths": "nonempty, >= 1",
+        "draws": ">= 1", "init": "one of gaussian|sphere", "qp_draws": ">= 1",
+        "qp_widths": "nonempty, >= 1", "z": "> 0", "value_tol": ">= 0"}
+
+
+@experiment("safran-shamir-singleton", source=SOURCE_003 + ", Theorem 2 (singleton data)",
+            claim="SS-T2: P[Bas(W,v) <= alpha] >= 1 - 2d(3/4)^n on singleton data; Monte Carlo "
+                  "matches the exact probability from the sign criterion",
+            params=SingletonParams)
+def safran_shamir_singleton(p: SingletonParams) -> Result:
+    verdict, rows, hist = Verdict(), [], {}
+    rng = check_rng(p.seed)
+    tol = BasinTolerances()
+    xval = {"agree": 0, "total": 0, "max_value_diff": 0.0, "statuses": set()}
+    for d in progress(p.dims, "dimensions"):
+        ds = data.singleton(p.points_per_dim * d, d, seed=int(rng.integers(2 ** 31)))
+        X, y = ds.X.numpy(), ds.y.numpy()
+        q = initial_basin_quality(X, y, p.widths, p.draws, p.init, rng, method="singleton",
+                                  rel_tol=p.value_tol)
+        table = q.table.assign(d=d, m=len(X))
+        rows.append(table)
+        hist[f"d={d}, n={p.widths[0]}"] = q.values[p.widths[0]]
+        crit = SingletonCriterion(X, y)
+        cv = _cross_validate(X, y, crit, "singleton", p.qp_widths, p.qp_draws, rng, tol, p.value_tol)
+        for key in ("agree", "total"):
+            xval[key] += cv[key]
+        xval["max_value_diff"] = max(xval["max_value_diff"], cv["max_value_diff"])
+        xval["statuses"] |= set(cv["statuses"])
+    table = pd.concat(rows, ignore_index=True)
+    se_exact = np.sqrt(table["exact"] * (1 - table["exact"]) / table["draws"])
+    gap_exact = (table["estimate"] - table["exact"]).abs() - p.z * se_exact
+    gap_bound = (table["bound"] - p.z * table["se"]) - table["estimate"]
+    verdict.add("Monte Carlo >= 1 - 2d(3/4)^n - z SE (every d, n)", float(gap_bound.max()), "<= 0", p.z,
+                bool((gap_bound <= 0).all()), note="measured: largest (bound - z SE) - estimate",
+                kind="evidence")
+    verdict.add("|Monte Carlo - exact probability| <= z SE (every d, n)", float(gap_exact.max()), "<= 0",
+                p.z, bool((gap_exact <= 0).all()),
+                note="exact probability derived from the sign criterion; SE from the exact p",
+                kind="evidence")
+    verdict.add("sign criterion == exact QP basin value (draws agreeing on Bas <= alpha)",
+                xval["agree"], xval["total"], p.value_tol, xval["agree"] == xval["total"],
+                note=f"max |QP - criterion| = {xval['max_value_diff']:.2e}; QP statuses "
+                     f"{sorted(xval['statuses'])}", kind="evidence")
+    verdict.add("QP basin values equal the criterion's closed form", xval["max_value_diff"], 0.0,
+                p.value_tol, xval["max_value_diff"] <= p.value_tol, kind="evidence")
+    exact_ge = bool((table["exact"] >= table["bound"] - 1e-12).all())
+    verdict.add("exact probability >= the bound (every d, n)", exact_ge, True, None, exact_ge,
+                kind="consistency")
+    figs = {"probability": _probability_figure(table, "d", "SS-T2 singleton data", exact=True),
+            "basin_values": _histogram_figure(hist, "Basin values of random inits (singleton)")}
+    return Result(table, verdict, figs, {"qp_cross_validation": {**xval, "statuses": sorted(xval["statuses"])}})

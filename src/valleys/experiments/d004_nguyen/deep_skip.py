@@ -1,0 +1,117 @@
+"""Document 004 (Nguyen thesis), chapter 4: skip connections from N hidden neurons to the output.
+
+``nguyen-deep-skip``: the Fig. 4.3 analogue (150 layers of width 10, softplus).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+import torch
+
+from ...expressivity import skip_stack
+from ...train import fit_stack
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
+
+
+# ------------------------------------------------------------------------ nguyen-deep-skip
+@dataclass(frozen=True)
+class DeepSkipParams(Params):
+    """Parameters of ``nguyen-deep-skip``.
+
+    Attributes:
+        n_train: digits (N = number of skip neurons).
+        depth, width: the deep narrow stack (150 x 10 in the thesis).
+        gamma: softplus sharpness.
+        lrs: learning rates tried; per model and seed the one with the fewest errors is kept.
+        n_seeds: seeds.
+        epochs_skip: the skip net must reach zero training errors within these epochs.
+        epochs_plain: the plain net still has errors after these epochs.
+        batch_size, momentum: SGD (Nesterov) settings.
+    """
+
+    n_train: int = 1000
+    depth: int = 150
+    width: int = 10
+    gamma: float = 20.0
+    lrs: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5)
+    n_seeds: int = 3
+    epochs_skip: int = 200
+    epochs_plain: int = 1000
+    batch_size: int = 100
+    momentum: float = 0.9
+    QUICK = {"n_train": 100, "depth": 15, "lrs": (1e-1, 3e-2, 1e-2), "n_seeds": 2, "epochs_skip": 100,
+             "epochs_plain": 60, "batch_size": 50}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "n_train": "in [2, 1797]", "depth": ">= 1", "width": ">= 1", "gamma": "> 0", "lrs": "nonempty, > 0",
+        "n_seeds": ">= 1", "epochs_skip": ">= 1", "epochs_plain": ">= 1", "batch_size": ">= 1",
+        "momentum": "in [0, 1]"}
+
+
+@experiment("nguyen-deep-skip", source=SOURCE_004_CH4 + ", Figure 4.3",
+            claim="NG-T4.3.4 (Fig. 4.3): a 150 x 10 softplus net with N skip neurons reaches zero training "
+                  "error within 200 epochs; the plain net still has errors after 1000",
+            params=DeepSkipParams)
+def nguyen_deep_skip(p: DeepSkipParams) -> Result:
+    if p.depth * p.width < p.n_train:
+        from ...errors import InvalidParameterError
+
+        msg = f"nguyen-deep-skip needs depth * width >= n_train. Got {p.depth} * {p.width} < {p.n_train}."
+        raise InvalidParameterError(msg)
+    X, y, _, _ = digits_split(p.n_train, 0, p.seed)
+    act = _activation("softplus", p.gamma)
+    widths = [64] + [p.width] * p.depth + [10]
+    seeds = [p.seed * 1000 + s for s in range(p.n_seeds)]
+    grid = [(s, lr) for s in seeds for lr in p.lrs]  # one net per (seed, lr), all trained at once
+    lr_t = torch.tensor([lr for _, lr in grid], dtype=torch.float64)
+    verdict, rows, hist = Verdict(), [], {}
+    psi, spread = [], []
+    for model, epochs, num_skip in progress((("skip", p.epochs_skip, p.n_train), ("plain", p.epochs_plain, None)),
+                                            "models"):
+        stack = skip_stack(widths, act, num_skip, [s for s, _ in grid])
+        if num_skip is not None:
+            psi, spread = _psi_ranks(stack, X)
+        res = fit_stack(stack, X, y, loss="ce", method="sgd", lr=lr_t, steps=epochs, momentum=p.momentum,
+                        nesterov=True, batch_size=p.batch_size, stop_at_zero_error=True, seed=p.seed,
+                        record_every=max(1, epochs // 50), progress=False)
+        hist[model] = res.history
+        for j, (s, lr) in enumerate(grid):
+            rows.append({"model": model, "seed": s, "lr": lr, "epochs": epochs,
+                         "train_errors": int(res.train_errors[j]), "stopped_at": int(res.stopped_at[j]),
+                         "final_loss": float(res.losses[j]), "diverged": bool(res.diverged[j])})
+    table = pd.DataFrame(rows)
+    best = (table.assign(loss_key=table.final_loss.fillna(math.inf))
+            .sort_values(["train_errors", "loss_key"]).groupby(["model", "seed"]).head(1))
+    skip_best, plain_best = best[best.model == "skip"], best[best.model == "plain"]
+    verdict.add("skip net: zero training errors within epochs_skip (best lr, every seed)",
+                skip_best.train_errors.tolist(), 0, None, bool((skip_best.train_errors == 0).all()),
+                note=f"zero reached at epochs {skip_best.stopped_at.tolist()}, lrs {skip_best.lr.tolist()}",
+                kind="evidence")
+    verdict.add("plain net: still > 0 training errors after epochs_plain (best lr, every seed)",
+                plain_best.train_errors.tolist(), "> 0", None, bool((plain_best.train_errors > 0).all()),
+                kind="evidence")
+    ranks = [r["rank_psi"] for r in psi]
+    verdict.add("rank Psi(U) = N at the random start of every skip net", ranks, p.n_train, None,
+                all(r == p.n_train for r in ranks),
+                note=f"min sigma_min = {min(r['sigma_min_psi'] for r in psi):.3g}; {_spread_note(spread)}",
+                kind="evidence")
+    fig, (ax,) = figure()
+    for model, style in (("skip", "-"), ("plain", "--")):
+        h = hist[model]
+        for _, row in best[best.model == model].iterrows():
+            j = grid.index((row.seed, row.lr))
+            hj = h[h.net == j]
+            ax.plot(hj.step, hj.train_error, style, label=f"{model}, seed {row.seed}, lr {row.lr:g}")
+    ax.set(xlabel="epoch", ylabel="training errors", yscale="symlog",
+           title=f"{p.depth} x {p.width} softplus({p.gamma:g}), N = {p.n_train}")
+    ax.legend(fontsize=6)
+    table["best"] = table.index.isin(best.index)
+    return Result(table, verdict, {"training_errors": fig},
+                  {"comparison": "qualitative only: thesis Fig. 4.3 is CIFAR-10 on GPU", "spread_by_layer": spread})

@@ -1,0 +1,146 @@
+"""Document 004 (Nguyen thesis), chapter 2: one wide layer makes the features linearly independent.
+
+``nguyen-feature-rank``: NG-T2.4.5 and the Table 2.2 analogue on digits (Press rank of F_1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+import torch
+
+from ..._validation import check_generator
+from ...core import Landscape
+from ...expressivity import matrix_feature_rank
+from ...nets import conv_net, get_activation
+from ...train import fit
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_004_CH2, noisy_digits, one_hot
+
+#: Table 2.2 of the thesis (MNIST, N = 60000): T_1 -> (rank F_1, sigma_min F_1, train error, test error).
+THESIS_TABLE_2_2 = {10: (6760, 3.7e-6, 8, 151), 20: (13520, 2.2e-6, 1, 132), 30: (20280, 1.5e-6, 0, 174),
+                    40: (27040, 2.0e-6, 0, 124), 50: (33800, 1.3e-6, 0, 143), 60: (40560, 1.1e-6, 0, 141),
+                    70: (47320, 7.5e-7, 0, 120), 80: (54080, 5.4e-7, 0, 140), 89: (60000, 2.0e-8, 0, 117),
+                    100: (60000, 1.1e-6, 0, 139)}
+
+
+# ------------------------------------------------------------------ nguyen-feature-rank
+@dataclass(frozen=True)
+class FeatureRankParams(Params):
+    """Parameters of ``nguyen-feature-rank``.
+
+    Attributes:
+        n_samples: digits used (N; 1797 = all).
+        noise_std: std of the Gaussian noise added to the pixels (thesis: N(0, 1e-5)).
+        channels: T_1 of the 3x3 convolution (n_1 = 36 T_1).
+        train_steps: full-batch steps (Nesterov momentum, cross-entropy) of the trained nets.
+        lr: their learning rate; momentum: their momentum.
+        fc_sizes: N of the fully connected random-draw check (n_1 in {N, 2N}).
+        fc_draws: random Gaussian draws per (N, n_1, activation).
+    """
+
+    n_samples: int = 1797
+    noise_std: float = math.sqrt(1e-5)
+    channels: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 80)
+    train_steps: int = 300
+    lr: float = 0.5
+    momentum: float = 0.9
+    fc_sizes: tuple[int, ...] = (50, 200)
+    fc_draws: int = 100
+    QUICK = {"n_samples": 300, "channels": (5, 10), "train_steps": 40, "fc_sizes": (50,), "fc_draws": 20}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "n_samples": "in [2, 1797]", "noise_std": ">= 0", "channels": "nonempty, >= 1",
+        "train_steps": ">= 0", "lr": "> 0", "momentum": "in [0, 1]", "fc_sizes": "nonempty, >= 2",
+        "fc_draws": ">= 1"}
+
+
+@experiment("nguyen-feature-rank", source=SOURCE_004_CH2 + ", Thm 2.4.5 and Table 2.2",
+            claim="NG-T2.4.5: with n_1 >= N and analytic sigma, rank F_1 = N for almost every "
+                  "parameter; Table 2.2 analogue: Press-rank F_1 = min(N, 36 T_1) random and trained",
+            params=FeatureRankParams)
+def nguyen_feature_rank(p: FeatureRankParams) -> Result:
+    X, y = noisy_digits(p.n_samples, p.noise_std, p.seed)
+    N, Y = X.shape[0], one_hot(y)
+    verdict, rows = Verdict(), []
+    bad, solves = [], []
+    for T in progress(p.channels, "channels"):
+        net = conv_net((1, 8, 8), channels=T, activation="sigmoid", seed=p.seed + T)
+        land = Landscape(net, (X, y), loss="ce")
+        res = fit(land, lr=p.lr, steps=p.train_steps, momentum=p.momentum, nesterov=True,
+                  record_every=max(1, p.train_steps), progress=False)
+        for state, theta in (("random", land.theta0), ("trained", res.theta)):
+            with torch.no_grad():
+                F1 = land.features(theta, 1)
+            r = matrix_feature_rank(F1)
+            expected = min(N, F1.shape[1])
+            row = {"source": "ours (digits)", "T1": T, "state": state, "n1": F1.shape[1], "N": N,
+                   "rank_F1": r.rank, "expected": expected, "sigma_min": r.sigma_min,
+                   "sigma_max": r.sigma_max, "press_threshold": r.threshold,
+                   "ce_loss": float(land.loss(theta)),
+                   "train_error": int((land.outputs(theta).argmax(1) != y).sum())}
+            if F1.shape[1] >= N:  # NG-C2.4.6: a linear solve on F_1 fits any targets
+                W = torch.linalg.lstsq(F1, Y, driver="gelsd").solution
+                row["solve_train_error"] = int(((F1 @ W).argmax(1) != y).sum())
+                row["solve_residual"] = float((F1 @ W - Y).abs().max())
+                solves.append(row["solve_train_error"])
+            if r.rank != expected:
+                bad.append((T, state, r.rank, expected))
+            rows.append(row)
+    for T, (rank, smin, tr, te) in THESIS_TABLE_2_2.items():
+        rows.append({"source": "thesis (MNIST, N=60000, GPU float32)", "T1": T, "state": "trained",
+                     "n1": 676 * T, "N": 60000, "rank_F1": rank, "expected": min(60000, 676 * T),
+                     "sigma_min": smin, "train_error": tr, "test_error": te})
+    verdict.add("conv F_1 Press rank = min(N, 36 T_1), random and trained (all T_1)",
+                f"{2 * len(p.channels) - len(bad)}/{2 * len(p.channels)}", "all", None, not bad,
+                note=f"mismatches (T1, state, rank, expected): {bad}" if bad else "", kind="evidence")
+    if solves:
+        verdict.add("linear solve on F_1 when 36 T_1 >= N: training errors", max(solves), 0, None,
+                    max(solves) == 0, note="NG-C2.4.6", kind="evidence")
+
+    fc_rows = _fc_draws(p)
+    rows += fc_rows
+    fc = pd.DataFrame(fc_rows)
+    analytic = fc[fc.activation != "relu"]
+    frac = float((analytic.rank_F1 == analytic.N).mean())
+    verdict.add("FC random draws (sigmoid, softplus; n_1 in {N, 2N}) with Press rank N", frac, 1.0,
+                None, frac == 1.0, note=f"{len(analytic)} draws", kind="evidence")
+    relu = fc[fc.activation == "relu"]
+    relu_frac = float((relu.rank_F1 == relu.N).mean()) if len(relu) else math.nan
+
+    table = pd.DataFrame(rows)
+    fig, (ax,) = figure()
+    ours = table[table.source.str.startswith("ours")]
+    for state, marker in (("random", "o"), ("trained", "x")):
+        sub = ours[ours.state == state]
+        ax.plot(sub.n1, sub.rank_F1, marker, label=f"rank F_1 ({state})")
+    ax.plot(ours.n1, ours.expected, "k--", lw=1, label="min(N, n_1)")
+    ax.set(xlabel="n_1 = 36 T_1", ylabel="Press rank of F_1", title=f"digits, N = {N}, sigmoid conv 3x3")
+    ax.legend(fontsize=7)
+    return Result(table, verdict, {"rank_vs_width": fig},
+                  {"relu_full_rank_fraction": relu_frac, "noise_std": p.noise_std,
+                   "comparison": "qualitative: thesis table is MNIST N=60000 float32 on GPU"})
+
+
+def _fc_draws(p: FeatureRankParams) -> list[dict]:
+    gen = check_generator(p.seed + 99)
+    rows = []
+    for N in p.fc_sizes:
+        X, _ = noisy_digits(min(N, 1797), p.noise_std, p.seed + N)
+        for n1 in (N, 2 * N):
+            for act_name in ("sigmoid", "softplus", "relu"):
+                act = get_activation(act_name)
+                W = torch.randn(p.fc_draws, X.shape[1], n1, generator=gen, dtype=torch.float64)
+                b = torch.randn(p.fc_draws, 1, n1, generator=gen, dtype=torch.float64)
+                F = act(X @ W / math.sqrt(X.shape[1]) + b)
+                for Fi in F:
+                    r = matrix_feature_rank(Fi)
+                    rows.append({"source": "ours (FC random draws)", "activation": act_name, "N": N,
+                                 "n1": n1, "rank_F1": r.rank, "sigma_min": r.sigma_min,
+                                 "expected": N})
+    return rows

@@ -1,0 +1,125 @@
+"""Document 004 (Nguyen thesis), chapter 2: one wide layer makes the features linearly independent.
+
+``nguyen-gradient-bounds``: NG-L2.4.9 on random pyramidal-top instances (and NG-T2.4.10).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+import torch
+
+from ..._validation import check_generator
+from ...expressivity import gradient_bounds, zero_loss_construction
+from ...expressivity.constructions import backprop_deltas
+from ...expressivity.features import fc_forward
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_004_CH2
+
+
+# ---------------------------------------------------------------- nguyen-gradient-bounds
+@dataclass(frozen=True)
+class GradientBoundsParams(Params):
+    """Parameters of ``nguyen-gradient-bounds``.
+
+    Attributes:
+        n_instances: random instances (sizes, weights, targets).
+        max_samples: N is drawn in [3, max_samples].
+        slack: relative slack allowed on each inequality (>= -slack).
+        grad_rtol: relative agreement of the backprop recursion with autograd.
+        zero_tol: gradient norm counted as zero at the NG-A2 zero-loss points (NG-T2.4.10).
+    """
+
+    n_instances: int = 1000
+    max_samples: int = 12
+    slack: float = 1e-12
+    grad_rtol: float = 1e-10
+    zero_tol: float = 1e-7
+    QUICK = {"n_instances": 150}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "n_instances": ">= 1", "max_samples": ">= 3", "slack": ">= 0", "grad_rtol": "> 0", "zero_tol": "> 0"}
+
+
+@experiment("nguyen-gradient-bounds", source=SOURCE_004_CH2 + ", Lemma 2.4.9 and Thm 2.4.10",
+            claim="NG-L2.4.9: sigma_min(F_k) prod(...) ||F_L - Y|| <= ||grad_{U_{k+1}} Phi|| <= "
+                  "sigma_max(F_k) prod(...) ||F_L - Y|| on random pyramidal-top instances; "
+                  "NG-T2.4.10: the gradient vanishes at zero loss",
+            params=GradientBoundsParams)
+def nguyen_gradient_bounds(p: GradientBoundsParams) -> Result:
+    gen = check_generator(p.seed)
+    verdict, rows = Verdict(), []
+
+    def randint(lo, hi):
+        return int(torch.randint(lo, hi + 1, (1,), generator=gen))
+
+    for i in progress(range(p.n_instances), "instances"):
+        act = ("sigmoid", "softplus")[i % 2]
+        N, d = randint(3, p.max_samples), randint(2, 6)
+        L = randint(2, 4)
+        k = randint(1, L - 1)
+        widths = [d] + [randint(2, 6) for _ in range(k - 1)] + [N + randint(0, 4)]
+        top = sorted([randint(1, widths[-1]) for _ in range(L - k)], reverse=True)
+        widths += top
+        X = torch.randn(N, d, generator=gen, dtype=torch.float64)
+        Y = torch.randn(N, widths[-1], generator=gen, dtype=torch.float64)
+        Ws = [torch.randn(a, b, generator=gen, dtype=torch.float64) / math.sqrt(a)
+              for a, b in zip(widths[:-1], widths[1:], strict=True)]
+        bs = [0.5 * torch.randn(b, generator=gen, dtype=torch.float64) for b in widths[1:]]
+        gb = gradient_bounds(X, Y, Ws, bs, act, k)
+        # independent gradient: autograd of 1/2 ||F_L - Y||^2 w.r.t. U_{k+1}
+        W = Ws[k].clone().requires_grad_(True)
+        Fs = fc_forward(X, Ws[:k] + [W] + Ws[k + 1:], bs, act)[1]
+        g_auto = torch.autograd.grad(0.5 * ((Fs[-1] - Y) ** 2).sum(), W)[0]
+        g = float(g_auto.norm())
+        rows.append({"instance": i, "activation": act, "N": N, "k": k, "L": L, "widths": str(widths),
+                     "lower": gb.lower, "grad_norm": g, "grad_norm_backprop": gb.grad_norm, "upper": gb.upper,
+                     "lower_slack": (g - gb.lower) / g, "upper_slack": (gb.upper - g) / g})
+    t = pd.DataFrame(rows)
+    verdict.add("lower bound <= ||grad|| (min relative slack)", float(t.lower_slack.min()), ">= -slack",
+                p.slack, bool((t.lower_slack >= -p.slack).all()), note=f"{len(t)} instances", kind="evidence")
+    verdict.add("||grad|| <= upper bound (min relative slack)", float(t.upper_slack.min()), ">= -slack",
+                p.slack, bool((t.upper_slack >= -p.slack).all()), kind="evidence")
+    rel = float(((t.grad_norm - t.grad_norm_backprop).abs() / t.grad_norm).max())
+    verdict.add("backprop recursion (Lemma 2.6.2, with F_k^T Delta_{k+1}) = autograd", rel, 0.0, p.grad_rtol,
+                rel <= p.grad_rtol, kind="consistency")
+    # erratum: the proof's F_L^T Delta_{k+1} has the wrong shape
+    X = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    Ws = [torch.randn(3, 6, generator=gen, dtype=torch.float64), torch.randn(6, 2, generator=gen, dtype=torch.float64)]
+    bs = [torch.zeros(6, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)]
+    Gs, Fs = fc_forward(X, Ws, bs, "sigmoid")
+    deltas = backprop_deltas(Ws, Gs, Fs, torch.zeros(5, 2, dtype=torch.float64), "sigmoid")
+    printed = tuple((Fs[-1].T @ deltas[1]).shape)
+    verdict.add("erratum: the proof's F_L^T Delta_{k+1} has shape (m, n_{k+1}), not that of U_{k+1}",
+                printed, tuple(Ws[1].shape), None, printed != tuple(Ws[1].shape),
+                note="the correct expression is F_k^T Delta_{k+1} (CLAIMS NG-L2.4.9 [discrepancy])",
+                kind="erratum")
+    # NG-T2.4.10: zero loss => zero gradient (at NG-A2 points); random points: gradient >= lower bound > 0
+    y = torch.randint(0, 3, (8,), generator=gen)
+    y[:3] = torch.arange(3)
+    Xz = torch.randn(8, 4, generator=gen, dtype=torch.float64)
+    gz = []
+    for act in ("sigmoid", "softplus"):
+        z = zero_loss_construction(Xz, y, [4, 10, 5, 3], 1, act, seed=p.seed)
+        Y = z.targets
+        W = z.weights[1].clone().requires_grad_(True)
+        Fs = fc_forward(Xz, [z.weights[0], W, z.weights[2]], z.biases, act)[1]
+        gz.append(float(torch.autograd.grad(0.5 * ((Fs[-1] - Y) ** 2).sum(), W)[0].norm()))
+    verdict.add("NG-T2.4.10: ||grad_{U_{k+1}} Phi|| at NG-A2 zero-loss points", max(gz), 0.0, p.zero_tol,
+                max(gz) <= p.zero_tol, kind="evidence")
+    positive = bool((t.lower > 0).all())
+    verdict.add("NG-T2.4.10: at random points the lower bound (and the gradient) are > 0", positive, True,
+                None, positive, kind="evidence")
+    fig, (ax,) = figure()
+    ax.loglog(t.grad_norm, t.lower, ".", ms=3, label="lower bound")
+    ax.loglog(t.grad_norm, t.upper, ".", ms=3, label="upper bound")
+    lim = [float(t.grad_norm.min()), float(t.grad_norm.max())]
+    ax.plot(lim, lim, "k-", lw=0.8, label="||grad||")
+    ax.set(xlabel="||grad_{U_{k+1}} Phi||_F (autograd)", ylabel="bound", title="NG-L2.4.9")
+    ax.legend(fontsize=7)
+    return Result(t, verdict, {"bounds": fig}, {"zero_loss_grad_norms": gz})

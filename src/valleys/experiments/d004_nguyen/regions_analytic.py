@@ -1,0 +1,331 @@
+"""Document 004 (Nguyen's thesis), chapter 5: connectivity of decision regions.
+
+``nguyen-regions-analytic``: the examples of Sec. 5.3 (5.3.1 with the union form of
+C_1, 5.3.2 with a rank-deficient W_1, 5.3.3 with ReLU, the derived n_1 = d + 1 example)
+have disconnected regions; random full-rank pyramidal leaky-ReLU and one-hidden-layer
+sigmoid nets have connected ones (NG-T5.2.3, NG-T5.2.4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..._validation import check_generator
+from ...curvature.rank import matrix_rank
+from ...expressivity.regions import (
+    TIE,
+    decision_regions,
+    grid,
+    plot_regions,
+    refined_status,
+    regions_by_window,
+    window_status,
+)
+from ...nets import get_activation
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_004_CH5
+
+
+def _leaky(alpha: float):
+    return lambda t: torch.maximum(t, alpha * t)
+
+
+# ------------------------------------------------------------------ the thesis' examples
+def example_531(X: torch.Tensor) -> torch.Tensor:
+    """Sec. 5.3.1: leaky-ReLU(0.5), widths 2-1-2-2 (f = W^T h + b convention)."""
+    s = _leaky(0.5)
+    h = s(X.sum(1))
+    y1, y2 = s(h), s(-h)
+    return torch.stack([2 * y1 + 3 * y2, y1 + 2 * y2 + 1], 1)
+
+
+def region_531_union(X: torch.Tensor) -> torch.Tensor:
+    """C_1 of 5.3.1 as derived: {x1 + x2 > 2} U {x1 + x2 < -4}."""
+    s = X.sum(1)
+    return (s > 2) | (s < -4)
+
+
+def region_531_seed(X: torch.Tensor) -> torch.Tensor:
+    """C_1 of 5.3.1 as printed in the seed: {x1 + x2 - 2 > 0 and x1 + x2 + 4 < 0} (empty)."""
+    s = X.sum(1)
+    return (s - 2 > 0) & (s + 4 < 0)
+
+
+def example_532(alpha: float, *, extra_unit: bool = False):
+    """Sec. 5.3.2 (rank-deficient W_1, data 5.4), unit 0 = blue, unit 1 = red; with
+    ``extra_unit`` the derived n_1 = d + 1 = 3 example whose W_1 has full rank 2."""
+    s = _leaky(alpha)
+
+    def f(X: torch.Tensor) -> torch.Tensor:
+        h1, h2 = s(X[:, 0] - 1), s(-X[:, 0] - 1)
+        blue = h1 + h2 + (0.0 * s(X[:, 1]) if extra_unit else 0.0)
+        return torch.stack([blue, torch.full_like(blue, -2 * alpha)], 1)
+
+    f.W1 = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]] if extra_unit
+                        else [[1.0, -1.0], [0.0, 0.0]], dtype=torch.float64)
+    return f
+
+
+def region_532(X: torch.Tensor) -> torch.Tensor:
+    """The blue region of 5.3.2: {|x1| > 1}."""
+    return X[:, 0].abs() > 1
+
+
+def example_533(X: torch.Tensor) -> torch.Tensor:
+    """Sec. 5.3.3: ReLU, widths 2-2-2-2, pyramidal with full-rank weights."""
+    r2 = math.sqrt(2.0)
+    h1 = torch.relu(X)
+    W2T = (r2 / 2) * torch.tensor([[1.0, 1.0], [-1.0, 1.0]], dtype=X.dtype)
+    b2 = torch.tensor([r2 - 1.0, -3.0], dtype=X.dtype) / r2
+    h2 = torch.relu(h1 @ W2T.T + b2)
+    return torch.stack([-h2[:, 0] + 1.0, -3.0 * h2[:, 1]], 1)
+
+
+def region_533(X: torch.Tensor) -> torch.Tensor:
+    """C_1 of 5.3.3: {x1 < 1, x2 < 1, x1 + x2 < 1} U {x2 > 4, 2 x1 - x2 + 4 < 0}."""
+    x1, x2 = X[:, 0], X[:, 1]
+    return ((x1 < 1) & (x2 < 1) & (x1 + x2 < 1)) | ((x2 > 4) & (2 * x1 - x2 + 4 < 0))
+
+
+def random_pyramidal(widths: list[int], activation: str, gen: torch.Generator, alpha: float):
+    """A random net with Gaussian weights and biases, f = W^T h + b per layer; returns the
+    function and its weight matrices (the biases are ``f.biases``, the activation ``f.act``)."""
+    act = get_activation(activation, alpha=alpha) if activation == "leaky_relu" \
+        else get_activation(activation)
+    Ws = [torch.randn(a, b, generator=gen, dtype=torch.float64) for a, b in zip(widths[:-1], widths[1:],
+                                                                               strict=True)]
+    bs = [torch.randn(b, generator=gen, dtype=torch.float64) for b in widths[1:]]
+
+    def f(X: torch.Tensor) -> torch.Tensor:
+        h = X
+        for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+            h = h @ W + b
+            if i < len(Ws) - 1:
+                h = act(h)
+        return h
+
+    f.biases, f.act, f.alpha, f.activation = bs, act, alpha, activation
+    return f, Ws
+
+
+PATH_SAMPLES = 2001
+"""Points at which an inverse-mapped connecting path is checked by a forward pass."""
+
+
+def _inverse_act(h: torch.Tensor, activation: str, alpha: float) -> torch.Tensor:
+    if activation == "leaky_relu":
+        return torch.where(h >= 0, h, h / alpha)
+    return torch.logit(h)  # sigmoid
+
+
+def inverse_path(f, Ws, x_a: torch.Tensor, x_b: torch.Tensor, samples: int = PATH_SAMPLES) -> torch.Tensor:
+    """Inputs x(t) whose last hidden layer moves on the straight segment between those of x_a
+    and x_b: each hidden layer of a 2-2-...-2-m net with invertible W and a bijective
+    activation is a bijection of R^2, so the segment maps back to a path in input space.
+    The scores are affine in the last hidden layer, so a class that wins at both ends wins
+    along the whole segment (NG-T5.2.3's argument); the caller checks it by a forward pass."""
+    hidden = len(Ws) - 1
+
+    def last_hidden(x):
+        h = x
+        for W, b in zip(Ws[:hidden], f.biases[:hidden], strict=True):
+            h = f.act(h @ W + b)
+        return h
+
+    t = torch.linspace(0, 1, samples, dtype=torch.float64)[:, None]
+    ha, hb = last_hidden(x_a[None]), last_hidden(x_b[None])
+    h = (1 - t) * ha + t * hb
+    for W, b in zip(reversed(Ws[:hidden]), reversed(f.biases[:hidden]), strict=True):
+        h = torch.linalg.solve(W.T, (_inverse_act(h, f.activation, f.alpha) - b).T).T
+    return h
+
+
+def joined_by_paths(f, Ws, reg, tie_tol: float) -> tuple[bool, float]:
+    """Whether every split class of ``reg`` has all its grid components joined to its largest
+    by an inverse-mapped path on which a forward pass keeps the class (strict margin >
+    tie_tol at every one of PATH_SAMPLES points); also the smallest margin seen."""
+    smallest = math.inf
+    for j in range(reg.n_classes):
+        comp = reg.component_maps[j]
+        if reg.count(j) < 2:
+            continue
+        reps = []
+        for c in range(1, reg.count(j) + 1):
+            iy, ix = np.nonzero(comp == c)
+            k = int(np.argmax(reg.margins[iy, ix]))  # the component's most confident pixel
+            reps.append(torch.tensor([reg.xs[ix[k]], reg.ys[iy[k]]], dtype=torch.float64))
+        for rep in reps[1:]:
+            path = inverse_path(f, Ws, reps[0], rep)
+            scores = f(path)
+            top = scores.topk(2, dim=1).values
+            margin = float((top[:, 0] - top[:, 1]).min())
+            ok = bool((scores.argmax(1) == j).all()) and margin > tie_tol
+            smallest = min(smallest, margin)
+            if not ok:
+                return False, smallest
+    return True, smallest
+
+
+@dataclass(frozen=True)
+class AnalyticParams(Params):
+    """Parameters of ``nguyen-regions-analytic``.
+
+    Attributes:
+        half_width: the window is [-half_width, half_width]^2.
+        resolution: grid points per axis.
+        scales: window scales over which edge-touching counts are re-checked.
+        alpha: leaky-ReLU slope of example 5.3.2 and its n_1 = 3 variant.
+        tie_tol: margins <= tie_tol are ties (CLAIMS.md: 1e-9).
+        n_nets: random nets per family (leaky-ReLU pyramidal, sigmoid one hidden layer).
+            The full preset runs 200 nets per family on a 1000 x 1000 grid (about 4 minutes
+            on one core); CLAIMS.md's size, 1000 nets on 2000 x 2000, takes about 3 hours
+            here: ``--set n_nets=1000 net_resolution=2000``.
+        net_alpha: leaky-ReLU slope of the random nets.
+        net_half_width: window of the random nets (CLAIMS.md: R = 50).
+        net_resolution: grid points per axis for the random nets (CLAIMS.md: 2000; see n_nets).
+        max_hidden: random pyramidal nets have 1..max_hidden hidden layers of width 2.
+        rank_tau: relative singular-value threshold of the full-rank check of W_1.
+    """
+
+    half_width: float = 10.0
+    resolution: int = 801
+    scales: tuple[float, ...] = (1.0, 2.0, 4.0)
+    alpha: float = 0.1
+    tie_tol: float = 1e-9
+    n_nets: int = 200
+    net_alpha: float = 0.1
+    net_half_width: float = 50.0
+    net_resolution: int = 1000
+    max_hidden: int = 3
+    rank_tau: float = 1e-8
+    QUICK = {"resolution": 301, "n_nets": 20, "net_resolution": 301}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "half_width": "> 0", "resolution": ">= 2", "scales": "nonempty, > 0", "alpha": "in [0.01, 0.99]",
+        "tie_tol": ">= 0", "n_nets": ">= 1", "net_alpha": "in [0.01, 0.99]", "net_half_width": "> 0",
+        "net_resolution": ">= 2", "max_hidden": ">= 1", "rank_tau": "in [0, 1]"}
+
+
+def _mismatches(model, truth, box, resolution, tie_tol) -> tuple[int, int]:
+    """Grid points (away from ties) where the net's class-0 region and ``truth`` disagree,
+    and the number of tie points."""
+    regions = decision_regions(model, box, resolution, tie_tol=tie_tol)
+    _, _, pts = grid(box, resolution)
+    lab = regions.labels.reshape(-1)
+    ok = lab != TIE
+    expected = truth(pts).numpy()
+    return int(((lab == 0) != expected)[ok].sum()), int((~ok).sum())
+
+
+@experiment("nguyen-regions-analytic", source=SOURCE_004_CH5 + ", Sec. 5.2-5.3 (examples and theorems)",
+            claim="NG-5.3.1/5.3.2/5.3.3: the thesis' examples have a 2-component region (5.3.1 in "
+                  "the union form); NG-T5.2.3/T5.2.4: random full-rank pyramidal nets give "
+                  "connected regions",
+            params=AnalyticParams)
+def nguyen_regions_analytic(p: AnalyticParams) -> Result:
+    verdict, rows, figs = Verdict(), [], {}
+    box = (-p.half_width, p.half_width)
+    examples = [
+        ("5.3.1 leaky(0.5) 2-1-2-2", example_531, 0, region_531_union, 2),
+        ("5.3.2 rank-deficient W1", example_532(p.alpha), 0, region_532, 2),
+        ("derived n1 = d+1 = 3", example_532(p.alpha, extra_unit=True), 0, region_532, 2),
+        ("5.3.3 relu 2-2-2-2", example_533, 0, region_533, 2),
+    ]
+    fig, axes = figure(len(examples), width=4.0)
+    for (name, f, cls, truth, expected), ax in zip(examples, axes, strict=True):
+        wins = regions_by_window(f, box, p.resolution, p.scales, tie_tol=p.tie_tol)
+        status, count = window_status(wins, cls)
+        bad, ties = _mismatches(f, truth, box, p.resolution, p.tie_tol)
+        verdict.add(f"{name}: grid labels vs the closed-form region (mismatches)", bad, 0, p.tie_tol,
+                    bad == 0, note=f"{ties} tie points excluded", kind="evidence")
+        counts = [w.count(cls) for w in wins]
+        verdict.add(f"{name}: components of the class-{cls} region over windows x{list(p.scales)}",
+                    counts, expected, None, all(c == expected for c in counts) and status != "connected",
+                    note=f"status {status}: every component touches the edge in every window"
+                    if status == "stable" else f"status {status}", kind="evidence")
+        rows += [{"example": name, "scale": s, "class": j, "components": w.count(j),
+                  "status": w.status(j), "tie_fraction": w.tie_fraction}
+                 for s, w in zip(p.scales, wins, strict=True) for j in range(w.n_classes)]
+        plot_regions(ax, wins[0], title=f"{name}\n{counts[0]} components ({status})")
+    figs["examples"] = fig
+
+    # the seed's "and" form of 5.3.1 is empty; the net's region is not
+    _, _, pts = grid(box, p.resolution)
+    seed_pixels = int(region_531_seed(pts).sum())
+    union_pixels = int(region_531_union(pts).sum())
+    verdict.add("5.3.1: seed's C_1 = {x1+x2 > 2 and x1+x2 < -4} is empty, the net's C_1 is not",
+                {"seed_form_pixels": seed_pixels, "union_form_pixels": union_pixels},
+                "seed form empty; union form = net region", None,
+                seed_pixels == 0 and union_pixels > 0, kind="erratum",
+                note="CLAIMS.md NG-5.3.1: the correct set is the union")
+    w1 = example_532(p.alpha, extra_unit=True).W1
+    r = matrix_rank(w1, tau=p.rank_tau, warn=False).count
+    verdict.add("derived n1 = 3 example: W_1 (2x3) has full rank 2", r, 2, p.rank_tau, r == 2,
+                kind="consistency")
+    ties532 = wins_tie = decision_regions(example_532(p.alpha), box, p.resolution,
+                                          tie_tol=p.tie_tol)
+    red = ties532.count(1)
+    verdict.add("5.3.2: the red region is empty (the strip |x1| <= 1 is all ties)",
+                {"red_components": red, "tie_fraction": round(wins_tie.tie_fraction, 4)},
+                {"red_components": 0, "tie_fraction": round(1 / p.half_width, 4)}, 0.01,
+                red == 0 and abs(wins_tie.tie_fraction - 1 / p.half_width) < 0.01,
+                note="f_blue = f_red = -2 alpha on the strip: ties are handled explicitly",
+                kind="evidence")
+
+    # random full-rank pyramidal nets (T5.2.3) and one-hidden-layer sigmoid nets (T5.2.4)
+    gen = check_generator(p.seed)
+    net_box = (-p.net_half_width, p.net_half_width)
+    tally = {}
+    for family in ("leaky_relu", "sigmoid"):
+        counts = {"connected": 0, "disconnected": 0, "inconclusive": 0}
+        low_rank = 0
+        for k in progress(range(p.n_nets), f"random {family} nets"):
+            hidden = 1 if family == "sigmoid" else 1 + k % p.max_hidden
+            m = 2 + k % 2
+            f, Ws = random_pyramidal([2] * (hidden + 1) + [m], family, gen, p.net_alpha)
+            low_rank += any(matrix_rank(W, tau=p.rank_tau, warn=False).count < 2 for W in Ws[:-1])
+            reg = decision_regions(f, net_box, p.net_resolution, tie_tol=p.tie_tol)
+            statuses = [reg.status(j) for j in range(m)]
+            if any(st not in ("connected", "empty") for st in statuses):
+                statuses = refined_status(f, net_box, p.net_resolution, coarse=reg,
+                                          tie_tol=p.tie_tol)
+            worst = next((w for w in ("disconnected", "inconclusive") if w in statuses),
+                         "connected")
+            joined, path_margin = (None, math.nan)
+            if worst != "connected":
+                # a grid split may be a region thinner than a pixel: try to join the pieces
+                joined, path_margin = joined_by_paths(f, Ws, reg, p.tie_tol)
+                if joined:
+                    worst = "connected (joined by path)"
+            counts[worst] = counts.get(worst, 0) + 1
+            rows.append({"example": f"random {family}", "net": k, "hidden_layers": hidden,
+                         "classes": m, "status": worst, "grid_status": next(
+                             (w for w in ("disconnected", "inconclusive") if w in statuses), "connected"),
+                         "path_min_margin": path_margin,
+                         "components": [reg.count(j) for j in range(m)]})
+        tally[family] = counts
+        split = counts.get("disconnected", 0) + counts.get("inconclusive", 0)
+        verdict.add(f"random {family} pyramidal nets with a region split on the grid that no "
+                    "verified path joins", split, 0, None, split == 0,
+                    note=f"{counts} over {p.n_nets} nets. A grid split (an interior component on "
+                         "the grid and on the 2x finer grid, or components touching the edge) is "
+                         "tested by joining each piece to the largest with a path whose last hidden "
+                         "layer moves on a straight segment (mapped back through the layers' "
+                         f"inverses) and a forward pass at {PATH_SAMPLES} points keeping the class "
+                         "with margin > tie_tol; 'connected (joined by path)' = a split the grid "
+                         "could not resolve (a region thinner than a pixel). A disconnected region "
+                         "admits no such path.",
+                    kind="evidence")
+        verdict.add(f"random {family} nets: hidden weight matrices full rank", p.n_nets - low_rank,
+                    p.n_nets, p.rank_tau, low_rank == 0, kind="consistency")
+    table = pd.DataFrame(rows)
+    table["components"] = table["components"].astype(str)
+    return Result(table, verdict, figs, {"random_nets": tally})

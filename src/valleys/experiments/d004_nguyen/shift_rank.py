@@ -1,0 +1,143 @@
+"""Document 004 (Nguyen's thesis), chapter 3: shift independence and bias span.
+
+``nguyen-shift-rank``: ReLU, leaky-ReLU and ELU are not combinations of their own shifts
+(NG-L3.4.3: rank [sigma(x_g - a_i)] = p + 1) and their bias moves span R^n
+(NG-L3.4.11: rank [sigma(v + b_s 1)] = n); polynomials of degree d stop at d + 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ...expressivity.shift import HIGH_PRECISION_DPS, bias_span_rank, polynomial_shift_rank, shift_rank
+from ...nets import get_activation, poly
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+
+SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks', ch. 3"
+
+
+POLY_ACTIVATIONS = {"square": (0.0, 0.0, 1.0), "cube": (0.0, 0.0, 0.0, 1.0),
+                    "1+2z+z3": (1.0, 2.0, 0.0, 1.0)}
+"""Polynomial controls by name (coefficients a_0, a_1, ...)."""
+
+
+@dataclass(frozen=True)
+class ShiftParams(Params):
+    """Parameters of ``nguyen-shift-rank``.
+
+    Attributes:
+        activations: activations covered by NG-L3.4.3 (rank must be full).
+        polynomials: polynomial controls (names of POLY_ACTIVATIONS; rank deg + 1).
+        probes: activations the lemma does not cover, reported only.
+        p: shifts besides a_0 = 0 (matrix has p + 1 columns).
+        n: length of v in the bias-span check.
+        n_biases: sampled biases b_s (>= n + 1; one in every gap between the -v_i).
+        draws: random draws of shifts / v per activation.
+        shift_lim: shifts uniform in [-shift_lim, shift_lim]. x_lim, grid_points: the grid.
+        tau: relative singular-value threshold of the rank.
+        gap_required: a rank decided across a smaller singular-value ratio is reported as
+            ambiguous (reported only: a covered activation's draw whose float64 rank is short
+            of full is decided again with HIGH_PRECISION_DPS digits, a polynomial's must be
+            exactly degree + 1).
+    """
+
+    activations: tuple[str, ...] = ("relu", "leaky_relu", "elu")
+    polynomials: tuple[str, ...] = tuple(POLY_ACTIVATIONS)
+    probes: tuple[str, ...] = ("softplus", "tanh")
+    p: int = 30
+    n: int = 40
+    n_biases: int = 200
+    draws: int = 100
+    shift_lim: float = 3.0
+    x_lim: float = 6.0
+    grid_points: int = 2001
+    tau: float = 1e-10
+    gap_required: float = 1e3
+    QUICK = {"draws": 4, "grid_points": 801}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "activations": "nonempty, one of relu|leaky_relu|elu", "polynomials":
+        "one of " + "|".join(POLY_ACTIVATIONS), "probes": "one of softplus|tanh|sigmoid|exp|expm1",
+        "p": ">= 1", "n": ">= 1", "n_biases": ">= 2", "draws": ">= 1", "shift_lim": "> 0",
+        "x_lim": "> 0", "grid_points": ">= 2", "tau": "in [0, 1]", "gap_required": ">= 1"}
+
+
+@experiment("nguyen-shift-rank", source=SOURCE_004 + ", Lemma 3.4.3 and Lemma 3.4.11",
+            claim="NG-L3.4.3/NG-L3.4.11: rank [sigma(x - a_i)] = p + 1 and rank [sigma(v + b_s 1)] = n "
+                  "for relu, leaky-relu and elu in every draw; polynomials saturate at degree + 1",
+            params=ShiftParams)
+def nguyen_shift_rank(p: ShiftParams) -> Result:
+    verdict, rows = Verdict(), []
+    kinds = ([(a, "covered") for a in p.activations] + [(a, "polynomial") for a in p.polynomials]
+             + [(a, "probe") for a in p.probes])
+    for name, kind in progress(kinds, "activations"):
+        act = poly(POLY_ACTIVATIONS[name], name=name) if kind == "polynomial" else get_activation(name)
+        for d in range(p.draws):
+            sr = shift_rank(act, p.p, seed=p.seed * 100_003 + 2 * d, shift_lim=p.shift_lim,
+                            x_lim=p.x_lim, grid_points=p.grid_points, tau=p.tau,
+                            gap_required=p.gap_required)
+            br = bias_span_rank(act, p.n, p.n_biases, seed=p.seed * 100_003 + 2 * d + 1, tau=p.tau,
+                                gap_required=p.gap_required)
+            for r in (sr, br):
+                rows.append(r.to_dict() | {"activation": name, "class": kind, "draw": d})
+    table = pd.DataFrame(rows)
+    for name, kind in kinds:
+        if kind == "probe":
+            continue
+        for which, size in (("shift", p.p + 1), ("bias_span", p.n)):
+            sub = table[(table.activation == name) & (table.kind == which)]
+            expect = size if kind == "covered" else polynomial_shift_rank(act_degree(name), size)
+            hits = int((sub["rank"] == expect).sum())
+            ambiguous = int(((sub["rank"] != expect) & sub.ambiguous).sum())
+            label = "p + 1" if which == "shift" else "n"
+            if kind == "covered":
+                # a float64 rank short of full is decided again with HIGH_PRECISION_DPS digits:
+                # full there means the sampled functions are independent (float64 rounding
+                # or the tau threshold hid it); a draw full at neither precision is a miss
+                short = sub[sub["rank"] != expect]
+                rescued = sum(v is True for v in short["full_hp"])
+                misses = len(short) - rescued
+                note = (f"{hits}/{len(sub)} draws full in float64 (tau {p.tau:g}); {rescued} more full "
+                        f"at {HIGH_PRECISION_DPS} digits (sigma_min/sigma_max "
+                        f"{_ratios(sub[sub['rank'] != expect])}; {ambiguous} of the float64 misses had a "
+                        f"gap ratio < {p.gap_required:g}); smallest float64 gap ratio "
+                        f"{sub.gap_ratio.min():.3g}")
+                name_check = f"{name}: {which} rank = {label} in every draw (float64, else {HIGH_PRECISION_DPS} digits)"
+            else:
+                misses = int((sub["rank"] != expect).sum())
+                note = (f"{hits}/{len(sub)} draws exactly {expect}; ranks {sorted(set(sub['rank']))}, "
+                        f"smallest gap ratio {sub.gap_ratio.min():.3g}")
+                name_check = f"{name}: {which} rank = {expect} in every draw"
+            verdict.add(name_check, misses, 0, p.tau, misses == 0 and len(sub) == p.draws,
+                        note=note, kind="evidence")
+    fig, axes = figure(2, width=4.5)
+    for ax, which, size in zip(axes, ("shift", "bias_span"), (p.p + 1, p.n), strict=True):
+        sub = table[table.kind == which].groupby("activation", sort=False)["rank"].mean()
+        ax.bar(np.arange(len(sub)), sub.to_numpy(), color=["C0" if a in p.activations else
+                                                           "C3" if a in p.polynomials else "0.6"
+                                                           for a in sub.index])
+        ax.axhline(size, color="k", ls=":", lw=0.8)
+        ax.set_xticks(np.arange(len(sub)), sub.index, rotation=30, fontsize=7)
+        ax.set(ylabel="mean rank", title=f"{which}: full = {size}")
+    probes = table[table["class"] == "probe"].groupby(["activation", "kind"])["rank"].mean()
+    return Result(table, verdict, {"ranks": fig},
+                  {"probes_mean_rank": {f"{a}/{k}": float(v) for (a, k), v in probes.items()},
+                   "note": "softplus and tanh are analytic: their shift matrices are full rank "
+                           "in exact arithmetic but numerically ill-conditioned (probes only)"})
+
+
+def _ratios(rows: pd.DataFrame) -> str:
+    values = rows["sigma_ratio_hp"].dropna()
+    return ", ".join(f"{v:.3g}" for v in values) if len(values) else "none recomputed"
+
+
+def act_degree(name: str) -> int:
+    """Degree of a polynomial control."""
+    coeffs = np.trim_zeros(np.asarray(POLY_ACTIVATIONS[name]), "b")
+    return len(coeffs) - 1

@@ -1,0 +1,155 @@
+"""Document 004 (Nguyen thesis), chapter 4: skip connections from N hidden neurons to the output.
+
+``nguyen-skip``: the Table 4.3 analogue on digits (a 10-layer MLP and its skip variant,
+SGD vs ``rand``, sigmoid and softplus), 8 random choices of the skip neurons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ...expressivity import skip_stack
+from ...train import fit_stack
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
+
+#: Table 4.3 of the thesis (CIFAR-10, no augmentation): model -> (sigmoid test, train, softplus test, train).
+THESIS_TABLE_4_3 = {
+    "VGG11": (10, 10, 78.92, 100), "VGG11-skip (rand)": (62.81, 100, 64.49, 100),
+    "VGG11-skip (SGD)": (72.51, 100, 80.57, 100), "VGG16": (10, 10, 81.33, 100),
+    "VGG16-skip (rand)": (61.57, 100, 61.46, 100), "VGG16-skip (SGD)": (70.61, 100, 81.91, 100),
+}
+
+
+def _accuracy(stack, X, y) -> np.ndarray:
+    with torch.no_grad():
+        return (stack.forward(X).argmax(-1) == y).double().mean(1).numpy() * 100
+
+
+# ---------------------------------------------------------------------------- nguyen-skip
+@dataclass(frozen=True)
+class SkipParams(Params):
+    """Parameters of ``nguyen-skip``.
+
+    Attributes:
+        n_train, n_test: digits in the two parts (N = n_train skip neurons).
+        depth, width: hidden layers and their width (depth * width >= n_train).
+        activations: subset of sigmoid|softplus; gamma: the softplus sharpness.
+        n_seeds: seeds (init and choice of the N skip neurons).
+        epochs, batch_size: SGD epochs (learning rate / 10 at 50% and 75%) and mini-batch size.
+        lr, momentum: SGD with Nesterov momentum (the thesis does not state the momentum).
+        rand_lr, rand_epochs: SGD of the ``rand`` mode (only V trained, a convex problem whose
+            features Psi(U) are computed once).
+        collapse_depth: the plain-sigmoid collapse (Glorot-Bengio, depth > 5) is checked only for
+            nets at least this deep.
+        chance_acc: the plain sigmoid net "collapses" when its train accuracy (%) is below this.
+        z: the SGD-vs-rand test gap must exceed z standard deviations (needs >= 3 seeds).
+    """
+
+    n_train: int = 1000
+    n_test: int = 797
+    depth: int = 10
+    width: int = 128
+    activations: tuple[str, ...] = ("sigmoid", "softplus")
+    gamma: float = 20.0
+    n_seeds: int = 8
+    epochs: int = 100
+    batch_size: int = 100
+    lr: float = 0.01
+    momentum: float = 0.9
+    rand_lr: float = 0.01
+    rand_epochs: int = 300
+    collapse_depth: int = 8
+    chance_acc: float = 20.0
+    z: float = 2.0
+    QUICK = {"n_train": 120, "n_test": 100, "depth": 4, "width": 40, "n_seeds": 2, "epochs": 60,
+             "batch_size": 40, "lr": 0.2, "rand_lr": 1.0, "rand_epochs": 300, "activations": ("softplus",)}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "n_train": "in [2, 1797]", "n_test": ">= 1", "depth": ">= 1", "width": ">= 1",
+        "activations": "one of sigmoid|softplus", "gamma": "> 0", "n_seeds": ">= 1", "epochs": ">= 1",
+        "batch_size": ">= 1", "lr": "> 0", "momentum": "in [0, 1]", "rand_lr": "> 0", "rand_epochs": ">= 1",
+        "collapse_depth": ">= 1", "chance_acc": "in [0, 100]", "z": ">= 0"}
+
+
+@experiment("nguyen-skip", source=SOURCE_004_CH4 + ", Thm 4.3.4 and Table 4.3",
+            claim="NG-L4.3.2 / NG-T4.3.4: rank Psi(U) = N for random U; skip nets (SGD and rand) reach "
+                  "100% train accuracy while the plain deep sigmoid net collapses; skip-SGD generalises "
+                  "better than skip-rand",
+            params=SkipParams)
+def nguyen_skip(p: SkipParams) -> Result:
+    if p.depth * p.width < p.n_train:
+        from ...errors import InvalidParameterError
+
+        msg = f"nguyen-skip needs depth * width >= n_train (N skip neurons). Got {p.depth} * {p.width} < {p.n_train}."
+        raise InvalidParameterError(msg)
+    Xtr, ytr, Xte, yte = digits_split(p.n_train, p.n_test, p.seed)
+    widths = [64] + [p.width] * p.depth + [10]
+    seeds = [p.seed * 1000 + s for s in range(p.n_seeds)]
+    verdict, rows, psi_rows, spreads = Verdict(), [], [], {}
+    kw = {"loss": "ce", "method": "sgd", "lr": p.lr, "steps": p.epochs, "momentum": p.momentum,
+          "nesterov": True, "schedule": "step", "batch_size": p.batch_size, "seed": p.seed,
+          "record_every": max(1, p.epochs // 10), "progress": False}
+    histories = {}
+    for name in progress(p.activations, "activations"):
+        act = _activation(name, p.gamma)
+        plain = skip_stack(widths, act, None, seeds)
+        skip = skip_stack(widths, act, p.n_train, seeds)
+        ranks, spreads[name] = _psi_ranks(skip, Xtr)
+        psi_rows += [{"activation": name, **r} for r in ranks]
+        for model, stack, trainable in (("plain (SGD)", plain, None), ("skip (SGD)", skip, None),
+                                        ("skip (rand)", skip, ("V",))):
+            extra = {} if trainable is None else {"lr": p.rand_lr, "steps": p.rand_epochs,
+                                                  "record_every": max(1, p.rand_epochs // 10)}
+            res = fit_stack(stack, Xtr, ytr, trainable=trainable, **{**kw, **extra})
+            histories[(name, model)] = res.history
+            tr, te = _accuracy(res.stack, Xtr, ytr), _accuracy(res.stack, Xte, yte)
+            rows += [{"source": "ours (digits)", "activation": name, "model": model, "seed": s,
+                      "train_acc": float(a), "test_acc": float(b), "final_loss": float(v)}
+                     for s, a, b, v in zip(seeds, tr, te, res.losses, strict=True)]
+    table = pd.DataFrame(rows)
+    psi = pd.DataFrame(psi_rows)
+    frac = float((psi.rank_psi == p.n_train).mean())
+    verdict.add("rank Psi(U) = N for random U (Press threshold)", frac, 1.0, None, frac == 1.0,
+                note=f"{len(psi)} draws; min sigma_min = {float(psi.sigma_min_psi.min()):.3g}; "
+                     + "; ".join(f"{n}: {_spread_note(v)}" for n, v in spreads.items()), kind="evidence")
+    summary = table.groupby(["activation", "model"]).agg(train_mean=("train_acc", "mean"),
+                                                         test_mean=("test_acc", "mean"),
+                                                         test_std=("test_acc", "std")).reset_index()
+    for name in p.activations:
+        s = summary[summary.activation == name].set_index("model")
+        for model in ("skip (SGD)", "skip (rand)"):
+            acc = float(table[(table.activation == name) & (table.model == model)].train_acc.min())
+            verdict.add(f"{name}: {model} reaches 100% train accuracy (every seed)", acc, 100.0, None,
+                        acc == 100.0, kind="evidence")
+        if name == "sigmoid" and p.depth >= p.collapse_depth:
+            acc = float(s.loc["plain (SGD)", "train_mean"])
+            verdict.add("sigmoid: the plain deep net collapses (mean train accuracy < chance_acc)", acc,
+                        f"< {p.chance_acc}", None, acc < p.chance_acc, kind="evidence")
+        if p.n_seeds >= 3:
+            gap = float(s.loc["skip (SGD)", "test_mean"] - s.loc["skip (rand)", "test_mean"])
+            sd = float(max(s.loc["skip (SGD)", "test_std"], s.loc["skip (rand)", "test_std"]))
+            verdict.add(f"{name}: skip-SGD test accuracy exceeds skip-rand by > z SD", gap, f"> {p.z} * {sd:.3g}",
+                        None, gap > p.z * sd, kind="evidence")
+    for model, (st, sr, pt, pr) in THESIS_TABLE_4_3.items():
+        for name, te, tr in (("sigmoid", st, sr), ("softplus", pt, pr)):
+            rows.append({"source": "thesis (CIFAR-10, GPU)", "activation": name, "model": model,
+                         "train_acc": tr, "test_acc": te})
+    table = pd.concat([pd.DataFrame(rows), psi.assign(source="ours (digits): Psi rank")], ignore_index=True)
+    fig, axes = figure(len(p.activations), width=4.5)
+    for ax, name in zip(axes, p.activations, strict=True):
+        for model in ("plain (SGD)", "skip (SGD)", "skip (rand)"):
+            h = histories[(name, model)].groupby("step").train_error.mean()
+            ax.plot(h.index, 100 * (1 - h.values / p.n_train), "o-", ms=3, label=model)
+        ax.set(xlabel="epoch", ylabel="train accuracy (%)", title=f"{name}, {p.depth}x{p.width}, N = {p.n_train}")
+        ax.legend(fontsize=7)
+    return Result(table, verdict, {"train_accuracy": fig},
+                  {"summary": summary.to_dict(orient="records"), "spread_by_layer": spreads,
+                   "comparison": "qualitative only: thesis is VGG/DenseNet on CIFAR-10 (GPU, 300 epochs)"})

@@ -1,0 +1,127 @@
+"""Document 004 (Nguyen thesis), chapter 2: one wide layer makes the features linearly independent.
+
+``nguyen-zero-loss``: NG-T2.4.11 by NG-A2, and Levenberg–Marquardt (or L-BFGS) from many starts on
+wide sigmoid nets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+
+from ...core import Landscape
+from ...expressivity import matrix_feature_rank, zero_loss_construction
+from ...nets import mlp
+from ...train import GRAD_TOL, NO_PROGRESS, fit
+from ..common import figure, progress
+from ..params import Params
+from ..registry import experiment
+from ..result import Result, Verdict
+from ._shared import SOURCE_004_CH2, noisy_digits, one_hot
+
+
+# --------------------------------------------------------------------- nguyen-zero-loss
+@dataclass(frozen=True)
+class ZeroLossParams(Params):
+    """Parameters of ``nguyen-zero-loss``.
+
+    Attributes:
+        n_samples: digits used (N).
+        residual_tol: NG-A2 passes when max |F_L - Y| <= residual_tol.
+        n_starts: random starts of the local method on the wide net.
+        width: n_1 of the trained sigmoid net [64, width, 10] (width >= N, k = L - 1).
+        method: the local method: ``"lm"`` (Levenberg–Marquardt, damped Gauss–Newton descent
+            on all parameters) or ``"lbfgs"``. CLAIMS §6 item 18 says gradient descent; on
+            these ill-conditioned sigmoid features first-order methods do not reach a
+            critical point in a CPU budget (L-BFGS: loss ratio 1.7e-4 and no stationary
+            run after 3000 evaluations from 40 starts), so the default is the second-order one.
+        max_evals: budget per start: L-BFGS function evaluations or LM trial steps.
+        grad_tol: a run is stationary when ||grad|| <= grad_tol (loss: 1/2 sum ||f - y||^2); a run
+            that the method ends by itself (no decrease possible in float64) counts as stationary too.
+        loss_ratio: a stationary run is global when loss <= loss_ratio * initial loss.
+    """
+
+    n_samples: int = 200
+    residual_tol: float = 1e-8
+    n_starts: int = 100
+    width: int = 256
+    method: str = "lm"
+    max_evals: int = 3000
+    grad_tol: float = 1e-6
+    loss_ratio: float = 1e-8
+    QUICK = {"n_samples": 20, "n_starts": 3, "width": 40, "max_evals": 1500}
+    LIMITS: ClassVar[dict[str, str]] = {
+        "n_samples": "in [2, 1797]", "residual_tol": "> 0", "n_starts": ">= 1", "width": ">= 1",
+        "method": "one of lm|lbfgs", "max_evals": ">= 1", "grad_tol": "> 0", "loss_ratio": "> 0"}
+
+
+@experiment("nguyen-zero-loss", source=SOURCE_004_CH2 + ", Thm 2.4.11 (construction and training)",
+            claim="NG-T2.4.11 / NG-A2: with a wide layer and a pyramidal top there are zero-loss "
+                  "minima in S_k, and every critical point in S_k reached by a local method is global",
+            params=ZeroLossParams)
+def nguyen_zero_loss(p: ZeroLossParams) -> Result:
+    X, y = noisy_digits(p.n_samples, 0.0, p.seed)
+    N = X.shape[0]
+    verdict, rows = Verdict(), []
+    cases = [(1, [64, N, 10]), (1, [64, N + 20, 15, 10]), (2, [64, 40, N + 10, 12, 10]),
+             (1, [64, N + 5, 30, 20, 10])]
+    worst, rank_ok = 0.0, True
+    for act in ("sigmoid", "softplus"):
+        for k, widths in cases:
+            z = zero_loss_construction(X, y, widths, k, act, seed=p.seed)
+            full = z.rank_Fk == N and all(r == f for r, f in z.ranks_U)
+            rank_ok &= full
+            worst = max(worst, z.residual)
+            rows.append({"part": "construction", "activation": act, "k": k, "widths": str(widths),
+                         "residual": z.residual, "rank_Fk": z.rank_Fk,
+                         "ranks_U": str(z.ranks_U), "in_S_k": full})
+    verdict.add("NG-A2 max |F_L - Y| over all cases", worst, 0.0, p.residual_tol, worst <= p.residual_tol,
+                kind="evidence")
+    verdict.add("NG-A2 points lie in S_k (rank F_k = N, U_{k+2..L} full rank)", rank_ok, True, None, rank_ok,
+                kind="evidence")
+
+    widths = [64, p.width, 10]
+    finals = [_zero_loss_start(p, X, one_hot(y), widths, s) for s in progress(range(p.n_starts), "starts")]
+    rows += finals
+    fr = pd.DataFrame(finals)
+    stationary = fr[fr.stationary]
+    covered = stationary[stationary.in_S_1]  # the theorem speaks of critical points in S_1 only
+    bad = covered[~covered["global"]]
+    verdict.add(f"stationary runs in S_1 ({p.method}: ||grad|| <= grad_tol, or ended by itself with no "
+                "decrease possible in float64; Press-rank F_1 = N) with loss <= loss_ratio * initial",
+                f"{len(covered) - len(bad)}/{len(covered)}", "all", p.loss_ratio,
+                len(covered) > 0 and bad.empty,
+                note=(f"{len(fr)} starts, {len(stationary)} stationary, {len(stationary) - len(covered)} of "
+                      "them outside S_1; no stationary run in S_1 means the check cannot speak"),
+                kind="evidence")
+    ended = bool((fr["global"] & (fr.grad_norm <= p.grad_tol)).all())
+    verdict.add("every run ends with ||grad|| <= grad_tol at loss <= loss_ratio * initial (CLAIMS §6 item 18)",
+                int((fr["global"] & (fr.grad_norm <= p.grad_tol)).sum()), len(fr), p.loss_ratio, ended,
+                note=(f"max final loss / initial = {float((fr.loss / fr.initial_loss).max()):.3g}, "
+                      f"max ||grad|| = {float(fr.grad_norm.max()):.3g}, median steps = {float(fr.evals.median()):g}"),
+                kind="evidence")
+    fig, (ax,) = figure()
+    ax.loglog(fr.grad_norm.clip(lower=1e-300), (fr.loss / fr.initial_loss).clip(lower=1e-300), "o")
+    ax.axvline(p.grad_tol, color="k", lw=0.5)
+    ax.axhline(p.loss_ratio, color="k", lw=0.5)
+    ax.set(xlabel="final ||grad||", ylabel="final loss / initial",
+           title=f"{p.method}, sigmoid {widths}, N = {N}")
+    return Result(pd.DataFrame(rows), verdict, {"final_points": fig}, {"widths": widths, "method": p.method})
+
+
+def _zero_loss_start(p: ZeroLossParams, X, Y, widths, s: int) -> dict:
+    """One random start of the local method on the wide sigmoid net: where it ends."""
+    land = Landscape(mlp(widths, "sigmoid", seed=p.seed + 1000 + s), (X, Y), loss="half_squared",
+                     reduction="sum")
+    L0 = float(land.loss(land.theta0))
+    extra = {"history_size": 50} if p.method == "lbfgs" else {}
+    res = fit(land, method=p.method, lr=1.0, steps=p.max_evals, grad_tol=p.grad_tol,
+              record_every=p.max_evals, progress=False, **extra)
+    g = float(land.grad(res.theta).norm())
+    rank = matrix_feature_rank(land.features(res.theta, 1)).rank
+    return {"part": p.method, "start": s, "initial_loss": L0, "loss": res.loss, "grad_norm": g,
+            "rank_F1": rank, "in_S_1": rank == X.shape[0], "reason": res.reason, "evals": res.steps,
+            "stationary": g <= p.grad_tol or res.reason in (GRAD_TOL, NO_PROGRESS),
+            "global": res.loss <= p.loss_ratio * L0}
