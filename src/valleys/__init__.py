@@ -18,6 +18,10 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
+from .kinds import register_builtin_kinds as _register_builtin_kinds
+
+_register_builtin_kinds()  # the sweep task kinds, by dotted path (light: nothing is imported)
+
 
 def __getattr__(name: str):
     """Import the torch-backed core lazily, so that ``valleys --help`` and ``valleys version``

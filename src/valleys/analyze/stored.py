@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..experiments import Experiment, Params, Result, Verdict
+from ..record import Experiment, Params, Result, Verdict
 from .analysis import AnalysisResult, _check_dense, _theta_of, check_start, make_landscape, run_analysis
 from .inputs import DEFAULT_DATA_SEED, parse_input_shape, resolve_data
 from .model import build_model, file_sha256, load_weights

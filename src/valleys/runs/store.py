@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .._atomic import atomic_path, fsync_dir, write_text
 from ..errors import InvalidParameterError, RunStoreError
-from ..experiments import Experiment, Params, Result
+from ..record import Experiment, Params, Result
 from ..report import RunPage, render_index, render_run
 from ..report.interactive import ensure_plotly_asset
 from . import writer

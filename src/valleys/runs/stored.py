@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..experiments import Result, Verdict
+from ..record import Result, Verdict
 from ..report import RunPage
 from .errors import DamagedRunError, SurfaceTooLargeError
 from .record import RunRecord

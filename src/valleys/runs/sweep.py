@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from .._atomic import atomic_path, write_text
-from ..errors import InvalidParameterError, RunStoreError
+from ..errors import RunStoreError, ValleysError
 from . import jsonio
 from .errors import UnknownRunError
 from .sweep_catalogue import (
@@ -46,8 +46,8 @@ from .sweep_catalogue import (
     SweepRecord,
     TaskRecord,
 )
-from .sweep_spec import EXPERIMENT, SWEEP_PREFIX, SweepSpec, Task, expand, parse_grid, parse_seeds
-from .sweep_task import META_KEY
+from .sweep_spec import EXPERIMENT, SWEEP_PREFIX, SweepSpec, Task
+from .sweep_task import META_KEY, resolve, stored_task, task_kind, task_kinds, with_runner
 
 SPEC_NAME = "sweep.json"
 TASKS_DIR = "tasks"
@@ -61,11 +61,15 @@ FRONT = ("task", "seed", "passed")
 
 def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = False,
                 fixed: Iterable[str] = ()) -> tuple[SweepSpec, list[Task]]:
-    """Parse and validate a sweep of a registered experiment or of ``analyze``; nothing is stored.
+    """Parse and validate a sweep; nothing is stored.
+
+    ``name`` is planned by the registered task kind of that name when there is one with a
+    planner (``"analyze"``), else as a job of the kind ``"experiment"`` (a registered
+    experiment); see :mod:`valleys.runs.sweep_task`.
 
     Args:
-        name: the experiment name, or ``"analyze"`` (then ``fixed`` must set ``model`` and
-            ``data``; see :mod:`valleys.analyze.sweep`).
+        name: the experiment name, or a kind's name such as ``"analyze"`` (then ``fixed``
+            must set ``model`` and ``data``; see :mod:`valleys.analyze.sweep`).
         grid: ``key=v1,v2,...`` items.
         seeds: ``"0..9"``, ``"0,3"`` or None (the preset's seed).
         quick: start from the quick preset.
@@ -77,23 +81,12 @@ def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = 
     Raises:
         UnknownExperimentError, InvalidParameterError: bad name, syntax, key, type, value.
     """
-    from ..experiments import get_experiment
-
-    if name == "analyze":
-        if quick:
-            raise InvalidParameterError("--quick has no meaning for analyze sweeps (analyze has "
-                                        "one preset); drop it.")
-        from ..analyze.sweep import build_analyze_sweep
-
-        return build_analyze_sweep(list(grid), seeds, list(fixed))
-    exp = get_experiment(name)
-    base = exp.params.preset(quick).with_overrides(list(fixed))
-    seed_list = parse_seeds(seeds) if seeds is not None else (base.seed,)
-    spec = SweepSpec(name=name, grid=parse_grid(list(grid), exp.params), seeds=seed_list,
-                     quick=quick, fixed=tuple(fixed), kind=EXPERIMENT)
-    module = exp.func.__module__
-    module = "" if module.startswith("valleys.") else module
-    return spec, expand(spec, exp.params, module)
+    kinds = task_kinds()
+    own = kinds.get(name)
+    kind = own if own is not None and own.planner and name != EXPERIMENT else task_kind(EXPERIMENT)
+    if not kind.planner:
+        raise ValleysError(f"The task kind {kind.kind!r} cannot plan sweeps by name.")
+    return resolve(kind.planner)(name, list(grid), seeds, quick, tuple(fixed))
 
 
 class Sweeps:
@@ -147,7 +140,7 @@ class Sweeps:
                 {"sweep_id": sweep_id, "spec": spec.to_dict(),
                  "tasks": [{**t.to_dict(), "key": t.key} for t in tasks]}))
             rows = self._lost_files_to_pending(sweep_id, folder)
-            todo = [t.to_dict() for t, row in zip(tasks, rows, strict=True)
+            todo = [with_runner(t.to_dict()) for t, row in zip(tasks, rows, strict=True)
                     if row.status == T_PENDING]
             if on_start is not None:
                 on_start(self.catalogue.get(sweep_id), len(todo))
@@ -273,6 +266,7 @@ class Sweeps:
 
     def _record(self, sweep_id: str, folder: Path, task: dict[str, Any],
                 outcome: dict[str, Any]) -> None:
+        task = stored_task(task)
         t = Task.from_dict(task)
         stem = f"{t.index:05d}-{t.key}"
         worker = f"{outcome.get('host')}:{outcome.get('pid')}" if outcome.get("pid") else None
