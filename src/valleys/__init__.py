@@ -18,9 +18,9 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
-from .kinds import register_builtin_kinds as _register_builtin_kinds
+from .wiring import wire as _wire
 
-_register_builtin_kinds()  # the sweep task kinds, by dotted path (light: nothing is imported)
+_wire()  # task kinds and page renderer of the run store, by dotted path (nothing imported yet)
 
 
 def __getattr__(name: str):

@@ -20,13 +20,12 @@ from tqdm import tqdm
 from .._atomic import atomic_path, fsync_dir, write_text
 from ..errors import InvalidParameterError, RunStoreError
 from ..record import Experiment, Params, Result
-from ..report import RunPage, render_index, render_run
-from ..report.interactive import ensure_plotly_asset
 from . import writer
 from .catalogue import Catalogue
 from .errors import DamagedRunError, ReportWarning, UnknownRunError
 from .liveness import current_host
 from .location import resolve_runs_dir
+from .pages import RunPage, renderer
 from .provenance import host_facts, package_versions
 from .record import (
     ERROR,
@@ -232,7 +231,7 @@ class RunStore:
         path = folder / INDEX_NAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            text = render_index(records, links=links, broken=skip, sweeps=sweeps, sweep_links=sweep_links)
+            text = renderer().render_index(records, links=links, broken=skip, sweeps=sweeps, sweep_links=sweep_links)
             write_text(path, text + f"\n<!-- {_INDEX_MARK} {_digest(records)} -->\n")
         except OSError as exc:
             raise self._unwritable(exc, folder) from exc
@@ -282,7 +281,7 @@ class RunStore:
                                 "elsewhere with 'valleys report --all --out DIR'.")
         try:
             page = read_page(record, max_surface_points=max_surface_points)
-            html = render_run(page)
+            html = renderer().render_run(page)
         except RunStoreError:
             raise
         except Exception as exc:  # a folder damaged in a way the readers did not foresee
@@ -305,7 +304,7 @@ class RunStore:
                 raise self._unwritable(exc, path.parent) from exc
         if page.surfaces:
             try:
-                ensure_plotly_asset(self.root if out is None else Path(out))
+                renderer().ensure_plotly_asset(self.root if out is None else Path(out))
             except OSError as exc:
                 raise self._unwritable(exc, path.parent.parent) from exc
         write_text(path, html)
@@ -428,9 +427,10 @@ class RunStore:
         page = RunPage(record.run_id, experiment.name, experiment.source, experiment.claim,
                        status, params.to_dict(), result.verdict.to_dict(), result.table,
                        metadata["figures"], metadata, record.started, surfaces, tuple(notes))
+        pages = renderer()
         if page.surfaces:
-            ensure_plotly_asset(self.root)
-        write_text(tmp / REPORT_NAME, render_run(page))
+            pages.ensure_plotly_asset(self.root)
+        write_text(tmp / REPORT_NAME, pages.render_run(page))
         bar.update()
         log.write(f"verdict {result.verdict.summary}; wall time {wall:.3f} s")
         log.close()

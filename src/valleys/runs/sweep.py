@@ -13,7 +13,7 @@ Layout of a sweep folder ``<store>/<sweep-id>/``:
   analyze task, ``summary:<name>``, and the mean of each numeric table
   column, ``mean:<column>``);
 - ``figures/*.png`` and ``report.html``: metric against parameter with confidence bands
-  over seeds (:mod:`valleys.report.sweep_report`).
+  over seeds (rendered by the registered page renderer, :mod:`valleys.runs.pages`).
 
 The catalogue rows (:mod:`valleys.runs.sweep_catalogue`) say which tasks are done, so the
 same command after a crash runs only the missing ones; the merged table depends only on
@@ -179,7 +179,7 @@ class Sweeps:
         Returns:
             The paths of the sweep table and of the report.
         """
-        from ..report.sweep_report import SweepPage, render_sweep, sweep_figures
+        from .pages import SweepPage, renderer
         from .writer import parquet_safe, save_figures
 
         record = self.get(sweep_id)
@@ -203,11 +203,12 @@ class Sweeps:
                 safe.to_parquet(tmp, engine="pyarrow", index=False)
         numeric_keys = [k for k, values in record.spec["grid"]
                         if len(values) > 1 and all(_is_number(v) for v in values)]
-        figures = save_figures(record.path, sweep_figures(summary_frame, numeric_keys, keys))
+        pages = renderer()
+        figures = save_figures(record.path, pages.sweep_figures(summary_frame, numeric_keys, keys))
         page = SweepPage(record=record, tasks=tasks, figures=figures, grid_keys=keys,
                          summary=summary_frame)
         report = record.path / REPORT_NAME
-        write_text(report, render_sweep(page))
+        write_text(report, pages.render_sweep(page))
         return table_path, report
 
     # -- reading -----------------------------------------------------------------------

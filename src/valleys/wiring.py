@@ -1,14 +1,15 @@
-"""The sweep task kinds of valleys, wired into the run store by the application layer.
+"""The application layer's wiring: what the run store runs and who renders its pages.
 
-The run store (:mod:`valleys.runs`) runs tasks of any registered kind and names none of
-them. This module registers the two kinds of valleys by dotted path, so that a worker
-imports a runner from its path alone (:func:`valleys.runs.sweep_task.run_task`):
+The run store (:mod:`valleys.runs`) names neither the experiments, the analysis nor the
+report. This module wires them in, by dotted path, so that nothing is imported before it
+is used and a worker imports a task's runner from its path alone
+(:func:`valleys.runs.sweep_task.run_task`):
 
-- ``"experiment"``: a registered experiment (``valleys sweep NAME``);
-- ``"analyze"``: an analysis of the user's model (``valleys sweep analyze``).
+- the task kind ``"experiment"``: a registered experiment (``valleys sweep NAME``);
+- the task kind ``"analyze"``: an analysis of the user's model (``valleys sweep analyze``);
+- the page renderer :mod:`valleys.report` (:mod:`valleys.runs.pages`).
 
-Importing :mod:`valleys` registers them (:func:`register_builtin_kinds`); the modules they
-name are imported only when a sweep is planned or a task runs.
+Importing :mod:`valleys` calls :func:`wire`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,23 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
+from .runs.pages import register_renderer
 from .runs.sweep_task import register_task_kind
 
 BUILTIN_KINDS: dict[str, tuple[str, str]] = {
-    "experiment": ("valleys.kinds:run_experiment_task", "valleys.kinds:plan_experiment_sweep"),
-    "analyze": ("valleys.analyze.sweep:run_analyze_task", "valleys.kinds:plan_analyze_sweep"),
+    "experiment": ("valleys.wiring:run_experiment_task", "valleys.wiring:plan_experiment_sweep"),
+    "analyze": ("valleys.analyze.sweep:run_analyze_task", "valleys.wiring:plan_analyze_sweep"),
 }
 """kind -> (runner, planner), each ``"package.module:function"``."""
+
+PAGE_RENDERER = "valleys.report"
+"""The module that renders the run store's pages."""
+
+
+def wire() -> None:
+    """Register the built-in task kinds and the page renderer with the run store."""
+    register_builtin_kinds()
+    register_renderer(PAGE_RENDERER)
 
 
 def register_builtin_kinds() -> None:
