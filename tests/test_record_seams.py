@@ -174,3 +174,23 @@ def test_check_is_unchanged_by_the_move():
     check = Check("c", 1.0, 1.0, None, True)
     assert check.to_dict() == {"name": "c", "measured": 1.0, "expected": 1.0, "tolerance": None,
                                "passed": True, "note": "", "kind": "evidence"}
+
+
+def test_the_store_runs_anything_with_a_name_params_and_run(tmp_path):
+    @dataclasses.dataclass(frozen=True)
+    class P(valleys.record.Params):
+        value: float = 2.0
+
+    class Job:  # not an Experiment: only the protocol's attributes
+        name, source, claim, params = "plain-job", "000 test", "none", P
+
+        def run(self, params=None):
+            verdict = Verdict()
+            verdict.add("value", params.value, 2.0, 0.0, params.value == 2.0, kind="evidence")
+            return Result(pd.DataFrame({"value": [params.value]}), verdict)
+
+    assert isinstance(Job(), valleys.record.Runnable)
+    store = RunStore(tmp_path / "runs")
+    record = store.execute(Job(), P(), progress=False)
+    assert record.status == "passed" and record.experiment == "plain-job"
+    assert list(store.load_result(record.run_id).table["value"]) == [2.0]

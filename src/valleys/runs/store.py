@@ -1,4 +1,8 @@
-"""The run store: execute an experiment, store everything it produced, list and load runs."""
+"""The run store: execute an experiment, store everything it produced, list and load runs.
+
+It runs anything with a name, params and ``run()`` (:class:`valleys.record.Runnable`) and
+renders its pages through the registered page renderer (:mod:`.pages`).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from tqdm import tqdm
 
 from .._atomic import atomic_path, fsync_dir, write_text
 from ..errors import InvalidParameterError, RunStoreError
-from ..record import Experiment, Params, Result
+from ..record import Params, Result, Runnable
 from . import writer
 from .catalogue import Catalogue
 from .errors import DamagedRunError, ReportWarning, UnknownRunError
@@ -91,13 +95,15 @@ class RunStore:
         if not self.cleanup_stale() and self._index_behind():
             self.write_index()
 
-    def execute(self, experiment: Experiment, params: Params | None = None, *,
+    def execute(self, experiment: Runnable, params: Params | None = None, *,
                 progress: bool = True,
                 on_start: Callable[[RunRecord], None] | None = None) -> RunRecord:
         """Run ``experiment`` with ``params`` and store the run.
 
         Args:
-            experiment: a registered experiment.
+            experiment: what to run: anything with a name, source, claim, params class and
+                ``run(params)`` (:class:`valleys.record.Runnable`; a registered experiment,
+                or an analysis from :meth:`valleys.analyze.stored.PreparedAnalysis.experiment`).
             params: its parameters (None means the full defaults).
             progress: show a stage bar on stderr (only when stderr is a terminal).
             on_start: called with the ``running`` record once the run is catalogued.
@@ -365,7 +371,7 @@ class RunStore:
                "'report --out DIR' can still read it).")
         return RunStoreError(msg)
 
-    def _check_params(self, experiment: Experiment, params: Params | None) -> Params:
+    def _check_params(self, experiment: Runnable, params: Params | None) -> Params:
         if params is None:
             return experiment.params()
         if not isinstance(params, experiment.params):
@@ -374,7 +380,7 @@ class RunStore:
             raise InvalidParameterError(msg)
         return params
 
-    def _start(self, experiment: Experiment, params: Params) -> RunRecord:
+    def _start(self, experiment: Runnable, params: Params) -> RunRecord:
         started = utc_now()
         host = current_host()
         run_id = new_run_id(experiment.name, started)
@@ -386,7 +392,7 @@ class RunStore:
         self.catalogue.insert(record)
         return record
 
-    def _run_and_write(self, experiment: Experiment, params: Params, record: RunRecord,
+    def _run_and_write(self, experiment: Runnable, params: Params, record: RunRecord,
                        tmp: Path, log: RunLog, progress: bool) -> tuple[str, str]:
         bar = tqdm(total=len(_STAGES), desc=experiment.name, unit="stage", leave=False,
                    file=sys.stderr, disable=None if progress else True)
@@ -405,7 +411,7 @@ class RunStore:
         finally:
             bar.close()
 
-    def _write_files(self, experiment: Experiment, params: Params, record: RunRecord,
+    def _write_files(self, experiment: Runnable, params: Params, record: RunRecord,
                      tmp: Path, log: RunLog, bar: tqdm,
                      outcome: tuple[Result, float, list[str]]) -> tuple[str, str]:
         result, wall, caught = outcome
@@ -438,7 +444,7 @@ class RunStore:
         fsync_dir(self.root)
         return status, result.verdict.summary
 
-    def _metadata(self, experiment: Experiment, params: Params, record: RunRecord,
+    def _metadata(self, experiment: Runnable, params: Params, record: RunRecord,
                   result: Result, wall: float, caught: list[str]) -> dict:
         return {"run_id": record.run_id, "experiment": experiment.name,
                 "source": experiment.source, "claim": experiment.claim,
@@ -527,7 +533,7 @@ def _copy_run_file(folder: Path, rel: str, dest: Path) -> None:
         tmp.write_bytes(data)
 
 
-def _call(experiment: Experiment, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:
+def _call(experiment: Runnable, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:
     """Run the experiment, timing it and recording its warnings into the log."""
     with warnings.catch_warnings(record=True) as caught:
         t0 = time.perf_counter()
