@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -126,7 +128,25 @@ def test_a_runner_must_be_importable_by_its_name():
         sweep_task.register_task_kind("bad", "no_colon_here")
 
 
+def _code_strings(path: Path) -> list[str]:
+    """The string constants of a module's code (docstrings left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body and isinstance(node.body[0], ast.Expr)}
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in docs]
+
+
+def test_the_run_store_names_no_experiment_analysis_or_report_module():
+    runs = Path(sweep_task.__file__).parent
+    named = {(path.name, text) for path in sorted(runs.glob("*.py")) for text in _code_strings(path)
+             if any(f"valleys.{p}" in text for p in ("experiments", "analyze", "report"))}
+    assert not named
+
+
 def test_the_builtin_kinds_are_wired_by_path_to_the_application_layer():
+    assert sweep_task.preload_modules() == ["valleys.runs.sweep_task", "valleys.experiments.catalog"]
     kinds = sweep_task.task_kinds()
     assert kinds["experiment"].runner == "valleys.wiring:run_experiment_task"
     assert kinds["analyze"].runner == "valleys.analyze.sweep:run_analyze_task"

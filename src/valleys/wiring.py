@@ -21,11 +21,12 @@ from typing import Any
 from .runs.pages import register_renderer
 from .runs.sweep_task import register_task_kind
 
-BUILTIN_KINDS: dict[str, tuple[str, str]] = {
-    "experiment": ("valleys.wiring:run_experiment_task", "valleys.wiring:plan_experiment_sweep"),
-    "analyze": ("valleys.analyze.sweep:run_analyze_task", "valleys.wiring:plan_analyze_sweep"),
+BUILTIN_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "experiment": ("valleys.wiring:run_experiment_task", "valleys.wiring:plan_experiment_sweep",
+                   ("valleys.experiments.catalog",)),
+    "analyze": ("valleys.analyze.sweep:run_analyze_task", "valleys.wiring:plan_analyze_sweep", ()),
 }
-"""kind -> (runner, planner), each ``"package.module:function"``."""
+"""kind -> (runner, planner, modules a local pool preloads); paths ``"package.module:function"``."""
 
 PAGE_RENDERER = "valleys.report"
 """The module that renders the run store's pages."""
@@ -39,8 +40,8 @@ def wire() -> None:
 
 def register_builtin_kinds() -> None:
     """Register the ``"experiment"`` and ``"analyze"`` task kinds with the run store."""
-    for kind, (runner, planner) in BUILTIN_KINDS.items():
-        register_task_kind(kind, runner, planner)
+    for kind, (runner, planner, preload) in BUILTIN_KINDS.items():
+        register_task_kind(kind, runner, planner, preload=preload)
 
 
 def run_experiment_task(task: dict[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def renderer() -> Any:
     target = _RENDERER.get("target")
     if target is None:
         raise ValleysError("No report page renderer is registered; import valleys (which "
-                           "registers valleys.report) or call register_renderer().")
+                           "registers its own) or call register_renderer().")
     if isinstance(target, str):
         target = importlib.import_module(target)
         _RENDERER["target"] = target

@@ -47,17 +47,21 @@ class TaskKind:
             ``(SweepSpec, tasks)``, imported by the driver (see
             :func:`valleys.runs.sweep.build_sweep`); empty when the kind is not planned by
             name.
+        preload: modules worth importing once where workers are forked from (a local pool's
+            fork server), so that each task does not import them again.
     """
 
     kind: str
     runner: str
     planner: str = ""
+    preload: tuple[str, ...] = ()
 
 
 _KINDS: dict[str, TaskKind] = {}
 
 
-def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Callable = "") -> TaskKind:
+def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Callable = "", *,
+                       preload: tuple[str, ...] = ()) -> TaskKind:
     """Make ``kind`` runnable in sweeps.
 
     The application layer registers the kinds of valleys (``"experiment"``, ``"analyze"``;
@@ -68,6 +72,7 @@ def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Calla
         runner: the dotted path ``"package.module:function"`` of the runner, or the function
             itself (it must be importable by that path: a module-level function).
         planner: the same for the sweep planner (optional; see :class:`TaskKind`).
+        preload: see :class:`TaskKind`.
 
     Returns:
         The registered kind.
@@ -76,7 +81,8 @@ def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Calla
         InvalidParameterError: a path that is not ``module:function`` or a function that
             cannot be imported by its name.
     """
-    entry = TaskKind(kind, dotted_path(runner), dotted_path(planner) if planner else "")
+    entry = TaskKind(kind, dotted_path(runner), dotted_path(planner) if planner else "",
+                     tuple(preload))
     _KINDS[kind] = entry
     return entry
 
@@ -97,6 +103,14 @@ def task_kind(kind: str) -> TaskKind:
 def task_kinds() -> dict[str, TaskKind]:
     """Every registered kind, by name."""
     return dict(_KINDS)
+
+
+def preload_modules() -> list[str]:
+    """The modules a local pool's fork server imports: this one and every kind's preload."""
+    modules = [__name__]
+    for entry in _KINDS.values():
+        modules += [m for m in entry.preload if m not in modules]
+    return modules
 
 
 def dotted_path(target: str | Callable) -> str:
