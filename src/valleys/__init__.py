@@ -18,6 +18,10 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
+from .wiring import wire as _wire
+
+_wire()  # task kinds and page renderer of the run store, by dotted path (nothing imported yet)
+
 
 def __getattr__(name: str):
     """Import the torch-backed core lazily, so that ``valleys --help`` and ``valleys version``

@@ -95,6 +95,7 @@ def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> ar
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Check everything, run, store, and print a short table (or JSON)."""
     from .analyze import AnalyzeParams, run_stored
+    from .runs import RunStore
 
     chosen = any((args.eigs is not None, args.trace, args.density, args.nullity, args.classify,
                   args.plane, args.interpolate, args.connect))
@@ -110,7 +111,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         **{k: v for k, v in (("data_seed", args.data_seed), ("max_plane_points", args.max_plane_points))
            if v is not None})
     with captured_warnings() as caught:  # an error is one line: warnings are shown on success only
-        record, result = run_stored(params, getattr(args, "runs_dir", None), progress=None)
+        runs_dir = getattr(args, "runs_dir", None)
+        record, result = run_stored(params, lambda: RunStore(runs_dir), progress=None)
     for line in caught.lines():
         print(f"valleys: warning: {line}", file=sys.stderr)
     summary = result.metadata.get("summary", {})

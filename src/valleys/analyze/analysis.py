@@ -373,7 +373,7 @@ def _error_bounds(pairs) -> np.ndarray:
 
 
 def _eig_figure(found):
-    from ..experiments.common import figure
+    from ..record.figures import figure
 
     fig, (ax,) = figure(width=5.5, height=3.5)
     for label, marker in (("eig_top", "o"), ("eig_bottom", "s")):

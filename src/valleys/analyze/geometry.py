@@ -154,7 +154,7 @@ def _state_landscape(land, start: dict):
 
 def plane_around(land, theta, grid, *, seed: int = 0) -> dict:
     """Li et al.'s filter-normalised random plane around ``theta`` on ``grid x grid``."""
-    from ..experiments.common import figure
+    from ..record.figures import figure
     from ..surface import plane
 
     surf = plane(land, theta, grid=str(grid), seed=seed)
@@ -179,9 +179,9 @@ def interpolate_models(ends: PathEnds, *, certify: bool = False) -> dict:
     certificate never holds). ``line_interpolated`` says what the line moves
     (:meth:`PathEnds.describe`).
     """
-    from ..experiments.common import figure
     from ..paths import certify as certify_path
     from ..paths import evaluate, linear
+    from ..record.figures import figure
 
     land = ends.land
     path = linear(ends.start, ends.end)
@@ -216,8 +216,8 @@ def connect_models(ends: PathEnds, *, seed: int = 0, steps: int = 500) -> dict:
     (:attr:`PathEnds.state`) are not trained: the bend keeps them at the midpoint, so the
     curve interpolates them linearly. ``curve_max`` and ``curve_barrier`` are measured densely
     along the curve (sampled, a lower bound)."""
-    from ..experiments.common import figure
     from ..paths import bezier_curve, evaluate, linear
+    from ..record.figures import figure
 
     land = ends.land
     curve = bezier_curve(land, ends.start, ends.end, steps=steps, seed=seed)

@@ -6,13 +6,13 @@ opened, so a bad model, checkpoint, data file or option stores nothing.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..experiments import Experiment, Params, Result, Verdict
+from ..errors import InvalidParameterError
+from ..record import Experiment, Params, Result, Verdict
 from .analysis import AnalysisResult, _check_dense, _theta_of, check_start, make_landscape, run_analysis
 from .inputs import DEFAULT_DATA_SEED, parse_input_shape, resolve_data
 from .model import build_model, file_sha256, load_weights
@@ -181,16 +181,28 @@ def prepare(params: AnalyzeParams) -> PreparedAnalysis:
     return PreparedAnalysis(filled, land, ends, data_info, info, notes)
 
 
-def run_stored(params: AnalyzeParams, runs_dir: str | os.PathLike | None = None, *,
-               progress: bool | None = None):
+def run_stored(params: AnalyzeParams, store: Any, *, progress: bool | None = None):
     """Prepare (checking everything), then run and store the analysis.
+
+    Args:
+        params: what to analyse.
+        store: the run store (:class:`valleys.runs.RunStore`), or a function of no
+            arguments that opens it; the function is called only once every input is
+            checked, so a bad input leaves no store behind.
+        progress: show progress bars (None: only on a terminal).
 
     Returns:
         ``(record, details)``: the catalogue record of the stored run and its loaded result.
-    """
-    from ..runs import RunStore
 
+    Raises:
+        InvalidParameterError: ``store`` is neither a run store nor a function opening one.
+    """
+    if not (hasattr(store, "execute") or callable(store)):
+        msg = (f"run_stored takes the run store: run_stored(params, RunStore(runs_dir)) or "
+               f"run_stored(params, lambda: RunStore(runs_dir)). Got {type(store).__name__}.")
+        raise InvalidParameterError(msg)
     prepared = prepare(params)
-    store = RunStore(runs_dir)
+    if not hasattr(store, "execute"):
+        store = store()
     record = store.execute(prepared.experiment(progress), prepared.params, progress=bool(progress))
     return record, store.load_result(record.run_id)

@@ -4,6 +4,8 @@
 expands like an experiment sweep, with :class:`AnalyzeParams` as the parameters. Every
 distinct task (seeds aside) is checked with :func:`prepare` before anything runs or is
 stored, so a missing file, a bad factory or a bad option fails the whole command at once.
+The sweep itself is planned by the application layer (:mod:`valleys.wiring`), which
+registers :func:`run_analyze_task` as the ``"analyze"`` task kind.
 File paths are made absolute first, so local workers (and Dask workers that share the
 file system) find the same files.
 """
@@ -25,23 +27,13 @@ PATH_FIELDS = ("weights", "interpolate", "connect")
 """AnalyzeParams fields that always name a file."""
 
 
-def build_analyze_sweep(grid: list[str], seeds: str | None, fixed: list[str]):
-    """Parse, resolve and check an analyze sweep; nothing is stored.
-
-    Args:
-        grid: ``key=v1,v2,...`` items over :class:`AnalyzeParams` fields.
-        seeds: ``"0..9"``, ``"0,3"`` or None (seed 0).
-        fixed: ``key=value`` items for every task; ``model`` and ``data`` are required.
-
-    Returns:
-        ``(spec, tasks)`` as :func:`valleys.runs.sweep.build_sweep` returns them.
+def resolve_fixed(fixed: list[str]) -> tuple[list[str], AnalyzeParams]:
+    """The ``--set`` items of an analyze sweep with file paths made absolute, and the
+    parameters they give (the base of every task).
 
     Raises:
-        InvalidParameterError, ModelError, DataError, ...: any bad grid, value, model,
-            checkpoint, data file or option, before anything runs.
+        InvalidParameterError: ``model`` or ``data`` missing, or a bad item.
     """
-    from ..runs.sweep_spec import SweepSpec, expand, parse_grid, parse_seeds
-
     given = _assignments(fixed)
     missing = [k for k in ("model", "data") if not given.get(k)]
     if missing:
@@ -49,16 +41,13 @@ def build_analyze_sweep(grid: list[str], seeds: str | None, fixed: list[str]):
                "(for example --set model=my_nets.py:make_cnn data=digits).")
         raise InvalidParameterError(msg)
     resolved = [f"{k}={_absolute(k, v)}" for k, v in given.items()]
-    base = _base(resolved)
-    parsed = parse_grid(list(grid), AnalyzeParams, base=base)
-    parsed = tuple((key, tuple(_absolute(key, v) if isinstance(v, str) else v for v in values))
-                   for key, values in parsed)
-    seed_list = parse_seeds(seeds) if seeds is not None else (base.seed,)
-    spec = SweepSpec(name=KIND, grid=parsed, seeds=seed_list, quick=False, fixed=tuple(resolved),
-                     kind=KIND)
-    tasks = expand(spec, AnalyzeParams, "", base=base)
-    check_tasks(tasks)
-    return spec, tasks
+    return resolved, _base(resolved)
+
+
+def absolute_grid(grid: tuple[tuple[str, tuple[Any, ...]], ...]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """A parsed grid with every value that names a local file made absolute."""
+    return tuple((key, tuple(_absolute(key, v) if isinstance(v, str) else v for v in values))
+                 for key, values in grid)
 
 
 def check_tasks(tasks) -> None:
@@ -84,20 +73,15 @@ def check_tasks(tasks) -> None:
 
 def run_analyze_task(task: dict[str, Any]) -> dict[str, Any]:
     """The ``"analyze"`` task kind: prepare and run one analysis, return it as plain data."""
-    from ..runs import jsonio
-    from ..runs.sweep_task import params_from_dict
-    from ..runs.writer import close_figures
+    from ..record import task_outcome
     from .analysis import run_analysis
 
-    prepared = prepare(params_from_dict(AnalyzeParams, task["params"]))
+    prepared = prepare(AnalyzeParams.from_dict(task["params"]))
     analysis = run_analysis(prepared.land, prepared.params.options(), prepared.ends,
                             prepared.data_info, progress=False)
     analysis.metadata["model"] = prepared.model_info
     analysis.metadata["params_filled"] = prepared.params.to_dict()
-    result = as_result(analysis)
-    close_figures(result.figures)
-    return {"table": result.table, "verdict": result.verdict.to_dict(),
-            "metadata": jsonio.to_jsonable(result.metadata)}
+    return task_outcome(as_result(analysis))
 
 
 def _assignments(items: list[str]) -> dict[str, str]:
@@ -115,10 +99,10 @@ def _base(assignments: list[str]) -> AnalyzeParams:
     """AnalyzeParams from ``key=value`` strings (its defaults need a model, so no base)."""
     import dataclasses
 
-    from ..experiments.params import _hints, parse_value
+    from ..record.params import field_types, parse_value
 
     names = {f.name for f in dataclasses.fields(AnalyzeParams)}
-    hints = _hints(AnalyzeParams)
+    hints = field_types(AnalyzeParams)
     values = {}
     for item in assignments:
         key, raw = item.split("=", 1)

@@ -1,25 +1,20 @@
-"""Helpers shared by experiment modules: figures, contour plots and progress bars."""
+"""Helpers shared by experiment modules: figures (:mod:`valleys.record.figures`), contours, progress bars."""
 
 from __future__ import annotations
 
 import sys
 
 import torch
-from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from ..core import Landscape
 from ..nets.activations import ACTIVATIONS
+from ..record.figures import figure
+
+__all__ = ["ONE_OF_ACTIVATIONS", "figure", "contour", "progress"]
 
 ONE_OF_ACTIVATIONS = "one of " + "|".join(ACTIVATIONS)
 """A ``Params.LIMITS`` clause accepting every registered activation name."""
-
-
-def figure(ncols: int = 1, *, width: float = 5.0, height: float = 4.0) -> tuple[Figure, list]:
-    """A pyplot-free matplotlib figure with ``ncols`` axes (safe in any backend)."""
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
-    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
-    return fig, axes
 
 
 def contour(ax, land: Landscape, lim: float, *, levels: int = 30, points: int = 201) -> None:

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import UnknownExperimentError
-from .params import Params
-from .result import Result
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A registered experiment: a function of its ``Params`` returning a ``Result``."""
-
-    name: str
-    source: str
-    claim: str
-    params: type[Params]
-    func: Callable[[Params], Result]
-
-    def run(self, params: Params | None = None) -> Result:
-        return self.func(params if params is not None else self.params())
-
+from ..record import Experiment, Params, Result
 
 REGISTRY: dict[str, Experiment] = {}
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import markupsafe
 import pandas as pd
 
+from ..runs.pages import SweepPage
 from .environment import environment
 
 CONFIDENCE = 0.95
@@ -35,25 +35,6 @@ MAX_ROWS = 200
 
 PANEL_SIZE = (4.8, 3.6)
 """Size (inches) of each figure of a sweep page: one metric against one grid key."""
-
-
-@dataclass(frozen=True)
-class SweepPage:
-    """What a sweep's report shows.
-
-    Args:
-        record: the sweep's catalogue record (:class:`valleys.runs.sweep_catalogue.SweepRecord`).
-        tasks: its task rows.
-        figures: figure name -> PNG path relative to the sweep folder.
-        grid_keys: the grid keys in order.
-        summary: one row per done task (``summary.parquet``).
-    """
-
-    record: Any
-    tasks: Sequence[Any]
-    figures: dict[str, str] = field(default_factory=dict)
-    grid_keys: Sequence[str] = ()
-    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def metric_columns(summary: pd.DataFrame) -> list[str]:

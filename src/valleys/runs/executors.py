@@ -35,7 +35,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..errors import InvalidParameterError, ValleysError
-from .sweep_task import run_task
+from .sweep_task import preload_modules, run_task
 
 Outcome = dict[str, Any]
 
@@ -47,8 +47,6 @@ DEFAULT_WORKER_TIMEOUT_S = 60.0
 
 _WORKER_POLL_S = 0.2
 """How often the number of workers is asked for while waiting for the first one (seconds)."""
-
-_PRELOAD = ["valleys.runs.sweep_task", "valleys.experiments.catalog"]
 
 
 class SchedulerUnreachableError(ValleysError, ConnectionError):
@@ -120,7 +118,7 @@ class LocalPool:
         self.threads = threads_per_worker(workers) if threads is None else threads
         self.description = f"local pool of {workers} process(es), {self.threads} torch thread(s) each"
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._ctx.set_forkserver_preload(preload_modules())
         self._live: list[_Worker] = []
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:

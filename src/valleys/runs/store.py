@@ -1,4 +1,8 @@
-"""The run store: execute an experiment, store everything it produced, list and load runs."""
+"""The run store: execute an experiment, store everything it produced, list and load runs.
+
+It runs anything with a name, params and ``run()`` (:class:`valleys.record.Runnable`) and
+renders its pages through the registered page renderer (:mod:`.pages`).
+"""
 
 from __future__ import annotations
 
@@ -19,14 +23,13 @@ from tqdm import tqdm
 
 from .._atomic import atomic_path, fsync_dir, write_text
 from ..errors import InvalidParameterError, RunStoreError
-from ..experiments import Experiment, Params, Result
-from ..report import RunPage, render_index, render_run
-from ..report.interactive import ensure_plotly_asset
+from ..record import Params, Result, Runnable
 from . import writer
 from .catalogue import Catalogue
 from .errors import DamagedRunError, ReportWarning, UnknownRunError
 from .liveness import current_host
 from .location import resolve_runs_dir
+from .pages import RunPage, renderer
 from .provenance import host_facts, package_versions
 from .record import (
     ERROR,
@@ -92,13 +95,15 @@ class RunStore:
         if not self.cleanup_stale() and self._index_behind():
             self.write_index()
 
-    def execute(self, experiment: Experiment, params: Params | None = None, *,
+    def execute(self, experiment: Runnable, params: Params | None = None, *,
                 progress: bool = True,
                 on_start: Callable[[RunRecord], None] | None = None) -> RunRecord:
         """Run ``experiment`` with ``params`` and store the run.
 
         Args:
-            experiment: a registered experiment.
+            experiment: what to run: anything with a name, source, claim, params class and
+                ``run(params)`` (:class:`valleys.record.Runnable`; a registered experiment,
+                or an analysis from :meth:`valleys.analyze.stored.PreparedAnalysis.experiment`).
             params: its parameters (None means the full defaults).
             progress: show a stage bar on stderr (only when stderr is a terminal).
             on_start: called with the ``running`` record once the run is catalogued.
@@ -232,7 +237,7 @@ class RunStore:
         path = folder / INDEX_NAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            text = render_index(records, links=links, broken=skip, sweeps=sweeps, sweep_links=sweep_links)
+            text = renderer().render_index(records, links=links, broken=skip, sweeps=sweeps, sweep_links=sweep_links)
             write_text(path, text + f"\n<!-- {_INDEX_MARK} {_digest(records)} -->\n")
         except OSError as exc:
             raise self._unwritable(exc, folder) from exc
@@ -282,7 +287,7 @@ class RunStore:
                                 "elsewhere with 'valleys report --all --out DIR'.")
         try:
             page = read_page(record, max_surface_points=max_surface_points)
-            html = render_run(page)
+            html = renderer().render_run(page)
         except RunStoreError:
             raise
         except Exception as exc:  # a folder damaged in a way the readers did not foresee
@@ -305,7 +310,7 @@ class RunStore:
                 raise self._unwritable(exc, path.parent) from exc
         if page.surfaces:
             try:
-                ensure_plotly_asset(self.root if out is None else Path(out))
+                renderer().ensure_plotly_asset(self.root if out is None else Path(out))
             except OSError as exc:
                 raise self._unwritable(exc, path.parent.parent) from exc
         write_text(path, html)
@@ -366,7 +371,7 @@ class RunStore:
                "'report --out DIR' can still read it).")
         return RunStoreError(msg)
 
-    def _check_params(self, experiment: Experiment, params: Params | None) -> Params:
+    def _check_params(self, experiment: Runnable, params: Params | None) -> Params:
         if params is None:
             return experiment.params()
         if not isinstance(params, experiment.params):
@@ -375,7 +380,7 @@ class RunStore:
             raise InvalidParameterError(msg)
         return params
 
-    def _start(self, experiment: Experiment, params: Params) -> RunRecord:
+    def _start(self, experiment: Runnable, params: Params) -> RunRecord:
         started = utc_now()
         host = current_host()
         run_id = new_run_id(experiment.name, started)
@@ -387,7 +392,7 @@ class RunStore:
         self.catalogue.insert(record)
         return record
 
-    def _run_and_write(self, experiment: Experiment, params: Params, record: RunRecord,
+    def _run_and_write(self, experiment: Runnable, params: Params, record: RunRecord,
                        tmp: Path, log: RunLog, progress: bool) -> tuple[str, str]:
         bar = tqdm(total=len(_STAGES), desc=experiment.name, unit="stage", leave=False,
                    file=sys.stderr, disable=None if progress else True)
@@ -406,7 +411,7 @@ class RunStore:
         finally:
             bar.close()
 
-    def _write_files(self, experiment: Experiment, params: Params, record: RunRecord,
+    def _write_files(self, experiment: Runnable, params: Params, record: RunRecord,
                      tmp: Path, log: RunLog, bar: tqdm,
                      outcome: tuple[Result, float, list[str]]) -> tuple[str, str]:
         result, wall, caught = outcome
@@ -428,9 +433,10 @@ class RunStore:
         page = RunPage(record.run_id, experiment.name, experiment.source, experiment.claim,
                        status, params.to_dict(), result.verdict.to_dict(), result.table,
                        metadata["figures"], metadata, record.started, surfaces, tuple(notes))
+        pages = renderer()
         if page.surfaces:
-            ensure_plotly_asset(self.root)
-        write_text(tmp / REPORT_NAME, render_run(page))
+            pages.ensure_plotly_asset(self.root)
+        write_text(tmp / REPORT_NAME, pages.render_run(page))
         bar.update()
         log.write(f"verdict {result.verdict.summary}; wall time {wall:.3f} s")
         log.close()
@@ -438,7 +444,7 @@ class RunStore:
         fsync_dir(self.root)
         return status, result.verdict.summary
 
-    def _metadata(self, experiment: Experiment, params: Params, record: RunRecord,
+    def _metadata(self, experiment: Runnable, params: Params, record: RunRecord,
                   result: Result, wall: float, caught: list[str]) -> dict:
         return {"run_id": record.run_id, "experiment": experiment.name,
                 "source": experiment.source, "claim": experiment.claim,
@@ -527,7 +533,7 @@ def _copy_run_file(folder: Path, rel: str, dest: Path) -> None:
         tmp.write_bytes(data)
 
 
-def _call(experiment: Experiment, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:
+def _call(experiment: Runnable, params: Params, log: RunLog) -> tuple[Result, float, list[str]]:
     """Run the experiment, timing it and recording its warnings into the log."""
     with warnings.catch_warnings(record=True) as caught:
         t0 = time.perf_counter()

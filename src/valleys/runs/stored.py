@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..experiments import Result, Verdict
-from ..report import RunPage
+from ..record import Result, Verdict
 from .errors import DamagedRunError, SurfaceTooLargeError
+from .pages import RunPage
 from .record import RunRecord
 from .runfiles import UnsafeRunFileError, open_run_file, run_file
 from .surface_cap import MAX_SURFACE_POINTS, too_large_note

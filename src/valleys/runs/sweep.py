@@ -13,7 +13,7 @@ Layout of a sweep folder ``<store>/<sweep-id>/``:
   analyze task, ``summary:<name>``, and the mean of each numeric table
   column, ``mean:<column>``);
 - ``figures/*.png`` and ``report.html``: metric against parameter with confidence bands
-  over seeds (:mod:`valleys.report.sweep_report`).
+  over seeds (rendered by the registered page renderer, :mod:`valleys.runs.pages`).
 
 The catalogue rows (:mod:`valleys.runs.sweep_catalogue`) say which tasks are done, so the
 same command after a crash runs only the missing ones; the merged table depends only on
@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from .._atomic import atomic_path, write_text
-from ..errors import InvalidParameterError, RunStoreError
+from ..errors import RunStoreError, ValleysError
 from . import jsonio
 from .errors import UnknownRunError
 from .sweep_catalogue import (
@@ -46,8 +46,8 @@ from .sweep_catalogue import (
     SweepRecord,
     TaskRecord,
 )
-from .sweep_spec import EXPERIMENT, SWEEP_PREFIX, SweepSpec, Task, expand, parse_grid, parse_seeds
-from .sweep_task import META_KEY
+from .sweep_spec import EXPERIMENT, SWEEP_PREFIX, SweepSpec, Task
+from .sweep_task import META_KEY, resolve, stored_task, task_kind, task_kinds, with_runner
 
 SPEC_NAME = "sweep.json"
 TASKS_DIR = "tasks"
@@ -61,11 +61,15 @@ FRONT = ("task", "seed", "passed")
 
 def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = False,
                 fixed: Iterable[str] = ()) -> tuple[SweepSpec, list[Task]]:
-    """Parse and validate a sweep of a registered experiment or of ``analyze``; nothing is stored.
+    """Parse and validate a sweep; nothing is stored.
+
+    ``name`` is planned by the registered task kind of that name when there is one with a
+    planner (``"analyze"``), else as a job of the kind ``"experiment"`` (a registered
+    experiment); see :mod:`valleys.runs.sweep_task`.
 
     Args:
-        name: the experiment name, or ``"analyze"`` (then ``fixed`` must set ``model`` and
-            ``data``; see :mod:`valleys.analyze.sweep`).
+        name: the experiment name, or a kind's name such as ``"analyze"`` (then ``fixed``
+            must set ``model`` and ``data``; see :mod:`valleys.analyze.sweep`).
         grid: ``key=v1,v2,...`` items.
         seeds: ``"0..9"``, ``"0,3"`` or None (the preset's seed).
         quick: start from the quick preset.
@@ -77,23 +81,12 @@ def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = 
     Raises:
         UnknownExperimentError, InvalidParameterError: bad name, syntax, key, type, value.
     """
-    from ..experiments import get_experiment
-
-    if name == "analyze":
-        if quick:
-            raise InvalidParameterError("--quick has no meaning for analyze sweeps (analyze has "
-                                        "one preset); drop it.")
-        from ..analyze.sweep import build_analyze_sweep
-
-        return build_analyze_sweep(list(grid), seeds, list(fixed))
-    exp = get_experiment(name)
-    base = exp.params.preset(quick).with_overrides(list(fixed))
-    seed_list = parse_seeds(seeds) if seeds is not None else (base.seed,)
-    spec = SweepSpec(name=name, grid=parse_grid(list(grid), exp.params), seeds=seed_list,
-                     quick=quick, fixed=tuple(fixed), kind=EXPERIMENT)
-    module = exp.func.__module__
-    module = "" if module.startswith("valleys.") else module
-    return spec, expand(spec, exp.params, module)
+    kinds = task_kinds()
+    own = kinds.get(name)
+    kind = own if own is not None and own.planner and name != EXPERIMENT else task_kind(EXPERIMENT)
+    if not kind.planner:
+        raise ValleysError(f"The task kind {kind.kind!r} cannot plan sweeps by name.")
+    return resolve(kind.planner)(name, list(grid), seeds, quick, tuple(fixed))
 
 
 class Sweeps:
@@ -147,7 +140,7 @@ class Sweeps:
                 {"sweep_id": sweep_id, "spec": spec.to_dict(),
                  "tasks": [{**t.to_dict(), "key": t.key} for t in tasks]}))
             rows = self._lost_files_to_pending(sweep_id, folder)
-            todo = [t.to_dict() for t, row in zip(tasks, rows, strict=True)
+            todo = [with_runner(t.to_dict()) for t, row in zip(tasks, rows, strict=True)
                     if row.status == T_PENDING]
             if on_start is not None:
                 on_start(self.catalogue.get(sweep_id), len(todo))
@@ -186,7 +179,7 @@ class Sweeps:
         Returns:
             The paths of the sweep table and of the report.
         """
-        from ..report.sweep_report import SweepPage, render_sweep, sweep_figures
+        from .pages import SweepPage, renderer
         from .writer import parquet_safe, save_figures
 
         record = self.get(sweep_id)
@@ -210,11 +203,12 @@ class Sweeps:
                 safe.to_parquet(tmp, engine="pyarrow", index=False)
         numeric_keys = [k for k, values in record.spec["grid"]
                         if len(values) > 1 and all(_is_number(v) for v in values)]
-        figures = save_figures(record.path, sweep_figures(summary_frame, numeric_keys, keys))
+        pages = renderer()
+        figures = save_figures(record.path, pages.sweep_figures(summary_frame, numeric_keys, keys))
         page = SweepPage(record=record, tasks=tasks, figures=figures, grid_keys=keys,
                          summary=summary_frame)
         report = record.path / REPORT_NAME
-        write_text(report, render_sweep(page))
+        write_text(report, pages.render_sweep(page))
         return table_path, report
 
     # -- reading -----------------------------------------------------------------------
@@ -273,6 +267,7 @@ class Sweeps:
 
     def _record(self, sweep_id: str, folder: Path, task: dict[str, Any],
                 outcome: dict[str, Any]) -> None:
+        task = stored_task(task)
         t = Task.from_dict(task)
         stem = f"{t.index:05d}-{t.key}"
         worker = f"{outcome.get('host')}:{outcome.get('pid')}" if outcome.get("pid") else None

@@ -10,16 +10,15 @@ store; the outcome is written by the driver (:mod:`valleys.runs.sweep`).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import io
 import os
 import socket
 import time
 import traceback
-import typing
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +29,142 @@ META_KEY = b"valleys"
 warnings and wall time (JSON)."""
 
 TaskRunner = Callable[[dict[str, Any]], dict[str, Any]]
-"""A task kind's runner: task dict -> outcome dict (see :func:`run_experiment_task`)."""
+"""A task kind's runner: task dict -> ``{"table": DataFrame, "verdict": dict, "metadata": dict}``."""
 
-_KINDS: dict[str, TaskRunner] = {}
+RUNNER_KEY = "runner"
+"""Key of the runner's dotted path in a task dict on its way to a worker (never stored)."""
 
 
-def register_task_kind(kind: str, runner: TaskRunner) -> None:
-    """Make ``kind`` runnable in sweeps (``"experiment"`` and ``"analyze"`` are built in).
+@dataclass(frozen=True)
+class TaskKind:
+    """A kind of sweep task, wired in by the application layer.
+
+    Attributes:
+        kind: the task kind (``Task.kind``), e.g. ``"experiment"``.
+        runner: ``"package.module:function"``, task dict -> outcome dict; imported where
+            the task runs (a fresh Dask worker imports it from this path alone).
+        planner: ``"package.module:function"``, ``(name, grid, seeds, quick, fixed)`` ->
+            ``(SweepSpec, tasks)``, imported by the driver (see
+            :func:`valleys.runs.sweep.build_sweep`); empty when the kind is not planned by
+            name.
+        preload: modules worth importing once where workers are forked from (a local pool's
+            fork server), so that each task does not import them again.
+    """
+
+    kind: str
+    runner: str
+    planner: str = ""
+    preload: tuple[str, ...] = ()
+
+
+_KINDS: dict[str, TaskKind] = {}
+
+
+def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Callable = "", *,
+                       preload: tuple[str, ...] = ()) -> TaskKind:
+    """Make ``kind`` runnable in sweeps.
+
+    The application layer registers the kinds of valleys (``"experiment"``, ``"analyze"``;
+    see :mod:`valleys.wiring`); the run store names none of them.
 
     Args:
         kind: the task kind (e.g. ``"analyze"``).
-        runner: task dict -> ``{"table": DataFrame, "verdict": dict, "metadata": dict}``.
+        runner: the dotted path ``"package.module:function"`` of the runner, or the function
+            itself (it must be importable by that path: a module-level function).
+        planner: the same for the sweep planner (optional; see :class:`TaskKind`).
+        preload: see :class:`TaskKind`.
+
+    Returns:
+        The registered kind.
+
+    Raises:
+        InvalidParameterError: a path that is not ``module:function`` or a function that
+            cannot be imported by its name.
     """
-    _KINDS[kind] = runner
+    entry = TaskKind(kind, dotted_path(runner), dotted_path(planner) if planner else "",
+                     tuple(preload))
+    _KINDS[kind] = entry
+    return entry
+
+
+def task_kind(kind: str) -> TaskKind:
+    """The registered kind ``kind``.
+
+    Raises:
+        ValleysError: no such kind.
+    """
+    if kind in _KINDS:
+        return _KINDS[kind]
+    known = ", ".join(sorted(_KINDS)) or "none (import valleys to register its kinds)"
+    msg = f"Unknown task kind {kind!r}. Known kinds: {known}."
+    raise ValleysError(msg)
+
+
+def task_kinds() -> dict[str, TaskKind]:
+    """Every registered kind, by name."""
+    return dict(_KINDS)
+
+
+def preload_modules() -> list[str]:
+    """The modules a local pool's fork server imports: this one and every kind's preload."""
+    modules = [__name__]
+    for entry in _KINDS.values():
+        modules += [m for m in entry.preload if m not in modules]
+    return modules
+
+
+def dotted_path(target: str | Callable) -> str:
+    """``"package.module:qualname"`` of a module-level function (a string is checked and kept).
+
+    Raises:
+        InvalidParameterError: not of that form, or a function defined inside another one.
+    """
+    if isinstance(target, str):
+        module, sep, name = target.partition(":")
+        if not (module and sep and name):
+            msg = f"A task kind's runner is 'package.module:function'. Got {target!r}."
+            raise InvalidParameterError(msg)
+        return target
+    path = f"{target.__module__}:{target.__qualname__}"
+    if "<" in target.__qualname__:
+        msg = (f"A task kind's runner must be importable by its name; {path} is defined "
+               "inside a function. Define it at module level.")
+        raise InvalidParameterError(msg)
+    return path
+
+
+def resolve(path: str) -> Callable:
+    """Import the function at ``"package.module:qualname"``."""
+    module, _, name = dotted_path(path).partition(":")
+    target: Any = importlib.import_module(module)
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def with_runner(task: dict[str, Any]) -> dict[str, Any]:
+    """``task`` with its kind's runner path under :data:`RUNNER_KEY` (for sending to a worker).
+
+    Raises:
+        ValleysError: the kind is not registered.
+    """
+    return {**task, RUNNER_KEY: task_kind(task["kind"]).runner}
+
+
+def stored_task(task: dict[str, Any]) -> dict[str, Any]:
+    """``task`` without the transient runner path (what task and error files keep)."""
+    return {k: v for k, v in task.items() if k != RUNNER_KEY}
 
 
 def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
     """Run one task and return its outcome (never raises for errors of the task).
 
+    The runner is imported from the path under :data:`RUNNER_KEY` when the task carries
+    one (:func:`with_runner`), so a fresh worker needs no registration; else from the
+    kind registered in this process.
+
     Args:
-        task: a :meth:`Task.to_dict` dict.
+        task: a :meth:`Task.to_dict` dict (with or without its runner path).
         threads: torch threads for this task (None leaves the worker's setting).
 
     Returns:
@@ -60,6 +175,8 @@ def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]
     """
     from .sweep_spec import Task
 
+    path = task.get(RUNNER_KEY)
+    task = stored_task(task)
     base = {"key": Task.from_dict(task).key, "pid": os.getpid(), "host": socket.gethostname()}
     t0 = time.perf_counter()
     try:
@@ -67,7 +184,7 @@ def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]
             import torch
 
             torch.set_num_threads(max(1, int(threads)))
-        runner = _KINDS.get(task["kind"]) or _builtin(task["kind"])
+        runner = resolve(path or task_kind(task["kind"]).runner)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = runner(task)
@@ -83,45 +200,9 @@ def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]
                 "traceback": traceback.format_exc(), "wall_time_s": time.perf_counter() - t0}
 
 
-def run_experiment_task(task: dict[str, Any]) -> dict[str, Any]:
-    """The ``"experiment"`` kind: run a registered experiment with the task's params."""
-    from ..experiments import Result
-    from ..experiments.registry import REGISTRY, get_experiment, load_all
-    from . import jsonio, writer
-
-    load_all()
-    if task["name"] not in REGISTRY and task.get("module"):
-        importlib.import_module(task["module"])
-    exp = get_experiment(task["name"])
-    params = params_from_dict(exp.params, task["params"])
-    result = exp.run(params)
-    if not isinstance(result, Result):
-        msg = f"Experiment {exp.name!r} must return a valleys Result. Got {type(result).__name__}."
-        raise TypeError(msg)
-    writer.close_figures(result.figures)
-    return {"table": result.table, "verdict": result.verdict.to_dict(),
-            "metadata": jsonio.to_jsonable(result.metadata)}
-
-
 def params_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a Params object from its ``to_dict()`` (lists become tuples where typed so).
-
-    Raises:
-        InvalidParameterError: a field is missing or unknown.
-    """
-    names = [f.name for f in dataclasses.fields(cls)]
-    if set(names) != set(data):
-        msg = (f"Task parameters do not match {cls.__name__}: missing "
-               f"{sorted(set(names) - set(data))}, unknown {sorted(set(data) - set(names))}.")
-        raise InvalidParameterError(msg)
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for name in names:
-        value = data[name]
-        if typing.get_origin(hints[name]) is tuple and isinstance(value, list):
-            value = tuple(value)
-        values[name] = value
-    return cls(**values)
+    """``cls.from_dict(data)`` (see :meth:`valleys.record.Params.from_dict`)."""
+    return cls.from_dict(data)
 
 
 def table_bytes(table: Any, info: dict[str, Any] | None = None) -> bytes:
@@ -144,15 +225,3 @@ def table_bytes(table: Any, info: dict[str, Any] | None = None) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(arrow, buffer)
     return buffer.getvalue()
-
-
-def _builtin(kind: str) -> TaskRunner:
-    if kind == "experiment":
-        return run_experiment_task
-    if kind == "analyze":
-        from ..analyze.sweep import run_analyze_task
-
-        return run_analyze_task
-    known = ", ".join(sorted({"experiment", "analyze", *_KINDS}))
-    msg = f"Unknown task kind {kind!r}. Known kinds: {known}."
-    raise ValleysError(msg)

@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 
 from .._atomic import atomic_path, write_text
-from ..experiments import Params, Verdict
+from ..record import Params, Verdict
+from ..record.figures import close_figures  # noqa: F401  (re-exported: valleys.runs.writer.close_figures)
 from . import jsonio
 
 PARAMS_NAME = "params.json"
@@ -128,16 +129,6 @@ def _save_named(folder: Path, subdir: str, suffix: str, items: dict[str, Any], w
 def surface_arrays(surfaces: dict[str, Any]) -> dict[str, dict]:
     """name -> ``{"x", "y", "losses"}`` of Surface objects, for a report page."""
     return {str(name): {"x": s.x, "y": s.y, "losses": s.losses} for name, s in surfaces.items()}
-
-
-def close_figures(figures: dict[str, Any]) -> None:
-    """Close figures that will not be saved (the run failed)."""
-    if not figures:
-        return
-    import matplotlib.pyplot as plt
-
-    for fig in figures.values():
-        plt.close(fig if hasattr(fig, "savefig") else fig.figure)
 
 
 def _unique_stem(name: str, used: set[str]) -> str:
