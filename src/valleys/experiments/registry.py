@@ -7,25 +7,41 @@ from collections.abc import Callable
 
 from ..errors import UnknownExperimentError
 from ..record import Experiment, Params, Result
+from ..record.experiment import Draw, Judge, Measure, Parts
 
 REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, *, source: str, claim: str, params: type[Params]):
-    """Register ``func(params) -> Result`` under ``name``.
+def experiment(name: str, *, source: str, claim: str, params: type[Params],
+               judge: Judge | None = None, draw: Draw | None = None):
+    """Register an experiment under ``name``.
+
+    Written as three steps (the house style): decorate ``measure(params) -> Measurement``
+    and pass ``judge(measurement, params) -> Verdict`` and ``draw(measurement, params) ->
+    figures``; the registry composes them (:class:`~valleys.record.experiment.Parts`).
+    Written as one function: decorate ``func(params) -> Result`` without ``judge``/``draw``.
 
     Args:
         name: the command-line name (``valleys run NAME``).
         source: the seed document and statement, e.g. ``"001 Sun et al., Example (uv-1)^2"``.
         claim: the claim ID(s) of CLAIMS.md and a one-line statement.
         params: the experiment's :class:`Params` subclass.
-    """
+        judge: the verdict from the measurement (with ``draw``).
+        draw: the figures from the measurement (with ``judge``).
 
-    def register(func: Callable[[Params], Result]) -> Callable[[Params], Result]:
+    Raises:
+        ValueError: the name is taken, or only one of ``judge`` / ``draw`` is given.
+    """
+    if (judge is None) != (draw is None):
+        msg = f"Experiment {name!r}: pass both judge= and draw= (or neither)."
+        raise ValueError(msg)
+
+    def register(func: Callable[[Params], Result] | Measure) -> Callable:
         if name in REGISTRY:
             msg = f"An experiment named {name!r} is already registered."
             raise ValueError(msg)
-        REGISTRY[name] = Experiment(name, source, claim, params, func)
+        run = func if judge is None else Parts(func, judge, draw)
+        REGISTRY[name] = Experiment(name, source, claim, params, run)
         if not params.EXPERIMENT:
             params.EXPERIMENT = name  # error messages name the experiment
         return func

@@ -7,10 +7,10 @@
 - :func:`figure`, :func:`close_figures` and :mod:`.jsonio`: figures and JSON of a result.
 """
 
-from .experiment import Experiment, Runnable
+from .experiment import Experiment, Measurement, Parts, Runnable
 from .figures import close_figures, figure
 from .params import Params, field_types, parse_value
 from .result import KINDS, Check, Result, Verdict, task_outcome
 
 __all__ = ["Params", "field_types", "parse_value", "Check", "Verdict", "Result", "KINDS",
-           "Experiment", "Runnable", "figure", "close_figures", "task_outcome"]
+           "Experiment", "Measurement", "Parts", "Runnable", "figure", "close_figures", "task_outcome"]

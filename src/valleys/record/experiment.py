@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
 
 from .params import Params
-from .result import Result
+from .result import Result, Verdict
 
 
 @runtime_checkable
@@ -30,14 +32,70 @@ class Runnable(Protocol):
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """What an experiment's *measure* step produced, before any judgement.
+
+    Args:
+        table: tidy DataFrame, one row per measurement: all the judge may read besides
+            ``summary`` and the parameters.
+        summary: JSON-able scalars (sizes, thresholds actually used, fitted values); they
+            become the run's metadata and the judge may read them.
+        surfaces: named :class:`~valleys.surface.Surface` s to store with the run.
+        extras: objects only the *draw* step uses (an example path, a landscape); never
+            stored and never read by the judge.
+    """
+
+    table: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+    surfaces: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def with_table(self, table: pd.DataFrame) -> Measurement:
+        """The same measurement with another table (a doctored one, in the judges' tests)."""
+        return Measurement(table, dict(self.summary), dict(self.surfaces), dict(self.extras))
+
+
+Measure = Callable[[Params], Measurement]
+Judge = Callable[[Measurement, Params], Verdict]
+Draw = Callable[[Measurement, Params], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An experiment written as three functions: ``measure(params) -> Measurement``,
+    ``judge(measurement, params) -> Verdict`` (reads only the table, the summary and the
+    parameters, so a doctored table shows whether each check can fail) and
+    ``draw(measurement, params) -> figures``."""
+
+    measure: Measure
+    judge: Judge
+    draw: Draw
+
+    def __call__(self, params: Params) -> Result:
+        measured = self.measure(params)
+        verdict = self.judge(measured, params)
+        figures = self.draw(measured, params)
+        return Result(measured.table, verdict, figures, measured.summary, measured.surfaces)
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """A function of its ``Params`` returning a ``Result``, with a name, source and claim."""
+    """A function of its ``Params`` returning a ``Result``, with a name, source and claim.
+
+    ``func`` is a :class:`Parts` for experiments written as measure / judge / draw
+    (:attr:`parts` then gives the three steps, e.g. to feed the judge a doctored table).
+    """
 
     name: str
     source: str
     claim: str
     params: type[Params]
     func: Callable[[Params], Result]
+
+    @property
+    def parts(self) -> Parts | None:
+        """The measure / judge / draw steps, or None for an experiment written as one function."""
+        return self.func if isinstance(self.func, Parts) else None
 
     def run(self, params: Params | None = None) -> Result:
         return self.func(params if params is not None else self.params())

@@ -19,10 +19,11 @@ from ...core import Landscape
 from ...nets import mlp
 from ...paths import certify, evaluate
 from ...paths.constructions import cooper_line
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_002 = "002 Cooper, 'The critical locus of overparameterized neural networks'"
 
@@ -60,11 +61,8 @@ class CooperLineParams(Params):
         "init_std": "> 0", "rtol": ">= 0", "n_t": ">= 1", "cert_rtol": ">= 0"}
 
 
-@experiment("cooper-straight-descent", source=SOURCE_002 + ", Corollary 5.9",
-            claim="COO-C5.9: with m_{l-1} >= n and full-rank features the straight line to the "
-                  "least-squares last layer is a descent path to a global minimum, L(t) = (1 - t)^2 L(p)",
-            params=CooperLineParams)
-def cooper_straight_descent(p: CooperLineParams) -> Result:
+def measure(p: CooperLineParams) -> Measurement:
+    """The closed form, end loss and descent certificate at ``n_points`` random points per activation."""
     gen = check_generator(p.seed)
     X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
@@ -85,6 +83,12 @@ def cooper_straight_descent(p: CooperLineParams) -> Result:
             if example is None:
                 example = (built, land)
     df = pd.DataFrame(rows)
+    return Measurement(df, {"max_rel_err": float(np.max(df["closed_form_rel_err"]))}, extras={"example": example})
+
+
+def judge(m: Measurement, p: CooperLineParams) -> Verdict:
+    """The closed form and the global minimum where rank [Phi; 1] = n; every certificate holds."""
+    df = m.table
     verdict = Verdict()
     full = df["rank_augmented"] == p.n
     err = df.loc[full, "closed_form_rel_err"]
@@ -100,12 +104,23 @@ def cooper_straight_descent(p: CooperLineParams) -> Result:
     verdict.add("descent certificates that hold", n_cert, len(df), p.cert_rtol, n_cert == len(df),
                 note=f"kinds: {sorted(set(df['kind']))} (the line moves only the last layer: the loss is a "
                      "quadratic in t, analysed exactly)", kind="evidence")
+    return verdict
 
+
+def draw(m: Measurement, p: CooperLineParams) -> dict:
+    """The loss along the first point's line against the closed form."""
     fig, (ax,) = figure()
-    built, land = example
+    built, land = m.extras["example"]
     rep = evaluate(built.path, land, num=101, max_points=101)
     ax.plot(rep.t, rep.losses, label="L(p + t (g - p))")
     ax.plot(rep.t, (1 - rep.t) ** 2 * rep.losses[0], "--", label="(1 - t)^2 L(p)")
     ax.set(xlabel="t", ylabel="loss", title="COO-C5.9: straight descent to the fibre minimum")
     ax.legend()
-    return Result(df, verdict, {"line": fig}, {"max_rel_err": float(np.max(df["closed_form_rel_err"]))})
+    return {"line": fig}
+
+
+cooper_straight_descent = experiment(
+    "cooper-straight-descent", source=SOURCE_002 + ", Corollary 5.9",
+    claim="COO-C5.9: with m_{l-1} >= n and full-rank features the straight line to the "
+          "least-squares last layer is a descent path to a global minimum, L(t) = (1 - t)^2 L(p)",
+    params=CooperLineParams, judge=judge, draw=draw)(measure)

@@ -1,0 +1,54 @@
+"""Harness for the judges' tests: can each experiment's verdict fail?
+
+An experiment written as measure / judge / draw (:class:`valleys.record.Parts`) is measured
+once at its quick preset; its judge then sees the honest table and a *doctored* one, in
+which the theorem's conclusion is broken in the data. The judge must agree with the first
+and disagree with the second through an evidence check: the direct proof that the
+evidence could have failed.
+
+Each ``tests/test_judges_<document>.py`` lists its doctors in ``DOCTORS``: experiment
+name -> list of ``(what the doctor breaks, doctor(table, params) -> table)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import pandas as pd
+
+from valleys.experiments import get_experiment
+from valleys.record import Measurement, Params, Verdict
+
+Doctor = Callable[[pd.DataFrame, Params], pd.DataFrame]
+
+
+@cache
+def quick_measurement(name: str) -> tuple[Params, Measurement]:
+    """The quick preset's parameters and measurement of experiment ``name`` (once per process)."""
+    experiment = get_experiment(name)
+    assert experiment.parts is not None, f"{name} is not written as measure / judge / draw"
+    params = experiment.params.preset(quick=True)
+    return params, experiment.parts.measure(params)
+
+
+def judge(name: str, doctor: Doctor | None = None) -> Verdict:
+    """The verdict of ``name``'s judge on its quick measurement, doctored by ``doctor``."""
+    params, measured = quick_measurement(name)
+    if doctor is not None:
+        measured = measured.with_table(doctor(measured.table.copy(), params))
+    return get_experiment(name).parts.judge(measured, params)
+
+
+def failed_evidence(verdict: Verdict) -> list[str]:
+    """Names of the evidence checks that fail."""
+    return [c.name for c in verdict.of_kind("evidence") if not c.passed]
+
+
+def assert_doctor_breaks_the_verdict(name: str, what: str, doctor: Doctor) -> None:
+    """The honest table agrees; the doctored one disagrees through an evidence check."""
+    honest = judge(name)
+    assert honest.passed, f"{name}: the quick preset's own table does not agree: {failed_evidence(honest)}"
+    doctored = judge(name, doctor)
+    newly = set(failed_evidence(doctored)) - set(failed_evidence(honest))
+    assert not doctored.passed and newly, f"{name}: the judge still agrees when {what}"

@@ -1,0 +1,24 @@
+"""Can the judges of document 002 (Cooper) fail? Doctored tables (see ``judges.py``)."""
+
+from __future__ import annotations
+
+import pytest
+from judges import assert_doctor_breaks_the_verdict
+
+DOCTORS = {
+    "cooper-straight-descent": [
+        ("the loss along the line leaves (1 - t)^2 L(p)",
+         lambda t, p: t.assign(closed_form_rel_err=t["closed_form_rel_err"] + 1e-6)),
+        ("the line ends above a global minimum",
+         lambda t, p: t.assign(end_loss=0.5 * t["L0"])),
+        ("a descent certificate fails",
+         lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
+    assert_doctor_breaks_the_verdict(name, what, doctor)
