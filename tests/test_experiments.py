@@ -58,10 +58,10 @@ def test_experiment_module_is_its_document_and_name(name):
     ``experiments/<document>/<name>.py``, and that module defines no other experiment."""
     exp = get_experiment(name)
     module = expected_module(name, exp.source)
-    assert exp.func.__module__ == module
+    assert exp.module == module
     package, stem = module.split(".")[-2:]
     assert Path(sys.modules[module].__file__) == Path(valleys.experiments.__file__).parent / package / f"{stem}.py"
-    assert [e.name for e in all_experiments() if e.func.__module__ == module] == [name]
+    assert [e.name for e in all_experiments() if e.module == module] == [name]
 
 
 @pytest.mark.parametrize("name", NAMES)

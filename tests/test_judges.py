@@ -99,3 +99,11 @@ def test_registry_refuses_half_the_parts():
 
     with pytest.raises(ValueError, match="both judge= and draw="):
         experiment("x-half", source="-", claim="-", params=Params, judge=lambda m, p: None)
+
+
+def test_a_split_experiment_is_found_in_the_module_of_its_measure_step():
+    from valleys.experiments import get_experiment
+
+    experiment = get_experiment("cooper-straight-descent")
+    assert experiment.module == "valleys.experiments.d002_cooper.straight_descent"
+    assert experiment.module == experiment.parts.measure.__module__

@@ -169,7 +169,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = [(e.name, e.source, e.claim) for e in experiments]
         headers = ("NAME", "SOURCE", "CLAIM")
     else:
-        rows = [(e.name, e.func.__module__, e.claim) for e in experiments if _claims(e.claim, claim)]
+        rows = [(e.name, e.module, e.claim) for e in experiments if _claims(e.claim, claim)]
         headers = ("NAME", "MODULE", "CLAIM")
         if not rows:
             from .errors import UnknownExperimentError

@@ -72,7 +72,7 @@ def plan_experiment_sweep(name: str, grid: list[str], seeds: str | None, quick: 
     seed_list = parse_seeds(seeds) if seeds is not None else (base.seed,)
     spec = SweepSpec(name=name, grid=parse_grid(list(grid), exp.params), seeds=seed_list,
                      quick=quick, fixed=tuple(fixed), kind=EXPERIMENT)
-    module = exp.func.__module__
+    module = exp.module
     module = "" if module.startswith("valleys.") else module
     return spec, expand(spec, exp.params, module)
 

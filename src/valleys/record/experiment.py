@@ -93,6 +93,11 @@ class Experiment:
     func: Callable[[Params], Result]
 
     @property
+    def module(self) -> str:
+        """The module that defines the experiment (its measure step, or its one function)."""
+        return (self.parts.measure if self.parts is not None else self.func).__module__
+
+    @property
     def parts(self) -> Parts | None:
         """The measure / judge / draw steps, or None for an experiment written as one function."""
         return self.func if isinstance(self.func, Parts) else None
