@@ -49,6 +49,16 @@ DOCTORS = {
         ("the path through u = 0 rises above L(0)",
          lambda t, p: t.assign(path_max=1.1 * t["L_zero"])),
     ],
+    "vbb-quadratic-path": [
+        ("a p = 2n descent certificate fails",
+         lambda t, p: _on_rows(t, _a4(t) & (t["p"] == 2 * t["n"]), certificate=False)),
+        ("a p = 2n + 1 descent certificate fails",
+         lambda t, p: _on_rows(t, _a4(t) & (t["p"] == 2 * t["n"] + 1), certificate=False)),
+        ("an A4 path ends above the global minimum 0",
+         lambda t, p: _on_rows(t, _a4(t), end_loss=1e-3)),
+        ("a net with n - 1 units goes below the rank floor",
+         lambda t, p: _on_rows(t, ~_a4(t), end_loss=lambda d: 0.5 * d.loc[~_a4(d), "floor_bound"])),
+    ],
 }
 
 
