@@ -49,6 +49,12 @@ DOCTORS = {
         ("the path through u = 0 rises above L(0)",
          lambda t, p: t.assign(path_max=1.1 * t["L_zero"])),
     ],
+    "vbb-descent-path": [
+        ("a descent certificate fails",
+         lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+        ("a path ends above the convex optimum (a spurious valley)",
+         lambda t, p: t.assign(end_loss=t["optimum"] + 0.1)),
+    ],
     "vbb-quadratic-path": [
         ("a p = 2n descent certificate fails",
          lambda t, p: _on_rows(t, _a4(t) & (t["p"] == 2 * t["n"]), certificate=False)),
