@@ -65,6 +65,11 @@ DOCTORS = {
         ("a net with n - 1 units goes below the rank floor",
          lambda t, p: _on_rows(t, ~_a4(t), end_loss=lambda d: 0.5 * d.loc[~_a4(d), "floor_bound"])),
     ],
+    "vbb-random-features": [
+        ("the excess falls like p^-1/2, not 1/p",
+         lambda t, p: t.assign(excess=t["excess"] * np.sqrt(t["p"] / t["p"].min()))),
+        ("the median excess rises again at the largest width", _excess_rises_at_the_largest_width),
+    ],
 }
 
 
