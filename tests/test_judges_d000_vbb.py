@@ -70,6 +70,15 @@ DOCTORS = {
          lambda t, p: t.assign(excess=t["excess"] * np.sqrt(t["p"] / t["p"].min()))),
         ("the median excess rises again at the largest width", _excess_rises_at_the_largest_width),
     ],
+    "vbb-intrinsic-dimension": [
+        ("a polynomial's rank exceeds the corrected formula",
+         lambda t, p: _on_rows(t, t.index == 0, rank=lambda d: d.loc[0, "rank"] + 1)),
+        ("z^2's rank keeps growing past the formula",
+         lambda t, p: _on_rows(t, _growth_rows(t, p, "z2"), rank=lambda d: d.loc[_growth_rows(d, p, "z2"), "J"])),
+        ("a non-polynomial activation's rank saturates",
+         lambda t, p: _on_rows(t, _growth_rows(t, p, p.activations[0]),
+                               rank=lambda d: d.loc[_growth_rows(d, p, p.activations[0]), "J"] // 2)),
+    ],
 }
 
 
