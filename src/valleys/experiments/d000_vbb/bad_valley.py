@@ -31,10 +31,11 @@ from ...core import Landscape
 from ...critical import lbfgs
 from ...nets import two_layer
 from ...paths import certify, chain, evaluate, linear
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_000 = "000 Davy, report on Venturi, Bandeira & Bruna"
 
@@ -104,14 +105,11 @@ def _branch_min(X: torch.Tensor, y: torch.Tensor, sign: float, n_phi: int) -> fl
     return float(best(torch.tensor([0.5 * (lo + hi)], dtype=X.dtype))[0])
 
 
-@experiment("vbb-bad-valley", source=SOURCE_000 + ", Corollary 3.3",
-            claim="VBB-C3.3: sigma = z^2, p <= n - 1 admits arbitrarily bad spurious valleys: for n = 2, "
-                  "p = 1 the u < 0 branch has a floor 8M^2 above the global minimum behind a barrier",
-            params=BadValleyParams)
-def vbb_bad_valley(p: BadValleyParams) -> Result:
+def measure(p: BadValleyParams) -> Measurement:
+    """GD and exact floors of both sign branches, L(0), and the two paths between the branches, per M."""
     gen = check_generator(p.seed)
     X = torch.randn(p.n_samples, 2, generator=gen, dtype=torch.float64)
-    rows, verdict, example = [], Verdict(), None
+    rows, example = [], None
     for M in progress(p.scales, "vbb-bad-valley"):
         y = M * (p.a * X[:, 0] ** 2 - p.b * X[:, 1] ** 2)
         land = Landscape(two_layer(1, 2, "square"), (X, y), loss="mse")
@@ -151,6 +149,14 @@ def vbb_bad_valley(p: BadValleyParams) -> Result:
         if example is None or M == max(p.scales):
             example = (M, report, straight, theory)
     df = pd.DataFrame(rows)
+    gap = df["floor_minus_exact"] - df["floor_plus_exact"]
+    return Measurement(df, {"gap_over_M2": float((gap / df["M"] ** 2).mean())}, extras={"example": example})
+
+
+def judge(m: Measurement, p: BadValleyParams) -> Verdict:
+    """Empirical floors vs the population formulas, GD floors vs exact ones, the gap ~ 8 M^2, the barrier."""
+    df = m.table
+    verdict = Verdict()
     se_scale = math.sqrt(2.0 / p.n_samples)  # relative sampling error of 4th-moment averages, roughly
     for col, th in (("floor_plus_exact", "theory_floor_plus"), ("floor_minus_exact", "theory_floor_minus"),
                     ("L_zero", "theory_L_zero")):
@@ -182,7 +188,12 @@ def vbb_bad_valley(p: BadValleyParams) -> Result:
                    and (df["path_certificate"] == True).all())  # noqa: E712
     verdict.add("the path through u = 0 stays in {L <= L(0)} (exact certificate) and reaches it", through, True,
                 1e-9, through, note="so the barrier from the spurious floor is L(0) - floor_minus", kind="evidence")
-    M, report, straight, theory = example
+    return verdict
+
+
+def draw(m: Measurement, p: BadValleyParams) -> dict:
+    """The loss / M^2 along the path through u = 0 and along the straight line, at the largest M."""
+    M, report, straight, theory = m.extras["example"]
     fig, (ax,) = figure()
     ax.plot(report.t, report.losses / M ** 2, label="through u = 0")
     ax.plot(straight.t, straight.losses / M ** 2, label="straight line")
@@ -190,4 +201,11 @@ def vbb_bad_valley(p: BadValleyParams) -> Result:
         ax.axhline(theory[key] / M ** 2, ls=":", lw=0.8, color="k")
     ax.set(xlabel="t", ylabel="L / M^2", title=f"VBB-C3.3: spurious floor to global minimum (M = {M:g})")
     ax.legend(fontsize=7)
-    return Result(df, verdict, {"barrier": fig}, {"gap_over_M2": float((gap / df["M"] ** 2).mean())})
+    return {"barrier": fig}
+
+
+vbb_bad_valley = experiment(
+    "vbb-bad-valley", source=SOURCE_000 + ", Corollary 3.3",
+    claim="VBB-C3.3: sigma = z^2, p <= n - 1 admits arbitrarily bad spurious valleys: for n = 2, "
+          "p = 1 the u < 0 branch has a floor 8M^2 above the global minimum behind a barrier",
+    params=BadValleyParams, judge=judge, draw=draw)(measure)

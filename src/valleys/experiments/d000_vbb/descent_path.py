@@ -21,10 +21,11 @@ from ...core import Landscape
 from ...nets import two_layer
 from ...paths import certify, evaluate
 from ...paths.constructions import vbb_two_phase
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_000 = "000 Davy, report on Venturi, Bandeira & Bruna"
 
@@ -83,11 +84,8 @@ def _convex_optimum(act: str, X: torch.Tensor, y: torch.Tensor, N: int, p: int, 
     return float(((Q @ coef - y) ** 2).mean())
 
 
-@experiment("vbb-descent-path", source=SOURCE_000 + ", Corollary 3.2 and algorithm A3",
-            claim="VBB-C3.2: with p >= N hidden units the empirical square loss has no spurious valley; "
-                  "the two-phase path from any start never rises and ends at the convex optimum",
-            params=VBBPathParams)
-def vbb_descent_path(p: VBBPathParams) -> Result:
+def measure(p: VBBPathParams) -> Measurement:
+    """The A3 path, its certificate and end loss from ``n_inits`` starts per (sigma, N, p)."""
     gen = check_generator(p.seed)
     rows = []
     combos = [(a, N, e) for a in p.activations for N in p.sizes for e in p.extra_units]
@@ -119,6 +117,15 @@ def vbb_descent_path(p: VBBPathParams) -> Result:
             if example is None and built.info["alignment_steps"] > 0:
                 example = (act, built, land)
     df = pd.DataFrame(rows)
+    n_cert = int((df["certificate"] == True).sum())  # noqa: E712
+    aligned = int((df["alignment_steps"] > 0).sum())
+    return Measurement(df, {"runs": len(df), "certified": n_cert, "aligned_runs": aligned},
+                       extras={"example": example})
+
+
+def judge(m: Measurement, p: VBBPathParams) -> Verdict:
+    """Every certificate holds (exact kind); the end loss is the independent convex optimum."""
+    df = m.table
     verdict = Verdict()
     n_cert = int((df["certificate"] == True).sum())  # noqa: E712
     verdict.add("descent certificates that hold (exact kind)", n_cert, len(df), p.cert_rtol,
@@ -139,15 +146,25 @@ def vbb_descent_path(p: VBBPathParams) -> Result:
                 note="duplicated units make Phi rank deficient", kind="consistency")
     verdict.add("exact pieces agree with the landscape (max relative gap)", float(df["model_error"].max()),
                 0.0, 1e-8, float(df["model_error"].max()) <= 1e-8, kind="consistency")
+    return verdict
 
+
+def draw(m: Measurement, p: VBBPathParams) -> dict:
+    """The loss along the first path that needed the alignment phase."""
     fig, (ax,) = figure()
-    if example is not None:
-        act, built, land = example
+    if m.extras["example"] is not None:
+        act, built, land = m.extras["example"]
         rep = evaluate(built.path, land, num=200, max_points=400)
         ax.plot(rep.t, rep.losses, lw=1.5)
         for kt in built.path.knots[1:-1].tolist():
             ax.axvline(kt, color="0.85", lw=0.5)
         ax.set(title=f"A3 path ({act}, {built.info['alignment_steps']} alignment steps)", xlabel="t",
                ylabel="L(theta(t))", yscale="symlog", ylim=(0, None))
-    return Result(df, verdict, {"path": fig},
-                  {"runs": len(df), "certified": n_cert, "aligned_runs": aligned})
+    return {"path": fig}
+
+
+vbb_descent_path = experiment(
+    "vbb-descent-path", source=SOURCE_000 + ", Corollary 3.2 and algorithm A3",
+    claim="VBB-C3.2: with p >= N hidden units the empirical square loss has no spurious valley; "
+          "the two-phase path from any start never rises and ends at the convex optimum",
+    params=VBBPathParams, judge=judge, draw=draw)(measure)

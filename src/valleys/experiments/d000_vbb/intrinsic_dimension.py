@@ -15,10 +15,11 @@ import pandas as pd
 
 from ...expressivity.intrinsic import intrinsic_rank, polynomial_dimension
 from ...nets import poly
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_000
 
 POLYNOMIALS = {"z": (0.0, 1.0), "z2": (0.0, 0.0, 1.0), "z3": (0.0, 0.0, 0.0, 1.0),
@@ -58,13 +59,9 @@ class IntrinsicParams(Params):
         "min_frac": "in [0, 1]", "policy": "one of press|relative|gap", "tau": "in [0, 1]"}
 
 
-@experiment("vbb-intrinsic-dimension", source=SOURCE_000 + ", Prop. 2.1 and Thm 2.1",
-            claim="VBB-P2.1/VBB-T2.1: rank [sigma(<v_k,x_j>)] saturates at sum_{i>=0, a_i != 0} "
-                  "C(n+i-1, i) for polynomials (with the constant term) and grows like min(J, K) "
-                  "otherwise",
-            params=IntrinsicParams)
-def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
-    verdict, rows = Verdict(), []
+def measure(p: IntrinsicParams) -> Measurement:
+    """Numerical ranks of the polynomial filter matrices, and of J = K matrices of growing size."""
+    rows, thresholds = [], []
     kw = {"policy": p.policy, "tau": p.tau}
     seed = p.seed
     for name in progress(p.polynomials, "polynomials"):
@@ -77,15 +74,7 @@ def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
             rows.append({"activation": name, "n": n, "J": p.J, "K": p.K, "rank": r.rank.count,
                          "formula": corrected, "seed_formula": printed,
                          "gap_ratio": r.rank.gap_ratio, "kind": "polynomial"})
-            verdict.add(f"{name}, n = {n}: rank vs sum_(i>=0, a_i != 0) C(n+i-1, i)", r.rank.count,
-                        corrected, r.rank.threshold, r.rank.count == corrected,
-                        note=f"gap ratio {r.rank.gap_ratio:.3g}", kind="evidence")
-            if coeffs[0] != 0:
-                verdict.add(f"{name}, n = {n}: the seed's sum from i = 1 misses the constant",
-                            {"measured": r.rank.count, "seed_formula": printed},
-                            f"measured = seed formula + 1 = {printed + 1}", None,
-                            r.rank.count == printed + 1, kind="erratum",
-                            note="CLAIMS.md VBB-P2.1: the bound must start at i = 0")
+            thresholds.append(float(r.rank.threshold))
     growth = {}
     for name in progress(tuple(p.activations) + ("z2",), "growth"):
         act = poly(POLYNOMIALS[name], name=name) if name in POLYNOMIALS else name
@@ -100,6 +89,34 @@ def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
                          "formula": polynomial_dimension(POLYNOMIALS[name], p.n_nonpoly)
                          if name in POLYNOMIALS else None})
         growth[name] = ranks
+    table = pd.DataFrame(rows)
+    return Measurement(table, {"growth": {k: list(v) for k, v in growth.items()}, "policy": p.policy,
+                               "rank_thresholds": thresholds})
+
+
+def judge(m: Measurement, p: IntrinsicParams) -> Verdict:
+    """Polynomial ranks = the corrected formula (the seed's misses the constant); growth like min(J, K)."""
+    df, verdict = m.table, Verdict()
+    n_poly = len(p.polynomials) * len(p.dims)
+    first = df.iloc[:n_poly]
+    for name, n, rank, gap_ratio, threshold in zip(
+            first["activation"].tolist(), first["n"].tolist(), first["rank"].tolist(),
+            first["gap_ratio"].tolist(), m.summary["rank_thresholds"], strict=True):
+        coeffs = POLYNOMIALS[name]
+        corrected = polynomial_dimension(coeffs, n)
+        printed = polynomial_dimension(coeffs, n, include_constant=False)
+        verdict.add(f"{name}, n = {n}: rank vs sum_(i>=0, a_i != 0) C(n+i-1, i)", rank,
+                    corrected, threshold, rank == corrected,
+                    note=f"gap ratio {gap_ratio:.3g}", kind="evidence")
+        if coeffs[0] != 0:
+            verdict.add(f"{name}, n = {n}: the seed's sum from i = 1 misses the constant",
+                        {"measured": rank, "seed_formula": printed},
+                        f"measured = seed formula + 1 = {printed + 1}", None,
+                        rank == printed + 1, kind="erratum",
+                        note="CLAIMS.md VBB-P2.1: the bound must start at i = 0")
+    growth_rows = df.iloc[n_poly:]
+    for i, name in enumerate(tuple(p.activations) + ("z2",)):
+        ranks = growth_rows["rank"].iloc[i * len(p.sizes):(i + 1) * len(p.sizes)].tolist()
         if name in POLYNOMIALS:
             formula = polynomial_dimension(POLYNOMIALS[name], p.n_nonpoly)
             expect = [min(formula, s) for s in p.sizes]
@@ -110,6 +127,12 @@ def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
             verdict.add(f"{name}, n = {p.n_nonpoly}: rank >= {p.min_frac} min(J, K) at every size",
                         ranks, need, None, all(r >= q for r, q in zip(ranks, need, strict=True)),
                         kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: IntrinsicParams) -> dict:
+    """Rank against J = K per activation; polynomial ranks against both formulas."""
+    table, growth = m.table, m.summary["growth"]
     fig, (ax1, ax2) = figure(2, width=4.5)
     for name, ranks in growth.items():
         ax1.plot(p.sizes, ranks, "o-", label=name)
@@ -117,7 +140,6 @@ def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
     ax1.set(xscale="log", yscale="log", xlabel="J = K", ylabel="numerical rank",
             title=f"growth (n = {p.n_nonpoly})")
     ax1.legend(fontsize=7)
-    table = pd.DataFrame(rows)
     poly_rows = table[table.kind.eq("polynomial") & table.J.eq(p.J)]
     ax2.scatter(poly_rows.formula, poly_rows["rank"], c="C0", label="with constant (corrected)")
     ax2.scatter(poly_rows.seed_formula, poly_rows["rank"], marker="x", c="C3",
@@ -126,5 +148,12 @@ def vbb_intrinsic_dimension(p: IntrinsicParams) -> Result:
     ax2.plot([0, top], [0, top], "k:", lw=0.8)
     ax2.set(xlabel="formula", ylabel="measured rank", title="polynomials: rank vs formula")
     ax2.legend(fontsize=7)
-    return Result(table, verdict, {"intrinsic_dimension": fig},
-                  {"growth": {k: list(v) for k, v in growth.items()}, "policy": p.policy})
+    return {"intrinsic_dimension": fig}
+
+
+vbb_intrinsic_dimension = experiment(
+    "vbb-intrinsic-dimension", source=SOURCE_000 + ", Prop. 2.1 and Thm 2.1",
+    claim="VBB-P2.1/VBB-T2.1: rank [sigma(<v_k,x_j>)] saturates at sum_{i>=0, a_i != 0} "
+          "C(n+i-1, i) for polynomials (with the constant term) and grows like min(J, K) "
+          "otherwise",
+    params=IntrinsicParams, judge=judge, draw=draw)(measure)

@@ -26,10 +26,11 @@ from ...core import Landscape
 from ...nets import two_layer
 from ...paths import certify
 from ...paths.quadratic import a4_path, gram
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_000 = "000 Davy, report on Venturi, Bandeira & Bruna"
 
@@ -119,11 +120,8 @@ def _lbfgs(land, theta0: torch.Tensor) -> float:
     return float(land.loss(torch.as_tensor(res.x)))
 
 
-@experiment("vbb-quadratic-path", source=SOURCE_000 + ", Proposition 3.2 and algorithm A4",
-            claim="VBB-P3.2: quadratic nets with p >= 2n (the seed states 2n + 1) have no spurious valley; "
-                  "the A4 path from a random start never rises (exact certificate) and ends at the global minimum",
-            params=VBBQuadraticParams)
-def vbb_quadratic_path(p: VBBQuadraticParams) -> Result:
+def measure(p: VBBQuadraticParams) -> Measurement:
+    """The A4 polygon and curved path per instance, and the p = n - 1 contrast's L-BFGS ends and floor bound."""
     gen = check_generator(p.seed)
     combos = [(n, 2 * n + e, s) for n in p.dims for e in p.extra_units for s in p.noises]
     rows, example = [], None
@@ -180,6 +178,14 @@ def vbb_quadratic_path(p: VBBQuadraticParams) -> Result:
                          "L0": float(land.loss(theta0)), "end_loss": _lbfgs(land, theta0), "optimum": 0.0,
                          "floor_bound": floor})
     df = pd.DataFrame(rows)
+    a4 = df[df["part"] == "A4"]
+    return Measurement(df, {"paths": len(a4), "certified": int((a4["certificate"] == True).sum()),  # noqa: E712
+                            "max_chords": int(a4["chords"].max())}, extras={"example": example})
+
+
+def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
+    """Exact certificates, end loss = global minimum (0 or least squares), the p = n - 1 floor."""
+    df = m.table
     verdict = Verdict()
     a4 = df[df["part"] == "A4"]
     for extra in p.extra_units:
@@ -220,7 +226,14 @@ def vbb_quadratic_path(p: VBBQuadraticParams) -> Result:
                          f"({con.groupby('n')['end_loss'].apply(lambda v: len(np.unique(np.round(v, 6)))).max()} "
                          "distinct floors at most per n: probe of VBB-C3.3's valleys)",
                     kind="evidence")
-    land, built, cert, curved = example
+    return verdict
+
+
+def draw(m: Measurement, p: VBBQuadraticParams) -> dict:
+    """The first A4 polygon and curved path; the contrast's end losses against the floor bounds."""
+    df = m.table
+    a4, con = df[df["part"] == "A4"], df[df["part"] != "A4"]
+    land, built, cert, curved = m.extras["example"]
     fig, (ax, ax2) = figure(2)
     fr = cert.pieces
     ts = np.concatenate([fr["t0"].to_numpy(), fr["t1"].to_numpy()[-1:]])
@@ -242,6 +255,11 @@ def vbb_quadratic_path(p: VBBQuadraticParams) -> Result:
         ax3.scatter(a4["n"], np.maximum(a4["end_loss"], 1e-32), marker="x", s=12, color="r", label="A4 ends (p >= 2n)")
         ax3.set(yscale="log", xlabel="n", ylabel="end loss", title="p = n - 1 floors (bars) vs p >= 2n")
         ax3.legend(fontsize=7)
-    return Result(df, verdict, {"path": fig, "contrast": fig2},
-                  {"paths": len(a4), "certified": int((a4["certificate"] == True).sum()),  # noqa: E712
-                   "max_chords": int(a4["chords"].max())})
+    return {"path": fig, "contrast": fig2}
+
+
+vbb_quadratic_path = experiment(
+    "vbb-quadratic-path", source=SOURCE_000 + ", Proposition 3.2 and algorithm A4",
+    claim="VBB-P3.2: quadratic nets with p >= 2n (the seed states 2n + 1) have no spurious valley; "
+          "the A4 path from a random start never rises (exact certificate) and ends at the global minimum",
+    params=VBBQuadraticParams, judge=judge, draw=draw)(measure)
