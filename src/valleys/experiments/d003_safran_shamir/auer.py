@@ -16,10 +16,11 @@ from ... import data
 from ..._validation import check_rng
 from ...basins import SingletonCriterion, draw_init, initial_basin_quality
 from ...basins.montecarlo import clopper_pearson
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003, _histogram_figure
 
 
@@ -49,12 +50,9 @@ class AuerParams(Params):
                                         "value_tol": ">= 0"}
 
 
-@experiment("safran-shamir-auer", source=SOURCE_003 + ", Section 4.1 (brittleness to overspecification)",
-            claim="SS-T2 / SS-AppC: one ReLU neuron starts in the optimal basin w.p. 2^-d; width n "
-                  "on the same data succeeds with the exact probability of the sign criterion",
-            params=AuerParams)
-def safran_shamir_auer(p: AuerParams) -> Result:
-    verdict, rows, hist = Verdict(), [], {}
+def measure(p: AuerParams) -> Measurement:
+    """Monte Carlo and exact probabilities of the optimal basin: one neuron and width n, per d."""
+    rows, hist = [], {}
     rng = check_rng(p.seed)
     t_plus, t_minus = p.targets[0], p.targets[1]
     single_opt = min(t_plus, t_minus) ** 2 / 2.0  # per coordinate: fit one point, miss the other
@@ -85,8 +83,16 @@ def safran_shamir_auer(p: AuerParams) -> Result:
                          "ci_low": r.ci_low, "ci_high": r.ci_high, "draws": r.draws,
                          "se_exact": math.sqrt(r.exact * (1 - r.exact) / r.draws), "bound": r.bound,
                          "alpha": r.alpha})
-    table = pd.DataFrame(rows)
-    gap = (table["estimate"] - table["exact"]).abs() - p.z * table["se_exact"]
+    return Measurement(pd.DataFrame(rows), {"single_neuron_optimum": single_opt,
+                                            "single_neuron_optimum_error": worst_single},
+                       extras={"hist": hist})
+
+
+def judge(m: Measurement, p: AuerParams) -> Verdict:
+    """One neuron: 2^-d and its closed-form optimum; width n: the exact probability, alpha = 0, the bound."""
+    table = m.table
+    verdict = Verdict()
+    worst_single = m.summary["single_neuron_optimum_error"]
     one = table[table["net"] == "single neuron"]
     gap1 = (one["estimate"] - one["exact"]).abs() - p.z * one["se_exact"]
     verdict.add("single neuron: P[optimal basin] = 2^-d within z SE (every d)", float(gap1.max()), "<= 0",
@@ -104,7 +110,12 @@ def safran_shamir_auer(p: AuerParams) -> Result:
             - two["estimate"])
     verdict.add("Monte Carlo >= 1 - 2d(3/4)^n - z SE", float(bgap.max()), "<= 0", p.z, bool((bgap <= 0).all()),
                 kind="evidence")
-    del gap
+    return verdict
+
+
+def draw(m: Measurement, p: AuerParams) -> dict:
+    """Width n's probability against the single neuron's 2^-d; the single neuron's basin values."""
+    two = m.table[m.table["net"] == "two-layer"]
     fig, (ax,) = figure(width=6)
     for d, sub in two.groupby("d"):
         line, = ax.plot(sub["width"], sub["estimate"], "o-", ms=3, label=f"d={d} width n")
@@ -115,6 +126,12 @@ def safran_shamir_auer(p: AuerParams) -> Result:
     ax.set(xlabel="width n (x: single neuron, 2^-d)", ylabel="P[optimal basin]", ylim=(-0.02, 1.02),
            title="Auer-type data: brittleness to overspecification")
     ax.legend(fontsize=6)
-    return Result(table, verdict, {"probability": fig,
-                                   "basin_values": _histogram_figure(hist, "Single-neuron basin values")},
-                  {"single_neuron_optimum": single_opt})
+    return {"probability": fig,
+            "basin_values": _histogram_figure(m.extras["hist"], "Single-neuron basin values")}
+
+
+safran_shamir_auer = experiment(
+    "safran-shamir-auer", source=SOURCE_003 + ", Section 4.1 (brittleness to overspecification)",
+    claim="SS-T2 / SS-AppC: one ReLU neuron starts in the optimal basin w.p. 2^-d; width n "
+          "on the same data succeeds with the exact probability of the sign criterion",
+    params=AuerParams, judge=judge, draw=draw)(measure)

@@ -28,10 +28,11 @@ from ..._validation import check_rng
 from ...basins import BasinSolver, FullRankCriterion, basin_of, draw_init
 from ...basins.assumptions import angular_bound, data_assumptions
 from ...basins.montecarlo import clopper_pearson
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003
 
 
@@ -80,12 +81,43 @@ def _fit_slope(deltas: np.ndarray, values: np.ndarray) -> float:
     return float(np.polyfit(np.log(deltas), np.log(values), 1)[0])
 
 
-@experiment("safran-shamir-clustered", source=SOURCE_003 + ", Theorem 5 (clustered data)",
-            claim="SS-T5: on k <= d tight clusters of radius delta, good initial basins have "
-                  "Bas = O(delta^2) (log-log slope 2), P[Bas <= K delta^2] >= 1 - d(7/8)^n",
-            params=ClusteredParams)
-def safran_shamir_clustered(p: ClusteredParams) -> Result:
-    verdict, rows = Verdict(), []
+def _slopes_and_fractions(table: pd.DataFrame, p: ClusteredParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per width: the log-log slopes of the good draws' Bas against delta; per (width, delta):
+    the fraction with Bas <= K delta^2 and the bounds (computed from the table alone)."""
+    deltas = tuple(sorted(p.deltas))
+    d_max = deltas[-1]
+    slopes, fractions = [], []
+    for n, sub in table.groupby("width"):
+        g = sub[sub["good"]]
+        if g.empty:
+            slopes.append({"width": n, "slope": math.nan, "good_draws": 0, "median_slope_per_draw": math.nan})
+            continue
+        med = g.groupby("delta")["bas"].median()
+        per_draw = g.pivot(index="draw", columns="delta", values="bas")
+        per_draw = per_draw[(per_draw > 0).all(axis=1)]
+        draw_slopes = [_fit_slope(np.array(deltas), row.to_numpy()) for _, row in per_draw.iterrows()]
+        slope = _fit_slope(med.index.to_numpy(), med.to_numpy()) if (med > 0).all() else math.nan
+        slopes.append({"width": n, "slope": slope, "good_draws": int(g["draw"].nunique()),
+                       "median_slope_per_draw": float(np.median(draw_slopes)) if draw_slopes else math.nan})
+        K = p.k_slack * float(g[g["delta"] == d_max]["bas_over_delta2"].max())
+        for delta in deltas:
+            s = sub[sub["delta"] == delta]
+            hits = int((s["bas"] <= K * delta ** 2).sum())
+            est = hits / len(s)
+            low, high = clopper_pearson(hits, len(s))
+            fractions.append({"width": n, "delta": delta, "K": K, "hits": hits, "draws": len(s),
+                              "estimate": est, "ci_low": low, "ci_high": high,
+                              "se": math.sqrt(est * (1 - est) / len(s)),
+                              "good_fraction": float(s["good"].mean()),
+                              "bound": 1.0 - p.dim * (7.0 / 8.0) ** n,
+                              "bound_t4_centres": 1.0 - p.clusters * 0.75 ** n})
+    return pd.DataFrame(slopes), pd.DataFrame(fractions)
+
+
+def measure(p: ClusteredParams) -> Measurement:
+    """Exact basin values of the same draws on the data at every delta; slopes, fractions and the
+    assumption checker against a direct computation in the summary."""
+    rows = []
     rng = check_rng(p.seed)
     data_seed = int(rng.integers(2 ** 31))
     deltas = tuple(sorted(p.deltas))
@@ -113,34 +145,30 @@ def safran_shamir_clustered(p: ClusteredParams) -> Result:
                              "bas_over_delta2": float(res.value) / delta ** 2, "good": bool(good[i]),
                              "status": res.status})
     table = pd.DataFrame(rows)
-    d_max = deltas[-1]
-    slopes, fractions = [], []
-    for n, sub in table.groupby("width"):
-        g = sub[sub["good"]]
-        if g.empty:
-            slopes.append({"width": n, "slope": math.nan, "good_draws": 0, "median_slope_per_draw": math.nan})
-            continue
-        med = g.groupby("delta")["bas"].median()
-        per_draw = g.pivot(index="draw", columns="delta", values="bas")
-        per_draw = per_draw[(per_draw > 0).all(axis=1)]
-        draw_slopes = [_fit_slope(np.array(deltas), row.to_numpy()) for _, row in per_draw.iterrows()]
-        slope = _fit_slope(med.index.to_numpy(), med.to_numpy()) if (med > 0).all() else math.nan
-        slopes.append({"width": n, "slope": slope, "good_draws": int(g["draw"].nunique()),
-                       "median_slope_per_draw": float(np.median(draw_slopes)) if draw_slopes else math.nan})
-        K = p.k_slack * float(g[g["delta"] == d_max]["bas_over_delta2"].max())
-        for delta in deltas:
-            s = sub[sub["delta"] == delta]
-            hits = int((s["bas"] <= K * delta ** 2).sum())
-            est = hits / len(s)
-            low, high = clopper_pearson(hits, len(s))
-            fractions.append({"width": n, "delta": delta, "K": K, "hits": hits, "draws": len(s),
-                              "estimate": est, "ci_low": low, "ci_high": high,
-                              "se": math.sqrt(est * (1 - est) / len(s)),
-                              "good_fraction": float(s["good"].mean()),
-                              "bound": 1.0 - p.dim * (7.0 / 8.0) ** n,
-                              "bound_t4_centres": 1.0 - p.clusters * 0.75 ** n})
-    slope_table = pd.DataFrame(slopes)
-    frac = pd.DataFrame(fractions)
+    slope_table, frac = _slopes_and_fractions(table, p)
+    # the assumption checker against a direct computation of SS-T5's angular condition
+    angle = angular_bound(p.dim)
+    holds, direct = {}, {}
+    for delta in deltas:
+        X, _ = sets[delta]
+        radius = float(np.linalg.norm(X - C[assign], axis=1).max())
+        direct[f"{delta:g}"] = radius / float(np.linalg.norm(C, axis=1).min()) <= angle
+        rep = reports[delta].to_frame()
+        row = rep[rep["assumption"] == "max delta_j / ||c_j||"]
+        holds[f"{delta:g}"] = bool(row["holds"].iloc[0])
+    assumption_rows = pd.concat([reports[dl].to_frame().assign(delta=dl) for dl in deltas], ignore_index=True)
+    return Measurement(table, {
+        "slopes": slope_table.to_dict(orient="records"), "fractions": frac.to_dict(orient="records"),
+        "assumptions": assumption_rows.to_dict(orient="records"), "angular_bound": angle,
+        "statuses": sorted(statuses), "angular_condition_checker": holds, "angular_condition_direct": direct,
+        "ss_t5_holds_for_deltas": [f"{dl:g}" for dl in deltas if reports[dl].holds("SS-T5")]})
+
+
+def judge(m: Measurement, p: ClusteredParams) -> Verdict:
+    """Slope 2 of the good draws' Bas in delta and the probability bounds, recomputed from the table."""
+    table, s = m.table, m.summary
+    verdict = Verdict()
+    slope_table, frac = _slopes_and_fractions(table, p)
     measured = [round(s, 3) for s in slope_table["slope"]]
     ok_slope = bool(len(slope_table)) and bool(((slope_table["slope"] - p.slope).abs() <= p.slope_tol).all())
     verdict.add("log-log slope of the median good-draw Bas against delta (each width)", measured, p.slope,
@@ -157,24 +185,22 @@ def safran_shamir_clustered(p: ClusteredParams) -> Result:
                                                           / frac["draws"])) - frac["good_fraction"]
         verdict.add("P[good] (centres fitted exactly) >= 1 - k(3/4)^n - z SE (SS-T4 on the centres)",
                     float(ggap.max()), "<= 0", p.z, bool((ggap <= 0).all()), kind="evidence")
-    verdict.add("every basin value KKT-certified", sorted(statuses), ["optimal"], None, statuses == {"optimal"},
+    statuses = s["statuses"]
+    verdict.add("every basin value KKT-certified", statuses, ["optimal"], None, set(statuses) == {"optimal"},
                 kind="consistency")
-    # the assumption checker against a direct computation of SS-T5's angular condition
-    angle = angular_bound(p.dim)
-    holds, direct = {}, {}
-    for delta in deltas:
-        X, _ = sets[delta]
-        radius = float(np.linalg.norm(X - C[assign], axis=1).max())
-        direct[f"{delta:g}"] = radius / float(np.linalg.norm(C, axis=1).min()) <= angle
-        rep = reports[delta].to_frame()
-        row = rep[rep["assumption"] == "max delta_j / ||c_j||"]
-        holds[f"{delta:g}"] = bool(row["holds"].iloc[0])
+    holds, direct = s["angular_condition_checker"], s["angular_condition_direct"]
     verdict.add("assumption checker: delta_j/||c_j|| <= 2 sin(sqrt(2 pi)/(16 d sqrt d)) per delta", holds, direct,
                 None, holds == direct,
-                note=f"bound {angle:.4g}; SS-T5 holds in full for delta in "
-                     f"{[f'{dl:g}' for dl in deltas if reports[dl].holds('SS-T5')]}", kind="consistency")
-    assumption_rows = pd.concat([reports[dl].to_frame().assign(delta=dl) for dl in deltas], ignore_index=True)
-    # figures: median Bas / delta^2 of good draws against delta; histograms
+                note=f"bound {s['angular_bound']:.4g}; SS-T5 holds in full for delta in "
+                     f"{s['ss_t5_holds_for_deltas']}", kind="consistency")
+    return verdict
+
+
+def draw(m: Measurement, p: ClusteredParams) -> dict:
+    """Median Bas of good draws against delta (slope 2 reference); histograms of Bas / delta^2."""
+    table = m.table
+    deltas = tuple(sorted(p.deltas))
+    d_max = deltas[-1]
     fig, (ax,) = figure(width=6)
     for n, sub in table[table["good"]].groupby("width"):
         med = sub.groupby("delta")["bas"].median()
@@ -192,7 +218,11 @@ def safran_shamir_clustered(p: ClusteredParams) -> Result:
         ax2.hist(np.log10(np.maximum(vals, 1e-300)), bins=40, alpha=0.5, label=f"delta={delta:g}")
     ax2.set(xlabel="log10(Bas / delta^2)", ylabel="draws", title="Basin values / delta^2 (all widths)")
     ax2.legend(fontsize=6)
-    return Result(table, verdict, {"scaling": fig, "basin_values": fig2},
-                  {"slopes": slope_table.to_dict(orient="records"), "fractions": frac.to_dict(orient="records"),
-                   "assumptions": assumption_rows.to_dict(orient="records"), "angular_bound": angle,
-                   "statuses": sorted(statuses)})
+    return {"scaling": fig, "basin_values": fig2}
+
+
+safran_shamir_clustered = experiment(
+    "safran-shamir-clustered", source=SOURCE_003 + ", Theorem 5 (clustered data)",
+    claim="SS-T5: on k <= d tight clusters of radius delta, good initial basins have "
+          "Bas = O(delta^2) (log-log slope 2), P[Bas <= K delta^2] >= 1 - d(7/8)^n",
+    params=ClusteredParams, judge=judge, draw=draw)(measure)

@@ -13,10 +13,11 @@ import pandas as pd
 from ... import data
 from ..._validation import check_rng
 from ...basins import BasinTolerances, FullRankCriterion, initial_basin_quality
+from ...record import Measurement
 from ..common import progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure
 
 
@@ -53,12 +54,9 @@ class FullRankParams(Params):
         "z": "> 0", "value_tol": ">= 0"}
 
 
-@experiment("safran-shamir-full-rank", source=SOURCE_003 + ", Theorem 4 (rank X = m)",
-            claim="SS-T4: P[Bas(W,v) <= alpha] >= 1 - m(3/4)^n when rank X = m; the sign "
-                  "criterion agrees with exact basin values",
-            params=FullRankParams)
-def safran_shamir_full_rank(p: FullRankParams) -> Result:
-    verdict, rows, hist = Verdict(), [], {}
+def measure(p: FullRankParams) -> Measurement:
+    """Monte Carlo and bound per (m, n); the QP cross-validation in the summary."""
+    rows, hist = [], {}
     rng = check_rng(p.seed)
     tol = BasinTolerances()
     agree = total = 0
@@ -75,13 +73,33 @@ def safran_shamir_full_rank(p: FullRankParams) -> Result:
         agree, total = agree + cv["agree"], total + cv["total"]
         worst = max(worst, cv["max_value_diff"])
     table = pd.concat(rows, ignore_index=True)
+    return Measurement(table, {"qp_max_value_diff": worst, "qp_agree": agree, "qp_total": total},
+                       extras={"hist": hist})
+
+
+def judge(m: Measurement, p: FullRankParams) -> Verdict:
+    """Monte Carlo against the bound; the QP cross-validation."""
+    table, s = m.table, m.summary
+    verdict = Verdict()
     gap = (table["bound"] - p.z * table["se"]) - table["estimate"]
     verdict.add("Monte Carlo >= 1 - m(3/4)^n - z SE (every m, n)", float(gap.max()), "<= 0", p.z,
                 bool((gap <= 0).all()), note="measured: largest (bound - z SE) - estimate", kind="evidence")
-    verdict.add("sign criterion == exact QP basin value (draws agreeing on Bas <= alpha)", agree, total,
-                p.value_tol, agree == total, kind="evidence")
+    verdict.add("sign criterion == exact QP basin value (draws agreeing on Bas <= alpha)", s["qp_agree"],
+                s["qp_total"], p.value_tol, s["qp_agree"] == s["qp_total"], kind="evidence")
+    worst = s["qp_max_value_diff"]
     verdict.add("QP basin values equal the criterion's closed form", worst, 0.0, p.value_tol,
                 worst <= p.value_tol, kind="evidence")
-    figs = {"probability": _probability_figure(table, "m", "SS-T4 full-rank data"),
-            "basin_values": _histogram_figure(hist, "Basin values of random inits (full rank)")}
-    return Result(table, verdict, figs, {"qp_max_value_diff": worst})
+    return verdict
+
+
+def draw(m: Measurement, p: FullRankParams) -> dict:
+    """The probabilities against width; the basin values of random inits."""
+    return {"probability": _probability_figure(m.table, "m", "SS-T4 full-rank data"),
+            "basin_values": _histogram_figure(m.extras["hist"], "Basin values of random inits (full rank)")}
+
+
+safran_shamir_full_rank = experiment(
+    "safran-shamir-full-rank", source=SOURCE_003 + ", Theorem 4 (rank X = m)",
+    claim="SS-T4: P[Bas(W,v) <= alpha] >= 1 - m(3/4)^n when rank X = m; the sign "
+          "criterion agrees with exact basin values",
+    params=FullRankParams, judge=judge, draw=draw)(measure)

@@ -16,10 +16,11 @@ from ... import data
 from ..._validation import check_rng
 from ...basins import initial_basin_quality
 from ...basins.assumptions import data_assumptions
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003, _histogram_figure
 
 
@@ -64,12 +65,8 @@ class LowRankParams(Params):
         "zero_tol": ">= 0"}
 
 
-@experiment("safran-shamir-low-rank", source=SOURCE_003 + ", Theorem 3 (low intrinsic dimension)",
-            claim="SS-T3: realizable data of rank 2, width c⌈n/p_eps⌉ (504 for n = 2, B = 1, "
-                  "eps = 0.01, c = 2): P[Bas <= eps] >= 1 - exp(-cn/4)",
-            params=LowRankParams)
-def safran_shamir_low_rank(p: LowRankParams) -> Result:
-    verdict = Verdict()
+def measure(p: LowRankParams) -> Measurement:
+    """The planted rank-2 data, p_eps and the theorem's width; Monte Carlo P[Bas <= eps] per width."""
     rng = check_rng(p.seed)
     ds = data.low_rank(p.samples, p.dim, 2, seed=int(rng.integers(2 ** 31)), targets="relu",
                        teacher_width=p.teacher_width, max_norm=1.0)
@@ -85,16 +82,7 @@ def safran_shamir_low_rank(p: LowRankParams) -> Result:
     width = p.c * math.ceil(p.teacher_width / pe)
     bound = 1.0 - math.exp(-p.c * p.teacher_width / 4.0)
     report = data_assumptions(X, y)
-    verdict.add("data: ||x_t|| <= 1, rank X = 2, teacher realizes y with |v_i| ||w_i|| <= 1",
-                [float(np.linalg.norm(X, axis=1).max()), rank, teacher_loss, B], "[<= 1, 2, 0, <= 1]",
-                p.zero_tol, report.holds("SS-T3") and rank == 2 and teacher_loss <= p.zero_tol and B <= 1.0,
-                kind="consistency")
     zero_loss = float(np.mean(y ** 2))
-    verdict.add("the zero net is not already eps-good: L(0) = mean y^2 > eps", zero_loss, f"> {p.eps}", None,
-                zero_loss > p.eps, kind="consistency")
-    if p.teacher_width == 2 and p.c == 2 and p.eps == 0.01 and rank == 2:
-        verdict.add("p_eps and width vs CLAIMS.md's derived numbers", [pe, width], [0.0079553, 504], 1e-7,
-                    abs(pe - 0.0079553) <= 1e-7 and width == 504, kind="consistency")
     rows, hist = [], {}
     for n, draws in progress([(width, p.draws)] + [(w, p.scan_draws) for w in p.scan_widths], "widths"):
         q = initial_basin_quality(X, y, (n,), draws, "gaussian", rng, method="qp", threshold=p.eps)
@@ -103,13 +91,41 @@ def safran_shamir_low_rank(p: LowRankParams) -> Result:
         rows.append(row)
         hist[f"n={n}"] = q.values[n]
     table = pd.DataFrame(rows)
+    reach = table[(~table["theorem_width"]) & (table["ci_low"] >= bound)]
+    empirical = int(reach["width"].min()) if len(reach) else None
+    return Measurement(table, {"p_eps": pe, "theorem_width": width, "bound": bound, "zero_loss": zero_loss,
+                               "empirical_width_reaching_bound": empirical, "teacher_loss": teacher_loss,
+                               "max_input_norm": float(np.linalg.norm(X, axis=1).max()), "rank": rank,
+                               "teacher_B": B, "assumptions_hold": bool(report.holds("SS-T3"))},
+                       extras={"hist": hist})
+
+
+def judge(m: Measurement, p: LowRankParams) -> Verdict:
+    """The data meet SS-T3's hypotheses; the fraction at the theorem's width reaches the bound."""
+    table, s = m.table, m.summary
+    verdict = Verdict()
+    rank, teacher_loss, B, pe, width = s["rank"], s["teacher_loss"], s["teacher_B"], s["p_eps"], s["theorem_width"]
+    bound, zero_loss = s["bound"], s["zero_loss"]
+    verdict.add("data: ||x_t|| <= 1, rank X = 2, teacher realizes y with |v_i| ||w_i|| <= 1",
+                [s["max_input_norm"], rank, teacher_loss, B], "[<= 1, 2, 0, <= 1]",
+                p.zero_tol, s["assumptions_hold"] and rank == 2 and teacher_loss <= p.zero_tol and B <= 1.0,
+                kind="consistency")
+    verdict.add("the zero net is not already eps-good: L(0) = mean y^2 > eps", zero_loss, f"> {p.eps}", None,
+                zero_loss > p.eps, kind="consistency")
+    if p.teacher_width == 2 and p.c == 2 and p.eps == 0.01 and rank == 2:
+        verdict.add("p_eps and width vs CLAIMS.md's derived numbers", [pe, width], [0.0079553, 504], 1e-7,
+                    abs(pe - 0.0079553) <= 1e-7 and width == 504, kind="consistency")
     main = table[table["theorem_width"]].iloc[0]
     verdict.add(f"fraction with Bas <= eps at width {width} >= 1 - exp(-cn/4) - z SE",
                 float(main["estimate"]), f">= {bound:.4f}", p.z * float(main["se"]),
                 main["estimate"] >= bound - p.z * main["se"],
                 note=f"Clopper-Pearson 95%: [{main['ci_low']:.3f}, {main['ci_high']:.3f}]", kind="evidence")
-    reach = table[(~table["theorem_width"]) & (table["ci_low"] >= bound)]
-    empirical = int(reach["width"].min()) if len(reach) else None
+    return verdict
+
+
+def draw(m: Measurement, p: LowRankParams) -> dict:
+    """P[Bas <= eps] against width with the bound; the basin values per width."""
+    table, width, bound = m.table, m.summary["theorem_width"], m.summary["bound"]
     fig, (ax,) = figure(width=6)
     sub = table.sort_values("width")
     ax.plot(sub["width"], sub["estimate"], "o-", label="Monte Carlo P[Bas <= eps]")
@@ -118,7 +134,11 @@ def safran_shamir_low_rank(p: LowRankParams) -> Result:
     ax.set(xscale="log", xlabel="width", ylabel="probability", ylim=(-0.02, 1.02),
            title=f"SS-T3 rank 2: theorem width {width}")
     ax.legend(fontsize=7)
-    figs = {"probability": fig, "basin_values": _histogram_figure(hist, "Basin values (low rank)")}
-    return Result(table, verdict, figs, {"p_eps": pe, "theorem_width": width, "bound": bound, "zero_loss": zero_loss,
-                                         "empirical_width_reaching_bound": empirical,
-                                         "teacher_loss": teacher_loss})
+    return {"probability": fig, "basin_values": _histogram_figure(m.extras["hist"], "Basin values (low rank)")}
+
+
+safran_shamir_low_rank = experiment(
+    "safran-shamir-low-rank", source=SOURCE_003 + ", Theorem 3 (low intrinsic dimension)",
+    claim="SS-T3: realizable data of rank 2, width c⌈n/p_eps⌉ (504 for n = 2, B = 1, "
+          "eps = 0.01, c = 2): P[Bas <= eps] >= 1 - exp(-cn/4)",
+    params=LowRankParams, judge=judge, draw=draw)(measure)

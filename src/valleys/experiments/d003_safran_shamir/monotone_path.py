@@ -24,10 +24,11 @@ from ...data import digits
 from ...nets import mlp
 from ...paths import certify
 from ...paths.constructions import rescaled_path
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_003 = "003 Safran & Shamir, 'On the quality of the initial basin'"
 
@@ -83,17 +84,13 @@ def _ss_p1(X: torch.Tensor, Y: torch.Tensor, width: int, draws: int, gen: torch.
     return float(above.double().mean())
 
 
-@experiment("safran-shamir-monotone-path", source=SOURCE_003 + ", Theorem 1 and Proposition 1",
-            claim="SS-T1: rescaling the last layer along a path from W0 (L(P(W0)) > L(0)) to W1 gives a "
-                  "strictly decreasing path to L(P(W1)); SS-P1: P[L(P(W0)) > L(0)] >= (1 - 2^-n)/2",
-            params=SSPathParams)
-def safran_shamir_monotone_path(p: SSPathParams) -> Result:
+def measure(p: SSPathParams) -> Measurement:
+    """Per depth: GD from W0 to W1, the rescaled path and its certificate; SS-P1 Monte Carlo per width."""
     gen = check_generator(p.seed)
     data = digits(n=p.n_samples, seed=p.seed)
     X = data.X
     Y = torch.nn.functional.one_hot(data.y, 10).to(torch.float64)
-    rows, verdict, figs = [], Verdict(), {}
-    fig, (ax,) = figure()
+    rows, curves = [], []
     for depth in progress(p.depths, "safran-shamir-monotone-path"):
         net = mlp([64, *([p.hidden] * depth), 10], "relu", bias=False, seed=p.seed + depth)
         land = Landscape(net, (X, Y), loss="mse")
@@ -120,13 +117,26 @@ def safran_shamir_monotone_path(p: SSPathParams) -> Result:
                         "end_gap": abs(float(res.losses[-1]) - L1), "certificate": cert.holds,
                         "kind": cert.kind, "pieces": len(cert.pieces), "c_min": float(res.c.min()),
                         "c_max": float(res.c.max())})
-            ax.plot(res.lam, res.losses, label=f"{depth} hidden: rescaled")
-            straight = land.losses(pts).numpy()
-            ax.plot(res.lam, straight, "--", lw=0.8, label=f"{depth} hidden: straight")
+            curves.append((depth, res.lam, res.losses, land.losses(pts).numpy()))
         rows.append(row)
     df = pd.DataFrame(rows)
-    ok = df[df["condition2"]]
-    verdict.add("hypothesis 2 (L(P(W0)) > L(0)) held", int(df["condition2"].sum()), len(df), None,
+    mc_rows = []
+    for w in p.mc_widths:
+        est = _ss_p1(X, Y, w, p.mc_draws, gen)
+        bound = 0.5 * (1 - 2.0 ** -w)
+        se = math.sqrt(max(est * (1 - est), 1e-12) / p.mc_draws)
+        mc_rows.append({"width": w, "estimate": est, "bound": bound, "se": se})
+    table = pd.concat([df.assign(part="path"), pd.DataFrame(mc_rows).assign(part="ss-p1")], ignore_index=True)
+    return Measurement(table, {"runs": len(df)}, extras={"curves": curves})
+
+
+def judge(m: Measurement, p: SSPathParams) -> Verdict:
+    """Where hypothesis 2 held: strict descent, the end loss, the certificate; SS-P1 per width."""
+    table = m.table
+    verdict = Verdict()
+    df = table[table["part"] == "path"]
+    ok = df[df["condition2"].astype(bool)]
+    verdict.add("hypothesis 2 (L(P(W0)) > L(0)) held", int(df["condition2"].astype(bool).sum()), len(df), None,
                 True, note="SS-T1 applies only where it held", kind="consistency")
     if len(ok):
         verdict.add("rescaled grid strictly decreasing (largest step)", float(ok["max_step"].max()), "< 0",
@@ -137,16 +147,26 @@ def safran_shamir_monotone_path(p: SSPathParams) -> Result:
         verdict.add("polygon through the rescaled grid: exact descent certificate", n_cert, len(ok), p.cert_rtol,
                     n_cert == len(ok), note="exact between grid points, ReLU activation patterns enumerated",
                     kind="evidence")
-    mc_rows = []
-    for w in p.mc_widths:
-        est = _ss_p1(X, Y, w, p.mc_draws, gen)
-        bound = 0.5 * (1 - 2.0 ** -w)
-        se = math.sqrt(max(est * (1 - est), 1e-12) / p.mc_draws)
-        mc_rows.append({"width": w, "estimate": est, "bound": bound, "se": se})
-        verdict.add(f"SS-P1 Monte Carlo, n_(h-1) = {w}", est, f">= {bound:.4f}", p.z * se,
+    for r in table[table["part"] == "ss-p1"].itertuples():
+        est, bound, se = float(r.estimate), float(r.bound), float(r.se)
+        verdict.add(f"SS-P1 Monte Carlo, n_(h-1) = {int(r.width)}", est, f">= {bound:.4f}", p.z * se,
                     est >= bound - p.z * se, kind="evidence")
-    table = pd.concat([df.assign(part="path"), pd.DataFrame(mc_rows).assign(part="ss-p1")], ignore_index=True)
+    return verdict
+
+
+def draw(m: Measurement, p: SSPathParams) -> dict:
+    """The rescaled and the straight path's loss against lambda, per depth."""
+    fig, (ax,) = figure()
+    for depth, lam, losses, straight in m.extras["curves"]:
+        ax.plot(lam, losses, label=f"{depth} hidden: rescaled")
+        ax.plot(lam, straight, "--", lw=0.8, label=f"{depth} hidden: straight")
     ax.set(xlabel="lambda", ylabel="loss", title="SS-A1: last layer rescaled into a strictly decreasing path")
     ax.legend(fontsize=7)
-    figs["paths"] = fig
-    return Result(table, verdict, figs, {"runs": len(df)})
+    return {"paths": fig}
+
+
+safran_shamir_monotone_path = experiment(
+    "safran-shamir-monotone-path", source=SOURCE_003 + ", Theorem 1 and Proposition 1",
+    claim="SS-T1: rescaling the last layer along a path from W0 (L(P(W0)) > L(0)) to W1 gives a "
+          "strictly decreasing path to L(P(W1)); SS-P1: P[L(P(W0)) > L(0)] >= (1 - 2^-n)/2",
+    params=SSPathParams, judge=judge, draw=draw)(measure)

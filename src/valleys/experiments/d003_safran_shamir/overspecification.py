@@ -14,10 +14,11 @@ import pandas as pd
 from ... import data
 from ..._validation import check_rng
 from ...basins import BasinSolver, basin_of, draw_init
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003, _histogram_figure
 
 
@@ -42,11 +43,9 @@ class OverspecParams(Params):
                                         "tol": ">= 0"}
 
 
-@experiment("safran-shamir-overspecification", source=SOURCE_003 + ", Lemma 2",
-            claim="SS-L2: Bas(W, v) <= Bas(w_I, v_I) for every subset I of neurons (exact QP values)",
-            params=OverspecParams)
-def safran_shamir_overspecification(p: OverspecParams) -> Result:
-    verdict, rows = Verdict(), []
+def measure(p: OverspecParams) -> Measurement:
+    """Exact QP basin values of the full net and of a random subset of its neurons, per draw."""
+    rows = []
     rng = check_rng(p.seed)
     ds = data.gaussian(p.samples, p.dim, seed=int(rng.integers(2 ** 31)))
     X = ds.X.numpy()
@@ -65,18 +64,36 @@ def safran_shamir_overspecification(p: OverspecParams) -> Result:
                      "difference": sub.value - full.value})
     table = pd.DataFrame(rows)
     worst = float((table["full"] - table["subset"]).max())
+    return Measurement(table, {"max_full_minus_subset": worst, "qp_statuses": sorted(statuses)})
+
+
+def judge(m: Measurement, p: OverspecParams) -> Verdict:
+    """Bas(full) <= Bas(subset) on every draw; every QP optimal."""
+    table = m.table
+    verdict = Verdict()
+    worst = float((table["full"] - table["subset"]).max())
+    statuses = m.summary["qp_statuses"]
     verdict.add("Bas(full) <= Bas(subset) + tol (every draw)", int((table["difference"] >= -p.tol).sum()),
                 p.draws, p.tol, worst <= p.tol, note=f"max Bas(full) - Bas(subset) = {worst:.2e}",
                 kind="evidence")
-    verdict.add("every QP solved to optimality", sorted(statuses), ["optimal"], None,
-                statuses == {"optimal"}, kind="consistency")
+    verdict.add("every QP solved to optimality", statuses, ["optimal"], None,
+                set(statuses) == {"optimal"}, kind="consistency")
+    return verdict
+
+
+def draw(m: Measurement, p: OverspecParams) -> dict:
+    """Bas(full) against Bas(subset); the histograms of both."""
+    table = m.table
     fig, (ax,) = figure()
     ax.scatter(table["subset"], table["full"], s=4)
     lim = float(table[["full", "subset"]].max().max())
     ax.plot([0, lim], [0, lim], "k--", lw=1)
     ax.set(xlabel="Bas(subset of neurons)", ylabel="Bas(full net)", title="SS-L2: overspecification helps")
-    return Result(table, verdict, {"monotonicity": fig,
-                                   "basin_values": _histogram_figure({"full": table["full"],
-                                                                      "subset": table["subset"]},
-                                                                     "Basin values")},
-                  {"max_full_minus_subset": worst})
+    return {"monotonicity": fig,
+            "basin_values": _histogram_figure({"full": table["full"], "subset": table["subset"]}, "Basin values")}
+
+
+safran_shamir_overspecification = experiment(
+    "safran-shamir-overspecification", source=SOURCE_003 + ", Lemma 2",
+    claim="SS-L2: Bas(W, v) <= Bas(w_I, v_I) for every subset I of neurons (exact QP values)",
+    params=OverspecParams, judge=judge, draw=draw)(measure)

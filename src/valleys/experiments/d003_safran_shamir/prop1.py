@@ -16,10 +16,11 @@ from ... import data
 from ..._validation import check_rng
 from ...basins.losses import ScalarLoss
 from ...basins.montecarlo import clopper_pearson
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003
 
 
@@ -66,12 +67,9 @@ def _loss(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     return ScalarLoss(loss).value(P, y if loss == "squared" else np.sign(y)).mean(-1)
 
 
-@experiment("safran-shamir-prop1", source=SOURCE_003 + ", Proposition 1",
-            claim="SS-P1: P[L(P(W0)) > L(0)] >= (1 - 2^-n)/2 for squared and cross-entropy losses; "
-                  "nearly tight for one data point at small init scale",
-            params=Prop1Params)
-def safran_shamir_prop1(p: Prop1Params) -> Result:
-    verdict, rows = Verdict(), []
+def measure(p: Prop1Params) -> Measurement:
+    """Monte Carlo P[L(W0) > L(0)] and the bound per (setting, loss, depth, width)."""
+    rows = []
     rng = check_rng(p.seed)
     ds = data.gaussian(p.samples, p.dim, seed=int(rng.integers(2 ** 31)))
     X = ds.X.numpy()
@@ -91,7 +89,13 @@ def safran_shamir_prop1(p: Prop1Params) -> Result:
                          "ci_low": low, "ci_high": high, "se": math.sqrt(est * (1 - est) / p.draws),
                          "se_bound": math.sqrt(bound * (1 - bound) / p.draws), "bound": bound,
                          "draws": p.draws})
-    table = pd.DataFrame(rows)
+    return Measurement(pd.DataFrame(rows), {})
+
+
+def judge(m: Measurement, p: Prop1Params) -> Verdict:
+    """Monte Carlo above the bound everywhere; equal to it (tight) for one point at small init."""
+    table = m.table
+    verdict = Verdict()
     gap = (table["bound"] - p.z * table["se_bound"]) - table["estimate"]
     verdict.add("P[L(W0) > L(0)] >= (1 - 2^-n)/2 - z SE (every setting)", float(gap.max()), "<= 0", p.z,
                 bool((gap <= 0).all()), note="measured: largest (bound - z SE) - estimate", kind="evidence")
@@ -100,6 +104,12 @@ def safran_shamir_prop1(p: Prop1Params) -> Result:
     verdict.add("one point, small init: Monte Carlo = the bound within z SE (tight)", float(tgap.max()), "<= 0",
                 p.z, bool((tgap <= 0).all()),
                 note="P = (1/2) P[some neuron alive] = (1 - 2^-n)/2 as the scale -> 0", kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: Prop1Params) -> dict:
+    """The probability against the last hidden width, per setting, with the bound."""
+    table = m.table
     fig, (ax,) = figure(width=6)
     for key, sub in table.groupby(["setting", "loss", "depth"]):
         line, = ax.plot(sub["width"], sub["estimate"], "o-", ms=3, label=" / ".join(map(str, key)))
@@ -109,4 +119,11 @@ def safran_shamir_prop1(p: Prop1Params) -> Result:
     ax.set(xscale="log", xlabel="last hidden width n", ylabel="P[L(W0) > L(0)]", ylim=(0, 1.02),
            title="SS-P1")
     ax.legend(fontsize=6)
-    return Result(table, verdict, {"probability": fig}, {})
+    return {"probability": fig}
+
+
+safran_shamir_prop1 = experiment(
+    "safran-shamir-prop1", source=SOURCE_003 + ", Proposition 1",
+    claim="SS-P1: P[L(P(W0)) > L(0)] >= (1 - 2^-n)/2 for squared and cross-entropy losses; "
+          "nearly tight for one data point at small init scale",
+    params=Prop1Params, judge=judge, draw=draw)(measure)

@@ -15,10 +15,11 @@ import pandas as pd
 from ... import data
 from ..._validation import check_rng
 from ...basins import BasinTolerances, SingletonCriterion, initial_basin_quality
+from ...record import Measurement
 from ..common import progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure
 
 
@@ -56,12 +57,9 @@ class SingletonParams(Params):
         "qp_widths": "nonempty, >= 1", "z": "> 0", "value_tol": ">= 0"}
 
 
-@experiment("safran-shamir-singleton", source=SOURCE_003 + ", Theorem 2 (singleton data)",
-            claim="SS-T2: P[Bas(W,v) <= alpha] >= 1 - 2d(3/4)^n on singleton data; Monte Carlo "
-                  "matches the exact probability from the sign criterion",
-            params=SingletonParams)
-def safran_shamir_singleton(p: SingletonParams) -> Result:
-    verdict, rows, hist = Verdict(), [], {}
+def measure(p: SingletonParams) -> Measurement:
+    """Monte Carlo, exact and bound probabilities per (d, n); the QP cross-validation in the summary."""
+    rows, hist = [], {}
     rng = check_rng(p.seed)
     tol = BasinTolerances()
     xval = {"agree": 0, "total": 0, "max_value_diff": 0.0, "statuses": set()}
@@ -80,6 +78,14 @@ def safran_shamir_singleton(p: SingletonParams) -> Result:
         xval["max_value_diff"] = max(xval["max_value_diff"], cv["max_value_diff"])
         xval["statuses"] |= set(cv["statuses"])
     table = pd.concat(rows, ignore_index=True)
+    return Measurement(table, {"qp_cross_validation": {**xval, "statuses": sorted(xval["statuses"])}},
+                       extras={"hist": hist})
+
+
+def judge(m: Measurement, p: SingletonParams) -> Verdict:
+    """Monte Carlo against the bound and the exact probability; the QP cross-validation."""
+    table, xval = m.table, m.summary["qp_cross_validation"]
+    verdict = Verdict()
     se_exact = np.sqrt(table["exact"] * (1 - table["exact"]) / table["draws"])
     gap_exact = (table["estimate"] - table["exact"]).abs() - p.z * se_exact
     gap_bound = (table["bound"] - p.z * table["se"]) - table["estimate"]
@@ -99,6 +105,17 @@ def safran_shamir_singleton(p: SingletonParams) -> Result:
     exact_ge = bool((table["exact"] >= table["bound"] - 1e-12).all())
     verdict.add("exact probability >= the bound (every d, n)", exact_ge, True, None, exact_ge,
                 kind="consistency")
-    figs = {"probability": _probability_figure(table, "d", "SS-T2 singleton data", exact=True),
-            "basin_values": _histogram_figure(hist, "Basin values of random inits (singleton)")}
-    return Result(table, verdict, figs, {"qp_cross_validation": {**xval, "statuses": sorted(xval["statuses"])}})
+    return verdict
+
+
+def draw(m: Measurement, p: SingletonParams) -> dict:
+    """The probabilities against width; the basin values of random inits."""
+    return {"probability": _probability_figure(m.table, "d", "SS-T2 singleton data", exact=True),
+            "basin_values": _histogram_figure(m.extras["hist"], "Basin values of random inits (singleton)")}
+
+
+safran_shamir_singleton = experiment(
+    "safran-shamir-singleton", source=SOURCE_003 + ", Theorem 2 (singleton data)",
+    claim="SS-T2: P[Bas(W,v) <= alpha] >= 1 - 2d(3/4)^n on singleton data; Monte Carlo "
+          "matches the exact probability from the sign criterion",
+    params=SingletonParams, judge=judge, draw=draw)(measure)
