@@ -43,14 +43,6 @@ NOT_YET_SPLIT = frozenset({
     "nguyen-skip",
     "nguyen-sublevel-connected",
     "nguyen-zero-loss",
-    "safran-shamir-auer",
-    "safran-shamir-clustered",
-    "safran-shamir-full-rank",
-    "safran-shamir-low-rank",
-    "safran-shamir-monotone-path",
-    "safran-shamir-overspecification",
-    "safran-shamir-prop1",
-    "safran-shamir-singleton",
     "sun-deep-linear",
     "sun-exponential-neuron",
     "sun-ntk-pl",
@@ -59,11 +51,6 @@ NOT_YET_SPLIT = frozenset({
     "sun-toy-relu",
     "sun-toy-uv",
     "surface-skip",
-    "vbb-bad-valley",
-    "vbb-descent-path",
-    "vbb-intrinsic-dimension",
-    "vbb-quadratic-path",
-    "vbb-random-features",
 })
 
 
