@@ -1,0 +1,81 @@
+"""Can the judges of document 004 (Nguyen thesis), second half, fail? Doctored tables (see ``judges.py``)."""
+
+from __future__ import annotations
+
+import pytest
+from judges import assert_doctor_breaks_the_verdict
+
+
+def _set(column, value, where):
+    """Doctor: ``column`` = ``value`` on the rows ``where(table)`` selects."""
+    def doctor(t, p):
+        t = t.copy()
+        t.loc[where(t), column] = value
+        return t
+    return doctor
+
+
+def _first(mask):
+    """Only the first row that ``mask`` selects."""
+    return mask & (mask.cumsum() == 1)
+
+
+def _part(name):
+    return lambda t: t["part"] == name
+
+
+def _example_components(name):
+    """An example of Sec. 5.3 with one component of its class-0 region over every window."""
+    return ("the class-0 region of '" + name + "' has one component",
+            _set("components", "1", lambda t: (t["example"] == name) & (t["class"] == 0)))
+
+
+def _random_split(family):
+    return (f"a random {family} net has a disconnected region",
+            _set("status", "disconnected", lambda t: _first(t["example"] == f"random {family}")))
+
+
+def _shift_miss(name, which, covered):
+    """One draw's rank off: short of full (and not full at high precision) for a covered
+    activation; above degree + 1 for a polynomial."""
+    def doctor(t, p):
+        t = t.copy().astype({"full_hp": object})
+        row = _first((t["activation"] == name) & (t["kind"] == which))
+        t.loc[row, "rank"] = t.loc[row, "rank"] + (-1 if covered else 1)
+        if covered:
+            t.loc[row, "full_hp"] = False
+        return t
+    return (f"{name}: one {which} rank {'short of full' if covered else 'above degree + 1'}", doctor)
+
+
+def _shift_doctors():
+    """One doctor per evidence check of ``nguyen-shift-rank``: each activation and matrix."""
+    from valleys.experiments.d004_nguyen.shift_rank import ShiftParams
+    p = ShiftParams()
+    return [_shift_miss(name, which, kind == "covered")
+            for name, kind in [(a, "covered") for a in p.activations] + [(a, "polynomial") for a in p.polynomials]
+            for which in ("shift", "bias_span")]
+
+
+def _analytic_doctors():
+    """One doctor per table-read evidence check of ``nguyen-regions-analytic``."""
+    from valleys.experiments.d004_nguyen.regions_analytic import AnalyticParams, _examples
+    return [*[_example_components(name) for name, *_ in _examples(AnalyticParams())],
+            _random_split("leaky_relu"), _random_split("sigmoid")]
+
+
+DOCTORS = {
+    "nguyen-regions-trained": [
+        ("an n1 = 2 run with W_1 of full rank has a disconnected red region",
+         _set("red_status", "disconnected", lambda t: (t["n1"] == 2) & t["W1_full_rank"].astype(bool))),
+        ("no wider run splits the blue class",
+         _set("blue_status", "connected", lambda t: t["n1"] >= 3)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
+    assert_doctor_breaks_the_verdict(name, what, doctor)
