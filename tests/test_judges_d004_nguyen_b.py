@@ -71,6 +71,16 @@ DOCTORS = {
         ("no wider run splits the blue class",
          _set("blue_status", "connected", lambda t: t["n1"] >= 3)),
     ],
+    "nguyen-sublevel-connected": [
+        ("a part-1 descent certificate fails",
+         _set("certificate", False, lambda t: _first(t["part"] == 1))),
+        ("a part-1 descent ends above the optimum",
+         _set("end_loss", 1.0, lambda t: _first(t["part"] == 1))),
+        ("a part-2 sublevel certificate fails",
+         _set("certificate", False, lambda t: _first(t["part"] == 2))),
+        ("a part-2 'constant' segment moves the loss",
+         _set("constant_spread", 1.0, lambda t: _first(t["part"] == 2))),
+    ],
 }
 
 
