@@ -81,6 +81,10 @@ DOCTORS = {
         ("a part-2 'constant' segment moves the loss",
          _set("constant_spread", 1.0, lambda t: _first(t["part"] == 2))),
     ],
+    "surface-skip": [
+        ("rank Psi(U) < N at a trained skip net",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"] - 1)),
+    ],
 }
 
 
