@@ -85,6 +85,11 @@ DOCTORS = {
         ("rank Psi(U) < N at a trained skip net",
          lambda t, p: t.assign(rank_psi=t["rank_psi"] - 1)),
     ],
+    "nguyen-adversarial-path": [
+        ("a point of the first S -> A -> T is predicted red",
+         lambda t, p: _set("all_blue", False, lambda t: _first(t["net"] == "d"))(
+             _set("blue_fraction", 0.999, lambda t: _first(t["net"] == "d"))(t, p), p)),
+    ],
 }
 
 
