@@ -90,6 +90,7 @@ DOCTORS = {
          lambda t, p: _set("all_blue", False, lambda t: _first(t["net"] == "d"))(
              _set("blue_fraction", 0.999, lambda t: _first(t["net"] == "d"))(t, p), p)),
     ],
+    "nguyen-shift-rank": _shift_doctors(),
 }
 
 
