@@ -91,6 +91,20 @@ DOCTORS = {
              _set("blue_fraction", 0.999, lambda t: _first(t["net"] == "d"))(t, p), p)),
     ],
     "nguyen-shift-rank": _shift_doctors(),
+    "nguyen-independent-data": [
+        ("a descent certificate fails", _set("certificate", False, lambda t: _first(_part("descent")(t)))),
+        ("a descent ends above p* = 0", _set("end_loss", 1.0, lambda t: _first(_part("descent")(t)))),
+        ("the loss at a descent corner leaves (1 - t)^2 L(theta)",
+         _set("curve_gap", 1e-6, lambda t: _first(_part("descent")(t)))),
+        ("a pair's sublevel certificate fails", _set("certificate", False, lambda t: _first(_part("connect")(t)))),
+        ("the loss at a pair's corner leaves the parabola",
+         _set("curve_gap", 1e-6, lambda t: _first(_part("connect")(t)))),
+        ("the loss changes along a ker [X, 1] ray",
+         lambda t, p: t.assign(kernel_spread=t["kernel_spread"].where(t["part"] != "ray", 2 * t["kernel_tol"]))),
+        ("the output changes along c(lambda)",
+         lambda t, p: t.assign(lambda_out_change=t["lambda_out_change"].where(t["part"] != "ray",
+                                                                              1.0 + t["out_tol"]))),
+    ],
 }
 
 
