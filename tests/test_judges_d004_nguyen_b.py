@@ -105,6 +105,7 @@ DOCTORS = {
          lambda t, p: t.assign(lambda_out_change=t["lambda_out_change"].where(t["part"] != "ray",
                                                                               1.0 + t["out_tol"]))),
     ],
+    "nguyen-regions-analytic": _analytic_doctors(),
 }
 
 
