@@ -18,10 +18,11 @@ from ...curvature.rank import matrix_rank
 from ...data import rotated_digits
 from ...expressivity.one_hidden import OneHiddenNets, train_adam
 from ...expressivity.regions import classify_path, smallest_fgsm
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH5
 
 
@@ -86,16 +87,12 @@ def _paths(data, f, p: AdversarialParams, gen: torch.Generator) -> list[dict]:
     return out
 
 
-@experiment("nguyen-adversarial-path", source=SOURCE_004_CH5 + ", Sec. 5.3.5 and Fig. 5.6-5.7",
-            claim="NG-5.3.5/NG-T5.2.3: a zero-error leaky-ReLU net of width d with full-rank W_1 "
-                  "classifies every point of S -> A -> T blue (A: one-step targeted adversarial "
-                  "image of a red digit)",
-            params=AdversarialParams)
-def nguyen_adversarial_path(p: AdversarialParams) -> Result:
+def measure(p: AdversarialParams) -> Measurement:
+    """Train the width-d and the wide net to zero error; classify S -> A -> T for ``n_paths`` triples."""
     torch.manual_seed(p.seed)
     data = rotated_digits(p.n_per_class, seed=p.seed)
     X, y = data.X, data.y
-    verdict, rows, meta, kept = Verdict(), [], {}, {}
+    rows, meta, kept = [], {}, {}
     for label, width in (("d", p.width), ("wide", p.wide_width)):
         nets = OneHiddenNets(1, X.shape[1], width, 2, alpha=p.alpha, seed=p.seed + width)
         fitted_at, _ = train_adam(nets, X, y, steps=p.steps, lr=p.lr, extra_steps=p.extra_steps)
@@ -110,18 +107,36 @@ def nguyen_adversarial_path(p: AdversarialParams) -> Result:
         all_blue = sum(r["all_blue"] for r in paths)
         meta[label] = {"width": width, "train_errors": errors, "fitted_at_step": fitted_at,
                        "W1_rank": rank, "paths_all_blue": all_blue, "paths": len(paths)}
-        if label != "d":
-            continue
-        verdict.add(f"width {width} = d: training errors", errors, 0, None, errors == 0,
-                    kind="consistency")
-        verdict.add(f"width {width}: W_1 full rank (T5.2.3 hypothesis)", rank, min(width, X.shape[1]),
-                    p.rank_tau, rank == min(width, X.shape[1]), kind="consistency")
-        first = paths[0]
-        verdict.add(f"S -> A -> T: points predicted blue (of {2 * p.path_points})",
-                    first["blue_fraction"], 1.0, 0.0, first["all_blue"],
-                    note=f"eps = {first['eps']}, min blue probability {first['min_blue_prob']:.4f}; "
-                         f"{all_blue}/{len(paths)} triples fully blue", kind="evidence")
     table = pd.DataFrame(rows)
+    meta["thesis"] = ("Fig. 5.7: every image on S -> A -> T classified blue with high confidence; "
+                      "the images near A look red-class")
+    meta["input_dim"] = int(X.shape[1])
+    return Measurement(table, meta, extras={"kept": kept, "X": X})
+
+
+def judge(m: Measurement, p: AdversarialParams) -> Verdict:
+    """The width-d net fits with a full-rank W_1 (hypotheses); every point of its first S -> A -> T is blue."""
+    verdict = Verdict()
+    d = m.summary["input_dim"]
+    net = m.table[m.table["net"] == "d"]
+    errors, rank, width = int(net["train_errors"].iloc[0]), int(net["W1_rank"].iloc[0]), p.width
+    first = net.iloc[0]
+    eps = None if pd.isna(first["eps"]) else float(first["eps"])
+    all_blue = int(net["all_blue"].astype(bool).sum())
+    verdict.add(f"width {width} = d: training errors", errors, 0, None, errors == 0,
+                kind="consistency")
+    verdict.add(f"width {width}: W_1 full rank (T5.2.3 hypothesis)", rank, min(width, d),
+                p.rank_tau, rank == min(width, d), kind="consistency")
+    verdict.add(f"S -> A -> T: points predicted blue (of {2 * p.path_points})",
+                float(first["blue_fraction"]), 1.0, 0.0, float(first["blue_fraction"]) == 1.0,
+                note=f"eps = {eps}, min blue probability {float(first['min_blue_prob']):.4f}; "
+                     f"{all_blue}/{len(net)} triples fully blue", kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: AdversarialParams) -> dict:
+    """The first triple's images and the blue probability along S -> A -> T for both nets."""
+    kept, X, meta = m.extras["kept"], m.extras["X"], m.summary
     fig, axes = figure(5, width=2.6, height=2.8)
     first = kept["d"][0]
     images = [("source S", X[first["source"]]), ("red image", X[first["red"]])]
@@ -138,6 +153,12 @@ def nguyen_adversarial_path(p: AdversarialParams) -> Result:
             ax.plot(path.t, path.probs[:, 1], lw=0.8, label=f"{label} (width {meta[label]['width']})")
     ax.set(xlabel="S -> A -> T", ylabel="P(blue)", ylim=(0, 1.02), title="blue probability")
     ax.legend(fontsize=6)
-    meta["thesis"] = ("Fig. 5.7: every image on S -> A -> T classified blue with high confidence; "
-                      "the images near A look red-class")
-    return Result(table, verdict, {"path": fig}, meta)
+    return {"path": fig}
+
+
+nguyen_adversarial_path = experiment(
+    "nguyen-adversarial-path", source=SOURCE_004_CH5 + ", Sec. 5.3.5 and Fig. 5.6-5.7",
+    claim="NG-5.3.5/NG-T5.2.3: a zero-error leaky-ReLU net of width d with full-rank W_1 "
+          "classifies every point of S -> A -> T blue (A: one-step targeted adversarial "
+          "image of a red digit)",
+    params=AdversarialParams, judge=judge, draw=draw)(measure)

@@ -30,10 +30,11 @@ from ...nets import mlp
 from ...nets.activations import get_activation
 from ...paths import certify
 from ...paths.independent import kernel_ray, output_connect, output_descent, rescaling_ray
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks'"
 
@@ -100,11 +101,13 @@ def _outputs(land, theta: torch.Tensor) -> torch.Tensor:
         return torch.func.functional_call(land.module, land.layout.unflatten(theta), (land.inputs(),))
 
 
-@experiment("nguyen-independent-data", source=SOURCE_004 + ", Theorem 3.4.9",
-            claim="NG-T3.4.9: with linearly independent data (rank X = N) a leaky-ReLU net with a pyramidal top "
-                  "has a descent path from every point to p* (exact certificate) and unbounded level-set components",
-            params=NGIndependentParams)
-def nguyen_independent_data(p: NGIndependentParams) -> Result:
+def _parts(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The descent, connect and ray rows of the table."""
+    return tuple(table[table["part"] == part] for part in ("descent", "connect", "ray"))
+
+
+def measure(p: NGIndependentParams) -> Measurement:
+    """Certified descent paths from random starts, sublevel paths between random pairs, constant-loss rays."""
     widths = [p.in_dim, *p.hidden, p.out_dim]
     gen = check_generator(p.seed)
     rows, rays, connects, example, conn_example = [], [], [], None, None
@@ -171,6 +174,14 @@ def nguyen_independent_data(p: NGIndependentParams) -> Result:
     cf = pd.DataFrame(connects)
     df_all = pd.concat([df.assign(part="descent"), cf.assign(part="connect"), rf.assign(part="ray")],
                        ignore_index=True)
+    return Measurement(df_all, {"paths": len(df), "certified": int((df["certificate"] == True).sum()),  # noqa: E712
+                                "pairs": len(cf), "rays": len(rf)},
+                       extras={"example": example, "conn_example": conn_example})
+
+
+def judge(m: Measurement, p: NGIndependentParams) -> Verdict:
+    """Exact descent and sublevel certificates, the closed forms at the corners, constant-loss rays."""
+    df, cf, rf = _parts(m.table)
     verdict = Verdict()
     n_ok = int((df["certificate"] == True).sum())  # noqa: E712
     verdict.add("exact descent certificates that hold", n_ok, len(df), p.cert_rtol,
@@ -210,7 +221,14 @@ def nguyen_independent_data(p: NGIndependentParams) -> Result:
     merr = float(pd.concat([df["model_error"], cf.get("model_error", pd.Series(dtype=float))]).max())
     verdict.add("exact pieces agree with the landscape (max relative gap)", merr, 0.0, 1e-8, merr <= 1e-8,
                 kind="consistency")
-    built, ts, vals, L0 = example
+    return verdict
+
+
+def draw(m: Measurement, p: NGIndependentParams) -> dict:
+    """The first descent against its closed form, the rays, and the first pair's path."""
+    _, _, rf = _parts(m.table)
+    conn_example = m.extras["conn_example"]
+    built, ts, vals, L0 = m.extras["example"]
     fig, (ax, ax2) = figure(2)
     tt = np.linspace(0, 1, 200)
     ax.plot(tt, (1 - tt) ** 2 * L0, lw=0.8, color="k", label="closed form (1 - t)^2 L(theta)")
@@ -239,6 +257,11 @@ def nguyen_independent_data(p: NGIndependentParams) -> Result:
         ax3.set(xlabel="t", ylabel="loss", title=f"T3.4.9 (1): path between two points ({conn.info['chords']} chords)")
         ax3.legend(fontsize=7)
         figures["connect"] = fig2
-    return Result(df_all, verdict, figures,
-                  {"paths": len(df), "certified": int((df["certificate"] == True).sum()),  # noqa: E712
-                   "pairs": len(cf), "rays": len(rf)})
+    return figures
+
+
+nguyen_independent_data = experiment(
+    "nguyen-independent-data", source=SOURCE_004 + ", Theorem 3.4.9",
+    claim="NG-T3.4.9: with linearly independent data (rank X = N) a leaky-ReLU net with a pyramidal top "
+          "has a descent path from every point to p* (exact certificate) and unbounded level-set components",
+    params=NGIndependentParams, judge=judge, draw=draw)(measure)

@@ -28,10 +28,11 @@ from ...expressivity.regions import (
     window_status,
 )
 from ...nets import get_activation
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH5
 
 
@@ -225,65 +226,52 @@ def _mismatches(model, truth, box, resolution, tie_tol) -> tuple[int, int]:
     return int(((lab == 0) != expected)[ok].sum()), int((~ok).sum())
 
 
-@experiment("nguyen-regions-analytic", source=SOURCE_004_CH5 + ", Sec. 5.2-5.3 (examples and theorems)",
-            claim="NG-5.3.1/5.3.2/5.3.3: the thesis' examples have a 2-component region (5.3.1 in "
-                  "the union form); NG-T5.2.3/T5.2.4: random full-rank pyramidal nets give "
-                  "connected regions",
-            params=AnalyticParams)
-def nguyen_regions_analytic(p: AnalyticParams) -> Result:
-    verdict, rows, figs = Verdict(), [], {}
-    box = (-p.half_width, p.half_width)
-    examples = [
+def _examples(p: AnalyticParams) -> list[tuple]:
+    """(name, net, class, closed-form region of the class, expected components) of Sec. 5.3."""
+    return [
         ("5.3.1 leaky(0.5) 2-1-2-2", example_531, 0, region_531_union, 2),
         ("5.3.2 rank-deficient W1", example_532(p.alpha), 0, region_532, 2),
         ("derived n1 = d+1 = 3", example_532(p.alpha, extra_unit=True), 0, region_532, 2),
         ("5.3.3 relu 2-2-2-2", example_533, 0, region_533, 2),
     ]
-    fig, axes = figure(len(examples), width=4.0)
-    for (name, f, cls, truth, expected), ax in zip(examples, axes, strict=True):
+
+
+def _window_word(first_status: str, counts: list[int]) -> str:
+    """:func:`~valleys.expressivity.regions.window_status` from the table: the finest window's
+    status of the class and its component counts over the windows (smallest first)."""
+    if first_status == "disconnected":
+        return "disconnected"
+    if counts[-1] <= 1:
+        return "connected"
+    return "stable" if len(set(counts)) == 1 else "inconclusive"
+
+
+def measure(p: AnalyticParams) -> Measurement:
+    """Regions of the thesis' examples over growing windows, against their closed forms; the
+    region status of ``n_nets`` random nets per family."""
+    rows, mismatches, shown = [], {}, []
+    box = (-p.half_width, p.half_width)
+    for name, f, cls, truth, _ in _examples(p):
         wins = regions_by_window(f, box, p.resolution, p.scales, tie_tol=p.tie_tol)
-        status, count = window_status(wins, cls)
         bad, ties = _mismatches(f, truth, box, p.resolution, p.tie_tol)
-        verdict.add(f"{name}: grid labels vs the closed-form region (mismatches)", bad, 0, p.tie_tol,
-                    bad == 0, note=f"{ties} tie points excluded", kind="evidence")
-        counts = [w.count(cls) for w in wins]
-        verdict.add(f"{name}: components of the class-{cls} region over windows x{list(p.scales)}",
-                    counts, expected, None, all(c == expected for c in counts) and status != "connected",
-                    note=f"status {status}: every component touches the edge in every window"
-                    if status == "stable" else f"status {status}", kind="evidence")
+        mismatches[name] = {"mismatches": bad, "ties": ties}
         rows += [{"example": name, "scale": s, "class": j, "components": w.count(j),
                   "status": w.status(j), "tie_fraction": w.tie_fraction}
                  for s, w in zip(p.scales, wins, strict=True) for j in range(w.n_classes)]
-        plot_regions(ax, wins[0], title=f"{name}\n{counts[0]} components ({status})")
-    figs["examples"] = fig
+        shown.append((name, wins[0], wins[0].count(cls), window_status(wins, cls)[0]))
 
     # the seed's "and" form of 5.3.1 is empty; the net's region is not
     _, _, pts = grid(box, p.resolution)
     seed_pixels = int(region_531_seed(pts).sum())
     union_pixels = int(region_531_union(pts).sum())
-    verdict.add("5.3.1: seed's C_1 = {x1+x2 > 2 and x1+x2 < -4} is empty, the net's C_1 is not",
-                {"seed_form_pixels": seed_pixels, "union_form_pixels": union_pixels},
-                "seed form empty; union form = net region", None,
-                seed_pixels == 0 and union_pixels > 0, kind="erratum",
-                note="CLAIMS.md NG-5.3.1: the correct set is the union")
     w1 = example_532(p.alpha, extra_unit=True).W1
     r = matrix_rank(w1, tau=p.rank_tau, warn=False).count
-    verdict.add("derived n1 = 3 example: W_1 (2x3) has full rank 2", r, 2, p.rank_tau, r == 2,
-                kind="consistency")
-    ties532 = wins_tie = decision_regions(example_532(p.alpha), box, p.resolution,
-                                          tie_tol=p.tie_tol)
-    red = ties532.count(1)
-    verdict.add("5.3.2: the red region is empty (the strip |x1| <= 1 is all ties)",
-                {"red_components": red, "tie_fraction": round(wins_tie.tie_fraction, 4)},
-                {"red_components": 0, "tie_fraction": round(1 / p.half_width, 4)}, 0.01,
-                red == 0 and abs(wins_tie.tie_fraction - 1 / p.half_width) < 0.01,
-                note="f_blue = f_red = -2 alpha on the strip: ties are handled explicitly",
-                kind="evidence")
+    wins_tie = decision_regions(example_532(p.alpha), box, p.resolution, tie_tol=p.tie_tol)
 
     # random full-rank pyramidal nets (T5.2.3) and one-hidden-layer sigmoid nets (T5.2.4)
     gen = check_generator(p.seed)
     net_box = (-p.net_half_width, p.net_half_width)
-    tally = {}
+    tally, low_ranks = {}, {}
     for family in ("leaky_relu", "sigmoid"):
         counts = {"connected": 0, "disconnected": 0, "inconclusive": 0}
         low_rank = 0
@@ -312,6 +300,52 @@ def nguyen_regions_analytic(p: AnalyticParams) -> Result:
                          "path_min_margin": path_margin,
                          "components": [reg.count(j) for j in range(m)]})
         tally[family] = counts
+        low_ranks[family] = low_rank
+    table = pd.DataFrame(rows)
+    table["components"] = table["components"].astype(str)
+    return Measurement(table, {"random_nets": tally, "examples": mismatches,
+                               "seed_form_pixels": seed_pixels, "union_form_pixels": union_pixels,
+                               "derived_W1_rank": r, "ties_532": {"red_components": wins_tie.count(1),
+                                                                  "tie_fraction": wins_tie.tie_fraction},
+                               "low_rank_nets": low_ranks},
+                       extras={"shown": shown})
+
+
+def judge(m: Measurement, p: AnalyticParams) -> Verdict:
+    """The examples' closed forms and component counts; the 5.3.1 erratum; the random nets' regions connected."""
+    table, summary, verdict = m.table, m.summary, Verdict()
+    for name, _, cls, _, expected in _examples(p):
+        bad, ties = summary["examples"][name]["mismatches"], summary["examples"][name]["ties"]
+        verdict.add(f"{name}: grid labels vs the closed-form region (mismatches)", bad, 0, p.tie_tol,
+                    bad == 0, note=f"{ties} tie points excluded", kind="evidence")
+        mine = table[(table["example"] == name) & (table["class"] == cls)]
+        counts = [int(c) for c in mine["components"]]
+        status = _window_word(mine["status"].iloc[0], counts)
+        verdict.add(f"{name}: components of the class-{cls} region over windows x{list(p.scales)}",
+                    counts, expected, None, all(c == expected for c in counts) and status != "connected",
+                    note=f"status {status}: every component touches the edge in every window"
+                    if status == "stable" else f"status {status}", kind="evidence")
+    seed_pixels, union_pixels = summary["seed_form_pixels"], summary["union_form_pixels"]
+    verdict.add("5.3.1: seed's C_1 = {x1+x2 > 2 and x1+x2 < -4} is empty, the net's C_1 is not",
+                {"seed_form_pixels": seed_pixels, "union_form_pixels": union_pixels},
+                "seed form empty; union form = net region", None,
+                seed_pixels == 0 and union_pixels > 0, kind="erratum",
+                note="CLAIMS.md NG-5.3.1: the correct set is the union")
+    r = summary["derived_W1_rank"]
+    verdict.add("derived n1 = 3 example: W_1 (2x3) has full rank 2", r, 2, p.rank_tau, r == 2,
+                kind="consistency")
+    red, tie_fraction = summary["ties_532"]["red_components"], summary["ties_532"]["tie_fraction"]
+    verdict.add("5.3.2: the red region is empty (the strip |x1| <= 1 is all ties)",
+                {"red_components": red, "tie_fraction": round(tie_fraction, 4)},
+                {"red_components": 0, "tie_fraction": round(1 / p.half_width, 4)}, 0.01,
+                red == 0 and abs(tie_fraction - 1 / p.half_width) < 0.01,
+                note="f_blue = f_red = -2 alpha on the strip: ties are handled explicitly",
+                kind="evidence")
+    for family in ("leaky_relu", "sigmoid"):
+        counts = {"connected": 0, "disconnected": 0, "inconclusive": 0}
+        for st in table.loc[table["example"] == f"random {family}", "status"]:
+            counts[st] = counts.get(st, 0) + 1
+        low_rank = summary["low_rank_nets"][family]
         split = counts.get("disconnected", 0) + counts.get("inconclusive", 0)
         verdict.add(f"random {family} pyramidal nets with a region split on the grid that no "
                     "verified path joins", split, 0, None, split == 0,
@@ -326,6 +360,20 @@ def nguyen_regions_analytic(p: AnalyticParams) -> Result:
                     kind="evidence")
         verdict.add(f"random {family} nets: hidden weight matrices full rank", p.n_nets - low_rank,
                     p.n_nets, p.rank_tau, low_rank == 0, kind="consistency")
-    table = pd.DataFrame(rows)
-    table["components"] = table["components"].astype(str)
-    return Result(table, verdict, figs, {"random_nets": tally})
+    return verdict
+
+
+def draw(m: Measurement, p: AnalyticParams) -> dict:
+    """The regions of the thesis' examples in the finest window."""
+    fig, axes = figure(len(m.extras["shown"]), width=4.0)
+    for ax, (name, reg, count, status) in zip(axes, m.extras["shown"], strict=True):
+        plot_regions(ax, reg, title=f"{name}\n{count} components ({status})")
+    return {"examples": fig}
+
+
+nguyen_regions_analytic = experiment(
+    "nguyen-regions-analytic", source=SOURCE_004_CH5 + ", Sec. 5.2-5.3 (examples and theorems)",
+    claim="NG-5.3.1/5.3.2/5.3.3: the thesis' examples have a 2-component region (5.3.1 in "
+          "the union form); NG-T5.2.3/T5.2.4: random full-rank pyramidal nets give "
+          "connected regions",
+    params=AnalyticParams, judge=judge, draw=draw)(measure)

@@ -15,10 +15,11 @@ from ...curvature.rank import matrix_rank
 from ...data import two_class_regions
 from ...expressivity.one_hidden import OneHiddenNets, train_sgd
 from ...expressivity.regions import plot_regions, regions_by_window, window_status
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH5
 
 
@@ -62,15 +63,11 @@ class TrainedParams(Params):
         "resolution": ">= 2", "scales": "nonempty, > 0", "tie_tol": ">= 0", "rank_tau": "in [0, 1]"}
 
 
-@experiment("nguyen-regions-trained", source=SOURCE_004_CH5 + ", Sec. 5.3.4 and Fig. 5.5",
-            claim="NG-5.3.4/NG-T5.2.4: one hidden layer of width n_1 = 2 = d gives connected "
-                  "decision regions in every run; some n_1 >= 3 run has a disconnected blue region "
-                  "with fewer training errors",
-            params=TrainedParams)
-def nguyen_regions_trained(p: TrainedParams) -> Result:
+def measure(p: TrainedParams) -> Measurement:
+    """Train ``runs`` one-hidden-layer nets per width; the status of each run's decision regions."""
     data = two_class_regions(p.n, seed=p.seed, components=p.components)
     X, y = data.X, data.y
-    verdict, rows = Verdict(), []
+    rows = []
     box = (-p.half_width, p.half_width)
     shown = {}
     for width in progress(p.widths, "hidden widths"):
@@ -92,6 +89,21 @@ def nguyen_regions_trained(p: TrainedParams) -> Result:
             key = (width, blue in ("disconnected", "stable"))
             shown.setdefault(key, (wins[0], int(errors[s])))
     table = pd.DataFrame(rows)
+    summary = table.groupby("n1").agg(mean_errors=("train_errors", "mean"),
+                                      disconnected_blue=("blue_status",
+                                                         lambda s: int(s.isin(["disconnected",
+                                                                               "stable"]).sum())))
+    return Measurement(table,
+                       {"per_width": {int(k): v for k, v in summary.to_dict("index").items()},
+                        "thesis": "Fig. 5.5: n1 = 2 connected (a linear-like separator); n1 = 3 already "
+                                  "disconnected; more units disconnect more easily"},
+                       extras={"shown": shown, "data": (X, y)})
+
+
+def judge(m: Measurement, p: TrainedParams) -> Verdict:
+    """n1 = 2 with W_1 of full rank: no disconnected region; some wider run splits blue with fewer errors."""
+    table = m.table
+    verdict = Verdict()
     narrow = table[table.n1 == 2]
     if len(narrow):
         split = (narrow.red_status.isin(["disconnected", "stable"]) |
@@ -118,15 +130,23 @@ def nguyen_regions_trained(p: TrainedParams) -> Result:
                     "runs (mean)", len(better), ">= 1", None, len(better) >= 1,
                     note=f"n1 = 2 mean errors {mean2:.2f}; disconnected-blue runs by n1: "
                          f"{split.n1.value_counts().sort_index().to_dict()}", kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: TrainedParams) -> dict:
+    """The decision regions of one run per (width, blue split or not)."""
+    shown = m.extras["shown"]
+    X, y = m.extras["data"]
     fig, axes = figure(min(len(shown), 4), width=4.0)
     for ax, ((width, split), (reg, err)) in zip(axes, sorted(shown.items()), strict=False):
         plot_regions(ax, reg, X, y, title=f"n1 = {width}: {err} errors, blue "
                                           f"{'disconnected' if split else 'connected'}")
-    summary = table.groupby("n1").agg(mean_errors=("train_errors", "mean"),
-                                      disconnected_blue=("blue_status",
-                                                         lambda s: int(s.isin(["disconnected",
-                                                                               "stable"]).sum())))
-    return Result(table, verdict, {"regions": fig},
-                  {"per_width": {int(k): v for k, v in summary.to_dict("index").items()},
-                   "thesis": "Fig. 5.5: n1 = 2 connected (a linear-like separator); n1 = 3 already "
-                             "disconnected; more units disconnect more easily"})
+    return {"regions": fig}
+
+
+nguyen_regions_trained = experiment(
+    "nguyen-regions-trained", source=SOURCE_004_CH5 + ", Sec. 5.3.4 and Fig. 5.5",
+    claim="NG-5.3.4/NG-T5.2.4: one hidden layer of width n_1 = 2 = d gives connected "
+          "decision regions in every run; some n_1 >= 3 run has a disconnected blue region "
+          "with fewer training errors",
+    params=TrainedParams, judge=judge, draw=draw)(measure)

@@ -15,10 +15,11 @@ import pandas as pd
 
 from ...expressivity.shift import HIGH_PRECISION_DPS, bias_span_rank, polynomial_shift_rank, shift_rank
 from ...nets import get_activation, poly
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks', ch. 3"
 
@@ -68,14 +69,16 @@ class ShiftParams(Params):
         "x_lim": "> 0", "grid_points": ">= 2", "tau": "in [0, 1]", "gap_required": ">= 1"}
 
 
-@experiment("nguyen-shift-rank", source=SOURCE_004 + ", Lemma 3.4.3 and Lemma 3.4.11",
-            claim="NG-L3.4.3/NG-L3.4.11: rank [sigma(x - a_i)] = p + 1 and rank [sigma(v + b_s 1)] = n "
-                  "for relu, leaky-relu and elu in every draw; polynomials saturate at degree + 1",
-            params=ShiftParams)
-def nguyen_shift_rank(p: ShiftParams) -> Result:
-    verdict, rows = Verdict(), []
-    kinds = ([(a, "covered") for a in p.activations] + [(a, "polynomial") for a in p.polynomials]
-             + [(a, "probe") for a in p.probes])
+def _kinds(p: ShiftParams) -> list[tuple[str, str]]:
+    """(activation, class) pairs: covered by the lemmas, polynomial controls, probes."""
+    return ([(a, "covered") for a in p.activations] + [(a, "polynomial") for a in p.polynomials]
+            + [(a, "probe") for a in p.probes])
+
+
+def measure(p: ShiftParams) -> Measurement:
+    """Shift rank and bias-span rank of every activation in ``draws`` random draws."""
+    rows = []
+    kinds = _kinds(p)
     for name, kind in progress(kinds, "activations"):
         act = poly(POLY_ACTIVATIONS[name], name=name) if kind == "polynomial" else get_activation(name)
         for d in range(p.draws):
@@ -87,7 +90,18 @@ def nguyen_shift_rank(p: ShiftParams) -> Result:
             for r in (sr, br):
                 rows.append(r.to_dict() | {"activation": name, "class": kind, "draw": d})
     table = pd.DataFrame(rows)
-    for name, kind in kinds:
+    probes = table[table["class"] == "probe"].groupby(["activation", "kind"])["rank"].mean()
+    return Measurement(table,
+                       {"probes_mean_rank": {f"{a}/{k}": float(v) for (a, k), v in probes.items()},
+                        "note": "softplus and tanh are analytic: their shift matrices are full rank "
+                                "in exact arithmetic but numerically ill-conditioned (probes only)"})
+
+
+def judge(m: Measurement, p: ShiftParams) -> Verdict:
+    """Full shift and bias-span ranks for the covered activations in every draw; degree + 1 for polynomials."""
+    table = m.table
+    verdict = Verdict()
+    for name, kind in _kinds(p):
         if kind == "probe":
             continue
         for which, size in (("shift", p.p + 1), ("bias_span", p.n)):
@@ -116,6 +130,12 @@ def nguyen_shift_rank(p: ShiftParams) -> Result:
                 name_check = f"{name}: {which} rank = {expect} in every draw"
             verdict.add(name_check, misses, 0, p.tau, misses == 0 and len(sub) == p.draws,
                         note=note, kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: ShiftParams) -> dict:
+    """Mean shift and bias-span rank per activation against full rank."""
+    table = m.table
     fig, axes = figure(2, width=4.5)
     for ax, which, size in zip(axes, ("shift", "bias_span"), (p.p + 1, p.n), strict=True):
         sub = table[table.kind == which].groupby("activation", sort=False)["rank"].mean()
@@ -125,11 +145,14 @@ def nguyen_shift_rank(p: ShiftParams) -> Result:
         ax.axhline(size, color="k", ls=":", lw=0.8)
         ax.set_xticks(np.arange(len(sub)), sub.index, rotation=30, fontsize=7)
         ax.set(ylabel="mean rank", title=f"{which}: full = {size}")
-    probes = table[table["class"] == "probe"].groupby(["activation", "kind"])["rank"].mean()
-    return Result(table, verdict, {"ranks": fig},
-                  {"probes_mean_rank": {f"{a}/{k}": float(v) for (a, k), v in probes.items()},
-                   "note": "softplus and tanh are analytic: their shift matrices are full rank "
-                           "in exact arithmetic but numerically ill-conditioned (probes only)"})
+    return {"ranks": fig}
+
+
+nguyen_shift_rank = experiment(
+    "nguyen-shift-rank", source=SOURCE_004 + ", Lemma 3.4.3 and Lemma 3.4.11",
+    claim="NG-L3.4.3/NG-L3.4.11: rank [sigma(x - a_i)] = p + 1 and rank [sigma(v + b_s 1)] = n "
+          "for relu, leaky-relu and elu in every draw; polynomials saturate at degree + 1",
+    params=ShiftParams, judge=judge, draw=draw)(measure)
 
 
 def _ratios(rows: pd.DataFrame) -> str:

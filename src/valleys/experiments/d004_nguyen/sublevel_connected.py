@@ -20,10 +20,11 @@ from ...core import Landscape
 from ...nets import mlp
 from ...paths import certify, evaluate
 from ...paths.constructions import nguyen_connect, nguyen_descent
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks'"
 
@@ -74,11 +75,8 @@ def _random_point(land, gen, dup_frac: float, depth: int) -> torch.Tensor:
     return land.layout.flatten(blocks)
 
 
-@experiment("nguyen-sublevel-connected", source=SOURCE_004 + ", Theorem 3.4.17",
-            claim="NG-T3.4.17: ReLU/leaky-ReLU nets with hidden widths >= N have no bad local valley "
-                  "(descent path to the optimum) and with widths >= 2N connected sublevel sets",
-            params=NGSublevelParams)
-def nguyen_sublevel_connected(p: NGSublevelParams) -> Result:
+def measure(p: NGSublevelParams) -> Measurement:
+    """Part 1: descent paths on widths N; part 2: sublevel paths on widths 2N; each certified."""
     gen = check_generator(p.seed)
     X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
@@ -112,6 +110,12 @@ def nguyen_sublevel_connected(p: NGSublevelParams) -> Result:
             if example is None:
                 example = (conn, wide)
     df = pd.DataFrame(rows)
+    return Measurement(df, {"max_model_error": float(np.nanmax(df["model_error"]))}, extras={"example": example})
+
+
+def judge(m: Measurement, p: NGSublevelParams) -> Verdict:
+    """Exact descent certificates to loss <= eps (part 1); exact sublevel certificates (part 2)."""
+    df = m.table
     verdict = Verdict()
     one, two = df[df["part"] == 1], df[df["part"] == 2]
     verdict.add("part 1: exact descent certificates that hold", int((one["certificate"] == True).sum()),  # noqa: E712
@@ -128,11 +132,23 @@ def nguyen_sublevel_connected(p: NGSublevelParams) -> Result:
     verdict.add("part 2: every segment but the convex one keeps the loss constant (exact spread)",
                 float(two["constant_spread"].max()), 0.0, tol, bool((two["constant_spread"] <= tol).all()),
                 kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: NGSublevelParams) -> dict:
+    """The loss along the first part-2 path against the level max(L(a), L(b))."""
     fig, (ax,) = figure()
-    conn, wide = example
+    conn, wide = m.extras["example"]
     rep = evaluate(conn.path, wide, num=400, max_points=800)
     ax.plot(rep.t, rep.losses)
     ax.axhline(conn.info["level"], color="r", ls="--", lw=0.8, label="max(L(a), L(b))")
     ax.set(xlabel="t", ylabel="loss", title="NG-T3.4.17: path inside the sublevel set")
     ax.legend()
-    return Result(df, verdict, {"path": fig}, {"max_model_error": float(np.nanmax(df["model_error"]))})
+    return {"path": fig}
+
+
+nguyen_sublevel_connected = experiment(
+    "nguyen-sublevel-connected", source=SOURCE_004 + ", Theorem 3.4.17",
+    claim="NG-T3.4.17: ReLU/leaky-ReLU nets with hidden widths >= N have no bad local valley "
+          "(descent path to the optimum) and with widths >= 2N connected sublevel sets",
+    params=NGSublevelParams, judge=judge, draw=draw)(measure)

@@ -21,11 +21,12 @@ from ...core import Landscape
 from ...curvature import matrix_rank
 from ...data import digits
 from ...nets import get_activation, mlp, skip_to_output
+from ...record import Measurement
 from ...surface import plane
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks'"
 
@@ -82,15 +83,10 @@ def _local_minima(Z: np.ndarray) -> int:
     return int(count.sum())
 
 
-@experiment("surface-skip", source=SOURCE_004 + ", Figure 4.4 and Lemma 4.3.2",
-            claim="NG-L4.3.2 / NG Fig 4.4: with N skip neurons to the output rank Psi(U) = N (a descent line in V "
-                  "from every point); filter-normalised loss planes with and without skip connections",
-            params=SurfaceSkipParams)
-def surface_skip(p: SurfaceSkipParams) -> Result:
+def measure(p: SurfaceSkipParams) -> Measurement:
+    """Train the plain and the skip net per activation; a loss plane through each; rank Psi(U) of the skip net."""
     data = digits(n=p.n_samples, seed=p.seed)
-    rows, verdict, surfaces = [], Verdict(), {}
-    fig, axes = figure(2 * len(p.activations), width=4.0, height=3.4)
-    i = 0
+    rows, surfaces = [], {}
     for act in progress(p.activations, "surface-skip"):
         sigma = get_activation("softplus", alpha=20.0) if act == "softplus" else act
         base = mlp([64, *p.hidden, 10], sigma, seed=p.seed)
@@ -123,17 +119,35 @@ def surface_skip(p: SurfaceSkipParams) -> Result:
                 r = matrix_rank(Psi, policy="press", warn=False)
                 row["rank_psi"] = r.rank
             rows.append(row)
-            ax = axes[i]
-            surf.plot(ax, kind="contourf", log=True)
-            ax.set(title=f"{act}, {kind}", xlabel="alpha", ylabel="beta")
-            i += 1
     df = pd.DataFrame(rows)
+    return Measurement(df, {"note": "qualitative comparison (local minima on the grid, fraction within 2x) "
+                                    "in the table"}, surfaces=surfaces)
+
+
+def judge(m: Measurement, p: SurfaceSkipParams) -> Verdict:
+    """rank Psi(U) = N at every trained skip net; the plane's values match direct evaluation."""
+    df = m.table
+    verdict = Verdict()
     skip = df[df["model"] == "skip"]
     verdict.add("rank Psi(U) = N at the trained skip nets (Press threshold)", skip["rank_psi"].tolist(),
                 [p.n_samples] * len(skip), None, bool((skip["rank_psi"] == p.n_samples).all()), kind="evidence")
     verdict.add("plane values = direct evaluation at sampled grid points (max relative gap)",
                 float(df["value_err"].max()), 0.0, p.value_rtol, bool((df["value_err"] <= p.value_rtol).all()),
                 kind="consistency")
-    return Result(df, verdict, {"planes": fig},
-                  {"note": "qualitative comparison (local minima on the grid, fraction within 2x) in the table"},
-                  surfaces=surfaces)
+    return verdict
+
+
+def draw(m: Measurement, p: SurfaceSkipParams) -> dict:
+    """The loss plane of every (activation, plain or skip) net."""
+    fig, axes = figure(2 * len(p.activations), width=4.0, height=3.4)
+    for ax, (name, surf) in zip(axes, m.surfaces.items(), strict=False):
+        surf.plot(ax, kind="contourf", log=True)
+        ax.set(title=name, xlabel="alpha", ylabel="beta")
+    return {"planes": fig}
+
+
+surface_skip = experiment(
+    "surface-skip", source=SOURCE_004 + ", Figure 4.4 and Lemma 4.3.2",
+    claim="NG-L4.3.2 / NG Fig 4.4: with N skip neurons to the output rank Psi(U) = N (a descent line in V "
+          "from every point); filter-normalised loss planes with and without skip connections",
+    params=SurfaceSkipParams, judge=judge, draw=draw)(measure)

@@ -1,0 +1,116 @@
+"""Can the judges of document 004 (Nguyen thesis), second half, fail? Doctored tables (see ``judges.py``)."""
+
+from __future__ import annotations
+
+import pytest
+from judges import assert_doctor_breaks_the_verdict
+
+
+def _set(column, value, where):
+    """Doctor: ``column`` = ``value`` on the rows ``where(table)`` selects."""
+    def doctor(t, p):
+        t = t.copy()
+        t.loc[where(t), column] = value
+        return t
+    return doctor
+
+
+def _first(mask):
+    """Only the first row that ``mask`` selects."""
+    return mask & (mask.cumsum() == 1)
+
+
+def _part(name):
+    return lambda t: t["part"] == name
+
+
+def _example_components(name):
+    """An example of Sec. 5.3 with one component of its class-0 region over every window."""
+    return ("the class-0 region of '" + name + "' has one component",
+            _set("components", "1", lambda t: (t["example"] == name) & (t["class"] == 0)))
+
+
+def _random_split(family):
+    return (f"a random {family} net has a disconnected region",
+            _set("status", "disconnected", lambda t: _first(t["example"] == f"random {family}")))
+
+
+def _shift_miss(name, which, covered):
+    """One draw's rank off: short of full (and not full at high precision) for a covered
+    activation; above degree + 1 for a polynomial."""
+    def doctor(t, p):
+        t = t.copy().astype({"full_hp": object})
+        row = _first((t["activation"] == name) & (t["kind"] == which))
+        t.loc[row, "rank"] = t.loc[row, "rank"] + (-1 if covered else 1)
+        if covered:
+            t.loc[row, "full_hp"] = False
+        return t
+    return (f"{name}: one {which} rank {'short of full' if covered else 'above degree + 1'}", doctor)
+
+
+def _shift_doctors():
+    """One doctor per evidence check of ``nguyen-shift-rank``: each activation and matrix."""
+    from valleys.experiments.d004_nguyen.shift_rank import ShiftParams
+    p = ShiftParams()
+    return [_shift_miss(name, which, kind == "covered")
+            for name, kind in [(a, "covered") for a in p.activations] + [(a, "polynomial") for a in p.polynomials]
+            for which in ("shift", "bias_span")]
+
+
+def _analytic_doctors():
+    """One doctor per table-read evidence check of ``nguyen-regions-analytic``."""
+    from valleys.experiments.d004_nguyen.regions_analytic import AnalyticParams, _examples
+    return [*[_example_components(name) for name, *_ in _examples(AnalyticParams())],
+            _random_split("leaky_relu"), _random_split("sigmoid")]
+
+
+DOCTORS = {
+    "nguyen-regions-trained": [
+        ("an n1 = 2 run with W_1 of full rank has a disconnected red region",
+         _set("red_status", "disconnected", lambda t: (t["n1"] == 2) & t["W1_full_rank"].astype(bool))),
+        ("no wider run splits the blue class",
+         _set("blue_status", "connected", lambda t: t["n1"] >= 3)),
+    ],
+    "nguyen-sublevel-connected": [
+        ("a part-1 descent certificate fails",
+         _set("certificate", False, lambda t: _first(t["part"] == 1))),
+        ("a part-1 descent ends above the optimum",
+         _set("end_loss", 1.0, lambda t: _first(t["part"] == 1))),
+        ("a part-2 sublevel certificate fails",
+         _set("certificate", False, lambda t: _first(t["part"] == 2))),
+        ("a part-2 'constant' segment moves the loss",
+         _set("constant_spread", 1.0, lambda t: _first(t["part"] == 2))),
+    ],
+    "surface-skip": [
+        ("rank Psi(U) < N at a trained skip net",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"] - 1)),
+    ],
+    "nguyen-adversarial-path": [
+        ("a point of the first S -> A -> T is predicted red",
+         lambda t, p: _set("all_blue", False, lambda t: _first(t["net"] == "d"))(
+             _set("blue_fraction", 0.999, lambda t: _first(t["net"] == "d"))(t, p), p)),
+    ],
+    "nguyen-shift-rank": _shift_doctors(),
+    "nguyen-independent-data": [
+        ("a descent certificate fails", _set("certificate", False, lambda t: _first(_part("descent")(t)))),
+        ("a descent ends above p* = 0", _set("end_loss", 1.0, lambda t: _first(_part("descent")(t)))),
+        ("the loss at a descent corner leaves (1 - t)^2 L(theta)",
+         _set("curve_gap", 1e-6, lambda t: _first(_part("descent")(t)))),
+        ("a pair's sublevel certificate fails", _set("certificate", False, lambda t: _first(_part("connect")(t)))),
+        ("the loss at a pair's corner leaves the parabola",
+         _set("curve_gap", 1e-6, lambda t: _first(_part("connect")(t)))),
+        ("the loss changes along a ker [X, 1] ray",
+         lambda t, p: t.assign(kernel_spread=t["kernel_spread"].where(t["part"] != "ray", 2 * t["kernel_tol"]))),
+        ("the output changes along c(lambda)",
+         lambda t, p: t.assign(lambda_out_change=t["lambda_out_change"].where(t["part"] != "ray",
+                                                                              1.0 + t["out_tol"]))),
+    ],
+    "nguyen-regions-analytic": _analytic_doctors(),
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
+    assert_doctor_breaks_the_verdict(name, what, doctor)
