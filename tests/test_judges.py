@@ -31,17 +31,11 @@ NOT_YET_SPLIT = frozenset({
     "cooper-star-core",
     "cooper-wide-flat",
     "mode-connectivity",
-    "nguyen-adversarial-path",
     "nguyen-deep-skip",
     "nguyen-feature-rank",
     "nguyen-gradient-bounds",
-    "nguyen-independent-data",
     "nguyen-independent-features",
-    "nguyen-regions-analytic",
-    "nguyen-regions-trained",
-    "nguyen-shift-rank",
     "nguyen-skip",
-    "nguyen-sublevel-connected",
     "nguyen-zero-loss",
     "sun-deep-linear",
     "sun-exponential-neuron",
@@ -50,7 +44,6 @@ NOT_YET_SPLIT = frozenset({
     "sun-single-point",
     "sun-toy-relu",
     "sun-toy-uv",
-    "surface-skip",
 })
 
 
