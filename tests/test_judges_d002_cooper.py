@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 from judges import assert_doctor_breaks_the_verdict
 
+
+def _first(mask):
+    """True only at the first row where ``mask`` is True."""
+    return mask & (mask.cumsum() == 1)
+
+
 DOCTORS = {
     "cooper-straight-descent": [
         ("the loss along the line leaves (1 - t)^2 L(p)",
@@ -13,6 +19,14 @@ DOCTORS = {
          lambda t, p: t.assign(end_loss=0.5 * t["L0"])),
         ("a descent certificate fails",
          lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+    ],
+    "cooper-global-manifold": [
+        ("a zero-loss point has more than bn positive Hessian eigenvalues",
+         lambda t, p: t.assign(n_positive=t["n_positive"] + (t.index == 0))),
+        ("rank J falls below bn at a zero-loss point",
+         lambda t, p: t.assign(rank_J=t["rank_J"] - (t.index == 0))),
+        ("the Hessian nullity leaves Prop 6.1's dim M",
+         lambda t, p: t.assign(nullity=t["nullity"] + (t.index == 0))),
     ],
 }
 
