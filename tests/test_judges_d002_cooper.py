@@ -28,6 +28,19 @@ DOCTORS = {
         ("the Hessian nullity leaves Prop 6.1's dim M",
          lambda t, p: t.assign(nullity=t["nullity"] + (t.index == 0))),
     ],
+    "cooper-attracting": [
+        ("a positive start ends outside the radius",
+         lambda t, p: t.assign(final_norm=t["final_norm"].where(t["function"] != "x^3+y^3, x0>0",
+                                                                2 * p.radius))),
+        ("GD leaves the flow x0 / (1 + 3 x0 eta k)",
+         lambda t, p: t.assign(x_final=t["x_final"].where(t["function"] != "x^3+y^3, x0>0",
+                                                          t["x_final"] * (1 + 10 * p.flow_rtol)))),
+        ("a start with x0 < 0 does not diverge",
+         lambda t, p: t.assign(diverged=t["diverged"] & ~_first(t["function"] == "x^3+y^3, x0<0"))),
+        ("the negative starts blow up at twice the flow's time",
+         lambda t, p: t.assign(diverged_at=t["diverged_at"].where(t["function"] != "x^3+y^3, x0<0",
+                                                                  2 * t["diverged_at"]))),
+    ],
 }
 
 
