@@ -41,6 +41,16 @@ DOCTORS = {
          lambda t, p: t.assign(diverged_at=t["diverged_at"].where(t["function"] != "x^3+y^3, x0<0",
                                                                   2 * t["diverged_at"]))),
     ],
+    "cooper-star-core": [
+        ("a star point with b_l = mean(y) is not critical",
+         lambda t, p: t.assign(normalised_max=t["normalised_max"].where(
+             ~((t["measurement"] == "gradient") & (t["bias_rule"] == "mean")), 1.0))),
+        ("a core point's spectrum is not {2n (x b), 0 (x d-b)}",
+         lambda t, p: t.assign(points_ok=t["points_ok"].where(t["measurement"] != "core spectrum",
+                                                              t["points_ok"] - 1))),
+        ("a star point outside C is not indefinite",
+         lambda t, p: t.assign(indefinite=t["indefinite"].where(t["measurement"] != "star spectrum", False))),
+    ],
 }
 
 
