@@ -51,6 +51,14 @@ DOCTORS = {
         ("a star point outside C is not indefinite",
          lambda t, p: t.assign(indefinite=t["indefinite"].where(t["measurement"] != "star spectrum", False))),
     ],
+    "cooper-examples": [
+        ("the found critical points are far from the analytic ones",
+         lambda t, p: t.assign(distance_to_analytic=t["distance_to_analytic"] + 1.0)),
+        ("an analytic critical point is missed",
+         lambda t, p: t.drop(index=t.index[t["function"] == "x^2-y^2"])),
+        ("the critical points have other Morse indices than the analytic ones",
+         lambda t, p: t.assign(index=t["index"] + 1)),
+    ],
 }
 
 
