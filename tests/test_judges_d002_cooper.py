@@ -59,6 +59,18 @@ DOCTORS = {
         ("the critical points have other Morse indices than the analytic ones",
          lambda t, p: t.assign(index=t["index"] + 1)),
     ],
+    "cooper-dimensions": [
+        ("a counted dimension leaves the §3.1.1 formula and the derived forms",
+         lambda t, p: t.assign(by_count=t["by_count"] + (t.index == 0))),
+        ("the constraint-Jacobian dimension differs from the count",
+         lambda t, p: t.assign(by_jacobian=t["by_jacobian"].where(t["by_jacobian"].isna(),
+                                                                  t["by_jacobian"] + 1))),
+        ("the tangent dimension of the C1 samples differs from the count",
+         lambda t, p: t.assign(by_samples=t["by_samples"].where(t["by_samples"].isna(),
+                                                                t["by_samples"] + 1))),
+        ("the maximum counted dimension leaves the §3.1.1 max formula",
+         lambda t, p: t.assign(by_count=t["by_count"] + t["is_max"].astype(int))),
+    ],
 }
 
 
