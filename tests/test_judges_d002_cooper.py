@@ -71,6 +71,16 @@ DOCTORS = {
         ("the maximum counted dimension leaves the §3.1.1 max formula",
          lambda t, p: t.assign(by_count=t["by_count"] + t["is_max"].astype(int))),
     ],
+    "cooper-wide-flat": [
+        ("a point is not critical",
+         lambda t, p: t.assign(grad_normalised=t["grad_normalised"] + (t.index == 0))),
+        ("the loss changes along the claimed flat subspace",
+         lambda t, p: t.assign(flat_dev=t["flat_dev"] + 1e3 * p.flat_tol)),
+        ("a PSD critical point has fewer zero eigenvalues than the corrected bound",
+         lambda t, p: t.assign(nullity=t["nullity"].where(~t["psd"], t["bound_corrected"] - 1))),
+        ("an S_(l-1) saddle's nullity leaves the closed form",
+         lambda t, p: t.assign(nullity_closed_form=t["nullity_closed_form"] + 1)),
+    ],
 }
 
 
