@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 from judges import assert_doctor_breaks_the_verdict
 
+
+def _first(mask):
+    """True only at the first row where ``mask`` is True."""
+    return mask & (mask.cumsum() == 1)
+
+
 DOCTORS = {
     "cooper-straight-descent": [
         ("the loss along the line leaves (1 - t)^2 L(p)",
@@ -13,6 +19,67 @@ DOCTORS = {
          lambda t, p: t.assign(end_loss=0.5 * t["L0"])),
         ("a descent certificate fails",
          lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+    ],
+    "cooper-global-manifold": [
+        ("a zero-loss point has more than bn positive Hessian eigenvalues",
+         lambda t, p: t.assign(n_positive=t["n_positive"] + (t.index == 0))),
+        ("rank J falls below bn at a zero-loss point",
+         lambda t, p: t.assign(rank_J=t["rank_J"] - (t.index == 0))),
+        ("the Hessian nullity leaves Prop 6.1's dim M",
+         lambda t, p: t.assign(nullity=t["nullity"] + (t.index == 0))),
+    ],
+    "cooper-attracting": [
+        ("a positive start ends outside the radius",
+         lambda t, p: t.assign(final_norm=t["final_norm"].where(t["function"] != "x^3+y^3, x0>0",
+                                                                2 * p.radius))),
+        ("GD leaves the flow x0 / (1 + 3 x0 eta k)",
+         lambda t, p: t.assign(x_final=t["x_final"].where(t["function"] != "x^3+y^3, x0>0",
+                                                          t["x_final"] * (1 + 10 * p.flow_rtol)))),
+        ("a start with x0 < 0 does not diverge",
+         lambda t, p: t.assign(diverged=t["diverged"] & ~_first(t["function"] == "x^3+y^3, x0<0"))),
+        ("the negative starts blow up at twice the flow's time",
+         lambda t, p: t.assign(diverged_at=t["diverged_at"].where(t["function"] != "x^3+y^3, x0<0",
+                                                                  2 * t["diverged_at"]))),
+    ],
+    "cooper-star-core": [
+        ("a star point with b_l = mean(y) is not critical",
+         lambda t, p: t.assign(normalised_max=t["normalised_max"].where(
+             ~((t["measurement"] == "gradient") & (t["bias_rule"] == "mean")), 1.0))),
+        ("a core point's spectrum is not {2n (x b), 0 (x d-b)}",
+         lambda t, p: t.assign(points_ok=t["points_ok"].where(t["measurement"] != "core spectrum",
+                                                              t["points_ok"] - 1))),
+        ("a star point outside C is not indefinite",
+         lambda t, p: t.assign(indefinite=t["indefinite"].where(t["measurement"] != "star spectrum", False))),
+    ],
+    "cooper-examples": [
+        ("the found critical points are far from the analytic ones",
+         lambda t, p: t.assign(distance_to_analytic=t["distance_to_analytic"] + 1.0)),
+        ("an analytic critical point is missed",
+         lambda t, p: t.drop(index=t.index[t["function"] == "x^2-y^2"])),
+        ("the critical points have other Morse indices than the analytic ones",
+         lambda t, p: t.assign(index=t["index"] + 1)),
+    ],
+    "cooper-dimensions": [
+        ("a counted dimension leaves the §3.1.1 formula and the derived forms",
+         lambda t, p: t.assign(by_count=t["by_count"] + (t.index == 0))),
+        ("the constraint-Jacobian dimension differs from the count",
+         lambda t, p: t.assign(by_jacobian=t["by_jacobian"].where(t["by_jacobian"].isna(),
+                                                                  t["by_jacobian"] + 1))),
+        ("the tangent dimension of the C1 samples differs from the count",
+         lambda t, p: t.assign(by_samples=t["by_samples"].where(t["by_samples"].isna(),
+                                                                t["by_samples"] + 1))),
+        ("the maximum counted dimension leaves the §3.1.1 max formula",
+         lambda t, p: t.assign(by_count=t["by_count"] + t["is_max"].astype(int))),
+    ],
+    "cooper-wide-flat": [
+        ("a point is not critical",
+         lambda t, p: t.assign(grad_normalised=t["grad_normalised"] + (t.index == 0))),
+        ("the loss changes along the claimed flat subspace",
+         lambda t, p: t.assign(flat_dev=t["flat_dev"] + 1e3 * p.flat_tol)),
+        ("a PSD critical point has fewer zero eigenvalues than the corrected bound",
+         lambda t, p: t.assign(nullity=t["nullity"].where(~t["psd"], t["bound_corrected"] - 1))),
+        ("an S_(l-1) saddle's nullity leaves the closed form",
+         lambda t, p: t.assign(nullity_closed_form=t["nullity_closed_form"] + 1)),
     ],
 }
 

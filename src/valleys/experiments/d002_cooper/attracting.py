@@ -18,10 +18,11 @@ from matplotlib.figure import Figure
 
 from ...core import Landscape
 from ...critical import classify, gradient_descent_batch
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 # ------------------------------------------------------------------ cooper-attracting
 
@@ -80,11 +81,7 @@ def _square_x(t):
     return t[0] ** 2
 
 
-@experiment("cooper-attracting", source="002 Cooper, Definition 3.4 and its example (Figure 4)",
-            claim="COO-Def3.4: the degenerate critical point 0 of x^3 + y^3 attracts GD from the "
-                  "quadrant at rate 1/(3 eta k); x0 < 0 diverges; {x = 0} attracts for x^2",
-            params=AttractingParams)
-def run_attracting(p: AttractingParams) -> Result:
+def measure(p: AttractingParams) -> Measurement:
     """GD on x^3 + y^3 (positive and negative starts) and on x^2, all starts in one tensor."""
     gen = torch.Generator().manual_seed(p.seed)
     land = Landscape.from_function(_cubic, 2, names=("x", "y"))
@@ -102,43 +99,69 @@ def run_attracting(p: AttractingParams) -> Result:
     line_run = gradient_descent_batch(line, line_starts, lr=p.lr, steps=p.line_steps,
                                       blowup=p.blowup)
     origin = classify(land, torch.zeros(2, dtype=torch.float64))
-    stats = _attracting_stats(p, starts, pos_run, x_neg, neg_run, line_starts, line_run)
-    verdict = _attracting_verdict(p, stats, origin)
     table = _attracting_table(starts, pos_run, neg, neg_run, line_starts, line_run, p.lr)
-    figures = {"trajectories": _trajectory_figure(pos_run, p),
-               "rate": _rate_figure(pos_run, p)}
     meta = {"origin_kind": origin.kind, "origin_eigenvalues": origin.eigenvalues.tolist(),
-            "flow_time": p.lr * p.steps}
-    return Result(table, verdict, figures, meta)
+            "flow_time": p.lr * p.steps, "origin_nullity": origin.nullity,
+            "origin_grad_norm": origin.grad_norm, "median_norm_slope": _median_norm_slope(p, pos_run)}
+    return Measurement(table, meta, extras={"pos_run": pos_run})
 
 
-def _attracting_stats(p, starts, pos_run, x_neg, neg_run, line_starts, line_run) -> dict:
-    flow = starts / (1.0 + 3.0 * starts * p.lr * p.steps)
+def judge(m: Measurement, p: AttractingParams) -> Verdict:
+    """The degenerate origin, attraction at the flow's rate, divergence for x0 < 0, x^2's locus."""
+    return _attracting_verdict(p, _attracting_stats(p, m.table, m.summary["median_norm_slope"]), m.summary)
+
+
+def draw(m: Measurement, p: AttractingParams) -> dict:
+    """The positive starts' trajectories and the rate of the median distance to 0."""
+    pos_run = m.extras["pos_run"]
+    return {"trajectories": _trajectory_figure(pos_run, p), "rate": _rate_figure(pos_run, p)}
+
+
+run_attracting = experiment(
+    "cooper-attracting", source="002 Cooper, Definition 3.4 and its example (Figure 4)",
+    claim="COO-Def3.4: the degenerate critical point 0 of x^3 + y^3 attracts GD from the "
+          "quadrant at rate 1/(3 eta k); x0 < 0 diverges; {x = 0} attracts for x^2",
+    params=AttractingParams, judge=judge, draw=draw)(measure)
+
+
+def _median_norm_slope(p, pos_run) -> float:
+    """Log-log slope of the median ||theta_k|| over the positive starts (last decade of steps)."""
     steps = pos_run.recorded_steps
     med = pos_run.trajectory.norm(dim=2).median(dim=1).values.numpy()
     late = steps >= p.steps // 10
-    slope = float(np.polyfit(np.log(steps[late]), np.log(med[late]), 1)[0])
-    ratio = (neg_run.diverged_at.double() * 3.0 * p.lr * x_neg.abs()).numpy()
+    return float(np.polyfit(np.log(steps[late]), np.log(med[late]), 1)[0])
+
+
+def _attracting_stats(p, t: pd.DataFrame, slope: float) -> dict:
+    """The checked statistics, recomputed from the table's rows (``slope`` from the summary)."""
+    pos = t[t["function"] == "x^3+y^3, x0>0"]
+    neg = t[t["function"] == "x^3+y^3, x0<0"]
+    line = t[t["function"] == "x^2"]
+    starts = pos[["x0", "y0"]].to_numpy()
+    final = pos[["x_final", "y_final"]].to_numpy()
+    flow = starts / (1.0 + 3.0 * starts * p.lr * p.steps)
+    ratio = neg["diverged_at"].to_numpy().astype(np.float64) * 3.0 * p.lr * np.abs(neg["x0"].to_numpy())
     return {
-        "max_final_norm": float(pos_run.thetas.norm(dim=1).max()),
-        "any_positive_diverged": bool(pos_run.diverged.any()),
-        "flow_rel_dev": float((pos_run.thetas / flow - 1.0).abs().max()),
+        "max_final_norm": float(pos["final_norm"].max()),
+        "any_positive_diverged": bool(pos["diverged"].any()),
+        "flow_rel_dev": float(np.abs(final / flow - 1.0).max()),
         "slope": slope,
-        "rate_constant": float(np.median(3.0 * p.lr * p.steps * pos_run.thetas.numpy())),
-        "diverged_fraction": float(neg_run.diverged.double().mean()),
+        "rate_constant": float(np.median(3.0 * p.lr * p.steps * final)),
+        "diverged_fraction": float(neg["diverged"].to_numpy().astype(np.float64).mean()),
         "blowup_ratio_median": float(np.median(ratio)) if ratio.size else float("nan"),
-        "line_max_x": float(line_run.thetas[:, 0].abs().max()),
-        "line_max_dy": float((line_run.thetas[:, 1] - line_starts[:, 1]).abs().max()),
+        "line_max_x": float(np.abs(line["x_final"].to_numpy()).max()),
+        "line_max_dy": float(np.abs(line["y_final"].to_numpy() - line["y0"].to_numpy()).max()),
     }
 
 
-def _attracting_verdict(p, s: dict, origin) -> Verdict:
+def _attracting_verdict(p, s: dict, origin: dict) -> Verdict:
     v = Verdict()
-    v.add("origin of x^3+y^3 is degenerate (Hessian = 0)", origin.nullity, 2, None,
-          origin.nullity == 2 and origin.grad_norm == 0.0,
-          note=f"classify: {origin.kind}; eigenvalues {origin.eigenvalues.tolist()}", kind="evidence")
-    v.add("origin is not a local minimum (probe finds descent)", origin.kind,
-          "saddle (higher-order)", None, origin.kind == "saddle (higher-order)", kind="evidence")
+    v.add("origin of x^3+y^3 is degenerate (Hessian = 0)", origin["origin_nullity"], 2, None,
+          origin["origin_nullity"] == 2 and origin["origin_grad_norm"] == 0.0,
+          note=f"classify: {origin['origin_kind']}; eigenvalues {origin['origin_eigenvalues']}",
+          kind="evidence")
+    v.add("origin is not a local minimum (probe finds descent)", origin["origin_kind"],
+          "saddle (higher-order)", None, origin["origin_kind"] == "saddle (higher-order)", kind="evidence")
     v.add("max ||theta_K|| over positive starts", s["max_final_norm"], f"< {p.radius}",
           p.radius, s["max_final_norm"] < p.radius and not s["any_positive_diverged"],
           note=f"eta = {p.lr}, K = {p.steps} steps, {p.n_starts} starts in (0,1]^2", kind="evidence")

@@ -17,10 +17,11 @@ from ..._validation import check_generator
 from ...critical.cooper import Locus, equal_widths, locus_dimensions, param_count, prop61, sample_locus
 from ...curvature.rank import matrix_rank
 from ...nets import mlp
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE, _data, _landscape, _parse, _parse_widths, _prop61_dim_m
 
 
@@ -66,14 +67,15 @@ _P61_EXAMPLES = {(3, 1, 10, 5): ((300, 240, 250, 260), 200, 240, 140),
                  (10, 2, 50, 4): ((5000, 3050, 3100), 2500, 3050, None)}
 
 
-@experiment("cooper-dimensions", source=f"{SOURCE}, §3.1.1 and Proposition 6.1",
-            claim="COO-dim/P6.1: component dimensions by counting = constraint-Jacobian rank = "
-                  "§3.1.1 formula; Prop 6.1's dim S, dim C are those of S_2, C_{2,3}, below the maximum",
-            params=DimensionsParams)
-def run_dimensions(p: DimensionsParams) -> Result:
-    """Enumerate every star and core component and compare dimension formulas."""
+def _nets(p: DimensionsParams) -> list[tuple[str, tuple[int, ...], tuple[int, ...] | None]]:
+    """(spec, widths, (a, b, m, l) or None) of every net named by ``shapes`` and ``widths``."""
     nets = [(s, equal_widths(*(v := _parse(s, "abml"))[:3], v[3]), v) for s in p.shapes]
-    nets += [(s, _parse_widths(s), None) for s in p.widths]
+    return nets + [(s, _parse_widths(s), None) for s in p.widths]
+
+
+def measure(p: DimensionsParams) -> Measurement:
+    """Enumerate every star and core component and compare dimension formulas."""
+    nets = _nets(p)
     rows = []
     for i, (spec, widths, eq) in enumerate(nets):
         small = param_count(widths) <= p.jacobian_max_dim
@@ -89,9 +91,41 @@ def run_dimensions(p: DimensionsParams) -> Result:
             rows.append(row)
     table = pd.DataFrame(rows)
     table["is_max"] = table.groupby(["net", "kind"]).by_count.transform("max") == table.by_count
-    verdict, below = _dimensions_verdict(p, nets, table)
-    return Result(table, verdict, {"dimensions": _fig_dimensions(p)},
-                  {"prop61_below_max": below, "jacobian_max_dim": p.jacobian_max_dim})
+    eq = [(s, w, e) for s, w, e in nets if e is not None]
+    numel = {spec: sum(q.numel() for q in mlp(w, "tanh").parameters()) for spec, w, _ in eq}
+    return Measurement(table, {"prop61_below_max": _prop61_comparison(eq, table, p.n),
+                               "jacobian_max_dim": p.jacobian_max_dim, "model_numel": numel,
+                               "prop61_examples": _p61_example_counts()})
+
+
+def judge(m: Measurement, p: DimensionsParams) -> Verdict:
+    """Counting = formula = Jacobian rank = tangent rank; Prop 6.1's d, dim M and its erratum."""
+    return _dimensions_verdict(p, _nets(p), m.table, m.summary)
+
+
+def draw(m: Measurement, p: DimensionsParams) -> dict:
+    """Codimensions against the hidden width m."""
+    return {"dimensions": _fig_dimensions(p)}
+
+
+run_dimensions = experiment(
+    "cooper-dimensions", source=f"{SOURCE}, §3.1.1 and Proposition 6.1",
+    claim="COO-dim/P6.1: component dimensions by counting = constraint-Jacobian rank = "
+          "§3.1.1 formula; Prop 6.1's dim S, dim C are those of S_2, C_{2,3}, below the maximum",
+    params=DimensionsParams, judge=judge, draw=draw)(measure)
+
+
+def _p61_example_counts() -> dict[str, dict]:
+    """The counted S_k dims, max core dim and Prop 6.1's dim S, dim C at the seed's examples."""
+    out = {}
+    for key in _P61_EXAMPLES:
+        a, b, m, depth = key
+        lds = locus_dimensions(equal_widths(a, b, m, depth), jacobian_max_dim=0)
+        pp = prop61(a, b, m, depth, 1)
+        out[str(key)] = {"S_k dims": [ld.by_count for ld in lds if ld.locus.kind == "star"],
+                         "max C": max(ld.by_count for ld in lds if ld.locus.kind == "core"),
+                         "paper S": pp.dim_S, "paper C": pp.dim_C}
+    return out
 
 
 def _locus_constraints(params: dict, ks: tuple[int, ...], ybar: torch.Tensor) -> torch.Tensor:
@@ -133,7 +167,7 @@ def _independent_dims(model, land, ks, p, seed) -> dict:
     return {"by_jacobian": d - rank_J, "by_samples": tangent, "samples_on_locus": residual == 0.0}
 
 
-def _dimensions_verdict(p, nets, t: pd.DataFrame):
+def _dimensions_verdict(p, nets, t: pd.DataFrame, summary: dict) -> Verdict:
     v = Verdict()
     agree = int((t.by_count == t.by_formula).sum())
     v.add("component dims: counting = §3.1.1 per-component formula", f"{agree}/{len(t)}",
@@ -150,7 +184,7 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame):
           kind="evidence")
     v.add(*_max_formula_check(nets, t), kind="evidence")
     eq = [(s, w, e) for s, w, e in nets if e is not None]
-    numel = {spec: sum(q.numel() for q in mlp(w, "tanh").parameters()) for spec, w, _ in eq}
+    numel = summary["model_numel"]
     okd = sum(numel[spec] == _prop61_d(*e) for spec, _, e in eq)
     v.add("d = (l-2)m^2 + (l+a+b-1)m + b (Prop 6.1) = parameter count of the torch model",
           f"{okd}/{len(eq)}", f"{len(eq)}/{len(eq)}", None, okd == len(eq) and len(eq) > 0,
@@ -172,21 +206,19 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame):
                                                                if r['C_below'] else "")
               for r in below if r["S_below"] or r["C_below"]), kind="erratum")
     for key, (stars, core_max, paper_s, paper_c) in _P61_EXAMPLES.items():
-        a, b, m, depth = key
-        lds = locus_dimensions(equal_widths(a, b, m, depth), jacobian_max_dim=0)
-        s_dims = tuple(ld.by_count for ld in lds if ld.locus.kind == "star")
-        c_max = max(ld.by_count for ld in lds if ld.locus.kind == "core")
-        pp = prop61(a, b, m, depth, 1)
-        ok = s_dims == stars and c_max == core_max and pp.dim_S == paper_s and pp.dim_S < max(s_dims)
+        counted = summary["prop61_examples"][str(key)]
+        s_dims, c_max = tuple(counted["S_k dims"]), counted["max C"]
+        dim_s, dim_c = counted["paper S"], counted["paper C"]
+        ok = s_dims == stars and c_max == core_max and dim_s == paper_s and dim_s < max(s_dims)
         if paper_c is not None:
-            ok = ok and pp.dim_C == paper_c and pp.dim_C < c_max
+            ok = ok and dim_c == paper_c and dim_c < c_max
         v.add(f"Prop 6.1 erratum confirmed at (a,b,m,l) = {key}",
-              {"S_k dims": list(s_dims), "max C": c_max, "paper S": pp.dim_S, "paper C": pp.dim_C},
+              {"S_k dims": list(s_dims), "max C": c_max, "paper S": dim_s, "paper C": dim_c},
               {"S_k dims": list(stars), "max C": core_max, "paper S": paper_s,
                "paper C": paper_c if paper_c is not None else "not listed in CLAIMS.md"},
               None, ok, "passes when the seed's counts are reproduced and Prop 6.1 is below the maximum",
               kind="erratum")
-    return v, below
+    return v
 
 
 def _prop61_d(a: int, b: int, m: int, depth: int) -> int:

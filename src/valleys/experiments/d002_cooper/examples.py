@@ -20,10 +20,11 @@ from matplotlib.figure import Figure
 
 from ...core import Landscape
 from ...critical import classify, damped_newton_batch, deduplicate
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 # ------------------------------------------------------------------ cooper-examples
 
@@ -91,30 +92,51 @@ _TOYS = (
 )
 
 
-@experiment("cooper-examples", source="002 Cooper, §5.3 examples",
-            claim="COO-Examples §5.3: x^4+5x^3+6x^2 has an isolated strict non-global minimum in "
-                  "a spurious valley; 5x^4-5x^2+x has a spurious valley whose minima are lines; "
-                  "0 is the only critical point of x^2-y^2, a saddle",
-            params=ExamplesParams)
-def run_examples(p: ExamplesParams) -> Result:
-    """Find, deduplicate and classify the critical points; compare with the analytic ones."""
+def measure(p: ExamplesParams) -> Measurement:
+    """Find, deduplicate and classify the critical points; sublevel sets; the level set of x^2 - y^2."""
     gen = torch.Generator().manual_seed(p.seed)
-    rows, v = [], Verdict()
+    rows, converged = [], {}
     for toy in _TOYS:
-        rows += _critical_rows(toy, p, gen, v)
+        toy_rows, converged[toy.name] = _critical_rows(toy, p, gen)
+        rows += toy_rows
     table = pd.DataFrame(rows)
     comps = {toy.name: _sublevel_components(toy, table, p) for toy in _TOYS[:2]}
-    for name, c in comps.items():
-        v.add(f"{name}: sublevel component with inf > global inf (spurious valley)",
+    worst, counts = _level_set(p)
+    meta = {name: {k: c[k] for k in ("level", "n_components", "global_inf", "max_component_inf")}
+            for name, c in comps.items()}
+    meta.update({"converged_runs": converged, "level_set_max_root_error": worst,
+                 "level_set_roots_per_line": counts})
+    return Measurement(table, meta, extras={"comps": comps})
+
+
+def judge(m: Measurement, p: ExamplesParams) -> Verdict:
+    """Critical points and their classes against the analytic ones, spurious valleys, x^2 - y^2's zero set."""
+    v = Verdict()
+    for toy in _TOYS:
+        rows = m.table[m.table.function == toy.name].to_dict("records")
+        _add_toy_checks(v, toy, rows, _analytic_points(toy), m.summary["converged_runs"][toy.name], p)
+    for toy in _TOYS[:2]:
+        c = m.summary[toy.name]
+        v.add(f"{toy.name}: sublevel component with inf > global inf (spurious valley)",
               c["max_component_inf"], f"> {c['global_inf']:.6f}", p.level_tol,
               c["max_component_inf"] > c["global_inf"] + p.level_tol,
               note=f"{{f <= {c['level']:.4f}}} on a {p.grid}-point grid has "
                    f"{c['n_components']} components", kind="evidence")
-    _level_set_check(v, p)
-    figures = {"critical_points": _examples_figure(table, comps)}
-    meta = {name: {k: c[k] for k in ("level", "n_components", "global_inf", "max_component_inf")}
-            for name, c in comps.items()}
-    return Result(table, v, figures, meta)
+    _level_set_check(v, p, m.summary["level_set_max_root_error"], m.summary["level_set_roots_per_line"])
+    return v
+
+
+def draw(m: Measurement, p: ExamplesParams) -> dict:
+    """The three toys with their critical points and sublevel components."""
+    return {"critical_points": _examples_figure(m.table, m.extras["comps"])}
+
+
+run_examples = experiment(
+    "cooper-examples", source="002 Cooper, §5.3 examples",
+    claim="COO-Examples §5.3: x^4+5x^3+6x^2 has an isolated strict non-global minimum in "
+          "a spurious valley; 5x^4-5x^2+x has a spurious valley whose minima are lines; "
+          "0 is the only critical point of x^2-y^2, a saddle",
+    params=ExamplesParams, judge=judge, draw=draw)(measure)
 
 
 def _analytic_points(toy: _Toy) -> np.ndarray:
@@ -124,7 +146,7 @@ def _analytic_points(toy: _Toy) -> np.ndarray:
     return np.sort(roots[np.abs(roots.imag) < 1e-12].real)
 
 
-def _critical_rows(toy: _Toy, p, gen, v: Verdict) -> list[dict]:
+def _critical_rows(toy: _Toy, p, gen) -> tuple[list[dict], int]:
     land = Landscape.from_function(toy.f, toy.dim)
     starts = (2 * torch.rand(p.n_starts, toy.dim, generator=gen, dtype=torch.float64) - 1) * p.box
     starts[:, 0] += toy.shift
@@ -151,8 +173,7 @@ def _critical_rows(toy: _Toy, p, gen, v: Verdict) -> list[dict]:
                      "distance_to_analytic": float(dist.min()),
                      "min_eigenvalue": float(cp.eigenvalues[0]),
                      "max_eigenvalue": float(cp.eigenvalues[-1])})
-    _add_toy_checks(v, toy, rows, analytic, run, p)
-    return rows
+    return rows, int(run.converged.sum())
 
 
 def _value(toy: _Toy, x: float) -> float:
@@ -174,14 +195,14 @@ def _expected_class(toy: _Toy, x: float, floor: float) -> tuple[int, int, str]:
     return index, nullity, kind
 
 
-def _add_toy_checks(v: Verdict, toy: _Toy, rows: list[dict], analytic, run, p) -> None:
+def _add_toy_checks(v: Verdict, toy: _Toy, rows: list[dict], analytic, converged: int, p) -> None:
     found = np.array([r["x"] for r in rows])
     matched = all(r["distance_to_analytic"] <= p.root_tol for r in rows)
     every = all(np.abs(found - a).min(initial=np.inf) <= p.root_tol for a in analytic)
     v.add(f"{toy.name}: critical points found = analytic ones", len(rows), len(analytic),
           p.root_tol, matched and every and len(rows) == len(analytic),
           note=f"found x = {np.round(np.sort(found), 6).tolist()}; "
-               f"{int(run.converged.sum())}/{p.n_starts} runs converged", kind="evidence")
+               f"{converged}/{p.n_starts} runs converged", kind="evidence")
     agree = [(r["index"], r["nullity"], r["kind"])
              == (r["expected_index"], r["expected_nullity"], r["expected_kind"]) for r in rows]
     v.add(f"{toy.name}: (index, nullity, kind) match the analytic classification",
@@ -213,7 +234,7 @@ def _sublevel_components(toy: _Toy, table: pd.DataFrame, p) -> dict:
             "F": F, "axes": axes, "labels": labels}
 
 
-def _level_set_check(v: Verdict, p) -> None:
+def _level_set(p) -> tuple[float, list[int]]:
     """Find the zero level set of x^2 - y^2 numerically and compare it with the lines x = +-y.
 
     For each x on a grid of [-box, box] (x != 0), f(x, .) is sampled on a fine y grid of
@@ -237,6 +258,11 @@ def _level_set_check(v: Verdict, p) -> None:
         counts.append(len(roots))
         if len(roots) == 2:
             worst = max(worst, abs(roots[0] + abs(x)), abs(roots[1] - abs(x)))
+    return worst, counts
+
+
+def _level_set_check(v: Verdict, p, worst: float, counts: list[int]) -> None:
+    """The zero level set of x^2 - y^2 is the lines x = +-y: two roots per line, at +-x."""
     ok = all(c == 2 for c in counts)
     v.add("x^2-y^2: numerically found zero level set = the lines x = +-y (max |root - (+-x)|)",
           worst, 0.0, p.root_tol, ok and worst <= p.root_tol,

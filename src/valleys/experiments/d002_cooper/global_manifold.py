@@ -17,10 +17,11 @@ from ..._validation import check_generator
 from ...critical.cooper import equal_widths, fibre_minimum, global_manifold_dim, param_count
 from ...curvature.rank import matrix_rank, numerical_rank
 from ...errors import InvalidParameterError
+from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE, _data, _landscape, _parse, _prop61_dim_m
 
 
@@ -64,11 +65,7 @@ class GlobalManifoldParams(Params):
             _parse(spec, "abmln")
 
 
-@experiment("cooper-global-manifold", source=f"{SOURCE}, §4.1 (Coo18) and Prop 6.1 (dim M)",
-            claim="COO-Coo18: at zero-loss points of nets with d > bn, Hess L has exactly d - bn "
-                  "zero eigenvalues and bn positive ones; rank J = bn; Hess = 2 J^T J",
-            params=GlobalManifoldParams)
-def run_global_manifold(p: GlobalManifoldParams) -> Result:
+def measure(p: GlobalManifoldParams) -> Measurement:
     """Reach M by solving the last layer exactly, then count zero Hessian eigenvalues."""
     rows, examples = [], {}
     for s_idx, spec in enumerate(progress(p.shapes, "shapes")):
@@ -83,8 +80,25 @@ def run_global_manifold(p: GlobalManifoldParams) -> Result:
             rows.append(_manifold_row(land, p, spec, seed, n, b))
             examples.setdefault(spec, rows[-1].pop("_eig"))
     table = pd.DataFrame(rows)
-    return Result(table, _manifold_verdict(p, table), {"spectra": _fig_manifold(examples, p)},
-                  {"zero_tol": p.zero_tol, "gap_required": p.gap_required})
+    return Measurement(table, {"zero_tol": p.zero_tol, "gap_required": p.gap_required},
+                       extras={"examples": examples})
+
+
+def judge(m: Measurement, p: GlobalManifoldParams) -> Verdict:
+    """Zero-eigenvalue count d - bn, rank J = bn, Hess = 2 J^T J and Prop 6.1's dim M."""
+    return _manifold_verdict(p, m.table)
+
+
+def draw(m: Measurement, p: GlobalManifoldParams) -> dict:
+    """The normalised Hessian spectra of the first point of each shape."""
+    return {"spectra": _fig_manifold(m.extras["examples"], p)}
+
+
+run_global_manifold = experiment(
+    "cooper-global-manifold", source=f"{SOURCE}, §4.1 (Coo18) and Prop 6.1 (dim M)",
+    claim="COO-Coo18: at zero-loss points of nets with d > bn, Hess L has exactly d - bn "
+          "zero eigenvalues and bn positive ones; rank J = bn; Hess = 2 J^T J",
+    params=GlobalManifoldParams, judge=judge, draw=draw)(measure)
 
 
 def _manifold_row(land, p, spec, seed, n, b) -> dict:

@@ -20,10 +20,11 @@ from ...core import Landscape
 from ...critical.cooper import core_components, equal_widths, sample_locus, star_components
 from ...curvature.rank import numerical_rank
 from ...errors import InvalidParameterError
+from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE, _data, _landscape, _parse
 
 
@@ -159,11 +160,7 @@ def _star_spectra_rows(land, p, seed):
     return rows, example
 
 
-@experiment("cooper-star-core", source=f"{SOURCE}, Theorems 3.1-3.2, Lemma 3.3, §3.1.1",
-            claim="COO-T3.1/T3.2/L3.3: star points are critical, core points have Hessian "
-                  "spectrum {2n (x b), 0 (x d-b)}; b_l must be mean(y), not sum(y) (erratum)",
-            params=StarCoreParams)
-def run_star_core(p: StarCoreParams) -> Result:
+def measure(p: StarCoreParams) -> Measurement:
     """Sample star and core points with algorithm C1 and measure gradients and spectra."""
     grad_rows, core_rows, spec_rows = [], [], []
     deriv_err, examples = {}, {}
@@ -189,12 +186,31 @@ def run_star_core(p: StarCoreParams) -> Result:
                 core_rows += [{**base, **r} for r in rows]
                 examples.setdefault(act, (spec, ex_core, ex_star))
     grads, cores, spectra = pd.DataFrame(grad_rows), pd.DataFrame(core_rows), pd.DataFrame(spec_rows)
-    verdict = _star_core_verdict(p, grads, cores, spectra, deriv_err)
     table = pd.concat([grads.assign(measurement="gradient"), cores.assign(measurement="core spectrum"),
                        spectra.assign(measurement="star spectrum")], ignore_index=True)
-    figures = {"gradients": _fig_gradients(grads, p), "spectra": _fig_spectra(examples)}
-    return Result(table, verdict, figures, {"derivative_violation": deriv_err,
-                                            "zero_tol": p.zero_tol, "grad_tol": p.grad_tol})
+    return Measurement(table, {"derivative_violation": deriv_err, "zero_tol": p.zero_tol, "grad_tol": p.grad_tol},
+                       extras={"grads": grads, "examples": examples})
+
+
+def judge(m: Measurement, p: StarCoreParams) -> Verdict:
+    """T3.1, the b_l erratum, L3.3, T3.2 and the derived strict saddles, from the table's three parts."""
+    t = m.table
+    grads = t[t.measurement == "gradient"]
+    cores = t[t.measurement == "core spectrum"]
+    spectra = t[t.measurement == "star spectrum"]
+    return _star_core_verdict(p, grads, cores, spectra, m.summary["derivative_violation"])
+
+
+def draw(m: Measurement, p: StarCoreParams) -> dict:
+    """Normalised star-point gradients under both bias rules; example core and star spectra."""
+    return {"gradients": _fig_gradients(m.extras["grads"], p), "spectra": _fig_spectra(m.extras["examples"])}
+
+
+run_star_core = experiment(
+    "cooper-star-core", source=f"{SOURCE}, Theorems 3.1-3.2, Lemma 3.3, §3.1.1",
+    claim="COO-T3.1/T3.2/L3.3: star points are critical, core points have Hessian "
+          "spectrum {2n (x b), 0 (x d-b)}; b_l must be mean(y), not sum(y) (erratum)",
+    params=StarCoreParams, judge=judge, draw=draw)(measure)
 
 
 def _star_core_verdict(p, grads, cores, spectra, deriv_err) -> Verdict:

@@ -19,10 +19,11 @@ from ...critical.cooper import fibre_minimum, fibre_split, flat_fibre_bounds, sa
 from ...critical.duplication import duplication_critical_point
 from ...curvature.rank import matrix_rank, numerical_rank
 from ...errors import NonConvergenceWarning
+from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE, _data, _landscape, _parse_widths
 
 
@@ -220,17 +221,29 @@ def _star_last_nullity(land, theta) -> int:
     return land.dim - Y.shape[1] - 2 * m_last * rank_R
 
 
-@experiment("cooper-wide-flat", source=f"{SOURCE}, Theorem 5.15, Corollaries 5.16 and 5.18",
-            claim="COO-C5.16/C5.18: at critical points, #zero Hessian eigenvalues >= "
-                  "(m_{l-1}+1-r_hat) m_l >= (m_{l-1}+1-n) m_l; the literal r-formula fails exactly "
-                  "when 1 is not in rowspace(Phi) (erratum)",
-            params=WideFlatParams)
-def run_wide_flat(p: WideFlatParams) -> Result:
+def measure(p: WideFlatParams) -> Measurement:
     """Count zero Hessian eigenvalues at duplication, star and zero-loss critical points."""
     table = pd.DataFrame(_duplication_rows(p) + _star_rows(p) + _zero_loss_rows(p))
-    return Result(table, _wide_flat_verdict(p, table), {"nullity": _fig_wide_flat(table)},
-                  {"zero_tol": p.zero_tol, "rank_tau": p.rank_tau,
-                   "full_hessian_literal_failures": int((table.nullity < table.bound_literal).sum())})
+    return Measurement(table, {"zero_tol": p.zero_tol, "rank_tau": p.rank_tau,
+                               "full_hessian_literal_failures": int((table.nullity < table.bound_literal).sum())})
+
+
+def judge(m: Measurement, p: WideFlatParams) -> Verdict:
+    """Criticality, flatness along the claimed subspace, C5.16/C5.18 at PSD points, the errata."""
+    return _wide_flat_verdict(p, m.table)
+
+
+def draw(m: Measurement, p: WideFlatParams) -> dict:
+    """Zero-eigenvalue counts against the flat-fibre bounds."""
+    return {"nullity": _fig_wide_flat(m.table)}
+
+
+run_wide_flat = experiment(
+    "cooper-wide-flat", source=f"{SOURCE}, Theorem 5.15, Corollaries 5.16 and 5.18",
+    claim="COO-C5.16/C5.18: at critical points, #zero Hessian eigenvalues >= "
+          "(m_{l-1}+1-r_hat) m_l >= (m_{l-1}+1-n) m_l; the literal r-formula fails exactly "
+          "when 1 is not in rowspace(Phi) (erratum)",
+    params=WideFlatParams, judge=judge, draw=draw)(measure)
 
 
 def _wide_flat_verdict(p, t: pd.DataFrame) -> Verdict:
