@@ -24,12 +24,6 @@ def doctors() -> dict[str, list]:
 
 
 NOT_YET_SPLIT = frozenset({
-    "cooper-attracting",
-    "cooper-dimensions",
-    "cooper-examples",
-    "cooper-global-manifold",
-    "cooper-star-core",
-    "cooper-wide-flat",
     "mode-connectivity",
     "nguyen-deep-skip",
     "nguyen-feature-rank",

@@ -71,11 +71,6 @@ class Parts:
     judge: Judge
     draw: Draw
 
-    def __post_init__(self) -> None:
-        # an experiment is defined where its measure step is (``valleys list --claim`` prints
-        # ``func.__module__``; one module per experiment): the instance names that module
-        object.__setattr__(self, "__module__", self.measure.__module__)
-
     def __call__(self, params: Params) -> Result:
         measured = self.measure(params)
         verdict = self.judge(measured, params)
