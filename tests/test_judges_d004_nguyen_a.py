@@ -1,0 +1,36 @@
+"""Can the judges of document 004 (Nguyen thesis) fail? Doctored tables (see ``judges.py``).
+
+The experiments split by the first helper (feature rank, independent features, zero loss,
+gradient bounds, skip, deep skip, mode connectivity); the others have their own file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from judges import assert_doctor_breaks_the_verdict
+
+
+def _first(mask):
+    """A boolean mask true only at the first row where ``mask`` is true."""
+    out = mask & False
+    out.loc[mask[mask].index[0]] = True
+    return out
+
+
+DOCTORS = {
+    "nguyen-gradient-bounds": [
+        ("the gradient falls below the lower bound",
+         lambda t, p: t.assign(lower_slack=t["lower_slack"].where(t.index != 0, -1e-3))),
+        ("the gradient rises above the upper bound",
+         lambda t, p: t.assign(upper_slack=t["upper_slack"].where(t.index != 0, -1e-3))),
+        ("the lower bound vanishes at a random point",
+         lambda t, p: t.assign(lower=t["lower"].where(t.index != 0, 0.0))),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
+    assert_doctor_breaks_the_verdict(name, what, doctor)
