@@ -26,6 +26,17 @@ DOCTORS = {
         ("the lower bound vanishes at a random point",
          lambda t, p: t.assign(lower=t["lower"].where(t.index != 0, 0.0))),
     ],
+    "nguyen-independent-features": [
+        ("a sigmoid layer loses rank at a scale >= 4",
+         lambda t, p: t.assign(press_rank=t["press_rank"].where(
+             ~((t.activation == "sigmoid") & (t.scale >= 4.0)), t["N"] - 1))),
+        ("sigma_min(F) at the largest scale leaves its alpha -> infinity limit",
+         lambda t, p: t.assign(sigma_min=t["sigma_min"].where(
+             ~((t.activation == "sigmoid") & (t.scale == max(p.scales))), 2 * t["sigma_min"]))),
+        ("log|det F| leaves N log sigma(beta) at the largest scale",
+         lambda t, p: t.assign(logdet_minus_N_log_sigma_beta=t["logdet_minus_N_log_sigma_beta"].where(
+             ~((t.activation == "sigmoid") & (t.scale == max(p.scales))), 1.0))),
+    ],
 }
 
 
