@@ -37,6 +37,17 @@ DOCTORS = {
          lambda t, p: t.assign(logdet_minus_N_log_sigma_beta=t["logdet_minus_N_log_sigma_beta"].where(
              ~((t.activation == "sigmoid") & (t.scale == max(p.scales))), 1.0))),
     ],
+    "nguyen-zero-loss": [
+        ("an NG-A2 construction misses its targets",
+         lambda t, p: t.assign(residual=t["residual"].where(~_first(t.part == "construction"), 1e-3))),
+        ("an NG-A2 point falls outside S_k",
+         lambda t, p: t.assign(in_S_k=t["in_S_k"].where(~_first(t.part == "construction"), False))),
+        ("a stationary run in S_1 ends above the global minimum",
+         lambda t, p: t.assign(**{"global": t["global"].where(
+             ~_first((t.part == p.method) & (t.stationary == True) & (t.in_S_1 == True)), False)})),  # noqa: E712
+        ("a run ends with a large gradient",
+         lambda t, p: t.assign(grad_norm=t["grad_norm"].where(~_first(t.part == p.method), 1.0))),
+    ],
 }
 
 
