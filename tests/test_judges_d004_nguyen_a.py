@@ -48,6 +48,16 @@ DOCTORS = {
         ("a run ends with a large gradient",
          lambda t, p: t.assign(grad_norm=t["grad_norm"].where(~_first(t.part == p.method), 1.0))),
     ],
+    "nguyen-feature-rank": [
+        ("a conv net's F_1 falls below rank min(N, n_1)",
+         lambda t, p: t.assign(rank_F1=t["rank_F1"].where(~_first(t.source == "ours (digits)"), t["expected"] - 1))),
+        ("the linear solve on a wide F_1 misfits labels",
+         lambda t, p: t.assign(solve_train_error=t["solve_train_error"].where(
+             ~_first(t["solve_train_error"].notna()), 5))),
+        ("an analytic FC draw has rank < N",
+         lambda t, p: t.assign(rank_F1=t["rank_F1"].where(
+             ~_first((t.source == "ours (FC random draws)") & (t.activation == "sigmoid")), t["N"] - 1))),
+    ],
 }
 
 
