@@ -58,6 +58,30 @@ DOCTORS = {
          lambda t, p: t.assign(rank_F1=t["rank_F1"].where(
              ~_first((t.source == "ours (FC random draws)") & (t.activation == "sigmoid")), t["N"] - 1))),
     ],
+    "mode-connectivity": [
+        ("a constructed connection leaves the sublevel set",
+         lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+        ("a connection is certified only by sampling",
+         lambda t, p: t.assign(kind=["sampled"] + list(t["kind"][1:]))),
+        ("a minimum is joined to no other by a certified path (positive minimax barrier)",
+         lambda t, p: t.assign(certificate=~((t.i == t.i.min()) | (t.j == t.i.min())))),
+    ],
+    "nguyen-deep-skip": [
+        ("the skip net keeps training errors",
+         lambda t, p: t.assign(train_errors=t["train_errors"].where(t.model != "skip", 3))),
+        ("the plain net reaches zero training errors",
+         lambda t, p: t.assign(train_errors=t["train_errors"].where(~_first(t.model == "plain"), 0))),
+    ],
+    "nguyen-skip": [
+        ("Psi(U) loses rank at a random U",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"].where(~_first(t["rank_psi"].notna()), p.n_train - 1))),
+        ("a skip net trained by SGD misses 100% train accuracy",
+         lambda t, p: t.assign(train_acc=t["train_acc"].where(
+             ~_first((t.source == "ours (digits)") & (t.model == "skip (SGD)")), 90.0))),
+        ("a skip net trained in rand mode misses 100% train accuracy",
+         lambda t, p: t.assign(train_acc=t["train_acc"].where(
+             ~_first((t.source == "ours (digits)") & (t.model == "skip (rand)")), 90.0))),
+    ],
 }
 
 
