@@ -13,11 +13,12 @@ import pandas as pd
 import torch
 
 from ...expressivity import skip_stack
+from ...record import Measurement
 from ...train import fit_stack
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
 
 
@@ -55,11 +56,9 @@ class DeepSkipParams(Params):
         "momentum": "in [0, 1]"}
 
 
-@experiment("nguyen-deep-skip", source=SOURCE_004_CH4 + ", Figure 4.3",
-            claim="NG-T4.3.4 (Fig. 4.3): a 150 x 10 softplus net with N skip neurons reaches zero training "
-                  "error within 200 epochs; the plain net still has errors after 1000",
-            params=DeepSkipParams)
-def nguyen_deep_skip(p: DeepSkipParams) -> Result:
+def measure(p: DeepSkipParams) -> Measurement:
+    """Train errors of the skip and the plain deep stacks (every seed and learning rate), and
+    the ranks of Psi(U) at the skip nets' random start."""
     if p.depth * p.width < p.n_train:
         from ...errors import InvalidParameterError
 
@@ -71,7 +70,7 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
     seeds = [p.seed * 1000 + s for s in range(p.n_seeds)]
     grid = [(s, lr) for s in seeds for lr in p.lrs]  # one net per (seed, lr), all trained at once
     lr_t = torch.tensor([lr for _, lr in grid], dtype=torch.float64)
-    verdict, rows, hist = Verdict(), [], {}
+    rows, hist = [], {}
     psi, spread = [], []
     for model, epochs, num_skip in progress((("skip", p.epochs_skip, p.n_train), ("plain", p.epochs_plain, None)),
                                             "models"):
@@ -87,8 +86,23 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
                          "train_errors": int(res.train_errors[j]), "stopped_at": int(res.stopped_at[j]),
                          "final_loss": float(res.losses[j]), "diverged": bool(res.diverged[j])})
     table = pd.DataFrame(rows)
-    best = (table.assign(loss_key=table.final_loss.fillna(math.inf))
+    table["best"] = table.index.isin(_best(table).index)
+    return Measurement(table, {"comparison": "qualitative only: thesis Fig. 4.3 is CIFAR-10 on GPU",
+                               "spread_by_layer": spread, "psi": psi},
+                       extras={"hist": hist, "grid": grid})
+
+
+def _best(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and seed, the row of the learning rate with the fewest errors (then the lowest loss)."""
+    return (table.assign(loss_key=table.final_loss.fillna(math.inf))
             .sort_values(["train_errors", "loss_key"]).groupby(["model", "seed"]).head(1))
+
+
+def judge(m: Measurement, p: DeepSkipParams) -> Verdict:
+    """The skip net reaches zero errors, the plain net does not (best learning rate, every seed),
+    and Psi(U) has rank N at the start."""
+    verdict = Verdict()
+    best = _best(m.table)
     skip_best, plain_best = best[best.model == "skip"], best[best.model == "plain"]
     verdict.add("skip net: zero training errors within epochs_skip (best lr, every seed)",
                 skip_best.train_errors.tolist(), 0, None, bool((skip_best.train_errors == 0).all()),
@@ -97,11 +111,19 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
     verdict.add("plain net: still > 0 training errors after epochs_plain (best lr, every seed)",
                 plain_best.train_errors.tolist(), "> 0", None, bool((plain_best.train_errors > 0).all()),
                 kind="evidence")
+    psi, spread = m.summary["psi"], m.summary["spread_by_layer"]
     ranks = [r["rank_psi"] for r in psi]
     verdict.add("rank Psi(U) = N at the random start of every skip net", ranks, p.n_train, None,
                 all(r == p.n_train for r in ranks),
                 note=f"min sigma_min = {min(r['sigma_min_psi'] for r in psi):.3g}; {_spread_note(spread)}",
                 kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: DeepSkipParams) -> dict:
+    """Training errors against epochs of the best run per model and seed."""
+    hist, grid = m.extras["hist"], m.extras["grid"]
+    best = _best(m.table)
     fig, (ax,) = figure()
     for model, style in (("skip", "-"), ("plain", "--")):
         h = hist[model]
@@ -112,6 +134,11 @@ def nguyen_deep_skip(p: DeepSkipParams) -> Result:
     ax.set(xlabel="epoch", ylabel="training errors", yscale="symlog",
            title=f"{p.depth} x {p.width} softplus({p.gamma:g}), N = {p.n_train}")
     ax.legend(fontsize=6)
-    table["best"] = table.index.isin(best.index)
-    return Result(table, verdict, {"training_errors": fig},
-                  {"comparison": "qualitative only: thesis Fig. 4.3 is CIFAR-10 on GPU", "spread_by_layer": spread})
+    return {"training_errors": fig}
+
+
+nguyen_deep_skip = experiment(
+    "nguyen-deep-skip", source=SOURCE_004_CH4 + ", Figure 4.3",
+    claim="NG-T4.3.4 (Fig. 4.3): a 150 x 10 softplus net with N skip neurons reaches zero training "
+          "error within 200 epochs; the plain net still has errors after 1000",
+    params=DeepSkipParams, judge=judge, draw=draw)(measure)

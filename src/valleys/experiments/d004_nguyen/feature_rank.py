@@ -16,11 +16,12 @@ from ..._validation import check_generator
 from ...core import Landscape
 from ...expressivity import matrix_feature_rank
 from ...nets import conv_net, get_activation
+from ...record import Measurement
 from ...train import fit
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH2, noisy_digits, one_hot
 
 #: Table 2.2 of the thesis (MNIST, N = 60000): T_1 -> (rank F_1, sigma_min F_1, train error, test error).
@@ -28,6 +29,9 @@ THESIS_TABLE_2_2 = {10: (6760, 3.7e-6, 8, 151), 20: (13520, 2.2e-6, 1, 132), 30:
                     40: (27040, 2.0e-6, 0, 124), 50: (33800, 1.3e-6, 0, 143), 60: (40560, 1.1e-6, 0, 141),
                     70: (47320, 7.5e-7, 0, 120), 80: (54080, 5.4e-7, 0, 140), 89: (60000, 2.0e-8, 0, 117),
                     100: (60000, 1.1e-6, 0, 139)}
+
+#: The ``source`` of the table's rows measured here: the conv nets and the fully connected draws.
+CONV, FC = "ours (digits)", "ours (FC random draws)"
 
 
 # ------------------------------------------------------------------ nguyen-feature-rank
@@ -60,15 +64,12 @@ class FeatureRankParams(Params):
         "fc_draws": ">= 1"}
 
 
-@experiment("nguyen-feature-rank", source=SOURCE_004_CH2 + ", Thm 2.4.5 and Table 2.2",
-            claim="NG-T2.4.5: with n_1 >= N and analytic sigma, rank F_1 = N for almost every "
-                  "parameter; Table 2.2 analogue: Press-rank F_1 = min(N, 36 T_1) random and trained",
-            params=FeatureRankParams)
-def nguyen_feature_rank(p: FeatureRankParams) -> Result:
+def measure(p: FeatureRankParams) -> Measurement:
+    """Press rank of F_1 of the sigmoid conv net per T_1 (random and trained), the linear solve
+    on F_1, the thesis' Table 2.2, and random draws of fully connected F_1."""
     X, y = noisy_digits(p.n_samples, p.noise_std, p.seed)
     N, Y = X.shape[0], one_hot(y)
-    verdict, rows = Verdict(), []
-    bad, solves = [], []
+    rows = []
     for T in progress(p.channels, "channels"):
         net = conv_net((1, 8, 8), channels=T, activation="sigmoid", seed=p.seed + T)
         land = Landscape(net, (X, y), loss="ce")
@@ -79,7 +80,7 @@ def nguyen_feature_rank(p: FeatureRankParams) -> Result:
                 F1 = land.features(theta, 1)
             r = matrix_feature_rank(F1)
             expected = min(N, F1.shape[1])
-            row = {"source": "ours (digits)", "T1": T, "state": state, "n1": F1.shape[1], "N": N,
+            row = {"source": CONV, "T1": T, "state": state, "n1": F1.shape[1], "N": N,
                    "rank_F1": r.rank, "expected": expected, "sigma_min": r.sigma_min,
                    "sigma_max": r.sigma_max, "press_threshold": r.threshold,
                    "ce_loss": float(land.loss(theta)),
@@ -88,43 +89,65 @@ def nguyen_feature_rank(p: FeatureRankParams) -> Result:
                 W = torch.linalg.lstsq(F1, Y, driver="gelsd").solution
                 row["solve_train_error"] = int(((F1 @ W).argmax(1) != y).sum())
                 row["solve_residual"] = float((F1 @ W - Y).abs().max())
-                solves.append(row["solve_train_error"])
-            if r.rank != expected:
-                bad.append((T, state, r.rank, expected))
             rows.append(row)
     for T, (rank, smin, tr, te) in THESIS_TABLE_2_2.items():
         rows.append({"source": "thesis (MNIST, N=60000, GPU float32)", "T1": T, "state": "trained",
                      "n1": 676 * T, "N": 60000, "rank_F1": rank, "expected": min(60000, 676 * T),
                      "sigma_min": smin, "train_error": tr, "test_error": te})
+    fc_rows = _fc_draws(p)
+    rows += fc_rows
+    relu = pd.DataFrame(fc_rows)
+    relu = relu[relu.activation == "relu"]
+    relu_frac = float((relu.rank_F1 == relu.N).mean()) if len(relu) else math.nan
+    return Measurement(pd.DataFrame(rows),
+                       {"relu_full_rank_fraction": relu_frac, "noise_std": p.noise_std,
+                        "comparison": "qualitative: thesis table is MNIST N=60000 float32 on GPU"},
+                       extras={"N": N})
+
+
+def judge(m: Measurement, p: FeatureRankParams) -> Verdict:
+    """Press rank F_1 = min(N, n_1) for every conv net, the linear solve fits the labels when
+    n_1 >= N, and every analytic FC draw has Press rank N."""
+    table = m.table
+    verdict = Verdict()
+    conv = table[table.source == CONV]
+    mismatched = conv[conv.rank_F1 != conv.expected]
+    bad = [(int(r.T1), r.state, int(r.rank_F1), int(r.expected)) for r in mismatched.itertuples()]
     verdict.add("conv F_1 Press rank = min(N, 36 T_1), random and trained (all T_1)",
                 f"{2 * len(p.channels) - len(bad)}/{2 * len(p.channels)}", "all", None, not bad,
                 note=f"mismatches (T1, state, rank, expected): {bad}" if bad else "", kind="evidence")
-    if solves:
-        verdict.add("linear solve on F_1 when 36 T_1 >= N: training errors", max(solves), 0, None,
-                    max(solves) == 0, note="NG-C2.4.6", kind="evidence")
-
-    fc_rows = _fc_draws(p)
-    rows += fc_rows
-    fc = pd.DataFrame(fc_rows)
+    if "solve_train_error" in conv:
+        solves = [int(e) for e in conv.solve_train_error.dropna()]
+        if solves:
+            verdict.add("linear solve on F_1 when 36 T_1 >= N: training errors", max(solves), 0, None,
+                        max(solves) == 0, note="NG-C2.4.6", kind="evidence")
+    fc = table[table.source == FC]
     analytic = fc[fc.activation != "relu"]
     frac = float((analytic.rank_F1 == analytic.N).mean())
     verdict.add("FC random draws (sigmoid, softplus; n_1 in {N, 2N}) with Press rank N", frac, 1.0,
                 None, frac == 1.0, note=f"{len(analytic)} draws", kind="evidence")
-    relu = fc[fc.activation == "relu"]
-    relu_frac = float((relu.rank_F1 == relu.N).mean()) if len(relu) else math.nan
+    return verdict
 
-    table = pd.DataFrame(rows)
+
+def draw(m: Measurement, p: FeatureRankParams) -> dict:
+    """Press rank of F_1 against n_1, random and trained."""
+    table = m.table
     fig, (ax,) = figure()
     ours = table[table.source.str.startswith("ours")]
     for state, marker in (("random", "o"), ("trained", "x")):
         sub = ours[ours.state == state]
         ax.plot(sub.n1, sub.rank_F1, marker, label=f"rank F_1 ({state})")
     ax.plot(ours.n1, ours.expected, "k--", lw=1, label="min(N, n_1)")
-    ax.set(xlabel="n_1 = 36 T_1", ylabel="Press rank of F_1", title=f"digits, N = {N}, sigmoid conv 3x3")
+    ax.set(xlabel="n_1 = 36 T_1", ylabel="Press rank of F_1", title=f"digits, N = {m.extras['N']}, sigmoid conv 3x3")
     ax.legend(fontsize=7)
-    return Result(table, verdict, {"rank_vs_width": fig},
-                  {"relu_full_rank_fraction": relu_frac, "noise_std": p.noise_std,
-                   "comparison": "qualitative: thesis table is MNIST N=60000 float32 on GPU"})
+    return {"rank_vs_width": fig}
+
+
+nguyen_feature_rank = experiment(
+    "nguyen-feature-rank", source=SOURCE_004_CH2 + ", Thm 2.4.5 and Table 2.2",
+    claim="NG-T2.4.5: with n_1 >= N and analytic sigma, rank F_1 = N for almost every "
+          "parameter; Table 2.2 analogue: Press-rank F_1 = min(N, 36 T_1) random and trained",
+    params=FeatureRankParams, judge=judge, draw=draw)(measure)
 
 
 def _fc_draws(p: FeatureRankParams) -> list[dict]:
@@ -140,7 +163,7 @@ def _fc_draws(p: FeatureRankParams) -> list[dict]:
                 F = act(X @ W / math.sqrt(X.shape[1]) + b)
                 for Fi in F:
                     r = matrix_feature_rank(Fi)
-                    rows.append({"source": "ours (FC random draws)", "activation": act_name, "N": N,
+                    rows.append({"source": FC, "activation": act_name, "N": N,
                                  "n1": n1, "rank_F1": r.rank, "sigma_min": r.sigma_min,
                                  "expected": N})
     return rows

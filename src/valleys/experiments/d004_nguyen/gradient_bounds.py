@@ -16,10 +16,11 @@ from ..._validation import check_generator
 from ...expressivity import gradient_bounds, zero_loss_construction
 from ...expressivity.constructions import backprop_deltas
 from ...expressivity.features import fc_forward
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH2
 
 
@@ -46,14 +47,11 @@ class GradientBoundsParams(Params):
         "n_instances": ">= 1", "max_samples": ">= 3", "slack": ">= 0", "grad_rtol": "> 0", "zero_tol": "> 0"}
 
 
-@experiment("nguyen-gradient-bounds", source=SOURCE_004_CH2 + ", Lemma 2.4.9 and Thm 2.4.10",
-            claim="NG-L2.4.9: sigma_min(F_k) prod(...) ||F_L - Y|| <= ||grad_{U_{k+1}} Phi|| <= "
-                  "sigma_max(F_k) prod(...) ||F_L - Y|| on random pyramidal-top instances; "
-                  "NG-T2.4.10: the gradient vanishes at zero loss",
-            params=GradientBoundsParams)
-def nguyen_gradient_bounds(p: GradientBoundsParams) -> Result:
+def measure(p: GradientBoundsParams) -> Measurement:
+    """Both bounds and the autograd gradient on random instances, the erratum's shapes and the
+    gradient at NG-A2 zero-loss points."""
     gen = check_generator(p.seed)
-    verdict, rows = Verdict(), []
+    rows = []
 
     def randint(lo, hi):
         return int(torch.randint(lo, hi + 1, (1,), generator=gen))
@@ -81,25 +79,14 @@ def nguyen_gradient_bounds(p: GradientBoundsParams) -> Result:
                      "lower": gb.lower, "grad_norm": g, "grad_norm_backprop": gb.grad_norm, "upper": gb.upper,
                      "lower_slack": (g - gb.lower) / g, "upper_slack": (gb.upper - g) / g})
     t = pd.DataFrame(rows)
-    verdict.add("lower bound <= ||grad|| (min relative slack)", float(t.lower_slack.min()), ">= -slack",
-                p.slack, bool((t.lower_slack >= -p.slack).all()), note=f"{len(t)} instances", kind="evidence")
-    verdict.add("||grad|| <= upper bound (min relative slack)", float(t.upper_slack.min()), ">= -slack",
-                p.slack, bool((t.upper_slack >= -p.slack).all()), kind="evidence")
-    rel = float(((t.grad_norm - t.grad_norm_backprop).abs() / t.grad_norm).max())
-    verdict.add("backprop recursion (Lemma 2.6.2, with F_k^T Delta_{k+1}) = autograd", rel, 0.0, p.grad_rtol,
-                rel <= p.grad_rtol, kind="consistency")
     # erratum: the proof's F_L^T Delta_{k+1} has the wrong shape
     X = torch.randn(5, 3, generator=gen, dtype=torch.float64)
     Ws = [torch.randn(3, 6, generator=gen, dtype=torch.float64), torch.randn(6, 2, generator=gen, dtype=torch.float64)]
     bs = [torch.zeros(6, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)]
     Gs, Fs = fc_forward(X, Ws, bs, "sigmoid")
     deltas = backprop_deltas(Ws, Gs, Fs, torch.zeros(5, 2, dtype=torch.float64), "sigmoid")
-    printed = tuple((Fs[-1].T @ deltas[1]).shape)
-    verdict.add("erratum: the proof's F_L^T Delta_{k+1} has shape (m, n_{k+1}), not that of U_{k+1}",
-                printed, tuple(Ws[1].shape), None, printed != tuple(Ws[1].shape),
-                note="the correct expression is F_k^T Delta_{k+1} (CLAIMS NG-L2.4.9 [discrepancy])",
-                kind="erratum")
-    # NG-T2.4.10: zero loss => zero gradient (at NG-A2 points); random points: gradient >= lower bound > 0
+    printed = list((Fs[-1].T @ deltas[1]).shape)
+    # NG-T2.4.10: zero loss => zero gradient (at NG-A2 points)
     y = torch.randint(0, 3, (8,), generator=gen)
     y[:3] = torch.arange(3)
     Xz = torch.randn(8, 4, generator=gen, dtype=torch.float64)
@@ -110,11 +97,39 @@ def nguyen_gradient_bounds(p: GradientBoundsParams) -> Result:
         W = z.weights[1].clone().requires_grad_(True)
         Fs = fc_forward(Xz, [z.weights[0], W, z.weights[2]], z.biases, act)[1]
         gz.append(float(torch.autograd.grad(0.5 * ((Fs[-1] - Y) ** 2).sum(), W)[0].norm()))
+    return Measurement(t, {"zero_loss_grad_norms": gz, "erratum_printed_shape": printed,
+                           "erratum_weight_shape": list(Ws[1].shape)})
+
+
+def judge(m: Measurement, p: GradientBoundsParams) -> Verdict:
+    """Both inequalities on every instance, the recursion against autograd, the erratum, and
+    NG-T2.4.10 (zero gradient at zero loss, positive lower bound at random points)."""
+    t = m.table
+    verdict = Verdict()
+    verdict.add("lower bound <= ||grad|| (min relative slack)", float(t.lower_slack.min()), ">= -slack",
+                p.slack, bool((t.lower_slack >= -p.slack).all()), note=f"{len(t)} instances", kind="evidence")
+    verdict.add("||grad|| <= upper bound (min relative slack)", float(t.upper_slack.min()), ">= -slack",
+                p.slack, bool((t.upper_slack >= -p.slack).all()), kind="evidence")
+    rel = float(((t.grad_norm - t.grad_norm_backprop).abs() / t.grad_norm).max())
+    verdict.add("backprop recursion (Lemma 2.6.2, with F_k^T Delta_{k+1}) = autograd", rel, 0.0, p.grad_rtol,
+                rel <= p.grad_rtol, kind="consistency")
+    printed, shape = tuple(m.summary["erratum_printed_shape"]), tuple(m.summary["erratum_weight_shape"])
+    verdict.add("erratum: the proof's F_L^T Delta_{k+1} has shape (m, n_{k+1}), not that of U_{k+1}",
+                printed, shape, None, printed != shape,
+                note="the correct expression is F_k^T Delta_{k+1} (CLAIMS NG-L2.4.9 [discrepancy])",
+                kind="erratum")
+    gz = m.summary["zero_loss_grad_norms"]
     verdict.add("NG-T2.4.10: ||grad_{U_{k+1}} Phi|| at NG-A2 zero-loss points", max(gz), 0.0, p.zero_tol,
                 max(gz) <= p.zero_tol, kind="evidence")
     positive = bool((t.lower > 0).all())
     verdict.add("NG-T2.4.10: at random points the lower bound (and the gradient) are > 0", positive, True,
                 None, positive, kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: GradientBoundsParams) -> dict:
+    """Both bounds against the autograd gradient norm."""
+    t = m.table
     fig, (ax,) = figure()
     ax.loglog(t.grad_norm, t.lower, ".", ms=3, label="lower bound")
     ax.loglog(t.grad_norm, t.upper, ".", ms=3, label="upper bound")
@@ -122,4 +137,12 @@ def nguyen_gradient_bounds(p: GradientBoundsParams) -> Result:
     ax.plot(lim, lim, "k-", lw=0.8, label="||grad||")
     ax.set(xlabel="||grad_{U_{k+1}} Phi||_F (autograd)", ylabel="bound", title="NG-L2.4.9")
     ax.legend(fontsize=7)
-    return Result(t, verdict, {"bounds": fig}, {"zero_loss_grad_norms": gz})
+    return {"bounds": fig}
+
+
+nguyen_gradient_bounds = experiment(
+    "nguyen-gradient-bounds", source=SOURCE_004_CH2 + ", Lemma 2.4.9 and Thm 2.4.10",
+    claim="NG-L2.4.9: sigma_min(F_k) prod(...) ||F_L - Y|| <= ||grad_{U_{k+1}} Phi|| <= "
+          "sigma_max(F_k) prod(...) ||F_L - Y|| on random pyramidal-top instances; "
+          "NG-T2.4.10: the gradient vanishes at zero loss",
+    params=GradientBoundsParams, judge=judge, draw=draw)(measure)

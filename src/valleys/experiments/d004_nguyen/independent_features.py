@@ -14,10 +14,11 @@ import torch
 
 from ...expressivity import independent_conv_features, independent_features, matrix_feature_rank
 from ...nets import get_activation
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH2, noisy_digits
 
 
@@ -49,16 +50,13 @@ class IndependentParams(Params):
         "limit_rtol": "> 0", "exact_tol": "> 0"}
 
 
-@experiment("nguyen-independent-features", source=SOURCE_004_CH2 + ", Thm 2.4.4 (construction)",
-            claim="NG-T2.4.4 / NG-A1: a wide layer (n_k >= N) has parameters with rank F_k = N "
-                  "(ReLU, sigmoid, softplus; FC and conv); linear control rank <= d + 1",
-            params=IndependentParams)
-def nguyen_independent_features(p: IndependentParams) -> Result:
+def measure(p: IndependentParams) -> Measurement:
+    """Press rank, sigma_min and the construction's certificates of NG-A1 at every scale
+    (FC and conv, four activations), the alpha -> infinity limits and the linear control."""
     X, _ = noisy_digits(p.n_samples, p.noise_std, p.seed)
     N, d = X.shape
     channels = math.ceil(N / 36)
-    verdict, rows = Verdict(), []
-    results = {}
+    rows, results = [], {}
     for layer in progress(("fc", "conv"), "layers"):
         for act in ("sigmoid", "relu", "softplus", "tanh"):
             for c in p.scales:
@@ -77,15 +75,39 @@ def nguyen_independent_features(p: IndependentParams) -> Result:
                              "lower_bound": abs(bound),
                              "logdet_minus_N_log_sigma_beta": logdet - N * math.log(abs(s_beta))})
                 results[(layer, act, c)] = r
-    table = pd.DataFrame(rows)
+    top = max(p.scales)
+    limits, relu_certificates = {}, {}
+    for layer in ("fc", "conv"):
+        limits[layer] = matrix_feature_rank(results[(layer, "sigmoid", top)].limit("sigmoid")).sigma_min
+        S = results[(layer, "relu", top)].square
+        relu_certificates[layer] = {"lower_all_zero": bool((torch.tril(S, -1) == 0).all()),
+                                    "diag_rel_err": float((S.diagonal() - p.beta).abs().max() / p.beta)}
+    # linear control: sigma(t) = t gives rank <= d + 1
+    lin = independent_features(X, N, "identity", scale=top, beta=p.beta, seed=p.seed)
+    lin_rank = matrix_feature_rank(lin.features).rank
+    rows_lin = {"layer": "fc", "activation": "identity", "scale": top, "N": N, "n": N, "press_rank": lin_rank}
+    table = pd.concat([pd.DataFrame(rows), pd.DataFrame([rows_lin])], ignore_index=True)
+    tanh = table[table.activation == "tanh"]
+    return Measurement(table, {"tanh_probe_press_ranks": tanh.press_rank.tolist(), "conv_channels": channels,
+                               "relu_softplus_press_ranks":
+                                   table[table.activation.isin(["relu", "softplus"])].press_rank.tolist(),
+                               "input_dim": d, "sigmoid_limit_sigma_min": limits,
+                               "relu_certificate": relu_certificates})
+
+
+def judge(m: Measurement, p: IndependentParams) -> Verdict:
+    """Full Press rank (sigmoid), the alpha -> infinity limits, the bounds below the diagonal,
+    ReLU's exact certificate (FC and conv) and the linear control's rank <= d + 1."""
+    table = m.table
+    verdict = Verdict()
+    N = int(table.N.iloc[0])
     top = max(p.scales)
     for layer in ("fc", "conv"):
         sig = table[(table.layer == layer) & (table.activation == "sigmoid")]
         full = sig[sig.scale >= 4.0] if (sig.scale >= 4.0).any() else sig
         verdict.add(f"{layer}: sigmoid Press rank F = N at every scale >= 4", full.press_rank.tolist(), N,
                     None, bool((full.press_rank == N).all()), kind="evidence")
-        r = results[(layer, "sigmoid", top)]
-        lim = matrix_feature_rank(r.limit("sigmoid")).sigma_min
+        lim = m.summary["sigmoid_limit_sigma_min"][layer]
         got = float(sig[sig.scale == top].sigma_min.iloc[0])
         rel = abs(got - lim) / lim
         verdict.add(f"{layer}: sigmoid sigma_min(F) at the largest scale vs the alpha -> inf limit "
@@ -94,16 +116,14 @@ def nguyen_independent_features(p: IndependentParams) -> Result:
         ld = float(sig[sig.scale == top].logdet_minus_N_log_sigma_beta.iloc[0])
         verdict.add(f"{layer}: sigmoid log|det F[order, :N]| - N log sigma(beta) -> 0", abs(ld), 0.0,
                     p.limit_rtol, abs(ld) <= p.limit_rtol, kind="evidence")
-        bounded = table[(table.layer == layer) & (table.activation != "tanh")]
+        bounded = table[(table.layer == layer) & ~table.activation.isin(["tanh", "identity"])]
         ok = bool((bounded.lower_max <= bounded.lower_bound + p.exact_tol).all())
         verdict.add(f"{layer}: entries below the diagonal <= sigma(beta - c) (ReLU, sigmoid, softplus)",
                     float((bounded.lower_max - bounded.lower_bound).max()), "<= 0", p.exact_tol, ok,
                     note="measured: max over scales of (largest entry below the diagonal) - sigma(beta - c)",
                     kind="consistency")
-        relu = results[(layer, "relu", top)]
-        S = relu.square
-        lower_zero = bool((torch.tril(S, -1) == 0).all())
-        diag_err = float((S.diagonal() - p.beta).abs().max() / p.beta)
+        cert = m.summary["relu_certificate"][layer]
+        lower_zero, diag_err = cert["lower_all_zero"], cert["diag_rel_err"]
         sel = (table.layer == layer) & (table.activation == "relu") & (table.scale == top)
         relu_press = int(table[sel].press_rank.iloc[0])
         verdict.add(f"{layer}: ReLU exact certificate at c > beta: F[order, :N] upper triangular with "
@@ -113,14 +133,17 @@ def nguyen_independent_features(p: IndependentParams) -> Result:
                     note=f"the float64 Press rank is {relu_press}: "
                          "the construction's large entries above the diagonal make F ill-conditioned",
                     kind="evidence")
-    # linear control: sigma(t) = t gives rank <= d + 1
-    lin = independent_features(X, N, "identity", scale=top, beta=p.beta, seed=p.seed)
-    lin_rank = matrix_feature_rank(lin.features).rank
+    d = m.summary["input_dim"]
+    lin_rank = int(table[table.activation == "identity"].press_rank.iloc[0])
     verdict.add("linear control sigma(t) = t: rank F <= d + 1 < N", lin_rank, f"<= {d + 1}", None,
                 lin_rank <= d + 1 and (N <= d + 1 or lin_rank < N), kind="evidence")
-    rows_lin = {"layer": "fc", "activation": "identity", "scale": top, "N": N, "n": N, "press_rank": lin_rank}
-    table = pd.concat([table, pd.DataFrame([rows_lin])], ignore_index=True)
+    return verdict
 
+
+def draw(m: Measurement, p: IndependentParams) -> dict:
+    """sigma_min(F) against the scale c, by activation (FC and conv)."""
+    table = m.table
+    N = int(table.N.iloc[0])
     fig, axes = figure(2, width=4.5)
     for ax, layer in zip(axes, ("fc", "conv"), strict=True):
         for act in ("sigmoid", "relu", "softplus", "tanh"):
@@ -128,7 +151,11 @@ def nguyen_independent_features(p: IndependentParams) -> Result:
             ax.semilogy(sub.scale, sub.sigma_min.clip(lower=1e-20), "o-", label=act)
         ax.set(xscale="log", xlabel="scale c = alpha min_gap", ylabel="sigma_min(F)", title=f"NG-A1, {layer}, N = {N}")
         ax.legend(fontsize=7)
-    tanh = table[table.activation == "tanh"]
-    return Result(table, verdict, {"sigma_min_vs_scale": fig},
-                  {"tanh_probe_press_ranks": tanh.press_rank.tolist(), "conv_channels": channels,
-                   "relu_softplus_press_ranks": table[table.activation.isin(["relu", "softplus"])].press_rank.tolist()})
+    return {"sigma_min_vs_scale": fig}
+
+
+nguyen_independent_features = experiment(
+    "nguyen-independent-features", source=SOURCE_004_CH2 + ", Thm 2.4.4 (construction)",
+    claim="NG-T2.4.4 / NG-A1: a wide layer (n_k >= N) has parameters with rank F_k = N "
+          "(ReLU, sigmoid, softplus; FC and conv); linear control rank <= d + 1",
+    params=IndependentParams, judge=judge, draw=draw)(measure)

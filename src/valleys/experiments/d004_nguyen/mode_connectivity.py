@@ -23,10 +23,11 @@ from ...nets import mlp
 from ...paths import autoneb, bezier_curve, certify, evaluate, linear
 from ...paths.constructions import nguyen_connect
 from ...paths.graph import MinimaGraph
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 SOURCE_004 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks'"
 
@@ -61,11 +62,9 @@ class ModeParams(Params):
         "neb_lr": "> 0", "bezier_steps": ">= 1", "cert_rtol": ">= 0", "dedup_tol": "> 0"}
 
 
-@experiment("mode-connectivity", source=SOURCE_004 + ", Theorem 3.4.17 (part 2)",
-            claim="NG-T3.4.17: with hidden width >= 2N the sublevel sets are connected, so minima are joined by "
-                  "paths without barrier, though the straight line between them may show one",
-            params=ModeParams)
-def mode_connectivity(p: ModeParams) -> Result:
+def measure(p: ModeParams) -> Measurement:
+    """Minima from ``n_minima`` L-BFGS searches; between each pair the straight line's, AutoNEB's
+    and (first pair) the Bezier curve's barriers, and the certified NG-T3.4.17 construction."""
     data = digits(n=p.n_samples, seed=p.seed)
     Y = torch.nn.functional.one_hot(data.y, 10).to(torch.float64)
     land = Landscape(mlp([64, 2 * p.n_samples, 10], "relu", seed=p.seed), (data.X, Y), loss="mse")
@@ -98,7 +97,21 @@ def mode_connectivity(p: ModeParams) -> Result:
                 row["bezier_barrier"] = curve.barrier
                 first = (line, band, curve, conn)
             rows.append(row)
-    df = pd.DataFrame(rows)
+    return Measurement(pd.DataFrame(rows), {"graph": graph.to_dict()},
+                       extras={"first": first, "land": land, "graph": graph})
+
+
+def judge(m: Measurement, p: ModeParams) -> Verdict:
+    """Every constructed connection certified exactly; the minima graph of the certified
+    connections (heights from the summary's graph, an edge only where the table's certificate
+    holds) has minimax barrier 0."""
+    df = m.table
+    stored = m.summary["graph"]
+    certified = {(min(i, j), max(i, j)) for i, j in df.loc[df["certificate"] == True, ["i", "j"]].itertuples(  # noqa: E712
+        index=False)}
+    graph = MinimaGraph(losses=list(stored["losses"]),
+                        edges={(i, j): s for i, j, s in stored["edges"] if (i, j) in certified})
+    uniq = range(stored["minima"])
     verdict = Verdict()
     verdict.add("distinct minima after removing permutations and ReLU rescalings", len(uniq), ">= 2", None,
                 len(uniq) >= 2, note=f"{p.n_minima} searches", kind="consistency")
@@ -108,14 +121,26 @@ def mode_connectivity(p: ModeParams) -> Result:
     mm = max(graph.barrier(i, j) for i in uniq for j in uniq if i < j)
     verdict.add("largest minimax barrier of the minima graph", mm, 0.0, 0.0, mm <= 0.0,
                 note="edges carry certified heights", kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: ModeParams) -> dict:
+    """The losses along the first pair's four paths, and the disconnectivity graph."""
     fig, (ax1, ax2) = figure(2)
-    line, band, curve, conn = first
+    line, band, curve, conn = m.extras["first"]
     ax1.plot(line.t, line.losses, label=f"linear (barrier {line.barrier:.2g})")
     ax1.plot(band.path.knots.numpy(), band.losses, "o-", ms=3, label=f"AutoNEB ({band.barrier:.2g})")
     ax1.plot(torch.linspace(0, 1, len(curve.losses)).numpy(), curve.losses, label=f"Bezier ({curve.barrier:.2g})")
-    rep = evaluate(conn.path, land, num=200, max_points=400)
+    rep = evaluate(conn.path, m.extras["land"], num=200, max_points=400)
     ax1.plot(rep.t, rep.losses, label="constructed (certified)")
     ax1.set(xlabel="t", ylabel="loss", yscale="symlog", title="paths between two minima")
     ax1.legend(fontsize=7)
-    graph.plot_disconnectivity(ax2)
-    return Result(df, verdict, {"paths": fig}, {"graph": graph.to_dict()})
+    m.extras["graph"].plot_disconnectivity(ax2)
+    return {"paths": fig}
+
+
+mode_connectivity = experiment(
+    "mode-connectivity", source=SOURCE_004 + ", Theorem 3.4.17 (part 2)",
+    claim="NG-T3.4.17: with hidden width >= 2N the sublevel sets are connected, so minima are joined by "
+          "paths without barrier, though the straight line between them may show one",
+    params=ModeParams, judge=judge, draw=draw)(measure)

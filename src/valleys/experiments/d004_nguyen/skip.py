@@ -14,11 +14,12 @@ import pandas as pd
 import torch
 
 from ...expressivity import skip_stack
+from ...record import Measurement
 from ...train import fit_stack
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH4, _activation, _psi_ranks, _spread_note, digits_split
 
 #: Table 4.3 of the thesis (CIFAR-10, no augmentation): model -> (sigmoid test, train, softplus test, train).
@@ -27,6 +28,9 @@ THESIS_TABLE_4_3 = {
     "VGG11-skip (SGD)": (72.51, 100, 80.57, 100), "VGG16": (10, 10, 81.33, 100),
     "VGG16-skip (rand)": (61.57, 100, 61.46, 100), "VGG16-skip (SGD)": (70.61, 100, 81.91, 100),
 }
+
+#: The ``source`` of the table's rows measured here: accuracies, and the ranks of Psi(U).
+OURS, PSI = "ours (digits)", "ours (digits): Psi rank"
 
 
 def _accuracy(stack, X, y) -> np.ndarray:
@@ -79,12 +83,9 @@ class SkipParams(Params):
         "collapse_depth": ">= 1", "chance_acc": "in [0, 100]", "z": ">= 0"}
 
 
-@experiment("nguyen-skip", source=SOURCE_004_CH4 + ", Thm 4.3.4 and Table 4.3",
-            claim="NG-L4.3.2 / NG-T4.3.4: rank Psi(U) = N for random U; skip nets (SGD and rand) reach "
-                  "100% train accuracy while the plain deep sigmoid net collapses; skip-SGD generalises "
-                  "better than skip-rand",
-            params=SkipParams)
-def nguyen_skip(p: SkipParams) -> Result:
+def measure(p: SkipParams) -> Measurement:
+    """Train and test accuracy of the plain net, the skip net (SGD) and the skip net (rand) per
+    activation and seed, the ranks of Psi(U) at the start, and the thesis' Table 4.3."""
     if p.depth * p.width < p.n_train:
         from ...errors import InvalidParameterError
 
@@ -93,7 +94,7 @@ def nguyen_skip(p: SkipParams) -> Result:
     Xtr, ytr, Xte, yte = digits_split(p.n_train, p.n_test, p.seed)
     widths = [64] + [p.width] * p.depth + [10]
     seeds = [p.seed * 1000 + s for s in range(p.n_seeds)]
-    verdict, rows, psi_rows, spreads = Verdict(), [], [], {}
+    rows, psi_rows, spreads = [], [], {}
     kw = {"loss": "ce", "method": "sgd", "lr": p.lr, "steps": p.epochs, "momentum": p.momentum,
           "nesterov": True, "schedule": "step", "batch_size": p.batch_size, "seed": p.seed,
           "record_every": max(1, p.epochs // 10), "progress": False}
@@ -111,18 +112,39 @@ def nguyen_skip(p: SkipParams) -> Result:
             res = fit_stack(stack, Xtr, ytr, trainable=trainable, **{**kw, **extra})
             histories[(name, model)] = res.history
             tr, te = _accuracy(res.stack, Xtr, ytr), _accuracy(res.stack, Xte, yte)
-            rows += [{"source": "ours (digits)", "activation": name, "model": model, "seed": s,
+            rows += [{"source": OURS, "activation": name, "model": model, "seed": s,
                       "train_acc": float(a), "test_acc": float(b), "final_loss": float(v)}
                      for s, a, b, v in zip(seeds, tr, te, res.losses, strict=True)]
-    table = pd.DataFrame(rows)
-    psi = pd.DataFrame(psi_rows)
+    summary = _by_model(pd.DataFrame(rows))
+    for model, (st, sr, pt, pr) in THESIS_TABLE_4_3.items():
+        for name, te, tr in (("sigmoid", st, sr), ("softplus", pt, pr)):
+            rows.append({"source": "thesis (CIFAR-10, GPU)", "activation": name, "model": model,
+                         "train_acc": tr, "test_acc": te})
+    table = pd.concat([pd.DataFrame(rows), pd.DataFrame(psi_rows).assign(source=PSI)], ignore_index=True)
+    return Measurement(table, {"summary": summary.to_dict(orient="records"), "spread_by_layer": spreads,
+                               "comparison": "qualitative only: thesis is VGG/DenseNet on CIFAR-10 (GPU, 300 epochs)"},
+                       extras={"histories": histories})
+
+
+def _by_model(ours: pd.DataFrame) -> pd.DataFrame:
+    """Mean train and test accuracy and the test accuracy's SD per activation and model."""
+    return ours.groupby(["activation", "model"]).agg(train_mean=("train_acc", "mean"),
+                                                     test_mean=("test_acc", "mean"),
+                                                     test_std=("test_acc", "std")).reset_index()
+
+
+def judge(m: Measurement, p: SkipParams) -> Verdict:
+    """rank Psi(U) = N; the skip nets reach 100% train accuracy; the deep plain sigmoid net
+    collapses; skip-SGD generalises better than skip-rand (>= 3 seeds)."""
+    verdict = Verdict()
+    table = m.table[m.table.source == OURS]
+    psi = m.table[m.table.source == PSI]
+    spreads = m.summary["spread_by_layer"]
     frac = float((psi.rank_psi == p.n_train).mean())
     verdict.add("rank Psi(U) = N for random U (Press threshold)", frac, 1.0, None, frac == 1.0,
                 note=f"{len(psi)} draws; min sigma_min = {float(psi.sigma_min_psi.min()):.3g}; "
                      + "; ".join(f"{n}: {_spread_note(v)}" for n, v in spreads.items()), kind="evidence")
-    summary = table.groupby(["activation", "model"]).agg(train_mean=("train_acc", "mean"),
-                                                         test_mean=("test_acc", "mean"),
-                                                         test_std=("test_acc", "std")).reset_index()
+    summary = _by_model(table)
     for name in p.activations:
         s = summary[summary.activation == name].set_index("model")
         for model in ("skip (SGD)", "skip (rand)"):
@@ -138,11 +160,12 @@ def nguyen_skip(p: SkipParams) -> Result:
             sd = float(max(s.loc["skip (SGD)", "test_std"], s.loc["skip (rand)", "test_std"]))
             verdict.add(f"{name}: skip-SGD test accuracy exceeds skip-rand by > z SD", gap, f"> {p.z} * {sd:.3g}",
                         None, gap > p.z * sd, kind="evidence")
-    for model, (st, sr, pt, pr) in THESIS_TABLE_4_3.items():
-        for name, te, tr in (("sigmoid", st, sr), ("softplus", pt, pr)):
-            rows.append({"source": "thesis (CIFAR-10, GPU)", "activation": name, "model": model,
-                         "train_acc": tr, "test_acc": te})
-    table = pd.concat([pd.DataFrame(rows), psi.assign(source="ours (digits): Psi rank")], ignore_index=True)
+    return verdict
+
+
+def draw(m: Measurement, p: SkipParams) -> dict:
+    """Train accuracy against epochs, per activation and model (mean over seeds)."""
+    histories = m.extras["histories"]
     fig, axes = figure(len(p.activations), width=4.5)
     for ax, name in zip(axes, p.activations, strict=True):
         for model in ("plain (SGD)", "skip (SGD)", "skip (rand)"):
@@ -150,6 +173,12 @@ def nguyen_skip(p: SkipParams) -> Result:
             ax.plot(h.index, 100 * (1 - h.values / p.n_train), "o-", ms=3, label=model)
         ax.set(xlabel="epoch", ylabel="train accuracy (%)", title=f"{name}, {p.depth}x{p.width}, N = {p.n_train}")
         ax.legend(fontsize=7)
-    return Result(table, verdict, {"train_accuracy": fig},
-                  {"summary": summary.to_dict(orient="records"), "spread_by_layer": spreads,
-                   "comparison": "qualitative only: thesis is VGG/DenseNet on CIFAR-10 (GPU, 300 epochs)"})
+    return {"train_accuracy": fig}
+
+
+nguyen_skip = experiment(
+    "nguyen-skip", source=SOURCE_004_CH4 + ", Thm 4.3.4 and Table 4.3",
+    claim="NG-L4.3.2 / NG-T4.3.4: rank Psi(U) = N for random U; skip nets (SGD and rand) reach "
+          "100% train accuracy while the plain deep sigmoid net collapses; skip-SGD generalises "
+          "better than skip-rand",
+    params=SkipParams, judge=judge, draw=draw)(measure)

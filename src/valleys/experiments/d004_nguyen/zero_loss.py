@@ -14,11 +14,12 @@ import pandas as pd
 from ...core import Landscape
 from ...expressivity import matrix_feature_rank, zero_loss_construction
 from ...nets import mlp
+from ...record import Measurement
 from ...train import GRAD_TOL, NO_PROGRESS, fit
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_004_CH2, noisy_digits, one_hot
 
 
@@ -57,35 +58,43 @@ class ZeroLossParams(Params):
         "method": "one of lm|lbfgs", "max_evals": ">= 1", "grad_tol": "> 0", "loss_ratio": "> 0"}
 
 
-@experiment("nguyen-zero-loss", source=SOURCE_004_CH2 + ", Thm 2.4.11 (construction and training)",
-            claim="NG-T2.4.11 / NG-A2: with a wide layer and a pyramidal top there are zero-loss "
-                  "minima in S_k, and every critical point in S_k reached by a local method is global",
-            params=ZeroLossParams)
-def nguyen_zero_loss(p: ZeroLossParams) -> Result:
+def measure(p: ZeroLossParams) -> Measurement:
+    """The NG-A2 construction on four architectures per activation, then the local method from
+    ``n_starts`` random starts on the wide sigmoid net: where each run ends."""
     X, y = noisy_digits(p.n_samples, 0.0, p.seed)
     N = X.shape[0]
-    verdict, rows = Verdict(), []
+    rows = []
     cases = [(1, [64, N, 10]), (1, [64, N + 20, 15, 10]), (2, [64, 40, N + 10, 12, 10]),
              (1, [64, N + 5, 30, 20, 10])]
-    worst, rank_ok = 0.0, True
     for act in ("sigmoid", "softplus"):
         for k, widths in cases:
             z = zero_loss_construction(X, y, widths, k, act, seed=p.seed)
             full = z.rank_Fk == N and all(r == f for r, f in z.ranks_U)
-            rank_ok &= full
-            worst = max(worst, z.residual)
             rows.append({"part": "construction", "activation": act, "k": k, "widths": str(widths),
                          "residual": z.residual, "rank_Fk": z.rank_Fk,
                          "ranks_U": str(z.ranks_U), "in_S_k": full})
+    widths = [64, p.width, 10]
+    rows += [_zero_loss_start(p, X, one_hot(y), widths, s) for s in progress(range(p.n_starts), "starts")]
+    return Measurement(pd.DataFrame(rows), {"widths": widths, "method": p.method}, extras={"N": N})
+
+
+def _runs(m: Measurement, p: ZeroLossParams) -> pd.DataFrame:
+    """The rows of the local method's runs, with their own column types."""
+    return m.table[m.table.part == p.method].reset_index(drop=True).infer_objects()
+
+
+def judge(m: Measurement, p: ZeroLossParams) -> Verdict:
+    """NG-A2's residual and S_k membership; every stationary run in S_1 is global; every run ends
+    stationary at a global minimum (CLAIMS §6 item 18)."""
+    verdict = Verdict()
+    built = m.table[m.table.part == "construction"]
+    worst = max([0.0, *built.residual.tolist()])
+    rank_ok = bool(built.in_S_k.astype(bool).all())
     verdict.add("NG-A2 max |F_L - Y| over all cases", worst, 0.0, p.residual_tol, worst <= p.residual_tol,
                 kind="evidence")
     verdict.add("NG-A2 points lie in S_k (rank F_k = N, U_{k+2..L} full rank)", rank_ok, True, None, rank_ok,
                 kind="evidence")
-
-    widths = [64, p.width, 10]
-    finals = [_zero_loss_start(p, X, one_hot(y), widths, s) for s in progress(range(p.n_starts), "starts")]
-    rows += finals
-    fr = pd.DataFrame(finals)
+    fr = _runs(m, p)
     stationary = fr[fr.stationary]
     covered = stationary[stationary.in_S_1]  # the theorem speaks of critical points in S_1 only
     bad = covered[~covered["global"]]
@@ -102,13 +111,26 @@ def nguyen_zero_loss(p: ZeroLossParams) -> Result:
                 note=(f"max final loss / initial = {float((fr.loss / fr.initial_loss).max()):.3g}, "
                       f"max ||grad|| = {float(fr.grad_norm.max()):.3g}, median steps = {float(fr.evals.median()):g}"),
                 kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: ZeroLossParams) -> dict:
+    """Final gradient norm against final loss / initial loss, one point per run."""
+    fr = _runs(m, p)
     fig, (ax,) = figure()
     ax.loglog(fr.grad_norm.clip(lower=1e-300), (fr.loss / fr.initial_loss).clip(lower=1e-300), "o")
     ax.axvline(p.grad_tol, color="k", lw=0.5)
     ax.axhline(p.loss_ratio, color="k", lw=0.5)
     ax.set(xlabel="final ||grad||", ylabel="final loss / initial",
-           title=f"{p.method}, sigmoid {widths}, N = {N}")
-    return Result(pd.DataFrame(rows), verdict, {"final_points": fig}, {"widths": widths, "method": p.method})
+           title=f"{p.method}, sigmoid {m.summary['widths']}, N = {m.extras['N']}")
+    return {"final_points": fig}
+
+
+nguyen_zero_loss = experiment(
+    "nguyen-zero-loss", source=SOURCE_004_CH2 + ", Thm 2.4.11 (construction and training)",
+    claim="NG-T2.4.11 / NG-A2: with a wide layer and a pyramidal top there are zero-loss "
+          "minima in S_k, and every critical point in S_k reached by a local method is global",
+    params=ZeroLossParams, judge=judge, draw=draw)(measure)
 
 
 def _zero_loss_start(p: ZeroLossParams, X, Y, widths, s: int) -> dict:

@@ -1,0 +1,92 @@
+"""Can the judges of document 004 (Nguyen thesis) fail? Doctored tables (see ``judges.py``).
+
+The experiments split by the first helper (feature rank, independent features, zero loss,
+gradient bounds, skip, deep skip, mode connectivity); the others have their own file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from judges import assert_doctor_breaks_the_verdict
+
+
+def _first(mask):
+    """A boolean mask true only at the first row where ``mask`` is true."""
+    out = mask & False
+    out.loc[mask[mask].index[0]] = True
+    return out
+
+
+DOCTORS = {
+    "nguyen-gradient-bounds": [
+        ("the gradient falls below the lower bound",
+         lambda t, p: t.assign(lower_slack=t["lower_slack"].where(t.index != 0, -1e-3))),
+        ("the gradient rises above the upper bound",
+         lambda t, p: t.assign(upper_slack=t["upper_slack"].where(t.index != 0, -1e-3))),
+        ("the lower bound vanishes at a random point",
+         lambda t, p: t.assign(lower=t["lower"].where(t.index != 0, 0.0))),
+    ],
+    "nguyen-independent-features": [
+        ("a sigmoid layer loses rank at a scale >= 4",
+         lambda t, p: t.assign(press_rank=t["press_rank"].where(
+             ~((t.activation == "sigmoid") & (t.scale >= 4.0)), t["N"] - 1))),
+        ("sigma_min(F) at the largest scale leaves its alpha -> infinity limit",
+         lambda t, p: t.assign(sigma_min=t["sigma_min"].where(
+             ~((t.activation == "sigmoid") & (t.scale == max(p.scales))), 2 * t["sigma_min"]))),
+        ("log|det F| leaves N log sigma(beta) at the largest scale",
+         lambda t, p: t.assign(logdet_minus_N_log_sigma_beta=t["logdet_minus_N_log_sigma_beta"].where(
+             ~((t.activation == "sigmoid") & (t.scale == max(p.scales))), 1.0))),
+    ],
+    "nguyen-zero-loss": [
+        ("an NG-A2 construction misses its targets",
+         lambda t, p: t.assign(residual=t["residual"].where(~_first(t.part == "construction"), 1e-3))),
+        ("an NG-A2 point falls outside S_k",
+         lambda t, p: t.assign(in_S_k=t["in_S_k"].where(~_first(t.part == "construction"), False))),
+        ("a stationary run in S_1 ends above the global minimum",
+         lambda t, p: t.assign(**{"global": t["global"].where(
+             ~_first((t.part == p.method) & (t.stationary == True) & (t.in_S_1 == True)), False)})),  # noqa: E712
+        ("a run ends with a large gradient",
+         lambda t, p: t.assign(grad_norm=t["grad_norm"].where(~_first(t.part == p.method), 1.0))),
+    ],
+    "nguyen-feature-rank": [
+        ("a conv net's F_1 falls below rank min(N, n_1)",
+         lambda t, p: t.assign(rank_F1=t["rank_F1"].where(~_first(t.source == "ours (digits)"), t["expected"] - 1))),
+        ("the linear solve on a wide F_1 misfits labels",
+         lambda t, p: t.assign(solve_train_error=t["solve_train_error"].where(
+             ~_first(t["solve_train_error"].notna()), 5))),
+        ("an analytic FC draw has rank < N",
+         lambda t, p: t.assign(rank_F1=t["rank_F1"].where(
+             ~_first((t.source == "ours (FC random draws)") & (t.activation == "sigmoid")), t["N"] - 1))),
+    ],
+    "mode-connectivity": [
+        ("a constructed connection leaves the sublevel set",
+         lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+        ("a connection is certified only by sampling",
+         lambda t, p: t.assign(kind=["sampled"] + list(t["kind"][1:]))),
+        ("a minimum is joined to no other by a certified path (positive minimax barrier)",
+         lambda t, p: t.assign(certificate=~((t.i == t.i.min()) | (t.j == t.i.min())))),
+    ],
+    "nguyen-deep-skip": [
+        ("the skip net keeps training errors",
+         lambda t, p: t.assign(train_errors=t["train_errors"].where(t.model != "skip", 3))),
+        ("the plain net reaches zero training errors",
+         lambda t, p: t.assign(train_errors=t["train_errors"].where(~_first(t.model == "plain"), 0))),
+    ],
+    "nguyen-skip": [
+        ("Psi(U) loses rank at a random U",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"].where(~_first(t["rank_psi"].notna()), p.n_train - 1))),
+        ("a skip net trained by SGD misses 100% train accuracy",
+         lambda t, p: t.assign(train_acc=t["train_acc"].where(
+             ~_first((t.source == "ours (digits)") & (t.model == "skip (SGD)")), 90.0))),
+        ("a skip net trained in rand mode misses 100% train accuracy",
+         lambda t, p: t.assign(train_acc=t["train_acc"].where(
+             ~_first((t.source == "ours (digits)") & (t.model == "skip (rand)")), 90.0))),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
+    assert_doctor_breaks_the_verdict(name, what, doctor)
