@@ -24,13 +24,6 @@ def doctors() -> dict[str, list]:
 
 
 NOT_YET_SPLIT = frozenset({
-    "mode-connectivity",
-    "nguyen-deep-skip",
-    "nguyen-feature-rank",
-    "nguyen-gradient-bounds",
-    "nguyen-independent-features",
-    "nguyen-skip",
-    "nguyen-zero-loss",
     "sun-deep-linear",
     "sun-exponential-neuron",
     "sun-ntk-pl",
