@@ -145,6 +145,11 @@ DOCTORS = {
         ("a point of uv = 1 has no zero eigenvalue", _uv_no_zero_eigenvalue),
         ("a GD run ends off uv = 1", lambda t, p: _set(t, t.point == "gd-end", "gap", 0.5)),
     ],
+    "sun-toy-relu": [
+        ("no run gets stuck at loss 1", _relu_half_not_stuck),
+        ("a run ends neither stuck nor at the global minimum",
+         lambda t, p: _set(t, (t.loss - 1.0).abs() >= p.stuck_tol, "loss", 0.5)),
+    ],
 }
 
 
