@@ -150,6 +150,11 @@ DOCTORS = {
         ("a run ends neither stuck nor at the global minimum",
          lambda t, p: _set(t, (t.loss - 1.0).abs() >= p.stuck_tol, "loss", 0.5)),
     ],
+    "sun-single-point": [
+        ("tanh (no zero extremum) gets a sub-optimal local minimum", _single_tanh_minimum),
+        ("relu (zero extremum) has no sub-optimal local minimum", _single_relu_no_minimum),
+        ("a tanh GD run misses the global minimum", _single_tanh_run_misses),
+    ],
 }
 
 
