@@ -155,6 +155,12 @@ DOCTORS = {
         ("relu (zero extremum) has no sub-optimal local minimum", _single_relu_no_minimum),
         ("a tanh GD run misses the global minimum", _single_tanh_run_misses),
     ],
+    "sun-requ": [
+        ("a certified single-point minimum lies above the closed-form global minimum",
+         _requ_single_min_above),
+        ("a single-point value lies below the closed-form global minimum", _requ_single_below),
+        ("a certified claims minimum has a training error", _requ_training_error),
+    ],
 }
 
 
