@@ -155,6 +155,15 @@ DOCTORS = {
         ("relu (zero extremum) has no sub-optimal local minimum", _single_relu_no_minimum),
         ("a tanh GD run misses the global minimum", _single_tanh_run_misses),
     ],
+    "sun-deep-linear": [
+        ("a GD run ends 1% above the reduced-rank optimum", _dl_gd_above),
+        ("a Baldi-Hornik point has a nonzero gradient",
+         lambda t, p: _set(t, t.part == "baldi-hornik", "grad_norm", 1.0)),
+        ("a Baldi-Hornik loss leaves its closed form",
+         lambda t, p: _set(t, t.part == "baldi-hornik", "loss", 2.0 * t.loc[t.part == "baldi-hornik", "loss"].iloc[0])),
+        ("a non-top Baldi-Hornik point is a local minimum", _dl_nontop_minimum),
+        ("the top-set Baldi-Hornik points lie above the optimum", _dl_top_above),
+    ],
     "sun-requ": [
         ("a certified single-point minimum lies above the closed-form global minimum",
          _requ_single_min_above),
