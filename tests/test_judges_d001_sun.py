@@ -164,6 +164,11 @@ DOCTORS = {
         ("a non-top Baldi-Hornik point is a local minimum", _dl_nontop_minimum),
         ("the top-set Baldi-Hornik points lie above the optimum", _dl_top_above),
     ],
+    "sun-exponential-neuron": [
+        ("a local minimum lies above the best value", _exp_minimum_above),
+        ("a local minimum has a != 0", _exp_minimum_a),
+        ("no run reaches F = 0 on separable data", _exp_separable_above_zero),
+    ],
     "sun-requ": [
         ("a certified single-point minimum lies above the closed-form global minimum",
          _requ_single_min_above),
