@@ -69,7 +69,7 @@ def _ntk_final_above_target(t, p):
 def _ntk_slow_rate(t, p):
     for _, rows in t.groupby("width"):
         bound = rows.log_rate.iloc[:-1].sum()
-        t.loc[rows.index[0], "F"] = rows.F.iloc[0] * np.exp(0.5 * bound)
+        t.loc[rows.index[0], "F"] = rows.F.iloc[-1] * np.exp(-0.5 * bound)  # log(F_K / F_0) = bound / 2
     return t
 
 
@@ -154,6 +154,12 @@ DOCTORS = {
         ("tanh (no zero extremum) gets a sub-optimal local minimum", _single_tanh_minimum),
         ("relu (zero extremum) has no sub-optimal local minimum", _single_relu_no_minimum),
         ("a tanh GD run misses the global minimum", _single_tanh_run_misses),
+    ],
+    "sun-ntk-pl": [
+        ("lambda_min(K) reaches 0 along GD", _ntk_lambda_zero),
+        ("F stays above the target at the widest net", _ntk_final_above_target),
+        ("F decays at half the PL rate", _ntk_slow_rate),
+        ("lambda_min(K) drifts most at the widest net", _ntk_wide_drifts),
     ],
     "sun-deep-linear": [
         ("a GD run ends 1% above the reduced-rank optimum", _dl_gd_above),
