@@ -21,10 +21,11 @@ from ... import nets
 from ...core import Landscape
 from ...critical import baldi_hornik_points, classify, gradient_descent_batch, reduced_rank_optimum, regression_spectrum
 from ...errors import InvalidParameterError
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 # ------------------------------------------------------------------ sun-deep-linear
 
@@ -118,11 +119,7 @@ def _widths(p: DeepLinearParams, arch: str) -> list[int]:
     return [p.d_x, *_hidden_widths(arch), p.d_y]
 
 
-@experiment("sun-deep-linear", source="001 Sun et al., Theorems 2.1 and 2.2; 000 VBB Prop. 3.1",
-            claim="SUN-T2.1/T2.2, VBB-P3.1: every GD run on a deep linear net reaches the "
-                  "reduced-rank optimum; Baldi-Hornik points are critical, non-top ones are saddles",
-            params=DeepLinearParams)
-def run_deep_linear(p: DeepLinearParams) -> Result:
+def measure(p: DeepLinearParams) -> Measurement:
     """Multi-start GD per architecture (one vectorised update for all starts) and BH points."""
     X, Y = _linear_data(p)
     gd_rows = [row for arch in p.architectures for row in _gd_rows(p, arch, X, Y)]
@@ -130,12 +127,36 @@ def run_deep_linear(p: DeepLinearParams) -> Result:
     gd, bh = pd.DataFrame(gd_rows), pd.DataFrame(bh_rows)
     spec = regression_spectrum(X, Y)
     lam = spec.eigenvalues.numpy()
-    verdict = _deep_linear_verdict(p, gd, bh, lam)
     table = pd.concat([gd.assign(part="gd"), bh.assign(part="baldi-hornik")], ignore_index=True)
-    figures = {"gd_gaps": _gap_figure(gd, p), "baldi_hornik": _bh_figure(bh)}
-    meta = {"sigma_eigenvalues": lam.tolist(),
-            "min_relative_eigengap": float(np.min(-np.diff(lam) / lam[:-1]))}
-    return Result(table, verdict, figures, meta)
+    summary = {"sigma_eigenvalues": lam.tolist(),
+               "min_relative_eigengap": float(np.min(-np.diff(lam) / lam[:-1]))}
+    return Measurement(table, summary)
+
+
+def _parts(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The GD rows and the Baldi-Hornik rows of the table, each with its own columns and dtypes."""
+    gd = table[table.part == "gd"].dropna(axis=1, how="all").astype({"diverged": bool})
+    bh = table[table.part == "baldi-hornik"].dropna(axis=1, how="all").astype({"is_top": bool})
+    return gd, bh
+
+
+def judge(m: Measurement, p: DeepLinearParams) -> Verdict:
+    """GD reaches the reduced-rank optimum; BH points are critical, non-top ones saddles."""
+    gd, bh = _parts(m.table)
+    return _deep_linear_verdict(p, gd, bh, np.asarray(m.summary["sigma_eigenvalues"], dtype=np.float64))
+
+
+def draw(m: Measurement, p: DeepLinearParams) -> dict:
+    """GD gaps per architecture and the BH points' loss against lambda_min."""
+    gd, bh = _parts(m.table)
+    return {"gd_gaps": _gap_figure(gd, p), "baldi_hornik": _bh_figure(bh)}
+
+
+run_deep_linear = experiment(
+    "sun-deep-linear", source="001 Sun et al., Theorems 2.1 and 2.2; 000 VBB Prop. 3.1",
+    claim="SUN-T2.1/T2.2, VBB-P3.1: every GD run on a deep linear net reaches the "
+          "reduced-rank optimum; Baldi-Hornik points are critical, non-top ones are saddles",
+    params=DeepLinearParams, judge=judge, draw=draw)(measure)
 
 
 def rank_constrained_optimum(X, Y, r: int) -> float:

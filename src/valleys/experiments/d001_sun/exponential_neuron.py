@@ -15,10 +15,11 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_001, lbfgs
 
 
@@ -170,13 +171,11 @@ class ExpNeuronParams(Params):
         "bounded_norm": "> 0", "exp_floor": ">= 0", "eig_tol": "> 0"}
 
 
-@experiment("sun-exponential-neuron", source=SOURCE_001 + ", Thm 4.2 (Liang et al., one neuron)",
-            claim="SUN-T4.2: with an exponential neuron a exp(w x + b) and penalty lambda a^2/2, "
-                  "every local minimum has a = 0 and is global (polynomial hinge loss)",
-            params=ExpNeuronParams)
-def sun_exponential_neuron(p: ExpNeuronParams) -> Result:
+def measure(p: ExpNeuronParams) -> Measurement:
+    """L-BFGS from ``runs`` starts per data set, with and without the exponential neuron; the
+    second-order kind of every finite critical end point."""
     gen = check_generator(p.seed)
-    verdict, frames = Verdict(), []
+    frames = []
     for name, (x, y) in exp_datasets(p.n).items():
         xn, yn = x.numpy(), y.numpy()
         starts = torch.randn(p.runs, 3 * p.width + 4, generator=gen, dtype=torch.float64).numpy()
@@ -200,7 +199,17 @@ def sun_exponential_neuron(p: ExpNeuronParams) -> Result:
                              "kind": second_order_kind(lo, hi, p.eig_tol) if critical else "not critical"})
             frames.append(pd.DataFrame(rows))
     table = pd.concat(frames, ignore_index=True)
-    for name in exp_datasets(p.n):
+    summary = table.groupby(["data", "model"]).agg(critical=("critical", "sum"),
+                                                   bounded=("bounded", "sum"),
+                                                   best=("loss", "min"), worst=("loss", "max"))
+    return Measurement(table, {"summary": {f"{d}/{m}": v for (d, m), v in summary.to_dict("index").items()}})
+
+
+def judge(m: Measurement, p: ExpNeuronParams) -> Verdict:
+    """No local minimum above the best value and none with a != 0, per data set."""
+    table = m.table
+    verdict = Verdict()
+    for name in dict.fromkeys(table.data):
         sub = table[(table.data == name) & (table.model == "with neuron")]
         crit = sub[sub.critical & sub.bounded]
         best = float(sub.loss.min())
@@ -243,16 +252,25 @@ def sun_exponential_neuron(p: ExpNeuronParams) -> Result:
                         p.value_tol, best <= p.value_tol,
                         note="realisable data: some run must reach F = 0 (a = 0, zero hinge loss)",
                         kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: ExpNeuronParams) -> dict:
+    """Histograms of the final losses, with and without the neuron."""
+    table = m.table
     fig, axes = figure(2, width=4.5)
-    for ax, name in zip(axes, exp_datasets(p.n), strict=True):
+    for ax, name in zip(axes, dict.fromkeys(table.data), strict=True):
         for label, c in (("plain", "C3"), ("with neuron", "C0")):
             sub = table[(table.data == name) & (table.model == label)]
             values = np.log10(sub.loss.to_numpy() + 1e-16)
             ax.hist(values, bins=log_loss_bins(values), alpha=0.6, color=c, label=label)
         ax.set(xlabel="log10(final loss + 1e-16)", ylabel="runs", title=name)
         ax.legend(fontsize=7)
-    summary = table.groupby(["data", "model"]).agg(critical=("critical", "sum"),
-                                                   bounded=("bounded", "sum"),
-                                                   best=("loss", "min"), worst=("loss", "max"))
-    return Result(table, verdict, {"final_losses": fig},
-                  {"summary": {f"{d}/{m}": v for (d, m), v in summary.to_dict("index").items()}})
+    return {"final_losses": fig}
+
+
+sun_exponential_neuron = experiment(
+    "sun-exponential-neuron", source=SOURCE_001 + ", Thm 4.2 (Liang et al., one neuron)",
+    claim="SUN-T4.2: with an exponential neuron a exp(w x + b) and penalty lambda a^2/2, "
+          "every local minimum has a = 0 and is global (polynomial hinge loss)",
+    params=ExpNeuronParams, judge=judge, draw=draw)(measure)

@@ -21,10 +21,11 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullL
 from ... import nets
 from ...core import Landscape
 from ...curvature import ntk_gram
+from ...record import Measurement
 from ..common import figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 
 # ------------------------------------------------------------------------ sun-ntk-pl
 
@@ -64,21 +65,31 @@ class NTKParams(Params):
                                         "target": "> 0", "slack_tol": ">= 0", "spearman_max": "in [-1, 1]"}
 
 
-@experiment("sun-ntk-pl", source="001 Sun et al., §5 Claim 5.1 (wide networks, NTK Gram)",
-            claim="SUN-C5.1: ||grad F||^2 >= 4 lambda_min(K) F along GD, lambda_min(K) > 0, "
-                  "F -> 0, and lambda_min(K) drifts less as the width grows",
-            params=NTKParams)
-def run_ntk(p: NTKParams) -> Result:
+def measure(p: NTKParams) -> Measurement:
     """Full-batch GD on two-layer tanh nets of several widths, tracking K at every iterate."""
     gen = torch.Generator().manual_seed(p.seed)
     X = torch.randn(p.n_points, p.d_in, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n_points, generator=gen, dtype=torch.float64)
     traces = [_ntk_trace(p, m, X, Y) for m in p.widths]
     table = pd.concat(traces, ignore_index=True)
-    summary = _ntk_summary(table)
-    verdict = _ntk_verdict(p, summary)
-    figures = {"pl_inequality": _ntk_figure(table), "lambda_drift": _drift_figure(summary)}
-    return Result(table, verdict, figures, {"summary": summary.to_dict(orient="records")})
+    return Measurement(table, {"summary": _ntk_summary(table).to_dict(orient="records")})
+
+
+def judge(m: Measurement, p: NTKParams) -> Verdict:
+    """The PL inequality, lambda_min > 0, F -> 0, the PL rate and the drift, from the GD traces."""
+    return _ntk_verdict(p, _ntk_summary(m.table))
+
+
+def draw(m: Measurement, p: NTKParams) -> dict:
+    """The training loss and the PL inequality per iterate, and the drift against the width."""
+    return {"pl_inequality": _ntk_figure(m.table), "lambda_drift": _drift_figure(_ntk_summary(m.table))}
+
+
+run_ntk = experiment(
+    "sun-ntk-pl", source="001 Sun et al., §5 Claim 5.1 (wide networks, NTK Gram)",
+    claim="SUN-C5.1: ||grad F||^2 >= 4 lambda_min(K) F along GD, lambda_min(K) > 0, "
+          "F -> 0, and lambda_min(K) drifts less as the width grows",
+    params=NTKParams, judge=judge, draw=draw)(measure)
 
 
 def _ntk_trace(p: NTKParams, m: int, X, Y) -> pd.DataFrame:

@@ -67,10 +67,11 @@ from scipy.special import expit
 from ..._validation import check_rng
 from ...core import Landscape
 from ...critical import classify, deduplicate
+from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_001, lbfgs, requ_fun_grad
 
 LOCAL_MIN, SADDLE, UNDETERMINED, NOT_CRITICAL = ("local-min", "saddle", "undetermined",
@@ -476,13 +477,12 @@ def _probe_minimum(inst: Instance, theta: np.ndarray, radius: float, k: int,
     return float((F(th + torch.from_numpy(d)) - F(th)).min())
 
 
-@experiment("sun-requ", source=SOURCE_001 + ", Thm 4.3 (regularised one-layer ReQU network)",
-            claim="SUN-T4.3: with m >= n+1 ReQU neurons, logistic loss and the cubic "
-                  "regulariser, every local minimum is global with zero training error",
-            params=ReQUParams)
-def sun_requ(p: ReQUParams) -> Result:
+def measure(p: ReQUParams) -> Measurement:
+    """Per lambda scale, the distinct critical points of the single-point and claims instances
+    (certified, saddles checked along their descent direction, minima probed) and the
+    control path (c a, w, b) from every certified claims minimum."""
     rng = check_rng(p.seed)
-    verdict, tables, runs_tables, minima = Verdict(), [], [], {}
+    tables, runs_tables, minima = [], [], {}
     for scale, single, claims in make_instances(p, rng):
         for inst, runs in ((single, p.single_runs), (claims, p.runs)):
             runs_t, pts, reps = critical_points(inst, runs, p, rng)
@@ -498,41 +498,62 @@ def sun_requ(p: ReQUParams) -> Result:
             runs_tables.append(runs_t.assign(lam_scale=scale))
             mins = pts[pts.kind == LOCAL_MIN]
             minima[(inst.name, scale)] = (inst, reps[mins.point.to_numpy()], mins)
-            tag = f"{inst.name}, lambda scale {scale:g}"
-            counts = pts.kind.value_counts().to_dict()
-            best_any = float(pts.value.min())
-            if inst.name == "single-point":
-                star = single_point_minimum(float(inst.x[0]), float(inst.y[0]), inst.lam)
-                gap = float((mins.value - star).abs().max()) if len(mins) else float("inf")
-                verdict.add(f"{tag}: every certified local minimum equals the closed-form "
-                            "global minimum", gap, 0.0, p.value_tol,
-                            len(mins) >= 1 and gap <= p.value_tol,
-                            note=f"F* = {star:.12g} (closed form); {len(mins)} certified "
-                                 f"minima; distinct points by kind: {counts}", kind="evidence")
-                verdict.add(f"{tag}: no point below the closed-form global minimum",
-                            best_any - star, ">= 0", p.value_tol, best_any >= star - p.value_tol,
-                            kind="evidence")
-                continue
-            errors = int(mins.train_errors.max()) if len(mins) else -1
-            verdict.add(f"{tag}: zero training errors at every certified local minimum",
-                        errors, 0, None, len(mins) >= 1 and errors == 0,
-                        note=f"{len(mins)} distinct certified local minima; distinct points "
-                             f"by kind: {counts}", kind="evidence")
-            worst = float(mins.value.max()) if len(mins) else float("nan")
-            excess = worst - best_any
-            verdict.add(f"{tag}: a certified local minimum is NOT global (seed: every local "
-                        "minimum is global)", excess, f"> {p.value_tol:g}", p.value_tol,
-                        len(mins) >= 1 and excess > p.value_tol,
-                        note=f"erratum confirmed when this passes: {len(mins)} distinct "
-                             f"certified local minima take {len(set(np.round(mins.value, 9)))} "
-                             f"values in [{float(mins.value.min()):.9f}, {worst:.9f}], all "
-                             f"with zero training errors: {errors == 0}; the lowest value at any "
-                             f"computed point (an upper bound on the global minimum) is "
-                             f"{best_any:.9f}. The seed leaves lambda_0 unspecified: this "
-                             f"refutes the claim at these lambda_j, not for every smaller "
-                             f"lambda_0", kind="erratum")
     table = pd.concat(tables, ignore_index=True)
     runs_all = pd.concat(runs_tables, ignore_index=True)
+    path = pd.DataFrame(_control_path(minima, p))
+    table = pd.concat([table, path], ignore_index=True)
+    summary = {"runs": runs_all.groupby(["instance", "lam_scale", "kind"]).size()
+               .rename("count").reset_index().to_dict("records"),
+               "instances": {f"{k[0]}@{k[1]:g}": {"x": v[0].x.tolist(), "y": v[0].y.tolist(),
+                                                   "lam": v[0].lam.tolist()}
+                             for k, v in minima.items()}}
+    return Measurement(table, summary, extras={"minima": minima})
+
+
+def judge(m: Measurement, p: ReQUParams) -> Verdict:
+    """Single-point instances: every certified minimum at the closed-form global value; claims
+    instances: zero training errors at every certified minimum (and the erratum: not all global);
+    saddles, inertia, probes and the control path as consistency."""
+    verdict = Verdict()
+    table = m.table[m.table.instance != "control-path"]
+    path = m.table[m.table.instance == "control-path"]
+    for (scale, name), pts in table.groupby(["lam_scale", "instance"], sort=False):
+        mins = pts[pts.kind == LOCAL_MIN]
+        tag = f"{name}, lambda scale {scale:g}"
+        counts = pts.kind.value_counts().to_dict()
+        best_any = float(pts.value.min())
+        if name == "single-point":
+            inst = m.summary["instances"][f"{name}@{scale:g}"]
+            star = single_point_minimum(float(inst["x"][0]), float(inst["y"][0]),
+                                        np.asarray(inst["lam"], dtype=np.float64))
+            gap = float((mins.value - star).abs().max()) if len(mins) else float("inf")
+            verdict.add(f"{tag}: every certified local minimum equals the closed-form "
+                        "global minimum", gap, 0.0, p.value_tol,
+                        len(mins) >= 1 and gap <= p.value_tol,
+                        note=f"F* = {star:.12g} (closed form); {len(mins)} certified "
+                             f"minima; distinct points by kind: {counts}", kind="evidence")
+            verdict.add(f"{tag}: no point below the closed-form global minimum",
+                        best_any - star, ">= 0", p.value_tol, best_any >= star - p.value_tol,
+                        kind="evidence")
+            continue
+        errors = int(mins.train_errors.max()) if len(mins) else -1
+        verdict.add(f"{tag}: zero training errors at every certified local minimum",
+                    errors, 0, None, len(mins) >= 1 and errors == 0,
+                    note=f"{len(mins)} distinct certified local minima; distinct points "
+                         f"by kind: {counts}", kind="evidence")
+        worst = float(mins.value.max()) if len(mins) else float("nan")
+        excess = worst - best_any
+        verdict.add(f"{tag}: a certified local minimum is NOT global (seed: every local "
+                    "minimum is global)", excess, f"> {p.value_tol:g}", p.value_tol,
+                    len(mins) >= 1 and excess > p.value_tol,
+                    note=f"erratum confirmed when this passes: {len(mins)} distinct "
+                         f"certified local minima take {len(set(np.round(mins.value, 9)))} "
+                         f"values in [{float(mins.value.min()):.9f}, {worst:.9f}], all "
+                         f"with zero training errors: {errors == 0}; the lowest value at any "
+                         f"computed point (an upper bound on the global minimum) is "
+                         f"{best_any:.9f}. The seed leaves lambda_0 unspecified: this "
+                         f"refutes the claim at these lambda_j, not for every smaller "
+                         f"lambda_0", kind="erratum")
     saddles = table[table.kind == SADDLE]
     mins = table[table.kind == LOCAL_MIN]
     verdict.add("every saddle's explicit descent direction lowers F",
@@ -548,9 +569,6 @@ def sun_requ(p: ReQUParams) -> Result:
     verdict.add("no random probe (radius escape_step/100, 64 directions) lowers F at a "
                 "certified local minimum", float(mins.probe_min_change.min()), ">= 0", 0.0,
                 bool((mins.probe_min_change >= 0).all()), kind="consistency")
-    path_rows = _control_path(minima, p)
-    path = pd.DataFrame(path_rows)
-    table = pd.concat([table, path], ignore_index=True)
     no_reg = path[path.regulariser == "none"]
     dec = no_reg.groupby(["lam_scale", "point"]).loss.apply(lambda v: bool(np.all(np.diff(v) < 0)))
     with_reg = path[path.regulariser == "on"].groupby(["lam_scale", "point"]).loss.last()
@@ -562,13 +580,19 @@ def sun_requ(p: ReQUParams) -> Result:
                 len(dec) >= 1 and bool(dec.all()) and bool((with_reg > first).all()),
                 note="no minimum exists without the regulariser (the seed's caveat); "
                      "coercivity removes the path", kind="consistency")
-    figs = _figures(table, minima, p)
-    meta = {"runs": runs_all.groupby(["instance", "lam_scale", "kind"]).size()
-            .rename("count").reset_index().to_dict("records"),
-            "instances": {f"{k[0]}@{k[1]:g}": {"x": v[0].x.tolist(), "y": v[0].y.tolist(),
-                                                "lam": v[0].lam.tolist()}
-                          for k, v in minima.items()}}
-    return Result(table, verdict, figs, meta)
+    return verdict
+
+
+def draw(m: Measurement, p: ReQUParams) -> dict:
+    """Distinct critical points of the claims instance and the certified minima's outputs."""
+    return _figures(m.table, m.extras["minima"], p)
+
+
+sun_requ = experiment(
+    "sun-requ", source=SOURCE_001 + ", Thm 4.3 (regularised one-layer ReQU network)",
+    claim="SUN-T4.3: with m >= n+1 ReQU neurons, logistic loss and the cubic "
+          "regulariser, every local minimum is global with zero training error",
+    params=ReQUParams, judge=judge, draw=draw)(measure)
 
 
 def _control_path(minima: dict, p: ReQUParams) -> list[dict]:

@@ -20,10 +20,11 @@ from ...core import Landscape
 from ...critical import armijo_descent_batch
 from ...errors import InvalidParameterError
 from ...nets import get_activation
+from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_001
 
 # ---------------------------------------------------------------- one data point (SUN-T3.1)
@@ -161,12 +162,10 @@ def _certified_minima(land: Landscape, points: torch.Tensor, p: SinglePointParam
     return candidate
 
 
-@experiment("sun-single-point", source=SOURCE_001 + ", Theorem 3.1 (one data point)",
-            claim="SUN-T3.1: min (y - u phi(v x))^2 has no sub-optimal local minimum iff no zero "
-                  "of phi is a local extremum; sub-optimal minima exist exactly for relu and z^2",
-            params=SinglePointParams)
-def sun_single_point(p: SinglePointParams) -> Result:
-    verdict, rows = Verdict(), []
+def measure(p: SinglePointParams) -> Measurement:
+    """Per activation: the zero criterion, multi-start GD, certified sub-optimal minima (GD ends
+    and a grid) and, for the stalling activations, where the stalled runs end."""
+    rows, stall_probe = [], {}
     gen = check_generator(p.seed)
     starts = torch.randn(p.n_starts, 2, generator=gen, dtype=torch.float64)
     g = torch.linspace(-p.grid_lim, p.grid_lim, p.grid_points, dtype=torch.float64)
@@ -180,23 +179,42 @@ def sun_single_point(p: SinglePointParams) -> Result:
         reached = int((final < p.global_tol).sum())
         found_gd = int(_certified_minima(land, ends, p).sum())
         found_grid = int(_certified_minima(land, grid, p).sum())
-        found = found_gd + found_grid > 0
-        verdict.add(f"{name}: sub-optimal local minimum found == criterion",
-                    f"found={found} (GD {found_gd}, grid {found_grid})",
-                    f"exists={predicted}", p.grad_tol, found == predicted, kind="evidence")
         stalled = final >= p.global_tol
         n_stalled = int(stalled.sum())
         if not predicted and name in STALLING_ACTIVATIONS and n_stalled:
-            _stall_checks(verdict, land, name, ends[stalled], p)
-        elif not predicted:
-            verdict.add(f"{name}: GD runs reaching L < {p.global_tol:g}", reached, p.n_starts,
-                        p.global_tol, reached == p.n_starts, kind="evidence")
+            stall_probe[name] = _stall_probe(land, ends[stalled], p)
         rows.append({"activation": name, "zeros_found": n_zeros, "zero_is_extremum": predicted,
                      "minima_from_gd": found_gd, "minima_on_grid": found_grid,
                      "runs_reaching_global": reached, "runs": p.n_starts,
                      "stalled": n_stalled, "stalled_fraction": n_stalled / p.n_starts,
                      "max_final_loss": float(final.max())})
     table = pd.DataFrame(rows)
+    stall = {r.activation: r.stalled_fraction for r in table.itertuples()
+             if r.activation in STALLING_ACTIVATIONS}
+    return Measurement(table, {"x": p.x, "y": p.y, "stalled_fraction": stall, "stall_probe": stall_probe})
+
+
+def judge(m: Measurement, p: SinglePointParams) -> Verdict:
+    """Sub-optimal minima found exactly where the zero criterion predicts them; elsewhere every
+    run reaches the global minimum, or (t^3) stalls next to a critical point that is no minimum."""
+    verdict = Verdict()
+    for r in m.table.itertuples():
+        name, predicted = r.activation, bool(r.zero_is_extremum)
+        found = r.minima_from_gd + r.minima_on_grid > 0
+        verdict.add(f"{name}: sub-optimal local minimum found == criterion",
+                    f"found={found} (GD {r.minima_from_gd}, grid {r.minima_on_grid})",
+                    f"exists={predicted}", p.grad_tol, found == predicted, kind="evidence")
+        if not predicted and name in STALLING_ACTIVATIONS and r.stalled:
+            _stall_checks(verdict, name, int(r.stalled), m.summary["stall_probe"][name], p)
+        elif not predicted:
+            verdict.add(f"{name}: GD runs reaching L < {p.global_tol:g}", r.runs_reaching_global,
+                        p.n_starts, p.global_tol, r.runs_reaching_global == p.n_starts, kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: SinglePointParams) -> dict:
+    """Fraction of runs reaching the global minimum against the criterion, per activation."""
+    table = m.table
     fig, (ax,) = figure(width=7)
     pos = np.arange(len(table))
     ax.bar(pos - 0.2, table["runs_reaching_global"] / p.n_starts, 0.4, label="GD runs reaching L=0")
@@ -205,31 +223,32 @@ def sun_single_point(p: SinglePointParams) -> Result:
     ax.set_xticks(pos, table["activation"], rotation=30)
     ax.set(ylim=(0, 1.05), title="One data point: sub-optimal minima vs the zero criterion")
     ax.legend(fontsize=7)
-    stall = {r.activation: r.stalled_fraction for r in table.itertuples()
-             if r.activation in STALLING_ACTIVATIONS}
-    return Result(table, verdict, {"activations": fig},
-                  {"x": p.x, "y": p.y, "stalled_fraction": stall})
+    return {"activations": fig}
 
 
-def _stall_checks(verdict: Verdict, land: Landscape, name: str, ends: torch.Tensor,
-                  p: SinglePointParams) -> None:
+sun_single_point = experiment(
+    "sun-single-point", source=SOURCE_001 + ", Theorem 3.1 (one data point)",
+    claim="SUN-T3.1: min (y - u phi(v x))^2 has no sub-optimal local minimum iff no zero "
+          "of phi is a local extremum; sub-optimal minima exist exactly for relu and z^2",
+    params=SinglePointParams, judge=judge, draw=draw)(measure)
+
+
+def _stall_probe(land: Landscape, ends: torch.Tensor, p: SinglePointParams) -> dict:
     """Stalled runs of t^3 (CLAIMS.md SUN-T3.1): where they end, and why that is no minimum.
 
     Each stalled end point (u, v) is projected onto the line v = 0, where phi(0) = phi'(0) =
     phi''(0) = 0 makes (u, 0) a critical point with zero Hessian (second order says nothing).
     A probe on circles of every radius in ``probe_degree_radii`` must find a lower loss:
     a third-order descent direction, so the limit point is a degenerate saddle.
+
+    Returns:
+        max |v| and max |L - y^2| over the stalled ends, max |grad| and max |Hessian| at their
+        projections (u, 0), and how many projections the probe finds descent at.
     """
-    n, frac = len(ends), len(ends) / p.n_starts
+    n = len(ends)
     values = land.losses(ends)
     off_line = float(ends[:, 1].abs().max())
     off_level = float((values - p.y ** 2).abs().max())
-    verdict.add(f"{name}: stalled runs end on the line v = 0 at loss y^2 (max |v|, max |L - y^2|)",
-                [off_line, off_level], [0.0, 0.0], p.stall_tol,
-                off_line <= p.stall_tol and off_level <= p.stall_tol,
-                note=f"stalled fraction {n}/{p.n_starts} = {frac:.1%} (L >= {p.global_tol:g} after "
-                     f"{p.steps} steps); CLAIMS.md SUN-T3.1 measured 15-20% with plain GD",
-                kind="evidence")
     base = torch.stack([ends[:, 0], torch.zeros_like(ends[:, 0])], 1)
     grad0 = float(land.grads(base).abs().max())
     hess0 = float(land.hessians(base).abs().max())
@@ -241,7 +260,21 @@ def _stall_checks(verdict: Verdict, land: Landscape, name: str, ends: torch.Tens
         around = base[:, None, :] + r * ring[None]
         lowest = land.losses(around.reshape(-1, 2)).reshape(n, -1).min(1).values
         descent &= lowest < v0 - p.probe_tol
-    ok = int(descent.sum())
+    return {"max_abs_v": off_line, "max_abs_loss_minus_y2": off_level, "grad_max_on_line": grad0,
+            "hessian_max_on_line": hess0, "descent_found": int(descent.sum())}
+
+
+def _stall_checks(verdict: Verdict, name: str, n: int, probe: dict, p: SinglePointParams) -> None:
+    """The checks of :func:`_stall_probe`'s measurements at the ``n`` stalled runs."""
+    frac = n / p.n_starts
+    off_line, off_level = probe["max_abs_v"], probe["max_abs_loss_minus_y2"]
+    verdict.add(f"{name}: stalled runs end on the line v = 0 at loss y^2 (max |v|, max |L - y^2|)",
+                [off_line, off_level], [0.0, 0.0], p.stall_tol,
+                off_line <= p.stall_tol and off_level <= p.stall_tol,
+                note=f"stalled fraction {n}/{p.n_starts} = {frac:.1%} (L >= {p.global_tol:g} after "
+                     f"{p.steps} steps); CLAIMS.md SUN-T3.1 measured 15-20% with plain GD",
+                kind="evidence")
+    grad0, hess0, ok = probe["grad_max_on_line"], probe["hessian_max_on_line"], probe["descent_found"]
     verdict.add(f"{name}: every stalled run's limit point (u, 0) is a degenerate critical point "
                 "that is not a local minimum (higher-order probe finds descent)", f"{ok}/{n}",
                 f"{n}/{n}", p.probe_tol, ok == n and grad0 == 0.0 and hess0 == 0.0,

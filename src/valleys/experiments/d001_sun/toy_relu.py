@@ -17,10 +17,11 @@ from ..._blas import one_blas_thread
 from ..._validation import check_generator
 from ...core import Landscape
 from ...critical import gradient_descent_batch
+from ...record import Measurement
 from ..common import contour, figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_001
 
 
@@ -66,18 +67,43 @@ def relu_landscape() -> Landscape:
                                    names=("u", "v"), rowwise=True)
 
 
-@experiment("sun-toy-relu", source=SOURCE_001 + ", toy (u relu(v) - 1)^2",
-            claim="SUN-Ex-relu: (0,-1) has zero gradient and Hessian with loss 1 > 0 = global "
-                  "minimum; the fraction of GD runs stuck at loss 1 is at least P(v0 < 0) = 1/2",
-            params=ReluParams)
-def sun_toy_relu(p: ReluParams) -> Result:
+def measure(p: ReluParams) -> Measurement:
+    """Gradient, Hessian and loss at (0,-1), a direct search for the global minimum, ``n_starts``
+    GD runs and the local-minimum probe of their stuck end points."""
     land = relu_landscape()
-    verdict = Verdict()
     point = torch.tensor([0.0, -1.0], dtype=land.dtype)
     g, H, value = land.grad(point), land.hessian(point), float(land.loss(point))
-    verdict.add("|grad| at (0,-1)", float(g.abs().max()), 0.0, 0.0, bool((g == 0).all()), kind="evidence")
-    verdict.add("|Hessian| at (0,-1)", float(H.abs().max()), 0.0, 0.0, bool((H == 0).all()), kind="evidence")
     best, best_value = _global_search(land, p)
+
+    gen = check_generator(p.seed)
+    starts = torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
+    ends = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
+    final = land.losses(ends)
+    stuck = (final - 1.0).abs() < p.stuck_tol
+    negative = starts[:, 1] < 0
+    frac_stuck, frac_neg = float(stuck.double().mean()), float(negative.double().mean())
+    minima, radius_min = _stuck_minima(land, ends[stuck], p)
+    drift = (~negative) & (starts[:, 0] < 0) & stuck
+    table = pd.DataFrame({"u0": starts[:, 0], "v0": starts[:, 1], "u": ends[:, 0], "v": ends[:, 1],
+                          "loss": final, "stuck": stuck.numpy(), "drifted": drift.numpy()})
+    summary = {"fraction_stuck": frac_stuck, "fraction_v0_negative": frac_neg,
+               "fraction_drifted_u_negative_v_positive": float(drift.double().mean()),
+               "grad_max_at_0_m1": float(g.abs().max()), "grad_zero_at_0_m1": bool((g == 0).all()),
+               "hessian_max_at_0_m1": float(H.abs().max()), "hessian_zero_at_0_m1": bool((H == 0).all()),
+               "loss_at_0_m1": value, "global_search_point": best, "global_search_value": best_value,
+               "stuck_certified_minima": int(minima.sum()), "probe_radius_smallest": radius_min}
+    return Measurement(table, summary, extras={"landscape": land})
+
+
+def judge(m: Measurement, p: ReluParams) -> Verdict:
+    """(0,-1) is a flat sub-optimal point; at least half the runs get stuck there at certified local
+    minima, the others reach the global minimum."""
+    df, s = m.table, m.summary
+    verdict = Verdict()
+    verdict.add("|grad| at (0,-1)", s["grad_max_at_0_m1"], 0.0, 0.0, s["grad_zero_at_0_m1"], kind="evidence")
+    verdict.add("|Hessian| at (0,-1)", s["hessian_max_at_0_m1"], 0.0, 0.0, s["hessian_zero_at_0_m1"],
+                kind="evidence")
+    best, best_value, value = s["global_search_point"], s["global_search_value"], s["loss_at_0_m1"]
     verdict.add("global minimum found numerically (grid search + BFGS)", best_value, 0.0,
                 p.global_tol, best_value < p.global_tol,
                 note=f"at (u, v) = ({best[0]:.6f}, {best[1]:.6f}); closed form: L = 0 on u v = 1, v > 0",
@@ -86,14 +112,10 @@ def sun_toy_relu(p: ReluParams) -> Result:
                 p.global_tol, abs(value - best_value - 1.0) <= p.global_tol,
                 note=f"L(0,-1) = {value:.17g}", kind="evidence")
 
-    gen = check_generator(p.seed)
-    starts = torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
-    ends = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
-    final = land.losses(ends)
-    stuck = (final - 1.0).abs() < p.stuck_tol
-    solved = final < p.global_tol
-    negative = starts[:, 1] < 0
-    frac_stuck, frac_neg = float(stuck.double().mean()), float(negative.double().mean())
+    stuck = (df["loss"] - 1.0).abs() < p.stuck_tol
+    solved = df["loss"] < p.global_tol
+    negative = df["v0"] < 0
+    frac_stuck, frac_neg = float(stuck.mean()), float(negative.mean())
     se = math.sqrt(0.25 / p.n_starts)
     verdict.add("fraction stuck at loss 1 >= fraction with v0 < 0", frac_stuck, f">= {frac_neg:.4f}",
                 0.0, frac_stuck >= frac_neg, kind="consistency")
@@ -104,29 +126,37 @@ def sun_toy_relu(p: ReluParams) -> Result:
                 note=f"sample fraction with v0 < 0: {frac_neg:.4f}", kind="evidence")
     verdict.add("every other run reaches the global minimum", int(solved.sum()),
                 int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()), kind="evidence")
-    minima, radius_min = _stuck_minima(land, ends[stuck], p)
-    n_stuck = int(stuck.sum())
+    n_stuck, n_minima = int(stuck.sum()), s["stuck_certified_minima"]
     verdict.add("stuck end points are local minima with loss 1 (zero gradient, probe finds no "
-                "lower loss)", f"{int(minima.sum())}/{n_stuck}", f"{n_stuck}/{n_stuck}", p.probe_tol,
-                n_stuck > 0 and bool(minima.all()),
+                "lower loss)", f"{n_minima}/{n_stuck}", f"{n_stuck}/{n_stuck}", p.probe_tol,
+                n_stuck > 0 and n_minima == n_stuck,
                 note=f"probe: {p.probe_directions} directions at radii min({p.probe_radius:g}, |v|/2) "
-                     f"(smallest used {radius_min:.2e}); a sampled neighbourhood, not a proof",
+                     f"(smallest used {s['probe_radius_smallest']:.2e}); a sampled neighbourhood, not a proof",
                 kind="evidence")
-    drift = (~negative) & (starts[:, 0] < 0) & stuck
-    table = pd.DataFrame({"u0": starts[:, 0], "v0": starts[:, 1], "u": ends[:, 0], "v": ends[:, 1],
-                          "loss": final, "stuck": stuck.numpy(), "drifted": drift.numpy()})
+    return verdict
 
+
+def draw(m: Measurement, p: ReluParams) -> dict:
+    """The starts, coloured by where GD ended."""
+    df = m.table
+    stuck = (df["loss"] - 1.0).abs() < p.stuck_tol
+    solved = df["loss"] < p.global_tol
     fig, (ax,) = figure()
-    contour(ax, land, 3.0)
-    ax.scatter(starts[stuck, 0][:2000], starts[stuck, 1][:2000], s=2, c="red", label="stuck at L = 1")
-    ax.scatter(starts[solved, 0][:2000], starts[solved, 1][:2000], s=2, c="white",
+    contour(ax, m.extras["landscape"], 3.0)
+    ax.scatter(df.loc[stuck, "u0"][:2000], df.loc[stuck, "v0"][:2000], s=2, c="red", label="stuck at L = 1")
+    ax.scatter(df.loc[solved, "u0"][:2000], df.loc[solved, "v0"][:2000], s=2, c="white",
                label="reached L = 0")
     ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u0", ylabel="v0",
-           title=f"(u relu(v) - 1)^2: {frac_stuck:.1%} of starts stuck")
+           title=f"(u relu(v) - 1)^2: {float(stuck.mean()):.1%} of starts stuck")
     ax.legend(loc="lower left", fontsize=7)
-    return Result(table, verdict, {"starts": fig},
-                  {"fraction_stuck": frac_stuck, "fraction_v0_negative": frac_neg,
-                   "fraction_drifted_u_negative_v_positive": float(drift.double().mean())})
+    return {"starts": fig}
+
+
+sun_toy_relu = experiment(
+    "sun-toy-relu", source=SOURCE_001 + ", toy (u relu(v) - 1)^2",
+    claim="SUN-Ex-relu: (0,-1) has zero gradient and Hessian with loss 1 > 0 = global "
+          "minimum; the fraction of GD runs stuck at loss 1 is at least P(v0 < 0) = 1/2",
+    params=ReluParams, judge=judge, draw=draw)(measure)
 
 
 def _global_search(land: Landscape, p: ReluParams) -> tuple[list[float], float]:

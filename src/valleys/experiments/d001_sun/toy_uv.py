@@ -15,10 +15,11 @@ from ..._validation import check_generator
 from ...core import Landscape
 from ...critical import gradient_descent_batch
 from ...curvature.rank import numerical_rank
+from ...record import Measurement
 from ..common import contour, figure
 from ..params import Params
 from ..registry import experiment
-from ..result import Result, Verdict
+from ..result import Verdict
 from ._shared import SOURCE_001
 
 
@@ -58,18 +59,12 @@ class UVParams(Params):
                                         "n_curve_points": ">= 1"}
 
 
-@experiment("sun-toy-uv", source=SOURCE_001 + ", toy (uv - 1)^2",
-            claim="SUN-Ex-uv: (0,0) is a strict saddle (eigenvalues +-2), the global minima "
-                  "uv = 1 have one zero and one positive eigenvalue, and GD reaches uv = 1",
-            params=UVParams)
-def sun_toy_uv(p: UVParams) -> Result:
+def measure(p: UVParams) -> Measurement:
+    """Hessian spectra at the origin and on uv = 1, and the ends of ``n_starts`` GD runs."""
     land = uv_landscape()
-    verdict, rows = Verdict(), []
+    rows = []
     origin = torch.zeros(2, dtype=land.dtype)
     eig0 = torch.linalg.eigvalsh(land.hessian(origin))
-    err0 = float((eig0 - torch.tensor([-2.0, 2.0], dtype=land.dtype)).abs().max())
-    verdict.add("Hessian eigenvalues at (0,0)", eig0.tolist(), [-2.0, 2.0], p.eig_tol,
-                err0 <= p.eig_tol, kind="evidence")
     rows += [{"point": "origin", "u": 0.0, "v": 0.0, "eigenvalue": float(e), "theory": t}
              for e, t in zip(eig0, (-2.0, 2.0), strict=True)]
 
@@ -79,12 +74,6 @@ def sun_toy_uv(p: UVParams) -> Result:
     curve = torch.stack([sign * torch.exp(s), sign * torch.exp(-s)], 1)
     eigs = torch.linalg.eigvalsh(land.hessians(curve))
     theory = torch.stack([torch.zeros_like(s), 2 * (curve ** 2).sum(1)], 1)
-    rel_err = float(((eigs - theory).abs() / theory[:, 1:]).max())
-    verdict.add("Hessian eigenvalues on uv = 1 vs {0, 2(u^2+v^2)} (max relative error)",
-                rel_err, 0.0, p.eig_tol, rel_err <= p.eig_tol, kind="evidence")
-    nullities = [numerical_rank(e.numpy(), tau=p.tau, warn=False).nullity for e in eigs]
-    verdict.add("zero eigenvalues on uv = 1 (every point)", sorted(set(nullities)), [1], p.tau,
-                set(nullities) == {1}, note="COO: d - bn = 2 - 1", kind="evidence")
     rows += [{"point": "curve", "u": float(c[0]), "v": float(c[1]), "eigenvalue": float(e),
               "theory": float(t)} for c, ev, th in zip(curve, eigs, theory, strict=True)
              for e, t in zip(ev, th, strict=True)]
@@ -92,19 +81,53 @@ def sun_toy_uv(p: UVParams) -> Result:
     starts = p.init_std * torch.randn(p.n_starts, 2, generator=gen, dtype=land.dtype)
     ends = gradient_descent_batch(land, starts, lr=p.lr, steps=p.steps).thetas
     gap = (ends[:, 0] * ends[:, 1] - 1.0).abs()
-    reached = gap < p.reach_tol
-    verdict.add("GD runs reaching uv = 1", int(reached.sum()), p.n_starts, p.reach_tol,
-                bool(reached.all()), note=f"max |uv - 1| = {float(gap.max()):.2e}", kind="evidence")
     rows += [{"point": "gd-end", "u": float(a), "v": float(b), "start_u": float(s0[0]),
               "start_v": float(s0[1]), "gap": float(g)}
              for a, b, s0, g in zip(ends[:, 0], ends[:, 1], starts, gap, strict=True)]
+    return Measurement(pd.DataFrame(rows), {"max_gap": float(gap.max())}, extras={"landscape": land})
 
+
+def judge(m: Measurement, p: UVParams) -> Verdict:
+    """The closed-form spectra at the origin and on uv = 1, one zero eigenvalue there, GD reaches it."""
+    df = m.table
+    verdict = Verdict()
+    origin = df[df["point"] == "origin"]
+    err0 = float((origin["eigenvalue"] - origin["theory"]).abs().max())
+    verdict.add("Hessian eigenvalues at (0,0)", origin["eigenvalue"].tolist(), [-2.0, 2.0], p.eig_tol,
+                err0 <= p.eig_tol, kind="evidence")
+
+    curve = df[df["point"] == "curve"]
+    top = 2 * (curve["u"] ** 2 + curve["v"] ** 2)  # the nonzero closed-form eigenvalue 2(u^2 + v^2)
+    rel_err = float(((curve["eigenvalue"] - curve["theory"]).abs() / top).max())
+    verdict.add("Hessian eigenvalues on uv = 1 vs {0, 2(u^2+v^2)} (max relative error)",
+                rel_err, 0.0, p.eig_tol, rel_err <= p.eig_tol, kind="evidence")
+    nullities = [numerical_rank(g["eigenvalue"].to_numpy(), tau=p.tau, warn=False).nullity
+                 for _, g in curve.groupby(["u", "v"], sort=False)]
+    verdict.add("zero eigenvalues on uv = 1 (every point)", sorted(set(nullities)), [1], p.tau,
+                set(nullities) == {1}, note="COO: d - bn = 2 - 1", kind="evidence")
+
+    gap = df.loc[df["point"] == "gd-end", "gap"]
+    reached = gap < p.reach_tol
+    verdict.add("GD runs reaching uv = 1", int(reached.sum()), p.n_starts, p.reach_tol,
+                bool(reached.all()), note=f"max |uv - 1| = {float(gap.max()):.2e}", kind="evidence")
+    return verdict
+
+
+def draw(m: Measurement, p: UVParams) -> dict:
+    """The landscape with the GD starts and ends."""
+    ends = m.table[m.table["point"] == "gd-end"]
     fig, (ax,) = figure()
-    contour(ax, land, 3.0)
-    ax.scatter(starts[:, 0], starts[:, 1], s=3, c="white", alpha=0.5, label="starts")
-    ax.scatter(ends[:, 0], ends[:, 1], s=4, c="red", label="GD ends")
+    contour(ax, m.extras["landscape"], 3.0)
+    ax.scatter(ends["start_u"], ends["start_v"], s=3, c="white", alpha=0.5, label="starts")
+    ax.scatter(ends["u"], ends["v"], s=4, c="red", label="GD ends")
     ax.plot([0], [0], "k+", ms=12, label="saddle")
     ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title="(uv - 1)^2: GD ends on uv = 1")
     ax.legend(loc="lower left", fontsize=7)
-    return Result(pd.DataFrame(rows), verdict, {"landscape": fig},
-                  {"max_gap": float(gap.max())})
+    return {"landscape": fig}
+
+
+sun_toy_uv = experiment(
+    "sun-toy-uv", source=SOURCE_001 + ", toy (uv - 1)^2",
+    claim="SUN-Ex-uv: (0,0) is a strict saddle (eigenvalues +-2), the global minima "
+          "uv = 1 have one zero and one positive eigenvalue, and GD reaches uv = 1",
+    params=UVParams, judge=judge, draw=draw)(measure)
