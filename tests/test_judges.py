@@ -23,15 +23,7 @@ def doctors() -> dict[str, list]:
     return found
 
 
-NOT_YET_SPLIT = frozenset({
-    "sun-deep-linear",
-    "sun-exponential-neuron",
-    "sun-ntk-pl",
-    "sun-requ",
-    "sun-single-point",
-    "sun-toy-relu",
-    "sun-toy-uv",
-})
+NOT_YET_SPLIT = frozenset()
 
 
 def test_every_split_experiment_has_a_doctored_table_test():
