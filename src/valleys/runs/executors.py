@@ -269,16 +269,20 @@ class DaskExecutor:
                 futures[self.client.submit(run_task, task, self.threads, key=key,
                                            pure=False)] = task
             try:
-                for future in as_completed(list(futures), loop=self.client.loop):
-                    task = futures[future]
+                raised = []  # decided once every future has ended: the client may notice a
+                for future in as_completed(list(futures), loop=self.client.loop):  # lost scheduler late
                     try:
                         outcome = future.result()
                     except Exception as exc:  # KilledWorker and friends: the worker died
-                        if self._lost(future):
-                            lost += 1
-                            continue
-                        outcome = _dask_failure(task, exc)
-                    yield task, outcome
+                        raised.append((future, exc))
+                        continue
+                    yield futures[future], outcome
+                gone = any(self._lost(future) for future, _ in raised)
+                for future, exc in raised:
+                    if gone and type(exc).__name__ != "KilledWorker":
+                        lost += 1
+                        continue
+                    yield futures[future], _dask_failure(futures[future], exc)
             finally:
                 for future in futures:
                     future.release()
