@@ -344,15 +344,17 @@ def window_status(regions: Sequence[DecisionRegions], j: int) -> tuple[str, int]
     Returns the status and the count in the largest window.
     """
     counts = [r.count(j) for r in regions]
-    if regions[0].status(j) == "disconnected":
-        word = "disconnected"
-    elif counts[-1] <= 1:
-        word = "connected"
-    elif len(set(counts)) == 1:
-        word = "stable"
-    else:
-        word = "inconclusive"
-    return word, counts[-1]
+    return combine_windows(regions[0].status(j), counts), counts[-1]
+
+
+def combine_windows(finest_status: str, counts: Sequence[int]) -> str:
+    """The status of :func:`window_status` from the finest window's status of the class
+    and its component counts over the windows (smallest first)."""
+    if finest_status == "disconnected":
+        return "disconnected"
+    if counts[-1] <= 1:
+        return "connected"
+    return "stable" if len(set(counts)) == 1 else "inconclusive"
 
 
 def refined_status(model, box, resolution, *, coarse: DecisionRegions | None = None,

@@ -20,6 +20,7 @@ from ..._validation import check_generator
 from ...curvature.rank import matrix_rank
 from ...expressivity.regions import (
     TIE,
+    combine_windows,
     decision_regions,
     grid,
     plot_regions,
@@ -236,16 +237,6 @@ def _examples(p: AnalyticParams) -> list[tuple]:
     ]
 
 
-def _window_word(first_status: str, counts: list[int]) -> str:
-    """:func:`~valleys.expressivity.regions.window_status` from the table: the finest window's
-    status of the class and its component counts over the windows (smallest first)."""
-    if first_status == "disconnected":
-        return "disconnected"
-    if counts[-1] <= 1:
-        return "connected"
-    return "stable" if len(set(counts)) == 1 else "inconclusive"
-
-
 def measure(p: AnalyticParams) -> Measurement:
     """Regions of the thesis' examples over growing windows, against their closed forms; the
     region status of ``n_nets`` random nets per family."""
@@ -320,7 +311,7 @@ def judge(m: Measurement, p: AnalyticParams) -> Verdict:
                     bad == 0, note=f"{ties} tie points excluded", kind="evidence")
         mine = table[(table["example"] == name) & (table["class"] == cls)]
         counts = [int(c) for c in mine["components"]]
-        status = _window_word(mine["status"].iloc[0], counts)
+        status = combine_windows(mine["status"].iloc[0], counts)
         verdict.add(f"{name}: components of the class-{cls} region over windows x{list(p.scales)}",
                     counts, expected, None, all(c == expected for c in counts) and status != "connected",
                     note=f"status {status}: every component touches the edge in every window"
