@@ -18,7 +18,10 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
+from ._deprecations import install as _install_moved_modules
 from .wiring import wire as _wire
+
+_install_moved_modules()  # old import paths of moved modules answer, with a warning, for one release
 
 _wire()  # task kinds and page renderer of the run store, by dotted path (nothing imported yet)
 
