@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from valleys import Landscape
-from valleys.critical.cooper import (
+from valleys.critical.duplication import (
+    duplicate_last_hidden,
+    duplication_critical_point,
+    round_robin_sources,
+    train_to_critical,
+)
+from valleys.errors import InvalidParameterError, ModelError, NonConvergenceWarning, ShapeError
+from valleys.literature.cooper2020 import (
     Locus,
     core_components,
     core_dim_formula,
@@ -29,13 +36,6 @@ from valleys.critical.cooper import (
     star_dim_formula,
     widths_of,
 )
-from valleys.critical.duplication import (
-    duplicate_last_hidden,
-    duplication_critical_point,
-    round_robin_sources,
-    train_to_critical,
-)
-from valleys.errors import InvalidParameterError, ModelError, NonConvergenceWarning, ShapeError
 from valleys.nets import mlp
 
 

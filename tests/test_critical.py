@@ -9,8 +9,6 @@ from torch import nn
 
 from valleys import Landscape, nets
 from valleys.critical import (
-    baldi_hornik_point,
-    baldi_hornik_points,
     classify,
     damped_newton,
     damped_newton_batch,
@@ -22,10 +20,14 @@ from valleys.critical import (
     newton_mr,
     ntk_gram,
     ntk_lambda_min,
+)
+from valleys.errors import InvalidParameterError, ShapeError
+from valleys.literature.baldi1989 import (
+    baldi_hornik_point,
+    baldi_hornik_points,
     reduced_rank_optimum,
     regression_spectrum,
 )
-from valleys.errors import InvalidParameterError, ShapeError
 
 F64 = torch.float64
 

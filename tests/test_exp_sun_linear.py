@@ -6,10 +6,10 @@ import scipy.optimize
 import torch
 
 from valleys.cli import main
-from valleys.critical import reduced_rank_optimum
 from valleys.errors import InvalidParameterError
 from valleys.experiments import get_experiment
 from valleys.experiments.d001_sun.deep_linear import rank_constrained_optimum
+from valleys.literature.baldi1989 import reduced_rank_optimum
 
 
 @pytest.mark.parametrize("r", [1, 2])

@@ -10,18 +10,20 @@ from valleys import InvalidParameterError, Landscape, nets
 from valleys.expressivity import (
     feature_rank,
     features_of,
-    gradient_bounds,
-    independent_conv_features,
-    independent_features,
-    inverse_activation,
     matrix_feature_rank,
     psi_matrix,
     psi_rank,
     skip_net,
-    zero_loss_construction,
 )
 from valleys.expressivity.features import fc_forward
 from valleys.expressivity.skip import truncated_normal
+from valleys.literature.nguyen2019 import (
+    gradient_bounds,
+    independent_conv_features,
+    independent_features,
+    inverse_activation,
+    zero_loss_construction,
+)
 
 torch.set_num_threads(1)
 

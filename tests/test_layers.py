@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("train",),
     ("critical",),
     ("paths", "surface", "basins", "expressivity"),
+    ("literature",),
     ("record",),
     ("experiments", "analyze"),
     ("runs",),

@@ -1,4 +1,4 @@
-"""valleys.paths.quadratic (VBB A4) and valleys.paths.independent (NG-T3.4.9): closed forms
+"""valleys.literature: venturi2019.quadratic (VBB A4) and nguyen2019.independent (NG-T3.4.9): closed forms
 and independent computations."""
 
 import numpy as np
@@ -7,11 +7,11 @@ import torch
 
 from valleys import Landscape
 from valleys.errors import DataError, InvalidParameterError, ModelError
+from valleys.literature.nguyen2019.independent import kernel_ray, output_connect, output_descent, rescaling_ray
+from valleys.literature.venturi2019.quadratic import a4_path, gram, quadratic_optimum
 from valleys.nets import mlp, two_layer
 from valleys.nets.activations import get_activation
 from valleys.paths import certify
-from valleys.paths.independent import kernel_ray, output_connect, output_descent, rescaling_ray
-from valleys.paths.quadratic import a4_path, gram, quadratic_optimum
 
 
 def _quad(n, p, N=40, noise=0.0, seed=0):

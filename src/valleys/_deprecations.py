@@ -25,7 +25,16 @@ import warnings
 from collections.abc import Callable, Mapping
 
 #: Old dotted module path -> new dotted module path (removed in the release after the move).
-MOVED_MODULES: dict[str, str] = {}
+MOVED_MODULES: dict[str, str] = {
+    # paper constructions: valleys.literature (issue 19 item 4)
+    "valleys.paths.constructions": "valleys.literature",
+    "valleys.paths.quadratic": "valleys.literature.venturi2019.quadratic",
+    "valleys.paths.independent": "valleys.literature.nguyen2019.independent",
+    "valleys.paths._chords": "valleys.paths.chords",
+    "valleys.critical.cooper": "valleys.literature.cooper2020",
+    "valleys.critical.deep_linear": "valleys.literature.baldi1989",
+    "valleys.expressivity.constructions": "valleys.literature.nguyen2019.features",
+}
 
 
 def _warn(old: str, new: str, stacklevel: int) -> None:

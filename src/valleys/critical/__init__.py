@@ -1,51 +1,15 @@
-"""Critical points: finders (minima and saddles), classification, closed-form constructions.
+"""Critical points: finders (minima and saddles), classification, neuron-duplication critical
+points (:mod:`.duplication`).
 
-Also Cooper's critical loci (:mod:`.cooper`) and neuron-duplication critical points
-(:mod:`.duplication`).
+Cooper's critical loci and the Baldi–Hornik points of linear nets moved to
+:mod:`valleys.literature` (``cooper2020``, ``baldi1989``); their old names here still work for
+one release, with a :class:`DeprecationWarning`.
 """
 
+from .._deprecations import moved_names
 from ..curvature.ntk import ntk_gram, ntk_lambda_min
 from .classify import CriticalPoint, Probe, classify, probe_null_space
-from .cooper import (
-    FibreMinimum,
-    FibreSplit,
-    FlatFibreBounds,
-    LineProfile,
-    Locus,
-    LocusDimension,
-    Prop61,
-    constraint_residual,
-    core_components,
-    core_dim_formula,
-    equal_widths,
-    fibre_minimum,
-    fibre_split,
-    flat_fibre_bounds,
-    global_manifold_dim,
-    line_to_fibre_minimum,
-    locus_bias,
-    locus_dim_formula,
-    locus_dimension,
-    locus_dimensions,
-    locus_mask,
-    mlp_layout,
-    param_count,
-    param_count_equal,
-    prop61,
-    sample_locus,
-    star_components,
-    star_dim_formula,
-    widths_of,
-)
 from .dedup import Clusters, deduplicate
-from .deep_linear import (
-    BaldiHornikPoint,
-    RegressionSpectrum,
-    baldi_hornik_point,
-    baldi_hornik_points,
-    reduced_rank_optimum,
-    regression_spectrum,
-)
 from .descent import BatchDescent, armijo_descent_batch, gradient_descent, gradient_descent_batch
 from .duplication import (
     DuplicationEmbedding,
@@ -68,18 +32,27 @@ __all__ = [
     "gradient_descent_batch", "armijo_descent_batch", "Clusters", "deduplicate",
     # classification
     "CriticalPoint", "Probe", "classify", "probe_null_space",
-    # deep linear networks; the NTK Gram (ntk_*) lives in valleys.curvature, re-exported here for one release
-    "RegressionSpectrum", "BaldiHornikPoint", "regression_spectrum", "reduced_rank_optimum",
-    "baldi_hornik_point", "baldi_hornik_points", "ntk_gram", "ntk_lambda_min",
-    # Cooper's critical loci (cooper.py)
-    "Locus", "star_components", "core_components", "locus_bias", "locus_mask",
-    "sample_locus", "constraint_residual", "LocusDimension", "locus_dim_formula",
-    "locus_dimension", "locus_dimensions", "param_count", "param_count_equal",
-    "star_dim_formula", "core_dim_formula", "Prop61", "prop61", "global_manifold_dim",
-    "equal_widths", "mlp_layout", "widths_of", "FibreSplit", "fibre_split", "FibreMinimum",
-    "fibre_minimum", "LineProfile", "line_to_fibre_minimum", "FlatFibreBounds",
-    "flat_fibre_bounds",
+    # the NTK Gram (ntk_*) lives in valleys.curvature, re-exported here for one release
+    "ntk_gram", "ntk_lambda_min",
     # neuron-duplication critical points (duplication.py)
     "TrainedCritical", "train_to_critical", "DuplicationEmbedding", "duplicate_last_hidden",
     "round_robin_sources", "DuplicationPoint", "duplication_critical_point",
 ]
+
+_COOPER = "valleys.literature.cooper2020"
+_BALDI = "valleys.literature.baldi1989"
+#: Names that moved to valleys.literature (and nets): served with a warning for one release.
+__getattr__ = moved_names(__name__, {
+    **{name: _BALDI for name in (
+        "RegressionSpectrum", "BaldiHornikPoint", "regression_spectrum", "reduced_rank_optimum",
+        "baldi_hornik_point", "baldi_hornik_points")},
+    **{name: _COOPER for name in (
+        "Locus", "star_components", "core_components", "locus_bias", "locus_mask",
+        "sample_locus", "constraint_residual", "LocusDimension", "locus_dim_formula",
+        "locus_dimension", "locus_dimensions", "param_count", "param_count_equal",
+        "star_dim_formula", "core_dim_formula", "Prop61", "prop61", "global_manifold_dim",
+        "equal_widths", "FibreSplit", "fibre_split", "FibreMinimum", "fibre_minimum",
+        "LineProfile", "line_to_fibre_minimum", "FlatFibreBounds", "flat_fibre_bounds")},
+    "mlp_layout": "valleys.nets.models",
+    "widths_of": "valleys.nets.models",
+})

@@ -22,8 +22,8 @@ from .._blas import one_blas_thread
 from .._validation import check_float, check_int
 from ..core import Landscape
 from ..errors import InvalidParameterError, NonConvergenceWarning
+from ..nets.models import mlp_layout, widths_of
 from ..results import Record
-from .cooper import mlp_layout, widths_of
 
 #: Default absolute gradient-norm tolerance of :func:`train_to_critical`.
 TRAIN_GRAD_TOL = 1e-10

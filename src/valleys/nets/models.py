@@ -17,7 +17,7 @@ from torch import nn
 
 from .._validation import check_generator, check_int
 from ..core.layout import ParamLayout
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, ModelError
 from .activations import Activation, get_activation
 
 
@@ -50,6 +50,32 @@ def mlp_layout(widths: Sequence[int], bias: bool = True) -> ParamLayout:
             names.append(f"b{i}")
             shapes.append((widths[i],))
     return ParamLayout(tuple(names), tuple(shapes))
+
+
+def widths_of(land) -> tuple[int, ...]:
+    """Recover ``(m_0, ..., m_l)`` from a landscape of a biased MLP (``W1, b1, ..., Wl, bl``).
+
+    The inverse of :func:`mlp_layout` (``bias=True``) on a landscape's layout.
+
+    Args:
+        land: a :class:`~valleys.core.Landscape` (anything with a ``layout``).
+
+    Returns:
+        The widths, input first.
+
+    Raises:
+        ModelError: if the layout is not that of ``valleys.nets.mlp(..., bias=True)``.
+    """
+    layout = land.layout
+    depth = len(layout.names) // 2
+    expected = tuple(n for i in range(1, depth + 1) for n in (f"W{i}", f"b{i}"))
+    if depth < 1 or layout.names != expected:
+        msg = (f"widths_of needs a biased MLP (Cooper's loci, duplication points) with blocks W1, b1, ..., Wl, bl "
+               f"(valleys.nets.mlp(widths, bias=True)). Got blocks {layout.names}.")
+        raise ModelError(msg)
+    shapes = dict(zip(layout.names, layout.shapes, strict=True))
+    widths = [shapes["W1"][1]] + [shapes[f"W{i}"][0] for i in range(1, depth + 1)]
+    return tuple(int(w) for w in widths)
 
 
 class MLP(nn.Module):

@@ -13,13 +13,13 @@
   bound or sampled), their ``image_max`` the highest image.
 - :func:`escape`: a certified path from a point to low loss inside its sublevel set, or the
   lowest barrier found (evidence of a spurious valley, never a proof).
-- :mod:`.constructions`: the seeds' constructed descent paths (VBB A3, Cooper C5.9,
-  Safran–Shamir A1, Nguyen T3.4.17); :mod:`.quadratic` (VBB A4 for quadratic nets, a
-  polygon certified exactly) and :mod:`.independent` (Nguyen T3.4.9: descent through
-  the inverse map h and unbounded constant-loss rays for linearly independent data).
+- :class:`ConstructedPath`: what a paper construction returns (the constructions themselves,
+  VBB A3/A4, Cooper C5.9, Safran–Shamir A1, Nguyen T3.4.9/T3.4.17, are in
+  :mod:`valleys.literature`); :mod:`.chords` inscribes a certifiable polygon in a curve.
 """
 
 from .certify import DEFAULT_RTOL, Certificate, certify
+from .constructed import ConstructedPath
 from .escape import EscapeResult, escape
 from .evaluate import PathReport, evaluate
 from .maximum import PathMaximum, path_maximum
@@ -30,7 +30,7 @@ from .saddle import SaddleResult, refine_saddle
 
 __all__ = [
     # path objects
-    "Path", "Segment", "linear", "polygon", "bezier", "curve", "chain",
+    "Path", "Segment", "linear", "polygon", "bezier", "curve", "chain", "ConstructedPath",
     # evaluation and certificates
     "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL", "path_maximum", "PathMaximum",
     # low paths between two points

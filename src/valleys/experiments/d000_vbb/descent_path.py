@@ -18,9 +18,9 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
+from ...literature.venturi2019 import vbb_two_phase
 from ...nets import two_layer
 from ...paths import certify, evaluate
-from ...paths.constructions import vbb_two_phase
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

@@ -2,7 +2,7 @@
 
 ``vbb-quadratic-path``: a net sum_i u_i <w_i, x>^2 with p = 2n or 2n + 1 hidden units and
 the squared loss has no spurious valley. Algorithm A4 (CLAIMS.md §0.3, [derived]) builds
-from a random start a path that ends at the global minimum; :func:`valleys.paths.quadratic.a4_path`
+from a random start a path that ends at the global minimum; :func:`valleys.literature.venturi2019.a4_path`
 returns it as a polygon whose every chord is a polynomial of degree 6 in t, and
 :func:`valleys.paths.certify` proves exactly that the loss never rises. The end value is
 compared with the global minimum computed independently (0 for a realizable target; least
@@ -23,9 +23,9 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
+from ...literature.venturi2019 import a4_path, gram
 from ...nets import two_layer
 from ...paths import certify
-from ...paths.quadratic import a4_path, gram
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

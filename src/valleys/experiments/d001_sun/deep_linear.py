@@ -19,8 +19,9 @@ from matplotlib.figure import Figure
 
 from ... import nets
 from ...core import Landscape
-from ...critical import baldi_hornik_points, classify, gradient_descent_batch, reduced_rank_optimum, regression_spectrum
+from ...critical import classify, gradient_descent_batch
 from ...errors import InvalidParameterError
+from ...literature.baldi1989 import baldi_hornik_points, reduced_rank_optimum, regression_spectrum
 from ...record import Measurement
 from ..common import figure
 from ..params import Params

@@ -14,8 +14,8 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...critical.cooper import Locus, equal_widths, locus_dimensions, param_count, prop61, sample_locus
 from ...curvature.rank import matrix_rank
+from ...literature.cooper2020 import Locus, equal_widths, locus_dimensions, param_count, prop61, sample_locus
 from ...nets import mlp
 from ...record import Measurement
 from ..common import figure
@@ -222,7 +222,7 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame, summary: dict) -> Verdict:
 
 
 def _prop61_d(a: int, b: int, m: int, depth: int) -> int:
-    """Prop 6.1's d, typed from the paper (own code, separate from ``critical.cooper``)."""
+    """Prop 6.1's d, typed from the paper (own code, separate from ``literature.cooper2020``)."""
     return (depth - 2) * m ** 2 + (depth + a + b - 1) * m + b
 
 

@@ -14,9 +14,9 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...critical.cooper import equal_widths, fibre_minimum, global_manifold_dim, param_count
 from ...curvature.rank import matrix_rank, numerical_rank
 from ...errors import InvalidParameterError
+from ...literature.cooper2020 import equal_widths, fibre_minimum, global_manifold_dim, param_count
 from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params

@@ -17,9 +17,9 @@ from torch.func import hessian as func_hessian
 
 from ..._validation import check_generator
 from ...core import Landscape
-from ...critical.cooper import core_components, equal_widths, sample_locus, star_components
 from ...curvature.rank import numerical_rank
 from ...errors import InvalidParameterError
+from ...literature.cooper2020 import core_components, equal_widths, sample_locus, star_components
 from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params

@@ -16,9 +16,9 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
+from ...literature.cooper2020 import cooper_line
 from ...nets import mlp
 from ...paths import certify, evaluate
-from ...paths.constructions import cooper_line
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

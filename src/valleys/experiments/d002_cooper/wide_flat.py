@@ -15,10 +15,10 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...critical.cooper import fibre_minimum, fibre_split, flat_fibre_bounds, sample_locus, star_components
 from ...critical.duplication import duplication_critical_point
 from ...curvature.rank import matrix_rank, numerical_rank
 from ...errors import NonConvergenceWarning
+from ...literature.cooper2020 import fibre_minimum, fibre_split, flat_fibre_bounds, sample_locus, star_components
 from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params

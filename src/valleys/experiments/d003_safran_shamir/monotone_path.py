@@ -21,9 +21,9 @@ from ..._validation import check_generator
 from ...core import Landscape
 from ...critical import gradient_descent
 from ...data import digits
+from ...literature.safran2016 import rescaled_path
 from ...nets import mlp
 from ...paths import certify
-from ...paths.constructions import rescaled_path
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

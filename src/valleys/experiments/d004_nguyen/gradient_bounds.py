@@ -13,9 +13,8 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
-from ...expressivity import gradient_bounds, zero_loss_construction
-from ...expressivity.constructions import backprop_deltas
 from ...expressivity.features import fc_forward
+from ...literature.nguyen2019 import backprop_deltas, gradient_bounds, zero_loss_construction
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

@@ -4,11 +4,11 @@
 top n_1 > ... > n_L has (1) connected sublevel sets and a descent path from every point to
 values arbitrarily close to p* (here p* = 0, reached), and (2) unbounded level-set
 components. From random
-starts :func:`valleys.paths.independent.output_descent` moves the output straight to Y
+starts :func:`valleys.literature.nguyen2019.output_descent` moves the output straight to Y
 through the inverse map h of L3.4.6 (only the first layer moves, along an exact polygon)
 and :func:`valleys.paths.certify` proves the descent exactly; the loss at the polygon's
 corners is compared with the closed form (1 - t)^2 L(theta). Between random pairs,
-:func:`~valleys.paths.independent.output_connect` moves layers 2..L and the output on
+:func:`~valleys.literature.nguyen2019.output_connect` moves layers 2..L and the output on
 straight lines (a polygon inscribed in that curve) and the exact sublevel certificate
 proves that the loss never exceeds max(L(a), L(b)). For (2), a straight ray in
 ker [X, 1] is certified constant exactly for lengths up to 1e6, and the thesis' ray
@@ -26,10 +26,10 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
+from ...literature.nguyen2019.independent import kernel_ray, output_connect, output_descent, rescaling_ray
 from ...nets import mlp
 from ...nets.activations import get_activation
 from ...paths import certify
-from ...paths.independent import kernel_ray, output_connect, output_descent, rescaling_ray
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

@@ -12,7 +12,8 @@ from typing import ClassVar
 import pandas as pd
 import torch
 
-from ...expressivity import independent_conv_features, independent_features, matrix_feature_rank
+from ...expressivity import matrix_feature_rank
+from ...literature.nguyen2019 import independent_conv_features, independent_features
 from ...nets import get_activation
 from ...record import Measurement
 from ..common import figure, progress

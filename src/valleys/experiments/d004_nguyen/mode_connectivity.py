@@ -19,9 +19,9 @@ import torch
 from ...core import Landscape
 from ...critical import lbfgs
 from ...data import digits
+from ...literature.nguyen2019 import nguyen_connect
 from ...nets import mlp
 from ...paths import autoneb, bezier_curve, certify, evaluate, linear
-from ...paths.constructions import nguyen_connect
 from ...paths.graph import MinimaGraph
 from ...record import Measurement
 from ..common import figure, progress

@@ -17,9 +17,9 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
+from ...literature.nguyen2019 import nguyen_connect, nguyen_descent
 from ...nets import mlp
 from ...paths import certify, evaluate
-from ...paths.constructions import nguyen_connect, nguyen_descent
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params

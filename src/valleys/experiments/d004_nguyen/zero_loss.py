@@ -12,7 +12,8 @@ from typing import ClassVar
 import pandas as pd
 
 from ...core import Landscape
-from ...expressivity import matrix_feature_rank, zero_loss_construction
+from ...expressivity import matrix_feature_rank
+from ...literature.nguyen2019 import zero_loss_construction
 from ...nets import mlp
 from ...record import Measurement
 from ...train import GRAD_TOL, NO_PROGRESS, fit

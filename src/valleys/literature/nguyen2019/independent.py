@@ -30,13 +30,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import check_float, check_int
-from ..errors import DataError, InvalidParameterError, ModelError
-from ..nets.models import MLP
-from ..nets.netspec import piecewise_kind
-from ._chords import ChordTest, inscribe
-from .constructions import ConstructedPath
-from .path import Path, Segment
+from ..._validation import check_float, check_int
+from ...errors import DataError, InvalidParameterError, ModelError
+from ...nets.models import MLP
+from ...nets.netspec import piecewise_kind
+from ...paths.chords import ChordTest, inscribe
+from ...paths.constructed import ConstructedPath
+from ...paths.path import Path, Segment
 
 __all__ = ["independent_parts", "output_descent", "output_connect", "kernel_ray", "rescaling_ray"]
 
@@ -50,7 +50,7 @@ def independent_parts(land, theta, *, tau: float = 1e-10) -> dict:
         DataError: rank [X, 1] < N (the data are not linearly independent).
         InvalidParameterError: some W_l, l >= 2, is not of full row rank at theta.
     """
-    where = "paths.independent"
+    where = "literature.nguyen2019.independent"
     tau = check_float(tau, "tau", where, min_val=0.0, max_val=1.0)
     module = getattr(land, "module", None)
     if not isinstance(module, MLP) or not module.bias or land.loss_fn is None \
@@ -120,7 +120,7 @@ def output_descent(land, theta, /, *, target: torch.Tensor | None = None, tau: f
         tau: relative singular-value threshold of the rank checks.
 
     Returns:
-        A :class:`~valleys.paths.constructions.ConstructedPath` ending at loss(target).
+        A :class:`~valleys.paths.ConstructedPath` ending at loss(target).
     """
     parts = independent_parts(land, theta, tau=tau)
     blocks, slopes, X1, L = parts["blocks"], parts["slopes"], parts["X1"], parts["L"]
@@ -204,7 +204,7 @@ def output_connect(land, theta_a, theta_b, /, *, chords: int = 8, max_chords: in
             line of the upper layers (checked at every chord end), else InvalidParameterError.
         tau: as in :func:`independent_parts`.
     """
-    where = "paths.output_connect"
+    where = "output_connect"
     chords = check_int(chords, "chords", where, min_val=1)
     max_chords = check_int(max_chords, "max_chords", where, min_val=chords)
     chord_rtol = check_float(chord_rtol, "chord_rtol", where, min_val=0.0)
@@ -264,7 +264,7 @@ def kernel_ray(land, theta, length: float, /, *, seed: int = 0, tau: float = 1e-
     its smallest singular value; d + 1 > N) and r a random direction over the units. All
     pre-activations, hence the output and the loss, are constant along it.
     """
-    length = check_float(length, "length", "paths.kernel_ray", min_val=0.0, open_min=True)
+    length = check_float(length, "length", "kernel_ray", min_val=0.0, open_min=True)
     parts = independent_parts(land, theta, tau=tau)
     X1 = parts["X1"]
     if X1.shape[1] <= X1.shape[0]:
@@ -292,7 +292,7 @@ def rescaling_ray(land, theta, lam: float, /) -> torch.Tensor:
     For positively homogeneous leaky ReLU this is h((lambda W_2, b_2), F_2(theta)) applied
     to theta's own first layer: F_1 scales by 1 / lambda, so F_1 (lambda W_2)^T is unchanged.
     """
-    lam = check_float(lam, "lam", "paths.rescaling_ray", min_val=0.0, open_min=True)
+    lam = check_float(lam, "lam", "rescaling_ray", min_val=0.0, open_min=True)
     parts = independent_parts(land, theta)
     if parts["L"] < 2:
         msg = "The rescaling ray needs at least one hidden layer."

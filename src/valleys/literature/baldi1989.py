@@ -1,4 +1,4 @@
-r"""Critical points of one-hidden-layer linear networks (Baldi & Hornik 1988; Sun et al. T2.2).
+r"""Critical points of one-hidden-layer linear networks (Baldi & Hornik, Neural Networks 1989; Sun et al. T2.2).
 
 Matrix convention of the seeds: samples are *columns*, :math:`X \in \mathbb{R}^{d_x\times N}`,
 :math:`Y \in \mathbb{R}^{d_y\times N}`, and the loss is

@@ -36,12 +36,12 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from .._validation import check_bool, check_float, check_int
-from ..errors import InvalidParameterError, ModelError
-from ..nets.models import TwoLayer
-from ._chords import ChordTest, inscribe
-from .constructions import ConstructedPath
-from .path import Path, Segment
+from ..._validation import check_bool, check_float, check_int
+from ...errors import InvalidParameterError, ModelError
+from ...nets.models import TwoLayer
+from ...paths.chords import ChordTest, inscribe
+from ...paths.constructed import ConstructedPath
+from ...paths.path import Path, Segment
 
 __all__ = ["gram", "quadratic_optimum", "a4_path"]
 
@@ -57,7 +57,7 @@ def quadratic_optimum(X: torch.Tensor, y: torch.Tensor, *, rtol: float = 1e-12) 
     Solved as least squares in the n^2 entries of A with the data rows vec(x x^T), whose
     minimum-norm solution is symmetric (every row is symmetric), so no monomial basis is used.
     """
-    rtol = check_float(rtol, "rtol", "paths.quadratic.quadratic_optimum", min_val=0.0)
+    rtol = check_float(rtol, "rtol", "quadratic_optimum", min_val=0.0)
     X = torch.as_tensor(X, dtype=torch.float64)
     y = torch.as_tensor(y, dtype=torch.float64).reshape(-1)
     n = X.shape[1]
@@ -316,10 +316,10 @@ def a4_path(land, theta, /, *, polygon: bool = True, scale_frac: float = 0.5, ch
         A_star: the target matrix (default: :func:`quadratic_optimum` of the data).
 
     Returns:
-        A :class:`~valleys.paths.constructions.ConstructedPath`; ``target_loss`` is the
+        A :class:`~valleys.paths.ConstructedPath`; ``target_loss`` is the
         loss of A*, ``info`` holds the group sizes, the scale c*, the chord counts.
     """
-    where = "paths.a4_path"
+    where = "a4_path"
     module = getattr(land, "module", None)
     if not isinstance(module, TwoLayer) or module.bias or module.act.name != "square" \
             or land.loss_fn is None or land.loss_fn.name not in ("squared", "half_squared"):

@@ -1,5 +1,8 @@
-r"""Cooper's critical loci of fully connected nets (document 002): star and core loci,
-their dimensions, and the fibre decomposition over the last layer.
+r"""Cooper, "The critical locus of overparameterized neural networks" (arXiv 2020; document 002).
+
+Cooper's critical loci of fully connected nets: star and core loci (COO-Def, COO-T3.x), their
+dimensions (COO-Prop 6.1), the fibre decomposition over the last layer, and the straight
+line to the least-squares last layer (:func:`cooper_line`, COO-C5.9).
 
 Network: widths :math:`(m_0 = a, m_1, \dots, m_\ell = b)`, affine maps
 :math:`A_i(x) = M_i x + b_i` (``W{i}``, ``b{i}`` of :func:`valleys.nets.mlp`), loss
@@ -33,31 +36,15 @@ from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import Landscape, ParamLayout
 from ..curvature.rank import DEFAULT_TAU, RankResult, matrix_rank
 from ..errors import InvalidParameterError, ModelError
-from ..nets.models import check_widths, mlp_layout
+from ..nets.models import check_widths, mlp_layout, widths_of
+from ..paths.constructed import ConstructedPath
+from ..paths.path import Path, Segment
 from ..results import Record
 
 BIAS_RULES = ("mean", "sum")
 
 
 # ----------------------------------------------------------------------------- shapes
-def widths_of(land: Landscape) -> tuple[int, ...]:
-    """Recover ``(m_0, ..., m_l)`` from a landscape of a biased MLP (``W1, b1, ..., Wl, bl``).
-
-    Raises:
-        ModelError: if the layout is not that of ``valleys.nets.mlp(..., bias=True)``.
-    """
-    layout = land.layout
-    depth = len(layout.names) // 2
-    expected = tuple(n for i in range(1, depth + 1) for n in (f"W{i}", f"b{i}"))
-    if depth < 1 or layout.names != expected:
-        msg = (f"Cooper's loci need a biased MLP with blocks W1, b1, ..., Wl, bl "
-               f"(valleys.nets.mlp(widths, bias=True)). Got blocks {layout.names}.")
-        raise ModelError(msg)
-    shapes = dict(zip(layout.names, layout.shapes, strict=True))
-    widths = [shapes["W1"][1]] + [shapes[f"W{i}"][0] for i in range(1, depth + 1)]
-    return tuple(int(w) for w in widths)
-
-
 def equal_widths(a: int, b: int, m: int, depth: int) -> tuple[int, ...]:
     """Widths ``(a, m, ..., m, b)`` of a depth-``depth`` net (``depth - 1`` hidden layers of width m)."""
     where = "equal_widths"
@@ -504,3 +491,18 @@ def flat_fibre_bounds(features: torch.Tensor, out_dim: int, *, tau: float = 1e-1
     r = int((torch.linalg.svdvals(features) > threshold).sum()) if features.numel() else 0
     return FlatFibreBounds(r, r_hat, (m + 1 - r_hat) * out_dim, (m + 1 - r) * out_dim,
                            (m + 1 - n) * out_dim)
+
+
+# ------------------------------------------------------------------------- COO-C5.9
+def cooper_line(land, theta, /, *, tau: float = 1e-10) -> ConstructedPath:
+    """COO-C5.9: the straight line from theta to (p_I, least-squares last layer).
+
+    With full-rank last-hidden features (m_{l-1} >= n) the end is a global minimum
+    (L = 0) and L(t) = (1 - t)^2 L(theta) along the line.
+    """
+    fm = fibre_minimum(land, torch.as_tensor(theta, dtype=land.dtype), tau=tau)
+    start = torch.as_tensor(theta, dtype=land.dtype)
+    path = Path([Segment(start, fm.theta, None, "line to the least-squares last layer")])
+    return ConstructedPath(path, fm.theta, fm.loss, 0.0 if fm.rank_augmented.rank == land.n_samples else None,
+                           {"rank": fm.rank.rank, "rank_augmented": fm.rank_augmented.rank})
+

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._validation import check_float, check_generator, check_int
-from ..errors import InvalidParameterError, ShapeError
-from ..nets.activations import Activation, get_activation
-from .features import activation_derivative, conv_features, conv_patches, fc_forward
+from ..._validation import check_float, check_generator, check_int
+from ...errors import InvalidParameterError, ShapeError
+from ...expressivity.features import activation_derivative, conv_features, conv_patches, fc_forward
+from ...nets.activations import Activation, get_activation
 
 INVERTIBLE = ("sigmoid", "softplus")
 
@@ -284,7 +284,7 @@ def zero_loss_construction(X: torch.Tensor, y: torch.Tensor, widths: Sequence[in
     Raises:
         InvalidParameterError: if the widths violate n_k >= N or the pyramid, or k is out of range.
     """
-    from .rank import matrix_feature_rank
+    from ...expressivity.rank import matrix_feature_rank
 
     where = "zero_loss_construction"
     act = get_activation(activation)
