@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from .._validation import check_float, check_generator, check_int
-from ..curvature.rank import RankResult, numerical_rank
+from ..curvature.rank import RankResult, matrix_rank
 from ..errors import ShapeError
 from ..nets.activations import Activation, get_activation
 
@@ -119,8 +119,8 @@ class SpanRank:
 
 
 def _rank(M: torch.Tensor, tau: float, gap_required: float) -> RankResult:
-    sv = np.linalg.svd(M.numpy(), compute_uv=False)
-    return numerical_rank(sv, policy="relative", tau=tau, gap_required=gap_required, warn=False)
+    """Relative-policy rank of M with the gap across its cut (reported, never warned)."""
+    return matrix_rank(M, policy="relative", tau=tau, gap_required=gap_required, warn=False)
 
 
 def shift_rank(activation: str | Activation, p: int, *, seed: int | torch.Generator | None = 0,
