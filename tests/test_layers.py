@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("experiments", "analyze"),
     ("runs",),
     ("report",),
-    ("cli", "cli_analyze", "cli_sweep", "wiring", "__main__"),
+    ("cli", "__main__"),
 )
 #: Floors whose modules form one package: they may import each other.
 ONE_PACKAGE_FLOORS = frozenset({0, len(LAYERS) - 1})

@@ -148,7 +148,7 @@ def test_the_run_store_names_no_experiment_analysis_or_report_module():
 def test_the_builtin_kinds_are_wired_by_path_to_the_application_layer():
     assert sweep_task.preload_modules() == ["valleys.runs.sweep_task", "valleys.experiments.catalog"]
     kinds = sweep_task.task_kinds()
-    assert kinds["experiment"].runner == "valleys.wiring:run_experiment_task"
+    assert kinds["experiment"].runner == "valleys.cli.wiring:run_experiment_task"
     assert kinds["analyze"].runner == "valleys.analyze.sweep:run_analyze_task"
     for kind in ("experiment", "analyze"):
         assert callable(sweep_task.resolve(kinds[kind].runner))

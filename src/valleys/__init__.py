@@ -19,7 +19,7 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 from ._deprecations import install as _install_moved_modules
-from .wiring import wire as _wire
+from .cli.wiring import wire as _wire
 
 _install_moved_modules()  # old import paths of moved modules answer, with a warning, for one release
 

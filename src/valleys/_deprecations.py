@@ -25,7 +25,11 @@ import warnings
 from collections.abc import Callable, Mapping
 
 #: Old dotted module path -> new dotted module path (removed in the release after the move).
-MOVED_MODULES: dict[str, str] = {}
+MOVED_MODULES: dict[str, str] = {
+    "valleys.cli_analyze": "valleys.cli.analyze",
+    "valleys.cli_sweep": "valleys.cli.sweep",
+    "valleys.wiring": "valleys.cli.wiring",
+}
 
 
 def _warn(old: str, new: str, stacklevel: int) -> None:
