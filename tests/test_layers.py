@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("critical",),
     ("paths", "surface", "basins", "expressivity"),
     ("record",),
-    ("experiments", "analyze"),
+    ("experiments", "analysis"),
     ("runs",),
     ("report",),
     ("cli", "__main__"),
@@ -38,7 +38,7 @@ ONE_PACKAGE_FLOORS = frozenset({0, len(LAYERS) - 1})
 #: Imports forbidden although they point downwards: the run store runs anything with a name,
 #: params and ``run()``; it never names the experiments or the analysis (they register
 #: themselves as task kinds from the application layer).
-FORBIDDEN: dict[str, frozenset[str]] = {"runs": frozenset({"experiments", "analyze"})}
+FORBIDDEN: dict[str, frozenset[str]] = {"runs": frozenset({"experiments", "analysis"})}
 #: The package facade ``valleys/__init__.py`` re-exports from every floor.
 FACADE = "valleys"
 FLOOR = {package: level for level, packages in enumerate(LAYERS) for package in packages}

@@ -15,7 +15,7 @@ import warnings
 
 from .common import EXIT_OK, clean_line
 
-# valleys.analyze imports torch, so the parser states these defaults of it in words
+# valleys.analysis imports torch, so the parser states these defaults of it in words
 # (tests check they agree); None leaves the default to AnalyzeParams.
 _DEFAULT_DATA_SEED_TEXT = "0"
 _MAX_PLANE_POINTS_TEXT = "40401 = 201 x 201"
@@ -94,7 +94,7 @@ def add_command(sub, common: argparse.ArgumentParser, epilog: str) -> argparse.A
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Check everything, run, store, and print a short table (or JSON)."""
-    from ..analyze import AnalyzeParams, run_stored
+    from ..analysis import AnalyzeParams, run_stored
     from ..runs import RunStore
 
     chosen = any((args.eigs is not None, args.trace, args.density, args.nullity, args.classify,

@@ -24,7 +24,7 @@ from ..runs.sweep_task import register_task_kind
 BUILTIN_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "experiment": ("valleys.cli.wiring:run_experiment_task", "valleys.cli.wiring:plan_experiment_sweep",
                    ("valleys.experiments.catalog",)),
-    "analyze": ("valleys.analyze.sweep:run_analyze_task", "valleys.cli.wiring:plan_analyze_sweep", ()),
+    "analyze": ("valleys.analysis.sweep:run_analyze_task", "valleys.cli.wiring:plan_analyze_sweep", ()),
 }
 """kind -> (runner, planner, modules a local pool preloads); paths ``"package.module:function"``."""
 
@@ -83,7 +83,7 @@ def plan_analyze_sweep(name: str, grid: list[str], seeds: str | None, quick: boo
 
     Args:
         name: ``"analyze"``.
-        grid: ``key=v1,v2,...`` items over :class:`~valleys.analyze.AnalyzeParams` fields.
+        grid: ``key=v1,v2,...`` items over :class:`~valleys.analysis.AnalyzeParams` fields.
         seeds: ``"0..9"``, ``"0,3"`` or None (seed 0).
         quick: must be False (analyze has one preset).
         fixed: ``key=value`` items for every task; ``model`` and ``data`` are required.
@@ -95,8 +95,8 @@ def plan_analyze_sweep(name: str, grid: list[str], seeds: str | None, quick: boo
         InvalidParameterError, ModelError, DataError, ...: any bad grid, value, model,
             checkpoint, data file or option, before anything runs.
     """
-    from ..analyze.stored import AnalyzeParams
-    from ..analyze.sweep import KIND, absolute_grid, check_tasks, resolve_fixed
+    from ..analysis.stored import AnalyzeParams
+    from ..analysis.sweep import KIND, absolute_grid, check_tasks, resolve_fixed
     from ..errors import InvalidParameterError
     from ..runs.sweep_spec import SweepSpec, expand, parse_grid, parse_seeds
 
