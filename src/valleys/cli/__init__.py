@@ -1,6 +1,6 @@
 """The ``valleys`` command: list, run and report the registered experiments.
 
-The application layer: one module per command (:mod:`.list`, :mod:`.run`, :mod:`.suite`,
+The application layer: one module per command (:mod:`.listing` for ``list``, :mod:`.run`, :mod:`.suite`,
 :mod:`.show`, :mod:`.runs`, :mod:`.report`, :mod:`.version`, :mod:`.sweep`, :mod:`.compare`,
 :mod:`.analyze`), what they share (:mod:`.common`), and the wiring of the task kinds and the
 page renderer into the run store (:mod:`.wiring`). This module holds the parser and
@@ -22,8 +22,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from ..errors import ValleysError
-from . import analyze, compare, report, run, runs, show, suite, sweep, version
-from . import list as listing
+from . import analyze, compare, listing, report, run, runs, show, suite, sweep, version
 from .common import EPILOG, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, clean_line
 
 COMMANDS = (listing, run, suite, show, runs, report, version, sweep, compare)

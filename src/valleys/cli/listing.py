@@ -1,4 +1,5 @@
-"""``valleys list``: the registered experiments, or those checking one claim."""
+"""``valleys list``: the registered experiments, or those checking one claim (``list.py`` would
+shadow the builtin ``list`` inside the package)."""
 
 from __future__ import annotations
 
