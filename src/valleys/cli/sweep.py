@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from .._deprecations import moved_names
 from .common import EXIT_DISAGREES, EXIT_OK, count, squeezed, store
 
 HELP = "run an experiment (or analyze) over a grid of parameters and seeds"
@@ -127,3 +128,9 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return value
+
+
+#: The names of the old ``valleys.cli_sweep`` that moved to the modules of their commands.
+__getattr__ = moved_names(__name__, {"cmd_compare": "valleys.cli.compare", "describe": "valleys.cli.compare",
+                                     "cmd_show_sweep": "valleys.cli.show", "sweep_lines": "valleys.cli.runs",
+                                     "is_sweep_id": "valleys.cli.common"})
