@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from valleys import Landscape
-from valleys.analyze import AnalyzeParams, analyze, load_weights, prepare, read_state_dict
+from valleys.analysis import AnalyzeParams, analyze, load_weights, prepare, read_state_dict
 from valleys.cli import main
 from valleys.core.products import chunk_rows
 from valleys.curvature import eigs, numerical_rank, spectrum, trace

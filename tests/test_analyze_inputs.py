@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from valleys.analyze import analyze
-from valleys.analyze.inputs import DEFAULT_DATA_SEED
-from valleys.analyze.options import MAX_PLANE_POINTS, MIN_GRID_STEP, AnalysisOptions
+from valleys.analysis import analyze
+from valleys.analysis.inputs import DEFAULT_DATA_SEED
+from valleys.analysis.options import MAX_PLANE_POINTS, MIN_GRID_STEP, AnalysisOptions
 from valleys.cli import main
 from valleys.data import digits
 from valleys.errors import InvalidParameterError, ModelError, NonFiniteError

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 
 from valleys import Landscape
-from valleys.analyze import analyze
-from valleys.analyze.geometry import WITH_STATE, path_ends
+from valleys.analysis import analyze
+from valleys.analysis.geometry import WITH_STATE, path_ends
 from valleys.cli import main
 from valleys.errors import ModelError
-from valleys.paths import bezier_curve
+from valleys.paths import fit_bezier
 
 torch.set_num_threads(1)
 D = torch.float64
@@ -79,7 +79,7 @@ def test_a_trained_bend_keeps_frozen_tensors_on_the_straight_line():
     state = torch.zeros(ends.land.dim, dtype=torch.bool)
     for name in ends.state:
         state[ends.land.layout.slice(name)] = True
-    band = bezier_curve(ends.land, ends.start, ends.end, steps=20, lr=0.05, num_eval=61)
+    band = fit_bezier(ends.land, ends.start, ends.end, steps=20, lr=0.05, num_eval=61)
     mid = band.images[30]  # t = 1/2
     trained = (mid - 0.5 * (ends.start + ends.end))[~state].abs().max()
     assert trained > 1e-6  # the trainable coordinates of the bend moved ...

@@ -287,3 +287,14 @@ def test_program_user_error_writes_exactly_one_stderr_line(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("valleys: error: No experiment named")
+
+
+def test_each_command_lives_in_its_own_module_of_the_cli_package():
+    import argparse
+
+    from valleys.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    modules = {name: sub.get_default("handler").__module__ for name, sub in commands.choices.items()}
+    assert modules == {name: "valleys.cli." + ("listing" if name == "list" else name) for name in modules}
+    assert len(modules) == 10

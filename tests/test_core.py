@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from valleys import DenseTooLargeError, Landscape, ModelError, NonFiniteError, ShapeError, nets
+from valleys import DenseTooLargeError, InvalidParameterError, Landscape, ModelError, NonFiniteError, ShapeError, nets
 
 torch.manual_seed(0)
 
@@ -95,6 +95,24 @@ def test_toy_function_hessian_closed_form():
     expected = torch.tensor([[2 * v * v, 4 * u * v - 2], [4 * u * v - 2, 2 * u * u]])
     assert torch.allclose(H, expected)
 
+
+
+def test_from_function_goes_through_init_and_keeps_every_attribute():
+    calls = []
+
+    class Counted(Landscape):
+        def __init__(self, *args, **kwargs):
+            calls.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    land = Counted.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2, names=("u", "v"), chunk_size=7)
+    assert len(calls) == 1 and isinstance(land, Counted)
+    assert (land.reduction, land.batching, land.chunk_size, land.frozen) == ("sum", "auto", 7, ())
+    assert land.loss_fn is None and land.module is None and land.output is None
+    assert land.layout.names == ("u", "v") and land.n_samples == 0 and land.batches == []
+    assert float(land.loss(torch.tensor([2.0, 1.0], dtype=torch.float64))) == 1.0
+    with pytest.raises(InvalidParameterError, match="Landscape.from_function"):
+        Landscape.from_function(lambda t: t.sum(), 2, chunk_size=0)
 
 @pytest.mark.parametrize("kind", ["mlp", "mlp-ce", "toy"])
 def test_batched_losses_and_grads_equal_a_loop(kind):

@@ -15,7 +15,7 @@ from torch import nn
 
 import valleys
 from valleys import Landscape
-from valleys.analyze import analysis as analysis_module
+from valleys.analysis import analysis as analysis_module
 from valleys.core.landscape import Landscape as CoreLandscape
 from valleys.critical import classify
 from valleys.curvature import eigs

@@ -43,3 +43,23 @@ def test_moved_names_warn_and_return_the_new_object():
     assert obj is valleys._atomic.write_text
     with pytest.raises(AttributeError, match="no attribute 'other'"):
         _ = package.other
+
+
+@pytest.mark.parametrize("old", ["valleys.analyze", "valleys.analyze.model"])
+def test_a_renamed_package_names_its_new_path_and_leaves_the_function(old):
+    import valleys
+
+    with pytest.raises(ModuleNotFoundError, match=r"renamed 'valleys\.analysis'"):
+        importlib.import_module(old)
+    assert isinstance(valleys.analyze, types.FunctionType) and old not in sys.modules
+
+
+def test_names_of_the_old_cli_sweep_module_answer_from_their_command_modules():
+    import valleys.cli.compare
+    import valleys.cli.runs
+
+    with pytest.warns(DeprecationWarning, match="valleys.cli.compare.describe"):
+        from valleys.cli_sweep import describe
+    with pytest.warns(DeprecationWarning, match="valleys.cli.runs.sweep_lines"):
+        from valleys.cli_sweep import sweep_lines
+    assert describe is valleys.cli.compare.describe and sweep_lines is valleys.cli.runs.sweep_lines

@@ -29,17 +29,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("paths", "surface", "basins", "expressivity"),
     ("literature",),
     ("record",),
-    ("experiments", "analyze"),
+    ("experiments", "analysis"),
     ("runs",),
     ("report",),
-    ("cli", "cli_analyze", "cli_sweep", "wiring", "__main__"),
+    ("cli", "__main__"),
 )
 #: Floors whose modules form one package: they may import each other.
 ONE_PACKAGE_FLOORS = frozenset({0, len(LAYERS) - 1})
 #: Imports forbidden although they point downwards: the run store runs anything with a name,
 #: params and ``run()``; it never names the experiments or the analysis (they register
 #: themselves as task kinds from the application layer).
-FORBIDDEN: dict[str, frozenset[str]] = {"runs": frozenset({"experiments", "analyze"})}
+FORBIDDEN: dict[str, frozenset[str]] = {"runs": frozenset({"experiments", "analysis"})}
 #: The package facade ``valleys/__init__.py`` re-exports from every floor.
 FACADE = "valleys"
 FLOOR = {package: level for level, packages in enumerate(LAYERS) for package in packages}

@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from valleys.analyze import load_exported, load_factory, read_state_dict
+from valleys.analysis import load_exported, load_factory, read_state_dict
 from valleys.cli import main
 from valleys.errors import DataError, ModelError, UnsafeModelError
 
@@ -240,7 +240,7 @@ def test_duplicate_members_or_prepended_bytes_are_refused(user):
     ("(lambda: s0)()", False),
 ])
 def test_symbolic_expression_grammar(text, safe):
-    from valleys.analyze.archive import _safe_sym_expr
+    from valleys.analysis.archive import _safe_sym_expr
 
     assert _safe_sym_expr(text) is safe
 
@@ -255,7 +255,7 @@ def test_symbolic_expression_grammar(text, safe):
     ("L['x'].size(dim=0) > 1", False),
 ])
 def test_guard_grammar(text, safe):
-    from valleys.analyze.archive import _safe_guard
+    from valleys.analysis.archive import _safe_guard
 
     assert _safe_guard(text) is safe
 

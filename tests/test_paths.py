@@ -227,14 +227,29 @@ def test_neb_and_autoneb_find_the_known_saddle():
         assert abs(res.path_max - 1.0) < 1e-10 and abs(res.barrier - 1.0) < 1e-10
 
 
-def test_bezier_curve_lowers_the_linear_barrier():
-    from valleys.paths import bezier_curve
+def test_fit_bezier_lowers_the_linear_barrier():
+    from valleys.paths import fit_bezier
 
     land, a, b = _two_minima()
-    res = bezier_curve(land, a, b, steps=300, lr=0.05)
+    res = fit_bezier(land, a, b, steps=300, lr=0.05)
     assert res.path_max < 1.5  # the straight line reaches 2.25; the best quadratic curve about 1.25
     assert res.path_max >= res.image_max and res.path_max_kind == "sampled"  # a curve is only sampled
     assert torch.equal(res.images[0], a) and torch.equal(res.images[-1], b)
+
+
+def test_fit_bezier_and_bezier_name_themselves_and_the_old_name_warns():
+    from valleys import paths
+    from valleys.errors import InvalidParameterError, ShapeError
+
+    land, a, b = _two_minima()
+    with pytest.raises(InvalidParameterError, match="paths.fit_bezier"):
+        paths.fit_bezier(land, a, b, steps=0)
+    with pytest.raises(ShapeError, match=r"paths\.bezier needs control points.*use paths\.fit_bezier"):
+        paths.bezier(torch.zeros(1, 2, dtype=D))
+    with pytest.warns(DeprecationWarning, match="use valleys.paths.fit_bezier"):
+        old = paths.bezier_curve(land, a, b, steps=5, lr=0.05)
+    new = paths.fit_bezier(land, a, b, steps=5, lr=0.05)
+    assert torch.equal(old.images, new.images) and "bezier_curve" not in paths.__all__
 
 
 def test_canonical_form_removes_permutations_and_relu_rescaling():

@@ -141,15 +141,15 @@ def _code_strings(path: Path) -> list[str]:
 def test_the_run_store_names_no_experiment_analysis_or_report_module():
     runs = Path(sweep_task.__file__).parent
     named = {(path.name, text) for path in sorted(runs.glob("*.py")) for text in _code_strings(path)
-             if any(f"valleys.{p}" in text for p in ("experiments", "analyze", "report"))}
+             if any(f"valleys.{p}" in text for p in ("experiments", "analyze", "analysis", "report"))}
     assert not named
 
 
 def test_the_builtin_kinds_are_wired_by_path_to_the_application_layer():
     assert sweep_task.preload_modules() == ["valleys.runs.sweep_task", "valleys.experiments.catalog"]
     kinds = sweep_task.task_kinds()
-    assert kinds["experiment"].runner == "valleys.wiring:run_experiment_task"
-    assert kinds["analyze"].runner == "valleys.analyze.sweep:run_analyze_task"
+    assert kinds["experiment"].runner == "valleys.cli.wiring:run_experiment_task"
+    assert kinds["analyze"].runner == "valleys.analysis.sweep:run_analyze_task"
     for kind in ("experiment", "analyze"):
         assert callable(sweep_task.resolve(kinds[kind].runner))
         assert callable(sweep_task.resolve(kinds[kind].planner))
@@ -178,7 +178,7 @@ def test_the_store_renders_pages_through_the_registered_renderer(monkeypatch, tm
 
 
 def test_run_stored_takes_the_store_and_opens_it_only_after_the_checks(tmp_path):
-    from valleys.analyze import AnalyzeParams, run_stored
+    from valleys.analysis import AnalyzeParams, run_stored
     from valleys.errors import ModelError
 
     opened = []

@@ -108,9 +108,9 @@ def test_pages_without_surfaces_load_no_script(tmp_path):
 
 
 def test_analyze_plane_hands_its_surface_to_the_run_store():
-    from valleys.analyze.analysis import run_analysis
-    from valleys.analyze.options import AnalysisOptions
-    from valleys.analyze.stored import as_result
+    from valleys.analysis.analysis import run_analysis
+    from valleys.analysis.options import AnalysisOptions
+    from valleys.analysis.stored import as_result
     from valleys.nets import mlp
 
     X = torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))

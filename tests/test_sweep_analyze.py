@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from valleys.analyze.inputs import DEFAULT_DATA_SEED, resolve_data
+from valleys.analysis.inputs import DEFAULT_DATA_SEED, resolve_data
 from valleys.cli import main
 
 FACTORY = '''

@@ -34,7 +34,18 @@ MOVED_MODULES: dict[str, str] = {
     "valleys.critical.cooper": "valleys.literature.cooper2020",
     "valleys.critical.deep_linear": "valleys.literature.baldi1989",
     "valleys.expressivity.constructions": "valleys.literature.nguyen2019.features",
+    # the command line: valleys.cli (issue 19 item 7)
+    "valleys.cli_analyze": "valleys.cli.analyze",
+    "valleys.cli_sweep": "valleys.cli.sweep",
+    "valleys.wiring": "valleys.cli.wiring",
 }
+
+
+#: Old package path -> new one, for packages that cannot be aliased: ``valleys.analyze`` is now
+#: the function :func:`valleys.analysis.analyze`, and a module imported under that name would
+#: replace the function as the attribute of ``valleys``. Importing the old path (or a module
+#: under it) raises a :class:`ModuleNotFoundError` that names the new path instead.
+RENAMED_PACKAGES: dict[str, str] = {"valleys.analyze": "valleys.analysis"}
 
 
 def _warn(old: str, new: str, stacklevel: int) -> None:
@@ -60,6 +71,12 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder):
     """Finds the old paths of :data:`MOVED_MODULES`; every other import passes through."""
 
     def find_spec(self, fullname: str, path=None, target=None):
+        for package, renamed in RENAMED_PACKAGES.items():
+            if fullname == package or fullname.startswith(package + "."):
+                moved = renamed + fullname[len(package):]
+                msg = (f"No module named {fullname!r}: the package was renamed {renamed!r} "
+                       f"(import from {moved!r}); {package} is now a function.")
+                raise ModuleNotFoundError(msg, name=fullname)
         new = MOVED_MODULES.get(fullname)
         if new is None:
             return None

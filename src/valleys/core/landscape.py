@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,6 +31,17 @@ _TORCH_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Softplus, n
                       nn.GELU, nn.SiLU, nn.Softsign, nn.Hardtanh)
 
 
+@dataclass(frozen=True)
+class _ScalarFunction:
+    """The model of :meth:`Landscape.from_function`: a plain ``f: R^d -> R`` with its options."""
+
+    f: Callable[[torch.Tensor], torch.Tensor]
+    dim: int
+    theta0: torch.Tensor | None
+    names: tuple[str, ...] | None
+    rowwise: bool
+
+
 class Landscape:
     r"""Loss, gradient, Hessian-vector products and more of a model over flat parameters.
 
@@ -40,7 +52,8 @@ class Landscape:
     Args:
         model: an ``nn.Module`` instance (copied and cast to ``dtype``; dropout or
             batch-norm in training mode is refused) or a function
-            ``f(params: dict, X) -> outputs`` together with ``params``.
+            ``f(params: dict, X) -> outputs`` together with ``params``. (A plain function
+            of theta is given by :meth:`from_function`, which calls this constructor.)
         data: ``(X, Y)`` tensors or arrays (full batch), or an iterable of ``(X, Y)``
             batches; batches are weighted by their size. Targets are checked against the
             model's outputs at construction (one forward pass): a mismatch raises
@@ -96,8 +109,14 @@ class Landscape:
                  batching: str = "auto"):
         self.dtype = dtype
         self.device = _check_device(device)
-        self.chunk_size = check_int(chunk_size, "chunk_size", "Landscape", min_val=1)
-        self.batching = check_choice(batching, "batching", "Landscape", BATCHING)
+        function = model if isinstance(model, _ScalarFunction) else None
+        where = "Landscape" if function is None else "Landscape.from_function"
+        self.chunk_size = check_int(chunk_size, "chunk_size", where, min_val=1)
+        self.batching = check_choice(batching, "batching", where, BATCHING)
+        self._plans = BatchPlans()
+        if function is not None:
+            self._init_function(function)
+            return
         self.loss_fn = get_loss(loss)
         if reduction is None:
             reduction = "sum" if isinstance(self.loss_fn, TorchLoss) and self.loss_fn.reduction == "sum" else "mean"
@@ -114,7 +133,6 @@ class Landscape:
         self._scale = 1.0 / self.n_samples if self.reduction == "mean" else 1.0
         self._scalar_fn: Callable[[torch.Tensor], torch.Tensor] = self._data_loss
         self._rowwise_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
-        self._plans = BatchPlans()
         if check_deterministic:
             self._check_deterministic()
 
@@ -165,12 +183,13 @@ class Landscape:
             [[0.0, -2.0], [-2.0, 0.0]]
         """
         dim = check_int(dim, "dim", "Landscape.from_function", min_val=1)
-        self = cls.__new__(cls)
-        self.dtype = dtype
-        self.device = _check_device(device)
-        self.batching, self._plans, self.frozen = "auto", BatchPlans(), ()
-        self.reduction = "sum"
-        self.chunk_size = check_int(chunk_size, "chunk_size", "Landscape.from_function", min_val=1)
+        function = _ScalarFunction(f, dim, theta0, names, rowwise)
+        return cls(function, None, dtype=dtype, chunk_size=chunk_size, device=device)
+
+    def _init_function(self, function: _ScalarFunction) -> None:
+        """The rest of :meth:`__init__` for :meth:`from_function`: no model, data or loss."""
+        dim, names = function.dim, function.names
+        self.reduction, self.frozen = "sum", ()
         self.loss_fn = None
         self.module, self._forward, self.output = None, None, None
         if names is None:
@@ -180,13 +199,12 @@ class Landscape:
                 msg = f"names must have one entry per variable ({dim}). Got {len(names)}."
                 raise InvalidParameterError(msg)
             self.layout = ParamLayout(tuple(names), tuple(() for _ in names))
-        self.theta0 = (torch.zeros(dim, dtype=dtype, device=self.device) if theta0 is None
-                       else torch.as_tensor(theta0, dtype=dtype).to(self.device).clone())
+        self.theta0 = (torch.zeros(dim, dtype=self.dtype, device=self.device) if function.theta0 is None
+                       else torch.as_tensor(function.theta0, dtype=self.dtype).to(self.device).clone())
         self.layout.check(self.theta0)
         self.batches, self.n_samples, self._scale = [], 0, 1.0
-        self._scalar_fn = f
-        self._rowwise_fn = f if rowwise else None
-        return self
+        self._scalar_fn = function.f
+        self._rowwise_fn = function.f if function.rowwise else None
 
     # ------------------------------------------------------------------ basic values
     @property

@@ -7,7 +7,7 @@
   stays in a sublevel set; kind ``"exact"`` (piecewise-polynomial nets on straight
   pieces), ``"bound"`` (smooth nets with activation derivative bounds) or ``"sampled"``
   (never reported as holding).
-- :func:`neb`, :func:`autoneb`, :func:`bezier_curve`: low paths between two minima
+- :func:`neb`, :func:`autoneb`, :func:`fit_bezier`: low paths between two minima
   (nudged elastic band with climbing image, AutoNEB cycles, Garipov's Bezier curves);
   their barrier is the maximum along the returned path (:func:`path_maximum`: exact,
   bound or sampled), their ``image_max`` the highest image.
@@ -23,8 +23,8 @@ from .constructed import ConstructedPath
 from .escape import EscapeResult, escape
 from .evaluate import PathReport, evaluate
 from .maximum import PathMaximum, path_maximum
-from .neb import BandResult, SublevelResult, autoneb, neb, respace, sublevel_connected
-from .neb import bezier as bezier_curve
+from .neb import BandResult, SublevelResult, autoneb, fit_bezier, neb, respace, sublevel_connected
+from .neb import bezier_curve as bezier_curve  # the deprecated name of fit_bezier (warns)
 from .path import Path, Segment, bezier, chain, curve, linear, polygon
 from .saddle import SaddleResult, refine_saddle
 
@@ -34,7 +34,7 @@ __all__ = [
     # evaluation and certificates
     "evaluate", "PathReport", "certify", "Certificate", "DEFAULT_RTOL", "path_maximum", "PathMaximum",
     # low paths between two points
-    "neb", "autoneb", "bezier_curve", "respace", "BandResult", "sublevel_connected", "SublevelResult",
+    "neb", "autoneb", "fit_bezier", "respace", "BandResult", "sublevel_connected", "SublevelResult",
     # escape from a point
     "escape", "EscapeResult", "refine_saddle", "SaddleResult",
 ]

@@ -5,7 +5,7 @@
   for the saddle.
 - :func:`autoneb` — Draxler et al.'s AutoNEB cycles: after each NEB run, insert new images
   where the loss departs most from the linear interpolation between neighbours.
-- :func:`bezier` — Garipov et al.'s curve training: a quadratic Bezier curve with fixed
+- :func:`fit_bezier` — Garipov et al.'s curve training: a quadratic Bezier curve with fixed
   end points; each step draws t ~ U(0, 1) and moves the bend along
   dL(phi(t))/d theta_bend = 2 t (1 - t) grad L(phi(t)).
 
@@ -18,6 +18,7 @@ well above its highest image (``image_max``).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -316,16 +317,35 @@ def autoneb_band(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), st
     return Band(res.images, res.losses, total, res.converged, pd.concat(hist, ignore_index=True))
 
 
-def bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Tensor | None = None,
-           seed: int | torch.Generator | None = 0, num_eval: int = 61, path_tol: float | None = None) -> BandResult:
+def fit_bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Tensor | None = None,
+               seed: int | torch.Generator | None = 0, num_eval: int = 61,
+               path_tol: float | None = None) -> BandResult:
     """Garipov et al.'s curve finding: train the bend of a quadratic Bezier curve a -> bend -> b.
 
     Each step draws t ~ U(0, 1) and takes an Adam step on the bend with
     dL(phi(t))/d bend = 2 t (1 - t) grad L(phi(t)); the ends stay fixed. ``images`` are
     ``num_eval`` equispaced samples of the curve; its ``barrier`` is measured densely along
-    the curve (a curve is only ever sampled: ``path_max_kind="sampled"``).
+    the curve (a curve is only ever sampled: ``path_max_kind="sampled"``). The curve of given
+    control points, without training, is :func:`~valleys.paths.bezier`.
+
+    Args:
+        land: the landscape.
+        a, b: the fixed end points, d entries each.
+        steps: training steps (one t each).
+        lr: Adam's step size.
+        bend: the starting bend (the midpoint of a and b if omitted).
+        seed: seed or generator of the t draws.
+        num_eval: equispaced samples of the trained curve in ``images``.
+        path_tol: tolerance of the path maximum (see :func:`~.maximum.path_maximum`).
+
+    Returns:
+        A :class:`BandResult` with ``method="bezier"``.
+
+    Raises:
+        InvalidParameterError: bad ``steps``, ``lr`` or ``seed``.
+        ShapeError: end points without d entries.
     """
-    where = "paths.bezier"
+    where = "paths.fit_bezier"
     steps = check_int(steps, "steps", where, min_val=1)
     lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
     gen = check_generator(seed, where)
@@ -350,6 +370,13 @@ def bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Te
     with torch.no_grad():
         L = land.losses(pts).detach().to(torch.float64).numpy()
     return _measured(land, path, pts, L, steps + num_eval, True, pd.DataFrame(hist), "bezier", path_tol)
+
+
+def bezier_curve(land, a, b, /, **options) -> BandResult:
+    """Deprecated name of :func:`fit_bezier` (removed in the next release)."""
+    warnings.warn("valleys.paths.bezier_curve is deprecated and will be removed in the next release; "
+                  "use valleys.paths.fit_bezier instead.", DeprecationWarning, stacklevel=2)
+    return fit_bezier(land, a, b, **options)
 
 
 @dataclass(frozen=True, eq=False)

@@ -195,7 +195,8 @@ def polygon(points, /, *, knots: Sequence[float] | None = None, labels: Sequence
 
 
 def bezier(control, /, *, label: str = "bezier") -> Path:
-    """The Bezier curve with control points ``control`` (k + 1, d) (Garipov et al.'s curve for k = 2).
+    """The Bezier curve with control points ``control`` (k + 1, d) (Garipov et al.'s curve for k = 2;
+    :func:`~valleys.paths.fit_bezier` trains its bend).
 
     theta(t) = sum_j C(k, j) (1 - t)^{k - j} t^j control[j].
     """
@@ -203,7 +204,8 @@ def bezier(control, /, *, label: str = "bezier") -> Path:
     if not C.is_floating_point():
         C = C.to(torch.float64)
     if C.ndim != 2 or C.shape[0] < 2:
-        msg = f"bezier needs control points of shape (k + 1, d) with k >= 1. Got {tuple(C.shape)}."
+        msg = (f"paths.bezier needs control points of shape (k + 1, d) with k >= 1. Got {tuple(C.shape)}. "
+               "To train a curve between two end points, use paths.fit_bezier.")
         raise ShapeError(msg)
     k = C.shape[0] - 1
     binom = torch.tensor([math.comb(k, j) for j in range(k + 1)], dtype=C.dtype)

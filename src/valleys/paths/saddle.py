@@ -73,7 +73,7 @@ def refine_saddle(land, band, /, *, grad_tol: float = 1e-10, max_iter: int = 200
 
     Args:
         land: the landscape.
-        band: a :class:`~valleys.paths.neb.BandResult` (``neb``, ``autoneb``, ``bezier_curve``),
+        band: a :class:`~valleys.paths.neb.BandResult` (``neb``, ``autoneb``, ``fit_bezier``),
             or a point (d,) to start from.
         grad_tol: relative gradient tolerance of the finder (absolute tolerance
             ``grad_tol * max(1, |L|)``, see :mod:`valleys.critical.result`).
@@ -113,7 +113,7 @@ def _start(land, band, where: str) -> tuple[torch.Tensor, float]:
         return band.images[band.saddle_index].detach().to(land.dtype).clone(), float(band.image_max)
     point = torch.as_tensor(band, dtype=land.dtype)
     if point.shape != (land.dim,):
-        msg = (f"{where} needs a band (neb / autoneb / bezier_curve result) or a point of shape "
+        msg = (f"{where} needs a band (neb / autoneb / fit_bezier result) or a point of shape "
                f"({land.dim},). Got shape {tuple(point.shape)}.")
         raise InvalidParameterError(msg)
     return point.clone(), float(land.loss(point))

@@ -6,7 +6,7 @@ The run store writes ``report.html`` into each run (and sweep) folder and ``inde
 into its root, but renders nothing itself: it builds the page data (:class:`RunPage`,
 :class:`SweepPage`) and hands it to the *page renderer* the application layer registered
 (:func:`register_renderer`; :mod:`valleys.report` is the one of valleys, registered by
-:mod:`valleys.wiring` when :mod:`valleys` is imported). A renderer is any object (a module
+:mod:`valleys.cli.wiring` when :mod:`valleys` is imported). A renderer is any object (a module
 will do) with these functions:
 
 - ``render_run(page: RunPage) -> str``: a run's ``report.html``;

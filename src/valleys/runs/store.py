@@ -103,7 +103,7 @@ class RunStore:
         Args:
             experiment: what to run: anything with a name, source, claim, params class and
                 ``run(params)`` (:class:`valleys.record.Runnable`; a registered experiment,
-                or an analysis from :meth:`valleys.analyze.stored.PreparedAnalysis.experiment`).
+                or an analysis from :meth:`valleys.analysis.stored.PreparedAnalysis.experiment`).
             params: its parameters (None means the full defaults).
             progress: show a stage bar on stderr (only when stderr is a terminal).
             on_start: called with the ``running`` record once the run is catalogued.

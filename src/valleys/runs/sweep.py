@@ -69,7 +69,7 @@ def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = 
 
     Args:
         name: the experiment name, or a kind's name such as ``"analyze"`` (then ``fixed``
-            must set ``model`` and ``data``; see :mod:`valleys.analyze.sweep`).
+            must set ``model`` and ``data``; see :mod:`valleys.analysis.sweep`).
         grid: ``key=v1,v2,...`` items.
         seeds: ``"0..9"``, ``"0,3"`` or None (the preset's seed).
         quick: start from the quick preset.

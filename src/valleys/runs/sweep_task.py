@@ -65,7 +65,7 @@ def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Calla
     """Make ``kind`` runnable in sweeps.
 
     The application layer registers the kinds of valleys (``"experiment"``, ``"analyze"``;
-    see :mod:`valleys.wiring`); the run store names none of them.
+    see :mod:`valleys.cli.wiring`); the run store names none of them.
 
     Args:
         kind: the task kind (e.g. ``"analyze"``).

@@ -21,7 +21,7 @@ from ...critical import lbfgs
 from ...data import digits
 from ...literature.nguyen2019 import nguyen_connect
 from ...nets import mlp
-from ...paths import autoneb, bezier_curve, certify, evaluate, linear
+from ...paths import autoneb, certify, evaluate, fit_bezier, linear
 from ...paths.graph import MinimaGraph
 from ...record import Measurement
 from ..common import figure, progress
@@ -93,7 +93,7 @@ def measure(p: ModeParams) -> Measurement:
                    "constructed_max": cert.max_value, "constructed_barrier": cert.max_value - level,
                    "certificate": cert.holds, "kind": cert.kind, "segments": len(conn.path.segments)}
             if first is None:
-                curve = bezier_curve(land, a, b, steps=p.bezier_steps, lr=0.01, seed=p.seed)
+                curve = fit_bezier(land, a, b, steps=p.bezier_steps, lr=0.01, seed=p.seed)
                 row["bezier_barrier"] = curve.barrier
                 first = (line, band, curve, conn)
             rows.append(row)

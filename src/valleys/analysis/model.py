@@ -8,7 +8,7 @@
   checks every key and shape against the model before copying anything.
 - ``load_exported("model.pt2")`` loads a ``torch.export`` archive, which carries its
   architecture and needs no code, after checking that nothing in it would be unpickled
-  or executed (:mod:`valleys.analyze.archive`).
+  or executed (:mod:`valleys.analysis.archive`).
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
 def load_exported(path: str | os.PathLike) -> nn.Module:
     """The module of a ``torch.export`` archive (``.pt2``), which needs no model code.
 
-    The archive is checked first (:func:`valleys.analyze.archive.check_export_archive`):
+    The archive is checked first (:func:`valleys.analysis.archive.check_export_archive`):
     anything torch would unpickle or execute is refused before ``torch.export.load`` runs.
 
     Raises:

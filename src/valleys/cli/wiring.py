@@ -18,13 +18,13 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
-from .runs.pages import register_renderer
-from .runs.sweep_task import register_task_kind
+from ..runs.pages import register_renderer
+from ..runs.sweep_task import register_task_kind
 
 BUILTIN_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "experiment": ("valleys.wiring:run_experiment_task", "valleys.wiring:plan_experiment_sweep",
+    "experiment": ("valleys.cli.wiring:run_experiment_task", "valleys.cli.wiring:plan_experiment_sweep",
                    ("valleys.experiments.catalog",)),
-    "analyze": ("valleys.analyze.sweep:run_analyze_task", "valleys.wiring:plan_analyze_sweep", ()),
+    "analyze": ("valleys.analysis.sweep:run_analyze_task", "valleys.cli.wiring:plan_analyze_sweep", ()),
 }
 """kind -> (runner, planner, modules a local pool preloads); paths ``"package.module:function"``."""
 
@@ -46,8 +46,8 @@ def register_builtin_kinds() -> None:
 
 def run_experiment_task(task: dict[str, Any]) -> dict[str, Any]:
     """The ``"experiment"`` kind: run a registered experiment with the task's params."""
-    from .experiments.registry import REGISTRY, get_experiment, load_all
-    from .record import Result, task_outcome
+    from ..experiments.registry import REGISTRY, get_experiment, load_all
+    from ..record import Result, task_outcome
 
     load_all()
     if task["name"] not in REGISTRY and task.get("module"):
@@ -64,8 +64,8 @@ def run_experiment_task(task: dict[str, Any]) -> dict[str, Any]:
 def plan_experiment_sweep(name: str, grid: list[str], seeds: str | None, quick: bool,
                           fixed: Iterable[str]):
     """The sweep of the registered experiment ``name`` (see :func:`valleys.runs.sweep.build_sweep`)."""
-    from .experiments import get_experiment
-    from .runs.sweep_spec import EXPERIMENT, SweepSpec, expand, parse_grid, parse_seeds
+    from ..experiments import get_experiment
+    from ..runs.sweep_spec import EXPERIMENT, SweepSpec, expand, parse_grid, parse_seeds
 
     exp = get_experiment(name)
     base = exp.params.preset(quick).with_overrides(list(fixed))
@@ -83,7 +83,7 @@ def plan_analyze_sweep(name: str, grid: list[str], seeds: str | None, quick: boo
 
     Args:
         name: ``"analyze"``.
-        grid: ``key=v1,v2,...`` items over :class:`~valleys.analyze.AnalyzeParams` fields.
+        grid: ``key=v1,v2,...`` items over :class:`~valleys.analysis.AnalyzeParams` fields.
         seeds: ``"0..9"``, ``"0,3"`` or None (seed 0).
         quick: must be False (analyze has one preset).
         fixed: ``key=value`` items for every task; ``model`` and ``data`` are required.
@@ -95,10 +95,10 @@ def plan_analyze_sweep(name: str, grid: list[str], seeds: str | None, quick: boo
         InvalidParameterError, ModelError, DataError, ...: any bad grid, value, model,
             checkpoint, data file or option, before anything runs.
     """
-    from .analyze.stored import AnalyzeParams
-    from .analyze.sweep import KIND, absolute_grid, check_tasks, resolve_fixed
-    from .errors import InvalidParameterError
-    from .runs.sweep_spec import SweepSpec, expand, parse_grid, parse_seeds
+    from ..analysis.stored import AnalyzeParams
+    from ..analysis.sweep import KIND, absolute_grid, check_tasks, resolve_fixed
+    from ..errors import InvalidParameterError
+    from ..runs.sweep_spec import SweepSpec, expand, parse_grid, parse_seeds
 
     if quick:
         raise InvalidParameterError("--quick has no meaning for analyze sweeps (analyze has "

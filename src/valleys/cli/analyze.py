@@ -1,7 +1,6 @@
 """``valleys analyze``: measure a user's own model and store the run like an experiment's.
 
-Kept apart from :mod:`valleys.cli` so that the argument parser stays light: nothing here
-imports torch until the command runs.
+Nothing here imports torch until the command runs, so the argument parser stays light.
 """
 
 from __future__ import annotations
@@ -11,11 +10,12 @@ import contextlib
 import json
 import logging
 import math
-import re
 import sys
 import warnings
 
-# valleys.analyze imports torch, so the parser states these defaults of it in words
+from .common import EXIT_OK, clean_line
+
+# valleys.analysis imports torch, so the parser states these defaults of it in words
 # (tests check they agree); None leaves the default to AnalyzeParams.
 _DEFAULT_DATA_SEED_TEXT = "0"
 _MAX_PLANE_POINTS_TEXT = "40401 = 201 x 201"
@@ -34,8 +34,8 @@ _FLAGS_TEXT = """what to compute (default when none is given: --eigs 5 --trace):
   --connect W      a Bezier curve to a second checkpoint W and its barrier"""
 
 
-def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> argparse.ArgumentParser:
-    """Register ``valleys analyze`` on the subparsers ``sub``."""
+def add_command(sub, common: argparse.ArgumentParser, epilog: str) -> argparse.ArgumentParser:
+    """Register ``valleys analyze`` on the subparsers ``sub`` (its own help formatter)."""
     cmd = sub.add_parser("analyze", parents=[common], help=ANALYZE_HELP, description=ANALYZE_HELP,
                          epilog=_FLAGS_TEXT + "\n\n" + epilog,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,8 +94,8 @@ def add_analyze_command(sub, common: argparse.ArgumentParser, epilog: str) -> ar
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Check everything, run, store, and print a short table (or JSON)."""
-    from .analyze import AnalyzeParams, run_stored
-    from .runs import RunStore
+    from ..analysis import AnalyzeParams, run_stored
+    from ..runs import RunStore
 
     chosen = any((args.eigs is not None, args.trace, args.density, args.nullity, args.classify,
                   args.plane, args.interpolate, args.connect))
@@ -122,7 +122,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                "summary": summary, "notes": notes, "params": params.to_dict()}
         json.dump(out, sys.stdout, indent=1, default=str)
         print()
-        return 0
+        return EXIT_OK
     print(f"run {record.run_id}")
     for note in notes:
         print(f"  note: {note}")
@@ -130,22 +130,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for key, value in summary.items():
         print(f"  {key:<{width}}  {_fmt(value)}")
     print(f"report: {record.report_path}")
-    return 0
+    return EXIT_OK
 
 
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else str(value)
     return str(value)
-
-
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-
-
-def clean_line(text: str) -> str:
-    """``text`` on one line, without ANSI escape sequences or other control characters."""
-    text = _ANSI.sub("", str(text))
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 class _Caught(logging.Handler):

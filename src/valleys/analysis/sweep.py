@@ -4,7 +4,7 @@
 expands like an experiment sweep, with :class:`AnalyzeParams` as the parameters. Every
 distinct task (seeds aside) is checked with :func:`prepare` before anything runs or is
 stored, so a missing file, a bad factory or a bad option fails the whole command at once.
-The sweep itself is planned by the application layer (:mod:`valleys.wiring`), which
+The sweep itself is planned by the application layer (:mod:`valleys.cli.wiring`), which
 registers :func:`run_analyze_task` as the ``"analyze"`` task kind.
 File paths are made absolute first, so local workers (and Dask workers that share the
 file system) find the same files.

@@ -216,11 +216,11 @@ def connect_models(ends: PathEnds, *, seed: int = 0, steps: int = 500) -> dict:
     (:attr:`PathEnds.state`) are not trained: the bend keeps them at the midpoint, so the
     curve interpolates them linearly. ``curve_max`` and ``curve_barrier`` are measured densely
     along the curve (sampled, a lower bound)."""
-    from ..paths import bezier_curve, evaluate, linear
+    from ..paths import evaluate, fit_bezier, linear
     from ..record.figures import figure
 
     land = ends.land
-    curve = bezier_curve(land, ends.start, ends.end, steps=steps, seed=seed)
+    curve = fit_bezier(land, ends.start, ends.end, steps=steps, seed=seed)
     line = evaluate(linear(ends.start, ends.end), land)
     rows = [{"quantity": "connection", "index": i, "value": float(v), "error": math.nan,
              "t": float(t), "interpolated": ends.interpolated}

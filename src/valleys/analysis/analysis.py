@@ -108,14 +108,14 @@ def analyze(model: nn.Module, data, loss="ce", *, eigs: int = 5, trace: bool = T
             vectors); it does not change the data subset.
         progress: progress bars on stderr (None: only on a terminal).
         task: how a data file's targets are read, ``"classification"`` (default) or
-            ``"regression"`` (see :func:`~valleys.analyze.inputs.resolve_data`).
+            ``"regression"`` (see :func:`~valleys.analysis.inputs.resolve_data`).
         output: which part of a model output that is a tuple, list or dict the loss takes:
             an index (``output=0``), a key (``output="logits"``) or a callable (as in
             :class:`~valleys.Landscape`).
         data_seed: seed of the ``n``-sample subset (default
-            :data:`~valleys.analyze.inputs.DEFAULT_DATA_SEED`, whatever ``seed`` is).
+            :data:`~valleys.analysis.inputs.DEFAULT_DATA_SEED`, whatever ``seed`` is).
         max_plane_points: the largest number of ``plane`` grid points
-            (default :data:`~valleys.analyze.options.MAX_PLANE_POINTS`).
+            (default :data:`~valleys.analysis.options.MAX_PLANE_POINTS`).
         label: the target array (``.npz``) or column (``.csv``) of a data file.
 
     Returns:

@@ -1,0 +1,7 @@
+"""``python -m valleys.cli``: the ``valleys`` command line."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

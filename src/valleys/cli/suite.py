@@ -1,0 +1,55 @@
+"""``valleys suite``: run every registered experiment, one line each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from .common import EXIT_DISAGREES, EXIT_OK, clean_line, store
+from .run import add_preset_option
+
+if TYPE_CHECKING:
+    from ..record import Experiment
+    from ..runs import RunStore
+
+HELP = "run every registered experiment"
+
+
+def add_command(add) -> None:
+    """Register ``suite`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    add_preset_option(add("suite", cmd_suite, HELP))
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    """``valleys suite``: every experiment, one line each, then a summary."""
+    from ..experiments import all_experiments
+
+    runs = store(args)
+    experiments = all_experiments()
+    width = max((len(e.name) for e in experiments), default=0)
+    counts = {"PASS": 0, "FAIL": 0, "ERROR": 0}
+    from tqdm import tqdm
+
+    bar = tqdm(experiments, desc="suite", unit="experiment", file=sys.stderr, disable=None,
+               leave=False)
+    for exp in bar:
+        bar.set_postfix_str(exp.name)
+        word, text = suite_one(runs, exp, args.quick)
+        counts[word] += 1
+        tqdm.write(f"{word:<5} {exp.name:<{width}}  {text}", file=sys.stdout)
+    bar.close()
+    index = runs.write_index()
+    print(f"suite: {len(experiments)} experiments: {counts['PASS']} agree, "
+          f"{counts['FAIL']} disagree, {counts['ERROR']} errors. Index: {index}")
+    return EXIT_OK if counts["FAIL"] == counts["ERROR"] == 0 else EXIT_DISAGREES
+
+
+def suite_one(runs: RunStore, exp: Experiment, quick: bool) -> tuple[str, str]:
+    """Run one experiment of the suite: ``(PASS|FAIL|ERROR, one line)``."""
+    try:
+        record = runs.execute(exp, exp.params.preset(quick), progress=False)
+    except Exception as exc:  # one failing experiment must not stop the suite
+        return "ERROR", clean_line(f"{type(exc).__name__}: {exc}")
+    word = "PASS" if record.status == "passed" else "FAIL"
+    return word, f"{record.verdict_summary} ({record.wall_time:.1f} s) {record.run_id}"
