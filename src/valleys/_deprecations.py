@@ -25,7 +25,9 @@ import warnings
 from collections.abc import Callable, Mapping
 
 #: Old dotted module path -> new dotted module path (removed in the release after the move).
-MOVED_MODULES: dict[str, str] = {}
+MOVED_MODULES: dict[str, str] = {
+    "valleys.surface.affine": "valleys.core.plane",  # the one plane evaluator (issue 19)
+}
 
 
 def _warn(old: str, new: str, stacklevel: int) -> None:
