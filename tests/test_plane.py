@@ -119,10 +119,11 @@ def test_the_forced_routes_that_apply_are_the_ones_used():
         assert frozen.batch_plans["plane"][0] == "batched"
 
 
-def test_a_large_first_layer_of_a_non_chain_model_is_factored_out():
+@pytest.mark.parametrize("in_channels", [1, 16])
+def test_the_first_layer_of_a_large_non_chain_model_is_factored_out(in_channels):
     gen = torch.Generator().manual_seed(0)
-    X, y = _data(600, (16, 5, 5), gen)  # fan-in 16 * 4 * 4 = 256, N * d > SMALL_WORK
-    model = nn.Sequential(nn.Conv2d(16, 8, 4), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3)).double()
+    X, y = _data(1200, (in_channels, 5, 5), gen)  # fan-in 16 or 256; N * d > SMALL_WORK
+    model = nn.Sequential(nn.Conv2d(in_channels, 40, 4), nn.ReLU(), nn.Flatten(), nn.Linear(160, 3)).double()
     land = Landscape(model, (X, y), loss="ce")
     assert land.n_samples * land.dim > 2 ** 20
     assert plane_route(land)[0] == "factored"

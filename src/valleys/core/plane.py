@@ -24,10 +24,12 @@ from timings, so a call returns bitwise the same numbers on every run):
   products, else in chunks of points with batched products (at most
   :data:`STACK_CHUNK_ELEMENTS` per chunk).
 - ``"factored"`` — another ``nn.Module`` whose first ``nn.Linear``/``nn.Conv1d/2d/3d``
-  reads X once with trainable, unshared parameters of fan-in >= :data:`FACTOR_MIN_FAN_IN`
-  (measured: below it the memory-bound addition costs as much as the product it replaces),
-  and a point costs more than ``core.batching.SMALL_WORK``: that layer is factored out and
-  the rest of the model runs per point through its own forward.
+  reads X once with trainable, unshared parameters, when a point costs more than
+  ``core.batching.SMALL_WORK``: that layer is factored out and the rest of the model runs
+  per point through its own forward, without autograd. It applies from any fan-in
+  (:data:`FACTOR_MIN_FAN_IN`): the route it replaces there is the vectorised
+  ``Landscape.losses``, and ``benchmarks/surface.py --one-plane`` measured the factored
+  route faster on a CNN whose first layer has fan-in 9 (``benchmarks/results/plane.json``).
 - ``"batched"`` — everything else (plain functions, small models, other models, a
   landscape whose loss is not its data loss): :meth:`Landscape.losses` on the grid points,
   in chunks of ``chunk`` points.
@@ -55,8 +57,9 @@ if TYPE_CHECKING:
 
 #: The routes of :func:`plane_losses` (``"auto"`` lets :func:`plane_route` choose).
 PLANE_ROUTES = ("auto", "stack", "factored", "batched")
-#: The first layer of a non-chain model is factored out only when its fan-in is at least this.
-FACTOR_MIN_FAN_IN = 256
+#: The first layer of a non-chain model is factored out only when its fan-in is at least
+#: this (0: always; see the module docstring for the measurement behind it).
+FACTOR_MIN_FAN_IN = 0
 #: Samples x widest layer from which the stack route runs one grid point at a time with
 #: matrix products (on CPUs a batched product of many such blocks is slower than a loop).
 LOOP_ABOVE = 2 ** 14
