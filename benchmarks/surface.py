@@ -99,10 +99,15 @@ def old_landscape_plane(land, c, u, v, alphas, betas):
     grid points at once."""
     from valleys.core.plane import first_affine_layer, plane_losses
 
-    if not land._small() and first_affine_layer(land) is not None:
-        return plane_losses(land, c, u, v, alphas, betas, progress=False, route="factored")
+    if not land._small() and first_affine_layer(land, OLD_FACTOR_MIN_FAN_IN) is not None:
+        return plane_losses(land, c, u, v, alphas, betas, progress=False, route="factored",
+                            min_fan_in=OLD_FACTOR_MIN_FAN_IN)
     A, B = torch.meshgrid(alphas, betas, indexing="ij")
     return land.losses(c + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v, progress=False).reshape(A.shape)
+
+
+#: The fan-in from which ``Landscape.plane`` factored the first layer out before the merge.
+OLD_FACTOR_MIN_FAN_IN = 256
 
 
 def old_surface_plane(land, c, u, v, alphas, betas):
