@@ -34,9 +34,10 @@ from valleys.surface import direction, plane  # noqa: E402
 
 STEPS = int(os.environ.get("VALLEYS_BENCH_STEPS", "51"))
 DISTANCE = 2.0
+CNN_STEPS = int(os.environ.get("VALLEYS_BENCH_CNN_STEPS", "21"))
 
 
-def _baseline(model, X, y, D1, D2):
+def _baseline(model, X, y, D1, D2, steps=None):
     import loss_landscapes
     import loss_landscapes.main as llm
     from loss_landscapes.metrics import Loss
@@ -61,7 +62,8 @@ def _baseline(model, X, y, D1, D2):
         llm.rand_u_like, llm.orthogonal_to = fake_rand, fake_rand
         try:
             m = [p.detach().clone() for p in model.parameters()]
-            out = loss_landscapes.random_plane(model, metric, distance=DISTANCE, steps=STEPS, normalization=None)
+            out = loss_landscapes.random_plane(model, metric, distance=DISTANCE, steps=steps or STEPS,
+                                               normalization=None)
         finally:
             llm.rand_u_like, llm.orthogonal_to = original, original_orth
             with torch.no_grad():
@@ -89,8 +91,112 @@ def matmul_ceiling(N: int, widths: list[int], batch: int = 64) -> float:
     return flops / t / 1e9
 
 
+# ----------------------------------------------------------- the one plane against the old two rules
+def old_landscape_plane(land, c, u, v, alphas, betas):
+    """Baseline (benchmark only): the rule ``Landscape.plane`` had before the two plane
+    evaluators were merged: the first ``nn.Linear``/``nn.Conv*`` factored out from fan-in 256
+    (never for a valleys MLP, which has no such module), else ``Landscape.losses`` on all
+    grid points at once."""
+    from valleys.core.plane import first_affine_layer, plane_losses
+
+    if not land._small() and first_affine_layer(land, OLD_FACTOR_MIN_FAN_IN) is not None:
+        return plane_losses(land, c, u, v, alphas, betas, progress=False, route="factored",
+                            min_fan_in=OLD_FACTOR_MIN_FAN_IN)
+    A, B = torch.meshgrid(alphas, betas, indexing="ij")
+    return land.losses(c + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v, progress=False).reshape(A.shape)
+
+
+#: The fan-in from which ``Landscape.plane`` factored the first layer out before the merge.
+OLD_FACTOR_MIN_FAN_IN = 256
+
+
+def old_surface_plane(land, c, u, v, alphas, betas):
+    """Baseline (benchmark only): the rule ``surface.plane`` had before the merge: its
+    NetSpec route (now the stack route) where it applies, else ``Landscape.losses`` in
+    chunks of 1024 points."""
+    from valleys.core.plane import plane_losses
+
+    return plane_losses(land, c, u, v, alphas, betas, progress=False, route="stack", chunk=1024)
+
+
+def _peer_available() -> bool:
+    try:
+        import loss_landscapes  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _plane_fns(land, args) -> dict:
+    """The three evaluators of the same plane, as functions of no arguments."""
+    return {"one_plane": lambda: land.plane(*args, progress=False),
+            "old_landscape_plane": lambda: old_landscape_plane(land, *args),
+            "old_surface_plane": lambda: old_surface_plane(land, *args)}
+
+
+def bench_one_plane(repeat: int = 5) -> dict:
+    """Points/s of the one plane evaluator (``Landscape.plane``, route chosen by its rule)
+    against the two rules it replaced and loss_landscapes, on the MLP 64-128-128-10 and a
+    CNN (Conv2d 1->16 3x3, ReLU, Linear 576->10), digits, float32, STEPS x STEPS for the MLP
+    and CNN_STEPS x CNN_STEPS for the CNN (its old routes run at a few dozen points/s);
+    medians of ``repeat`` interleaved rounds."""
+    from torch import nn
+
+    from valleys.core.plane import plane_route
+
+    data = digits()
+    X32, y = data.X.float(), data.y
+    torch.manual_seed(0)
+    models = {
+        "mlp_64_128_128_10": (nets.mlp([64, 128, 128, 10], "relu", seed=0).float(), X32, STEPS),
+        "cnn_conv16_3x3_linear": (nn.Sequential(nn.Conv2d(1, 16, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 10)),
+                                  X32.reshape(-1, 1, 8, 8), CNN_STEPS),
+    }
+    peer = _peer_available()
+    out = {"repeat": repeat, "statistic": "median of interleaved rounds",
+           "peer": "loss_landscapes.random_plane" if peer else "loss_landscapes not installed: no peer timing"}
+    for name, (model, X, steps) in models.items():
+        land = Landscape(model, (X, y), loss="ce", dtype=torch.float32)
+        theta = land.theta0
+        D1, D2 = direction(land, theta, seed=1), direction(land, theta, seed=2)
+        tn = float(theta.norm())
+        h1 = tn / (DISTANCE * steps) / float(D1.norm())
+        h2 = tn / (DISTANCE * steps) / float(D2.norm())
+        alphas = torch.as_tensor((np.arange(steps) - steps / 2) * h1, dtype=torch.float32)
+        betas = torch.as_tensor((np.arange(steps + 1) - steps / 2) * h2, dtype=torch.float32)
+        fns = _plane_fns(land, (theta, D1, D2, alphas, betas))
+        if peer:
+            fns["peer"] = _baseline(model, X, y, D1, D2, steps)
+        times = time_interleaved(fns, repeat=repeat, warmup=1)
+        ours = land.plane(theta, D1, D2, alphas, betas, progress=False).double()
+        n_ours = len(alphas) * len(betas)
+        rate = {k: (steps * steps if k == "peer" else n_ours) / t for k, t in times.items()}
+        row = {"grid": f"{steps}x{steps} (ours {steps}x{steps + 1})", "route": plane_route(land)[0],
+               "points_per_s": rate,
+               "ratio_vs_old_landscape_plane": rate["one_plane"] / rate["old_landscape_plane"],
+               "ratio_vs_old_surface_plane": rate["one_plane"] / rate["old_surface_plane"]}
+        for k in ("old_landscape_plane", "old_surface_plane"):
+            other = fns[k]().double()
+            row[f"max_rel_diff_vs_{k}"] = float(((other - ours).abs() / ours.abs()).max())
+        if peer:
+            theirs = fns["peer"]()
+            ref = np.empty((steps, steps))
+            for i in range(steps):  # see main(): the peer's odd columns sit one step lower in beta
+                off = 1 if i % 2 == 0 else 0
+                ref[i] = ours[i, off:off + steps].numpy()
+            row["ratio_vs_peer"] = rate["one_plane"] / rate["peer"]
+            row["max_rel_diff_vs_peer"] = float(np.max(np.abs(theirs - ref) / np.abs(ref)))
+        out[name] = row
+        print(name, row)
+    return out
+
+
 def main() -> None:
     torch.set_num_threads(1)
+    if "--one-plane" in sys.argv:  # only the comparison of the one plane evaluator
+        write_result("plane", {**bench_one_plane(int(os.environ.get("VALLEYS_BENCH_REPEAT", "5"))),
+                               "torch_threads": 1})
+        return
     data = digits()
     X32, y = data.X.float(), data.y
     model = nets.mlp([64, 128, 128, 10], "relu", seed=0).float()

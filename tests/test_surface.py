@@ -84,7 +84,7 @@ def test_hessian_directions_of_a_quadratic():
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("loss", ["ce", "mse"])
 def test_affine_plane_route_equals_direct_evaluation(dtype, loss):
-    from valleys.surface import affine
+    from valleys.core import plane as affine
 
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(40, 5, generator=gen, dtype=torch.float64)
@@ -93,7 +93,7 @@ def test_affine_plane_route_equals_direct_evaluation(dtype, loss):
     model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 6), torch.nn.ReLU(),
                                 torch.nn.Linear(6, 3)).to(dtype)
     land = Landscape(model, (X.to(dtype), y if loss == "ce" else y.to(dtype)), loss=loss, dtype=dtype)
-    assert affine.supports_affine_plane(land) is not None
+    assert affine.plane_route(land)[0] == "stack"
     D = torch.randn(2, land.dim, generator=gen, dtype=torch.float64).to(dtype)
     s = plane(land, land.theta0, grid="-1:1:5", grid_y="-0.5:1:4", directions=D)
     tol = 1e-12 if dtype == torch.float64 else 1e-5

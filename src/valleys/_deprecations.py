@@ -38,6 +38,8 @@ MOVED_MODULES: dict[str, str] = {
     "valleys.cli_analyze": "valleys.cli.analyze",
     "valleys.cli_sweep": "valleys.cli.sweep",
     "valleys.wiring": "valleys.cli.wiring",
+    # the one plane evaluator (issue 19 item 5)
+    "valleys.surface.affine": "valleys.core.plane",
 }
 
 

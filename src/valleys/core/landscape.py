@@ -380,10 +380,11 @@ class Landscape:
               progress: bool | None = None) -> torch.Tensor:
         """Losses on the plane ``center + a u + b v``: shape ``(len(alphas), len(betas))``.
 
-        Equal (to rounding) to :meth:`losses` at the grid points, but for an
-        ``nn.Module`` whose first layer reads the inputs (``nn.Linear``/``nn.Conv*``) that
-        layer's output is computed three times per batch instead of once per point, as it
-        is affine in (a, b) (:mod:`valleys.core.plane`).
+        Equal (to rounding) to :meth:`losses` at the grid points, through the one plane
+        evaluator (:mod:`valleys.core.plane`): for a chain of affine layers and activations,
+        or an ``nn.Module`` whose first layer reads the inputs (``nn.Linear``/``nn.Conv*``),
+        that layer's output is computed three times per batch instead of once per point, as
+        it is affine in (a, b); the route is chosen from the model's structure and sizes.
 
         Args:
             center, u, v: points of length d (u and v are the plane's directions).

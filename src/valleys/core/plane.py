@@ -1,36 +1,204 @@
-"""Losses on a 2-D plane of parameter space, with the first layer's affine dependence factored out.
+r"""The one evaluator of losses on a plane (or a line) of parameter space.
 
-On the plane theta(a, b) = c + a u + b v the first layer that reads the raw inputs X (an
-``nn.Linear`` or ``nn.Conv1d/2d/3d`` called once, with trainable, unshared parameters) has
-outputs that are affine in (a, b), because the layer is linear in its weight and bias
-jointly::
+:func:`plane_losses` returns :math:`L(c + a u + b v)` on a grid of ``(a, b)`` and is what
+``Landscape.plane``, ``surface.plane`` / ``surface.line`` / ``surface.plane_through`` and
+``valleys analyze --plane`` call. All its routes rest on one fact: the first layer that reads
+the raw inputs X is linear in its weight and bias jointly, so on the plane its output is
+affine in (a, b)::
 
     Z(a, b) = layer(X; W_c + a W_u + b W_v, b_c + a b_u + b b_v) = Z_c + a Z_u + b Z_v
 
-with Z_u = layer(X; W_u, b_u). Z_c, Z_u and Z_v are computed once per batch, so each point
-skips the first layer's matrix product for one addition of two (N, width) arrays; the rest
-of the network runs as usual. That pays only when the layer's fan-in (input features, or
-input channels times kernel size) is at least :data:`FACTOR_MIN_FAN_IN` (measured: for a
-64-input layer the memory-bound addition costs as much as the product it replaces). Other
-models (and functional models) are evaluated by :meth:`Landscape.losses`.
+with Z_u = layer(X; W_u, b_u): Z_c, Z_u and Z_v are computed once per data batch, and each
+point pays scaled additions instead of the first layer's product.
+
+Routes, chosen by :func:`plane_route` from the model's structure and sizes alone (never
+from timings, so a call returns bitwise the same numbers on every run):
+
+- ``"stack"`` — the model is a chain of affine layers and elementwise activations whose
+  blocks are all in theta (an ``nn.Sequential`` of ``nn.Linear`` and activation modules,
+  or a module that describes itself by ``affine_stack()``, as valleys' ``MLP`` and
+  ``TwoLayer`` do), and the chain reproduces the landscape's outputs at the centre. The
+  first layer is factored out; the deeper layers use ``W_c + a W_u + b W_v`` directly
+  (no module call, no copy of theta). When a point is a large product
+  (samples x widest layer >= :data:`LOOP_ABOVE`) the points run one at a time with matrix
+  products, else in chunks of points with batched products (at most
+  :data:`STACK_CHUNK_ELEMENTS` per chunk).
+- ``"factored"`` — another ``nn.Module`` whose first ``nn.Linear``/``nn.Conv1d/2d/3d``
+  reads X once with trainable, unshared parameters, when a point costs more than
+  ``core.batching.SMALL_WORK``: that layer is factored out and the rest of the model runs
+  per point through its own forward, without autograd. It applies from any fan-in
+  (:data:`FACTOR_MIN_FAN_IN`): the route it replaces there is the vectorised
+  ``Landscape.losses``, and ``benchmarks/surface.py --one-plane`` measured the factored
+  route faster on a CNN whose first layer has fan-in 9 (``benchmarks/results/plane.json``).
+- ``"batched"`` — everything else (plain functions, small models, other models, a
+  landscape whose loss is not its data loss): :meth:`Landscape.losses` on the grid points,
+  in chunks of ``chunk`` points.
+
+Every route equals ``land.loss(c + a u + b v)`` at each grid point up to rounding (tested);
+``benchmarks/surface.py`` measures the routes against each other and against
+loss_landscapes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .._progress import progress_bar
+from .._validation import check_choice, check_int
 from .checks import as_matrix
 
 if TYPE_CHECKING:
     from .landscape import Landscape
 
+#: The routes of :func:`plane_losses` (``"auto"`` lets :func:`plane_route` choose).
+PLANE_ROUTES = ("auto", "stack", "factored", "batched")
+#: The first layer of a non-chain model is factored out only when its fan-in is at least
+#: this (0: always; see the module docstring for the measurement behind it).
+FACTOR_MIN_FAN_IN = 0
+#: Samples x widest layer from which the stack route runs one grid point at a time with
+#: matrix products (on CPUs a batched product of many such blocks is slower than a loop).
+LOOP_ABOVE = 2 ** 14
+#: Largest (points x samples x widest layer) block of the stack route's batched chunks
+#: (32 MiB in float64), which bounds its chunk of grid points.
+STACK_CHUNK_ELEMENTS = 2 ** 22
+#: Grid points per call of :meth:`Landscape.losses` on the batched route (bounds the
+#: (points, d) block of parameter vectors built at once).
+PLANE_CHUNK = 1024
+#: Largest relative gap between a chain's outputs and the landscape's own outputs at the
+#: centre before the stack route is refused, by dtype.
+STACK_CHECK_RTOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-#: The first layer is factored out of a plane only when its fan-in is at least this.
-FACTOR_MIN_FAN_IN = 256
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.ELU, nn.GELU, nn.SiLU,
+                nn.Softsign, nn.Hardtanh)
+
+
+# ------------------------------------------------------------------------------- routes
+@dataclass(frozen=True, eq=False)
+class AffineStack:
+    """A chain x -> W_L s(... s(W_1 x + b_1) ...) + b_L read from a model.
+
+    Attributes:
+        weights: names of the weight blocks in the layout, first layer first; a 1-D block is
+            one output row (``TwoLayer``'s ``v``).
+        biases: names of the bias blocks (None where a layer has none).
+        acts: one elementwise function per hidden layer.
+        flatten: the inputs are flattened to (N, features) first (an ``nn.Flatten`` in front).
+    """
+
+    weights: tuple[str, ...]
+    biases: tuple[str | None, ...]
+    acts: tuple[Callable[[torch.Tensor], torch.Tensor], ...]
+    flatten: bool = False
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights)
+
+    def layer(self, blocks: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(W_k (m_k, m_{k-1}), b_k or None) for layer k = 0 .. depth - 1."""
+        W = blocks[self.weights[k]]
+        return (W[None, :] if W.ndim == 1 else W), (blocks[self.biases[k]] if self.biases[k] is not None else None)
+
+    def inputs(self, X: torch.Tensor) -> torch.Tensor:
+        return X.flatten(1) if self.flatten else X
+
+
+def _sequential_stack(module: nn.Sequential) -> AffineStack | None:
+    """Linear layers with at most one elementwise activation between consecutive ones."""
+    weights, biases, acts, pending, flatten = [], [], [], None, False
+    for name, child in _flat_children(module):
+        if type(child) is nn.Linear:
+            if weights:
+                acts.append(pending if pending is not None else _identity)
+            elif pending is not None:
+                return None  # an activation on the raw inputs
+            pending = None
+            weights.append(f"{name}.weight")
+            biases.append(f"{name}.bias" if child.bias is not None else None)
+        elif type(child) is nn.Identity or (isinstance(child, nn.Dropout) and (not child.training or child.p == 0)):
+            continue
+        elif type(child) is nn.Flatten and not weights and not flatten and child.start_dim == 1 and child.end_dim == -1:
+            flatten = True
+        elif _elementwise(child) and weights and pending is None:
+            pending = child
+        else:
+            return None  # an unknown module, two activations in a row, or one before any layer
+    if not weights or pending is not None:
+        return None
+    return AffineStack(tuple(weights), tuple(biases), tuple(acts), flatten)
+
+
+def _elementwise(child: nn.Module) -> bool:
+    """A torch activation module, or a module that says it is one (valleys' ``Activation``)."""
+    return isinstance(child, _ELEMENTWISE) or bool(getattr(child, "is_activation", False))
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def _flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+    out = []
+    for name, child in module.named_children():
+        if type(child) is nn.Sequential:
+            out += _flat_children(child, f"{prefix}{name}.")
+        else:
+            out.append((f"{prefix}{name}", child))
+    return out
+
+
+def affine_stack(land: Landscape) -> AffineStack | None:
+    """The landscape's model as an :class:`AffineStack`, or None.
+
+    Read from an ``nn.Sequential`` of ``nn.Linear`` layers and elementwise activations, or
+    from a module's ``affine_stack()`` (``(weights, biases, acts)``); accepted only when every
+    block is in theta, the loss is the data loss and the chain reproduces the landscape's
+    outputs on its first batch at theta0 to :data:`STACK_CHECK_RTOL`.
+    """
+    module = land.module
+    if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
+        return None
+    if isinstance(module, nn.Sequential):
+        stack = _sequential_stack(module)
+    elif callable(getattr(module, "affine_stack", None)):
+        weights, biases, acts = module.affine_stack()
+        stack = AffineStack(tuple(weights), tuple(biases), tuple(acts))
+    else:
+        return None
+    if stack is None:
+        return None
+    names = [*stack.weights, *(b for b in stack.biases if b is not None)]
+    if sorted(names) != sorted(land.layout.names):
+        return None  # frozen or extra parameters
+    return stack if _reproduces(land, stack) else None
+
+
+def _reproduces(land: Landscape, stack: AffineStack) -> bool:
+    """The chain's forward pass equals the landscape's outputs at theta0 on the first batch."""
+    X = land.batches[0][0]
+    blocks = land.layout.unflatten(land.theta0)
+    with torch.no_grad():
+        h = stack.inputs(X)
+        if h.ndim != 2:
+            return False
+        for k in range(stack.depth):
+            W, b = stack.layer(blocks, k)
+            h = _affine(h, W, b)
+            if k < stack.depth - 1:
+                h = stack.acts[k](h)
+        out = land._forward(blocks, X)
+    if (out if land._loss_takes_raw() else as_matrix(out)).shape != h.shape:
+        return False  # a torch loss module sees the outputs' own shape
+    out = as_matrix(out)
+    rtol = STACK_CHECK_RTOL.get(land.dtype, 1e-10)
+    scale = max(1.0, float(out.abs().max()))
+    return bool(torch.isfinite(out).all()) and float((out - h).abs().max()) <= rtol * scale
 
 
 def _fan_in(sub: nn.Module) -> int:
@@ -42,7 +210,7 @@ def _fan_in(sub: nn.Module) -> int:
 def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, nn.Module] | None:
     """``(name, module)`` of the layer that reads X directly, if it can be factored out (else None)."""
     module = land.module
-    if module is None:
+    if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
         return None
     X0 = land.batches[0][0]
     calls: dict[str, int] = {}
@@ -75,18 +243,132 @@ def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> 
     return name, sub
 
 
+def plane_route(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, object]:
+    """The route of :func:`plane_losses` for ``land``: a pure function of the model's structure and sizes.
+
+    Returns:
+        ``("stack", AffineStack)``, ``("factored", (name, layer))`` or ``("batched", None)``
+        (see the module docstring for the rule).
+    """
+    stack = affine_stack(land)
+    if stack is not None:
+        return "stack", stack
+    layer = None if land._small() or land._forward is None else first_affine_layer(land, min_fan_in)
+    return ("factored", layer) if layer is not None else ("batched", None)
+
+
+# ---------------------------------------------------------------------------- evaluator
 def plane_losses(land: Landscape, center: torch.Tensor, u: torch.Tensor, v: torch.Tensor,
-                 alphas: torch.Tensor, betas: torch.Tensor, progress: bool | None = None,
-                 min_fan_in: int = FACTOR_MIN_FAN_IN) -> torch.Tensor:
+                 alphas: torch.Tensor, betas: torch.Tensor, progress: bool | None = None, *,
+                 route: str = "auto", chunk: int = PLANE_CHUNK, min_fan_in: int = FACTOR_MIN_FAN_IN) -> torch.Tensor:
     """L(center + a u + b v) for a in ``alphas``, b in ``betas``: shape (len(alphas), len(betas)).
 
-    ``min_fan_in``: factor the first layer out only when its fan-in is at least this (0: always).
+    Args:
+        land: the landscape.
+        center, u, v: points of length d in the landscape's dtype and device (checked by the caller).
+        alphas, betas: 1-D coordinates (the landscape's dtype and device). A line is
+            ``v = 0``, ``betas = [0]`` (exact: the zero direction adds exact zeros).
+        progress: a progress bar (None: on a terminal, after a few seconds).
+        route: ``"auto"`` (:func:`plane_route`) or a route name to force it; a forced
+            route that does not apply to the model falls back to ``"batched"``.
+        chunk: grid points per :meth:`Landscape.losses` call on the batched route, and the
+            largest chunk of the stack route's batched products.
+        min_fan_in: the factored route's smallest first-layer fan-in (0: always).
+
+    Returns:
+        A tensor of the landscape's dtype.
     """
-    layer = None if land._small() or land._forward is None else first_affine_layer(land, min_fan_in)
+    route = check_choice(route, "route", "plane_losses", PLANE_ROUTES)
+    chunk = check_int(chunk, "chunk", "plane_losses", min_val=1)
+    if route == "auto":
+        route, how = plane_route(land, min_fan_in)
+    elif route == "stack":
+        how = affine_stack(land)
+    elif route == "factored":
+        how = None if land._forward is None else first_affine_layer(land, min_fan_in)
+    else:
+        how = None
+    if how is None:
+        route = "batched"
+    land._plans["plane"] = (route, chunk)
+    if route == "stack":
+        return _stack_losses(land, how, center, u, v, alphas, betas, chunk, progress)
+    if route == "factored":
+        return _factored_losses(land, how, center, u, v, alphas, betas, progress)
+    return _batched_losses(land, center, u, v, alphas, betas, chunk, progress)
+
+
+def _batched_losses(land, center, u, v, alphas, betas, chunk, progress) -> torch.Tensor:
     A, B = torch.meshgrid(alphas, betas, indexing="ij")
-    if layer is None:
-        thetas = center + A.reshape(-1, 1) * u + B.reshape(-1, 1) * v
-        return land.losses(thetas, progress=progress).reshape(A.shape)
+    a, b = A.reshape(-1), B.reshape(-1)
+    out = torch.empty(a.numel(), dtype=land.dtype, device=land.device)
+    with torch.no_grad():
+        for s in range(0, a.numel(), chunk):
+            e = min(a.numel(), s + chunk)
+            T = center.expand(e - s, -1).clone()
+            T.addmm_(a[s:e, None], u[None, :]).addmm_(b[s:e, None], v[None, :])
+            out[s:e] = land.losses(T, progress=progress)
+    return out.reshape(A.shape)
+
+
+def _stack_losses(land, stack: AffineStack, center, u, v, alphas, betas, chunk, progress) -> torch.Tensor:
+    """The stack route: first layer once per batch, deeper layers per point or per chunk of points."""
+    A, B = torch.meshgrid(alphas, betas, indexing="ij")
+    grid_a, grid_b = A.reshape(-1), B.reshape(-1)
+    blocks = [land.layout.unflatten(t) for t in (center, u, v)]
+    layers = [[stack.layer(blk, k) for blk in blocks] for k in range(stack.depth)]
+    widest = max(max(W.shape) for (W, _), _, _ in layers)
+    raw = land._loss_takes_raw()
+    n = grid_a.numel()
+    with torch.no_grad():
+        totals = torch.zeros(n, dtype=land.dtype, device=land.device)
+        with progress_bar(n * len(land.batches), "plane", progress) as bar:
+            for X, Y in land.batches:
+                X = stack.inputs(X)
+                first = [_affine(X, W, b) for W, b in layers[0]]
+                if int(X.shape[0]) * widest >= LOOP_ABOVE:
+                    for i in range(n):  # large products: one point at a time (mm beats bmm)
+                        totals[i] += _point_loss(land, stack, layers, first, float(grid_a[i]), float(grid_b[i]),
+                                                 Y, raw)
+                    bar.update(n)
+                    continue
+                step = max(1, min(chunk, STACK_CHUNK_ELEMENTS // max(int(X.shape[0]) * widest, 1)))
+                for s in range(0, n, step):
+                    a, c = grid_a[s:s + step], grid_b[s:s + step]
+                    Z = first[0] + a[:, None, None] * first[1] + c[:, None, None] * first[2]
+                    for k in range(1, stack.depth):
+                        H = stack.acts[k - 1](Z)
+                        (W0, b0), (W1, b1), (W2, b2) = layers[k]
+                        W = W0 + a[:, None, None] * W1 + c[:, None, None] * W2
+                        Z = torch.bmm(H, W.transpose(1, 2))
+                        if b0 is not None:
+                            Z = Z + (b0 + a[:, None] * b1 + c[:, None] * b2)[:, None, :]
+                    P, m, w = Z.shape
+                    flat = Z.reshape(P * m, w)
+                    Yp = Y.repeat(P, *([1] * (Y.ndim - 1)))
+                    totals[s:s + P] += land.loss_fn(flat if raw else as_matrix(flat), Yp).reshape(P, m).sum(1)
+                    bar.update(P)
+        return (totals * land._scale).reshape(A.shape)
+
+
+def _point_loss(land, stack: AffineStack, layers, first, a: float, c: float, Y: torch.Tensor,
+                raw: bool) -> torch.Tensor:
+    """Summed loss of one grid point (a, c) over one data batch."""
+    Z = torch.add(first[0], first[1], alpha=a).add_(first[2], alpha=c)
+    for k in range(1, stack.depth):
+        H = stack.acts[k - 1](Z)
+        (W0, b0), (W1, b1), (W2, b2) = layers[k]
+        W = torch.add(W0, W1, alpha=a).add_(W2, alpha=c)
+        Z = H @ W.T if b0 is None else torch.addmm(torch.add(b0, b1, alpha=a).add_(b2, alpha=c), H, W.T)
+    return land.loss_fn(Z if raw else as_matrix(Z), Y).sum()
+
+
+def _affine(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    return X @ W.T if b is None else torch.addmm(b, X, W.T)
+
+
+def _factored_losses(land, layer: tuple[str, nn.Module], center, u, v, alphas, betas, progress) -> torch.Tensor:
+    """The factored route: the first layer's output Z_c + a Z_u + b Z_v, the rest by the model's forward."""
     name, sub = layer
     prefix = f"{name}." if name else ""
     own = {n: prefix + n for n, _ in sub.named_parameters(recurse=False)}
@@ -101,9 +383,9 @@ def plane_losses(land: Landscape, center: torch.Tensor, u: torch.Tensor, v: torc
         current: dict[str, torch.Tensor] = {}
         sub.forward = lambda *args, **kwargs: current["Z"]  # the instance attribute shadows Module.forward
         raw = land._loss_takes_raw()
-        values = torch.empty(A.shape, dtype=land.dtype, device=land.device)
+        values = torch.empty(len(alphas), len(betas), dtype=land.dtype, device=land.device)
         try:
-            with progress_bar(A.numel(), "plane", progress) as bar:
+            with progress_bar(values.numel(), "plane", progress) as bar:
                 for i, a in enumerate(alphas.tolist()):
                     rows = [torch.add(Zc, Zu, alpha=a) for Zc, Zu, _ in parts]  # Z_c + a Z_u, once per row
                     for j, b in enumerate(betas.tolist()):

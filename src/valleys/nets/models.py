@@ -130,6 +130,12 @@ class MLP(nn.Module):
         """The activation modules, one per hidden layer (for ``Landscape.features``)."""
         return list(self.acts)
 
+    def affine_stack(self) -> tuple[tuple[str, ...], tuple[str | None, ...], tuple[nn.Module, ...]]:
+        """(weight names, bias names or None, activations): the chain read by ``core.plane``."""
+        L = self.depth
+        return (tuple(f"W{i}" for i in range(1, L + 1)),
+                tuple(f"b{i}" if self.bias else None for i in range(1, L + 1)), tuple(self.acts))
+
 
 def mlp(widths: Sequence[int], activation: str | Activation = "tanh", bias: bool = True, *,
         seed: int = 0) -> MLP:
@@ -178,6 +184,10 @@ class TwoLayer(nn.Module):
 
     def feature_layers(self) -> list[nn.Module]:
         return [self.act]
+
+    def affine_stack(self) -> tuple[tuple[str, ...], tuple[str | None, ...], tuple[nn.Module, ...]]:
+        """(weight names, bias names or None, activations): the chain read by ``core.plane``."""
+        return ("W", "v"), ("b" if self.bias else None, None), (self.act,)
 
 
 def two_layer(n: int, d: int, activation: str | Activation = "relu", bias: bool = False, *,

@@ -124,8 +124,8 @@ def spec_loss(land) -> tuple[str, float, bool] | str:
                 f"('mse', 'ce', 'logistic') or a recognised torch loss module ({', '.join(RECOGNISED_TORCH_LOSSES)})")
     if not isinstance(fn, TorchLoss):
         return fn.name, 1.0, False
-    # an unrecognised module keeps its own name: the layers still serve the Gram matrix and
-    # planes, and the certificates say that no exact form or bound is known for it
+    # an unrecognised module keeps its own name: the layers still serve the Gram matrix, and
+    # the certificates say that no exact form or bound is known for it
     mapped = _torch_equivalent(land, fn)
     return (*mapped, False) if mapped is not None else (fn.name, 1.0, True)
 

@@ -1,7 +1,7 @@
 """1-D and 2-D slices of a landscape (Li et al.'s filter-normalised planes and more).
 
 :func:`line`, :func:`plane`, :func:`plane_through` evaluate the loss on a grid through
-the core's batched ``Landscape.losses`` and return a :class:`Surface` (DataFrame,
+the core's one plane evaluator (:mod:`valleys.core.plane`) and return a :class:`Surface` (DataFrame,
 ``.npz`` with the directions, figures); :func:`direction` and
 :func:`hessian_directions` make the directions; :func:`parse_grid` reads ``"min:max:num"``.
 """

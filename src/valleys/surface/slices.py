@@ -5,8 +5,8 @@
   biases and other 1-D blocks zeroed by default, as their code does), layer
   normalisation (per block) or none.
 - :func:`hessian_directions` — the top Hessian eigenvectors (thick-restart Lanczos).
-- :func:`line`, :func:`plane`, :func:`plane_through` — slices evaluated through the
-  core's batched ``Landscape.losses``, returned as :class:`Surface` (DataFrame, ``.npz``
+- :func:`line`, :func:`plane`, :func:`plane_through` — slices evaluated by the core's one
+  plane evaluator (:mod:`valleys.core.plane`), returned as :class:`Surface` (DataFrame, ``.npz``
   with the directions, and figures: line, contour/filled contour with log levels, heat
   map, 3-D surface).
 """
@@ -228,34 +228,21 @@ FLAT_LEVEL_HALF_WIDTH = 1e-9
 
 
 # ----------------------------------------------------------------------- evaluation
-AFFINE_CHUNK_ELEMENTS = 2 ** 22
-"""Largest (points x samples x widest layer) block of the affine plane route (32 MiB in
-float64), which bounds its chunk of grid points."""
-
-
 def _evaluate(land, origin: torch.Tensor, D: torch.Tensor, coords: list[np.ndarray], chunk: int) -> np.ndarray:
-    if len(coords) == 2:
-        from .affine import affine_plane_losses, supports_affine_plane
+    """Losses on the grid ``coords`` of origin + x D[0] (+ y D[1]) through the one plane
+    evaluator (:func:`valleys.core.plane.plane_losses`): shape ``(len(y), len(x))`` for a
+    plane, ``(len(x),)`` for a line (a plane with a zero second direction)."""
+    from ..core.plane import plane_losses
 
-        spec = supports_affine_plane(land)
-        if spec is not None:
-            widest = max(max(spec.layer(land.layout.unflatten(origin), k)[0].shape) for k in range(spec.depth))
-            per_point = max(int(X.shape[0]) for X, _ in land.batches) * widest
-            small = max(1, min(chunk, AFFINE_CHUNK_ELEMENTS // max(per_point, 1)))
-            return affine_plane_losses(land, spec, origin, D, coords, small)
-    grids = np.meshgrid(*coords[::-1], indexing="ij")[::-1] if len(coords) == 2 else [coords[0]]
-    flat = [torch.as_tensor(g.ravel(), dtype=land.dtype) for g in grids]
-    n = flat[0].numel()
-    out = torch.empty(n, dtype=torch.float64)
-    with torch.no_grad():
-        for s in range(0, n, chunk):
-            e = min(n, s + chunk)
-            T = origin.expand(e - s, -1).clone()
-            for c, d in zip(flat, D, strict=True):
-                T.addmm_(c[s:e, None], d[None, :])
-            out[s:e] = land.losses(T).to(torch.float64)
-    shape = tuple(len(c) for c in coords[::-1])
-    return out.numpy().reshape(shape)
+    xs = torch.as_tensor(np.asarray(coords[0]), dtype=land.dtype, device=land.device)
+    origin, D = origin.to(land.device), D.to(land.device)
+    if len(coords) == 1:
+        zero = torch.zeros(1, dtype=land.dtype, device=land.device)
+        L = plane_losses(land, origin, D[0], torch.zeros_like(D[0]), xs, zero, chunk=chunk)
+        return L[:, 0].to(torch.float64).cpu().numpy()
+    ys = torch.as_tensor(np.asarray(coords[1]), dtype=land.dtype, device=land.device)
+    L = plane_losses(land, origin, D[0], D[1], xs, ys, chunk=chunk)
+    return L.T.to(torch.float64).cpu().numpy().copy()
 
 
 def _directions(land, theta, directions, normalization, ignore_bias, seed, k) -> tuple[torch.Tensor, dict]:
@@ -316,7 +303,7 @@ def plane(land, theta, /, *, grid="-1:1:51", grid_y=None, directions=None, norma
         directions: (2, d) tensor, ``"hessian"`` (top two eigenvectors) or None for two
             random normalised directions (filter normalisation by default).
         normalization, ignore_bias, seed: of random directions (see :func:`direction`).
-        chunk: points per batched evaluation (``Landscape.losses``).
+        chunk: grid points per batched evaluation (see :func:`valleys.core.plane.plane_losses`).
 
     Example:
         >>> from valleys import Landscape
