@@ -48,6 +48,7 @@ def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GR
         A :class:`~valleys.critical.FinderResult`.
 
     Example:
+        >>> import torch
         >>> from valleys import Landscape
         >>> land = Landscape.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2)
         >>> newton_mr(land, torch.tensor([0.1, -0.05])).theta.abs().max() < 1e-8
@@ -88,6 +89,7 @@ def damped_newton(land, theta0, *, max_iter: int = 200, grad_tol: float = DEFAUL
         A :class:`~valleys.critical.FinderResult`.
 
     Example:
+        >>> import torch
         >>> from valleys import Landscape
         >>> land = Landscape.from_function(lambda t: t[0] ** 2 - t[1] ** 2 + t[1] ** 4, 2)
         >>> [round(x, 8) for x in damped_newton(land, torch.tensor([0.1, 0.6])).theta.tolist()]
