@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
     ("nets", "data"),
     ("curvature",),
+    ("optim",),
     ("train",),
     ("critical",),
     ("paths", "surface", "basins", "expressivity"),

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 
-from .._blas import one_blas_thread
 from .._validation import check_float, check_int
 from ..core import Landscape
 from ..errors import InvalidParameterError, NonConvergenceWarning
 from ..nets.models import mlp_layout, widths_of
+from ..optim import lbfgs, shifted_newton
 from ..results import Record
 
 #: Default absolute gradient-norm tolerance of :func:`train_to_critical`.
@@ -55,9 +54,10 @@ class TrainedCritical(Record):
 def train_to_critical(land: Landscape, theta0: torch.Tensor, *, grad_tol: float = TRAIN_GRAD_TOL,
                       max_iter: int = 5000, max_newton: int = 50, damping: float = 1e-8,
                       warn: bool = True) -> TrainedCritical:
-    """Find a critical point near ``theta0``: SciPy L-BFGS, then Newton steps on the dense Hessian.
+    """Find a critical point near ``theta0``: L-BFGS, then Newton steps on the dense Hessian.
 
-    Newton steps solve (H + mu max|H_ii| I) delta = -g (damped Newton); a step is kept
+    L-BFGS is :func:`valleys.optim.lbfgs` (SciPy engine); the Newton steps
+    (:func:`valleys.optim.shifted_newton`) solve (H + mu max|H_ii| I) delta = -g; a step is kept
     when it lowers the loss or ||g||, and mu shrinks tenfold after a kept step and grows
     tenfold after a rejected one.
 
@@ -84,11 +84,12 @@ def train_to_critical(land: Landscape, theta0: torch.Tensor, *, grad_tol: float 
         value, g = land.loss_and_grad(torch.as_tensor(x, dtype=land.dtype))
         return float(value), g.detach().numpy().astype(np.float64)
 
-    opts = {"maxiter": max_iter, "gtol": grad_tol / 10, "ftol": 0.0, "maxcor": 30}
-    with one_blas_thread():
-        res = minimize(fun, theta0.detach().double().numpy(), jac=True, method="L-BFGS-B", options=opts)
+    res = lbfgs(fun, theta0.detach().double().numpy(), max_iter=max_iter, grad_tol=grad_tol / 10,
+                value_tol=0.0, history_size=30)
     theta = torch.as_tensor(res.x, dtype=land.dtype)
-    theta, steps = _newton_polish(land, theta, grad_tol, max_newton, damping)
+    polish = shifted_newton(land.loss_and_grad, land.hessian, theta, grad_tol=grad_tol,
+                            max_trials=max_newton, damping=damping)
+    theta, steps = polish.x, polish.steps
     value, g = land.loss_and_grad(theta)
     gnorm = float(g.norm())
     converged = gnorm <= grad_tol
@@ -96,25 +97,7 @@ def train_to_critical(land: Landscape, theta0: torch.Tensor, *, grad_tol: float 
         msg = (f"train_to_critical stopped at ||grad|| = {gnorm:.3g} > grad_tol = {grad_tol:g}. "
                f"Raise max_iter or max_newton, or loosen grad_tol.")
         warnings.warn(msg, NonConvergenceWarning, stacklevel=2)
-    return TrainedCritical(theta, float(value), gnorm, converged, int(res.nit), steps, grad_tol)
-
-
-def _newton_polish(land, theta, grad_tol, max_newton, damping):
-    """Damped Newton: (H + mu I) delta = -g, accepted when the loss or ||g|| decreases."""
-    value, g = land.loss_and_grad(theta)
-    steps, mu = 0, damping
-    eye = torch.eye(land.dim, dtype=land.dtype)
-    while steps < max_newton and float(g.norm()) > grad_tol:
-        H = land.hessian(theta)
-        scale = float(H.diagonal().abs().max()) or 1.0
-        delta = torch.linalg.lstsq(H + mu * scale * eye, -g[:, None], driver="gelsd").solution[:, 0]
-        new_value, new_g = land.loss_and_grad(theta + delta)
-        steps += 1
-        if float(new_value) < float(value) or float(new_g.norm()) < float(g.norm()):
-            theta, value, g, mu = theta + delta, new_value, new_g, mu / 10
-        else:
-            mu = max(mu, 1e-12) * 10
-    return theta, steps
+    return TrainedCritical(theta, float(value), gnorm, converged, res.iterations, steps, grad_tol)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -8,32 +8,22 @@ r"""Newton-type saddle finders: they converge to critical points of any index.
   with the dense Hessian, :math:`s = -(H^2 + \mu I)^{-1} H g`, with the damping
   :math:`\mu` adapted after every step (small d only).
 
-Both stop with the finders' shared rule (see :mod:`valleys.critical.result`).
+Both stop with the finders' shared rule (see :mod:`valleys.critical.result`); the iterations
+are :func:`valleys.optim.newton_mr` and :func:`valleys.optim.newton_lm` on the landscape.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import scipy.sparse.linalg
-import torch
-
+from .. import optim
 from .._validation import check_float, check_int
 from .result import (
     DEFAULT_GRAD_TOL,
-    GRADIENT_TOLERANCE,
-    MAX_ITERATIONS,
-    STALLED,
     FinderResult,
     History,
     check_iterations,
     start_point,
     tolerance,
 )
-
-#: Armijo constant of the Newton-MR line search on ||grad||^2.
-ARMIJO = 1e-4
-#: Largest number of step halvings in one line search.
-MAX_BACKTRACKS = 40
 
 
 def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GRAD_TOL,
@@ -42,7 +32,8 @@ def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GR
 
     The line search accepts the largest :math:`\alpha \in \{1, 1/2, \dots\}` with
     :math:`\|g(\theta + \alpha s)\|^2 \le \|g\|^2 + 2 \rho \alpha \langle s, H g\rangle`
-    (:math:`\rho` = ``ARMIJO``); when none of ``MAX_BACKTRACKS`` halvings is accepted the
+    (:math:`\rho` = :data:`valleys.optim.newton.ARMIJO`); when none of
+    :data:`~valleys.optim.newton.MAX_BACKTRACKS` halvings is accepted the
     run ends with reason ``"stalled"``.
 
     Args:
@@ -57,6 +48,7 @@ def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GR
         A :class:`~valleys.critical.FinderResult`.
 
     Example:
+        >>> import torch
         >>> from valleys import Landscape
         >>> land = Landscape.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2)
         >>> newton_mr(land, torch.tensor([0.1, -0.05])).theta.abs().max() < 1e-8
@@ -69,38 +61,11 @@ def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GR
         minres_maxiter, "minres_maxiter", where, min_val=1)
     theta = start_point(land, theta0)
     tol = tolerance(land, theta, grad_tol, where)
-    hist, reason = History(), MAX_ITERATIONS
-    for _ in range(max_iter + 1):
-        value, g = land.loss_and_grad(theta)
-        hist.record(value, g.norm())
-        if float(g.norm()) <= tol:
-            reason = GRADIENT_TOLERANCE
-            break
-        if len(hist.loss) > max_iter:
-            break
-        new = _mr_step(land, theta, g, minres_rtol, inner)
-        if new is None:
-            reason = STALLED
-            break
-        theta = new
-    return hist.result(land, theta, reason, tol, where)
-
-
-def _mr_step(land, theta, g, rtol, maxiter):
-    op = land.operator(theta)
-    g_np = g.detach().numpy().astype(np.float64)
-    s_np, _ = scipy.sparse.linalg.minres(op, -g_np, rtol=rtol, maxiter=maxiter)
-    s = torch.from_numpy(s_np).to(land.dtype)
-    slope = float(s @ land.hvp(theta, g))
-    g2 = float(g @ g)
-    alpha = 1.0
-    for _ in range(MAX_BACKTRACKS):
-        trial = theta + alpha * s
-        gt = land.grad(trial)
-        if torch.isfinite(gt).all() and float(gt @ gt) <= g2 + 2 * ARMIJO * alpha * min(slope, 0.0):
-            return None if torch.equal(trial, theta) else trial
-        alpha *= 0.5
-    return None
+    hist = History()
+    out = optim.newton_mr(land.loss_and_grad, land.grad, land.hvp, land.operator, theta, grad_tol=tol,
+                          max_iter=max_iter, minres_rtol=minres_rtol, minres_maxiter=inner,
+                          callback=lambda x, value, g: hist.record(value, g.norm()))
+    return hist.result(land, out.x, out.reason, tol, where)
 
 
 def damped_newton(land, theta0, *, max_iter: int = 200, grad_tol: float = DEFAULT_GRAD_TOL,
@@ -124,6 +89,7 @@ def damped_newton(land, theta0, *, max_iter: int = 200, grad_tol: float = DEFAUL
         A :class:`~valleys.critical.FinderResult`.
 
     Example:
+        >>> import torch
         >>> from valleys import Landscape
         >>> land = Landscape.from_function(lambda t: t[0] ** 2 - t[1] ** 2 + t[1] ** 4, 2)
         >>> [round(x, 8) for x in damped_newton(land, torch.tensor([0.1, 0.6])).theta.tolist()]
@@ -134,27 +100,8 @@ def damped_newton(land, theta0, *, max_iter: int = 200, grad_tol: float = DEFAUL
     damping = check_float(damping, "damping", where, min_val=0.0, open_min=True)
     theta = start_point(land, theta0)
     tol = tolerance(land, theta, grad_tol, where)
-    hist, reason, mu = History(), MAX_ITERATIONS, None
-    value, g = land.loss_and_grad(theta)
-    hist.record(value, g.norm())
-    for _ in range(max_iter):
-        if float(g.norm()) <= tol:
-            reason = GRADIENT_TOLERANCE
-            break
-        lam, V = torch.linalg.eigh(land.hessian(theta, max_dim=max_dim))
-        scale = max(1.0, float(lam.abs().max()) ** 2)
-        mu = damping * scale if mu is None else mu
-        accepted = False
-        while mu <= 1e16 * scale and not accepted:
-            s = -V @ ((lam / (lam ** 2 + mu)) * (V.T @ g))
-            v_new, g_new = land.loss_and_grad(theta + s)
-            accepted = bool(torch.isfinite(g_new).all()) and float(g_new.norm()) < float(g.norm())
-            mu = mu / 3 if accepted else mu * 3
-        if not accepted:
-            reason = STALLED
-            break
-        theta, value, g = theta + s, v_new, g_new
-        hist.record(value, g.norm())
-    else:
-        reason = GRADIENT_TOLERANCE if float(g.norm()) <= tol else MAX_ITERATIONS
-    return hist.result(land, theta, reason, tol, where)
+    hist = History()
+    out = optim.newton_lm(land.loss_and_grad, lambda x: land.hessian(x, max_dim=max_dim), theta,
+                          grad_tol=tol, max_iter=max_iter, damping=damping,
+                          callback=lambda x, value, g: hist.record(value, g.norm()))
+    return hist.result(land, out.x, out.reason, tol, where)

@@ -4,7 +4,8 @@ The batched twin of :func:`valleys.critical.damped_newton` for multi-start searc
 small landscapes: the Hessians of all starts are formed in one vmapped call, each
 iteration tries one step :math:`s = -(H^2 + \mu I)^{-1} H g` per start, and each start keeps
 its own damping :math:`\mu` (divided by 3 after an accepted step, which must lower
-:math:`\|g\|`, multiplied by 3 after a rejected one).
+:math:`\|g\|`, multiplied by 3 after a rejected one). The iteration is
+:func:`valleys.optim.newton_lm_batch`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch.func import vmap
 
 from .._validation import check_float
 from ..errors import ShapeError
+from ..optim import newton_lm_batch
 from ..results import Record
 from .result import DEFAULT_GRAD_TOL, check_iterations
 
@@ -80,25 +82,7 @@ def damped_newton_batch(land, thetas, *, max_iter: int = 200,
         raise ShapeError(msg)
     hessians = vmap(lambda th: land.hessian(th, max_dim=max_dim))
     tol = grad_tol * land.losses(T).abs().clamp_min(1.0)
-    g = land.grads(T)
-    mu = torch.full((T.shape[0],), -1.0, dtype=T.dtype)
-    stalled = torch.zeros(T.shape[0], dtype=torch.bool)
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        active = (g.norm(dim=1) > tol) & ~stalled
-        if not bool(active.any()):
-            iterations -= 1
-            break
-        lam, V = torch.linalg.eigh(hessians(T))
-        scale = lam.abs().amax(dim=1).square().clamp_min(1.0)
-        mu = torch.where(mu < 0, damping * scale, mu)
-        coef = lam / (lam.square() + mu[:, None])
-        s = -torch.einsum("bij,bj->bi", V, coef * torch.einsum("bji,bj->bi", V, g))
-        g_new = land.grads(T + s)
-        ok = active & torch.isfinite(g_new).all(dim=1) & (g_new.norm(dim=1) < g.norm(dim=1))
-        T = torch.where(ok[:, None], T + s, T)
-        g = torch.where(ok[:, None], g_new, g)
-        mu = torch.where(ok, mu / 3, torch.where(active, mu * 3, mu))
-        stalled = stalled | (mu > 1e16 * scale)
+    T, g, stalled, iterations = newton_lm_batch(land.grads, hessians, T, grad_tol=tol, max_iter=max_iter,
+                                                damping=damping)
     gn = g.norm(dim=1)
     return BatchNewton(T, land.losses(T), gn, gn <= tol, stalled & (gn > tol), tol, iterations)

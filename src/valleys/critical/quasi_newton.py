@@ -1,6 +1,7 @@
 r"""L-BFGS on the loss (finds minima) and on the squared gradient norm (finds any critical point).
 
-Both run SciPy's L-BFGS-B (no bounds) on float64 NumPy copies of theta and stop with the
+Both run :func:`valleys.optim.lbfgs` (SciPy engine, no bounds) on float64 NumPy copies
+of theta and stop with the
 finders' shared rule :math:`\|\nabla L\| \le \text{grad\_tol}\cdot\max(1, |L(\theta_0)|)`
 (checked in the callback, which ends the run).
 """
@@ -8,11 +9,10 @@ finders' shared rule :math:`\|\nabla L\| \le \text{grad\_tol}\cdot\max(1, |L(\th
 from __future__ import annotations
 
 import numpy as np
-import scipy.optimize
 import torch
 
-from .._blas import one_blas_thread
 from .._validation import check_int
+from ..optim import lbfgs as _lbfgs
 from .result import (
     DEFAULT_GRAD_TOL,
     GRADIENT_TOLERANCE,
@@ -28,7 +28,7 @@ from .result import (
 
 def lbfgs(land, theta0, *, max_iter: int = 1000, grad_tol: float = DEFAULT_GRAD_TOL,
           history_size: int = 20) -> FinderResult:
-    """Minimise L by L-BFGS (SciPy L-BFGS-B, no bounds, with its line search).
+    """Minimise L by L-BFGS (:func:`valleys.optim.lbfgs`: SciPy engine, no bounds, with its line search).
 
     Args:
         land: a :class:`~valleys.Landscape`.
@@ -107,16 +107,9 @@ def _run(land, theta0, fun, where, max_iter, grad_tol, history_size) -> FinderRe
         state["done"] = gnorm <= tol
         return state["done"]
 
-    def callback(intermediate_result):
-        if observe(intermediate_result.x):
-            raise StopIteration
-
     if not observe(state["x"]):
-        with one_blas_thread():
-            out = scipy.optimize.minimize(fun, state["x"], jac=True, method="L-BFGS-B",
-                                          callback=callback,
-                                          options={"maxiter": max_iter, "maxcor": history_size,
-                                                   "ftol": 0.0, "gtol": 0.0, "maxfun": 20 * max_iter})
+        out = _lbfgs(fun, state["x"], max_iter=max_iter, history_size=history_size, grad_tol=0.0,
+                     value_tol=0.0, max_fun=20 * max_iter, callback=observe)
         if not state["done"] and not np.array_equal(out.x, state["x"]):
             observe(out.x)
     reason = GRADIENT_TOLERANCE if state["done"] else (

@@ -19,6 +19,7 @@ from .._validation import check_bool, check_choice, check_float, check_generator
 from ..core import Landscape
 from ..core.landscape import _autograd_on
 from ..errors import InvalidParameterError
+from ..optim import lbfgs
 from ._common import (
     DEFAULT_BLOWUP,
     DIVERGED,
@@ -74,11 +75,6 @@ class TrainResult:
     def to_frame(self) -> pd.DataFrame:
         """The history DataFrame."""
         return self.history.copy()
-
-
-class _Stop(Exception):  # noqa: N818 - control flow out of torch's L-BFGS closure
-    def __init__(self, reason: str):
-        self.reason = reason
 
 
 def fit(model: Landscape | nn.Module, data=None, *, loss: str = "mse", method: str = "gd",
@@ -239,41 +235,28 @@ def _first_order(run, theta, mask, method, lr, momentum, nesterov, schedule, bat
 
 
 def _lbfgs(run, theta, mask, lr, history_size, progress) -> TrainResult:
+    """torch's strong-Wolfe L-BFGS (:func:`valleys.optim.lbfgs`, ``engine="torch"``) on the
+    masked parameters; one step is one function evaluation, checked by ``run``."""
     land = run.land
-    frozen = theta.detach().clone()
-    leaf = theta.detach().clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([leaf], lr=lr, max_iter=max(run.steps, 1), max_eval=max(run.steps, 1),
-                            tolerance_grad=run.grad_tol, tolerance_change=0.0,
-                            history_size=history_size, line_search_fn="strong_wolfe")
-    count = {"evals": 0}
     pbar = bar(run.steps, "fit (lbfgs)", progress)
+    state = {"evals": 0, "reason": STEPS_DONE}
 
-    def closure():
-        with torch.no_grad():  # frozen blocks stay at their start values
-            leaf.copy_(torch.where(mask.bool(), leaf, frozen))
-        value, g = land.loss_and_grad(leaf.detach())
-        g = g * mask
-        step = count["evals"]
-        count["evals"] += 1
+    def check(x, value, g):
+        step = state["evals"]
+        state["evals"] += 1
         pbar.update(1)
-        reason = run.check(step, leaf.detach(), float(value), float(g.norm()), lr)
+        reason = run.check(step, x, float(value), float(g.norm()), lr)
         if reason is not None:
-            raise _Stop(reason)
-        leaf.grad = g
-        return value
+            state["reason"] = reason
+        return reason is not None
 
-    reason = STEPS_DONE
     with _autograd_on():
-        try:
-            if run.steps > 0:
-                opt.step(closure)
-            else:
-                closure()
-        except _Stop as stop:
-            reason = stop.reason
+        out = lbfgs(land.loss_and_grad, theta, engine="torch", max_iter=run.steps, max_fun=max(run.steps, 1),
+                    lr=lr, grad_tol=run.grad_tol, value_tol=0.0, history_size=history_size, mask=mask,
+                    callback=check)
     pbar.close()
-    theta = torch.where(mask.bool(), leaf.detach(), frozen)
-    steps = max(count["evals"] - 1, 0)
+    theta, reason = out.x, state["reason"]
+    steps = max(out.evaluations - 1, 0)
     if reason == STEPS_DONE:  # torch stops on its own tolerances too: say which
         g = land.grad(theta) * mask
         if float(g.norm()) <= run.grad_tol:

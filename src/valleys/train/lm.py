@@ -12,26 +12,27 @@ damping follows Nielsen's rule: after an accepted step with gain ratio ρ,
 :math:`\mu \leftarrow \mu \max(1/3, 1 - (2\rho - 1)^3)`; after a rejected one
 :math:`\mu \leftarrow \nu\mu, \nu \leftarrow 2\nu`. Near a zero-loss point with K of full
 rank the steps converge quadratically, which first-order methods on ill-conditioned
-features (wide sigmoid layers) do not reach in any practical budget.
+features (wide sigmoid layers) do not reach in any practical budget. The iteration is
+:func:`valleys.optim.gauss_newton_lm`; this module supplies the residuals, the Gram matrix
+and the stopping rules of :func:`valleys.train.fit`.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch.func import vjp
 
 from ..curvature.ntk import gram_function
 from ..errors import InvalidParameterError
-from ._common import NO_PROGRESS, STEPS_DONE, bar
+from ..optim.newton import GN_DAMPING, MAX_DAMPING, gauss_newton_lm
+from ._common import STEPS_DONE, bar
 
 #: Loss names Levenberg–Marquardt accepts, with c in L = c s ||r||^2.
 LM_LOSSES = {"squared": 1.0, "half_squared": 0.5}
 #: Initial damping relative to the largest diagonal entry of K.
-LM_DAMPING = 1e-3
+LM_DAMPING = GN_DAMPING
 #: Damping (relative to max diag K) above which no step can make progress.
-LM_MAX_DAMPING = 1e16
+LM_MAX_DAMPING = MAX_DAMPING
 
 
 def check_lm_loss(land, where: str) -> float:
@@ -59,42 +60,7 @@ def levenberg_marquardt(run, theta: torch.Tensor, mask: torch.Tensor, c: float, 
         out, pull = vjp(lambda s: land.outputs(s).reshape(-1), t)
         return out - Y, pull
 
-    r, pull = residual(theta)
-    value = weight * float(r @ r)
-    gnorm = float((2 * weight * pull(r)[0] * mask).norm())
-    reason, step, mu, nu = run.check(0, theta, value, gnorm, 0.0), 0, None, 2.0
     with bar(run.steps, "fit (lm)", progress) as pbar:
-        while reason is None and step < run.steps:
-            K = gram(theta)
-            top = max(float(K.diagonal().max()), torch.finfo(K.dtype).tiny)
-            if not math.isfinite(top):  # a non-finite Jacobian: no step can be trusted
-                reason = NO_PROGRESS
-                break
-            mu = LM_DAMPING * top if mu is None else mu
-            ceiling = LM_MAX_DAMPING * top
-            eye = torch.eye(K.shape[0], dtype=K.dtype)
-            accepted = False
-            while not accepted and step < run.steps and mu <= ceiling:
-                step += 1
-                pbar.update(1)
-                chol, info = torch.linalg.cholesky_ex(K + mu * eye)
-                if int(info) != 0:
-                    mu, nu = mu * nu, nu * 2
-                    continue
-                u = torch.cholesky_solve(r[:, None], chol)[:, 0]
-                delta = -pull(u)[0] * mask
-                model = r - K @ u
-                predicted = value - weight * float(model @ model)
-                r_new, pull_new = residual(theta + delta)
-                new = weight * float(r_new @ r_new)
-                rho = (value - new) / predicted if predicted > 0 and math.isfinite(new) else -1.0
-                if rho > 0:
-                    theta, r, pull, value = theta + delta, r_new, pull_new, new
-                    mu, nu, accepted = mu * max(1 / 3, 1 - (2 * rho - 1) ** 3), 2.0, True
-                else:
-                    mu, nu = mu * nu, nu * 2
-            gnorm = float((2 * weight * pull(r)[0] * mask).norm())
-            reason = run.check(step, theta, value, gnorm, mu)
-            if reason is None and not accepted and mu > ceiling:
-                reason = NO_PROGRESS
+        theta, reason, step, mu = gauss_newton_lm(residual, gram, theta, mask, weight, max_steps=run.steps,
+                                                  check=run.check, on_trial=lambda: pbar.update(1))
     return run.result(theta, reason or STEPS_DONE, step, "lm", mu or 0.0)

@@ -18,13 +18,13 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
 import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
 from ...literature.venturi2019 import a4_path, gram
 from ...nets import two_layer
+from ...optim import lbfgs
 from ...paths import certify
 from ...record import Measurement
 from ..common import figure, progress
@@ -115,8 +115,7 @@ def _lbfgs(land, theta0: torch.Tensor) -> float:
         v, g = land.loss_and_grad(torch.as_tensor(x))
         return float(v), g.numpy().astype(np.float64)
 
-    res = scipy.optimize.minimize(fg, theta0.numpy(), jac=True, method="L-BFGS-B",
-                                  options={"maxiter": 2000, "gtol": 1e-12, "ftol": 1e-15})
+    res = lbfgs(fg, theta0.numpy(), max_iter=2000, grad_tol=1e-12, value_tol=1e-15)
     return float(land.loss(torch.as_tensor(res.x)))
 
 

@@ -2,28 +2,26 @@
 
 The source string (the toys ``sun-toy-uv``, ``sun-toy-relu``, ``sun-single-point`` and the
 neurons of Sec. 4), and for ``sun-exponential-neuron`` and ``sun-requ`` (one module each in this
-package): SciPy's L-BFGS from a start, and the SUN-T4.3 (regularised one-layer ReQU network)
+package): L-BFGS from a start (:func:`valleys.optim.lbfgs`), and the SUN-T4.3 (regularised one-layer ReQU network)
 objective with its analytic gradient (``requ_fun_grad``) and predictions.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit
 
-from ..._blas import one_blas_thread
+from ...optim import lbfgs as optim_lbfgs
 
 SOURCE_001 = "001 Prado, survey of Sun et al., 'The global landscape of neural networks'"
 
 
 def lbfgs(fun_grad, theta0: np.ndarray, *, maxiter: int, gtol: float) -> tuple[np.ndarray, float, float]:
-    """SciPy L-BFGS-B on an analytic ``fun_grad(theta) -> (value, gradient)``; returns the end
-    point, its value and its gradient norm."""
-    with one_blas_thread():
-        res = minimize(fun_grad, theta0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": maxiter, "maxfun": 2 * maxiter, "gtol": gtol, "ftol": 0.0,
-                                "maxcor": 20, "maxls": 30})
+    """L-BFGS (:func:`valleys.optim.lbfgs`, SciPy engine: 20 pairs, 30 line-search steps,
+    2 x maxiter evaluations, no value tolerance) on an analytic ``fun_grad(theta) -> (value,
+    gradient)``; returns the end point, its value and its gradient norm."""
+    res = optim_lbfgs(fun_grad, theta0, max_iter=maxiter, max_fun=2 * maxiter, grad_tol=gtol, value_tol=0.0,
+                      history_size=20, max_linesearch=30)
     value, g = fun_grad(res.x)
     return res.x, float(value), float(np.linalg.norm(g))
 

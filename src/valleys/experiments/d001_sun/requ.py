@@ -67,6 +67,7 @@ from scipy.special import expit
 from ..._validation import check_rng
 from ...core import Landscape
 from ...critical import classify, deduplicate
+from ...optim import newton_lm as optim_newton_lm
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
@@ -155,28 +156,9 @@ def newton_lm(fg, hess, theta: np.ndarray, idx: np.ndarray, *, tol: float, max_i
     the algorithm of :func:`valleys.critical.damped_newton` (step -(H^2 + mu I)^{-1} H g in
     the eigenbasis of H, mu / 3 on a step that lowers ||g||, * 3 otherwise) with the
     analytic Hessian; stops when ||g_idx|| <= tol * max(1, |F|) or when mu exceeds
-    1e16 max(1, ||H||^2)."""
-    t = theta.copy()
-    value, g = fg(t)
-    g = g[idx]
-    mu = None
-    for _ in range(max_iter):
-        if np.linalg.norm(g) <= tol * max(1.0, abs(value)):
-            break
-        lam_h, V = np.linalg.eigh(hess(t)[np.ix_(idx, idx)])
-        scale = max(1.0, float(np.abs(lam_h).max()) ** 2)
-        mu = damping * scale if mu is None else mu
-        accepted = False
-        while mu <= 1e16 * scale and not accepted:
-            trial = t.copy()
-            trial[idx] -= V @ ((lam_h / (lam_h ** 2 + mu)) * (V.T @ g))
-            v_new, g_new = fg(trial)
-            accepted = bool(np.isfinite(g_new).all()) and np.linalg.norm(g_new[idx]) < np.linalg.norm(g)
-            mu = mu / 3 if accepted else mu * 3
-        if not accepted:
-            break
-        t, value, g = trial, v_new, g_new[idx]
-    return t
+    1e16 max(1, ||H||^2). A thin caller of :func:`valleys.optim.newton_lm`."""
+    return optim_newton_lm(fg, hess, theta.copy(), grad_tol=tol, max_iter=max_iter, damping=damping,
+                           idx=idx, relative=True).x
 
 
 def cubic_coefficient(g: np.ndarray, x: np.ndarray, *, grid: int = 3600) -> tuple[float, float]:
