@@ -153,6 +153,22 @@ def test_data_assumptions_theorem5_satisfied_and_violated():
     assert data_assumptions(data.singleton(5, 3).X, data.singleton(5, 3).y).holds("SS-T2")
 
 
+def test_data_assumption_ranks_come_from_matrix_rank_with_their_gap():
+    """Issue 19 item 5: the ranks of SS-T4 and SS-T5 are curvature.matrix_rank's, with the gap."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 5))  # rank 2 < m = 6
+    C = np.vstack([np.eye(3, 5), [[1.0, 1.0, 0.0, 0.0, 0.0]]])  # 4 centres in R^5: rank 3 < k
+    rep = data_assumptions(X, rng.standard_normal(6), centers=C)
+    rank_x, rank_c = rep.ranks["rank X"], rep.ranks["rank C (centres in general position)"]
+    assert (rank_x.count, rank_c.count) == (2, 3) == (np.linalg.matrix_rank(X), np.linalg.matrix_rank(C))
+    assert rank_x.gap_ratio > 1e8 and rank_c.gap_ratio > 1e8 and not rank_x.ambiguous
+    rows = {r["assumption"]: r["value"] for r in rep.rows}
+    assert rows["rank X"] == 2 and rows["rank C (centres in general position)"] == 3
+    assert FullRankCriterion(X[:2], np.ones(2)).rank.count == 2
+    with pytest.raises(DataError, match="gap ratio"):
+        FullRankCriterion(X, np.ones(6))
+
+
 def test_minimal_objective_exact_for_full_rank_and_search_otherwise():
     ds = data.full_rank(4, 6, seed=0)
     assert minimal_objective(ds.X, ds.y, 3).value == 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,8 @@ import valleys.experiments
 import valleys.experiments.params
 import valleys.experiments.result
 import valleys.record
+import valleys.record.jsonio
+import valleys.runs.jsonio
 from valleys.errors import InvalidParameterError, ValleysError
 from valleys.record import Check, Result, Verdict
 from valleys.runs import RunStore, pages, sweep_task
@@ -214,3 +217,58 @@ def test_the_store_runs_anything_with_a_name_params_and_run(tmp_path):
     record = store.execute(Job(), P(), progress=False)
     assert record.status == "passed" and record.experiment == "plain-job"
     assert list(store.load_result(record.run_id).table["value"]) == [2.0]
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "valleys"
+
+
+def _definitions(pattern: str) -> list[str]:
+    return [f"{path.relative_to(SRC)}:{node.name}" for path in sorted(SRC.rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == pattern]
+
+
+def test_one_record_base_and_one_json_converter():
+    """Issue 19 item 5: one ``Record`` base and one converter; the record classes build on it."""
+    from valleys.results import Record, to_jsonable
+
+    assert _definitions("Record") == ["results.py:Record"]
+    assert _definitions("to_jsonable") == ["results.py:to_jsonable"]
+    assert _definitions("_jsonable") == [] and _definitions("jsonable") == []
+    assert all(issubclass(cls, Record) for cls in (Check, Verdict, Result))
+    assert valleys.record.jsonio.to_jsonable is to_jsonable
+    assert valleys.runs.jsonio.to_jsonable is to_jsonable and valleys.runs.jsonio.dumps is valleys.record.jsonio.dumps
+
+
+def test_the_one_converter_makes_every_kind_of_value_plain():
+    import numpy as np
+    import torch
+
+    from valleys.curvature import numerical_rank
+    from valleys.results import to_jsonable
+
+    rank = numerical_rank([2.0, 1.0, 0.0])
+    value = {"path": Path("a") / "b", "set": {3}, "dtype": torch.float32, "t": torch.tensor([1.0, float("nan")]),
+             "scalar": np.float32(0.5), "flag": np.bool_(True), "n": np.int64(2), "rank": rank,
+             "frame": pd.DataFrame({"x": [1.0, float("inf")]}), "series": pd.Series([1, 2]), "other": object}
+    plain = to_jsonable(value)
+    assert plain["path"] == str(Path("a") / "b") and plain["set"] == [3] and plain["dtype"] == "float32"
+    assert plain["t"] == [1.0, "nan"] and plain["scalar"] == 0.5 and plain["flag"] is True and plain["n"] == 2
+    assert plain["rank"] == rank.to_dict() and plain["frame"] == {"x": [1.0, "inf"]} and plain["series"] == [1, 2]
+    assert plain["other"] == str(object)
+    json.dumps(plain, allow_nan=False)
+    assert to_jsonable(float("inf"), strict=False) == math.inf
+    assert to_jsonable(np.arange(6.0), arrays=False).startswith("array(6,)")
+
+
+def test_checks_and_verdicts_are_records_built_with_keywords():
+    import numpy as np
+
+    check = Check(name="c", measured=np.float64(1.0), expected=float("inf"), tolerance=None, passed=np.True_)
+    assert check.passed is True and check.to_dict()["measured"] == 1.0 and check.to_dict()["expected"] == "inf"
+    assert check.to_frame().loc[0, "name"] == "c"
+    with pytest.raises(TypeError):
+        Verdict([check])  # a verdict is built with keywords
+    verdict = Verdict(checks=[check])
+    assert verdict.to_dict(arrays=False)["checks"] == [check.to_dict()]
+    assert Verdict.from_dict(verdict.to_dict()).to_dict() == verdict.to_dict()

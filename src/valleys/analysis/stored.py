@@ -145,8 +145,8 @@ class PreparedAnalysis:
 
 def as_result(res: AnalysisResult) -> Result:
     """An :class:`AnalysisResult` as an experiment :class:`Result` for the run store."""
-    return Result(res.table, Measurement(), res.figures, {"summary": res.summary, **res.metadata},
-                  surfaces=res.surfaces)
+    return Result(table=res.table, verdict=Measurement(), figures=res.figures,
+                  metadata={"summary": res.summary, **res.metadata}, surfaces=res.surfaces)
 
 
 def prepare(params: AnalyzeParams) -> PreparedAnalysis:

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ..curvature import RankResult, matrix_rank
 from ..errors import ShapeError
 from .partition import as_data, as_targets
 
@@ -28,9 +29,14 @@ def angular_bound(d: int) -> float:
 
 @dataclass
 class AssumptionReport:
-    """One row per assumption: theorem, name, measured value, requirement, holds."""
+    """One row per assumption: theorem, name, measured value, requirement, holds.
+
+    ``ranks`` holds the :class:`~valleys.curvature.RankResult` behind each rank row (by
+    assumption name), with the spectral gap that decided it.
+    """
 
     rows: list[dict]
+    ranks: dict[str, RankResult] = field(default_factory=dict)
 
     def holds(self, theorem: str) -> bool:
         """Whether every assumption of ``theorem`` (``"SS-T2"``, ...) holds."""
@@ -59,15 +65,16 @@ def data_assumptions(X, y, *, centers=None, rank_rtol: float = 1e-10) -> Assumpt
         X: Data ``(m, d)``; y: targets ``(m,)``.
         centers: Optional cluster centres ``(k, d)``; each point is assigned to its
             nearest centre and ``delta_j`` is the largest distance to centre j.
-        rank_rtol: Relative singular-value threshold of the rank.
+        rank_rtol: Relative singular-value threshold of the rank of X (the ``"relative"``
+            policy of :func:`~valleys.curvature.matrix_rank`).
 
     Returns:
-        An :class:`AssumptionReport`.
+        An :class:`AssumptionReport` (its ``ranks`` hold each rank with its gap).
     """
     Xa = as_data(X, "data_assumptions")
     ya = as_targets(y, len(Xa), "data_assumptions")
     m, d = Xa.shape
-    rows = []
+    rows, ranks = [], {}
 
     def add(theorem, name, value, required, holds):
         rows.append({"theorem": theorem, "assumption": name, "value": value, "required": required,
@@ -77,19 +84,20 @@ def data_assumptions(X, y, *, centers=None, rank_rtol: float = 1e-10) -> Assumpt
     add("SS-T2", "every x_t is a singleton", int((nnz == 1).sum()), f"== {m}", (nnz == 1).all())
     norms = np.linalg.norm(Xa, axis=1)
     add("SS-T3", "max ||x_t||", float(norms.max()), "<= 1", norms.max() <= 1.0)
-    s = np.linalg.svd(Xa, compute_uv=False)
-    rank = int((s > rank_rtol * s[0]).sum())
-    add("SS-T4", "rank X", rank, f"== m = {m}", rank == m)
+    ranks["rank X"] = matrix_rank(Xa, tau=rank_rtol, warn=False)
+    add("SS-T4", "rank X", ranks["rank X"].count, f"== m = {m}", ranks["rank X"].count == m)
     if centers is not None:
         C = np.asarray(centers.detach().cpu() if hasattr(centers, "detach") else centers, dtype=np.float64)
         if C.ndim != 2 or C.shape[1] != d:
             msg = f"centers of data_assumptions must have shape (k, {d}). Got {C.shape}."
             raise ShapeError(msg)
-        _clusters(Xa, ya, C, add)
-    return AssumptionReport(rows)
+        ranks.update(_clusters(Xa, ya, C, add))
+    return AssumptionReport(rows, ranks)
 
 
-def _clusters(X, y, C, add) -> None:
+def _clusters(X, y, C, add) -> dict[str, RankResult]:
+    """Add the SS-T5 rows; returns the rank of the centres (NumPy's default threshold,
+    ``max(k, d) eps sigma_max``) by its assumption name."""
     m, d = X.shape
     k = len(C)
     dist = np.linalg.norm(X[:, None, :] - C[None, :, :], axis=2)  # (m, k)
@@ -106,8 +114,8 @@ def _clusters(X, y, C, add) -> None:
     add("SS-T5", "max delta_j / ||c_j||", ratio, f"<= 2 sin(sqrt(2 pi)/(16 d sqrt d)) = {bound:.4g}",
         ratio <= bound)
     add("SS-T5", "min ||c_j|| (the constant c)", float(cnorm.min()), "> 0", cnorm.min() > 0)
-    add("SS-T5", "rank C (centres in general position)", int(np.linalg.matrix_rank(C)), f"== k = {k}",
-        np.linalg.matrix_rank(C) == k)
+    rank_c = matrix_rank(C, tau=max(C.shape) * float(np.finfo(C.dtype).eps), warn=False)
+    add("SS-T5", "rank C (centres in general position)", rank_c.count, f"== k = {k}", rank_c.count == k)
     gamma = 0.0
     for j in range(k):
         idx = np.flatnonzero(assign == j)
@@ -117,3 +125,4 @@ def _clusters(X, y, C, add) -> None:
             off = dx > 0
             gamma = max(gamma, float((dy[off] / dx[off]).max(initial=0.0)))
     add("SS-T5", "within-cluster Lipschitz constant gamma (finite)", gamma, "finite", np.isfinite(gamma))
+    return {"rank C (centres in general position)": rank_c}

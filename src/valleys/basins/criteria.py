@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from ..curvature import matrix_rank
 from ..errors import DataError
 from .partition import as_data, as_targets
 
@@ -168,10 +169,11 @@ class FullRankCriterion:
         self.X = as_data(X, "FullRankCriterion")
         self.y = as_targets(y, len(self.X), "FullRankCriterion")
         self.m = len(self.X)
-        s = np.linalg.svd(self.X, compute_uv=False)
-        rank = int((s > rank_rtol * s[0]).sum())
-        if rank != self.m:
-            msg = (f"The full-rank criterion needs rank X = m = {self.m} (so m <= d); X has rank {rank}. "
+        #: rank X (``"relative"`` policy, ``tau = rank_rtol``) with the gap that decides it
+        self.rank = matrix_rank(self.X, tau=rank_rtol, warn=False)
+        if self.rank.count != self.m:
+            msg = (f"The full-rank criterion needs rank X = m = {self.m} (so m <= d); X has rank "
+                   f"{self.rank.count} (gap ratio {self.rank.gap_ratio:.3g} at the cut). "
                    f"Use the exact basin values (method='qp') instead.")
             raise DataError(msg)
         self.sign_y = np.sign(self.y).astype(np.int64)

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.stats import beta
 
 from .._validation import check_choice, check_float, check_int, check_rng
+from ..curvature import matrix_rank
 from ..errors import InvalidParameterError
 from .criteria import FullRankCriterion, SingletonCriterion
 from .partition import BasinPattern, as_data, as_targets, check_widths
@@ -83,8 +84,7 @@ def detect_method(X: np.ndarray, rank_rtol: float = 1e-10) -> str:
     """``"singleton"`` if every row has one nonzero, ``"full_rank"`` if rank X = m, else ``"qp"``."""
     if ((X != 0).sum(axis=1) == 1).all():
         return "singleton"
-    s = np.linalg.svd(X, compute_uv=False)
-    return "full_rank" if int((s > rank_rtol * s[0]).sum()) == len(X) else "qp"
+    return "full_rank" if matrix_rank(X, tau=rank_rtol, warn=False).count == len(X) else "qp"
 
 
 def initial_basin_quality(X, y, widths, draws: int, init: str = "gaussian", seed=0, *,

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from scipy.optimize import linprog
 
+from ..curvature import numerical_rank
 from ..errors import DataError, InvalidParameterError, NonFiniteError, ShapeError
 
 
@@ -171,9 +172,10 @@ def empty_neurons(pattern: BasinPattern, X: np.ndarray, tol: float) -> list[int]
 
 
 def row_space(X: np.ndarray, rtol: float) -> np.ndarray:
-    """Orthonormal basis ``(d, r)`` of the row space of X (singular values > rtol·σ_max)."""
+    """Orthonormal basis ``(d, r)`` of the row space of X (singular values > rtol·σ_max: the
+    ``"relative"`` rank of :func:`~valleys.curvature.numerical_rank`)."""
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
-    r = int((s > rtol * s[0]).sum())
+    r = numerical_rank(s, tau=rtol, shape=X.shape, warn=False).count
     return Vt[:r].T
 
 

@@ -70,7 +70,7 @@ DEFAULT_PROBE_DIRECTIONS = 64
 DEFAULT_MAX_DIM = 6000
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class Probe(Record):
     """Loss changes along null-space directions of the Hessian.
 
@@ -95,7 +95,7 @@ class Probe(Record):
     best_step: float
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class CriticalPoint(Record):
     """The class of a point and the numbers behind it.
 
@@ -433,8 +433,8 @@ def probe_null_space(land, theta: torch.Tensor, null: torch.Tensor, *,
     change = torch.nan_to_num(change, nan=math.inf)
     lo, hi = float(change.min()), float(change.max())
     best = int(torch.argmin(change.min(dim=1).values))
-    return Probe(steps, U.shape[1], lo, hi, tolerance, lo < -tolerance, hi > tolerance,
-                 float(signed[best].abs()))
+    return Probe(steps=steps, n_directions=U.shape[1], min_change=lo, max_change=hi, tolerance=tolerance,
+                 descent=lo < -tolerance, ascent=hi > tolerance, best_step=float(signed[best].abs()))
 
 
 def _directions(null: torch.Tensor, n_max: int, seed: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ from ..errors import ShapeError
 from ..results import Record
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class Clusters(Record):
     """Distinct points among many.
 
@@ -61,4 +61,4 @@ def deduplicate(points, *, tol: float = 1e-6) -> Clusters:
         labels[(labels < 0) & (D[first] <= tol)] = len(reps)
         reps.append(first)
     counts = torch.bincount(labels, minlength=len(reps))
-    return Clusters(P[reps], labels, counts, tol)
+    return Clusters(representatives=P[reps], labels=labels, counts=counts, tol=tol)

@@ -80,7 +80,7 @@ def gradient_descent(land, theta0, *, lr: float, max_iter: int = 10_000,
     return hist.result(land, theta, reason, tol, where)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class BatchDescent(Record):
     """The end of many gradient-descent runs advanced together.
 
@@ -165,8 +165,9 @@ def gradient_descent_batch(land, thetas, *, lr: float, steps: int,
     losses = land.losses(T)
     gnorms = land.grads(T).norm(dim=1)
     traj = torch.stack(frames) if frames else torch.zeros(0, *T.shape, dtype=T.dtype)
-    return BatchDescent(T, losses, gnorms, diverged_at >= 0, diverged_at, taken, lr, blowup,
-                        traj, np.asarray(recorded, dtype=int))
+    return BatchDescent(thetas=T, losses=losses, grad_norms=gnorms, diverged=diverged_at >= 0,
+                        diverged_at=diverged_at, steps=taken, lr=lr, blowup=blowup, trajectory=traj,
+                        recorded_steps=np.asarray(recorded, dtype=int))
 
 
 def armijo_descent_batch(land, thetas, *, lr: float, steps: int, armijo: float = 1e-4,
@@ -223,5 +224,7 @@ def armijo_descent_batch(land, thetas, *, lr: float, steps: int, armijo: float =
         value = torch.where(accept, new, value)
         step = torch.where(accept, step * grow, step)
     never = torch.zeros(T.shape[0], dtype=torch.bool)
-    return BatchDescent(T, value, land.grads(T).norm(dim=1), never, torch.full_like(never, -1, dtype=torch.long),
-                        steps, lr, math.inf, torch.zeros(0, *T.shape, dtype=T.dtype), np.zeros(0, dtype=int))
+    return BatchDescent(thetas=T, losses=value, grad_norms=land.grads(T).norm(dim=1), diverged=never,
+                        diverged_at=torch.full_like(never, -1, dtype=torch.long), steps=steps, lr=lr,
+                        blowup=math.inf, trajectory=torch.zeros(0, *T.shape, dtype=T.dtype),
+                        recorded_steps=np.zeros(0, dtype=int))

@@ -32,7 +32,7 @@ STALLED = "stalled"
 DIVERGED = "diverged"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, kw_only=True)
 class FinderResult(Record):
     """The end point of a critical-point search and how the search went.
 
@@ -112,5 +112,6 @@ class History:
     def result(self, land, theta: torch.Tensor, reason: str, tol: float,
                method: str) -> FinderResult:
         value, g = land.loss_and_grad(theta)
-        return FinderResult(theta.detach().clone(), float(value), float(g.norm()),
-                            max(len(self.loss) - 1, 0), reason, self.frame(), tol, method)
+        return FinderResult(theta=theta.detach().clone(), loss=float(value), grad_norm=float(g.norm()),
+                            iterations=max(len(self.loss) - 1, 0), reason=reason, history=self.frame(),
+                            tolerance=tol, method=method)

@@ -34,7 +34,7 @@ GRID_POINTS = 1000
 BASIS_MEMORY = 512 * 2**20
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class Density(Record):
     r"""A stochastic-Lanczos-quadrature estimate of a spectral density.
 
@@ -182,4 +182,5 @@ def density(land: Landscape, theta: torch.Tensor, num_matvecs: int = 80, num_pro
     sigma = _default_sigma(nodes) if sigma is None else sigma
     grid = _grid(nodes, sigma, grid)
     curve = smoothed_density(nodes, weights, grid, sigma)
-    return Density(nodes, weights, grid, curve, sigma, op.dim, op.num_matvecs, op.blocks, curvature)
+    return Density(nodes=nodes, weights=weights, grid=grid, curve=curve, sigma=sigma, dim=op.dim,
+                   num_matvecs=op.num_matvecs, blocks=op.blocks, curvature=curvature)

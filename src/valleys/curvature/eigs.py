@@ -42,7 +42,7 @@ NOT_CERTIFIED = "not certified (Krylov evidence only)"
 SIGN_SENSITIVE = ("SA", "BE")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class Eigenpairs(Record):
     r"""Extreme eigenpairs of a curvature matrix, with their accuracy and cost.
 
@@ -354,10 +354,12 @@ def finish(ritz, op, k: int, which: str, tol: float, b: int, curvature: str, sta
     if not converged.all():
         warnings.warn(_unconverged_message(op, k, tol, residuals, converged, certain, which, method),
                       NonConvergenceWarning, stacklevel=stacklevel)
-    return Eigenpairs(values, ritz.vectors.double().numpy(), residuals, converged, tol, which,
-                      op.num_matvecs, time.perf_counter() - start, op.blocks, curvature, b,
-                      res_abs, gap_b, bound, certain, float(ritz.scale),
-                      str(op.dtype).replace("torch.", ""), bool(extremal_ok), extremal, method)
+    return Eigenpairs(eigenvalues=values, eigenvectors=ritz.vectors.double().numpy(), residuals=residuals,
+                      converged=converged, tol=tol, which=which, num_matvecs=op.num_matvecs,
+                      wall_time=time.perf_counter() - start, blocks=op.blocks, curvature=curvature, block_size=b,
+                      residual_norms=res_abs, gap_bounds=gap_b, error_bounds=bound, sign_certain=certain,
+                      scale=float(ritz.scale), dtype=str(op.dtype).replace("torch.", ""),
+                      extremal_certified=bool(extremal_ok), extremal=extremal, method=method)
 
 
 def _unconverged_message(op, k, tol, residuals, converged, certain, which, method) -> str:

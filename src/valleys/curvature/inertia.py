@@ -83,7 +83,7 @@ def ldl_inertia(H, delta: float, *, symmetry_tol: float = DEFAULT_SYMMETRY_TOL) 
     eye = np.eye(A.shape[0])
     negative = _block_counts(A + delta * eye)[0]
     positive = _block_counts(A - delta * eye)[1]
-    return Inertia(negative, A.shape[0] - negative - positive, positive, delta)
+    return Inertia(negative=negative, zero=A.shape[0] - negative - positive, positive=positive, delta=delta)
 
 
 def eigen_inertia(eigenvalues, delta: float) -> Inertia:
@@ -104,7 +104,7 @@ def eigen_inertia(eigenvalues, delta: float) -> Inertia:
     lam = _numpy(eigenvalues).reshape(-1)
     negative = int(np.count_nonzero(lam < -delta))
     positive = int(np.count_nonzero(lam > delta))
-    return Inertia(negative, lam.size - negative - positive, positive, delta)
+    return Inertia(negative=negative, zero=lam.size - negative - positive, positive=positive, delta=delta)
 
 
 # ------------------------------------------------------------------------- helpers

@@ -21,7 +21,7 @@ from ..results import Record
 BREAKDOWN_TOL = 1e-10
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class Tridiagonal(Record):
     r"""Lanczos tridiagonal matrices :math:`T_p = Q_p^\top A Q_p` of several start vectors.
 
@@ -117,4 +117,4 @@ def lanczos_tridiag(rows: Callable[[torch.Tensor], torch.Tensor], V0: torch.Tens
             b = torch.where(broken, torch.zeros_like(b), b)
         beta[:, j] = b
         Q[:, j + 1] = w / torch.linalg.vector_norm(w, dim=1)[:, None]
-    return Tridiagonal(alpha, beta, Q if keep_basis else None)
+    return Tridiagonal(alpha=alpha, beta=beta, basis=Q if keep_basis else None)

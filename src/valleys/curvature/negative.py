@@ -61,7 +61,7 @@ DEFAULT_NCV = 60
 DEFAULT_MATVECS = 3000
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class SmallestEigenvalue(Record):
     r"""The smallest eigenvalue of a curvature matrix and how sure its sign is.
 
@@ -191,9 +191,10 @@ def _dense(op: CurvatureOperator, start: float, progress) -> SmallestEigenvalue:
         sign, evidence = 0, (f"dense eigh gives lambda_min = {value:.3e}, within the rounding bound "
                              f"{bound:.2e} of zero: its sign cannot be resolved in "
                              f"{str(op.dtype).replace('torch.', '')}")
-    return SmallestEigenvalue(value, bound, sign, sign != 0, sign != 0, evidence, "dense", rq,
-                              bound, scale, op.num_matvecs, time.perf_counter() - start, x,
-                              str(op.dtype).replace("torch.", ""))
+    return SmallestEigenvalue(value=value, error_bound=bound, sign=sign, sign_certain=sign != 0, rigorous=sign != 0,
+                              evidence=evidence, method="dense", rayleigh_quotient=rq, rounding=bound, scale=scale,
+                              num_matvecs=op.num_matvecs, wall_time=time.perf_counter() - start, vector=x,
+                              dtype=str(op.dtype).replace("torch.", ""))
 
 
 def _lanczos(op: CurvatureOperator, tol: float | None, budget: int, ncv: int,
@@ -235,6 +236,7 @@ def _lanczos(op: CurvatureOperator, tol: float | None, budget: int, ncv: int,
         evidence = (f"undetermined: Lanczos lambda_min ~ {value:.3e} with error bound {bound:.2e} "
                     f">= |value| after {op.num_matvecs} products; raise num_matvecs or use the "
                     f"dense route")
-    return SmallestEigenvalue(value, bound, sign, sign != 0, rigorous, evidence, "lanczos", rq,
-                              rho, scale, op.num_matvecs, time.perf_counter() - start,
-                              x.double().numpy(), str(op.dtype).replace("torch.", ""))
+    return SmallestEigenvalue(value=value, error_bound=bound, sign=sign, sign_certain=sign != 0, rigorous=rigorous,
+                              evidence=evidence, method="lanczos", rayleigh_quotient=rq, rounding=rho, scale=scale,
+                              num_matvecs=op.num_matvecs, wall_time=time.perf_counter() - start,
+                              vector=x.double().numpy(), dtype=str(op.dtype).replace("torch.", ""))

@@ -55,7 +55,7 @@ DEFAULT_TAU = 1e-8
 DEFAULT_GAP_REQUIRED = 1e3
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class RankResult(Record):
     r"""A numerical rank and the evidence behind it.
 
@@ -154,8 +154,9 @@ def numerical_rank(values, *, policy: str | None = None, tau: float | None = Non
     else:
         count, threshold = _relative(mags, tau)
     ratio = _gap_ratio(mags, count)
-    result = RankResult(count, mags.size, mags.size - count, threshold, ratio,
-                        bool(ratio < gap_required), policy, tau, gap_required, floor, dtype_name)
+    result = RankResult(count=count, size=mags.size, nullity=mags.size - count, threshold=threshold, gap_ratio=ratio,
+                        ambiguous=bool(ratio < gap_required), policy=policy, tau=tau, gap_required=gap_required,
+                        noise_floor=floor, dtype=dtype_name)
     if warn and result.ambiguous:
         msg = (f"Numerical rank {count} of {mags.size} values is ambiguous: the gap ratio "
                f"{ratio:.3g} across the cut (policy {policy!r}, threshold {threshold:.3g}) is "

@@ -18,7 +18,7 @@ from ._inputs import ParamFilter
 from .rank import RankResult, numerical_rank
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class Spectrum(Record):
     """All eigenvalues (and optionally eigenvectors) of a dense curvature matrix.
 
@@ -127,5 +127,6 @@ def spectrum(land: Landscape, theta: torch.Tensor, *, eigenvectors: bool = False
         vectors = vectors.astype(np.float64)
     else:
         values, vectors = np.linalg.eigvalsh(H), None
-    return Spectrum(values.astype(np.float64), vectors, asym, op.blocks, curvature,
-                    time.perf_counter() - start, str(op.dtype).replace("torch.", ""))
+    return Spectrum(eigenvalues=values.astype(np.float64), eigenvectors=vectors, asymmetry=asym, blocks=op.blocks,
+                    curvature=curvature, wall_time=time.perf_counter() - start,
+                    dtype=str(op.dtype).replace("torch.", ""))

@@ -24,7 +24,7 @@ from ._operator import CurvatureOperator
 METHODS = ("hutchinson", "hutch++")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, kw_only=True)
 class TraceEstimate(Record):
     """A stochastic estimate of a trace with its standard error.
 
@@ -68,7 +68,7 @@ def hutchinson_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generat
     Z = rademacher(num_matvecs, op.dim, gen, op.dtype)
     values = torch.cat([(op.matrows(C) * C).sum(1) for C in Z.split(max(1, int(block)))])
     est, se = _mean_and_se(values)
-    return TraceEstimate(est, se, op.num_matvecs - before, "hutchinson")
+    return TraceEstimate(estimate=est, std_error=se, num_matvecs=op.num_matvecs - before, method="hutchinson")
 
 
 def hutchpp_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generator) -> TraceEstimate:
@@ -88,7 +88,7 @@ def hutchpp_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generator)
     Gp = G - (G @ Q) @ Q.T
     values = (op.matrows(Gp) * Gp).sum(1)
     est, se = _mean_and_se(values)
-    return TraceEstimate(exact + est, se, op.num_matvecs - before, "hutch++")
+    return TraceEstimate(estimate=exact + est, std_error=se, num_matvecs=op.num_matvecs - before, method="hutch++")
 
 
 def trace(land: Landscape, theta: torch.Tensor, method: str = "hutchinson", *,

@@ -75,7 +75,8 @@ class Parts:
         measured = self.measure(params)
         verdict = self.judge(measured, params)
         figures = self.draw(measured, params)
-        return Result(measured.table, verdict, figures, measured.summary, measured.surfaces)
+        return Result(table=measured.table, verdict=verdict, figures=figures, metadata=measured.summary,
+                      surfaces=measured.surfaces)
 
 
 @dataclass(frozen=True)

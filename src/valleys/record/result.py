@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import pandas as pd
+
+from ..results import Record, to_jsonable
 
 KINDS = ("evidence", "consistency", "erratum")
 """What a check proves.
@@ -21,7 +22,7 @@ KINDS = ("evidence", "consistency", "erratum")
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(Record):
     """One comparison of a measured value against the theory.
 
     Args:
@@ -46,17 +47,15 @@ class Check:
         if self.kind not in KINDS:
             msg = f"Check kind must be one of {', '.join(KINDS)}. Got {self.kind!r}."
             raise ValueError(msg)
+        object.__setattr__(self, "passed", bool(self.passed))
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["passed"] = bool(self.passed)
-        for key in ("measured", "expected", "tolerance"):
-            out[key] = _jsonable(out[key])
-        return out
+    def to_frame(self) -> pd.DataFrame:
+        """One row: name, measured, expected, tolerance, passed, note, kind."""
+        return pd.DataFrame([self.to_dict()])
 
 
-@dataclass(frozen=True)
-class Verdict:
+@dataclass(frozen=True, kw_only=True)
+class Verdict(Record):
     """The list of checks of a run.
 
     It agrees when every check passes *and* at least one of them is evidence: identities
@@ -69,8 +68,8 @@ class Verdict:
     def add(self, name: str, measured, expected, tolerance: float | None, passed: bool,
             note: str = "", *, kind: str) -> Check:
         """Append a check of the given ``kind`` and return it."""
-        check = Check(name, _jsonable(measured), _jsonable(expected), tolerance, bool(passed), note,
-                      kind)
+        check = Check(name=name, measured=to_jsonable(measured), expected=to_jsonable(expected),
+                      tolerance=tolerance, passed=bool(passed), note=note, kind=kind)
         self.checks.append(check)
         return check
 
@@ -99,9 +98,8 @@ class Verdict:
                   if c[k]["total"]]
         return f"{word} ({', '.join(parts)} checks passed)"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "summary": self.summary, "counts": self.counts,
-                "checks": [c.to_dict() for c in self.checks]}
+    def _extra(self) -> dict[str, Any]:
+        return {"passed": self.passed, "summary": self.summary, "counts": self.counts}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per check: name, kind, measured, expected, tolerance, passed, note."""
@@ -111,11 +109,11 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        return cls([Check(**c) for c in data.get("checks", [])])
+        return cls(checks=[Check(**c) for c in data.get("checks", [])])
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(Record):
     """The outcome of one experiment run.
 
     Args:
@@ -135,13 +133,12 @@ class Result:
     metadata: dict[str, Any] = field(default_factory=dict)
     surfaces: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The verdict and metadata as JSON-able values, and the names of the figures and
-        surfaces (the table is :meth:`to_frame`)."""
-        from .jsonio import to_jsonable
+    #: ``to_dict`` holds the verdict and metadata, and only the names of the figures and
+    #: surfaces (the table is :meth:`to_frame`).
+    _dict_skip: ClassVar[tuple[str, ...]] = ("table", "figures", "surfaces")
 
-        return {"verdict": self.verdict.to_dict(), "metadata": to_jsonable(self.metadata),
-                "figures": sorted(self.figures), "surfaces": sorted(self.surfaces)}
+    def _extra(self) -> dict[str, Any]:
+        return {"figures": sorted(self.figures), "surfaces": sorted(self.surfaces)}
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy result table."""
@@ -152,27 +149,8 @@ def task_outcome(result: Result) -> dict[str, Any]:
     """What a sweep task returns: the table, verdict and metadata of ``result`` as plain
     data (its figures are closed: a worker keeps only data)."""
     from .figures import close_figures
-    from .jsonio import to_jsonable
 
     close_figures(result.figures)
     return {"table": result.to_frame(), "verdict": result.verdict.to_dict(),
             "metadata": to_jsonable(result.metadata)}
 
-
-def _jsonable(value):
-    """Convert NumPy/torch scalars and containers to plain JSON-friendly Python values."""
-    if value is None or isinstance(value, str | bool):
-        return value
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        value = value.item()
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if hasattr(value, "tolist"):
-        return _jsonable(value.tolist())
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)

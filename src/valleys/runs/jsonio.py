@@ -1,5 +1,5 @@
-"""Moved to :mod:`valleys.record.jsonio`; this module re-exports it."""
+"""JSON of run files: re-exports the one converter of :mod:`valleys.results`."""
 
-from ..record.jsonio import dumps, to_jsonable
+from ..results import dumps, to_jsonable
 
 __all__ = ["dumps", "to_jsonable"]

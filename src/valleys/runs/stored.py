@@ -96,7 +96,7 @@ def read_result(folder: Path) -> Result:
     result_meta["figure_files"] = {name: str(folder / rel)
                                    for name, rel in metadata.get("figures", {}).items()}
     verdict = Verdict.from_dict(read_json(folder / VERDICT_NAME))
-    return Result(read_table(folder / TABLE_NAME), verdict, {}, result_meta,
+    return Result(table=read_table(folder / TABLE_NAME), verdict=verdict, figures={}, metadata=result_meta,
                   surfaces=read_surfaces(folder, metadata.get("surfaces", {}), objects=True))
 
 

@@ -160,6 +160,7 @@ def measure(p: ClusteredParams) -> Measurement:
     return Measurement(table, {
         "slopes": slope_table.to_dict(orient="records"), "fractions": frac.to_dict(orient="records"),
         "assumptions": assumption_rows.to_dict(orient="records"), "angular_bound": angle,
+        "rank_gap_ratios": {f"{dl:g}": {name: r.gap_ratio for name, r in reports[dl].ranks.items()} for dl in deltas},
         "statuses": sorted(statuses), "angular_condition_checker": holds, "angular_condition_direct": direct,
         "ss_t5_holds_for_deltas": [f"{dl:g}" for dl in deltas if reports[dl].holds("SS-T5")]})
 

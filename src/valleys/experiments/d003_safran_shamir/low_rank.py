@@ -16,6 +16,7 @@ from ... import data
 from ..._validation import check_rng
 from ...basins import initial_basin_quality
 from ...basins.assumptions import data_assumptions
+from ...curvature import matrix_rank
 from ...record import Measurement
 from ..common import figure, progress
 from ..params import Params
@@ -77,7 +78,9 @@ def measure(p: LowRankParams) -> Measurement:
     y = np.maximum(X @ W1.T, 0.0) @ v1
     teacher_loss = float(np.mean((np.maximum(X @ W1.T, 0.0) @ v1 - y) ** 2))
     B = float((np.abs(v1) * np.linalg.norm(W1, axis=1)).max())
-    rank = int(np.linalg.matrix_rank(X))
+    # NumPy's default threshold max(m, d) eps sigma_max, with the gap that decides the rank
+    rank_x = matrix_rank(X, tau=max(X.shape) * float(np.finfo(X.dtype).eps), warn=False)
+    rank = rank_x.count
     pe = p_epsilon(p.eps, p.teacher_width, 1.0, rank)
     width = p.c * math.ceil(p.teacher_width / pe)
     bound = 1.0 - math.exp(-p.c * p.teacher_width / 4.0)
@@ -96,7 +99,8 @@ def measure(p: LowRankParams) -> Measurement:
     return Measurement(table, {"p_eps": pe, "theorem_width": width, "bound": bound, "zero_loss": zero_loss,
                                "empirical_width_reaching_bound": empirical, "teacher_loss": teacher_loss,
                                "max_input_norm": float(np.linalg.norm(X, axis=1).max()), "rank": rank,
-                               "teacher_B": B, "assumptions_hold": bool(report.holds("SS-T3"))},
+                               "rank_gap_ratio": rank_x.gap_ratio, "teacher_B": B,
+                               "assumptions_hold": bool(report.holds("SS-T3"))},
                        extras={"hist": hist})
 
 

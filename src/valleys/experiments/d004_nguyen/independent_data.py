@@ -26,6 +26,7 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
+from ...curvature import matrix_rank
 from ...literature.nguyen2019.independent import kernel_ray, output_connect, output_descent, rescaling_ray
 from ...nets import mlp
 from ...nets.activations import get_activation
@@ -111,12 +112,16 @@ def measure(p: NGIndependentParams) -> Measurement:
     widths = [p.in_dim, *p.hidden, p.out_dim]
     gen = check_generator(p.seed)
     rows, rays, connects, example, conn_example = [], [], [], None, None
+    rank_gaps = []
     for alpha in progress(p.alphas, "nguyen-independent-data"):
         X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
         Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
         land = Landscape(mlp(widths, get_activation("leaky_relu", alpha=alpha)), (X, Y), loss="mse")
         X1 = torch.cat([X, torch.ones(p.n, 1, dtype=torch.float64)], 1)
-        rank = int(torch.linalg.matrix_rank(X1))
+        # torch's default threshold max(N, d + 1) eps sigma_max, with the gap that decides the rank
+        rank_x1 = matrix_rank(X1, tau=max(X1.shape) * torch.finfo(X1.dtype).eps, warn=False)
+        rank = rank_x1.count
+        rank_gaps.append(rank_x1.gap_ratio)
         for k in range(p.n_starts):
             theta = _start(land, gen)
             L0 = float(land.loss(theta))
@@ -175,7 +180,7 @@ def measure(p: NGIndependentParams) -> Measurement:
     df_all = pd.concat([df.assign(part="descent"), cf.assign(part="connect"), rf.assign(part="ray")],
                        ignore_index=True)
     return Measurement(df_all, {"paths": len(df), "certified": int((df["certificate"] == True).sum()),  # noqa: E712
-                                "pairs": len(cf), "rays": len(rf)},
+                                "pairs": len(cf), "rays": len(rf), "rank_X1_min_gap_ratio": min(rank_gaps)},
                        extras={"example": example, "conn_example": conn_example})
 
 
