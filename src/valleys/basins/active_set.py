@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..curvature.rank import numerical_rank
+
 
 def _null_basis(rows: np.ndarray, r: int) -> np.ndarray:
     """Orthonormal basis ``(r, r - rank)`` of the null space of ``rows`` (``(w, r)``)."""
     if len(rows) == 0:
         return np.eye(r)
     _, sv, Vt = np.linalg.svd(rows, full_matrices=True)
-    rank = int((sv > 1e-13 * max(sv[0], 1e-300)).sum())
+    rank = numerical_rank(sv, tau=1e-13, warn=False).count
     return Vt[rank:].T
 
 

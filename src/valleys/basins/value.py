@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from scipy.optimize import nnls
 
 from .._blas import one_blas_thread
+from ..curvature.rank import numerical_rank
 from .active_set import active_set_solve
 from .ipm import ipm_solve
 from .losses import get_scalar_loss
@@ -436,7 +437,7 @@ class BasinSolver:
                 bases.append(np.eye(ws.r))
                 continue
             _, sv, Vt = np.linalg.svd(rows, full_matrices=True)
-            rank = int((sv > 1e-12 * max(sv[0], 1e-300)).sum())
+            rank = numerical_rank(sv, tau=1e-12, warn=False).count
             bases.append(Vt[rank:].T)
         H = np.concatenate([ws.coef[j][:, None] * (ws.XrT.T @ N) for j, N in enumerate(bases)], axis=1)
         if H.shape[1] == 0:

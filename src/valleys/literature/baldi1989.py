@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import check_int
+from ..curvature.rank import matrix_rank
 from ..errors import InvalidParameterError, ShapeError
 from ..results import Record
 
@@ -87,9 +88,10 @@ def regression_spectrum(X, Y) -> RegressionSpectrum:
     """
     X, Y = _matrices(X, Y)
     XXt = X @ X.T
-    if torch.linalg.matrix_rank(XXt) < XXt.shape[0]:
+    rank = _rank(XXt)
+    if rank < XXt.shape[0]:
         msg = (f"X X^T must be invertible (rank {XXt.shape[0]}): use at least d_x samples in "
-               f"general position. Got rank {int(torch.linalg.matrix_rank(XXt))}.")
+               f"general position. Got rank {rank}.")
         raise InvalidParameterError(msg)
     coef = torch.linalg.solve(XXt, X @ Y.T).T
     fitted = coef @ X
@@ -144,7 +146,7 @@ def baldi_hornik_point(X, Y, k: int, index_set, C=None) -> BaldiHornikPoint:
     spec = regression_spectrum(X, Y)
     index = _index_set(index_set, k, spec.eigenvalues.numel())
     C = torch.eye(k, dtype=X.dtype) if C is None else torch.as_tensor(C, dtype=X.dtype)
-    if C.shape != (k, k) or torch.linalg.matrix_rank(C) < k:
+    if C.shape != (k, k) or _rank(C) < k:
         msg = f"C must be an invertible ({k}, {k}) matrix. Got shape {tuple(C.shape)}."
         raise InvalidParameterError(msg)
     U = torch.zeros(Y.shape[0], k, dtype=X.dtype)
@@ -192,3 +194,8 @@ def _index_set(index_set, k: int, d_y: int) -> tuple[int, ...]:
                f"Got {tuple(index_set)!r}.")
         raise InvalidParameterError(msg)
     return index
+
+
+def _rank(A: torch.Tensor) -> int:
+    """Numerical rank with LAPACK's default threshold, max(m, n) eps sigma_max (relative)."""
+    return matrix_rank(A, tau=max(A.shape) * torch.finfo(A.dtype).eps, warn=False).count

@@ -34,7 +34,7 @@ from torch.func import jacrev
 
 from .._validation import check_choice, check_float, check_generator, check_int
 from ..core import Landscape, ParamLayout
-from ..curvature.rank import DEFAULT_TAU, RankResult, matrix_rank
+from ..curvature.rank import DEFAULT_TAU, RankResult, matrix_rank, numerical_rank
 from ..errors import InvalidParameterError, ModelError
 from ..nets.models import check_widths, mlp_layout, widths_of
 from ..paths.constructed import ConstructedPath
@@ -486,9 +486,8 @@ def flat_fibre_bounds(features: torch.Tensor, out_dim: int, *, tau: float = 1e-1
     m, n = features.shape
     ones = torch.ones(1, n, dtype=features.dtype)
     sv_hat = torch.linalg.svdvals(torch.cat([features, ones]))
-    threshold = tau * float(sv_hat[0])
-    r_hat = int((sv_hat > threshold).sum())
-    r = int((torch.linalg.svdvals(features) > threshold).sum()) if features.numel() else 0
+    r_hat = numerical_rank(sv_hat, tau=tau, warn=False).count
+    r = _rank_below(features, tau * float(sv_hat[0]))
     return FlatFibreBounds(r, r_hat, (m + 1 - r_hat) * out_dim, (m + 1 - r) * out_dim,
                            (m + 1 - n) * out_dim)
 
@@ -506,3 +505,13 @@ def cooper_line(land, theta, /, *, tau: float = 1e-10) -> ConstructedPath:
     return ConstructedPath(path, fm.theta, fm.loss, 0.0 if fm.rank_augmented.rank == land.n_samples else None,
                            {"rank": fm.rank.rank, "rank_augmented": fm.rank_augmented.rank})
 
+
+
+
+def _rank_below(F: torch.Tensor, threshold: float) -> int:
+    """Rank of ``F`` counting singular values above an absolute ``threshold`` (that of the
+    augmented matrix, so that r and r_hat are counted alike)."""
+    sv = torch.linalg.svdvals(F) if F.numel() else torch.zeros(0, dtype=F.dtype)
+    if sv.numel() == 0 or float(sv[0]) <= threshold:
+        return 0
+    return numerical_rank(sv, tau=threshold / float(sv[0]), warn=False).count

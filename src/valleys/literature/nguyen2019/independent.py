@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..._validation import check_float, check_int
+from ...curvature.rank import numerical_rank
 from ...errors import DataError, InvalidParameterError, ModelError
 from ...nets.models import MLP
 from ...nets.netspec import piecewise_kind
@@ -68,10 +69,10 @@ def independent_parts(land, theta, *, tau: float = 1e-10) -> dict:
     X = land.inputs().to(torch.float64)
     N = X.shape[0]
     X1 = torch.cat([X, torch.ones(N, 1, dtype=torch.float64)], 1)
-    s = torch.linalg.svdvals(X1)
-    if int((s > tau * s[0]).sum()) < N:
+    rank_x1 = numerical_rank(torch.linalg.svdvals(X1), tau=tau, warn=False).count
+    if rank_x1 < N:
         msg = (f"T3.4.9 needs linearly independent data: rank [X, 1] = N = {N}. Got rank "
-               f"{int((s > tau * s[0]).sum())} (use N <= d generic points).")
+               f"{rank_x1} (use N <= d generic points).")
         raise DataError(msg)
     blocks = {k: v.to(torch.float64).clone()
               for k, v in land.layout.unflatten(torch.as_tensor(theta, dtype=land.dtype)).items()}
@@ -79,8 +80,7 @@ def independent_parts(land, theta, *, tau: float = 1e-10) -> dict:
     ranks = []
     for k in range(2, L + 1):
         W = blocks[f"W{k}"]
-        sv = torch.linalg.svdvals(W)
-        r = int((sv > tau * sv[0]).sum()) if sv.numel() and sv[0] > 0 else 0
+        r = numerical_rank(torch.linalg.svdvals(W), tau=tau, warn=False).count
         ranks.append(r)
         if r < W.shape[0]:
             msg = (f"W{k} ({W.shape[0]} x {W.shape[1]}) has rank {r} < {W.shape[0]} at theta: Property 3.4.5 "
