@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..core.losses import LOSSES, TorchLoss
+from ..core.plane import AffineStack
 from .activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
 from .models import MLP, TwoLayer
 
@@ -41,9 +42,11 @@ POLY_LOSSES = {"squared": 1.0, "half_squared": 0.5}
 BOUND_LOSSES = ("squared", "half_squared", "cross_entropy", "logistic")
 
 
-@dataclass(frozen=True, eq=False)
-class NetSpec:
-    """Layers, activations, data and loss of a landscape's network.
+@dataclass(frozen=True, eq=False, kw_only=True)
+class NetSpec(AffineStack):
+    """Layers, activations, data and loss of a landscape's network: the layer chain
+    (:class:`~valleys.core.plane.AffineStack`, whose ``layer`` gives (W_k, b_k)) with
+    valleys :class:`Activation` s, the data and the loss.
 
     Attributes:
         weights: names of the weight blocks, layer 1 first (shapes (m_k, m_{k-1}) after
@@ -58,26 +61,12 @@ class NetSpec:
             valleys equivalent (no certificate applies to it).
     """
 
-    weights: tuple[str, ...]
-    biases: tuple[str | None, ...]
     acts: tuple[Activation, ...]
     loss: str
     X: torch.Tensor
     Y: torch.Tensor
     scale: float
     unknown_torch_loss: bool = False
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights)
-
-    def layer(self, blocks: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(W_k (m_k, m_{k-1}), b_k or None) for layer k = 0 .. depth - 1."""
-        W = blocks[self.weights[k]]
-        if W.ndim == 1:  # TwoLayer's output weights v (n,)
-            W = W[None, :]
-        b = blocks[self.biases[k]] if self.biases[k] is not None else None
-        return W, b
 
 
 #: Why a landscape whose model is not understood has no spec.
@@ -171,7 +160,8 @@ def _model_spec(land, module, loss: str, factor: float, unknown: bool) -> NetSpe
         return None
     if any(n not in land.layout.names for n in (*weights, *(b for b in biases if b is not None))):
         return None  # a frozen block is not in theta
-    spec = NetSpec(weights, biases, acts, loss, land.inputs(), land.targets(), float(land._scale) * factor, unknown)
+    spec = NetSpec(weights=weights, biases=biases, acts=acts, loss=loss, X=land.inputs(), Y=land.targets(),
+                   scale=float(land._scale) * factor, unknown_torch_loss=unknown)
     return spec if _reproduces(spec, land) else None  # e.g. an output= callable that reshapes the outputs
 
 
@@ -249,8 +239,8 @@ def _sequential_spec(land, module: nn.Sequential, loss: str, factor: float, unkn
         return None  # no layer, or an activation after the last layer
     if sorted(names) != sorted(land.layout.names):
         return None  # frozen or extra parameters
-    spec = NetSpec(tuple(weights), tuple(biases), tuple(acts), loss, X, land.targets(),
-                   float(land._scale) * factor, unknown)
+    spec = NetSpec(weights=tuple(weights), biases=tuple(biases), acts=tuple(acts), loss=loss, X=X,
+                   Y=land.targets(), scale=float(land._scale) * factor, unknown_torch_loss=unknown)
     return spec if _reproduces(spec, land) else None
 
 
