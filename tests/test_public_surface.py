@@ -34,3 +34,30 @@ def test_importing_valleys_does_not_import_torch():
     code = "import sys, valleys; valleys.ValleysError; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_landscape_operand_is_positional_only_and_annotated():
+    """Issue 19 item 6: every public function (in a package's ``__all__``) whose first operand
+    is a landscape takes it (and the point it acts on) positionally only, annotated as a
+    Landscape."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    offenders, seen = [], 0
+    for info in pkgutil.walk_packages(valleys.__path__, "valleys."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]) or ".experiments" in info.name \
+                or ".cli" in info.name:
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", ()) if info.ispkg else ():
+            fn = getattr(module, name)
+            if not inspect.isfunction(fn):
+                continue
+            params = list(inspect.signature(fn).parameters.values())
+            if not params or params[0].name != "land":
+                continue
+            seen += 1
+            if params[0].kind is not inspect.Parameter.POSITIONAL_ONLY or "Landscape" not in str(params[0].annotation):
+                offenders.append(f"{info.name}.{name}")
+    assert seen > 30 and offenders == []

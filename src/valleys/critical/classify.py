@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,9 @@ from ..curvature.tolerances import default_tol
 from ..errors import ShapeError
 from ..results import Record
 from .result import start_point
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 #: Default step sizes of the null-space probe (geometric, from 1e-1 down to 1e-4).
 DEFAULT_PROBE_STEPS = (1e-1, 1e-2, 1e-3, 1e-4)
@@ -185,7 +189,7 @@ class CriticalPoint(Record):
         return pd.DataFrame([d])
 
 
-def classify(land, theta, *, floor: float | None = None, grad_tol: float | None = None,
+def classify(land: Landscape, theta, /, *, floor: float | None = None, grad_tol: float | None = None,
              tau: float | None = None, loss_tol: float | None = None,
              gap_required: float = 1e3,
              probe_steps: tuple[float, ...] = DEFAULT_PROBE_STEPS,
@@ -401,7 +405,7 @@ def _probed_kind(inertia, probe: Probe) -> str:
     return "saddle (higher-order)" if probe.ascent else "degenerate (max-like)"
 
 
-def probe_null_space(land, theta: torch.Tensor, null: torch.Tensor, *,
+def probe_null_space(land: Landscape, theta: torch.Tensor, /, null: torch.Tensor, *,
                      steps: tuple[float, ...] = DEFAULT_PROBE_STEPS,
                      n_max: int = DEFAULT_PROBE_DIRECTIONS, tolerance: float = 1e-8,
                      seed: int = 0) -> Probe:

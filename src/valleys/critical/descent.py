@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,11 +25,14 @@ from .result import (
     tolerance,
 )
 
+if TYPE_CHECKING:
+    from ..core import Landscape
+
 #: Default norm of theta above which a descent run counts as diverged.
 DEFAULT_BLOWUP = 1e8
 
 
-def gradient_descent(land, theta0, *, lr: float, max_iter: int = 10_000,
+def gradient_descent(land: Landscape, theta0, /, *, lr: float, max_iter: int = 10_000,
                      grad_tol: float = DEFAULT_GRAD_TOL,
                      blowup: float = DEFAULT_BLOWUP) -> FinderResult:
     r"""Plain gradient descent :math:`\theta_{k+1} = \theta_k - \eta \nabla L(\theta_k)`.
@@ -109,7 +113,7 @@ class BatchDescent(Record):
     recorded_steps: np.ndarray = field(repr=False)
 
 
-def gradient_descent_batch(land, thetas, *, lr: float, steps: int,
+def gradient_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int,
                            blowup: float = DEFAULT_BLOWUP,
                            record_every: int = 0) -> BatchDescent:
     """Gradient descent from many starts at once: one vmapped update of all starts per step.
@@ -170,7 +174,7 @@ def gradient_descent_batch(land, thetas, *, lr: float, steps: int,
                         recorded_steps=np.asarray(recorded, dtype=int))
 
 
-def armijo_descent_batch(land, thetas, *, lr: float, steps: int, armijo: float = 1e-4,
+def armijo_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int, armijo: float = 1e-4,
                          grow: float = 1.5, max_halvings: int = 40) -> BatchDescent:
     """Gradient descent from many starts, each with its own backtracking step size.
 

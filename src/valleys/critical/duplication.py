@@ -51,7 +51,7 @@ class TrainedCritical(Record):
     grad_tol: float
 
 
-def train_to_critical(land: Landscape, theta0: torch.Tensor, *, grad_tol: float = TRAIN_GRAD_TOL,
+def train_to_critical(land: Landscape, theta0: torch.Tensor, /, *, grad_tol: float = TRAIN_GRAD_TOL,
                       max_iter: int = 5000, max_newton: int = 50, damping: float = 1e-8,
                       warn: bool = True) -> TrainedCritical:
     """Find a critical point near ``theta0``: L-BFGS, then Newton steps on the dense Hessian.

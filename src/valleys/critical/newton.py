@@ -14,6 +14,8 @@ are :func:`valleys.optim.newton_mr` and :func:`valleys.optim.newton_lm` on the l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import optim
 from .._validation import check_float, check_int
 from .result import (
@@ -25,8 +27,11 @@ from .result import (
     tolerance,
 )
 
+if TYPE_CHECKING:
+    from ..core import Landscape
 
-def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GRAD_TOL,
+
+def newton_mr(land: Landscape, theta0, /, *, max_iter: int = 100, grad_tol: float = DEFAULT_GRAD_TOL,
               minres_rtol: float = 1e-10, minres_maxiter: int | None = None) -> FinderResult:
     r"""Newton-MR: MINRES Newton steps with a line search on the gradient norm.
 
@@ -68,7 +73,7 @@ def newton_mr(land, theta0, *, max_iter: int = 100, grad_tol: float = DEFAULT_GR
     return hist.result(land, out.x, out.reason, tol, where)
 
 
-def damped_newton(land, theta0, *, max_iter: int = 200, grad_tol: float = DEFAULT_GRAD_TOL,
+def damped_newton(land: Landscape, theta0, /, *, max_iter: int = 200, grad_tol: float = DEFAULT_GRAD_TOL,
                   damping: float = 1e-3, max_dim: int = 2000) -> FinderResult:
     r"""Levenberg–Marquardt on :math:`\nabla L = 0` with the dense Hessian (small d).
 

@@ -11,6 +11,7 @@ its own damping :math:`\mu` (divided by 3 after an accepted step, which must low
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch.func import vmap
@@ -20,6 +21,9 @@ from ..errors import ShapeError
 from ..optim import newton_lm_batch
 from ..results import Record
 from .result import DEFAULT_GRAD_TOL, check_iterations
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -47,7 +51,7 @@ class BatchNewton(Record):
     iterations: int
 
 
-def damped_newton_batch(land, thetas, *, max_iter: int = 200,
+def damped_newton_batch(land: Landscape, thetas, /, *, max_iter: int = 200,
                         grad_tol: float = DEFAULT_GRAD_TOL, damping: float = 1e-3,
                         max_dim: int = 200) -> BatchNewton:
     """Levenberg–Marquardt towards critical points of any index, from many starts at once.

@@ -8,6 +8,8 @@ finders' shared rule :math:`\|\nabla L\| \le \text{grad\_tol}\cdot\max(1, |L(\th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -25,8 +27,11 @@ from .result import (
     tolerance,
 )
 
+if TYPE_CHECKING:
+    from ..core import Landscape
 
-def lbfgs(land, theta0, *, max_iter: int = 1000, grad_tol: float = DEFAULT_GRAD_TOL,
+
+def lbfgs(land: Landscape, theta0, /, *, max_iter: int = 1000, grad_tol: float = DEFAULT_GRAD_TOL,
           history_size: int = 20) -> FinderResult:
     """Minimise L by L-BFGS (:func:`valleys.optim.lbfgs`: SciPy engine, no bounds, with its line search).
 
@@ -56,7 +61,7 @@ def lbfgs(land, theta0, *, max_iter: int = 1000, grad_tol: float = DEFAULT_GRAD_
     return _run(land, theta0, fun, where, max_iter, grad_tol, history_size)
 
 
-def gradient_norm_min(land, theta0, *, max_iter: int = 1000, grad_tol: float = DEFAULT_GRAD_TOL,
+def gradient_norm_min(land: Landscape, theta0, /, *, max_iter: int = 1000, grad_tol: float = DEFAULT_GRAD_TOL,
                       history_size: int = 20) -> FinderResult:
     r"""Find a critical point of any index by minimising :math:`\phi = \tfrac12\|\nabla L\|^2`.
 

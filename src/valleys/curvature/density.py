@@ -128,7 +128,7 @@ def _default_sigma(nodes: np.ndarray) -> float:
     return SIGMA_FRACTION * span if span > 0 else max(abs(float(nodes.max())), 1.0) * SIGMA_FRACTION
 
 
-def density(land: Landscape, theta: torch.Tensor, num_matvecs: int = 80, num_probes: int = 10, *,
+def density(land: Landscape, theta: torch.Tensor, /, num_matvecs: int = 80, num_probes: int = 10, *,
             seed: int | torch.Generator | None = 0, sigma: float | None = None,
             grid: int | np.ndarray | None = None, param_filter: ParamFilter = None,
             curvature: str = "hessian", progress: bool | None = None) -> Density:

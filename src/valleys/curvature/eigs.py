@@ -180,7 +180,7 @@ def _check_args(n: int, k, which, tol, num_matvecs, ncv, block_size):
     return k, which, tol, num_matvecs, min(ncv, n), b
 
 
-def eigs(land: Landscape, theta: torch.Tensor, k: int = 6, which: str = "LA", *,
+def eigs(land: Landscape, theta: torch.Tensor, /, k: int = 6, which: str = "LA", *,
          tol: float | None = None, seed: int | torch.Generator | None = 0,
          num_matvecs: int | None = None, ncv: int | None = None,
          block_size: int = 1, param_filter: ParamFilter = None,

@@ -33,7 +33,7 @@ def output_hessians(loss_fn: Loss, outputs: torch.Tensor, targets: torch.Tensor)
     return vmap(hessian(one))(outputs.detach(), targets)
 
 
-def ggn_torch_operator(land: Landscape, theta: torch.Tensor, param_filter: ParamFilter = None, *,
+def ggn_torch_operator(land: Landscape, theta: torch.Tensor, /, param_filter: ParamFilter = None, *,
                        where: str = "ggn_operator") -> CurvatureOperator:
     """The GGN at theta as a torch :class:`CurvatureOperator`; see :func:`ggn_operator`.
 
@@ -71,7 +71,7 @@ def ggn_torch_operator(land: Landscape, theta: torch.Tensor, param_filter: Param
     return CurvatureOperator(rows, n, land.dtype, name, blocks)
 
 
-def ggn_operator(land: Landscape, theta: torch.Tensor,
+def ggn_operator(land: Landscape, theta: torch.Tensor, /,
                  param_filter: ParamFilter = None) -> LinearOperator:
     r"""The generalized Gauss–Newton matrix as a SciPy ``LinearOperator``.
 

@@ -45,7 +45,7 @@ def restrict(rows_full, index: torch.Tensor | None, dim: int, dtype: torch.dtype
     return rows
 
 
-def hessian_torch_operator(land: Landscape, theta: torch.Tensor,
+def hessian_torch_operator(land: Landscape, theta: torch.Tensor, /,
                            param_filter: ParamFilter = None, *, method: str = "auto",
                            where: str = "hessian_operator") -> CurvatureOperator:
     """The Hessian at theta as a torch :class:`CurvatureOperator` (rows in, rows out).
@@ -77,7 +77,7 @@ def hessian_torch_operator(land: Landscape, theta: torch.Tensor,
     return CurvatureOperator(rows, n, land.dtype, name, blocks)
 
 
-def hessian_operator(land: Landscape, theta: torch.Tensor,
+def hessian_operator(land: Landscape, theta: torch.Tensor, /,
                      param_filter: ParamFilter = None, *, method: str = "auto") -> LinearOperator:
     r"""The Hessian :math:`\nabla^2 L(\theta)` as a SciPy ``LinearOperator``.
 

@@ -114,7 +114,7 @@ class SmallestEigenvalue(Record):
         return pd.DataFrame([{k: v for k, v in self.to_dict(arrays=False, strict=False).items() if k != "vector"}])
 
 
-def smallest_eigenvalue(land: Landscape, theta: torch.Tensor, *, method: str = "auto",
+def smallest_eigenvalue(land: Landscape, theta: torch.Tensor, /, *, method: str = "auto",
                         max_dim: int = 2000, tol: float | None = None,
                         num_matvecs: int = DEFAULT_MATVECS, ncv: int = DEFAULT_NCV,
                         seed: int | torch.Generator | None = 0,

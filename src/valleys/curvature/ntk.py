@@ -20,13 +20,17 @@ pre-activations. That costs :math:`\sum_k (Nm)^2 n_k` instead of :math:`(Nm)^2 d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..nets.netspec import net_spec
 
+if TYPE_CHECKING:
+    from ..core import Landscape
 
-def ntk_gram(land, theta: torch.Tensor) -> torch.Tensor:
+
+def ntk_gram(land: Landscape, theta: torch.Tensor, /) -> torch.Tensor:
     """The Gram matrix K = G G^T of output gradients (N·m, N·m), sample-major.
 
     Fully connected nets use the layer-by-layer sum (no Jacobian is formed); other
@@ -53,7 +57,7 @@ def ntk_gram(land, theta: torch.Tensor) -> torch.Tensor:
     return gram_function(land)(theta)
 
 
-def gram_function(land, mask: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def gram_function(land: Landscape, /, mask: torch.Tensor | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """``theta -> K`` with the route chosen once (for solvers that need K at many points).
 
     Args:
@@ -120,7 +124,7 @@ def _value_and_slope(act, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return out.detach(), slope
 
 
-def ntk_lambda_min(land, theta: torch.Tensor) -> float:
+def ntk_lambda_min(land: Landscape, theta: torch.Tensor, /) -> float:
     """The smallest eigenvalue of :func:`ntk_gram`.
 
     Args:

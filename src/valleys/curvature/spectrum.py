@@ -72,7 +72,7 @@ class Spectrum(Record):
                              "curvature": self.curvature, "dtype": self.dtype})
 
 
-def spectrum(land: Landscape, theta: torch.Tensor, *, eigenvectors: bool = False,
+def spectrum(land: Landscape, theta: torch.Tensor, /, *, eigenvectors: bool = False,
              max_dim: int = MAX_DENSE_DIM, param_filter: ParamFilter = None,
              curvature: str = "hessian", progress: bool | None = None) -> Spectrum:
     """Every eigenvalue of the Hessian at theta, from the dense matrix.

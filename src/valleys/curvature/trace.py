@@ -91,7 +91,7 @@ def hutchpp_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generator)
     return TraceEstimate(estimate=exact + est, std_error=se, num_matvecs=op.num_matvecs - before, method="hutch++")
 
 
-def trace(land: Landscape, theta: torch.Tensor, method: str = "hutchinson", *,
+def trace(land: Landscape, theta: torch.Tensor, /, method: str = "hutchinson", *,
           num_matvecs: int = 100, seed: int | torch.Generator | None = 0,
           param_filter: ParamFilter = None, curvature: str = "hessian") -> TraceEstimate:
     r"""Estimate :math:`\operatorname{tr} \nabla^2 L(\theta)` from Hessian-vector products.

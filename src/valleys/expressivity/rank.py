@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -16,6 +17,9 @@ import torch
 from ..curvature.rank import numerical_rank
 from ..errors import ShapeError
 from .features import features_of
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def matrix_feature_rank(F: torch.Tensor) -> FeatureRank:
                        float(sv[k - 1]), float(sv[0]), r.threshold, r.gap_ratio)
 
 
-def feature_rank(land, theta: torch.Tensor, k: int) -> FeatureRank:
+def feature_rank(land: Landscape, theta: torch.Tensor, /, k: int) -> FeatureRank:
     """Press rank of F_k, the outputs of hidden layer k (1-based) of a landscape's model at theta."""
     return matrix_feature_rank(land.features(theta, k))
 

@@ -130,7 +130,7 @@ def locus_mask(layout: ParamLayout, locus: Locus) -> torch.Tensor:
     return layout.mask(locus.zero_blocks(depth) + (f"b{depth}",))
 
 
-def sample_locus(land: Landscape, locus: Locus, num_points: int = 1, *, bias_rule: str = "mean",
+def sample_locus(land: Landscape, /, locus: Locus, num_points: int = 1, *, bias_rule: str = "mean",
                  scale: float = 1.0, seed: int | torch.Generator | None = 0) -> torch.Tensor:
     """Algorithm C1: random points of a star or core component.
 
@@ -351,7 +351,7 @@ class FibreSplit(Record):
         return torch.cat([self.features, ones])
 
 
-def fibre_split(land: Landscape, theta: torch.Tensor) -> FibreSplit:
+def fibre_split(land: Landscape, theta: torch.Tensor, /) -> FibreSplit:
     """Split theta into the inner parameters and the last layer, with the features Phi_{l-1}.
 
     Raises:
@@ -384,7 +384,7 @@ class FibreMinimum(Record):
     rank_augmented: RankResult
 
 
-def fibre_minimum(land: Landscape, theta: torch.Tensor, *, tau: float = 1e-10) -> FibreMinimum:
+def fibre_minimum(land: Landscape, theta: torch.Tensor, /, *, tau: float = 1e-10) -> FibreMinimum:
     r"""Solve the last layer by least squares: :math:`[M_\ell\ b_\ell]^T = [\Phi^T\ 1]^+ Y`.
 
     Args:
@@ -426,7 +426,7 @@ class LineProfile(Record):
     end: FibreMinimum
 
 
-def line_to_fibre_minimum(land: Landscape, theta: torch.Tensor, num: int = 51, *,
+def line_to_fibre_minimum(land: Landscape, theta: torch.Tensor, /, num: int = 51, *,
                           tau: float = 1e-10) -> LineProfile:
     """Evaluate L on the segment from theta to its fibre minimum (vectorised over t).
 
@@ -493,7 +493,7 @@ def flat_fibre_bounds(features: torch.Tensor, out_dim: int, *, tau: float = 1e-1
 
 
 # ------------------------------------------------------------------------- COO-C5.9
-def cooper_line(land, theta, /, *, tau: float = 1e-10) -> ConstructedPath:
+def cooper_line(land: Landscape, theta, /, *, tau: float = 1e-10) -> ConstructedPath:
     """COO-C5.9: the straight line from theta to (p_I, least-squares last layer).
 
     With full-rank last-hidden features (m_{l-1} >= n) the end is a global minimum

@@ -8,6 +8,7 @@ rescale the last layer along a given path so that the loss strictly decreases. I
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ import torch
 from .._validation import check_float
 from ..errors import InvalidParameterError
 from ..paths.path import Path, polygon
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +49,7 @@ class RescaledPath:
                 "c_max": float(np.max(self.c)) if len(self.c) else None}
 
 
-def rescaled_path(land, points, /, *, last: str, eta_frac: float = 0.5, c_max: float = 1e6,
+def rescaled_path(land: Landscape, points, /, *, last: str, eta_frac: float = 0.5, c_max: float = 1e6,
                   bisect_steps: int = 200) -> RescaledPath:
     """SS-A1 on a discretised path ``points`` (K + 1, d) from W0 to W1 (CLAIMS.md §3.3).
 

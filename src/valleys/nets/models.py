@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,9 @@ from .._validation import check_generator, check_int
 from ..core.layout import ParamLayout
 from ..errors import InvalidParameterError, ModelError
 from .activations import Activation, get_activation
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 
 def _uniform(shape, bound, gen):
@@ -52,7 +56,7 @@ def mlp_layout(widths: Sequence[int], bias: bool = True) -> ParamLayout:
     return ParamLayout(tuple(names), tuple(shapes))
 
 
-def widths_of(land) -> tuple[int, ...]:
+def widths_of(land: Landscape, /) -> tuple[int, ...]:
     """Recover ``(m_0, ..., m_l)`` from a landscape of a biased MLP (``W1, b1, ..., Wl, bl``).
 
     The inverse of :func:`mlp_layout` (``bias=True``) on a landscape's layout.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -31,6 +32,9 @@ from ..core.losses import LOSSES, TorchLoss
 from ..core.plane import AffineStack
 from .activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
 from .models import MLP, TwoLayer
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 #: Largest relative gap between a user ``nn.Sequential``'s outputs and the spec's own
 #: forward pass at theta0 before the spec is refused, by dtype.
@@ -77,13 +81,13 @@ RECOGNISED_TORCH_LOSSES = ("nn.MSELoss", "nn.CrossEntropyLoss (no class weights,
                            "class-index targets)", "nn.SoftMarginLoss (one output)")
 
 
-def net_spec(land) -> NetSpec | None:
+def net_spec(land: Landscape, /) -> NetSpec | None:
     """The :class:`NetSpec` of ``land``, or None when its model is not a valleys MLP / TwoLayer
     or a supported ``nn.Sequential``, or its loss is a callable valleys cannot read."""
     return describe_spec(land)[0]
 
 
-def describe_spec(land) -> tuple[NetSpec | None, str | None]:
+def describe_spec(land: Landscape, /) -> tuple[NetSpec | None, str | None]:
     """``(spec, None)``, or ``(None, why)`` with the reason in words (for certificate notes)."""
     module = getattr(land, "module", None)
     if module is None:
@@ -95,7 +99,7 @@ def describe_spec(land) -> tuple[NetSpec | None, str | None]:
     return (spec, None) if spec is not None else (None, NOT_A_KNOWN_NET)
 
 
-def spec_loss(land) -> tuple[str, float, bool] | str:
+def spec_loss(land: Landscape, /) -> tuple[str, float, bool] | str:
     """The valleys loss name a certificate can use for ``land``'s loss and its per-sample
     factor and whether it is an unrecognised torch module, or the reason (a string) why
     there is none.

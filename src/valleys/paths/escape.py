@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -38,6 +39,9 @@ from .certify import Certificate, certify
 from .maximum import sampled_max
 from .neb import autoneb_band
 from .path import Path, Segment, chain, linear, polygon
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 #: Armijo sufficient-decrease constant of the descent stage.
 ARMIJO = 1e-4
@@ -137,7 +141,8 @@ def _num(x: float):
     return x if math.isfinite(x) else str(x)
 
 
-def escape(land, theta0, /, target: float, *, anchors=None, n_starts: int = 8, start_scale: float | None = None,
+def escape(land: Landscape, theta0, /, target: float, *, anchors=None, n_starts: int = 8,
+           start_scale: float | None = None,
            train_steps: int = 2000, train_lr: float | None = None, lr: float = 0.1, steps: int = 2000,
            gtol: float | None = None, ftol: float | None = None, window: int = 50, max_anchors: int = 3,
            cycles: tuple[int, ...] = (200, 200, 400), band_lr: float = 0.01, tol: float | None = None,

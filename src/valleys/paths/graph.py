@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,11 @@ import torch
 from ..errors import InvalidParameterError, ModelError
 from ..nets.models import MLP
 
+if TYPE_CHECKING:
+    from ..core import Landscape
 
-def canonical(land, theta: torch.Tensor) -> torch.Tensor:
+
+def canonical(land: Landscape, theta: torch.Tensor, /) -> torch.Tensor:
     """theta with the MLP's hidden-unit permutations and (ReLU) rescalings removed."""
     module = land.module
     if not isinstance(module, MLP):

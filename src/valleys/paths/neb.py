@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from .certify import Certificate
 from .maximum import path_maximum
 from .path import Path, polygon
 from .path import bezier as bezier_path
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,7 +178,7 @@ def _tangents(R: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
     return tau / tau.norm(dim=1, keepdim=True).clamp_min(1e-300)
 
 
-def neb(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
+def neb(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
         climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
         init: torch.Tensor | None = None, path_tol: float | None = None) -> BandResult:
     """Nudged elastic band between ``a`` and ``b`` (end points fixed).
@@ -208,7 +212,7 @@ def neb(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01,
                      band.history, "neb", path_tol)
 
 
-def neb_band(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
+def neb_band(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
              climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
              init: torch.Tensor | None = None) -> Band:
     """The images of :func:`neb` (same arguments), without measuring the path's maximum."""
@@ -261,7 +265,7 @@ def neb_band(land, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 
     return Band(R, L, n_eval, converged, pd.DataFrame(hist))
 
 
-def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
+def autoneb(land: Landscape, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
             insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6,
             path_tol: float | None = None) -> BandResult:
     """AutoNEB (Draxler et al. 2018): NEB cycles, inserting images where the band is poorest.
@@ -286,7 +290,7 @@ def autoneb(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_i
                      band.history, "autoneb", path_tol)
 
 
-def autoneb_band(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
+def autoneb_band(land: Landscape, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
                  insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6) -> Band:
     """The images of :func:`autoneb` (same arguments), without measuring the path's maximum."""
     where = "paths.autoneb"
@@ -317,7 +321,7 @@ def autoneb_band(land, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), st
     return Band(res.images, res.losses, total, res.converged, pd.concat(hist, ignore_index=True))
 
 
-def fit_bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Tensor | None = None,
+def fit_bezier(land: Landscape, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torch.Tensor | None = None,
                seed: int | torch.Generator | None = 0, num_eval: int = 61,
                path_tol: float | None = None) -> BandResult:
     """Garipov et al.'s curve finding: train the bend of a quadratic Bezier curve a -> bend -> b.
@@ -372,7 +376,7 @@ def fit_bezier(land, a, b, /, *, steps: int = 2000, lr: float = 0.01, bend: torc
     return _measured(land, path, pts, L, steps + num_eval, True, pd.DataFrame(hist), "bezier", path_tol)
 
 
-def bezier_curve(land, a, b, /, **options) -> BandResult:
+def bezier_curve(land: Landscape, a, b, /, **options) -> BandResult:
     """Deprecated name of :func:`fit_bezier` (removed in the next release)."""
     warnings.warn("valleys.paths.bezier_curve is deprecated and will be removed in the next release; "
                   "use valleys.paths.fit_bezier instead.", DeprecationWarning, stacklevel=2)
@@ -405,7 +409,7 @@ class SublevelResult:
                 "certificate": self.certificate.to_dict(), "band": self.band.to_dict()}
 
 
-def sublevel_connected(land, a, b, /, *, tol: float | None = None, cycles: tuple[int, ...] = (200, 200, 400),
+def sublevel_connected(land: Landscape, a, b, /, *, tol: float | None = None, cycles: tuple[int, ...] = (200, 200, 400),
                        lr: float = 0.01) -> SublevelResult:
     """Search a path from a to b that stays in {L <= max(L(a), L(b))} and certify it.
 

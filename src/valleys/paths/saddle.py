@@ -14,12 +14,16 @@ index of the point it reaches, so a refinement that slid to a different critical
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .._validation import check_float, check_int
 from ..errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 DEFAULT_MAX_DENSE = 2000
 """Largest d for the dense route (Hessian eigenvalues and damped Newton)."""
@@ -67,7 +71,7 @@ class SaddleResult:
                 f"distance={self.distance:.2e}, iterations={self.iterations})")
 
 
-def refine_saddle(land, band, /, *, grad_tol: float = 1e-10, max_iter: int = 200,
+def refine_saddle(land: Landscape, band, /, *, grad_tol: float = 1e-10, max_iter: int = 200,
                   eig_tol: float | None = None, max_dense: int = DEFAULT_MAX_DENSE) -> SaddleResult:
     """Newton's method on grad L = 0 from the band's highest image.
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ import torch
 from .._atomic import save_npz_atomic
 from .._validation import check_bool, check_choice, check_generator, check_int
 from ..errors import InvalidParameterError, ShapeError
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 NORMALIZATIONS = ("filter", "layer", "none")
 
@@ -52,7 +56,7 @@ def parse_grid(spec, name: str = "grid") -> np.ndarray:
     return arr
 
 
-def direction(land, theta, /, *, normalization: str = "filter", ignore_bias: bool = True,
+def direction(land: Landscape, theta, /, *, normalization: str = "filter", ignore_bias: bool = True,
               seed: int | torch.Generator | None = 0) -> torch.Tensor:
     """A random Gaussian direction, normalised like theta (Li et al., 'Visualizing the loss landscape').
 
@@ -91,7 +95,7 @@ def direction(land, theta, /, *, normalization: str = "filter", ignore_bias: boo
     return torch.cat(out)
 
 
-def hessian_directions(land, theta, /, *, k: int = 2, seed: int = 0) -> torch.Tensor:
+def hessian_directions(land: Landscape, theta, /, *, k: int = 2, seed: int = 0) -> torch.Tensor:
     """The k top (largest algebraic) Hessian eigenvectors at theta, rows (k, d)."""
     from ..curvature import eigs
 
@@ -267,7 +271,7 @@ def _directions(land, theta, directions, normalization, ignore_bias, seed, k) ->
     return D, {"directions": "given"}
 
 
-def line(land, theta, /, *, grid="-1:1:51", direction=None, end=None, normalization: str = "filter",
+def line(land: Landscape, theta, /, *, grid="-1:1:51", direction=None, end=None, normalization: str = "filter",
          ignore_bias: bool = True, seed: int | torch.Generator | None = 0, chunk: int = 1024) -> Surface:
     """Loss on the line theta + alpha d (1-D slice).
 
@@ -292,7 +296,7 @@ def line(land, theta, /, *, grid="-1:1:51", direction=None, end=None, normalizat
     return Surface(xs, None, L, theta.detach().cpu().numpy(), D.detach().cpu().numpy(), meta)
 
 
-def plane(land, theta, /, *, grid="-1:1:51", grid_y=None, directions=None, normalization: str = "filter",
+def plane(land: Landscape, theta, /, *, grid="-1:1:51", grid_y=None, directions=None, normalization: str = "filter",
           ignore_bias: bool = True, seed: int | torch.Generator | None = 0, chunk: int = 1024) -> Surface:
     """Loss on the plane theta + alpha d1 + beta d2 (2-D slice).
 
@@ -321,7 +325,7 @@ def plane(land, theta, /, *, grid="-1:1:51", grid_y=None, directions=None, norma
     return Surface(xs, ys, L, theta.detach().cpu().numpy(), D.detach().cpu().numpy(), meta)
 
 
-def plane_through(land, a, b, c, /, *, grid="-0.25:1.25:51", grid_y=None, chunk: int = 1024) -> Surface:
+def plane_through(land: Landscape, a, b, c, /, *, grid="-0.25:1.25:51", grid_y=None, chunk: int = 1024) -> Surface:
     """The plane through three points (two models and a curve's bend, Garipov et al.'s figure).
 
     Coordinates: origin a, d1 = b - a (so b is at (1, 0)), d2 = the part of c - a

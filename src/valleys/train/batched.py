@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -35,6 +36,9 @@ from ._common import (
     momentum_step,
 )
 from ._two_layer import first_layer, output_layer, two_layer_loss_grads
+
+if TYPE_CHECKING:
+    from ..core import Landscape
 
 
 class MLPStack:
@@ -363,7 +367,7 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
                             pd.DataFrame(rows))
 
 
-def fit_batch(land, thetas: torch.Tensor, *, lr: float | torch.Tensor = 0.1, steps: int = 1000,
+def fit_batch(land: Landscape, thetas: torch.Tensor, /, *, lr: float | torch.Tensor = 0.1, steps: int = 1000,
               momentum: float = 0.0, nesterov: bool = False, schedule: str = "constant",
               record_every: int = 1, progress: bool = True) -> BatchTrainResult:
     """Full-batch gradient descent of any landscape from many starts, one vmapped gradient per step.

@@ -27,6 +27,8 @@ sigma^{-1} and the right inverses of W_L, ..., W_2 to the first-layer parameters
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -39,10 +41,13 @@ from ...paths.chords import ChordTest, inscribe
 from ...paths.constructed import ConstructedPath
 from ...paths.path import Path, Segment
 
+if TYPE_CHECKING:
+    from ...core import Landscape
+
 __all__ = ["independent_parts", "output_descent", "output_connect", "kernel_ray", "rescaling_ray"]
 
 
-def independent_parts(land, theta, *, tau: float = 1e-10) -> dict:
+def independent_parts(land: Landscape, theta, /, *, tau: float = 1e-10) -> dict:
     """Blocks, slopes and the checked hypotheses of T3.4.9 for ``land`` at ``theta``.
 
     Raises:
@@ -104,7 +109,8 @@ def _inv(f: torch.Tensor, slope: float) -> torch.Tensor:
     return torch.where(f >= 0, f, f / slope)
 
 
-def output_descent(land, theta, /, *, target: torch.Tensor | None = None, tau: float = 1e-10) -> ConstructedPath:
+def output_descent(land: Landscape, theta, /, *, target: torch.Tensor | None = None,
+                   tau: float = 1e-10) -> ConstructedPath:
     """NG-T3.4.9 (1): a polygon from theta along which the output moves straight to ``target``.
 
     The output F_L(t) = F_L + t (Y - F_L) is pulled back layer by layer:
@@ -184,7 +190,7 @@ def output_descent(land, theta, /, *, target: torch.Tensor | None = None, tau: f
                            {"breakpoints": len(ts) - 2, "ranks_W2_to_WL": parts["ranks"]})
 
 
-def output_connect(land, theta_a, theta_b, /, *, chords: int = 8, max_chords: int = 4096,
+def output_connect(land: Landscape, theta_a, theta_b, /, *, chords: int = 8, max_chords: int = 4096,
                    chord_rtol: float = 1e-10, rank_rtol: float = 1e-6, tau: float = 1e-10) -> ConstructedPath:
     """NG-T3.4.9 (1): a polygon from theta_a to theta_b inside {L <= max(L(theta_a), L(theta_b))}.
 
@@ -257,7 +263,7 @@ def output_connect(land, theta_a, theta_b, /, *, chords: int = 8, max_chords: in
                             "min_rank_ratio": worst[0]})
 
 
-def kernel_ray(land, theta, length: float, /, *, seed: int = 0, tau: float = 1e-10) -> Path:
+def kernel_ray(land: Landscape, theta, length: float, /, *, seed: int = 0, tau: float = 1e-10) -> Path:
     """A straight ray theta -> theta + length * e in the first layer with [X, 1] e_rows = 0.
 
     e = r z^T / ||r z^T|| with z a unit vector of ker [X, 1] (the right singular vector of
@@ -286,7 +292,7 @@ def kernel_ray(land, theta, length: float, /, *, seed: int = 0, tau: float = 1e-
     return Path([Segment(th, th + length * direction, None, f"ker [X, 1] ray of length {length:g}")])
 
 
-def rescaling_ray(land, theta, lam: float, /) -> torch.Tensor:
+def rescaling_ray(land: Landscape, theta, lam: float, /) -> torch.Tensor:
     """The thesis' ray point c(lambda) = (W_1 / lambda, b_1 / lambda, lambda W_2, b_2, ...), lambda > 0.
 
     For positively homogeneous leaky ReLU this is h((lambda W_2, b_2), F_2(theta)) applied

@@ -11,6 +11,8 @@ Each returns a :class:`~valleys.paths.ConstructedPath` made of labelled segments
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -18,6 +20,9 @@ from ..._validation import check_generator
 from ...errors import InvalidParameterError, ModelError
 from ...paths.constructed import ConstructedPath
 from ...paths.path import Path, Segment
+
+if TYPE_CHECKING:
+    from ...core import Landscape
 
 
 # ---------------------------------------------------------------- Nguyen ch. 3 paths
@@ -86,7 +91,7 @@ class _Recorder:
         return Path(segs)
 
 
-def nguyen_descent(land, theta, /, *, seed: int | torch.Generator | None = 0, tau: float = 1e-10,
+def nguyen_descent(land: Landscape, theta, /, *, seed: int | torch.Generator | None = 0, tau: float = 1e-10,
                    max_tries: int = 20) -> ConstructedPath:
     """NG-T3.4.17 part 1 (algorithm NG-A7): a descent path to the least-squares optimum for widths >= N.
 
@@ -187,7 +192,7 @@ def _canonical_layer(land, blocks, k, rec, acts, gen, tau, tag):
     return blocks
 
 
-def nguyen_connect(land, theta, theta2, /, *, seed: int | torch.Generator | None = 0,
+def nguyen_connect(land: Landscape, theta, theta2, /, *, seed: int | torch.Generator | None = 0,
                    tau: float = 1e-10) -> ConstructedPath:
     """NG-T3.4.17 part 2 [derived form of L3.4.14/L3.4.15]: a path from theta to theta2 inside
     {L <= max(L(theta), L(theta2))} for hidden widths >= 2N.

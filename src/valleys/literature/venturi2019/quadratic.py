@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
@@ -42,6 +43,9 @@ from ...nets.models import TwoLayer
 from ...paths.chords import ChordTest, inscribe
 from ...paths.constructed import ConstructedPath
 from ...paths.path import Path, Segment
+
+if TYPE_CHECKING:
+    from ...core import Landscape
 
 __all__ = ["gram", "quadratic_optimum", "a4_path"]
 
@@ -294,7 +298,7 @@ def _a4_stages(W: torch.Tensor, u: torch.Tensor, A_star: torch.Tensor, tau: floa
     return b.stages, info
 
 
-def a4_path(land, theta, /, *, polygon: bool = True, scale_frac: float = 0.5, chords: int = 4,
+def a4_path(land: Landscape, theta, /, *, polygon: bool = True, scale_frac: float = 0.5, chords: int = 4,
             max_chords: int = 4096, chord_rtol: float = 1e-12, tau: float = 1e-10,
             A_star: torch.Tensor | None = None) -> ConstructedPath:
     """VBB algorithm A4 from ``theta`` to the global minimum of a quadratic net (p >= 2n).

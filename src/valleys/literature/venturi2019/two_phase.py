@@ -8,6 +8,7 @@ the output weights (Venturi, Bandeira & Bruna 2019, VBB-A3). Returns a
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,13 +19,16 @@ from ...nets.models import TwoLayer
 from ...paths.constructed import ConstructedPath
 from ...paths.path import Path, Segment
 
+if TYPE_CHECKING:
+    from ...core import Landscape
+
 
 def _rank(F: torch.Tensor, tau: float) -> int:
     """Numerical rank of F: singular values above ``tau`` times the largest (relative policy)."""
     return matrix_rank(F, policy="relative", tau=tau, warn=False).count
 
 
-def vbb_two_phase(land, theta, /, *, seed: int | torch.Generator | None = 0, tau: float = 1e-10,
+def vbb_two_phase(land: Landscape, theta, /, *, seed: int | torch.Generator | None = 0, tau: float = 1e-10,
                   max_tries: int = 50) -> ConstructedPath:
     """VBB algorithm A3 for a Safran–Shamir ``TwoLayer`` net (u = v, no bias) and squared loss.
 
