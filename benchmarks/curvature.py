@@ -21,6 +21,13 @@ so that load from other processes hits both sides alike):
     samples, vs ``numpy.linalg.eigh`` of a random symmetric matrix of the same size (and
     values only vs ``eigvalsh``). Target <= 2x.
 
+Issue 23 sections (``--only NAME``): ``eigs_vs_arpack`` (top-5 and bottom-5 eigenpairs on the
+CNN of ``benchmarks/core.py`` and the MLP above against ARPACK's ``eigsh`` on the same operator
+and start vector: products to each residual, wall time at equal products, time outside the
+products), ``cnn_dense_hessian`` (the CNN's dense Hessian against
+``torch.autograd.functional.hessian``, target <= 0.8) and ``cnn_dense_rows`` (seconds per
+Hessian row of each product route, with the torch profile of torch's route).
+
 Run from the repository root: ``python benchmarks/curvature.py [--threads T] [--quick]``.
 Results go to ``benchmarks/results/curvature.json``.
 """
@@ -642,6 +649,8 @@ def bench_eigs_vs_arpack(model: str, n_mlp: int, repeat: int) -> dict:
 
 
 # ------------------------------------------------------------------ issue 23 (dense CNN Hessian)
+#: Dense CNN Hessian time over torch.autograd.functional.hessian's (target: at most 0.8).
+DENSE_CNN_TARGET = 0.8
 #: Rows of the CNN Hessian timed per route (the full Hessian has d = 1490 rows).
 DENSE_ROWS = 64
 
@@ -691,6 +700,38 @@ def bench_cnn_rows(repeat: int) -> dict:
             "torch_route_profile_self_cpu_share": {k: v / total for k, v in top}}
 
 
+def bench_cnn_dense_hessian(repeat: int) -> dict:
+    """Dense Hessian of the CNN (d = 1490, N = 1797, float64): ``Landscape.hessian`` against
+    ``torch.autograd.functional.hessian`` (its defaults) on the same loss, timed round-robin;
+    the two matrices must agree to 1e-12 (relative to the largest entry)."""
+    land = _cnn_problem()
+    X, y = land.batches[0]
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10)).double()
+    names = [name for name, _ in net.named_parameters()]
+    shapes = [p.shape for p in net.parameters()]
+
+    def f(theta):
+        params, i = {}, 0
+        for name, shape in zip(names, shapes, strict=True):
+            params[name] = theta[i:i + shape.numel()].reshape(shape)
+            i += shape.numel()
+        return F.cross_entropy(functional_call(net, params, (X,)), y)
+
+    out = {}
+    times = time_interleaved({
+        "valleys": lambda: out.__setitem__("valleys", land.hessian(land.theta0, progress=False)),
+        "torch_autograd_functional_hessian":
+            lambda: out.__setitem__("torch", torch.autograd.functional.hessian(f, land.theta0)),
+    }, repeat=repeat, warmup=0)
+    err = float((out["valleys"] - out["torch"]).abs().max() / out["torch"].abs().max())
+    ratio = times["valleys"] / times["torch_autograd_functional_hessian"]
+    return {"d": land.dim, "N": land.n_samples, "repeat": repeat, "seconds_median": times,
+            "ratio": ratio, "target_ratio": DENSE_CNN_TARGET, "meets_target": ratio <= DENSE_CNN_TARGET,
+            "max_rel_difference": err, "equal_to_1e-12": err <= 1e-12,
+            "valleys_plan": list(land.batch_plans.get("hvp_rows", ()))}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the three benchmarks and write ``benchmarks/results/curvature.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -713,7 +754,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 SECTIONS = ("hvp", "eigs", "dense", "trace", "lanczos_overhead", "eigs_residual_sweep",
-            "negative_curvature", "eigs_vs_arpack", "cnn_dense_rows")
+            "negative_curvature", "eigs_vs_arpack", "cnn_dense_rows", "cnn_dense_hessian")
 
 
 def _run(args: argparse.Namespace) -> dict:
@@ -746,6 +787,9 @@ def _run(args: argparse.Namespace) -> dict:
                       side["overhead_fraction"],
                       [(row["residual"], row["valleys"]["products"], row["arpack"]["products"])
                        for row in side["rows"]], flush=True)
+    if "cnn_dense_hessian" in only:
+        result["cnn_dense_hessian"] = bench_cnn_dense_hessian(3 if args.quick else 5)
+        print("cnn dense", result["cnn_dense_hessian"], flush=True)
     if "cnn_dense_rows" in only:
         result["cnn_dense_rows"] = bench_cnn_rows(5)
         print("cnn rows", result["cnn_dense_rows"]["seconds_per_row"], flush=True)
