@@ -658,13 +658,13 @@ DENSE_ROWS = 64
 def bench_cnn_rows(repeat: int) -> dict:
     """Where the dense CNN Hessian's time goes: seconds per Hessian row (d = 1490, N = 1797,
     float64) on ``DENSE_ROWS`` unit vectors, timed round-robin, by valleys' route for
-    ``Landscape.hessian`` (the plan of ``valleys.core.batching.choose_plan``), by the route
-    of ``torch.autograd.functional.hessian`` (its default ``vectorize=False``: one backward
-    pass per row through the gradient graph kept at theta), by batched backward passes and
-    by vmapped forward-over-reverse products in chunks of 8 and 32. Then the operators of
-    torch's route by the torch profiler: the share of ``slow_conv_transpose2d``, the input
-    gradient of the first convolution that the convolution's double backward computes
-    although the images need no gradient."""
+    ``Landscape.hessian`` (the plan of ``valleys.core.batching.choose_plan``), by a loop of
+    single backward passes through the gradient graph kept at theta (the algorithm of
+    ``torch.autograd.functional.hessian`` with its default ``vectorize=False``, without its
+    per-row bookkeeping), by batched backward passes and by vmapped forward-over-reverse
+    products in chunks of 8 and 32. Then the operators of the loop by the torch profiler:
+    the share of ``slow_conv_transpose2d``, the input gradient of the first convolution that
+    the convolution's double backward computes although the images need no gradient."""
     from torch.profiler import profile
 
     from valleys.core.products import _batched, _graph_at, _single
@@ -676,12 +676,12 @@ def bench_cnn_rows(repeat: int) -> dict:
     auto = land.hvp_rows(theta)
     routes = {
         "valleys_auto": lambda: auto(E),
-        "torch_hessian_route_graph_loop": lambda: _single(point, g)(E),
+        "graph_loop": lambda: _single(point, g)(E),
         "graph_batched_32": lambda: _batched(point, g, 32)(E),
         "functorch_vmap_8": lambda: torch.cat([land.hvps(theta, C) for C in E.split(8)]),
         "functorch_vmap_32": lambda: torch.cat([land.hvps(theta, C) for C in E.split(32)]),
     }
-    ref = routes["torch_hessian_route_graph_loop"]()
+    ref = routes["graph_loop"]()
     diffs = {k: float((fn() - ref).abs().max() / ref.abs().max()) for k, fn in routes.items()}
     times = time_interleaved(routes, repeat=repeat, warmup=0)
     per_row = {k: t / DENSE_ROWS for k, t in times.items()}
@@ -693,11 +693,11 @@ def bench_cnn_rows(repeat: int) -> dict:
     return {"d": land.dim, "N": land.n_samples, "rows": DENSE_ROWS, "repeat": repeat,
             "valleys_plan": list(land.batch_plans.get("hvp_rows", ())),
             "seconds_per_row": per_row,
-            "ratio_valleys_auto_over_torch_route": per_row["valleys_auto"]
-            / per_row["torch_hessian_route_graph_loop"],
+            "ratio_valleys_auto_over_graph_loop": per_row["valleys_auto"]
+            / per_row["graph_loop"],
             "best_route": min(per_row, key=per_row.get),
-            "max_rel_difference_to_torch_route": diffs,
-            "torch_route_profile_self_cpu_share": {k: v / total for k, v in top}}
+            "max_rel_difference_to_graph_loop": diffs,
+            "graph_loop_profile_self_cpu_share": {k: v / total for k, v in top}}
 
 
 def bench_cnn_dense_hessian(repeat: int) -> dict:
