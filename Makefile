@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[bench]" || true
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/curvature.py
+	$(BIN)/python benchmarks/practitioner.py
 	$(BIN)/pip install -q -e ".[dist]" || true
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/surface.py

@@ -21,6 +21,13 @@ so that load from other processes hits both sides alike):
     samples, vs ``numpy.linalg.eigh`` of a random symmetric matrix of the same size (and
     values only vs ``eigvalsh``). Target <= 2x.
 
+Issue 23 sections (``--only NAME``): ``eigs_vs_arpack`` (top-5 and bottom-5 eigenpairs on the
+CNN of ``benchmarks/core.py`` and the MLP above against ARPACK's ``eigsh`` on the same operator
+and start vector: products to each residual, wall time at equal products, time outside the
+products), ``cnn_dense_hessian`` (the CNN's dense Hessian against
+``torch.autograd.functional.hessian``, target <= 0.8) and ``cnn_dense_rows`` (seconds per
+Hessian row of each product route, with the torch profile of torch's route).
+
 Run from the repository root: ``python benchmarks/curvature.py [--threads T] [--quick]``.
 Results go to ``benchmarks/results/curvature.json``.
 """
@@ -53,6 +60,7 @@ from valleys.curvature import (  # noqa: E402
     spectrum,
     trace,
 )
+from valleys.curvature.hessian import hessian_torch_operator  # noqa: E402
 from valleys.errors import NonConvergenceWarning  # noqa: E402
 from valleys.nets import mlp  # noqa: E402
 
@@ -480,6 +488,250 @@ def bench_negative_curvature(n: int = 20000) -> dict:
                     "the Rayleigh quotient of its Ritz vector settles the sign"}
 
 
+# ------------------------------------------------------------------ issue 23 (ARPACK anchor)
+ARPACK_RESIDUALS = (1e-2, 1e-4, 1e-6)
+#: valleys' products to a residual, over ARPACK's (target: at most 1.0 at every r).
+ARPACK_PRODUCTS_TARGET = 1.0
+#: valleys' wall time over ARPACK's at equal products (target: at most 1.1).
+ARPACK_WALL_TARGET = 1.1
+#: Products either side may spend on one run before it counts as "not reached".
+ARPACK_BUDGET = 3000
+#: ARPACK's tolerance is relative to each |lambda_i|, ours to max|lambda|: each side is run
+#: with its tolerance tightened by these factors until its true residual reaches r.
+TIGHTEN = (1.0, 0.1, 0.01, 0.001)
+
+
+def _cnn_problem():
+    """The CNN of ``benchmarks/core.py`` (Conv2d(1,4,3)-ReLU-Linear(144,10), digits,
+    N = 1797, d = 1490), float64."""
+    from core import digits_tensors
+
+    X, y = digits_tensors(torch.float64, images=True)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10)).double()
+    return Landscape(model, (X, y), loss=nn.CrossEntropyLoss())
+
+
+class _ProductClock:
+    """Time spent inside ``land.hvp_rows`` products (instrumentation of a landscape)."""
+
+    def __init__(self, land: Landscape):
+        self.seconds = 0.0
+        original = land.hvp_rows
+
+        def timed_hvp_rows(theta, **kwargs):
+            t0 = time.perf_counter()
+            rows = original(theta, **kwargs)
+            self.seconds += time.perf_counter() - t0
+
+            def timed(V, *args, **kw):
+                t1 = time.perf_counter()
+                out = rows(V, *args, **kw)
+                self.seconds += time.perf_counter() - t1
+                return out
+
+            return timed
+
+        land.hvp_rows = timed_hvp_rows
+
+
+def _true_residuals(check_op, values: np.ndarray, vectors: np.ndarray, scale: float) -> np.ndarray:
+    HX = check_op.matrows(torch.as_tensor(np.ascontiguousarray(vectors.T))).numpy().T
+    return np.linalg.norm(HX - vectors * values, axis=0) / scale
+
+
+def _run_valleys(land, which: str, tol: float, clock: _ProductClock,
+                 budget: int = ARPACK_BUDGET) -> dict:
+    clock.seconds = 0.0
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonConvergenceWarning)
+        pairs = eigs(land, land.theta0, k=5, which=which, tol=tol, seed=0, dense=False,
+                     certify=False, num_matvecs=budget)
+    wall = time.perf_counter() - start
+    return {"values": pairs.eigenvalues, "vectors": pairs.eigenvectors,
+            "products": pairs.num_matvecs, "seconds": wall, "seconds_in_products": clock.seconds}
+
+
+def _run_arpack(land, which: str, tol: float, clock: _ProductClock) -> dict:
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    clock.seconds = 0.0
+    start = time.perf_counter()
+    op = hessian_torch_operator(land, land.theta0)
+    v0 = torch.randn(1, op.dim, generator=torch.Generator().manual_seed(0),
+                     dtype=torch.float64)[0].numpy()  # the start vector of eigs(seed=0)
+    try:
+        values, vectors = eigsh(op.to_scipy(), k=5, which=which, v0=v0, ncv=20, tol=tol,
+                                maxiter=ARPACK_BUDGET // 15)
+    except ArpackNoConvergence as exc:
+        values, vectors = exc.eigenvalues, exc.eigenvectors
+    wall = time.perf_counter() - start
+    return {"values": values, "vectors": vectors, "products": op.num_matvecs, "seconds": wall,
+            "seconds_in_products": clock.seconds}
+
+
+def _products_to_reach(run, land, which, r, tol0, check_op, scale, clock) -> dict:
+    """The first run of ``run`` (tolerance tol0 tightened by TIGHTEN) whose five true
+    relative residuals are all <= r."""
+    for factor in TIGHTEN:
+        out = run(land, which, tol0 * factor, clock)
+        res = _true_residuals(check_op, out["values"], out["vectors"], scale)
+        if len(res) == 5 and float(res.max()) <= r:
+            break
+    return {"tol": tol0 * factor, "products": out["products"], "seconds": out["seconds"],
+            "seconds_in_products": out["seconds_in_products"],
+            "max_relative_residual": float(res.max()) if len(res) else None,
+            "reached": bool(len(res) == 5 and float(res.max()) <= r),
+            "eigenvalues": np.sort(np.asarray(out["values"])).tolist()}
+
+
+def bench_eigs_vs_arpack(model: str, n_mlp: int, repeat: int) -> dict:
+    """Top-5 (LA) and bottom-5 (SA) Hessian eigenpairs: valleys.eigs vs ARPACK
+    (``scipy.sparse.linalg.eigsh``) on the same operator from the same start vector, ncv 20
+    on both sides, float64. For each r: products (and wall) to all five true relative
+    residuals ``||H x - lambda x|| / max|lambda(H)|`` <= r. Then both r = 1e-6 runs are
+    timed round-robin ``repeat`` times at equal products (valleys given ARPACK's count as its
+    budget and a tolerance it cannot reach): wall times and time outside the products."""
+    land = (_cnn_problem() if model == "cnn" else
+            Landscape(_model().double(), _mnist_like(n_mlp, torch.float64), loss="ce"))
+    check_op = hessian_torch_operator(land, land.theta0)  # uncounted residual checks
+    clock = _ProductClock(land)
+    _run_valleys(land, "LA", 1e-2, clock)  # warm-up: one-off imports and allocations
+    ref = {w: _run_valleys(land, w, 1e-9, clock) for w in ("LA", "SA")}
+    scale = max(float(np.abs(ref[w]["values"]).max()) for w in ref)  # ||H||_2
+    sides = []
+    for which in ("LA", "SA"):
+        # ARPACK's test ||r_i|| <= tol |lambda_i|; tol = r max|lambda| / min|lambda_i| is ours
+        ratio = scale / float(np.abs(ref[which]["values"]).min())
+        rows = []
+        for r in ARPACK_RESIDUALS:
+            ours = _products_to_reach(_run_valleys, land, which, r, r, check_op, scale, clock)
+            theirs = _products_to_reach(_run_arpack, land, which, r, r * ratio, check_op, scale,
+                                        clock)
+            rows.append({"residual": r, "valleys": ours, "arpack": theirs,
+                         "products_ratio": ours["products"] / theirs["products"],
+                         "meets_products_target": bool(
+                             ours["reached"] and (ours["products"] <= ARPACK_PRODUCTS_TARGET
+                                                  * theirs["products"] or not theirs["reached"]))})
+        last = rows[-1]
+
+        laps = {"_run_valleys": [], "_run_arpack": []}
+
+        def timed(run, tol, which=which, laps=laps, **kwargs):
+            def call():
+                laps[run.__name__].append(run(land, which, tol, clock, **kwargs))
+            return call
+
+        equal = last["arpack"]["products"]
+        times = time_interleaved({"valleys": timed(_run_valleys, 1e-15, budget=equal),
+                                  "arpack": timed(_run_arpack, last["arpack"]["tol"])},
+                                 repeat=repeat, warmup=0)
+        overhead = {name: float(np.median([1 - o["seconds_in_products"] / o["seconds"]
+                                           for o in laps[key]]))
+                    for name, key in (("valleys", "_run_valleys"), ("arpack", "_run_arpack"))}
+        wall_ratio = times["valleys"] / times["arpack"]
+        sides.append({"which": which, "rows": rows, "timed_residual": last["residual"],
+                      "equal_products": equal,
+                      "equal_products_check": [o["products"] for v in laps.values() for o in v],
+                      "seconds_median": times, "wall_ratio_at_equal_products": wall_ratio,
+                      "overhead_fraction": overhead,
+                      "meets_wall_target": wall_ratio <= ARPACK_WALL_TARGET,
+                      "meets_overhead_target": overhead["valleys"] <= OVERHEAD_TARGET})
+    return {"model": ("CNN Conv2d(1,4,3)-ReLU-Linear(144,10), digits" if model == "cnn" else
+                      "MLP 784-256-256-10 tanh, random data"),
+            "d": land.dim, "N": land.n_samples, "k": 5, "ncv": 20, "repeat": repeat,
+            "norm_H": scale, "plan": list(land.batch_plans.get("hvp_rows", ())),
+            "targets": {"products_ratio": ARPACK_PRODUCTS_TARGET,
+                        "wall_ratio_at_equal_products": ARPACK_WALL_TARGET,
+                        "overhead_fraction": OVERHEAD_TARGET},
+            "sides": sides}
+
+
+# ------------------------------------------------------------------ issue 23 (dense CNN Hessian)
+#: Dense CNN Hessian time over torch.autograd.functional.hessian's (target: at most 0.8).
+DENSE_CNN_TARGET = 0.8
+#: Rows of the CNN Hessian timed per route (the full Hessian has d = 1490 rows).
+DENSE_ROWS = 64
+
+
+def bench_cnn_rows(repeat: int) -> dict:
+    """Where the dense CNN Hessian's time goes: seconds per Hessian row (d = 1490, N = 1797,
+    float64) on ``DENSE_ROWS`` unit vectors, timed round-robin, by valleys' route for
+    ``Landscape.hessian`` (the plan of ``valleys.core.batching.choose_plan``), by a loop of
+    single backward passes through the gradient graph kept at theta (the algorithm of
+    ``torch.autograd.functional.hessian`` with its default ``vectorize=False``, without its
+    per-row bookkeeping), by batched backward passes and by vmapped forward-over-reverse
+    products in chunks of 8 and 32. Then the operators of the loop by the torch profiler:
+    the share of ``slow_conv_transpose2d``, the input gradient of the first convolution that
+    the convolution's double backward computes although the images need no gradient."""
+    from torch.profiler import profile
+
+    from valleys.core.products import _batched, _graph_at, _single
+
+    land = _cnn_problem()
+    theta = land.theta0
+    E = torch.eye(land.dim, dtype=torch.float64)[:DENSE_ROWS]
+    point, g = _graph_at(land, theta)
+    auto = land.hvp_rows(theta)
+    routes = {
+        "valleys_auto": lambda: auto(E),
+        "graph_loop": lambda: _single(point, g)(E),
+        "graph_batched_32": lambda: _batched(point, g, 32)(E),
+        "functorch_vmap_8": lambda: torch.cat([land.hvps(theta, C) for C in E.split(8)]),
+        "functorch_vmap_32": lambda: torch.cat([land.hvps(theta, C) for C in E.split(32)]),
+    }
+    ref = routes["graph_loop"]()
+    diffs = {k: float((fn() - ref).abs().max() / ref.abs().max()) for k, fn in routes.items()}
+    times = time_interleaved(routes, repeat=repeat, warmup=0)
+    per_row = {k: t / DENSE_ROWS for k, t in times.items()}
+    with profile() as prof:
+        _single(point, g)(E[:16])
+    ops = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(ops.values())
+    top = sorted(ops.items(), key=lambda kv: -kv[1])[:6]
+    return {"d": land.dim, "N": land.n_samples, "rows": DENSE_ROWS, "repeat": repeat,
+            "valleys_plan": list(land.batch_plans.get("hvp_rows", ())),
+            "seconds_per_row": per_row,
+            "ratio_valleys_auto_over_graph_loop": per_row["valleys_auto"]
+            / per_row["graph_loop"],
+            "best_route": min(per_row, key=per_row.get),
+            "max_rel_difference_to_graph_loop": diffs,
+            "graph_loop_profile_self_cpu_share": {k: v / total for k, v in top}}
+
+
+def bench_cnn_dense_hessian(repeat: int) -> dict:
+    """Dense Hessian of the CNN (d = 1490, N = 1797, float64): ``Landscape.hessian`` against
+    ``torch.autograd.functional.hessian`` (its defaults) on the same loss, timed round-robin;
+    the two matrices must agree to 1e-12 (relative to the largest entry)."""
+    land = _cnn_problem()
+    X, y = land.batches[0]
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10)).double()
+    names = [name for name, _ in net.named_parameters()]
+    shapes = [p.shape for p in net.parameters()]
+
+    def f(theta):
+        params, i = {}, 0
+        for name, shape in zip(names, shapes, strict=True):
+            params[name] = theta[i:i + shape.numel()].reshape(shape)
+            i += shape.numel()
+        return F.cross_entropy(functional_call(net, params, (X,)), y)
+
+    out = {}
+    times = time_interleaved({
+        "valleys": lambda: out.__setitem__("valleys", land.hessian(land.theta0, progress=False)),
+        "torch_autograd_functional_hessian":
+            lambda: out.__setitem__("torch", torch.autograd.functional.hessian(f, land.theta0)),
+    }, repeat=repeat, warmup=0)
+    err = float((out["valleys"] - out["torch"]).abs().max() / out["torch"].abs().max())
+    ratio = times["valleys"] / times["torch_autograd_functional_hessian"]
+    return {"d": land.dim, "N": land.n_samples, "repeat": repeat, "seconds_median": times,
+            "ratio": ratio, "target_ratio": DENSE_CNN_TARGET, "meets_target": ratio <= DENSE_CNN_TARGET,
+            "max_rel_difference": err, "equal_to_1e-12": err <= 1e-12,
+            "valleys_plan": list(land.batch_plans.get("hvp_rows", ()))}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run the three benchmarks and write ``benchmarks/results/curvature.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -502,7 +754,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 SECTIONS = ("hvp", "eigs", "dense", "trace", "lanczos_overhead", "eigs_residual_sweep",
-            "negative_curvature")
+            "negative_curvature", "eigs_vs_arpack", "cnn_dense_rows", "cnn_dense_hessian")
 
 
 def _run(args: argparse.Namespace) -> dict:
@@ -526,6 +778,21 @@ def _run(args: argparse.Namespace) -> dict:
     if "negative_curvature" in only:
         result["negative_curvature"] = bench_negative_curvature()
         print("negative curvature", result["negative_curvature"]["total_num_matvecs"], flush=True)
+    if "eigs_vs_arpack" in only:
+        result["eigs_vs_arpack"] = [bench_eigs_vs_arpack(m, 256 if args.quick else 1024, 5)
+                                    for m in ("cnn", "mlp")]
+        for res in result["eigs_vs_arpack"]:
+            for side in res["sides"]:
+                print("arpack", res["d"], side["which"], side["wall_ratio_at_equal_products"],
+                      side["overhead_fraction"],
+                      [(row["residual"], row["valleys"]["products"], row["arpack"]["products"])
+                       for row in side["rows"]], flush=True)
+    if "cnn_dense_hessian" in only:
+        result["cnn_dense_hessian"] = bench_cnn_dense_hessian(3 if args.quick else 5)
+        print("cnn dense", result["cnn_dense_hessian"], flush=True)
+    if "cnn_dense_rows" in only:
+        result["cnn_dense_rows"] = bench_cnn_rows(5)
+        print("cnn rows", result["cnn_dense_rows"]["seconds_per_row"], flush=True)
     if "eigs_residual_sweep" in only:
         result["eigs_residual_sweep"] = bench_eigs_sweep(256 if args.quick else 1024)
         print("sweep", result["eigs_residual_sweep"].get("rows"), flush=True)

@@ -39,8 +39,8 @@ def dense_matrix(op: CurvatureOperator, progress: bool | None, desc: str) -> tor
     with bar(n, desc, progress, unit="hvp") as pbar:
         for lo in range(0, n, chunk):
             hi = min(lo + chunk, n)
-            E = torch.zeros(hi - lo, n, dtype=op.dtype)
-            E[:, lo:hi] = torch.eye(hi - lo, dtype=op.dtype)
+            E = torch.zeros(hi - lo, n, dtype=op.dtype, device=op.device)
+            E[:, lo:hi] = torch.eye(hi - lo, dtype=op.dtype, device=op.device)
             rows.append(op.matrows(E))
             pbar.update(hi - lo)
     return torch.cat(rows)

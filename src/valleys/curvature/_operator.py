@@ -25,6 +25,8 @@ class CurvatureOperator:
         dtype: the torch dtype of inputs and outputs.
         name: a short name used in error messages (``"Hessian"``, ``"GGN"``).
         blocks: the parameter blocks the operator acts on (empty if not from a landscape).
+        device: the device of inputs and outputs (the landscape's; None: the CPU); the
+            solvers keep their Krylov bases and probes there.
 
     Attributes:
         num_matvecs: number of matrix-vector products done so far (a batch of k rows
@@ -39,8 +41,10 @@ class CurvatureOperator:
     """
 
     def __init__(self, rows: Callable[[torch.Tensor], torch.Tensor], dim: int,
-                 dtype: torch.dtype, name: str, blocks: tuple[str, ...] = ()):
+                 dtype: torch.dtype, name: str, blocks: tuple[str, ...] = (), *,
+                 device: torch.device | str | None = None):
         self._rows = rows
+        self.device = torch.device("cpu" if device is None else device)
         self.dim = int(dim)
         self.dtype = dtype
         self.name = name
@@ -64,7 +68,7 @@ class CurvatureOperator:
             raise ShapeError(msg)
         if V.shape[0] == 0:
             return V.to(self.dtype).clone()
-        out = self._rows(V.to(self.dtype)).detach()
+        out = self._rows(V.to(device=self.device, dtype=self.dtype)).detach()
         self.num_matvecs += int(V.shape[0])
         if not torch.isfinite(out.sum()) and not torch.isfinite(out).all():  # one cheap pass first
             msg = (f"A {self.name}-vector product is not finite at theta: the second derivative "
@@ -78,7 +82,7 @@ class CurvatureOperator:
 
     def dense(self) -> torch.Tensor:
         """The full ``n x n`` matrix (n products), symmetrised."""
-        A = self.matrows(torch.eye(self.dim, dtype=self.dtype))
+        A = self.matrows(torch.eye(self.dim, dtype=self.dtype, device=self.device))
         return 0.5 * (A + A.T)
 
     def to_scipy(self) -> LinearOperator:
@@ -94,16 +98,17 @@ class _ScipyOperator(LinearOperator):
         super().__init__(dtype=np.float64, shape=op.shape)
 
     def _to_torch(self, a) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float64), dtype=self.op.dtype)
+        return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float64), dtype=self.op.dtype,
+                               device=self.op.device)
 
     def _matvec(self, x):
         v = self._to_torch(np.asarray(x).reshape(-1))
-        out = self.op.matvec(v).to(torch.float64).numpy()
+        out = self.op.matvec(v).to(torch.float64).cpu().numpy()
         return out.reshape(np.shape(x)) if np.ndim(x) == 2 else out
 
     def _matmat(self, X):
         V = self._to_torch(np.asarray(X).T)
-        return self.op.matrows(V).to(torch.float64).numpy().T
+        return self.op.matrows(V).to(torch.float64).cpu().numpy().T
 
     def _rmatvec(self, x):
         return self._matvec(x)

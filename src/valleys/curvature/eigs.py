@@ -274,7 +274,8 @@ def eigs(land: Landscape, theta: torch.Tensor, /, k: int = 6, which: str = "LA",
         ritz = dense_ritz(op, k, which, progress)
         return finish(ritz, op, k, which, tol, b, curvature, start, stacklevel=3,
                       method="dense")
-    V0 = torch.randn(b, op.dim, generator=gen, dtype=torch.float64).to(op.dtype)
+    V0 = torch.randn(b, op.dim, generator=gen, dtype=torch.float64,
+                     device=gen.device).to(device=op.device, dtype=op.dtype)
     with bar(budget, "eigs", progress, unit="hvp") as pbar:
         ritz = thick_restart_lanczos(op, k, which, tol, budget, V0, ncv, gen,
                                      on_step=lambda used: pbar.update(used - pbar.n))
@@ -314,13 +315,13 @@ def _symmetric_dense(op, progress: bool | None) -> torch.Tensor:
 def dense_ritz(op, k: int, which: str, progress: bool | None) -> RitzPairs:
     """The wanted k eigenpairs of the dense matrix of ``op`` (every eigenvalue computed)."""
     H = _symmetric_dense(op, progress)
-    values, vectors = np.linalg.eigh(H.numpy())
+    values, vectors = np.linalg.eigh(H.cpu().numpy())
     values, vectors = values.astype(np.float64), vectors.astype(np.float64)
     keep = np.sort(wanted_order(torch.as_tensor(values), which)[:k].numpy())
     X = vectors[:, keep]
     peak = np.argmax(np.abs(X), axis=0)  # a deterministic sign: largest entry positive
     X = X * np.where(X[peak, np.arange(X.shape[1])] < 0, -1.0, 1.0)
-    Hd = H.double().numpy()
+    Hd = H.double().cpu().numpy()
     res = np.linalg.norm(Hd @ X - X * values[keep], axis=0)
     scale = float(np.abs(values).max()) if values.size else 0.0
     return RitzPairs(torch.as_tensor(values[keep]), torch.as_tensor(X), torch.as_tensor(res),
@@ -332,12 +333,12 @@ def finish(ritz, op, k: int, which: str, tol: float, b: int, curvature: str, sta
            progress: bool | None = None, why_not: str = "certify=False") -> Eigenpairs:
     """Turn a thick-restart (or dense) run into :class:`Eigenpairs`: bounds, sign
     certainty, flags and the extremal certificate."""
-    values = ritz.values.double().numpy()
-    res_abs = ritz.residuals.double().numpy()
+    values = ritz.values.double().cpu().numpy()
+    res_abs = ritz.residuals.double().cpu().numpy()
     residuals = res_abs / ritz.scale if ritz.scale > 0 else res_abs
     floor = rounding_bound(op.dtype, op.dim, ritz.scale)
-    others = None if ritz.all_values is None else ritz.all_values.double().numpy()
-    other_res = None if ritz.all_residuals is None else ritz.all_residuals.double().numpy()
+    others = None if ritz.all_values is None else ritz.all_values.double().cpu().numpy()
+    other_res = None if ritz.all_residuals is None else ritz.all_residuals.double().cpu().numpy()
     gap_b, bound = error_bounds(values, res_abs, others, other_res, floor)
     certain = bound < np.abs(values)
     converged = residuals <= tol
@@ -354,7 +355,7 @@ def finish(ritz, op, k: int, which: str, tol: float, b: int, curvature: str, sta
     if not converged.all():
         warnings.warn(_unconverged_message(op, k, tol, residuals, converged, certain, which, method),
                       NonConvergenceWarning, stacklevel=stacklevel)
-    return Eigenpairs(eigenvalues=values, eigenvectors=ritz.vectors.double().numpy(), residuals=residuals,
+    return Eigenpairs(eigenvalues=values, eigenvectors=ritz.vectors.double().cpu().numpy(), residuals=residuals,
                       converged=converged, tol=tol, which=which, num_matvecs=op.num_matvecs,
                       wall_time=time.perf_counter() - start, blocks=op.blocks, curvature=curvature, block_size=b,
                       residual_norms=res_abs, gap_bounds=gap_b, error_bounds=bound, sign_certain=certain,

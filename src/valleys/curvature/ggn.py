@@ -68,7 +68,7 @@ def ggn_torch_operator(land: Landscape, theta: torch.Tensor, /, param_filter: Pa
     rows = restrict(rows_full, index, land.dim, land.dtype)
     n = land.dim if index is None else int(index.numel())
     name = "GGN" if index is None else f"GGN[{', '.join(blocks)}]"
-    return CurvatureOperator(rows, n, land.dtype, name, blocks)
+    return CurvatureOperator(rows, n, land.dtype, name, blocks, device=land.device)
 
 
 def ggn_operator(land: Landscape, theta: torch.Tensor, /,

@@ -38,7 +38,7 @@ def restrict(rows_full, index: torch.Tensor | None, dim: int, dtype: torch.dtype
         return rows_full
 
     def rows(V: torch.Tensor) -> torch.Tensor:
-        full = torch.zeros(V.shape[0], dim, dtype=dtype)
+        full = torch.zeros(V.shape[0], dim, dtype=dtype, device=V.device)
         full[:, index] = V
         return rows_full(full)[:, index]
 
@@ -74,7 +74,7 @@ def hessian_torch_operator(land: Landscape, theta: torch.Tensor, /,
     rows = restrict(land.hvp_rows(theta, method=method), index, land.dim, land.dtype)
     n = land.dim if index is None else int(index.numel())
     name = "Hessian" if index is None else f"Hessian[{', '.join(blocks)}]"
-    return CurvatureOperator(rows, n, land.dtype, name, blocks)
+    return CurvatureOperator(rows, n, land.dtype, name, blocks, device=land.device)
 
 
 def hessian_operator(land: Landscape, theta: torch.Tensor, /,

@@ -95,10 +95,10 @@ def lanczos_tridiag(rows: Callable[[torch.Tensor], torch.Tensor], V0: torch.Tens
         msg = "Every start vector of lanczos_tridiag must be nonzero. Got a zero row."
         raise ShapeError(msg)
     gen = check_generator(seed)
-    Q = torch.zeros(P, m, n, dtype=V0.dtype)
+    Q = torch.zeros(P, m, n, dtype=V0.dtype, device=V0.device)
     Q[:, 0] = V0 / norms[:, None]
-    alpha = torch.zeros(P, m, dtype=V0.dtype)
-    beta = torch.zeros(P, max(m - 1, 0), dtype=V0.dtype)
+    alpha = torch.zeros(P, m, dtype=V0.dtype, device=V0.device)
+    beta = torch.zeros(P, max(m - 1, 0), dtype=V0.dtype, device=V0.device)
     for j in range(m):
         w = rows(Q[:, j])
         if on_step is not None:
@@ -111,7 +111,8 @@ def lanczos_tridiag(rows: Callable[[torch.Tensor], torch.Tensor], V0: torch.Tens
         b = torch.linalg.vector_norm(w, dim=1)
         broken = b <= BREAKDOWN_TOL * scale
         if broken.any():
-            fresh = torch.randn(int(broken.sum()), n, generator=gen, dtype=V0.dtype)
+            fresh = torch.randn(int(broken.sum()), n, generator=gen, dtype=V0.dtype,
+                                device=gen.device).to(V0.device)
             fresh = _orthogonalise(fresh, Q[broken, : j + 1])
             w[broken] = fresh
             b = torch.where(broken, torch.zeros_like(b), b)

@@ -68,9 +68,9 @@ def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
     """
     n = theta.numel()
     if which == "LA":
-        return torch.arange(n - 1, -1, -1)
+        return torch.arange(n - 1, -1, -1, device=theta.device)
     if which == "SA":
-        return torch.arange(n)
+        return torch.arange(n, device=theta.device)
     if which == "LM":
         return torch.argsort(theta.abs(), descending=True, stable=True)
     hi, lo = list(range(n - 1, -1, -1)), list(range(n))
@@ -80,7 +80,7 @@ def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
             if i not in seen:
                 seen.add(i)
                 order.append(i)
-    return torch.tensor(order[:n])
+    return torch.tensor(order[:n], device=theta.device)
 
 
 class _Basis:
@@ -90,10 +90,11 @@ class _Basis:
     (orthogonal to the basis, not yet multiplied by A).
     """
 
-    def __init__(self, ncv: int, block: int, n: int, dtype: torch.dtype):
-        self.V = torch.zeros(ncv + block, n, dtype=dtype)
-        self.AV = torch.zeros(ncv, n, dtype=dtype)
-        self.T = torch.zeros(ncv, ncv, dtype=dtype)
+    def __init__(self, ncv: int, block: int, n: int, dtype: torch.dtype,
+                 device: torch.device | str = "cpu"):
+        self.V = torch.zeros(ncv + block, n, dtype=dtype, device=device)
+        self.AV = torch.zeros(ncv, n, dtype=dtype, device=device)
+        self.T = torch.zeros(ncv, ncv, dtype=dtype, device=device)
         self.size = 0
         self.pending = 0
 
@@ -137,7 +138,7 @@ class _Basis:
         n = W.shape[1]
         c = min(block, n - self.size, W.shape[0])
         if c <= 0:
-            return torch.zeros(W.shape[0], 0, dtype=W.dtype)
+            return torch.zeros(W.shape[0], 0, dtype=W.dtype, device=W.device)
         F = self.orthogonalise(W, H)
         if F.shape[0] == 1:  # the QR factorisation of one column is its normalisation
             R = torch.linalg.vector_norm(F, dim=1, keepdim=True)
@@ -148,7 +149,8 @@ class _Basis:
         weak = R.diagonal()[:c].abs() <= BREAKDOWN_TOL * torch.linalg.vector_norm(W, dim=1).max()
         if weak.any():
             strong = Q[:, ~weak]
-            fresh = torch.randn(n, int(weak.sum()), generator=gen, dtype=W.dtype)
+            fresh = torch.randn(n, int(weak.sum()), generator=gen, dtype=W.dtype,
+                                device=gen.device).to(W.device)
             for _ in range(2):
                 fresh = self.orthogonalise((fresh - strong @ (strong.T @ fresh)).T).T
             Q = torch.cat([strong, torch.linalg.qr(fresh)[0]], 1)
@@ -202,7 +204,7 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
     n, b = op.dim, V0.shape[0]
     ncv = min(ncv, n)
     n_keep = max(k, min(ncv - b, k + (ncv - k) // 2))
-    basis = _Basis(ncv, b, n, op.dtype)
+    basis = _Basis(ncv, b, n, op.dtype, V0.device)
     basis.V[:b] = torch.linalg.qr(V0.T)[0].T
     basis.pending = b
     used, restarts = 0, 0

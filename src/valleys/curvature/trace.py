@@ -43,10 +43,12 @@ class TraceEstimate(Record):
     method: str
 
 
-def rademacher(num: int, dim: int, gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
-    """A (num, dim) matrix of independent +-1 entries."""
-    bits = torch.randint(0, 2, (num, dim), generator=gen)
-    return (2 * bits - 1).to(dtype)
+def rademacher(num: int, dim: int, gen: torch.Generator, dtype: torch.dtype,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """A (num, dim) matrix of independent +-1 entries, drawn on the generator's device and
+    moved to ``device`` (the generator's by default)."""
+    bits = torch.randint(0, 2, (num, dim), generator=gen, device=gen.device)
+    return (2 * bits - 1).to(device=device if device is not None else gen.device, dtype=dtype)
 
 
 def _mean_and_se(values: torch.Tensor) -> tuple[float, float]:
@@ -65,7 +67,7 @@ def hutchinson_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generat
                      block: int = TRACE_BLOCK) -> TraceEstimate:
     """Hutchinson's estimate with ``num_matvecs`` Rademacher probes, ``block`` per product call."""
     before = op.num_matvecs
-    Z = rademacher(num_matvecs, op.dim, gen, op.dtype)
+    Z = rademacher(num_matvecs, op.dim, gen, op.dtype, op.device)
     values = torch.cat([(op.matrows(C) * C).sum(1) for C in Z.split(max(1, int(block)))])
     est, se = _mean_and_se(values)
     return TraceEstimate(estimate=est, std_error=se, num_matvecs=op.num_matvecs - before, method="hutchinson")
@@ -81,8 +83,8 @@ def hutchpp_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generator)
     before = op.num_matvecs
     s = num_matvecs // 3
     g = num_matvecs - 2 * s
-    S = rademacher(s, op.dim, gen, op.dtype)
-    G = rademacher(g, op.dim, gen, op.dtype)
+    S = rademacher(s, op.dim, gen, op.dtype, op.device)
+    G = rademacher(g, op.dim, gen, op.dtype, op.device)
     Q = torch.linalg.qr(op.matrows(S).T, mode="reduced")[0]  # (n, s)
     exact = float((op.matrows(Q.T) * Q.T).sum())
     Gp = G - (G @ Q) @ Q.T
