@@ -78,12 +78,14 @@ def page_name(number: str) -> str:
 
 
 def claim_block(claim: claims.Claim) -> str:
-    lines = [f"**{claim.id}** ({claim.kind}) — *{claim.title}*. {claim.statement}"]
+    """The claim as an admonition: ID, kind and title on top; statement, hypotheses, erratum."""
+    title = f"{claim.id} ({claim.kind}) — {claim.title}".replace('"', "'")
+    lines = [claim.statement]
     if claim.hypotheses:
         lines.append("*Hypotheses:* " + "; ".join(claim.hypotheses) + ".")
     if claim.erratum:
         lines.append(f"*Erratum:* {claim.erratum}")
-    return "> " + "\n>\n> ".join(lines) + "\n"
+    return f'!!! abstract "{title}"\n' + "\n\n".join("    " + line for line in lines) + "\n"
 
 
 def checks_table(verdict: dict) -> str:
@@ -187,6 +189,11 @@ def index_page(by_document: dict[str, list]) -> str:
         out.append(f"| [`{name}`]({page}#{name}) | {preset} | {mark} {text(check['name'])} | "
                    f"{number(check['measured'])} | {text(check.get('note', ''))} |")
     out.append("\n## Disagreements\n")
+    n_full = sum(1 for exps in by_document.values() for e in exps if stored("full", e.name) is not None)
+    out.append(f"From the stored verdicts: {n_full} of {sum(len(v) for v in by_document.values())} experiments "
+               "have a stored full-preset verdict. The disagreements last measured with the full presets, and "
+               "their measured reasons, are described in the user guide "
+               "([Run store and reports](../guide/runs.md#full-presets-that-disagree-and-why)).\n")
     if not disagreements:
         out.append("No stored verdict disagrees: every check of every stored run passed.\n")
     else:

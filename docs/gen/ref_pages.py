@@ -46,7 +46,7 @@ with mkdocs_gen_files.open("reference/index.md", "w") as page:
 nav["valleys"] = "index.md"
 for name in public_modules():
     with mkdocs_gen_files.open(f"reference/{name}.md", "w") as page:
-        page.write(f"# `valleys.{name}`\n\n::: valleys.{name}\n")
+        page.write(f"::: valleys.{name}\n    options:\n      heading_level: 1\n")
     nav[f"valleys.{name}"] = f"{name}.md"
 
 with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as summary:
