@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-portable bench lint clean
+.PHONY: demo test test-portable bench lint clean docs docs-serve docs-verdicts
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,8 +36,32 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/training_lm.py
 
+# the documentation site, built strictly into site/ (open site/index.html), then checked
+# for anything it would load from the network (it must work offline)
+DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict
+	$(BIN)/python scripts/check_offline_site.py site
+
+# the quick-preset verdicts the theory catalogue shows (docs/verdicts/quick, committed):
+# run the quick suite into a fresh run store and copy each run's verdict and figures
+docs-verdicts: $(STAMP)
+	rm -rf build/docs-runs
+	# a disagreeing verdict is a result the catalogue shows: the suite's exit status does not stop the copy
+	$(BIN)/valleys --runs-dir build/docs-runs suite --quick || true
+	$(BIN)/python scripts/collect_verdicts.py build/docs-runs docs/verdicts
+
+docs-serve: $(DOCS_STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs serve
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info src/*.egg-info
+	rm -rf $(VENV) runs build site *.egg-info src/*.egg-info

@@ -20,7 +20,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "valleys"
 
 #: Floors from bottom to top; packages on one floor may not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_validation", "_progress", "_blas", "_atomic", "_deprecations", "__version__", "results"),
+    ("errors", "_validation", "_progress", "_blas", "_atomic", "_deprecations", "__version__", "results",
+     "claims"),
     ("core",),
     ("nets", "data"),
     ("curvature",),
