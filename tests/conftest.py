@@ -7,6 +7,11 @@ import torch
 matplotlib.use("Agg")
 torch.set_default_dtype(torch.float64)
 
+#: Helper modules of the tests, not test modules: ``--doctest-modules`` would import them while
+#: collecting (``sweep_toys`` registers toy experiments, which must not join the registry
+#: before ``test_experiments`` lists the real ones).
+collect_ignore = ["sweep_toys.py", "judges.py"]
+
 
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
