@@ -132,6 +132,33 @@ def test_run_that_disagrees_exits_1(capsys, exps, runs_dir):
     assert "disagrees (0/1 evidence checks passed)" in out
 
 
+def line_outside(p: LineParams) -> Result:
+    """The line check, but only lines with n >= 10 points meet its (test) hypothesis."""
+    verdict = Verdict()
+    held = p.n >= 10
+    verdict.hypothesis("n >= 10 points", p.n, ">= 10", held)
+    if held:
+        verdict.add("fitted slope", p.slope, 2.0, p.tol, abs(p.slope - 2.0) <= p.tol, kind="evidence")
+    else:
+        verdict.not_covered("fitted slope", 2.0, "no line has n >= 10 points")
+    return Result(pd.DataFrame({"n": [p.n]}), verdict)
+
+
+def test_run_outside_the_hypotheses_is_undecided_and_exits_4(capsys, runs_dir):
+    name = f"test-outside-{uuid.uuid4().hex[:8]}"
+    experiment(name, source="test", claim="TEST outside", params=LineParams)(line_outside)
+    try:
+        code, out, _ = _run(capsys, "run", name, "--quick")
+        assert code == 4
+        assert "  NOT COVERED  fitted slope: measured no covered instance" in out
+        assert f"{name} not covered (0/1 evidence checks passed; 1 undecided; 1 hypotheses not met)" in out
+        code, out, _ = _run(capsys, "run", name, "--set", "n=12")
+        assert code == 0 and "agrees" in out
+    finally:
+        REGISTRY.pop(name, None)
+        registry_module.REGISTRY.pop(name, None)
+
+
 def test_run_seed_and_runs_dir_options(capsys, exps, tmp_path):
     target = tmp_path / "elsewhere"
     code, out, _ = _run(capsys, "run", exps["line"], "--quick", "--seed", "11",
@@ -185,11 +212,11 @@ def test_suite_prints_one_line_per_experiment_and_a_summary(capsys, exps, runs_d
     assert len(lines) == 4
     words = {ln.split()[1]: ln.split()[0] for ln in lines[:3]}
     assert words == {exps["line"]: "PASS", exps["data"]: "ERROR", exps["crash"]: "ERROR"}
-    assert lines[3].startswith("suite: 3 experiments: 1 agree, 0 disagree, 2 errors.")
+    assert lines[3].startswith("suite: 3 experiments: 1 agree, 0 disagree, 0 undecided, 2 errors.")
 
     monkeypatch.setattr(registry_module, "REGISTRY", {exps["line"]: ours[exps["line"]]})
     code, out, err = _run(capsys, "suite", "--quick")
-    assert code == 0 and "1 agree, 0 disagree, 0 errors" in out
+    assert code == 0 and "1 agree, 0 disagree, 0 undecided, 0 errors" in out
     assert err == ""  # no progress bar when stderr is not a terminal
 
 

@@ -17,11 +17,23 @@ if TYPE_CHECKING:
     from ..errors import ValleysError
     from ..runs import RunStore
 
-EXIT_OK, EXIT_DISAGREES, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_DISAGREES, EXIT_USAGE, EXIT_CRASH, EXIT_UNDECIDED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 EPILOG = ("exit status: 0 success / verdict agrees, 1 verdict disagrees, 2 user error, "
-          "3 internal error in an experiment, 130 interrupted. Runs are stored in "
+          "3 internal error in an experiment, 4 verdict undecided (not covered: no instance "
+          "met the theorem's hypotheses; or inconclusive), 130 interrupted. Runs are stored in "
           "--runs-dir, else $VALLEYS_RUNS, else ./runs.")
+
+#: Exit status of a completed run by its run status.
+RUN_EXIT = {"passed": EXIT_OK, "failed": EXIT_DISAGREES, "undecided": EXIT_UNDECIDED}
+
+
+def check_word(check: dict) -> str:
+    """``PASS``, ``FAIL`` or the check's undecided status in capitals (``NOT COVERED``, ...)."""
+    if check.get("passed"):
+        return "PASS"
+    status = check.get("status") or "failed"
+    return "FAIL" if status == "failed" else status.upper()
 
 
 def store(args: argparse.Namespace, *, read_only: bool | None = False) -> RunStore:
@@ -42,7 +54,7 @@ def check_line(check: dict, kind: bool = False) -> str:
     """One stored check as ``PASS  name: measured ... (expected ..., tolerance ...)``."""
     from ..report import format_value
 
-    word = "PASS" if check.get("passed") else "FAIL"
+    word = check_word(check)
     if kind:
         word += f" [{check.get('kind', 'evidence')}]"
     tol = format_value(check.get("tolerance"), none="exact")

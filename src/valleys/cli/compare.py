@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import EXIT_OK, is_sweep_id, squeezed, store
+from .common import EXIT_OK, check_word, is_sweep_id, squeezed, store
 
 HELP = "show two runs or sweeps side by side"
 
@@ -50,7 +50,7 @@ def describe(runs, ident: str) -> dict[str, str]:
     for key, value in sorted(details.params.items()):
         out[f"param {key}"] = format_value(value)
     for check in details.verdict.get("checks", []):
-        word = "PASS" if check.get("passed") else "FAIL"
+        word = check_word(check)
         out[f"check {check.get('name')}"] = f"{format_value(check.get('measured'))} {word}"
     return out
 

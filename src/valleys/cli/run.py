@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .common import EXIT_DISAGREES, EXIT_OK, check_line, store, usage
+from .common import EXIT_DISAGREES, RUN_EXIT, check_line, store, usage
 
 if TYPE_CHECKING:
     from ..record import Experiment, Params
@@ -53,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  ({n_warn} warning(s) recorded in {record.log_path})")
     print(f"{exp.name} {record.verdict_summary} in {record.wall_time:.1f} s")
     print(f"report: {record.report_path}")
-    return EXIT_OK if record.status == "passed" else EXIT_DISAGREES
+    return RUN_EXIT.get(record.status, EXIT_DISAGREES)
 
 
 def split_name(name: str | None, assignments: list[str]) -> tuple[str, list[str]]:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_DISAGREES, EXIT_OK, clean_line, store
+from .common import EXIT_DISAGREES, EXIT_OK, EXIT_UNDECIDED, clean_line, store
 from .run import add_preset_option
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
     runs = store(args)
     experiments = all_experiments()
     width = max((len(e.name) for e in experiments), default=0)
-    counts = {"PASS": 0, "FAIL": 0, "ERROR": 0}
+    counts = {"PASS": 0, "FAIL": 0, "UNDEC": 0, "ERROR": 0}
     from tqdm import tqdm
 
     bar = tqdm(experiments, desc="suite", unit="experiment", file=sys.stderr, disable=None,
@@ -41,15 +41,18 @@ def cmd_suite(args: argparse.Namespace) -> int:
     bar.close()
     index = runs.write_index()
     print(f"suite: {len(experiments)} experiments: {counts['PASS']} agree, "
-          f"{counts['FAIL']} disagree, {counts['ERROR']} errors. Index: {index}")
-    return EXIT_OK if counts["FAIL"] == counts["ERROR"] == 0 else EXIT_DISAGREES
+          f"{counts['FAIL']} disagree, {counts['UNDEC']} undecided, {counts['ERROR']} errors. "
+          f"Index: {index}")
+    if counts["FAIL"] or counts["ERROR"]:
+        return EXIT_DISAGREES
+    return EXIT_UNDECIDED if counts["UNDEC"] else EXIT_OK
 
 
 def suite_one(runs: RunStore, exp: Experiment, quick: bool) -> tuple[str, str]:
-    """Run one experiment of the suite: ``(PASS|FAIL|ERROR, one line)``."""
+    """Run one experiment of the suite: ``(PASS|FAIL|UNDEC|ERROR, one line)``."""
     try:
         record = runs.execute(exp, exp.params.preset(quick), progress=False)
     except Exception as exc:  # one failing experiment must not stop the suite
         return "ERROR", clean_line(f"{type(exc).__name__}: {exc}")
-    word = "PASS" if record.status == "passed" else "FAIL"
+    word = {"passed": "PASS", "undecided": "UNDEC"}.get(record.status, "FAIL")
     return word, f"{record.verdict_summary} ({record.wall_time:.1f} s) {record.run_id}"
