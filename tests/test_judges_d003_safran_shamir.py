@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, judge
 
 
 def _where(t, rows, column, values):
@@ -75,10 +75,8 @@ DOCTORS = {
          lambda t, p: t.assign(good=t["good"] & (t["draw"] == 0))),
     ],
     "safran-shamir-monotone-path": [
-        ("the rescaled grid rises somewhere",
-         lambda t, p: _where(t, t["part"] == "path", "max_step", 1e-3)),
-        ("the path ends above L(P(W1))",
-         lambda t, p: _where(t, t["part"] == "path", "end_gap", 1e-3)),
+        ("the path rises between grid points (independent re-evaluation)",
+         lambda t, p: _where(t, t["part"] == "path", "fine_max_step", 1e-3)),
         ("the polygon's descent certificate fails",
          lambda t, p: _where(t, t["part"] == "path", "certificate", False)),
         ("P[L(P(W0)) > L(0)] falls below (1 - 2^-n)/2",
@@ -92,3 +90,58 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+def _no_condition2(t, p):
+    """Every path instance starts at or below L(0) (SS-T1's condition 2 fails)."""
+    return _where(t, t["part"] == "path", "L0", t["L_zero"] - 0.1)
+
+
+OUTSIDE = {
+    "safran-shamir-monotone-path": [
+        ("condition 2 fails on every path and the last layer is not sign-symmetric",
+         lambda t, p: _where(_no_condition2(t, p), t["part"] == "ss-p1", "symmetric_last_layer", False)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
+
+
+def test_monotone_path_without_condition2_leaves_the_path_not_covered():
+    """L(P(W0)) <= L(0) (``--set hidden=1 --seed 12``): SS-T1's checks are not covered, and no
+    path check passes; SS-P1 still decides on its own Monte Carlo."""
+    verdict = judge("safran-shamir-monotone-path", _no_condition2)
+    path = [c for c in verdict.checks if c.kind != "hypothesis" and "SS-P1" not in c.name]
+    assert path and all(c.status == "not covered" for c in path)
+    cond2 = [c for c in verdict.of_kind("hypothesis") if c.name.startswith("condition 2")]
+    assert cond2[0].status == "not covered" and cond2[0].measured == "0 of 1 instances"
+
+
+def test_monotone_path_reevaluation_is_an_independent_forward_pass():
+    """The NumPy losses equal the Landscape's at random points of a 3-layer net, and the
+    re-evaluated points lie strictly inside the polygon's segments (never a grid point)."""
+    import torch
+
+    from valleys.core import Landscape
+    from valleys.experiments.d003_safran_shamir.monotone_path import _between_grid_points, _numpy_losses
+    from valleys.nets import mlp
+
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(7, 5, generator=gen, dtype=torch.float64)
+    Y = torch.randn(7, 3, generator=gen, dtype=torch.float64)
+    land = Landscape(mlp([5, 4, 4, 3], "relu", bias=False, seed=1), (X, Y), loss="mse")
+    pts = torch.randn(6, land.dim, generator=gen, dtype=torch.float64)
+    np.testing.assert_allclose(_numpy_losses(land, pts.numpy(), X.numpy(), Y.numpy()),
+                               land.losses(pts).numpy(), rtol=1e-12)
+    inner, seg = _between_grid_points(pts.numpy(), 4)
+    assert inner.shape == (5 * 4, land.dim) and (np.bincount(seg) == 4).all()
+    Q = pts.numpy()
+    for x, k in zip(inner, seg, strict=True):
+        s = (x - Q[k]) @ (Q[k + 1] - Q[k]) / np.sum((Q[k + 1] - Q[k]) ** 2)
+        np.testing.assert_allclose(Q[k] + s * (Q[k + 1] - Q[k]), x, atol=1e-12)
+        assert 0.0 < s < 1.0
