@@ -71,8 +71,8 @@ DOCTORS = {
         ("good draws' Bas does not shrink with delta (slope 0, not 2)", _smallest_delta_as_large),
         ("P[Bas <= K delta^2] falls below 1 - d(7/8)^n",
          lambda t, p: t.assign(bas=np.where(t["delta"] == max(p.deltas), t["bas"], 1e6))),
-        ("P[good] falls below 1 - k(3/4)^n (one good draw per width)",
-         lambda t, p: t.assign(good=t["good"] & (t["draw"] == 0))),
+        ("the held-out draws' Bas lies far above the K fitted on the other draws",
+         lambda t, p: t.assign(bas=np.where(t["draw"] % 2 == 1, 1e3 * t["bas"] + 1.0, t["bas"]))),
     ],
     "safran-shamir-monotone-path": [
         ("the path rises between grid points (independent re-evaluation)",
@@ -98,6 +98,10 @@ def _no_condition2(t, p):
 
 
 OUTSIDE = {
+    "safran-shamir-clustered": [
+        ("every radius breaks the angular bound delta_j/||c_j|| <= 2 sin(sqrt(2 pi)/(16 d sqrt d))",
+         lambda t, p: t.assign(radius_ratio=0.5)),
+    ],
     "safran-shamir-monotone-path": [
         ("condition 2 fails on every path and the last layer is not sign-symmetric",
          lambda t, p: _where(_no_condition2(t, p), t["part"] == "ss-p1", "symmetric_last_layer", False)),
@@ -145,3 +149,30 @@ def test_monotone_path_reevaluation_is_an_independent_forward_pass():
         s = (x - Q[k]) @ (Q[k + 1] - Q[k]) / np.sum((Q[k + 1] - Q[k]) ** 2)
         np.testing.assert_allclose(Q[k] + s * (Q[k + 1] - Q[k]), x, atol=1e-12)
         assert 0.0 < s < 1.0
+
+
+def test_clustered_counts_on_draws_not_used_to_fit_k():
+    """Raising Bas of the fitting (even) draws raises K and leaves the held-out count free to
+    pass; raising only the held-out (odd) draws must fail it (K is not fitted on them)."""
+    fit_only = judge("safran-shamir-clustered",
+                     lambda t, p: t.assign(bas=np.where(t["draw"] % 2 == 0, 10 * t["bas"], t["bas"])))
+    held = [c for c in fit_only.checks if c.name.startswith("held-out")]
+    assert held and held[0].status == "passed"
+    odd_only = judge("safran-shamir-clustered",
+                     lambda t, p: t.assign(bas=np.where(t["draw"] % 2 == 1, 1e3 * t["bas"] + 1.0, t["bas"])))
+    held = [c for c in odd_only.checks if c.name.startswith("held-out")]
+    assert held and held[0].status == "failed"
+
+
+def test_clustered_gates_each_radius_on_the_angular_bound():
+    """A radius above 2 sin(sqrt(2 pi)/(16 d sqrt d)) is left out: with one radius out, no slope."""
+    from valleys.experiments.d003_safran_shamir.clustered import angular_limit
+
+    assert abs(angular_limit(10) - 0.0099) < 5e-5 and abs(angular_limit(2) - 0.1107) < 5e-5
+    verdict = judge("safran-shamir-clustered",
+                    lambda t, p: t.assign(radius_ratio=np.where(t["delta"] == max(p.deltas), 1.0,
+                                                                t["radius_ratio"])))
+    slope = [c for c in verdict.checks if c.name.startswith("log-log slope")]
+    assert slope[0].status == "not covered"
+    angular = [c for c in verdict.of_kind("hypothesis") if c.name.startswith("delta_j")]
+    assert angular[0].measured == "1 of 2 radii"
