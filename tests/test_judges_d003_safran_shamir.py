@@ -20,7 +20,7 @@ def _where(t, rows, column, values):
 
 
 def _overspec_full_above_subset(t, p):
-    return t.assign(full=t["subset"] + 1.0, difference=-1.0)
+    return t.assign(full=t["subset"] + 1.0, difference=-1.0, realised_full=t["subset"] + 1.0)
 
 
 def _smallest_delta_as_large(t, p):
@@ -46,6 +46,7 @@ DOCTORS = {
     ],
     "safran-shamir-overspecification": [
         ("the full net's basin is worse than a subset's", _overspec_full_above_subset),
+        ("the full basin's minimiser lies outside the basin", lambda t, p: t.assign(in_basin=False)),
     ],
     "safran-shamir-prop1": [
         ("P[L(W0) > L(0)] falls below (1 - 2^-n)/2 on random data",
@@ -98,6 +99,9 @@ def _no_condition2(t, p):
 
 
 OUTSIDE = {
+    "safran-shamir-overspecification": [
+        ("no draw in a basin interior (a zero pre-activation)", lambda t, p: t.assign(interior_margin=0.0)),
+    ],
     "safran-shamir-clustered": [
         ("every radius breaks the angular bound delta_j/||c_j|| <= 2 sin(sqrt(2 pi)/(16 d sqrt d))",
          lambda t, p: t.assign(radius_ratio=0.5)),
@@ -176,3 +180,12 @@ def test_clustered_gates_each_radius_on_the_angular_bound():
     assert slope[0].status == "not covered"
     angular = [c for c in verdict.of_kind("hypothesis") if c.name.startswith("delta_j")]
     assert angular[0].measured == "1 of 2 radii"
+
+
+def test_overspecification_inequality_is_consistency_and_the_network_is_evidence():
+    """Bas(full) <= Bas(subset) cannot fail for optimal QPs: it is consistency; the check that
+    the minimiser is a network of the closed basin reaching Bas(subset) is the evidence."""
+    verdict = judge("safran-shamir-overspecification")
+    kinds = {c.name: c.kind for c in verdict.checks}
+    assert kinds["Bas(full) <= Bas(subset) + tol (every draw)"] == "consistency"
+    assert [c.status for c in verdict.of_kind("evidence")] == ["passed"]
