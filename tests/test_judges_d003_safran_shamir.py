@@ -99,6 +99,22 @@ def _no_condition2(t, p):
 
 
 OUTSIDE = {
+    "safran-shamir-singleton": [
+        ("the data are not singletons", lambda t, p: t.assign(singletons=t["m"] - 1)),
+    ],
+    "safran-shamir-full-rank": [
+        ("rank X < m", lambda t, p: t.assign(rank=t["m"] - 1)),
+    ],
+    "safran-shamir-auer": [
+        ("non-singleton data and equal targets (every basin of one neuron optimal)",
+         lambda t, p: t.assign(singletons=t["m"] - 1, t_minus=t["t_plus"])),
+    ],
+    "safran-shamir-low-rank": [
+        ("an input outside the unit ball", lambda t, p: t.assign(max_input_norm=1.5)),
+    ],
+    "safran-shamir-prop1": [
+        ("the last layer is not sign-symmetric (Assumption 1)", lambda t, p: t.assign(symmetric_last_layer=False)),
+    ],
     "safran-shamir-overspecification": [
         ("no draw in a basin interior (a zero pre-activation)", lambda t, p: t.assign(interior_margin=0.0)),
     ],
@@ -189,3 +205,50 @@ def test_overspecification_inequality_is_consistency_and_the_network_is_evidence
     kinds = {c.name: c.kind for c in verdict.checks}
     assert kinds["Bas(full) <= Bas(subset) + tol (every draw)"] == "consistency"
     assert [c.status for c in verdict.of_kind("evidence")] == ["passed"]
+
+
+def _three_draws(t, p):
+    """The table as if each row had 3 draws (estimates rounded to thirds)."""
+    return t.assign(estimate=np.round(t["estimate"] * 3) / 3, draws=3)
+
+
+@pytest.mark.parametrize("name", ["safran-shamir-singleton", "safran-shamir-full-rank"])
+def test_three_draws_do_not_decide(name):
+    """draws = 3 gave a false "disagrees" (singleton) or a powerless "agrees" (full rank): the
+    Monte Carlo checks now report insufficient draws."""
+    verdict = judge(name, _three_draws)
+    mc = [c for c in verdict.of_kind("evidence") if c.name.startswith(("Monte Carlo", "width n: Monte"))]
+    assert mc and all(c.status == "insufficient draws" for c in mc)
+    assert verdict.outcome != "disagrees"
+
+
+def test_proportion_rows_exact_bonferroni_vacuous_and_insufficient():
+    from valleys.experiments.d003_safran_shamir._shared import proportion_rows
+    from valleys.record import Verdict
+
+    v = Verdict()
+    # 2^-20 with 10^5 draws: fewer than one expected hit -> vacuous (SS single neuron at d >= 20)
+    c = proportion_rows(v, "2^-d", [("d=20", 0, 100_000, 2.0 ** -20)], word="equals", expected="2^-d")
+    assert c.status == "vacuous"
+    c = proportion_rows(v, "few", [("a", 3, 3, 0.5)], word="at_least", expected=">= 0.5")
+    assert c.status == "insufficient draws"
+    c = proportion_rows(v, "negative bound", [("a", 0, 100, -0.3)], word="at_least", expected=">= b")
+    assert c.status == "vacuous"
+    # 0/40 contradicts p >= 0.5; 0/40 with the bound 0.1 is within the exact interval [0, 0.124]
+    c = proportion_rows(v, "decides", [("a", 0, 40, 0.5), ("b", 40, 40, 0.9)], word="at_least", expected=">= b")
+    assert c.status == "failed" and "a: 0/40" in c.note
+    c = proportion_rows(v, "holds", [("a", 0, 40, 0.1)], word="at_least", expected=">= b")
+    assert c.status == "passed"
+    # Bonferroni: 10 rows at 99% overall -> 99.9% each
+    c = proportion_rows(v, "ten", [(str(i), 50, 100, 0.5) for i in range(10)], word="equals", expected="= 0.5")
+    assert c.status == "passed" and "99.9000%" in c.note
+
+
+def test_low_rank_quick_preset_has_power():
+    """The quick preset decides at the theorem's width: eps = 0.01 < L(0) (not implied by Bas <= L(0)),
+    at least min_draws draws; and L(0) <= eps makes the check vacuous."""
+    verdict = judge("safran-shamir-low-rank")
+    main = [c for c in verdict.of_kind("evidence") if c.name.startswith("fraction")]
+    assert main[0].status == "passed" and "24/24" in main[0].note
+    vac = judge("safran-shamir-low-rank", lambda t, p: t.assign(zero_loss=0.5 * p.eps))
+    assert [c.status for c in vac.of_kind("evidence")] == ["vacuous"]

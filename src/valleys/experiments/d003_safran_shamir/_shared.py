@@ -108,9 +108,9 @@ def proportion_rows(verdict: Verdict, name: str, rows, *, word: str, expected: s
     prefix = f"{note}; " if note else ""
     left = ""
     if few:
-        left += f"; {len(few)} rows with < {min_draws} draws ({', '.join(r[0] for r in few)})"
+        left += f"; {len(few)} rows with < {min_draws} draws ({' | '.join(r[0] for r in few)})"
     if vacuous:
-        left += f"; {len(vacuous)} vacuous rows ({', '.join(r[0] for r in vacuous)})"
+        left += f"; {len(vacuous)} vacuous rows ({' | '.join(r[0] for r in vacuous)})"
     if not deciding:
         status = "insufficient draws" if few else "vacuous"
         return verdict.add(name, f"0 of {len(rows)} rows decide", expected, None, False,
