@@ -111,6 +111,7 @@ OUTSIDE = {
     ],
     "safran-shamir-low-rank": [
         ("an input outside the unit ball", lambda t, p: t.assign(max_input_norm=1.5)),
+        ("the width multiplier c = 1 < 2", lambda t, p: t.assign(c=1)),
     ],
     "safran-shamir-prop1": [
         ("the last layer is not sign-symmetric (Assumption 1)", lambda t, p: t.assign(symmetric_last_layer=False)),

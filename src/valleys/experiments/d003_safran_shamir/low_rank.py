@@ -47,7 +47,8 @@ class LowRankParams(Params):
         dim: input dimension d.
         teacher_width: n, ReLU units of the planted teacher (|v_i| ||w_i|| <= B = 1).
         eps: the basin-value threshold epsilon.
-        c: the theorem's multiplier c >= 2 (width c ⌈n / p_eps⌉).
+        c: the theorem's multiplier (width c ⌈n / p_eps⌉); SS-T3 needs c >= 2, c = 1 is
+            measured and reported not covered.
         draws: initialisations at the theorem's width.
         scan_widths: smaller widths scanned for the empirical width reaching the bound.
         scan_draws: draws per scanned width.
@@ -69,7 +70,7 @@ class LowRankParams(Params):
     zero_tol: float = 1e-20
     QUICK = {"draws": 24, "scan_widths": (4,), "scan_draws": 20}
     LIMITS: ClassVar[dict[str, str]] = {
-        "samples": ">= 2", "dim": ">= 2", "teacher_width": ">= 1", "eps": "> 0", "c": ">= 2",
+        "samples": ">= 2", "dim": ">= 2", "teacher_width": ">= 1", "eps": "> 0", "c": ">= 1",
         "draws": ">= 1", "scan_widths": "nonempty, >= 1", "scan_draws": ">= 1", "confidence": "> 0, < 1",
         "min_draws": ">= 1", "zero_tol": ">= 0"}
 
@@ -100,7 +101,7 @@ def measure(p: LowRankParams) -> Measurement:
         rows.append(row)
         hist[f"n={n}"] = q.values[n]
     table = pd.DataFrame(rows).assign(max_input_norm=float(np.linalg.norm(X, axis=1).max()), rank=rank,
-                                      teacher_loss=teacher_loss, teacher_B=B, zero_loss=zero_loss)
+                                      teacher_loss=teacher_loss, teacher_B=B, zero_loss=zero_loss, c=p.c)
     reach = table[(~table["theorem_width"]) & (table["ci_low"] >= bound)]
     empirical = int(reach["width"].min()) if len(reach) else None
     return Measurement(table, {"p_eps": pe, "theorem_width": width, "bound": bound, "zero_loss": zero_loss,
@@ -124,9 +125,11 @@ def judge(m: Measurement, p: LowRankParams) -> Verdict:
                        [float(main["teacher_loss"]), float(main["teacher_B"])], f"[<= {p.zero_tol:g}, <= 1]",
                        teacher_ok)
     verdict.hypothesis("rank X >= 2 (p_eps)", int(main["rank"]), ">= 2", rank_ok)
+    c_ok = int(main["c"]) >= 2
+    verdict.hypothesis("width multiplier c >= 2", int(main["c"]), ">= 2", c_ok)
     width, bound, zero_loss = s["theorem_width"], s["bound"], float(main["zero_loss"])
     name = f"fraction with Bas <= eps at width {width} >= 1 - exp(-cn/4)"
-    if not (norm_ok and teacher_ok and rank_ok):
+    if not (norm_ok and teacher_ok and rank_ok and c_ok):
         verdict.not_covered(name, f">= {bound:.4f}", "the data break SS-T3's hypotheses")
         return verdict
     if p.teacher_width == 2 and p.c == 2 and p.eps == 0.01 and int(main["rank"]) == 2:
