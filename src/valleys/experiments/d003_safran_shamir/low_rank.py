@@ -124,9 +124,9 @@ def judge(m: Measurement, p: LowRankParams) -> Verdict:
     verdict.hypothesis("a width-n teacher realizes y with |v_i| ||w_i|| <= B = 1",
                        [float(main["teacher_loss"]), float(main["teacher_B"])], f"[<= {p.zero_tol:g}, <= 1]",
                        teacher_ok)
-    verdict.hypothesis("rank X >= 2 (p_eps)", int(main["rank"]), ">= 2", rank_ok)
+    verdict.hypothesis("rank X >= 2 (p_eps)", int(main["rank"]), "rank X >= 2", rank_ok)
     c_ok = int(main["c"]) >= 2
-    verdict.hypothesis("width multiplier c >= 2", int(main["c"]), ">= 2", c_ok)
+    verdict.hypothesis("width multiplier c >= 2", int(main["c"]), "c >= 2", c_ok)
     width, bound, zero_loss = s["theorem_width"], s["bound"], float(main["zero_loss"])
     name = f"fraction with Bas <= eps at width {width} >= 1 - exp(-cn/4)"
     if not (norm_ok and teacher_ok and rank_ok and c_ok):
