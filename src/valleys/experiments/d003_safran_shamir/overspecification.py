@@ -107,7 +107,10 @@ def judge(m: Measurement, p: OverspecParams) -> Verdict:
                     note=f"{len(sampled)} draws: accelerated projected gradient in u = |v| w, NNLS cone projections "
                          f"(separate code), {p.pgd_steps} steps from the draw's own (W, v); measured: the largest "
                          f"certified value - descent's end. Evidence that the QP value is SS-L2's Bas, the minimum "
-                         f"over the closed basin (SS-L1), which the inequality itself cannot show", kind="evidence")
+                         f"over the closed basin (SS-L1), which the inequality itself cannot show. Changed after a "
+                         f"full run disagreed: it replaces a sign re-check of the QP minimiser that repeated the "
+                         f"solver's own feasibility test with another normalisation (|w_i x_t| instead of the "
+                         f"constrained u_i = |v_i| w_i of SS-L1) and failed on two zero-value basins", kind="evidence")
         worst = float((ok["full"] - ok["subset"]).max())
         verdict.add("Bas(full) <= Bas(subset) + tol (every draw)", int((ok["difference"] >= -p.tol).sum()),
                     len(ok), p.tol, worst <= p.tol,
