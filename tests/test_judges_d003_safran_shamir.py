@@ -226,8 +226,8 @@ def test_three_draws_do_not_decide(name):
 
 
 def test_proportion_rows_exact_bonferroni_vacuous_and_insufficient():
-    from valleys.experiments.d003_safran_shamir._shared import proportion_rows
     from valleys.record import Verdict
+    from valleys.record.stats import proportion_rows
 
     v = Verdict()
     # 2^-20 with 10^5 draws: fewer than one expected hit -> vacuous (SS single neuron at d >= 20)

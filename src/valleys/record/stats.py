@@ -157,3 +157,68 @@ def mean_check(verdict: Verdict, name: str, samples: Sequence[float], expected: 
     return verdict.add(name, mean, float(expected), tol, abs(mean - float(expected)) <= tol,
                        f"{prefix}{x.size} samples, measured SE {se:.3g}, tolerance {n_se:g} SE",
                        kind=kind)
+
+
+def proportion_rows(verdict: Verdict, name: str, rows, *, word: str, expected: str,
+                    confidence: float = CONFIDENCE, min_draws: int = MIN_DRAWS, kind: str = "evidence",
+                    note: str = "") -> Check:
+    """One check of several sampled proportions, each against its own bound, with exact intervals.
+
+    Each row is judged by its Clopper–Pearson interval at the Bonferroni-corrected
+    confidence ``1 - (1 - confidence) / r`` (``r`` the rows that decide), so the check as a
+    whole has coverage ``confidence``. A row with fewer than ``min_draws`` draws does not
+    decide ("insufficient draws"), nor does a row whose bound no outcome could contradict
+    ("vacuous": ``at_least`` a bound <= 0; ``equals`` a probability p with
+    ``min(p, 1 - p) * draws < 1``, fewer than one expected exception).
+
+    Args:
+        verdict: the verdict to add the check to.
+        name: what is checked.
+        rows: ``(label, successes, draws, bound)`` per row.
+        word: ``"at_least"`` (p >= bound) or ``"equals"`` (p = bound, an exact probability
+            computed by separate code).
+        expected: the claim in words, e.g. ``">= 1 - 2d(3/4)^n"``.
+        confidence: the check's overall coverage.
+        min_draws: the minimum draws for a row to decide.
+        kind: the check's kind.
+        note: extra explanation, prepended.
+
+    Returns:
+        The added check: passed when every deciding row holds; ``insufficient draws`` or
+        ``vacuous`` when no row decides (insufficient if any row had too few draws).
+
+    Raises:
+        ValueError: for an unknown ``word``.
+    """
+    if word not in ("at_least", "equals"):
+        raise ValueError(f"word must be at_least or equals, got {word!r}")
+    rows = [(str(label), int(k), int(n), float(b)) for label, k, n, b in rows]
+    few = [r for r in rows if r[2] < min_draws]
+    vacuous = [r for r in rows if r[2] >= min_draws and (
+        r[3] <= 0.0 if word == "at_least" else min(r[3], 1.0 - r[3]) * r[2] < 1.0)]
+    deciding = [r for r in rows if r not in few and r not in vacuous]
+    prefix = f"{note}; " if note else ""
+    left = ""
+    if few:
+        left += f"; {len(few)} rows with < {min_draws} draws ({' | '.join(r[0] for r in few)})"
+    if vacuous:
+        left += f"; {len(vacuous)} vacuous rows ({' | '.join(r[0] for r in vacuous)})"
+    if not deciding:
+        status = "insufficient draws" if few else "vacuous"
+        return verdict.add(name, f"0 of {len(rows)} rows decide", expected, None, False,
+                           f"{prefix}no row decides{left}", kind=kind, status=status)
+    level = 1.0 - (1.0 - confidence) / len(deciding)
+    failed, widest = [], 0.0
+    for label, k, n, b in deciding:
+        low, high = clopper_pearson(k, n, level)
+        widest = max(widest, (high - low) / 2)
+        holds = high >= b if word == "at_least" else low <= b <= high
+        if not holds:
+            failed.append(f"{label}: {k}/{n}, interval [{low:.4g}, {high:.4g}] vs {b:.4g}")
+    text = (f"{prefix}{len(deciding) - len(failed)} of {len(deciding)} deciding rows hold; exact "
+            f"intervals at {level:.4%} each (Bonferroni over {len(deciding)} rows, {confidence:.0%} overall)"
+            f"{left}")
+    if failed:
+        text += "; failing: " + "; ".join(failed)
+    return verdict.add(name, f"{len(deciding) - len(failed)} of {len(deciding)} rows", expected, widest,
+                       not failed, text, kind=kind)

@@ -24,12 +24,12 @@ from ...basins import SingletonCriterion, draw_init, initial_basin_quality
 from ...basins.montecarlo import clopper_pearson
 from ...errors import InvalidParameterError
 from ...record import Measurement
-from ...record.stats import CONFIDENCE
+from ...record.stats import CONFIDENCE, proportion_rows
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
-from ._shared import SOURCE_003, _histogram_figure, proportion_rows
+from ._shared import SOURCE_003, _histogram_figure
 
 
 # --------------------------------------------------------------------------- Auer

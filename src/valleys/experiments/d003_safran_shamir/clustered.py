@@ -38,12 +38,12 @@ from ...basins import BasinSolver, FullRankCriterion, basin_of, draw_init
 from ...basins.assumptions import angular_bound, data_assumptions
 from ...basins.montecarlo import clopper_pearson
 from ...record import Measurement
-from ...record.stats import CONFIDENCE
+from ...record.stats import CONFIDENCE, proportion_rows
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
-from ._shared import SOURCE_003, proportion_rows
+from ._shared import SOURCE_003
 
 
 @dataclass(frozen=True)

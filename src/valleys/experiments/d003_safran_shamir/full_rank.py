@@ -22,12 +22,12 @@ from ...basins import BasinTolerances, FullRankCriterion, initial_basin_quality
 from ...curvature import matrix_rank
 from ...errors import InvalidParameterError
 from ...record import Measurement
-from ...record.stats import CONFIDENCE
+from ...record.stats import CONFIDENCE, proportion_rows
 from ..common import progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
-from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure, proportion_rows
+from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure
 
 
 # --------------------------------------------------------------------------- SS-T4 full rank

@@ -24,12 +24,12 @@ from ..._validation import check_rng
 from ...basins.losses import ScalarLoss
 from ...basins.montecarlo import clopper_pearson
 from ...record import Measurement
-from ...record.stats import CONFIDENCE
+from ...record.stats import CONFIDENCE, proportion_rows
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
-from ._shared import SOURCE_003, proportion_rows
+from ._shared import SOURCE_003
 
 
 # --------------------------------------------------------------------------- SS-P1

@@ -19,12 +19,12 @@ from ... import data
 from ..._validation import check_rng
 from ...basins import BasinTolerances, SingletonCriterion, initial_basin_quality
 from ...record import Measurement
-from ...record.stats import CONFIDENCE
+from ...record.stats import CONFIDENCE, proportion_rows
 from ..common import progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
-from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure, proportion_rows
+from ._shared import SOURCE_003, _cross_validate, _histogram_figure, _probability_figure
 
 
 # --------------------------------------------------------------------------- SS-T2 singleton
