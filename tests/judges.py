@@ -7,7 +7,10 @@ and disagree with the second through an evidence check: the direct proof that th
 evidence could have failed.
 
 Each ``tests/test_judges_<document>.py`` lists its doctors in ``DOCTORS``: experiment
-name -> list of ``(what the doctor breaks, doctor(table, params) -> table)``.
+name -> list of ``(what the doctor breaks, doctor(table, params) -> table)``, and in
+``OUTSIDE`` the tables whose every instance lies outside the theorem's hypotheses: experiment
+name -> list of ``(which hypothesis fails, doctor)``; the judge must then say "not covered"
+(an instance outside the hypotheses never counts towards "agrees").
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ def judge(name: str, doctor: Doctor | None = None) -> Verdict:
 
 
 def failed_evidence(verdict: Verdict) -> list[str]:
-    """Names of the evidence checks that fail."""
-    return [c.name for c in verdict.of_kind("evidence") if not c.passed]
+    """Names of the evidence checks that decided and failed."""
+    return [c.name for c in verdict.of_kind("evidence") if c.status == "failed"]
 
 
 def assert_doctor_breaks_the_verdict(name: str, what: str, doctor: Doctor) -> None:
@@ -52,3 +55,10 @@ def assert_doctor_breaks_the_verdict(name: str, what: str, doctor: Doctor) -> No
     doctored = judge(name, doctor)
     newly = set(failed_evidence(doctored)) - set(failed_evidence(honest))
     assert not doctored.passed and newly, f"{name}: the judge still agrees when {what}"
+
+
+def assert_outside_hypotheses_is_not_covered(name: str, what: str, doctor: Doctor) -> None:
+    """A table whose every instance breaks a hypothesis gets the verdict "not covered"."""
+    verdict = judge(name, doctor)
+    assert verdict.outcome == "not covered", (
+        f"{name}: with {what} the judge says {verdict.outcome!r}, not 'not covered': {verdict.summary}")

@@ -193,7 +193,7 @@ def test_run_stored_takes_the_store_and_opens_it_only_after_the_checks(tmp_path)
 def test_check_is_unchanged_by_the_move():
     check = Check("c", 1.0, 1.0, None, True)
     assert check.to_dict() == {"name": "c", "measured": 1.0, "expected": 1.0, "tolerance": None,
-                               "passed": True, "note": "", "kind": "evidence"}
+                               "passed": True, "note": "", "kind": "evidence", "status": "passed"}
 
 
 def test_the_store_runs_anything_with_a_name_params_and_run(tmp_path):

@@ -479,3 +479,47 @@ def test_json_of_metadata_makes_numpy_torch_and_non_finite_values_plain():
     assert plain == {"a": 0.5, "b": [1.0, 2.0], "c": "inf", "d": [3, None], "4": 7,
                      "e": {"seed": 0, "n": 2, "tol": 1e-12, "offset": 0.0}}
     assert json.loads(dumps(value)) == plain
+
+
+def test_a_catalogue_from_before_undecided_runs_is_migrated(tmp_path):
+    """A store created before the ``undecided`` status keeps its rows and accepts the status."""
+    import sqlite3
+
+    from valleys.runs.catalogue import DB_NAME, Catalogue
+    from valleys.runs.record import UNDECIDED
+
+    old_schema = """CREATE TABLE runs (run_id TEXT PRIMARY KEY, experiment TEXT NOT NULL,
+        params_hash TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN
+        ('running', 'passed', 'failed', 'error', 'stale', 'interrupted')), started TEXT NOT NULL,
+        ended TEXT, pid INTEGER NOT NULL, verdict_summary TEXT, path TEXT NOT NULL, message TEXT,
+        host TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL DEFAULT '');
+        CREATE INDEX runs_by_status ON runs(status);"""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO runs VALUES ('a-1', 'a', 'h', 'passed', '2026-01-01T00:00:00Z', NULL, 1,"
+                 " 'agrees', '/x/a-1', NULL, 'host', '')")
+    conn.commit()
+    conn.close()
+    catalogue = Catalogue(tmp_path)
+    (row,) = catalogue.all()
+    assert (row.run_id, row.status, row.verdict_summary) == ("a-1", "passed", "agrees")
+    catalogue.finish("a-1", UNDECIDED, "2026-01-01T00:00:01Z", verdict_summary="not covered")
+    assert catalogue.all()[0].status == UNDECIDED
+
+
+def _not_covered_experiment(p: SquareParams) -> Result:
+    """A run whose only instance lies outside its theorem's hypotheses."""
+    verdict = Verdict()
+    verdict.hypothesis("n >= 100 (hypothesis)", p.n, ">= 100", held=p.n >= 100)
+    verdict.not_covered("mean of x^2", 0.0, "no instance meets n >= 100")
+    return Result(pd.DataFrame({"x": [0.0]}), verdict, {}, {})
+
+
+def test_a_not_covered_verdict_is_stored_as_undecided(tmp_path, register):
+    exp = register(_not_covered_experiment, stem="uncovered")
+    store = RunStore(tmp_path)
+    record = store.execute(exp, SquareParams(n=5), progress=False)
+    assert record.status == "undecided" and record.completed
+    stored = store.load_result(record.run_id)
+    assert stored.verdict.outcome == "not covered"
+    assert _rows(tmp_path)[0]["verdict_summary"].startswith("not covered")

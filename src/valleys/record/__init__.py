@@ -10,7 +10,7 @@
 from .experiment import Experiment, Measurement, Parts, Runnable
 from .figures import close_figures, figure
 from .params import Params, field_types, parse_value
-from .result import KINDS, Check, Result, Verdict, task_outcome
+from .result import KINDS, OUTCOMES, STATUSES, Check, Result, Verdict, task_outcome
 
-__all__ = ["Params", "field_types", "parse_value", "Check", "Verdict", "Result", "KINDS",
+__all__ = ["Params", "field_types", "parse_value", "Check", "Verdict", "Result", "KINDS", "STATUSES", "OUTCOMES",
            "Experiment", "Measurement", "Parts", "Runnable", "figure", "close_figures", "task_outcome"]

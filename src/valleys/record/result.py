@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-KINDS = ("evidence", "consistency", "erratum")
+KINDS = ("evidence", "consistency", "erratum", "hypothesis")
 """What a check proves.
 
 - ``evidence``: it could fail if the theorem were false (an independent computation, a
@@ -17,6 +17,36 @@ KINDS = ("evidence", "consistency", "erratum")
   the theorem.
 - ``erratum``: a measured deviation from the seed text (passes when the deviation is
   reproduced as stated in the note).
+- ``hypothesis``: a hypothesis of the theorem, checked on the instances the run generated.
+  It never makes a verdict disagree: an instance outside the hypotheses is *not covered*,
+  and the judge leaves it out of every evidence check.
+"""
+
+STATUSES = ("passed", "failed", "not covered", "insufficient draws", "vacuous")
+"""How a check ended.
+
+- ``passed`` / ``failed``: the check decided;
+- ``not covered``: no generated instance satisfies the theorem's hypotheses, so the check
+  says nothing about the theorem (for a ``hypothesis`` check: no instance satisfied it);
+- ``insufficient draws``: a probabilistic check with fewer draws than its stated minimum;
+- ``vacuous``: the bound cannot be falsified at this size (negative, at most 0, or below the
+  estimate's resolution 1/draws).
+
+Only ``passed`` and ``failed`` decide; the others are listed and never count towards
+"agrees".
+"""
+
+UNDECIDED = frozenset(STATUSES) - {"passed", "failed"}
+
+OUTCOMES = ("agrees", "disagrees", "not covered", "inconclusive", "no evidence")
+"""What a verdict says (:attr:`Verdict.outcome`).
+
+- ``disagrees``: a deciding evidence, consistency or erratum check failed;
+- ``agrees``: at least one evidence check passed and no deciding check failed;
+- ``not covered``: there are evidence checks but every one is ``not covered``;
+- ``inconclusive``: there are evidence checks, none decided, and not all for want of
+  coverage (too few draws, vacuous bounds);
+- ``no evidence``: the run has no evidence check at all (identities prove nothing).
 """
 
 
@@ -31,7 +61,11 @@ class Check:
         tolerance: the tolerance or threshold used to decide (None if exact).
         passed: whether the measurement agrees with the theory.
         note: optional explanation (an erratum, the threshold policy, ...).
-        kind: ``"evidence"``, ``"consistency"`` or ``"erratum"`` (see :data:`KINDS`).
+        kind: ``"evidence"``, ``"consistency"``, ``"erratum"`` or ``"hypothesis"`` (see
+            :data:`KINDS`).
+        status: how it ended (see :data:`STATUSES`); by default ``"passed"`` or ``"failed"``
+            from ``passed``. An undecided status (``"not covered"``, ...) needs
+            ``passed=False``.
     """
 
     name: str
@@ -41,11 +75,25 @@ class Check:
     passed: bool
     note: str = ""
     kind: str = "evidence"
+    status: str | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             msg = f"Check kind must be one of {', '.join(KINDS)}. Got {self.kind!r}."
             raise ValueError(msg)
+        status = self.status if self.status is not None else ("passed" if self.passed else "failed")
+        if status not in STATUSES:
+            msg = f"Check status must be one of {', '.join(STATUSES)}. Got {status!r}."
+            raise ValueError(msg)
+        if (status == "passed") != bool(self.passed):
+            msg = f"Check {self.name!r}: status {status!r} contradicts passed={self.passed}."
+            raise ValueError(msg)
+        object.__setattr__(self, "status", status)
+
+    @property
+    def decided(self) -> bool:
+        """Whether the check decided (passed or failed)."""
+        return self.status not in UNDECIDED
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -57,51 +105,94 @@ class Check:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The list of checks of a run.
+    """The list of checks of a run, and what they say together (:attr:`outcome`).
 
-    It agrees when every check passes *and* at least one of them is evidence: identities
-    and self-checks alone never make a verdict agree. The verdict is frozen (its list of
-    checks grows only through :meth:`add`).
+    It agrees when at least one evidence check passed and no deciding check failed:
+    identities and self-checks alone never make a verdict agree, and checks that did not
+    decide (not covered, too few draws, vacuous) never count towards agreement. The verdict
+    is frozen (its list of checks grows only through :meth:`add` and its siblings).
     """
 
     checks: list[Check] = field(default_factory=list)
 
     def add(self, name: str, measured, expected, tolerance: float | None, passed: bool,
-            note: str = "", *, kind: str) -> Check:
-        """Append a check of the given ``kind`` and return it."""
-        check = Check(name, _jsonable(measured), _jsonable(expected), tolerance, bool(passed), note,
-                      kind)
+            note: str = "", *, kind: str, status: str | None = None) -> Check:
+        """Append a check of the given ``kind`` and return it (``status``: see :class:`Check`)."""
+        check = Check(name=name, measured=_jsonable(measured), expected=_jsonable(expected),
+                      tolerance=tolerance, passed=bool(passed), note=note, kind=kind, status=status)
         self.checks.append(check)
         return check
+
+    def hypothesis(self, name: str, measured, expected, held: bool, note: str = "") -> Check:
+        """Record a hypothesis of the theorem checked on the generated instances.
+
+        Args:
+            name: the hypothesis, e.g. ``"rank X = n (T2 hypothesis)"``.
+            measured: what was measured, e.g. ``"3 of 4 instances"``.
+            expected: what the hypothesis requires.
+            held: whether at least one instance satisfies it (the judge leaves the others
+                out of the evidence checks); ``False`` records it as ``not covered``.
+            note: which instances were left out and why.
+
+        Returns:
+            The check (kind ``hypothesis``); it never makes the verdict disagree.
+        """
+        return self.add(name, measured, expected, None, held, note, kind="hypothesis",
+                        status=None if held else "not covered")
+
+    def not_covered(self, name: str, expected, note: str, *, kind: str = "evidence") -> Check:
+        """Record a check the run cannot decide because no instance meets the hypotheses."""
+        return self.add(name, "no covered instance", expected, None, False, note, kind=kind,
+                        status="not covered")
 
     def of_kind(self, kind: str) -> list[Check]:
         """The checks of one kind, in order."""
         return [c for c in self.checks if c.kind == kind]
 
     @property
+    def outcome(self) -> str:
+        """What the checks say together: one of :data:`OUTCOMES`."""
+        judged = [c for c in self.checks if c.kind != "hypothesis"]
+        if any(c.status == "failed" for c in judged):
+            return "disagrees"
+        evidence = self.of_kind("evidence")
+        if any(c.status == "passed" for c in evidence):
+            return "agrees"
+        if not evidence:
+            return "no evidence"
+        if all(c.status == "not covered" for c in evidence):
+            return "not covered"
+        return "inconclusive"
+
+    @property
     def passed(self) -> bool:
-        return bool(self.of_kind("evidence")) and all(c.passed for c in self.checks)
+        """Whether the verdict agrees."""
+        return self.outcome == "agrees"
 
     @property
     def counts(self) -> dict[str, dict[str, int]]:
-        """Per kind: how many checks there are and how many passed."""
-        return {k: {"total": len(self.of_kind(k)), "passed": sum(c.passed for c in self.of_kind(k))}
+        """Per kind: how many checks there are, how many passed, and how many did not decide."""
+        return {k: {"total": len(self.of_kind(k)), "passed": sum(c.passed for c in self.of_kind(k)),
+                    "undecided": sum(not c.decided for c in self.of_kind(k))}
                 for k in KINDS}
 
     @property
     def summary(self) -> str:
         c = self.counts
-        word = "agrees" if self.passed else "disagrees"
-        if not c["evidence"]["total"]:
-            word = "no evidence"
         parts = [f"{c['evidence']['passed']}/{c['evidence']['total']} evidence"]
         parts += [f"{c[k]['passed']}/{c[k]['total']} {k}" for k in ("consistency", "erratum")
                   if c[k]["total"]]
-        return f"{word} ({', '.join(parts)} checks passed)"
+        text = f"{self.outcome} ({', '.join(parts)} checks passed"
+        undecided = sum(v["undecided"] for k, v in c.items() if k != "hypothesis")
+        if undecided:
+            text += f"; {undecided} undecided"
+        if c["hypothesis"]["undecided"]:
+            text += f"; {c['hypothesis']['undecided']} hypotheses not met"
+        return text + ")"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "summary": self.summary, "counts": self.counts,
-                "checks": [c.to_dict() for c in self.checks]}
+        return {"passed": self.passed, "outcome": self.outcome, "summary": self.summary,
+                "counts": self.counts, "checks": [c.to_dict() for c in self.checks]}
 
     def to_frame(self) -> pd.DataFrame:
         """One row per check: name, kind, measured, expected, tolerance, passed, note."""
@@ -111,7 +202,7 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        return cls([Check(**c) for c in data.get("checks", [])])
+        return cls([Check(**c) for c in data.get("checks", [])])  # older runs: status derived
 
 
 @dataclass(frozen=True)

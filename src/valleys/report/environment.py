@@ -12,7 +12,7 @@ import jinja2
 
 from .. import __version__
 
-BADGES = {"passed": "AGREES", "failed": "DISAGREES", "error": "ERROR", "stale": "STALE",
+BADGES = {"passed": "AGREES", "failed": "DISAGREES", "undecided": "UNDECIDED", "error": "ERROR", "stale": "STALE",
           "interrupted": "INTERRUPTED", "running": "RUNNING", "user-error": "USER ERROR",
           "crashed": "CRASHED", "measured": "MEASURED"}
 """Badge text of each run status (``error`` runs show as USER ERROR or CRASHED, see
@@ -29,7 +29,8 @@ SHORT_SUMMARY = 160
 """Characters of a run's summary or error message shown in the index (and of a failed
 task's message on a sweep page); longer texts open in full on click (``<details>``)."""
 
-KIND_TITLES = {"evidence": "Evidence — could fail if the theorem were false",
+KIND_TITLES = {"hypothesis": "Hypotheses — checked on the generated instances (outside: not covered)",
+               "evidence": "Evidence — could fail if the theorem were false",
                "consistency": "Consistency — identities and self-checks of the code",
                "erratum": "Errata — measured deviations from the seed text"}
 """Headings of the groups of checks, in display order."""
@@ -105,7 +106,7 @@ def short_value(value: Any, limit: int = SHORT_VALUE) -> str:
 
 def check_groups(verdict: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """The checks of a verdict dict grouped by kind: (kind, heading, checks), in the order
-    evidence, consistency, erratum; empty groups are left out (old runs: evidence)."""
+    hypothesis, evidence, consistency, erratum; empty groups are left out (old runs: evidence)."""
     checks = verdict.get("checks", []) if verdict else []
     groups = []
     for kind, title in KIND_TITLES.items():

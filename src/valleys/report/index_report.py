@@ -10,6 +10,7 @@ from urllib.parse import quote
 from .environment import badge_class, environment
 
 _WORDS = {"passed": ("agrees", "agree"), "measured": ("analysis", "analyses"), "failed": ("disagrees", "disagree"),
+          "undecided": ("undecided", "undecided"),
           "user-error": ("user error", "user errors"), "crashed": ("crash", "crashes"),
           "stale": ("stale", "stale"), "interrupted": ("interrupted", "interrupted"),
           "running": ("running", "running")}

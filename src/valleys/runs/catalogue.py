@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS runs (
     experiment TEXT NOT NULL,
     params_hash TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN
-        ('running', 'passed', 'failed', 'error', 'stale', 'interrupted')),
+        ('running', 'passed', 'failed', 'undecided', 'error', 'stale', 'interrupted')),
     started TEXT NOT NULL,
     ended TEXT,
     pid INTEGER NOT NULL,
@@ -32,6 +32,33 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
 """
+
+
+def _add_undecided_status(conn: sqlite3.Connection) -> None:
+    """Let a catalogue created before the ``undecided`` status store it.
+
+    SQLite cannot change a CHECK constraint in place, so the table is rebuilt, rows
+    unchanged, in one immediate transaction (other processes wait on the busy timeout).
+    """
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+    if row is None or "'undecided'" in row[0]:
+        return
+    columns = ", ".join(_COLUMNS)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='runs'").fetchone()
+        if "'undecided'" not in row[0]:  # another process may have migrated it meanwhile
+            conn.execute("ALTER TABLE runs RENAME TO runs_before_undecided")
+            conn.execute("DROP INDEX IF EXISTS runs_by_status")
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM runs_before_undecided")
+            conn.execute("DROP TABLE runs_before_undecided")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class Catalogue:
@@ -61,6 +88,7 @@ class Catalogue:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _add_undecided_status(conn)
 
     def insert(self, record: RunRecord) -> None:
         """Add a new row."""

@@ -8,10 +8,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-RUNNING, PASSED, FAILED, ERROR, STALE, INTERRUPTED = (
-    "running", "passed", "failed", "error", "stale", "interrupted")
-STATUSES = (RUNNING, PASSED, FAILED, ERROR, STALE, INTERRUPTED)
-"""Run states: ``passed``/``failed`` are completed runs whose verdict agrees/disagrees."""
+RUNNING, PASSED, FAILED, UNDECIDED, ERROR, STALE, INTERRUPTED = (
+    "running", "passed", "failed", "undecided", "error", "stale", "interrupted")
+STATUSES = (RUNNING, PASSED, FAILED, UNDECIDED, ERROR, STALE, INTERRUPTED)
+"""Run states: ``passed`` / ``failed`` / ``undecided`` are completed runs whose verdict
+agrees / disagrees / decides nothing (not covered, inconclusive, no evidence)."""
+COMPLETED = (PASSED, FAILED, UNDECIDED)
+
+
+def completed_status(verdict: dict) -> str:
+    """The run status of a completed run from its stored verdict (``verdict.json``).
+
+    Runs stored before verdicts had an ``outcome`` are ``passed`` or ``failed``.
+    """
+    if verdict.get("passed"):
+        return PASSED
+    outcome = verdict.get("outcome", "disagrees")
+    return FAILED if outcome == "disagrees" else UNDECIDED
 
 FAILED_LOGS_DIR = "logs"
 """Folder of the store holding ``<run-id>.log.txt`` of the runs that did not complete."""
@@ -54,7 +67,7 @@ class RunRecord:
     @property
     def completed(self) -> bool:
         """Whether the run finished and its folder holds a result."""
-        return self.status in (PASSED, FAILED)
+        return self.status in COMPLETED
 
     @property
     def report_path(self) -> Path:

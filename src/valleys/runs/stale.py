@@ -11,7 +11,7 @@ from pathlib import Path
 from .._atomic import PART_SUFFIX
 from .catalogue import Catalogue
 from .liveness import owner_is_dead
-from .record import FAILED, PASSED, RUNNING, STALE, RunRecord, format_time, parse_time, utc_now
+from .record import RUNNING, STALE, RunRecord, completed_status, format_time, parse_time, utc_now
 from .runlog import LOG_NAME
 from .stored import read_json
 from .writer import VERDICT_NAME
@@ -78,7 +78,7 @@ def _close(catalogue: Catalogue, record: RunRecord, ended: str | None = None) ->
     verdict_file = record.path / VERDICT_NAME
     if verdict_file.is_file():
         verdict = read_json(verdict_file)
-        status = PASSED if verdict.get("passed") else FAILED
+        status = completed_status(verdict)
         catalogue.finish(record.run_id, status, ended, verdict_summary=verdict.get("summary"))
         return True
     msg = (f"The process (pid {record.pid} on {record.host or 'an unknown host'}) running "

@@ -33,11 +33,10 @@ from .pages import RunPage, renderer
 from .provenance import host_facts, package_versions
 from .record import (
     ERROR,
-    FAILED,
     INTERRUPTED,
-    PASSED,
     RUNNING,
     RunRecord,
+    completed_status,
     format_time,
     new_run_id,
     utc_now,
@@ -426,7 +425,7 @@ class RunStore:
         metadata["surfaces"] = writer.save_surfaces(tmp, result.surfaces)
         bar.update()
         writer.write_metadata(tmp, metadata)
-        status = PASSED if result.verdict.passed else FAILED
+        status = completed_status(result.verdict.to_dict())
         surfaces, notes = limit_surfaces(writer.surface_arrays(result.surfaces))
         for note in notes:
             log.write(f"report: {note}")
@@ -552,6 +551,6 @@ def _call(experiment: Runnable, params: Params, log: RunLog) -> tuple[Result, fl
 
 def _log_checks(log: RunLog, result: Result) -> None:
     for check in result.verdict.checks:
-        word = "PASS" if check.passed else "FAIL"
+        word = "PASS" if check.passed else ("FAIL" if check.status == "failed" else check.status.upper())
         log.write(f"check {word} {check.name}: measured {check.measured!r}, expected "
                   f"{check.expected!r}, tolerance {check.tolerance!r}")
