@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 from valleys.experiments.d001_sun.requ import LOCAL_MIN
 
@@ -110,10 +110,15 @@ def _exp_minimum_above(t, p):
     return _set(t, crit, "kind", "minimum")
 
 
-def _exp_minimum_a(t, p):
-    crit = _exp_critical(t, p)
-    t = _set(t, crit, "a", 100 * p.a_tol)
-    return _set(t, crit, "kind", "minimum")
+def _exp_degenerate_unescaped_above(t, p):
+    """A degenerate critical point above the best value that neither the escape along the
+    flat (w, b) directions nor a probe can leave: a spurious local minimum."""
+    crit = _exp_critical(t, p) & (t.data == "non-separable")
+    best = t.loc[crit, "loss"].min()
+    t = _set(t, crit, "loss", best + 1.0)
+    for column, value in (("kind", "degenerate"), ("escape_drop", 0.0), ("probe_drop", 0.0)):
+        t = _set(t, crit, column, value)
+    return t
 
 
 def _exp_separable_above_zero(t, p):
@@ -172,7 +177,8 @@ DOCTORS = {
     ],
     "sun-exponential-neuron": [
         ("a local minimum lies above the best value", _exp_minimum_above),
-        ("a local minimum has a != 0", _exp_minimum_a),
+        ("a degenerate critical point above the best value admits no descent",
+         _exp_degenerate_unescaped_above),
         ("no run reaches F = 0 on separable data", _exp_separable_above_zero),
     ],
     "sun-requ": [
@@ -189,3 +195,18 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "sun-exponential-neuron": [
+        ("no penalty (lambda = 0)", lambda t, p: t.assign(lam=0.0)),
+        ("a hinge that is not twice differentiable (power 2)", lambda t, p: t.assign(power=2)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
