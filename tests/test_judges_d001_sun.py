@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, judge, quick_measurement
 
 from valleys.experiments.d001_sun.requ import LOCAL_MIN
 
@@ -198,6 +198,10 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "sun-requ": [
+        ("fewer neurons than n + 1 (m = n)", lambda t, p: t.assign(m=t["n"])),
+        ("no regulariser (lambda_j = 0)", lambda t, p: t.assign(lam_min=0.0)),
+    ],
     "sun-exponential-neuron": [
         ("no penalty (lambda = 0)", lambda t, p: t.assign(lam=0.0)),
         ("a hinge that is not twice differentiable (power 2)", lambda t, p: t.assign(power=2)),
@@ -210,3 +214,45 @@ OUTSIDE = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
+
+
+def _requ_claims_minima(t):
+    return (t.instance == "claims") & (t.kind == LOCAL_MIN)
+
+
+def test_requ_erratum_tolerance_is_relative():
+    """F shrinks with lambda: the claims values scaled by 1e-6 (as at lambda scale 1e-6) keep
+    the erratum (an absolute 1e-6 merged the two minima and flipped the verdict)."""
+    claims = lambda t, p: t.assign(value=t["value"].where(t.instance != "claims", t["value"] * 1e-6))  # noqa: E731
+    verdict = judge("sun-requ", claims)
+    erratum = [c for c in verdict.checks if c.kind == "erratum"]
+    assert verdict.outcome == "agrees" and erratum and all(c.status == "passed" for c in erratum)
+
+
+def test_requ_erratum_not_reproduced_is_no_decision_not_disagreement():
+    """Every certified claims minimum at the lowest value: the erratum is not reproduced,
+    which contradicts neither the erratum nor the seed: the check does not decide."""
+    def same(t, p):
+        mins = _requ_claims_minima(t)
+        return t.assign(value=t["value"].where(~mins, t.loc[t.instance == "claims", "value"].min()))
+
+    verdict = judge("sun-requ", same)
+    erratum = [c for c in verdict.checks if c.kind == "erratum"]
+    assert verdict.outcome == "agrees"
+    assert [c.status for c in erratum] == ["insufficient draws"] and "NOT reproduced" in erratum[0].note
+
+
+def test_requ_stores_the_coordinates_of_its_minima():
+    """Anyone can re-verify a certified minimum from the summary: value and gradient."""
+    from valleys.experiments.d001_sun._shared import requ_fun_grad
+
+    _, measured = quick_measurement("sun-requ")
+    minima, instances = measured.summary["minima"], measured.summary["instances"]
+    assert len(minima) == int(_requ_claims_minima(measured.table).sum()
+                              + ((measured.table.instance == "single-point")
+                                 & (measured.table.kind == LOCAL_MIN)).sum())
+    for entry in minima:
+        inst = instances[f"{entry['instance']}@{entry['lam_scale']:g}"]
+        value, grad = requ_fun_grad(np.array(inst["x"]), np.array(inst["y"]), np.array(inst["lam"]))(
+            np.array(entry["theta"]))
+        assert abs(value - entry["value"]) <= 1e-12 * abs(value) and np.linalg.norm(grad) < 1e-8
