@@ -58,7 +58,7 @@ def _single_tanh_run_misses(t, p):
 
 
 def _ntk_lambda_zero(t, p):
-    return _set(t, t.step == 1, "lambda_min", 0.0)
+    return _set(t, (t.step == 1) & (t.width == t.width.max()), "lambda_min", 0.0)
 
 
 def _ntk_final_above_target(t, p):
@@ -198,6 +198,13 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "sun-deep-linear": [
+        ("Sigma with a repeated eigenvalue", lambda t, p: t.assign(sigma_eigengap=0.0)),
+    ],
+    "sun-ntk-pl": [
+        ("GD outside its stable regime (eta lambda_max(K) >= 1)",
+         lambda t, p: t.assign(lambda_max=t["lambda_max"] * 1e6)),
+    ],
     "sun-requ": [
         ("fewer neurons than n + 1 (m = n)", lambda t, p: t.assign(m=t["n"])),
         ("no regulariser (lambda_j = 0)", lambda t, p: t.assign(lam_min=0.0)),
