@@ -68,8 +68,6 @@ DOCTORS = {
          lambda t, p: t.assign(by_count=t["by_count"] + t["is_max"].astype(int))),
     ],
     "cooper-wide-flat": [
-        ("a point is not critical",
-         lambda t, p: t.assign(grad_normalised=t["grad_normalised"] + (t.index == 0))),
         ("the loss changes along the claimed flat subspace",
          lambda t, p: t.assign(flat_dev=t["flat_dev"] + 1e3 * p.flat_tol)),
         ("a PSD critical point has fewer zero eigenvalues than the corrected bound",
@@ -88,6 +86,13 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "cooper-global-manifold": [
+        ("d = bn (no room for a manifold of positive dimension)", lambda t, p: t.assign(bn=t["d"])),
+        ("points off M (positive loss)", lambda t, p: t.assign(loss=1.0)),
+    ],
+    "cooper-wide-flat": [
+        ("no point is critical", lambda t, p: t.assign(grad_normalised=10 * p.crit_tol + t["grad_normalised"])),
+    ],
     "cooper-straight-descent": [
         ("no activation of COO-T5.10's class (sigmoid replaced by tanh)",
          lambda t, p: t.assign(in_t510_class=False, activation=t["activation"].replace("sigmoid", "tanh"))),
