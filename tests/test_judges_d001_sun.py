@@ -198,6 +198,9 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "sun-single-point": [
+        ("the data point has y = 0", lambda t, p: t.assign(y=0.0)),
+    ],
     "sun-deep-linear": [
         ("Sigma with a repeated eigenvalue", lambda t, p: t.assign(sigma_eigengap=0.0)),
     ],
