@@ -197,7 +197,20 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
 
 
+def _uv_outside(t, p):
+    """Every row off its claimed place: the 'origin' at (0.5, 0.5), the 'curve' points on
+    uv = 2, the GD starts on the origin's stable line u = -v."""
+    origin, curve = t.point == "origin", t.point == "curve"
+    t.loc[origin, ["u", "v"]] = 0.5
+    t.loc[curve, "v"] = 2 * t.loc[curve, "v"]
+    t.loc[t.point == "gd-end", "start_v"] = -t.loc[t.point == "gd-end", "start_u"]
+    return t
+
+
 OUTSIDE = {
+    "sun-toy-uv": [
+        ("no row at the origin, on uv = 1, or starting off u = -v", _uv_outside),
+    ],
     "sun-single-point": [
         ("the data point has y = 0", lambda t, p: t.assign(y=0.0)),
     ],
