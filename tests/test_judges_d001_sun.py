@@ -279,3 +279,12 @@ def test_requ_stores_the_coordinates_of_its_minima():
         value, grad = requ_fun_grad(np.array(inst["x"]), np.array(inst["y"]), np.array(inst["lam"]))(
             np.array(entry["theta"]))
         assert abs(value - entry["value"]) <= 1e-12 * abs(value) and np.linalg.norm(grad) < 1e-8
+
+
+def test_toy_relu_stuck_fraction_is_an_exact_interval_with_a_minimum_of_draws():
+    """Ten runs cannot decide "P(stuck) >= 1/2": the check reports insufficient draws."""
+    verdict = judge("sun-toy-relu", lambda t, p: t.iloc[:10])
+    check = next(c for c in verdict.checks if c.name.startswith("fraction stuck >= P(v0 < 0)"))
+    assert check.status == "insufficient draws" and check.kind == "evidence"
+    honest = next(c for c in judge("sun-toy-relu").checks if c.name.startswith("fraction stuck >= P(v0 < 0)"))
+    assert honest.status == "passed" and "exact 99% interval" in honest.note
