@@ -86,6 +86,10 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "cooper-attracting": [
+        ("every x^3 + y^3 start has x0 < 0 (none in the attraction region)",
+         lambda t, p: t.assign(x0=-t["x0"].abs())),
+    ],
     "cooper-global-manifold": [
         ("d = bn (no room for a manifold of positive dimension)", lambda t, p: t.assign(bn=t["d"])),
         ("points off M (positive loss)", lambda t, p: t.assign(loss=1.0)),
