@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, judge, quick_measurement
 
 from valleys.experiments.d001_sun.requ import LOCAL_MIN
 
@@ -58,7 +58,7 @@ def _single_tanh_run_misses(t, p):
 
 
 def _ntk_lambda_zero(t, p):
-    return _set(t, t.step == 1, "lambda_min", 0.0)
+    return _set(t, (t.step == 1) & (t.width == t.width.max()), "lambda_min", 0.0)
 
 
 def _ntk_final_above_target(t, p):
@@ -110,10 +110,15 @@ def _exp_minimum_above(t, p):
     return _set(t, crit, "kind", "minimum")
 
 
-def _exp_minimum_a(t, p):
-    crit = _exp_critical(t, p)
-    t = _set(t, crit, "a", 100 * p.a_tol)
-    return _set(t, crit, "kind", "minimum")
+def _exp_degenerate_unescaped_above(t, p):
+    """A degenerate critical point above the best value that neither the escape along the
+    flat (w, b) directions nor a probe can leave: a spurious local minimum."""
+    crit = _exp_critical(t, p) & (t.data == "non-separable")
+    best = t.loc[crit, "loss"].min()
+    t = _set(t, crit, "loss", best + 1.0)
+    for column, value in (("kind", "degenerate"), ("escape_drop", 0.0), ("probe_drop", 0.0)):
+        t = _set(t, crit, column, value)
+    return t
 
 
 def _exp_separable_above_zero(t, p):
@@ -172,7 +177,8 @@ DOCTORS = {
     ],
     "sun-exponential-neuron": [
         ("a local minimum lies above the best value", _exp_minimum_above),
-        ("a local minimum has a != 0", _exp_minimum_a),
+        ("a degenerate critical point above the best value admits no descent",
+         _exp_degenerate_unescaped_above),
         ("no run reaches F = 0 on separable data", _exp_separable_above_zero),
     ],
     "sun-requ": [
@@ -189,3 +195,96 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+def _uv_outside(t, p):
+    """Every row off its claimed place: the 'origin' at (0.5, 0.5), the 'curve' points on
+    uv = 2, the GD starts on the origin's stable line u = -v."""
+    origin, curve = t.point == "origin", t.point == "curve"
+    t.loc[origin, ["u", "v"]] = 0.5
+    t.loc[curve, "v"] = 2 * t.loc[curve, "v"]
+    t.loc[t.point == "gd-end", "start_v"] = -t.loc[t.point == "gd-end", "start_u"]
+    return t
+
+
+OUTSIDE = {
+    "sun-toy-uv": [
+        ("no row at the origin, on uv = 1, or starting off u = -v", _uv_outside),
+    ],
+    "sun-single-point": [
+        ("the data point has y = 0", lambda t, p: t.assign(y=0.0)),
+    ],
+    "sun-deep-linear": [
+        ("Sigma with a repeated eigenvalue", lambda t, p: t.assign(sigma_eigengap=0.0)),
+    ],
+    "sun-ntk-pl": [
+        ("GD outside its stable regime (eta lambda_max(K) >= 1)",
+         lambda t, p: t.assign(lambda_max=t["lambda_max"] * 1e6)),
+    ],
+    "sun-requ": [
+        ("fewer neurons than n + 1 (m = n)", lambda t, p: t.assign(m=t["n"])),
+        ("no regulariser (lambda_j = 0)", lambda t, p: t.assign(lam_min=0.0)),
+    ],
+    "sun-exponential-neuron": [
+        ("no penalty (lambda = 0)", lambda t, p: t.assign(lam=0.0)),
+        ("a hinge that is not twice differentiable (power 2)", lambda t, p: t.assign(power=2)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
+
+
+def _requ_claims_minima(t):
+    return (t.instance == "claims") & (t.kind == LOCAL_MIN)
+
+
+def test_requ_erratum_tolerance_is_relative():
+    """F shrinks with lambda: the claims values scaled by 1e-6 (as at lambda scale 1e-6) keep
+    the erratum (an absolute 1e-6 merged the two minima and flipped the verdict)."""
+    claims = lambda t, p: t.assign(value=t["value"].where(t.instance != "claims", t["value"] * 1e-6))  # noqa: E731
+    verdict = judge("sun-requ", claims)
+    erratum = [c for c in verdict.checks if c.kind == "erratum"]
+    assert verdict.outcome == "agrees" and erratum and all(c.status == "passed" for c in erratum)
+
+
+def test_requ_erratum_not_reproduced_is_no_decision_not_disagreement():
+    """Every certified claims minimum at the lowest value: the erratum is not reproduced,
+    which contradicts neither the erratum nor the seed: the check does not decide."""
+    def same(t, p):
+        mins = _requ_claims_minima(t)
+        return t.assign(value=t["value"].where(~mins, t.loc[t.instance == "claims", "value"].min()))
+
+    verdict = judge("sun-requ", same)
+    erratum = [c for c in verdict.checks if c.kind == "erratum"]
+    assert verdict.outcome == "agrees"
+    assert [c.status for c in erratum] == ["insufficient draws"] and "NOT reproduced" in erratum[0].note
+
+
+def test_requ_stores_the_coordinates_of_its_minima():
+    """Anyone can re-verify a certified minimum from the summary: value and gradient."""
+    from valleys.experiments.d001_sun._shared import requ_fun_grad
+
+    _, measured = quick_measurement("sun-requ")
+    minima, instances = measured.summary["minima"], measured.summary["instances"]
+    assert len(minima) == int(_requ_claims_minima(measured.table).sum()
+                              + ((measured.table.instance == "single-point")
+                                 & (measured.table.kind == LOCAL_MIN)).sum())
+    for entry in minima:
+        inst = instances[f"{entry['instance']}@{entry['lam_scale']:g}"]
+        value, grad = requ_fun_grad(np.array(inst["x"]), np.array(inst["y"]), np.array(inst["lam"]))(
+            np.array(entry["theta"]))
+        assert abs(value - entry["value"]) <= 1e-12 * abs(value) and np.linalg.norm(grad) < 1e-8
+
+
+def test_toy_relu_stuck_fraction_is_an_exact_interval_with_a_minimum_of_draws():
+    """Ten runs cannot decide "P(stuck) >= 1/2": the check reports insufficient draws."""
+    verdict = judge("sun-toy-relu", lambda t, p: t.iloc[:10])
+    check = next(c for c in verdict.checks if c.name.startswith("fraction stuck >= P(v0 < 0)"))
+    assert check.status == "insufficient draws" and check.kind == "evidence"
+    honest = next(c for c in judge("sun-toy-relu").checks if c.name.startswith("fraction stuck >= P(v0 < 0)"))
+    assert honest.status == "passed" and "exact 99% interval" in honest.note

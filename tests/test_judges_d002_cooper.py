@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 
 def _first(mask):
@@ -13,12 +13,8 @@ def _first(mask):
 
 DOCTORS = {
     "cooper-straight-descent": [
-        ("the loss along the line leaves (1 - t)^2 L(p)",
-         lambda t, p: t.assign(closed_form_rel_err=t["closed_form_rel_err"] + 1e-6)),
-        ("the line ends above a global minimum",
-         lambda t, p: t.assign(end_loss=0.5 * t["L0"])),
-        ("a descent certificate fails",
-         lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
+        ("a random sigmoid draw has rank Phi < n (COO-T5.10)",
+         lambda t, p: t.assign(rank_features=t["rank_features"] - _first(t["in_t510_class"]))),
     ],
     "cooper-global-manifold": [
         ("a zero-loss point has more than bn positive Hessian eigenvalues",
@@ -72,8 +68,6 @@ DOCTORS = {
          lambda t, p: t.assign(by_count=t["by_count"] + t["is_max"].astype(int))),
     ],
     "cooper-wide-flat": [
-        ("a point is not critical",
-         lambda t, p: t.assign(grad_normalised=t["grad_normalised"] + (t.index == 0))),
         ("the loss changes along the claimed flat subspace",
          lambda t, p: t.assign(flat_dev=t["flat_dev"] + 1e3 * p.flat_tol)),
         ("a PSD critical point has fewer zero eigenvalues than the corrected bound",
@@ -89,3 +83,30 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "cooper-attracting": [
+        ("every x^3 + y^3 start has x0 < 0 (none in the attraction region)",
+         lambda t, p: t.assign(x0=-t["x0"].abs())),
+    ],
+    "cooper-global-manifold": [
+        ("d = bn (no room for a manifold of positive dimension)", lambda t, p: t.assign(bn=t["d"])),
+        ("points off M (positive loss)", lambda t, p: t.assign(loss=1.0)),
+    ],
+    "cooper-wide-flat": [
+        ("no point is critical", lambda t, p: t.assign(grad_normalised=10 * p.crit_tol + t["grad_normalised"])),
+    ],
+    "cooper-straight-descent": [
+        ("no activation of COO-T5.10's class (sigmoid replaced by tanh)",
+         lambda t, p: t.assign(in_t510_class=False, activation=t["activation"].replace("sigmoid", "tanh"))),
+        ("a last hidden layer narrower than n", lambda t, p: t.assign(m_last=p.n - 1)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)

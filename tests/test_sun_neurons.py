@@ -103,3 +103,37 @@ def test_loss_histogram_bins_where_every_run_ends_at_the_same_loss():
     assert counts.sum() == 8 and edges[0] < values.min() and edges[-1] > values.max()
     spread = np.array([-3.0, -1.0, 0.5])
     assert log_loss_bins(spread) == 30 and log_loss_bins(np.array([np.inf, np.nan])) == 30
+
+
+def test_exponential_neuron_escape_test_leaves_a_degenerate_critical_point_above_the_best_value():
+    """theta = 0 on the balanced, symmetric quick data (x = -2, -2/3, 2/3, 2; y = +, -, -, +) is
+    a critical point of F~ with F~ = 4 > 0 = the global value: f = 0, every gradient carries
+    v, a or sum_i y_i (x_i) = 0. Its Hessian is positive semidefinite (degenerate: no
+    saddle), so the Hessian alone cannot tell; moving w then stepping a lowers F~ (the sum
+    -3 sum_i y_i exp(w x_i) is nonzero for w != 0), and the judge's test must say so."""
+    import pandas as pd
+
+    from valleys.experiments.d001_sun.exponential_neuron import (
+        ExpNeuronParams,
+        descent_drop,
+        hessian_extremes,
+        local_minimum_mask,
+        second_order_kind,
+    )
+
+    p = ExpNeuronParams(n=4)
+    x, y = exp_datasets(p.n)["separable"]
+    fg, k = exp_fun_grad(x.numpy(), y.numpy(), p.width, p.lam, p.power, True)
+    t = np.zeros(k + 3)
+    value, grad = fg(t)
+    assert value == 4.0 and np.abs(grad).max() < 1e-14
+    lo, hi = hessian_extremes(x, y, p, True, t)
+    assert second_order_kind(lo, hi, p.eig_tol) == "degenerate"
+    F, _ = exp_objective(x, y, p.width, p.lam, p.power, True)
+    escape, probe = descent_drop(F, t, k, np.random.default_rng(0), escape_dirs=p.escape_dirs,
+                                 radii=p.escape_radii, steps=p.escape_steps)
+    assert escape > 1e3 * p.drop_tol * value
+    row = pd.DataFrame([{"loss": value, "critical": True, "bounded": True, "kind": "degenerate",
+                         "escape_drop": escape, "probe_drop": probe, "a": 0.0}])
+    assert not local_minimum_mask(row, p).iloc[0]
+    assert local_minimum_mask(row.assign(escape_drop=0.0, probe_drop=0.0), p).iloc[0]

@@ -128,9 +128,10 @@ def measure(p: DeepLinearParams) -> Measurement:
     gd, bh = pd.DataFrame(gd_rows), pd.DataFrame(bh_rows)
     spec = regression_spectrum(X, Y)
     lam = spec.eigenvalues.numpy()
+    gap = float(np.min(-np.diff(lam) / lam[:-1])) if lam.size > 1 else float("inf")
     table = pd.concat([gd.assign(part="gd"), bh.assign(part="baldi-hornik")], ignore_index=True)
-    summary = {"sigma_eigenvalues": lam.tolist(),
-               "min_relative_eigengap": float(np.min(-np.diff(lam) / lam[:-1]))}
+    table["sigma_eigengap"] = gap  # the SUN-T2.2 hypothesis of every instance (one data set)
+    summary = {"sigma_eigenvalues": lam.tolist(), "min_relative_eigengap": gap}
     return Measurement(table, summary)
 
 
@@ -142,9 +143,24 @@ def _parts(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def judge(m: Measurement, p: DeepLinearParams) -> Verdict:
-    """GD reaches the reduced-rank optimum; BH points are critical, non-top ones saddles."""
-    gd, bh = _parts(m.table)
-    return _deep_linear_verdict(p, gd, bh, np.asarray(m.summary["sigma_eigenvalues"], dtype=np.float64))
+    """GD reaches the reduced-rank optimum; BH points are critical, non-top ones saddles; only
+    on instances where Sigma has distinct eigenvalues (SUN-T2.2's hypothesis)."""
+    table = m.table
+    distinct = table.sigma_eigengap > 0
+    lam = np.asarray(m.summary["sigma_eigenvalues"], dtype=np.float64)
+    verdict = Verdict()
+    verdict.hypothesis("Sigma = Y X^T (X X^T)^-1 X Y^T has distinct eigenvalues (SUN-T2.2)",
+                       f"{int(distinct.sum())} of {len(table)} rows", "all", bool(distinct.any()),
+                       note=f"smallest relative eigengap {float(table.sigma_eigengap.min()):.3g}; "
+                            f"eigenvalues {np.round(lam, 6).tolist()}")
+    if not distinct.any():
+        for name in ("GD reaches the reduced-rank optimum", "Baldi-Hornik points are critical",
+                     "non-top BH points are saddles", "top-set BH points are global minima"):
+            verdict.not_covered(name, "as SUN-T2.2", note="Sigma has a repeated eigenvalue")
+        return verdict
+    gd, bh = _parts(table[distinct])
+    verdict.checks.extend(_deep_linear_verdict(p, gd, bh, lam).checks)
+    return verdict
 
 
 def draw(m: Measurement, p: DeepLinearParams) -> dict:
@@ -219,9 +235,6 @@ def _bh_rows(p: DeepLinearParams, k: int, X, Y) -> list[dict]:
 
 def _deep_linear_verdict(p, gd: pd.DataFrame, bh: pd.DataFrame, lam) -> Verdict:
     v = Verdict()
-    v.add("Sigma has distinct eigenvalues (SUN-T2.2 assumption)",
-          float(np.min(-np.diff(lam) / lam[:-1])), "> 0", None, bool(np.all(np.diff(lam) < 0)),
-          note=f"eigenvalues {np.round(lam, 6).tolist()}", kind="consistency")
     routes = float((abs(gd.optimum - gd.optimum_spectral) / gd.optimum).max())
     v.add("reduced-rank optimum: spectral route (Sigma eigenvalues) = QR/SVD route", routes, 0.0,
           p.loss_rtol, routes <= p.loss_rtol, note="two codes for one closed form", kind="consistency")

@@ -76,8 +76,23 @@ def measure(p: NTKParams) -> Measurement:
 
 
 def judge(m: Measurement, p: NTKParams) -> Verdict:
-    """The PL inequality, lambda_min > 0, F -> 0, the PL rate and the drift, from the GD traces."""
-    return _ntk_verdict(p, _ntk_summary(m.table))
+    """The PL inequality, lambda_min > 0, F -> 0, the PL rate and the drift, from the GD traces
+    of the widths where GD runs in its stable regime (eta lambda_max(K_k) < 1 at every step,
+    the hypothesis of the linear rate); the other widths are left out."""
+    s = _ntk_summary(m.table)
+    stable = s.max_eta_lambda_max < 1.0
+    verdict = Verdict()
+    verdict.hypothesis("eta lambda_max(K_k) < 1 at every GD step (the rate's hypothesis)",
+                       f"{int(stable.sum())} of {len(s)} widths", "all", bool(stable.any()),
+                       note="max eta lambda_max by width: " + ", ".join(
+                           f"{int(r.width)}: {r.max_eta_lambda_max:.3g}" for r in s.itertuples()))
+    if not stable.any():
+        for name in ("(ii) min lambda_min(K) along GD", "(iii) final F", "(v) PL rate",
+                     "(iv) drift shrinks with width"):
+            verdict.not_covered(name, "as SUN-C5.1", note="no width where GD is stable")
+        return verdict
+    verdict.checks.extend(_ntk_verdict(p, s[stable].reset_index(drop=True)).checks)
+    return verdict
 
 
 def draw(m: Measurement, p: NTKParams) -> dict:

@@ -183,7 +183,8 @@ def measure(p: SinglePointParams) -> Measurement:
         n_stalled = int(stalled.sum())
         if not predicted and name in STALLING_ACTIVATIONS and n_stalled:
             stall_probe[name] = _stall_probe(land, ends[stalled], p)
-        rows.append({"activation": name, "zeros_found": n_zeros, "zero_is_extremum": predicted,
+        rows.append({"activation": name, "x": p.x, "y": p.y,
+                     "zeros_found": n_zeros, "zero_is_extremum": predicted,
                      "minima_from_gd": found_gd, "minima_on_grid": found_grid,
                      "runs_reaching_global": reached, "runs": p.n_starts,
                      "stalled": n_stalled, "stalled_fraction": n_stalled / p.n_starts,
@@ -198,7 +199,17 @@ def judge(m: Measurement, p: SinglePointParams) -> Verdict:
     """Sub-optimal minima found exactly where the zero criterion predicts them; elsewhere every
     run reaches the global minimum, or (t^3) stalls next to a critical point that is no minimum."""
     verdict = Verdict()
-    for r in m.table.itertuples():
+    table = m.table
+    nonzero = (table.x != 0) & (table.y != 0)
+    verdict.hypothesis("x != 0 and y != 0 (SUN-T3.1)", f"{int(nonzero.sum())} of {len(table)} landscapes",
+                       "all", bool(nonzero.any()),
+                       note=f"(x, y) = {sorted(set(zip(table.x, table.y, strict=True)))}; landscapes "
+                            "outside are left out (at y = 0 every point with u phi(v x) = 0 is global)")
+    if not nonzero.any():
+        verdict.not_covered("sub-optimal local minimum found == criterion", "the zero criterion",
+                            note="no landscape meets SUN-T3.1's hypotheses")
+        return verdict
+    for r in table[nonzero].itertuples():
         name, predicted = r.activation, bool(r.zero_is_extremum)
         found = r.minima_from_gd + r.minima_on_grid > 0
         verdict.add(f"{name}: sub-optimal local minimum found == criterion",

@@ -18,6 +18,7 @@ from ..._validation import check_generator
 from ...core import Landscape
 from ...critical import gradient_descent_batch
 from ...record import Measurement
+from ...record.stats import proportion_check
 from ..common import contour, figure
 from ..params import Params
 from ..registry import experiment
@@ -35,7 +36,8 @@ class ReluParams(Params):
         lr: step size. steps: number of GD steps.
         stuck_tol: a run is stuck on the plateau when |L - 1| < stuck_tol.
         global_tol: a run reached a global minimum when L < global_tol.
-        z: standard errors allowed when comparing the stuck fraction with P(v0 < 0) = 1/2.
+        confidence: coverage of the exact (Clopper-Pearson) interval of the stuck fraction,
+            compared with P(v0 < 0) = 1/2. min_draws: fewer runs give "insufficient draws".
         probe_radius: largest radius of the neighbourhood probe that certifies a stuck end
             point as a local minimum (the radius used is min(probe_radius, |v|/2)).
         probe_directions: directions of that probe.
@@ -49,14 +51,16 @@ class ReluParams(Params):
     steps: int = 4000
     stuck_tol: float = 1e-8
     global_tol: float = 1e-8
-    z: float = 3.0
+    confidence: float = 0.99
+    min_draws: int = 20
     probe_radius: float = 1e-2
     probe_directions: int = 16
     probe_tol: float = 1e-12
     search_points: int = 61
     QUICK = {"n_starts": 4000, "steps": 2500}
     LIMITS: ClassVar[dict[str, str]] = {"n_starts": ">= 1", "lr": "> 0", "steps": ">= 1", "stuck_tol": "> 0",
-                                        "global_tol": "> 0", "z": ">= 0", "probe_radius": "> 0",
+                                        "global_tol": "> 0", "confidence": "in [0.5, 0.999999]",
+                                        "min_draws": ">= 1", "probe_radius": "> 0",
                                         "probe_directions": ">= 4", "probe_tol": ">= 0",
                                         "search_points": ">= 3"}
 
@@ -116,14 +120,13 @@ def judge(m: Measurement, p: ReluParams) -> Verdict:
     solved = df["loss"] < p.global_tol
     negative = df["v0"] < 0
     frac_stuck, frac_neg = float(stuck.mean()), float(negative.mean())
-    se = math.sqrt(0.25 / p.n_starts)
     verdict.add("fraction stuck at loss 1 >= fraction with v0 < 0", frac_stuck, f">= {frac_neg:.4f}",
                 0.0, frac_stuck >= frac_neg, kind="consistency")
     verdict.add("every start with v0 < 0 is stuck", int((stuck & negative).sum()),
                 int(negative.sum()), 0.0, bool(stuck[negative].all()), kind="consistency")
-    verdict.add("fraction stuck >= P(v0 < 0) = 1/2 (z standard errors)", frac_stuck, ">= 0.5",
-                p.z * se, frac_stuck >= 0.5 - p.z * se,
-                note=f"sample fraction with v0 < 0: {frac_neg:.4f}", kind="evidence")
+    proportion_check(verdict, "fraction stuck >= P(v0 < 0) = 1/2", int(stuck.sum()), len(df),
+                     at_least=0.5, confidence=p.confidence, min_draws=p.min_draws,
+                     note=f"sample fraction with v0 < 0: {frac_neg:.4f}")
     verdict.add("every other run reaches the global minimum", int(solved.sum()),
                 int((~stuck).sum()), p.global_tol, bool((stuck | solved).all()), kind="evidence")
     n_stuck, n_minima = int(stuck.sum()), s["stuck_certified_minima"]

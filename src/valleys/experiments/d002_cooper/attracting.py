@@ -107,8 +107,27 @@ def measure(p: AttractingParams) -> Measurement:
 
 
 def judge(m: Measurement, p: AttractingParams) -> Verdict:
-    """The degenerate origin, attraction at the flow's rate, divergence for x0 < 0, x^2's locus."""
-    return _attracting_verdict(p, _attracting_stats(p, m.table, m.summary["median_norm_slope"]), m.summary)
+    """The degenerate origin, attraction at the flow's rate, divergence for x0 < 0, x^2's locus;
+    the GD checks on the starts that lie in their claimed region (x0, y0 > 0 for attraction,
+    x0 < 0 for divergence), read from the table."""
+    t = m.table
+    pos = (t["function"] == "x^3+y^3, x0>0") & (t["x0"] > 0) & (t["y0"] > 0)
+    neg = (t["function"] == "x^3+y^3, x0<0") & (t["x0"] < 0)
+    v = Verdict()
+    for name, mask, part in (("attraction starts lie in (0, inf)^2", pos, "x^3+y^3, x0>0"),
+                             ("divergence starts have x0 < 0", neg, "x^3+y^3, x0<0")):
+        v.hypothesis(name, f"{int(mask.sum())} of {int((t['function'] == part).sum())} starts", "all",
+                     bool(mask.any()))
+    if not (pos.any() and neg.any()):
+        for name in ("max ||theta_K|| over positive starts", "GD follows the flow",
+                     "log-log slope of median ||theta_k||", "fraction of x0 < 0 starts that diverge",
+                     "divergence step * 3 eta |x0|"):
+            v.not_covered(name, "as the flow", note="a start region is empty")
+        return v
+    kept = t[pos | neg | (t["function"] == "x^2")]
+    v.checks.extend(_attracting_verdict(p, _attracting_stats(p, kept, m.summary["median_norm_slope"]),
+                                        m.summary).checks)
+    return v
 
 
 def draw(m: Measurement, p: AttractingParams) -> dict:
@@ -158,10 +177,11 @@ def _attracting_verdict(p, s: dict, origin: dict) -> Verdict:
     v = Verdict()
     v.add("origin of x^3+y^3 is degenerate (Hessian = 0)", origin["origin_nullity"], 2, None,
           origin["origin_nullity"] == 2 and origin["origin_grad_norm"] == 0.0,
-          note=f"classify: {origin['origin_kind']}; eigenvalues {origin['origin_eigenvalues']}",
-          kind="evidence")
+          note=f"classify: {origin['origin_kind']}; eigenvalues {origin['origin_eigenvalues']}; "
+               "consistency: a closed-form fact of x^3 + y^3", kind="consistency")
     v.add("origin is not a local minimum (probe finds descent)", origin["origin_kind"],
-          "saddle (higher-order)", None, origin["origin_kind"] == "saddle (higher-order)", kind="evidence")
+          "saddle (higher-order)", None, origin["origin_kind"] == "saddle (higher-order)",
+          note="consistency: x^3 changes sign at 0 (closed form)", kind="consistency")
     v.add("max ||theta_K|| over positive starts", s["max_final_norm"], f"< {p.radius}",
           p.radius, s["max_final_norm"] < p.radius and not s["any_positive_diverged"],
           note=f"eta = {p.lr}, K = {p.steps} steps, {p.n_starts} starts in (0,1]^2", kind="evidence")

@@ -3,6 +3,13 @@
 ``cooper-straight-descent``: with m_{l-1} >= n and full-rank last-hidden features, the
 straight line from p to (p_I, least-squares last layer) is a descent path to a global
 minimum along which L(t) = (1 - t)^2 L(p).
+
+Once rank [Phi; 1] = n the line's three properties are algebra (the last layer solves a
+consistent least-squares system; the loss is then (1 - t)^2 L(p) exactly): they are
+consistency checks. The empirical fact is COO-T5.10 (NMH18): for an activation of its class
+(analytic, strictly increasing, bounded, tending to 0 at one end: the sigmoid here) and
+m_{l-1} >= n with distinct inputs, rank Phi_{l-1} = n at almost every p; it is the evidence,
+counted over random draws with an exact interval.
 """
 
 from __future__ import annotations
@@ -16,16 +23,24 @@ import torch
 
 from ..._validation import check_generator
 from ...core import Landscape
-from ...literature.cooper2020 import cooper_line
+from ...curvature.rank import matrix_rank
+from ...literature.cooper2020 import cooper_line, fibre_split
 from ...nets import mlp
 from ...paths import certify, evaluate
 from ...record import Measurement
+from ...record.stats import proportion_check
 from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
 
 SOURCE_002 = "002 Cooper, 'The critical locus of overparameterized neural networks'"
+
+T510_CLASS = {"sigmoid": True, "tanh": False, "softplus": False, "relu": False,
+              "leaky_relu": False, "elu": False}
+"""Whether an activation meets COO-T5.10's hypothesis on sigma (analytic, strictly increasing,
+bounded, with limit 0 at one end): tanh tends to -1 and 1, softplus and elu are unbounded,
+relu and leaky_relu are not analytic."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,10 @@ class CooperLineParams(Params):
         rtol: relative tolerance of L(t) = (1 - t)^2 L(p) (CLAIMS.md: 1e-10).
         n_t: interior t at which the closed form is compared.
         cert_rtol: relative tolerance of the descent certificate.
+        rank_draws: further random points per activation at which only rank Phi_{l-1} is
+            computed (COO-T5.10; CLAIMS.md: 1000 draws).
+        rank_tau: relative singular-value threshold of the ranks.
+        min_draws: fewer covered draws than this give "insufficient draws".
     """
 
     activations: tuple[str, ...] = ("tanh", "sigmoid", "softplus", "relu")
@@ -54,21 +73,40 @@ class CooperLineParams(Params):
     rtol: float = 1e-10
     n_t: int = 9
     cert_rtol: float = 1e-10
-    QUICK = {"n_points": 5}
+    rank_draws: int = 1000
+    rank_tau: float = 1e-10
+    min_draws: int = 20
+    QUICK = {"n_points": 5, "rank_draws": 20}
     LIMITS: ClassVar[dict[str, str]] = {
         "activations": "nonempty, one of tanh|sigmoid|softplus|relu|leaky_relu|elu",
         "n": ">= 1", "widths": "nonempty, >= 1", "in_dim": ">= 1", "out_dim": ">= 1", "n_points": ">= 1",
-        "init_std": "> 0", "rtol": ">= 0", "n_t": ">= 1", "cert_rtol": ">= 0"}
+        "init_std": "> 0", "rtol": ">= 0", "n_t": ">= 1", "cert_rtol": ">= 0",
+        "rank_draws": ">= 0", "rank_tau": "in [0, 1]", "min_draws": ">= 1"}
+
+
+def _hypothesis_columns(land: Landscape, theta: torch.Tensor, act: str, p: CooperLineParams) -> dict:
+    """What COO-T5.10 and C5.9 ask of one draw: the activation's class, m_{l-1} >= n, distinct
+    inputs, and rank Phi_{l-1} (with its smallest relative singular value)."""
+    Phi = fibre_split(land, theta).features
+    sv = torch.linalg.svdvals(Phi)
+    rank = matrix_rank(Phi, tau=p.rank_tau, warn=False).count
+    return {"in_t510_class": T510_CLASS.get(act, False), "m_last": int(p.widths[-1]),
+            "distinct_x": bool(torch.unique(land.inputs(), dim=0).shape[0] == p.n),
+            "rank_features": int(rank),
+            "sv_ratio_features": float(sv.min() / sv.max()) if sv.numel() and sv.max() > 0 else 0.0}
 
 
 def measure(p: CooperLineParams) -> Measurement:
-    """The closed form, end loss and descent certificate at ``n_points`` random points per activation."""
+    """The closed form, end loss and descent certificate at ``n_points`` random points per
+    activation (``part = "line"``), then rank Phi_{l-1} at ``rank_draws`` further random points
+    per activation (``part = "rank"``; drawn after the line points, from the same stream)."""
     gen = check_generator(p.seed)
     X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
-    rows, example = [], None
+    rows, example, lands = [], None, {}
     for act in progress(p.activations, "cooper-straight-descent"):
         land = Landscape(mlp([p.in_dim, *p.widths, p.out_dim], act), (X, Y), loss="mse", reduction="sum")
+        lands[act] = land
         for k in range(p.n_points):
             theta = p.init_std * torch.randn(land.dim, generator=gen, dtype=torch.float64)
             built = cooper_line(land, theta)
@@ -77,33 +115,74 @@ def measure(p: CooperLineParams) -> Measurement:
             along = land.losses(theta + t[:, None] * (built.end - theta))
             err = float(((along - (1 - t) ** 2 * L0).abs() / max(L0, 1e-300)).max())
             cert = certify(built.path, land, tol=p.cert_rtol * max(1.0, L0))
-            rows.append({"activation": act, "point": k, "L0": L0, "end_loss": built.end_loss,
+            rows.append({"part": "line", "activation": act, "point": k, "L0": L0,
+                         "end_loss": built.end_loss,
                          "rank_augmented": built.info["rank_augmented"], "closed_form_rel_err": err,
-                         "certificate": cert.holds, "kind": cert.kind, "max_rise": cert.max_rise})
+                         "certificate": cert.holds, "kind": cert.kind, "max_rise": cert.max_rise,
+                         **_hypothesis_columns(land, theta, act, p)})
             if example is None:
                 example = (built, land)
+    for act, land in lands.items():
+        for k in range(p.rank_draws):
+            theta = p.init_std * torch.randn(land.dim, generator=gen, dtype=torch.float64)
+            rows.append({"part": "rank", "activation": act, "point": p.n_points + k,
+                         **_hypothesis_columns(land, theta, act, p)})
     df = pd.DataFrame(rows)
-    return Measurement(df, {"max_rel_err": float(np.max(df["closed_form_rel_err"]))}, extras={"example": example})
+    line = df[df["part"] == "line"]
+    return Measurement(df, {"max_rel_err": float(np.max(line["closed_form_rel_err"]))},
+                       extras={"example": example})
 
 
 def judge(m: Measurement, p: CooperLineParams) -> Verdict:
-    """The closed form and the global minimum where rank [Phi; 1] = n; every certificate holds."""
+    """Evidence: rank Phi_{l-1} = n at every random draw that meets COO-T5.10's hypotheses
+    (exact interval). Consistency: the line's closed form, end loss and certificates, which
+    are algebra once rank [Phi; 1] = n."""
     df = m.table
     verdict = Verdict()
-    full = df["rank_augmented"] == p.n
-    err = df.loc[full, "closed_form_rel_err"]
-    verdict.add("L(t) = (1 - t)^2 L(p) on the line where rank [Phi; 1] = n (max relative error)",
-                float(err.max()) if len(err) else float("nan"), 0.0, p.rtol,
-                bool(len(err) and (err <= p.rtol).all()),
-                note="evaluated by the landscape at interior t, against the closed form; rank-deficient "
-                     "points (dead ReLU units) keep a convex descent to a positive loss", kind="evidence")
-    verdict.add("end loss = 0 (global minimum) where rank [Phi; 1] = n", float(df.loc[full, "end_loss"].max()),
-                0.0, p.rtol, bool(full.any() and (df.loc[full, "end_loss"] <= p.rtol * df.loc[full, "L0"]).all()),
-                note=f"{int(full.sum())}/{len(df)} points with full-rank features", kind="evidence")
-    n_cert = int((df["certificate"] == True).sum())  # noqa: E712
-    verdict.add("descent certificates that hold", n_cert, len(df), p.cert_rtol, n_cert == len(df),
-                note=f"kinds: {sorted(set(df['kind']))} (the line moves only the last layer: the loss is a "
-                     "quadratic in t, analysed exactly)", kind="evidence")
+    t510 = df["in_t510_class"].astype(bool) & (df["m_last"] >= p.n) & df["distinct_x"].astype(bool)
+    verdict.hypothesis("COO-T5.10: sigma analytic, increasing, bounded, -> 0 at one end; "
+                       "m_{l-1} >= n; distinct x_i", f"{int(t510.sum())} of {len(df)} draws", "all",
+                       bool(t510.any()),
+                       note=f"activations in the class: {sorted(set(df.loc[t510, 'activation']))}; "
+                            "the other draws are left out of the rank evidence")
+    covered = df[t510]
+    if covered.empty:
+        verdict.not_covered("rank Phi_{l-1} = n at random points (COO-T5.10)", "100% of draws",
+                            note="no draw meets COO-T5.10's hypotheses")
+    else:
+        full_rank = int((covered["rank_features"] == p.n).sum())
+        proportion_check(verdict, "rank Phi_{l-1} = n at random points (COO-T5.10)", full_rank,
+                         len(covered), at_least=1.0, min_draws=p.min_draws,
+                         note=f"an SVD of the features at independent random points (relative "
+                              f"threshold {p.rank_tau:g}); the theorem says rank < n has measure 0, "
+                              f"so a single deficient draw contradicts it; smallest sigma_min/"
+                              f"sigma_max {float(covered['sv_ratio_features'].min()):.3g}")
+    line = df[df["part"] == "line"]
+    c59 = (line["m_last"] >= p.n) & (line["rank_augmented"] == p.n)
+    verdict.hypothesis("COO-C5.9: m_{l-1} >= n and rank [Phi; 1] = n", f"{int(c59.sum())} of {len(line)} points",
+                       "all", bool(c59.any()),
+                       note="points below it (dead ReLU units, narrow last layer) keep a convex "
+                            "descent to a positive loss and are left out of the line checks")
+    ok = line[c59]
+    algebra = ("consistency: once rank [Phi; 1] = n the least-squares last layer interpolates and "
+               "L(t) = (1 - t)^2 L(p) is algebra")
+    if ok.empty:
+        for name in ("L(t) = (1 - t)^2 L(p) on the line", "end loss = 0 (global minimum)"):
+            verdict.not_covered(name, 0.0, note="no point meets C5.9's hypotheses", kind="consistency")
+    else:
+        err = ok["closed_form_rel_err"]
+        verdict.add("L(t) = (1 - t)^2 L(p) on the line where rank [Phi; 1] = n (max relative error)",
+                    float(err.max()), 0.0, p.rtol, bool((err <= p.rtol).all()),
+                    note=f"evaluated by the landscape at interior t, against the closed form; {algebra}",
+                    kind="consistency")
+        verdict.add("end loss = 0 (global minimum) where rank [Phi; 1] = n", float(ok["end_loss"].max()),
+                    0.0, p.rtol, bool((ok["end_loss"] <= p.rtol * ok["L0"]).all()),
+                    note=f"{len(ok)}/{len(line)} points with full-rank features; {algebra}",
+                    kind="consistency")
+    n_cert = int((line["certificate"] == True).sum())  # noqa: E712
+    verdict.add("descent certificates that hold", n_cert, len(line), p.cert_rtol, n_cert == len(line),
+                note=f"kinds: {sorted(set(line['kind']))} (the line moves only the last layer: the loss "
+                     "is a convex quadratic in t, analysed exactly; consistency)", kind="consistency")
     return verdict
 
 
