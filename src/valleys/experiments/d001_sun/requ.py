@@ -565,7 +565,7 @@ def judge(m: Measurement, p: ReQUParams) -> Verdict:
                              "non-global minimum neither refutes the erratum (an existence "
                              "statement, reproduced by the default preset) nor is evidence for the "
                              "seed: no decision (more runs may find one)",
-                        kind="erratum", status="insufficient draws")
+                        kind="erratum", status="not reproduced")
     saddles = table[table.kind == SADDLE]
     mins = table[table.kind == LOCAL_MIN]
     verdict.add("every saddle's explicit descent direction lowers F",
