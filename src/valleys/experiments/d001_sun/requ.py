@@ -303,7 +303,7 @@ def refine(inst: Instance, theta: np.ndarray, p: ReQUParams) -> np.ndarray:
                      idx, tol=p.newton_tol, max_iter=p.newton_iter)
 
 
-def certify(inst: Instance, theta: np.ndarray, p: ReQUParams, *, library: bool = False) -> dict:
+def classify_point(inst: Instance, theta: np.ndarray, p: ReQUParams, *, library: bool = False) -> dict:
     """Classify a refined point (see the module docstring); returns one table row.
 
     The live block's inertia comes from the analytic Hessian (:func:`requ_hessian`, same
@@ -408,7 +408,7 @@ def critical_points(inst: Instance, runs: int, p: ReQUParams, rng: np.random.Gen
         for e in range(p.escapes + 1):
             t, v, g = lbfgs(fg, t0, maxiter=p.maxiter, gtol=1e-14)
             t = refine(inst, t, p)
-            row = certify(inst, t, p)
+            row = classify_point(inst, t, p)
             ends.append(t)
             rows.append({"instance": inst.name, "run": r, "escape": e, "lbfgs_value": v,
                          "lbfgs_grad": g, "kind": row["kind"], "value": row["value"]})
@@ -422,7 +422,7 @@ def critical_points(inst: Instance, runs: int, p: ReQUParams, rng: np.random.Gen
     cl = deduplicate(torch.from_numpy(ends), tol=p.dedup_tol)
     points = []
     for k, theta in enumerate(cl.representatives.numpy()):
-        row = certify(inst, theta, p, library=True)
+        row = classify_point(inst, theta, p, library=True)
         row.pop("_descent", None)
         row.update(instance=inst.name, point=k, count=int(cl.counts[k]))
         points.append(row)
@@ -475,7 +475,7 @@ def measure(p: ReQUParams) -> Measurement:
             pts = pts.assign(lam_scale=scale, n=len(inst.x), m=inst.m,
                              lam_min=float(inst.lam.min()))
             pts["descent_checked"] = [
-                _check_descent(inst, reps[k], certify(inst, reps[k], p), p.escape_step)
+                _check_descent(inst, reps[k], classify_point(inst, reps[k], p), p.escape_step)
                 if kind == SADDLE else None for k, kind in zip(pts.point, pts.kind, strict=True)]
             pts["probe_min_change"] = [
                 _probe_minimum(inst, reps[k], p.escape_step / 100, 64, rng)
