@@ -36,10 +36,12 @@ DOCTORS = {
          lambda t, p: t.assign(floor_minus_gd_max=t["floor_minus_exact"] * (1 + 1e-3))),
         ("the floor gap is 20 M^2, not 8 M^2",
          lambda t, p: t.assign(floor_minus_exact=t["floor_plus_exact"] + 20 * t["M"] ** 2)),
-        ("the straight line between the branches stays below L(s = 0)",
-         lambda t, p: t.assign(straight_max=0.5 * t["L_zero"])),
-        ("the path through u = 0 rises above L(0)",
-         lambda t, p: t.assign(path_max=1.1 * t["L_zero"])),
+        ("no valley: the spurious floor equals the global one",
+         lambda t, p: t.assign(floor_minus_exact=t["floor_plus_exact"])),
+        ("the global floor is 6 measured SE off the population formula",
+         lambda t, p: t.assign(floor_plus_exact=t["theory_floor_plus"] + 6 * t["floor_plus_se"])),
+        ("L(0) is 6 measured SE off the population formula",
+         lambda t, p: t.assign(L_zero=t["theory_L_zero"] - 6 * t["L_zero_se"])),
     ],
     "vbb-descent-path": [
         ("a descent certificate fails",
@@ -83,6 +85,10 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "vbb-bad-valley": [
+        ("a >= 3b: the u < 0 branch has no floor below L(0)", lambda t, p: t.assign(a=3.5 * t["b"])),
+        ("a < b: the roles of the branches swap", lambda t, p: t.assign(a=0.5 * t["b"])),
+    ],
     "vbb-random-features": [
         ("iid weights per atom: f* is white noise of variance C/K, not a bounded density",
          lambda t, p: t.assign(teacher_variance=t["atom_variance"])),
@@ -120,3 +126,15 @@ def test_density_teacher_resolves_a_density_and_iid_weights_do_not():
         assert atom_variance(teacher, X) == pytest.approx(C, rel=1e-9)
         ratios[kind] = float(teacher(X).var()) / (C / 3000)
     assert ratios["density"] > 100 and ratios["iid"] < 3, ratios
+
+
+def test_bad_valley_few_samples_do_not_decide_the_population_formulas():
+    """n_samples below min_samples: the population-formula checks report insufficient draws."""
+    verdict = judge("vbb-bad-valley", lambda t, p: t.assign(n_samples=10))
+    population = [c for c in verdict.checks if "population" in c.name]
+    assert len(population) == 4 and all(c.status == "insufficient draws" for c in population)
+
+
+def test_bad_valley_gap_label_follows_a_and_b():
+    verdict = judge("vbb-bad-valley", lambda t, p: t.assign(a=2.5, b=1.5))
+    assert any("a = 2.5, b = 1.5" in c.name for c in verdict.checks), [c.name for c in verdict.checks]
