@@ -85,6 +85,11 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "vbb-descent-path": [
+        ("p < dim*(sigma, X): fewer units than the features' span", lambda t, p: t.assign(dim_star=t["p"] + 1)),
+        ("p fresh units do not reach rank dim* (an ill-conditioned span)",
+         lambda t, p: t.assign(generic_rank=t["dim_star"] - 1)),
+    ],
     "vbb-bad-valley": [
         ("a >= 3b: the u < 0 branch has no floor below L(0)", lambda t, p: t.assign(a=3.5 * t["b"])),
         ("a < b: the roles of the branches swap", lambda t, p: t.assign(a=0.5 * t["b"])),
@@ -138,3 +143,17 @@ def test_bad_valley_few_samples_do_not_decide_the_population_formulas():
 def test_bad_valley_gap_label_follows_a_and_b():
     verdict = judge("vbb-bad-valley", lambda t, p: t.assign(a=2.5, b=1.5))
     assert any("a = 2.5, b = 1.5" in c.name for c in verdict.checks), [c.name for c in verdict.checks]
+
+
+def test_descent_path_optimum_over_a_span_smaller_than_N():
+    """n = 1, ReLU / leaky ReLU: dim* = 2 < N, the optimum is y's residual off a 2-d span (> 0),
+    and the A3 paths end there: the verdict agrees (it said "disagrees" with an optimum of 0)."""
+    from valleys.experiments import get_experiment
+
+    experiment = get_experiment("vbb-descent-path")
+    params = experiment.params.preset(quick=True).replace(n_in=1, activations=("relu", "leaky_relu"), n_inits=1)
+    measured = experiment.parts.measure(params)
+    t = measured.table
+    assert (t["dim_star"] == 2).all() and (t["optimum"] > 0.1).all()
+    verdict = experiment.parts.judge(measured, params)
+    assert verdict.passed, verdict.summary
