@@ -56,8 +56,6 @@ DOCTORS = {
          lambda t, p: _on_rows(t, _a4(t) & (t["p"] == 2 * t["n"] + 1), certificate=False)),
         ("an A4 path ends above the global minimum 0",
          lambda t, p: _on_rows(t, _a4(t), end_loss=1e-3)),
-        ("a net with n - 1 units goes below the rank floor",
-         lambda t, p: _on_rows(t, ~_a4(t), end_loss=lambda d: 0.5 * d.loc[~_a4(d), "floor_bound"])),
     ],
     "vbb-random-features": [
         ("the held-out excess falls like p^-1/2, not 1/p",
@@ -85,6 +83,9 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "vbb-quadratic-path": [
+        ("p = 2n - 1 < 2n units", lambda t, p: _on_rows(t, _a4(t), p=lambda d: 2 * d.loc[_a4(d), "n"] - 1)),
+    ],
     "vbb-descent-path": [
         ("p < dim*(sigma, X): fewer units than the features' span", lambda t, p: t.assign(dim_star=t["p"] + 1)),
         ("p fresh units do not reach rank dim* (an ill-conditioned span)",
@@ -157,3 +158,18 @@ def test_descent_path_optimum_over_a_span_smaller_than_N():
     assert (t["dim_star"] == 2).all() and (t["optimum"] > 0.1).all()
     verdict = experiment.parts.judge(measured, params)
     assert verdict.passed, verdict.summary
+
+
+def test_quadratic_contrast_is_gated_on_minima_and_is_consistency():
+    """Contrast ends that are not minima are left out; below the rank floor (a rigorous bound) the
+    verdict disagrees through a consistency check."""
+    def not_minima(t, p):
+        return _on_rows(t, ~_a4(t), end_grad_norm=1.0)
+    check = next(c for c in judge("vbb-quadratic-path", not_minima).checks if c.name.startswith("contrast p = n - 1"))
+    assert check.status == "not covered"
+
+    def below_floor(t, p):
+        return _on_rows(t, ~_a4(t), end_loss=lambda d: 0.5 * d.loc[~_a4(d), "floor_bound"])
+    verdict = judge("vbb-quadratic-path", below_floor)
+    failed = [c for c in verdict.checks if c.status == "failed"]
+    assert not verdict.passed and [c.kind for c in failed] == ["consistency"]
