@@ -83,6 +83,9 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "vbb-intrinsic-dimension": [
+        ("no rank is numerically decided (gap ratio 1)", lambda t, p: t.assign(gap_ratio=1.0)),
+    ],
     "vbb-quadratic-path": [
         ("p = 2n - 1 < 2n units", lambda t, p: _on_rows(t, _a4(t), p=lambda d: 2 * d.loc[_a4(d), "n"] - 1)),
     ],
@@ -173,3 +176,20 @@ def test_quadratic_contrast_is_gated_on_minima_and_is_consistency():
     verdict = judge("vbb-quadratic-path", below_floor)
     failed = [c for c in verdict.checks if c.status == "failed"]
     assert not verdict.passed and [c.kind for c in failed] == ["consistency"]
+
+
+def test_intrinsic_growth_needs_n_at_least_2_and_p21_needs_enough_samples():
+    """n = 1 (a homogeneous sigma spans 2 dimensions) leaves T2.1's growth rows out; J, K below
+    oversample x formula leave P2.1's rows out."""
+    def n_one(t, p):
+        return _on_rows(t, t["kind"] == "non-polynomial", n=1)
+    verdict = judge("vbb-intrinsic-dimension", n_one)
+    growth = [c for c in verdict.checks if "min(J, K) at every size" in c.name]
+    assert growth and all(c.status == "not covered" for c in growth)
+
+    def few_samples(t, p):
+        first = len(p.polynomials) * len(p.dims)
+        return _on_rows(t, t.index < first, K=1)
+    verdict = judge("vbb-intrinsic-dimension", few_samples)
+    p21 = [c for c in verdict.checks if "rank vs sum" in c.name]
+    assert p21 and all(c.status == "not covered" for c in p21)
