@@ -41,7 +41,8 @@ class VBBQuadraticParams(Params):
 
     Attributes:
         dims: input dimensions n.
-        extra_units: p - 2n for each run (0 and 1: p = 2n and 2n + 1).
+        extra_units: p - 2n for each run (0 and 1: p = 2n and 2n + 1; -1: p = 2n - 1, outside
+            P3.2, where A4 does not apply: recorded as not covered).
         n_instances: random (data, target, start) instances per (n, p, noise).
         n_samples: data points N (Gaussian).
         noises: target noise levels (0: realizable y = x^T A x, global minimum 0).
@@ -76,7 +77,7 @@ class VBBQuadraticParams(Params):
     min_hess_rtol: float = 1e-6
     QUICK = {"dims": (2,), "n_instances": 1, "n_samples": 40, "noises": (0.0,), "contrast_starts": 3}
     LIMITS: ClassVar[dict[str, str]] = {
-        "dims": "nonempty, >= 1", "extra_units": "nonempty, >= 0", "n_instances": ">= 1",
+        "dims": "nonempty, >= 1", "extra_units": "nonempty, >= -1", "n_instances": ">= 1",
         "n_samples": ">= 1", "noises": "nonempty, >= 0", "final_tol": ">= 0", "opt_rtol": ">= 0",
         "cert_rtol": ">= 0", "scale_frac": "in [0, 1]", "max_chords": ">= 4", "gram_tol": ">= 0",
         "contrast_starts": ">= 0", "contrast_margin": "in [0, 1]",
@@ -158,6 +159,10 @@ def measure(p: VBBQuadraticParams) -> Measurement:
             theta0 = torch.randn(land.dim, generator=gen, dtype=torch.float64)
             L0 = float(land.loss(theta0))
             tol = p.cert_rtol * max(1.0, L0)
+            if units < 2 * n:  # outside P3.2 (A4 needs p >= 2n): recorded, never counted
+                rows.append({"part": "A4", "n": n, "p": units, "noise": noise, "instance": k, "L0": L0,
+                             "constructed": False})
+                continue
             built = a4_path(land, theta0, scale_frac=p.scale_frac, max_chords=p.max_chords)
             cert = certify(built.path, land, tol=tol)
             optimum = 0.0 if noise == 0 else _independent_optimum(X.numpy(), y.numpy())
@@ -175,7 +180,7 @@ def measure(p: VBBQuadraticParams) -> Measurement:
                 sampled_rise = max(sampled_rise, float((vals - vals[0]).abs().max()))
             ccert = certify(curved.path, land, tol=tol)
             rows.append({"part": "A4", "n": n, "p": units, "noise": noise, "instance": k, "L0": L0,
-                         "end_loss": built.end_loss, "optimum": optimum, "certificate": cert.holds,
+                         "constructed": True, "end_loss": built.end_loss, "optimum": optimum, "certificate": cert.holds,
                          "kind": cert.kind, "max_rise": cert.max_rise, "tol": tol, "pieces": len(cert.pieces),
                          "chords": built.info["chords"], "curves": built.info["curves"],
                          "freed_by_qr": built.info["freed_by_qr"], "c_star": built.info["c_star"],
@@ -204,8 +209,11 @@ def measure(p: VBBQuadraticParams) -> Measurement:
                          "end_hess_max": hess_max})
     df = pd.DataFrame(rows)
     a4 = df[df["part"] == "A4"]
-    return Measurement(df, {"paths": len(a4), "certified": int((a4["certificate"] == True).sum()),  # noqa: E712
-                            "max_chords": int(a4["chords"].max())}, extras={"example": example})
+    built = a4[a4["constructed"] == True] if len(a4) else a4  # noqa: E712
+    certified = int((built["certificate"] == True).sum()) if len(built) else 0  # noqa: E712
+    return Measurement(df, {"paths": len(built), "certified": certified,
+                            "max_chords": int(built["chords"].max()) if len(built) else 0},
+                       extras={"example": example})
 
 
 def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
@@ -239,7 +247,10 @@ def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
         gap = (noisy["end_loss"] - noisy["optimum"]).abs() / np.maximum(1.0, noisy["optimum"].abs())
         verdict.add("noisy targets: end loss = least squares over quadratic monomials (independent)",
                     float(gap.max()), 0.0, p.opt_rtol, bool((gap <= p.opt_rtol).all()), kind="evidence")
-    a4 = a4_all  # the construction's consistency holds on every instance
+    a4 = a4_all[a4_all["constructed"] == True]  # noqa: E712  (the construction's identities, every A4 path)
+    if a4.empty:
+        _contrast(verdict, df[df["part"] != "A4"], p)
+        return verdict
     verdict.add("end matrix W^T diag(u) W = A* (max abs error)", float(a4["end_gram_error"].max()), 0.0, 1e-8,
                 bool((a4["end_gram_error"] <= 1e-8).all()), kind="consistency")
     verdict.add("curved A4 stages keep A constant (sampled, relative)", float(a4["curved_gram_dev"].max()), 0.0,
@@ -286,8 +297,10 @@ def draw(m: Measurement, p: VBBQuadraticParams) -> dict:
     """The first A4 polygon and curved path; the contrast's end losses against the floor bounds."""
     df = m.table
     a4, con = df[df["part"] == "A4"], df[df["part"] != "A4"]
-    land, built, cert, curved = m.extras["example"]
     fig, (ax, ax2) = figure(2)
+    if m.extras["example"] is None:  # no A4 path (every p < 2n)
+        return {"path": fig}
+    land, built, cert, curved = m.extras["example"]
     fr = cert.pieces
     ts = np.concatenate([fr["t0"].to_numpy(), fr["t1"].to_numpy()[-1:]])
     ls = np.concatenate([fr["L0"].to_numpy(), fr["L1"].to_numpy()[-1:]])
