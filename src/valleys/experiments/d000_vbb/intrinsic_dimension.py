@@ -39,6 +39,10 @@ class IntrinsicParams(Params):
         min_frac: the non-polynomial rank must be >= min_frac * min(J, K) at every size.
         policy: rank policy (press: machine-precision threshold; relative: tau * s_max).
         tau: relative threshold of the ``relative`` policy.
+        oversample: P2.1 needs J, K >> the formula: a polynomial row is covered when
+            J >= oversample * formula and K >= oversample * formula.
+        gap_required: a rank is numerically decided when its gap ratio (last kept / first
+            dropped singular value) is >= gap_required; undecided ranks are not covered.
     """
 
     polynomials: tuple[str, ...] = tuple(POLYNOMIALS)
@@ -51,12 +55,15 @@ class IntrinsicParams(Params):
     min_frac: float = 0.95
     policy: str = "press"
     tau: float = 1e-8
+    oversample: float = 2.0
+    gap_required: float = 1e3
     QUICK = {"dims": (2, 3), "J": 300, "K": 120, "sizes": (40, 80, 120)}
     LIMITS: ClassVar[dict[str, str]] = {
         "polynomials": "nonempty, one of " + "|".join(POLYNOMIALS), "dims": "nonempty, >= 1",
         "J": ">= 1", "K": ">= 1", "activations": "nonempty, one of relu|tanh|sigmoid|softplus|elu|"
         "leaky_relu|exp|expm1|smoothed_relu|requ", "n_nonpoly": ">= 1", "sizes": "nonempty, >= 1",
-        "min_frac": "in [0, 1]", "policy": "one of press|relative|gap", "tau": "in [0, 1]"}
+        "min_frac": "in [0, 1]", "policy": "one of press|relative|gap", "tau": "in [0, 1]",
+        "oversample": ">= 1", "gap_required": ">= 1"}
 
 
 def measure(p: IntrinsicParams) -> Measurement:
@@ -95,18 +102,39 @@ def measure(p: IntrinsicParams) -> Measurement:
 
 
 def judge(m: Measurement, p: IntrinsicParams) -> Verdict:
-    """Polynomial ranks = the corrected formula (the seed's misses the constant); growth like min(J, K)."""
+    """Polynomial ranks = the corrected formula (the seed's misses the constant); growth like min(J, K).
+
+    Hypotheses per row: the rank is numerically decided (gap ratio >= gap_required); P2.1 rows
+    have J, K >= oversample * formula (J, K >> formula); T2.1 growth rows of a non-polynomial
+    sigma have n >= 2 (T2.2: n > 1; with n = 1 a homogeneous sigma spans 2 dimensions).
+    """
     df, verdict = m.table, Verdict()
     n_poly = len(p.polynomials) * len(p.dims)
+    decided = df["gap_ratio"] >= p.gap_required
+    verdict.hypothesis(f"ranks numerically decided (gap ratio >= {p.gap_required:g})",
+                       f"{int(decided.sum())} of {len(df)} matrices", "all", bool(decided.any()),
+                       note=f"min gap ratio {df['gap_ratio'].min():.3g}; undecided ranks left out")
     first = df.iloc[:n_poly]
-    for name, n, rank, gap_ratio, threshold in zip(
-            first["activation"].tolist(), first["n"].tolist(), first["rank"].tolist(),
-            first["gap_ratio"].tolist(), m.summary["rank_thresholds"], strict=True):
+    formulas = [polynomial_dimension(POLYNOMIALS[a], int(n)) for a, n in zip(first["activation"], first["n"],
+                                                                             strict=True)]
+    big = (first["J"] >= p.oversample * np.array(formulas)) & (first["K"] >= p.oversample * np.array(formulas))
+    if n_poly:
+        verdict.hypothesis(f"P2.1: J, K >= {p.oversample:g} x formula (J, K >> formula)",
+                           f"{int(big.sum())} of {n_poly} polynomial matrices", "all", bool(big.any()),
+                           note="matrices with too few samples or directions left out")
+    for (name, n, rank, gap_ratio, ok_size, ok_rank), threshold in zip(
+            zip(first["activation"].tolist(), first["n"].tolist(), first["rank"].tolist(),
+                first["gap_ratio"].tolist(), big.tolist(), decided.iloc[:n_poly].tolist(), strict=True),
+            m.summary["rank_thresholds"], strict=True):
         coeffs = POLYNOMIALS[name]
         corrected = polynomial_dimension(coeffs, n)
         printed = polynomial_dimension(coeffs, n, include_constant=False)
-        verdict.add(f"{name}, n = {n}: rank vs sum_(i>=0, a_i != 0) C(n+i-1, i)", rank,
-                    corrected, threshold, rank == corrected,
+        check = f"{name}, n = {n}: rank vs sum_(i>=0, a_i != 0) C(n+i-1, i)"
+        if not (ok_size and ok_rank):
+            verdict.not_covered(check, corrected, f"J, K < {p.oversample:g} x formula or rank undecided "
+                                                  f"(gap ratio {gap_ratio:.3g})")
+            continue
+        verdict.add(check, rank, corrected, threshold, rank == corrected,
                     note=f"gap ratio {gap_ratio:.3g}", kind="evidence")
         if coeffs[0] != 0:
             verdict.add(f"{name}, n = {n}: the seed's sum from i = 1 misses the constant",
@@ -116,17 +144,24 @@ def judge(m: Measurement, p: IntrinsicParams) -> Verdict:
                         note="CLAIMS.md VBB-P2.1: the bound must start at i = 0")
     growth_rows = df.iloc[n_poly:]
     for i, name in enumerate(tuple(p.activations) + ("z2",)):
-        ranks = growth_rows["rank"].iloc[i * len(p.sizes):(i + 1) * len(p.sizes)].tolist()
+        block = growth_rows.iloc[i * len(p.sizes):(i + 1) * len(p.sizes)]
+        ok = block["gap_ratio"] >= p.gap_required
+        if name not in POLYNOMIALS:
+            ok &= block["n"] >= 2
+        sizes, ranks = block["J"][ok].astype(int).tolist(), block["rank"][ok].astype(int).tolist()
         if name in POLYNOMIALS:
             formula = polynomial_dimension(POLYNOMIALS[name], p.n_nonpoly)
-            expect = [min(formula, s) for s in p.sizes]
-            verdict.add(f"{name}, n = {p.n_nonpoly}: rank saturates at the formula as J = K grows",
-                        ranks, expect, None, ranks == expect, kind="evidence")
+            check = f"{name}, n = {p.n_nonpoly}: rank saturates at the formula as J = K grows"
+            expect = [min(formula, s) for s in sizes]
         else:
-            need = [int(np.ceil(p.min_frac * s)) for s in p.sizes]
-            verdict.add(f"{name}, n = {p.n_nonpoly}: rank >= {p.min_frac} min(J, K) at every size",
-                        ranks, need, None, all(r >= q for r, q in zip(ranks, need, strict=True)),
-                        kind="evidence")
+            check = f"{name}, n = {p.n_nonpoly}: rank >= {p.min_frac} min(J, K) at every size"
+            expect = [int(np.ceil(p.min_frac * s)) for s in sizes]
+        if not sizes:
+            verdict.not_covered(check, "T2.1", "no size with a decided rank (and n >= 2 for non-polynomial sigma)")
+            continue
+        left_out = f"; {int((~ok).sum())} sizes left out (undecided rank or n < 2)" if (~ok).any() else ""
+        holds = ranks == expect if name in POLYNOMIALS else all(r >= q for r, q in zip(ranks, expect, strict=True))
+        verdict.add(check, ranks, expect, None, holds, note=f"J = K = {sizes}{left_out}", kind="evidence")
     return verdict
 
 

@@ -41,7 +41,8 @@ class VBBQuadraticParams(Params):
 
     Attributes:
         dims: input dimensions n.
-        extra_units: p - 2n for each run (0 and 1: p = 2n and 2n + 1).
+        extra_units: p - 2n for each run (0 and 1: p = 2n and 2n + 1; -1: p = 2n - 1, outside
+            P3.2, where A4 does not apply: recorded as not covered).
         n_instances: random (data, target, start) instances per (n, p, noise).
         n_samples: data points N (Gaussian).
         noises: target noise levels (0: realizable y = x^T A x, global minimum 0).
@@ -55,6 +56,8 @@ class VBBQuadraticParams(Params):
             (unscaled) A4 stages, sampled.
         contrast_starts: L-BFGS starts of the p = n - 1 contrast per n (0: none).
         contrast_margin: the contrast's end losses must be >= (1 - margin) x the floor bound.
+        min_grad_tol: a contrast end point is a minimum when |grad L| <= min_grad_tol x max(1, L)
+        min_hess_rtol: ... and lambda_min(Hessian) >= -min_hess_rtol x max(1, |lambda|_max).
     """
 
     dims: tuple[int, ...] = (2, 3, 4, 5, 6)
@@ -70,12 +73,15 @@ class VBBQuadraticParams(Params):
     gram_tol: float = 1e-10
     contrast_starts: int = 10
     contrast_margin: float = 1e-6
+    min_grad_tol: float = 1e-6
+    min_hess_rtol: float = 1e-6
     QUICK = {"dims": (2,), "n_instances": 1, "n_samples": 40, "noises": (0.0,), "contrast_starts": 3}
     LIMITS: ClassVar[dict[str, str]] = {
-        "dims": "nonempty, >= 1", "extra_units": "nonempty, >= 0", "n_instances": ">= 1",
+        "dims": "nonempty, >= 1", "extra_units": "nonempty, >= -1", "n_instances": ">= 1",
         "n_samples": ">= 1", "noises": "nonempty, >= 0", "final_tol": ">= 0", "opt_rtol": ">= 0",
         "cert_rtol": ">= 0", "scale_frac": "in [0, 1]", "max_chords": ">= 4", "gram_tol": ">= 0",
-        "contrast_starts": ">= 0", "contrast_margin": "in [0, 1]"}
+        "contrast_starts": ">= 0", "contrast_margin": "in [0, 1]",
+        "min_grad_tol": ">= 0", "min_hess_rtol": ">= 0"}
 
 
 def _independent_optimum(X: np.ndarray, y: np.ndarray) -> float:
@@ -110,13 +116,20 @@ def _gram_of(land, theta: torch.Tensor) -> torch.Tensor:
     return gram(theta[lay.slice("W")].reshape(p, n), theta[lay.slice("v")])
 
 
-def _lbfgs(land, theta0: torch.Tensor) -> float:
+def _lbfgs_end(land, theta0: torch.Tensor) -> torch.Tensor:
+    """The end point of L-BFGS (:func:`valleys.optim.lbfgs`, SciPy engine) from ``theta0``."""
     def fg(x):
         v, g = land.loss_and_grad(torch.as_tensor(x))
         return float(v), g.numpy().astype(np.float64)
 
     res = lbfgs(fg, theta0.numpy(), max_iter=2000, grad_tol=1e-12, value_tol=1e-15)
-    return float(land.loss(torch.as_tensor(res.x)))
+    return torch.as_tensor(res.x)
+
+
+def _minimum_test(land, theta: torch.Tensor) -> tuple[float, float, float]:
+    """|grad L|, lambda_min and max |lambda| of the dense Hessian at ``theta``."""
+    eig = torch.linalg.eigvalsh(land.hessian(theta))
+    return float(land.grad(theta).norm()), float(eig[0]), float(eig.abs().max())
 
 
 def measure(p: VBBQuadraticParams) -> Measurement:
@@ -135,6 +148,10 @@ def measure(p: VBBQuadraticParams) -> Measurement:
             theta0 = torch.randn(land.dim, generator=gen, dtype=torch.float64)
             L0 = float(land.loss(theta0))
             tol = p.cert_rtol * max(1.0, L0)
+            if units < 2 * n:  # outside P3.2 (A4 needs p >= 2n): recorded, never counted
+                rows.append({"part": "A4", "n": n, "p": units, "noise": noise, "instance": k, "L0": L0,
+                             "constructed": False})
+                continue
             built = a4_path(land, theta0, scale_frac=p.scale_frac, max_chords=p.max_chords)
             cert = certify(built.path, land, tol=tol)
             optimum = 0.0 if noise == 0 else _independent_optimum(X.numpy(), y.numpy())
@@ -152,7 +169,7 @@ def measure(p: VBBQuadraticParams) -> Measurement:
                 sampled_rise = max(sampled_rise, float((vals - vals[0]).abs().max()))
             ccert = certify(curved.path, land, tol=tol)
             rows.append({"part": "A4", "n": n, "p": units, "noise": noise, "instance": k, "L0": L0,
-                         "end_loss": built.end_loss, "optimum": optimum, "certificate": cert.holds,
+                         "constructed": True, "end_loss": built.end_loss, "optimum": optimum, "certificate": cert.holds,
                          "kind": cert.kind, "max_rise": cert.max_rise, "tol": tol, "pieces": len(cert.pieces),
                          "chords": built.info["chords"], "curves": built.info["curves"],
                          "freed_by_qr": built.info["freed_by_qr"], "c_star": built.info["c_star"],
@@ -173,21 +190,35 @@ def measure(p: VBBQuadraticParams) -> Measurement:
         floor = _floor_bound(X.numpy(), A_true.numpy())
         for k in range(p.contrast_starts):
             theta0 = torch.randn(land.dim, generator=gen, dtype=torch.float64)
+            end = _lbfgs_end(land, theta0)
+            grad_norm, hess_min, hess_max = _minimum_test(land, end)
             rows.append({"part": "contrast p = n - 1", "n": n, "p": n - 1, "noise": 0.0, "instance": k,
-                         "L0": float(land.loss(theta0)), "end_loss": _lbfgs(land, theta0), "optimum": 0.0,
-                         "floor_bound": floor})
+                         "L0": float(land.loss(theta0)), "end_loss": float(land.loss(end)), "optimum": 0.0,
+                         "floor_bound": floor, "end_grad_norm": grad_norm, "end_hess_min": hess_min,
+                         "end_hess_max": hess_max})
     df = pd.DataFrame(rows)
     a4 = df[df["part"] == "A4"]
-    return Measurement(df, {"paths": len(a4), "certified": int((a4["certificate"] == True).sum()),  # noqa: E712
-                            "max_chords": int(a4["chords"].max())}, extras={"example": example})
+    built = a4[a4["constructed"] == True] if len(a4) else a4  # noqa: E712
+    certified = int((built["certificate"] == True).sum()) if len(built) else 0  # noqa: E712
+    return Measurement(df, {"paths": len(built), "certified": certified,
+                            "max_chords": int(built["chords"].max()) if len(built) else 0},
+                       extras={"example": example})
 
 
 def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
-    """Exact certificates, end loss = global minimum (0 or least squares), the p = n - 1 floor."""
+    """Gated on p >= 2n: exact certificates, end loss = global minimum (0 or least squares);
+    the p = n - 1 floor (a rigorous bound: consistency) on contrast ends that are minima."""
     df = m.table
     verdict = Verdict()
-    a4 = df[df["part"] == "A4"]
-    for extra in p.extra_units:
+    a4_all = df[df["part"] == "A4"]
+    wide = a4_all["p"] >= 2 * a4_all["n"]
+    verdict.hypothesis("p >= 2n units (P3.2, with A4; the seed states 2n + 1)", f"{int(wide.sum())} of {len(a4_all)} "
+                       "A4 instances", "p >= 2n", bool(wide.any()), note="instances with p < 2n left out")
+    a4 = a4_all[wide]
+    if a4.empty:
+        for name in ("exact descent certificates that hold", "end loss = global minimum"):
+            verdict.not_covered(name, "P3.2", "no A4 instance with p >= 2n")
+    for extra in sorted(set((a4["p"] - 2 * a4["n"]).astype(int))):
         sub = a4[a4["p"] == 2 * a4["n"] + extra]
         ok = int((sub["certificate"] == True).sum())  # noqa: E712
         verdict.add(f"p = 2n + {extra}: exact descent certificates that hold", ok, len(sub), p.cert_rtol,
@@ -205,6 +236,10 @@ def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
         gap = (noisy["end_loss"] - noisy["optimum"]).abs() / np.maximum(1.0, noisy["optimum"].abs())
         verdict.add("noisy targets: end loss = least squares over quadratic monomials (independent)",
                     float(gap.max()), 0.0, p.opt_rtol, bool((gap <= p.opt_rtol).all()), kind="evidence")
+    a4 = a4_all[a4_all["constructed"] == True]  # noqa: E712  (the construction's identities, every A4 path)
+    if a4.empty:
+        _contrast(verdict, df[df["part"] != "A4"], p)
+        return verdict
     verdict.add("end matrix W^T diag(u) W = A* (max abs error)", float(a4["end_gram_error"].max()), 0.0, 1e-8,
                 bool((a4["end_gram_error"] <= 1e-8).all()), kind="consistency")
     verdict.add("curved A4 stages keep A constant (sampled, relative)", float(a4["curved_gram_dev"].max()), 0.0,
@@ -214,26 +249,47 @@ def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
                 kind="consistency")
     verdict.add("exact pieces agree with the landscape (max relative gap)", float(a4["model_error"].max()), 0.0,
                 1e-8, bool((a4["model_error"] <= 1e-8).all()), kind="consistency")
-    con = df[df["part"] != "A4"]
+    _contrast(verdict, df[df["part"] != "A4"], p)
+    return verdict
+
+
+def _contrast(verdict: Verdict, con: pd.DataFrame, p: VBBQuadraticParams) -> None:
+    """The p = n - 1 floor on the contrast's L-BFGS ends that are minima (gradient and Hessian)."""
+    if con.empty:
+        return
+    scale = np.maximum(1.0, con["end_loss"])
+    minima = ((con["end_grad_norm"] <= p.min_grad_tol * scale)
+              & (con["end_hess_min"] >= -p.min_hess_rtol * np.maximum(1.0, con["end_hess_max"])))
+    verdict.hypothesis("contrast end points are minima (|grad L| and lambda_min of the Hessian)",
+                       f"{int(minima.sum())} of {len(con)} L-BFGS ends", "all minima", bool(minima.any()),
+                       note=f"max |grad L| {con['end_grad_norm'].max():.3g}, min lambda_min "
+                            f"{con['end_hess_min'].min():.3g}; ends that are not minima left out")
+    name = "contrast p = n - 1: every L-BFGS minimum >= the rank floor bound > 0"
+    con = con[minima]
+    if con.empty:
+        verdict.not_covered(name, "> floor", "no contrast end point is a minimum", kind="consistency")
+        return
     if len(con):
         ratio = con["end_loss"] / con["floor_bound"]
-        verdict.add("contrast p = n - 1: every L-BFGS end loss >= the rank floor bound > 0",
+        verdict.add(name,
                     float(ratio.min()), f">= {1 - p.contrast_margin}", p.contrast_margin,
                     bool((ratio >= 1 - p.contrast_margin).all() and (con["floor_bound"] > 0).all()),
                     note="floor = mu_min(data metric on Sym(n)) x min_k lambda_k(A*)^2; with p >= 2n the minimum is 0; "
                          f"end losses range {con['end_loss'].min():.3g} .. {con['end_loss'].max():.3g} "
                          f"({con.groupby('n')['end_loss'].apply(lambda v: len(np.unique(np.round(v, 6)))).max()} "
-                         "distinct floors at most per n: probe of VBB-C3.3's valleys)",
-                    kind="evidence")
-    return verdict
+                         "distinct floors at most per n: probe of VBB-C3.3's valleys); a rigorous bound for "
+                         "every net with n - 1 units, so it cannot fail: consistency",
+                    kind="consistency")
 
 
 def draw(m: Measurement, p: VBBQuadraticParams) -> dict:
     """The first A4 polygon and curved path; the contrast's end losses against the floor bounds."""
     df = m.table
     a4, con = df[df["part"] == "A4"], df[df["part"] != "A4"]
-    land, built, cert, curved = m.extras["example"]
     fig, (ax, ax2) = figure(2)
+    if m.extras["example"] is None:  # no A4 path (every p < 2n)
+        return {"path": fig}
+    land, built, cert, curved = m.extras["example"]
     fr = cert.pieces
     ts = np.concatenate([fr["t0"].to_numpy(), fr["t1"].to_numpy()[-1:]])
     ls = np.concatenate([fr["L0"].to_numpy(), fr["L1"].to_numpy()[-1:]])
