@@ -27,9 +27,25 @@ from valleys.experiments.registry import all_experiments  # noqa: E402
 
 VERDICTS = ROOT / "docs" / "verdicts"
 PRESETS = ("quick", "full")
-BADGE = {True: '<span class="v-pass">agrees</span>', False: '<span class="v-fail">disagrees</span>',
+BADGE = {"agrees": '<span class="v-pass">agrees</span>', "disagrees": '<span class="v-fail">disagrees</span>',
          None: '<span class="v-none">not stored</span>'}
-MARK = {True: '<span class="v-pass">pass</span>', False: '<span class="v-fail">fail</span>'}
+MARK = {"passed": '<span class="v-pass">pass</span>', "failed": '<span class="v-fail">fail</span>'}
+
+
+def badge(outcome: str | None) -> str:
+    """The verdict's outcome as a coloured word (undecided outcomes in neutral grey)."""
+    return BADGE.get(outcome, f'<span class="v-none">{outcome}</span>')
+
+
+def mark(check: dict) -> str:
+    """A check's status as a coloured word (stored runs before statuses: from ``passed``)."""
+    state = check.get("status") or ("passed" if check["passed"] else "failed")
+    return MARK.get(state, f'<span class="v-none">{state}</span>')
+
+
+def outcome_of(verdict: dict) -> str:
+    """A stored verdict's outcome (runs stored before outcomes: agrees or disagrees)."""
+    return verdict.get("outcome") or ("agrees" if verdict["passed"] else "disagrees")
 
 
 def text(value) -> str:
@@ -64,8 +80,8 @@ def stored(preset: str, name: str) -> dict | None:
     return record
 
 
-def status(record: dict | None) -> bool | None:
-    return None if record is None else bool(record["verdict"]["passed"])
+def status(record: dict | None) -> str | None:
+    return None if record is None else outcome_of(record["verdict"])
 
 
 def document_of(exp) -> str:
@@ -91,8 +107,7 @@ def claim_block(claim: claims.Claim) -> str:
 def checks_table(verdict: dict) -> str:
     rows = ["| | kind | check | measured | expected | tolerance | note |", "|---|---|---|---|---|---|---|"]
     for check in verdict["checks"]:
-        mark = MARK[bool(check["passed"])]
-        rows.append(f"| {mark} | {check['kind']} | {text(check['name'])} | {number(check['measured'])} | "
+        rows.append(f"| {mark(check)} | {check['kind']} | {text(check['name'])} | {number(check['measured'])} | "
                     f"{number(check['expected'])} | {number(check.get('tolerance', ''))} | "
                     f"{text(check.get('note', ''))} |")
     return "\n".join(rows) + "\n"
@@ -105,7 +120,7 @@ def verdict_section(preset: str, record: dict | None, name: str) -> str:
                f"`docs/verdicts/full/`") if preset == "full" else "`make docs-verdicts` stores it"
         return f"{title} not stored ({how}).\n"
     verdict, run = record["verdict"], record["run"]
-    out = [f"{title} {BADGE[bool(verdict['passed'])]} — {text(verdict['summary'])} "
+    out = [f"{title} {badge(outcome_of(verdict))} — {text(verdict['summary'])} "
            f"(run `{run['run_id']}`, valleys {run.get('valleys_version', '')}).\n", checks_table(verdict)]
     return "\n".join(out)
 
@@ -166,14 +181,14 @@ def index_page(by_document: dict[str, list]) -> str:
             quick, full = stored("quick", exp.name), stored("full", exp.name)
             for cid in claims.cited_ids(exp.claim):
                 out.append(f"| {cid} | {catalogue[cid].kind} | [`{exp.name}`]({page}#{exp.name}) | "
-                           f"{BADGE[status(quick)]} | {BADGE[status(full)]} |")
+                           f"{badge(status(quick))} | {badge(status(full))} |")
             for preset, record in (("quick", quick), ("full", full)):
                 if record is None:
                     continue
                 for check in record["verdict"]["checks"]:
                     if check["kind"] == "erratum":
                         errata.append((exp.name, page, preset, check))
-                    if not check["passed"]:
+                    if (check.get("status") or ("passed" if check["passed"] else "failed")) == "failed":
                         disagreements.append((exp.name, page, preset, check))
     out.append("\n## Errata\n")
     out.append("Where a source's text is wrong, as the claims catalogue records it; the experiment's erratum "
@@ -185,8 +200,7 @@ def index_page(by_document: dict[str, list]) -> str:
             out.append(f"| [{claim.id}]({page}) | {claim.erratum} |")
     out += ["\n| experiment | preset | erratum check | measured | note |", "|---|---|---|---|---|"]
     for name, page, preset, check in errata:
-        mark = MARK[bool(check["passed"])]
-        out.append(f"| [`{name}`]({page}#{name}) | {preset} | {mark} {text(check['name'])} | "
+        out.append(f"| [`{name}`]({page}#{name}) | {preset} | {mark(check)} {text(check['name'])} | "
                    f"{number(check['measured'])} | {text(check.get('note', ''))} |")
     out.append("\n## Disagreements\n")
     n_full = sum(1 for exps in by_document.values() for e in exps if stored("full", e.name) is not None)
