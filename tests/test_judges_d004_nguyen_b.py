@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 
 def _set(column, value, where):
@@ -84,6 +84,8 @@ DOCTORS = {
     "surface-skip": [
         ("rank Psi(U) < N at a trained skip net",
          lambda t, p: t.assign(rank_psi=t["rank_psi"] - 1)),
+        ("rank Psi(U) < N at the first trained skip net only",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"].where(~_first(t["model"] == "skip"), p.n_samples - 1))),
     ],
     "nguyen-adversarial-path": [
         ("a point of the first S -> A -> T is predicted red",
@@ -114,3 +116,18 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "surface-skip": [
+        ("the skip activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
+        ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
