@@ -123,6 +123,11 @@ OUTSIDE = {
         ("the skip activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
         ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
     ],
+    "nguyen-adversarial-path": [
+        ("the net is wider than d (T5.2.3 needs n_1 <= d)", lambda t, p: t.assign(width=t["input_dim"] + 136)),
+        ("W_1 is rank-deficient", lambda t, p: t.assign(W1_rank=t["width"] - 1)),
+        ("the net keeps training errors", lambda t, p: t.assign(train_errors=3)),
+    ],
 }
 
 
