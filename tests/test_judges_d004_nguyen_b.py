@@ -128,6 +128,9 @@ OUTSIDE = {
         ("W_1 is rank-deficient", lambda t, p: t.assign(W1_rank=t["width"] - 1)),
         ("the net keeps training errors", lambda t, p: t.assign(train_errors=3)),
     ],
+    "nguyen-regions-trained": [
+        ("every W_1 is rank-deficient", lambda t, p: t.assign(W1_rank=1)),
+    ],
 }
 
 
