@@ -78,6 +78,8 @@ DOCTORS = {
          lambda t, p: t.assign(train_errors=t["train_errors"].where(t.model != "skip", 3))),
         ("the plain net reaches zero training errors",
          lambda t, p: t.assign(train_errors=t["train_errors"].where(~_first(t.model == "plain"), 0))),
+        ("Psi(U) of a skip net loses rank at its start",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"].where(~_first(t.model == "skip"), p.n_train - 1))),
     ],
     "nguyen-skip": [
         ("Psi(U) loses rank at a random U",
@@ -104,6 +106,14 @@ OUTSIDE = {
         ("no end point is stationary (a search cut short)", lambda t, p: t.assign(grad_i=1.0, grad_j=1.0)),
         ("every end point sits on a plateau above the global level (L = 0.4)",
          lambda t, p: t.assign(L_i=0.4, L_j=0.4)),
+    ],
+    "nguyen-deep-skip": [
+        ("the activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
+        ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
+    ],
+    "nguyen-skip": [
+        ("the skip activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
+        ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
     ],
 }
 
