@@ -131,6 +131,9 @@ OUTSIDE = {
     "nguyen-regions-trained": [
         ("every W_1 is rank-deficient", lambda t, p: t.assign(W1_rank=1)),
     ],
+    "nguyen-shift-rank": [
+        ("two sampled shifts / entries of v coincide in every draw", lambda t, p: t.assign(min_separation=0.0)),
+    ],
 }
 
 
