@@ -142,3 +142,20 @@ OUTSIDE = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
+
+
+def test_regions_analytic_random_nets_outside_the_hypotheses_are_not_covered():
+    """nguyen-regions-analytic's verdict also holds the thesis' constructed examples (no
+    hypotheses to break), so only its random-net checks can become "not covered": with every
+    random net rank-deficient, they are, and a split among them no longer decides."""
+    from judges import judge
+
+    def doctor(t, p):
+        random = t["example"].str.startswith("random")
+        t.loc[random, "hidden_full_rank"] = False
+        t.loc[random, "status"] = "disconnected"
+        return t
+
+    verdict = judge("nguyen-regions-analytic", doctor)
+    nets = [c for c in verdict.checks if c.name.startswith("random ")]
+    assert nets and all(c.status == "not covered" for c in nets), [(c.name, c.status) for c in nets]
