@@ -7,7 +7,7 @@ gradient bounds, skip, deep skip, mode connectivity); the others have their own 
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 
 def _first(mask):
@@ -15,6 +15,12 @@ def _first(mask):
     out = mask & False
     out.loc[mask[mask].index[0]] = True
     return out
+
+
+def _minima_pairs(t, p):
+    """Rows of ``mode-connectivity`` whose two end points are minima (its judge's hypothesis)."""
+    return ((t.grad_i <= p.minimum_gtol) & (t.grad_j <= p.minimum_gtol)
+            & (t.L_i <= p.minimum_ltol) & (t.L_j <= p.minimum_ltol))
 
 
 DOCTORS = {
@@ -59,18 +65,21 @@ DOCTORS = {
              ~_first((t.source == "ours (FC random draws)") & (t.activation == "sigmoid")), t["N"] - 1))),
     ],
     "mode-connectivity": [
-        ("a constructed connection leaves the sublevel set",
-         lambda t, p: t.assign(certificate=[False] + [True] * (len(t) - 1))),
-        ("a connection is certified only by sampling",
-         lambda t, p: t.assign(kind=["sampled"] + list(t["kind"][1:]))),
+        ("a constructed connection between minima leaves the sublevel set",
+         lambda t, p: t.assign(certificate=t["certificate"].where(~_first(_minima_pairs(t, p)), False))),
+        ("a connection between minima is certified only by sampling",
+         lambda t, p: t.assign(kind=t["kind"].where(~_first(_minima_pairs(t, p)), "sampled"))),
         ("a minimum is joined to no other by a certified path (positive minimax barrier)",
-         lambda t, p: t.assign(certificate=~((t.i == t.i.min()) | (t.j == t.i.min())))),
+         lambda t, p: t.assign(certificate=~((t.i == t.j[_minima_pairs(t, p)].max())
+                                             | (t.j == t.j[_minima_pairs(t, p)].max())))),
     ],
     "nguyen-deep-skip": [
         ("the skip net keeps training errors",
          lambda t, p: t.assign(train_errors=t["train_errors"].where(t.model != "skip", 3))),
         ("the plain net reaches zero training errors",
          lambda t, p: t.assign(train_errors=t["train_errors"].where(~_first(t.model == "plain"), 0))),
+        ("Psi(U) of a skip net loses rank at its start",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"].where(~_first(t.model == "skip"), p.n_train - 1))),
     ],
     "nguyen-skip": [
         ("Psi(U) loses rank at a random U",
@@ -90,3 +99,27 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "mode-connectivity": [
+        ("no end point is stationary (a search cut short)", lambda t, p: t.assign(grad_i=1.0, grad_j=1.0)),
+        ("every end point sits on a plateau above the global level (L = 0.4)",
+         lambda t, p: t.assign(L_i=0.4, L_j=0.4)),
+    ],
+    "nguyen-deep-skip": [
+        ("the activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
+        ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
+    ],
+    "nguyen-skip": [
+        ("the skip activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
+        ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)

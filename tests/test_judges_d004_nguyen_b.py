@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 
 def _set(column, value, where):
@@ -84,6 +84,8 @@ DOCTORS = {
     "surface-skip": [
         ("rank Psi(U) < N at a trained skip net",
          lambda t, p: t.assign(rank_psi=t["rank_psi"] - 1)),
+        ("rank Psi(U) < N at the first trained skip net only",
+         lambda t, p: t.assign(rank_psi=t["rank_psi"].where(~_first(t["model"] == "skip"), p.n_samples - 1))),
     ],
     "nguyen-adversarial-path": [
         ("a point of the first S -> A -> T is predicted red",
@@ -114,3 +116,46 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "surface-skip": [
+        ("the skip activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
+        ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
+    ],
+    "nguyen-adversarial-path": [
+        ("the net is wider than d (T5.2.3 needs n_1 <= d)", lambda t, p: t.assign(width=t["input_dim"] + 136)),
+        ("W_1 is rank-deficient", lambda t, p: t.assign(W1_rank=t["width"] - 1)),
+        ("the net keeps training errors", lambda t, p: t.assign(train_errors=3)),
+    ],
+    "nguyen-regions-trained": [
+        ("every W_1 is rank-deficient", lambda t, p: t.assign(W1_rank=1)),
+    ],
+    "nguyen-shift-rank": [
+        ("two sampled shifts / entries of v coincide in every draw", lambda t, p: t.assign(min_separation=0.0)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
+
+
+def test_regions_analytic_random_nets_outside_the_hypotheses_are_not_covered():
+    """nguyen-regions-analytic's verdict also holds the thesis' constructed examples (no
+    hypotheses to break), so only its random-net checks can become "not covered": with every
+    random net rank-deficient, they are, and a split among them no longer decides."""
+    from judges import judge
+
+    def doctor(t, p):
+        random = t["example"].str.startswith("random")
+        t.loc[random, "hidden_full_rank"] = False
+        t.loc[random, "status"] = "disconnected"
+        return t
+
+    verdict = judge("nguyen-regions-analytic", doctor)
+    nets = [c for c in verdict.checks if c.name.startswith("random ")]
+    assert nets and all(c.status == "not covered" for c in nets), [(c.name, c.status) for c in nets]

@@ -91,6 +91,9 @@ class SpanRank:
     """sigma_min / sigma_max recomputed with :data:`HIGH_PRECISION_DPS` digits (activation
     values and singular values), when the float64 rank is short of ``size`` and the
     activation has a high-precision form; None otherwise."""
+    min_separation: float = float("nan")
+    """Smallest distance between two of the sampled shifts a_i (or entries v_i): the lemmas
+    need them distinct (> 0)."""
 
     @property
     def full(self) -> bool:
@@ -108,7 +111,7 @@ class SpanRank:
                 "rank": self.rank.count, "gap_ratio": self.rank.gap_ratio,
                 "threshold": self.rank.threshold, "ambiguous": self.rank.ambiguous,
                 "sigma_ratio_hp": np.nan if self.sigma_ratio_hp is None else self.sigma_ratio_hp,
-                "full_hp": self.full_hp}
+                "full_hp": self.full_hp, "min_separation": self.min_separation}
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([self.to_dict()])
@@ -150,7 +153,7 @@ def shift_rank(activation: str | Activation, p: int, *, seed: int | torch.Genera
     hp = None
     if high_precision and rank.count < p + 1:
         hp = sigma_ratio_high_precision(act, x[:, None] - shifts[None, :])
-    return SpanRank(act.name, "shift", p + 1, rank, hp)
+    return SpanRank(act.name, "shift", p + 1, rank, hp, float(torch.diff(s).min()))
 
 
 def gap_biases(v: torch.Tensor, n_biases: int, gen: torch.Generator, margin: float = 1.0) -> torch.Tensor:
@@ -182,7 +185,8 @@ def bias_span_rank(activation: str | Activation, n: int, n_biases: int = 200, *,
     hp = None
     if high_precision and rank.count < n:
         hp = sigma_ratio_high_precision(act, v[:, None] + b[None, :])
-    return SpanRank(act.name, "bias_span", n, rank, hp)
+    sep = float(torch.diff(torch.sort(v).values).min()) if n > 1 else float("inf")
+    return SpanRank(act.name, "bias_span", n, rank, hp, sep)
 
 
 def _mp_activation(act: Activation):

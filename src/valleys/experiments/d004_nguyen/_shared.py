@@ -86,3 +86,23 @@ def _spread_note(spread: list[float]) -> str:
 
 
 SOURCE_004_CH5 = "004 Nguyen, PhD thesis 'Optimization landscape of deep neural networks', ch. 5"
+
+
+#: Skip-neuron activations of Assumption 4.3.1 (2a: bounded with lim_{-inf} sigma = 0; 2b: softplus);
+#: tanh (lim_{-inf} = -1) and the others are outside NG-L4.3.2.
+ASSUMPTION_431_ACTIVATIONS = ("sigmoid", "softplus")
+
+
+def column_normalised_rank(P: torch.Tensor):
+    """Press rank of ``P`` (samples x neurons) after scaling every nonzero column to unit norm.
+
+    Scaling a column by a positive number cannot change the true rank, but nearly-off units
+    (entries ~1e-12) put their columns below a threshold set by the largest column: a rank test
+    must not depend on column scale. Zero columns stay zero.
+
+    Returns:
+        A :class:`~valleys.expressivity.FeatureRank` of the normalised matrix.
+    """
+    P = P.detach().to(torch.float64)
+    norms = P.norm(dim=0)
+    return matrix_feature_rank(P / torch.where(norms > 0, norms, torch.ones_like(norms)))

@@ -3,6 +3,10 @@
 ``nguyen-shift-rank``: ReLU, leaky-ReLU and ELU are not combinations of their own shifts
 (NG-L3.4.3: rank [sigma(x_g - a_i)] = p + 1) and their bias moves span R^n
 (NG-L3.4.11: rank [sigma(v + b_s 1)] = n); polynomials of degree d stop at d + 1.
+
+Hypotheses gated per draw from the table: the activation is one the lemma covers (class
+"covered"; probes are reported only), and the sampled shifts a_i (or entries v_i) are
+distinct (``min_separation`` > 0). A draw outside them is not covered.
 """
 
 from __future__ import annotations
@@ -101,15 +105,28 @@ def judge(m: Measurement, p: ShiftParams) -> Verdict:
     """Full shift and bias-span ranks for the covered activations in every draw; degree + 1 for polynomials."""
     table = m.table
     verdict = Verdict()
+    distinct = table["min_separation"] > 0
+    verdict.hypothesis("sampled shifts a_i / entries v_i distinct (NG-L3.4.3, NG-L3.4.11)",
+                       f"{int(distinct.sum())} of {len(table)} draws", "min separation > 0", bool(distinct.any()),
+                       note=f"smallest separation {table['min_separation'].min():.3g}")
+    covered_act = table["class"] == "covered"
+    verdict.hypothesis("activation satisfies Assumption 3.4.2 by NG-L3.4.3 (relu, leaky-relu, elu)",
+                       f"{sorted(set(table.loc[covered_act, 'activation']))}", "at least one",
+                       bool((covered_act & distinct).any()))
     for name, kind in _kinds(p):
         if kind == "probe":
             continue
         for which, size in (("shift", p.p + 1), ("bias_span", p.n)):
-            sub = table[(table.activation == name) & (table.kind == which)]
+            mine = table[(table.activation == name) & (table.kind == which)]
+            sub = mine[(mine["class"] == kind) & (mine["min_separation"] > 0)]
             expect = size if kind == "covered" else polynomial_shift_rank(act_degree(name), size)
+            label = "p + 1" if which == "shift" else "n"
+            if sub.empty:
+                verdict.not_covered(f"{name}: {which} rank = {label if kind == 'covered' else expect} in every draw",
+                                    expect, "no draw of this activation meets the lemma's hypotheses")
+                continue
             hits = int((sub["rank"] == expect).sum())
             ambiguous = int(((sub["rank"] != expect) & sub.ambiguous).sum())
-            label = "p + 1" if which == "shift" else "n"
             if kind == "covered":
                 # a float64 rank short of full is decided again with HIGH_PRECISION_DPS digits:
                 # full there means the sampled functions are independent (float64 rounding
@@ -128,8 +145,9 @@ def judge(m: Measurement, p: ShiftParams) -> Verdict:
                 note = (f"{hits}/{len(sub)} draws exactly {expect}; ranks {sorted(set(sub['rank']))}, "
                         f"smallest gap ratio {sub.gap_ratio.min():.3g}")
                 name_check = f"{name}: {which} rank = {expect} in every draw"
-            verdict.add(name_check, misses, 0, p.tau, misses == 0 and len(sub) == p.draws,
-                        note=note, kind="evidence")
+            verdict.add(name_check, misses, 0, p.tau, misses == 0 and len(mine) == p.draws,
+                        note=note + (f"; {len(mine) - len(sub)} draw(s) outside the hypotheses" if len(sub) < len(mine)
+                                     else ""), kind="evidence")
     return verdict
 
 
