@@ -7,7 +7,7 @@ gradient bounds, skip, deep skip, mode connectivity); the others have their own 
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 
 def _first(mask):
@@ -90,3 +90,18 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "nguyen-independent-features": [
+        ("every layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n=t["N"] - 1)),
+        ("two patches coincide (projection gap 0)", lambda t, p: t.assign(min_gap=0.0)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
