@@ -23,8 +23,6 @@ DOCTORS = {
          lambda t, p: t.assign(lower_slack=t["lower_slack"].where(t.index != 0, -1e-3))),
         ("the gradient rises above the upper bound",
          lambda t, p: t.assign(upper_slack=t["upper_slack"].where(t.index != 0, -1e-3))),
-        ("the lower bound vanishes at a random point",
-         lambda t, p: t.assign(lower=t["lower"].where(t.index != 0, 0.0))),
     ],
     "nguyen-independent-features": [
         ("a sigmoid layer loses rank at a scale >= 4",
@@ -93,6 +91,10 @@ def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
 
 
 OUTSIDE = {
+    "nguyen-gradient-bounds": [
+        ("every wide layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n_k=t["N"] - 1)),
+        ("no top is pyramidal", lambda t, p: t.assign(pyramidal=False)),
+    ],
     "nguyen-independent-features": [
         ("every layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n=t["N"] - 1)),
         ("two patches coincide (projection gap 0)", lambda t, p: t.assign(min_gap=0.0)),
