@@ -42,3 +42,13 @@ def test_shared_patches_counts_assumption_2_4_1_on_the_digits():
     twice = noisy[[0, 1, 0]]  # sample 0 twice: every patch of it shared
     assert _shared_patches(twice, patch=None) == 1
     assert _shared_patches(twice) == 36
+
+
+def test_sublevel_connected_below_the_widths_is_not_covered():
+    """Hidden widths N/2 and N (the theorem asks N and 2N): measured, the runs are not covered
+    (before: the widths were hard-wired), and the part-1 descents outside are reported."""
+    verdict = _verdict("nguyen-sublevel-connected", width_factor_1=0.5, width_factor_2=1.0, n_pairs=1,
+                       activations=("relu",))
+    assert verdict.outcome == "not covered"
+    part1 = next(c for c in verdict.of_kind("hypothesis") if c.name.startswith("part 1"))
+    assert part1.measured == "0 of 1 instances" and "end losses outside" in part1.note

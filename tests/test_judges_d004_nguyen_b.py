@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
 
 
 def _set(column, value, where):
@@ -114,3 +114,18 @@ DOCTORS = {
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
+
+
+OUTSIDE = {
+    "nguyen-sublevel-connected": [
+        ("every hidden width below the theorem's (N - 1 in part 1, 2N - 1 in part 2)",
+         lambda t, p: t.assign(width=t["N"] * t["part"] - 1)),
+    ],
+}
+
+
+@pytest.mark.parametrize(("name", "what", "doctor"),
+                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
+    assert_outside_hypotheses_is_not_covered(name, what, doctor)
