@@ -52,3 +52,12 @@ def test_sublevel_connected_below_the_widths_is_not_covered():
     assert verdict.outcome == "not covered"
     part1 = next(c for c in verdict.of_kind("hypothesis") if c.name.startswith("part 1"))
     assert part1.measured == "0 of 1 instances" and "end losses outside" in part1.note
+
+
+def test_independent_data_with_more_samples_than_dimensions_is_not_covered():
+    """N = 8 > d = 6 (rank X < N): no path is built and the verdict is not covered (before: the
+    construction raised a DataError out of the run)."""
+    verdict = _verdict("nguyen-independent-data", n=8)
+    assert verdict.outcome == "not covered"
+    rank = next(c for c in verdict.of_kind("hypothesis") if c.name.startswith("rank X"))
+    assert rank.measured == "0 of 2 starts"
