@@ -29,8 +29,6 @@ DOCTORS = {
          lambda t, p: t.assign(lower_slack=t["lower_slack"].where(t.index != 0, -1e-3))),
         ("the gradient rises above the upper bound",
          lambda t, p: t.assign(upper_slack=t["upper_slack"].where(t.index != 0, -1e-3))),
-        ("the lower bound vanishes at a random point",
-         lambda t, p: t.assign(lower=t["lower"].where(t.index != 0, 0.0))),
     ],
     "nguyen-independent-features": [
         ("a sigmoid layer loses rank at a scale >= 4",
@@ -46,8 +44,6 @@ DOCTORS = {
     "nguyen-zero-loss": [
         ("an NG-A2 construction misses its targets",
          lambda t, p: t.assign(residual=t["residual"].where(~_first(t.part == "construction"), 1e-3))),
-        ("an NG-A2 point falls outside S_k",
-         lambda t, p: t.assign(in_S_k=t["in_S_k"].where(~_first(t.part == "construction"), False))),
         ("a stationary run in S_1 ends above the global minimum",
          lambda t, p: t.assign(**{"global": t["global"].where(
              ~_first((t.part == p.method) & (t.stationary == True) & (t.in_S_1 == True)), False)})),  # noqa: E712
@@ -55,8 +51,9 @@ DOCTORS = {
          lambda t, p: t.assign(grad_norm=t["grad_norm"].where(~_first(t.part == p.method), 1.0))),
     ],
     "nguyen-feature-rank": [
-        ("a conv net's F_1 falls below rank min(N, n_1)",
-         lambda t, p: t.assign(rank_F1=t["rank_F1"].where(~_first(t.source == "ours (digits)"), t["expected"] - 1))),
+        ("a conv net with n_1 >= N has F_1 of rank < N",
+         lambda t, p: t.assign(rank_F1=t["rank_F1"].where(~_first((t.source == "ours (digits)") & (t.n1 >= t.N)),
+                                                          t["N"] - 1))),
         ("the linear solve on a wide F_1 misfits labels",
          lambda t, p: t.assign(solve_train_error=t["solve_train_error"].where(
              ~_first(t["solve_train_error"].notna()), 5))),
@@ -114,6 +111,22 @@ OUTSIDE = {
     "nguyen-skip": [
         ("the skip activation is tanh (outside Assumption 4.3.1)", lambda t, p: t.assign(activation="tanh")),
         ("N exceeds the hidden units", lambda t, p: t.assign(hidden_units=t["n_skip"] - 1)),
+    ],
+    "nguyen-gradient-bounds": [
+        ("every wide layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n_k=t["N"] - 1)),
+        ("no top is pyramidal", lambda t, p: t.assign(pyramidal=False)),
+    ],
+    "nguyen-independent-features": [
+        ("every layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n=t["N"] - 1)),
+        ("two patches coincide (projection gap 0)", lambda t, p: t.assign(min_gap=0.0)),
+    ],
+    "nguyen-zero-loss": [
+        ("every wide layer narrower than the data (n_k = width = N - 1)",
+         lambda t, p: t.assign(n_k=t["N"] - 1, width=t["N"] - 1)),
+    ],
+    "nguyen-feature-rank": [
+        ("every layer narrower than the data (n_1 = N - 1)", lambda t, p: t.assign(n1=t["N"] - 1)),
+        ("two samples share a patch (noise-free digits)", lambda t, p: t.assign(shared_patches=1)),
     ],
 }
 

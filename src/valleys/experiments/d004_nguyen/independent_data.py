@@ -51,9 +51,12 @@ class NGIndependentParams(Params):
             grows like alpha^{-(L-1)}; with alpha = 0.01 and three hidden layers float64
             rounding of the exact pieces reaches ~1e-9 relative, above cert_rtol (measured:
             2 of 20 descent certificates refuted by rounding-size rises).
-        n: number of samples N (<= d: linearly independent Gaussian inputs).
+        n: number of samples N (<= d: linearly independent Gaussian inputs). N > d breaks
+            rank X = N: no path is built (the construction needs it) and the judge reports the
+            starts as not covered.
         in_dim: input dimension d.
-        hidden: hidden widths n_1 > ... > n_{L-1} (pyramidal).
+        hidden: hidden widths n_1 > ... > n_{L-1} (pyramidal; other widths are allowed and
+            reported as not covered, without a path).
         out_dim: output dimension n_L (< n_{L-1}).
         n_starts: random starts per slope (descent paths and rays).
         n_pairs: random pairs per slope (sublevel-connectivity paths).
@@ -122,9 +125,15 @@ def measure(p: NGIndependentParams) -> Measurement:
         rank_x1 = matrix_rank(X1, tau=max(X1.shape) * torch.finfo(X1.dtype).eps, warn=False)
         rank = rank_x1.count
         rank_gaps.append(rank_x1.gap_ratio)
+        rank_x = matrix_rank(X, tau=max(X.shape) * torch.finfo(X.dtype).eps, warn=False).count
+        pyramidal = all(a > b for a, b in zip(widths[1:-1], widths[2:], strict=True))
         for k in range(p.n_starts):
             theta = _start(land, gen)
             L0 = float(land.loss(theta))
+            if rank_x < p.n or not pyramidal:  # outside T3.4.9: the construction needs both
+                rows.append({"alpha": alpha, "start": k, "rank_X": rank_x, "N": p.n, "pyramidal": pyramidal,
+                             "rank_X1": rank, "L0": L0})
+                continue
             built = output_descent(land, theta)
             cert = certify(built.path, land, tol=p.cert_rtol * max(1.0, L0))
             corners = torch.stack([built.path.segments[0].start] + [s.end for s in built.path.segments])
@@ -135,7 +144,8 @@ def measure(p: NGIndependentParams) -> Measurement:
             ts = np.array([float(((_outputs(land, c) - F0).reshape(-1) @ D) / (D @ D)) for c in corners])
             closed = (1 - ts) ** 2 * L0
             curve_gap = float(np.max(np.abs(vals - closed)) / max(1.0, L0))
-            rows.append({"alpha": alpha, "start": k, "rank_X1": rank, "L0": L0, "end_loss": built.end_loss,
+            rows.append({"alpha": alpha, "start": k, "rank_X": rank_x, "N": p.n, "pyramidal": pyramidal,
+                         "rank_X1": rank, "L0": L0, "end_loss": built.end_loss,
                          "breakpoints": built.info["breakpoints"], "segments": len(built.path.segments),
                          "certificate": cert.holds, "kind": cert.kind, "max_rise": cert.max_rise,
                          "pieces": len(cert.pieces), "model_error": cert.model_error, "curve_gap": curve_gap,
@@ -156,7 +166,7 @@ def measure(p: NGIndependentParams) -> Measurement:
                              "lambda_loss_change": abs(float(land.loss(th_lam)) - L0)})
             if example is None:
                 example = (built, ts, vals, L0)
-        for k in range(p.n_pairs):
+        for k in range(p.n_pairs if rank_x == p.n and pyramidal else 0):
             a, b = _start(land, gen), _start(land, gen)
             conn = output_connect(land, a, b, chord_rtol=p.cert_rtol)
             level = conn.info["level"]
@@ -179,25 +189,52 @@ def measure(p: NGIndependentParams) -> Measurement:
     cf = pd.DataFrame(connects)
     df_all = pd.concat([df.assign(part="descent"), cf.assign(part="connect"), rf.assign(part="ray")],
                        ignore_index=True)
-    return Measurement(df_all, {"paths": len(df), "certified": int((df["certificate"] == True).sum()),  # noqa: E712
+    built = df["certificate"].dropna() if "certificate" in df else pd.Series(dtype=bool)
+    return Measurement(df_all, {"paths": len(built), "certified": int((built == True).sum()),  # noqa: E712
                                 "pairs": len(cf), "rays": len(rf), "rank_X1_min_gap_ratio": min(rank_gaps)},
                        extras={"example": example, "conn_example": conn_example})
 
 
+def _covered(table: pd.DataFrame, p: NGIndependentParams, verdict: Verdict) -> pd.DataFrame:
+    """The rows of the slopes whose instances meet T3.4.9's hypotheses (rank X = N and a
+    pyramidal top n_1 > ... > n_L, read from each start's row); they go on ``verdict``."""
+    starts = table[table["part"] == "descent"]
+    full = starts["rank_X"] == starts["N"]
+    pyramidal = starts["pyramidal"].astype(bool)
+    verdict.hypothesis("rank X = N (T3.4.9: linearly independent data, N <= d)",
+                       f"{int(full.sum())} of {len(starts)} starts", f"rank X = {p.n}", bool(full.any()),
+                       note=f"smallest rank X {int(starts['rank_X'].min())}, N = {p.n}, d = {p.in_dim}")
+    verdict.hypothesis("pyramidal widths n_1 > ... > n_L (T3.4.9)", f"{int(pyramidal.sum())} of {len(starts)} starts",
+                       "strictly decreasing", bool(pyramidal.any()),
+                       note=f"widths {[p.in_dim, *p.hidden, p.out_dim]}")
+    alphas = set(starts[full & pyramidal]["alpha"])
+    return table[table["alpha"].isin(alphas)]
+
+
 def judge(m: Measurement, p: NGIndependentParams) -> Verdict:
-    """Exact descent and sublevel certificates, the closed forms at the corners, constant-loss rays."""
-    df, cf, rf = _parts(m.table)
+    """On the instances that meet the hypotheses: exact descent and sublevel certificates (the
+    evidence); the closed forms at the corners and the constant-loss rays are identities of
+    the construction (consistency)."""
     verdict = Verdict()
+    df, cf, rf = _parts(_covered(m.table, p, verdict))
+    if df.empty:
+        for name in ("exact descent certificates that hold", "descent ends at loss <= eps (p* = 0)",
+                     "pairs: exact sublevel certificates"):
+            verdict.not_covered(name, "all", "no start meets rank X = N and a pyramidal top: no path was built")
+        return verdict
     n_ok = int((df["certificate"] == True).sum())  # noqa: E712
     verdict.add("exact descent certificates that hold", n_ok, len(df), p.cert_rtol,
                 n_ok == len(df) and set(df["kind"]) == {"exact"},
                 note=f"polygons with {int(df['breakpoints'].min())}..{int(df['breakpoints'].max())} breakpoints; "
-                     "only the first layer moves", kind="evidence")
+                     "only the first layer moves; the loss on each exact piece, from the landscape",
+                kind="evidence")
     verdict.add("descent ends at loss <= eps (p* = 0)", float(df["end_loss"].max()), f"<= {p.eps}", p.eps,
                 bool((df["end_loss"] <= p.eps).all()), kind="evidence")
     verdict.add("loss at the polygon corners = (1 - t)^2 L(theta) (closed form)", float(df["curve_gap"].max()), 0.0,
                 p.curve_rtol, bool((df["curve_gap"] <= p.curve_rtol).all()),
-                note="t recovered from the outputs by projection on Y - F_L(theta)", kind="evidence")
+                note="consistency: t recovered from the outputs by projection on Y - F_L(theta); the construction "
+                     "moves the output on the straight line to Y, so the square loss is (1 - t)^2 L(theta) by "
+                     "algebra", kind="consistency")
     if len(cf):
         n_ok = int((cf["certificate"] == True).sum())  # noqa: E712
         verdict.add("pairs: exact sublevel certificates (max L on the path <= max(L(a), L(b)))", n_ok, len(cf),
@@ -207,20 +244,23 @@ def judge(m: Measurement, p: NGIndependentParams) -> Verdict:
                     kind="evidence")
         verdict.add("pairs: loss at the corners = the convex parabola of the straight output path",
                     float(cf["curve_gap"].max()), 0.0, p.curve_rtol, bool((cf["curve_gap"] <= p.curve_rtol).all()),
-                    note=f"smallest sigma_min / sigma_max of W_l on the straight line {cf['min_rank_ratio'].min():.3f}",
-                    kind="evidence")
+                    note=f"consistency: the construction moves the output on a straight line, so the loss is the "
+                         f"parabola by algebra; smallest sigma_min / sigma_max of W_l on the straight line "
+                         f"{cf['min_rank_ratio'].min():.3f}", kind="consistency")
         verdict.add("pairs: the path ends exactly at theta_b", float(cf["end_error"].max()), 0.0, 0.0,
                     bool((cf["end_error"] == 0).all()), kind="consistency")
     ok = bool((rf["kernel_spread"] <= rf["kernel_tol"]).all() and set(rf["kernel_kind"]) == {"exact"})
     verdict.add("straight ker [X, 1] rays: loss constant (exact spread <= ray_rtol (1 + R) max(1, L))",
                 float((rf["kernel_spread"] / rf["kernel_tol"]).max()), "<= 1", None, ok,
-                note=f"lengths up to {max(p.ray_lengths):g}, ||theta|| up to {rf['kernel_norm'].max():.3g}; "
-                     f"max spread {rf['kernel_spread'].max():.3g}", kind="evidence")
+                note=f"consistency: a first-layer step in ker [X, 1] leaves every pre-activation unchanged by algebra; "
+                     f"lengths up to {max(p.ray_lengths):g}, ||theta|| up to {rf['kernel_norm'].max():.3g}; "
+                     f"max spread {rf['kernel_spread'].max():.3g}", kind="consistency")
     ok = bool((rf["lambda_out_change"] <= rf["out_tol"]).all())
     verdict.add("thesis' ray c(lambda): output constant as ||theta|| grows (max change)",
                 float(rf["lambda_out_change"].max()), 0.0, p.out_rtol, ok,
-                note=f"lambda up to {max(p.ray_lengths):g}, ||theta|| up to {rf['lambda_norm'].max():.3g} "
-                     "(sampled at these lambda; a curve, not certified between them)", kind="evidence")
+                note=f"consistency: leaky ReLU is positively homogeneous, so (W_1 / lambda, lambda W_2) keeps the "
+                     f"output by algebra; lambda up to {max(p.ray_lengths):g}, ||theta|| up to "
+                     f"{rf['lambda_norm'].max():.3g} (sampled at these lambda)", kind="consistency")
     verdict.add("hypotheses: rank [X, 1] = N", int(df["rank_X1"].min()), p.n, 0, bool((df["rank_X1"] == p.n).all()),
                 kind="consistency")
     merr = float(pd.concat([df["model_error"], cf.get("model_error", pd.Series(dtype=float))]).max())
@@ -230,7 +270,10 @@ def judge(m: Measurement, p: NGIndependentParams) -> Verdict:
 
 
 def draw(m: Measurement, p: NGIndependentParams) -> dict:
-    """The first descent against its closed form, the rays, and the first pair's path."""
+    """The first descent against its closed form, the rays, and the first pair's path (none
+    when no path was built)."""
+    if m.extras["example"] is None:  # no start met the hypotheses: no path was built
+        return {}
     _, _, rf = _parts(m.table)
     conn_example = m.extras["conn_example"]
     built, ts, vals, L0 = m.extras["example"]

@@ -29,7 +29,8 @@ class IndependentParams(Params):
     """Parameters of ``nguyen-independent-features``.
 
     Attributes:
-        n_samples: digits used (N).
+        n_samples: digits used (N). The quick preset uses N = 100 > d + 1 = 65, so that full
+            rank is not already the rank of the data.
         noise_std: pixel noise (Assumption 2.4.1: no two samples share a patch).
         scales: c = alpha * min_gap of NG-A1 (entries below the diagonal <= sigma(beta - c)).
         beta: the bias offset (sigma(beta) != 0).
@@ -45,7 +46,7 @@ class IndependentParams(Params):
     beta: float = 1.0
     limit_rtol: float = 1e-6
     exact_tol: float = 1e-8
-    QUICK = {"n_samples": 60}
+    QUICK = {"n_samples": 100}
     LIMITS: ClassVar[dict[str, str]] = {
         "n_samples": "in [2, 1797]", "noise_std": "> 0", "scales": "nonempty, > 0", "beta": "> 0",
         "limit_rtol": "> 0", "exact_tol": "> 0"}
@@ -71,7 +72,7 @@ def measure(p: IndependentParams) -> Measurement:
                 bound = float(get_activation(act)(torch.tensor(p.beta - c, dtype=torch.float64)))
                 logdet = float(torch.linalg.slogdet(r.square).logabsdet)
                 rows.append({"layer": layer, "activation": act, "scale": c, "alpha": r.alpha, "N": N,
-                             "n": fr.n_cols, "press_rank": fr.rank, "sigma_min": fr.sigma_min,
+                             "n": fr.n_cols, "min_gap": r.min_gap, "press_rank": fr.rank, "sigma_min": fr.sigma_min,
                              "sigma_max": fr.sigma_max, "lower_max": r.lower_max,
                              "lower_bound": abs(bound),
                              "logdet_minus_N_log_sigma_beta": logdet - N * math.log(abs(s_beta))})
@@ -96,15 +97,39 @@ def measure(p: IndependentParams) -> Measurement:
                                "relu_certificate": relu_certificates})
 
 
+def _covered(table: pd.DataFrame, verdict: Verdict) -> pd.DataFrame:
+    """The rows of the construction that meet NG-T2.4.4's hypotheses, recorded on ``verdict``:
+    a layer at least as wide as the data (n_k >= N) and Assumption 2.4.1, witnessed by the
+    construction's positive projection gap (min_gap > 0 only if no two patches coincide)."""
+    built = table[table.activation != "identity"]
+    wide = built.n >= built.N
+    distinct = built.min_gap > 0
+    verdict.hypothesis("n_k >= N (NG-T2.4.4)", f"{int(wide.sum())} of {len(built)} instances", "n >= N",
+                       bool(wide.any()), note=f"smallest n - N: {int((built.n - built.N).min())}")
+    verdict.hypothesis("Assumption 2.4.1: distinct patches (the construction's projection gap > 0)",
+                       f"{int(distinct.sum())} of {len(built)} instances", "min_gap > 0", bool(distinct.any()),
+                       note=f"smallest gap {float(built.min_gap.min()):.3g}")
+    return built[wide & distinct]
+
+
 def judge(m: Measurement, p: IndependentParams) -> Verdict:
-    """Full Press rank (sigmoid), the alpha -> infinity limits, the bounds below the diagonal,
-    ReLU's exact certificate (FC and conv) and the linear control's rank <= d + 1."""
+    """Full Press rank (sigmoid), the alpha -> infinity limits, ReLU's exact certificate (FC and
+    conv) on the instances that meet the hypotheses; the bounds below the diagonal and the
+    linear control's rank <= d + 1 as consistency."""
     table = m.table
     verdict = Verdict()
     N = int(table.N.iloc[0])
     top = max(p.scales)
+    covered = _covered(table, verdict)
     for layer in ("fc", "conv"):
-        sig = table[(table.layer == layer) & (table.activation == "sigmoid")]
+        sig = covered[(covered.layer == layer) & (covered.activation == "sigmoid")]
+        relu_top = covered[(covered.layer == layer) & (covered.activation == "relu") & (covered.scale == top)]
+        if sig.empty or relu_top.empty or not (sig.scale == top).any():
+            for name in ("sigmoid Press rank F = N", "sigmoid sigma_min(F) vs the alpha -> inf limit",
+                         "sigmoid log|det F| - N log sigma(beta) -> 0", "ReLU exact certificate"):
+                verdict.not_covered(f"{layer}: {name}", "NG-T2.4.4",
+                                    "no instance of this layer meets n_k >= N and Assumption 2.4.1")
+            continue
         full = sig[sig.scale >= 4.0] if (sig.scale >= 4.0).any() else sig
         verdict.add(f"{layer}: sigmoid Press rank F = N at every scale >= 4", full.press_rank.tolist(), N,
                     None, bool((full.press_rank == N).all()), kind="evidence")
@@ -117,7 +142,7 @@ def judge(m: Measurement, p: IndependentParams) -> Verdict:
         ld = float(sig[sig.scale == top].logdet_minus_N_log_sigma_beta.iloc[0])
         verdict.add(f"{layer}: sigmoid log|det F[order, :N]| - N log sigma(beta) -> 0", abs(ld), 0.0,
                     p.limit_rtol, abs(ld) <= p.limit_rtol, kind="evidence")
-        bounded = table[(table.layer == layer) & ~table.activation.isin(["tanh", "identity"])]
+        bounded = covered[(covered.layer == layer) & (covered.activation != "tanh")]
         ok = bool((bounded.lower_max <= bounded.lower_bound + p.exact_tol).all())
         verdict.add(f"{layer}: entries below the diagonal <= sigma(beta - c) (ReLU, sigmoid, softplus)",
                     float((bounded.lower_max - bounded.lower_bound).max()), "<= 0", p.exact_tol, ok,
@@ -125,8 +150,7 @@ def judge(m: Measurement, p: IndependentParams) -> Verdict:
                     kind="consistency")
         cert = m.summary["relu_certificate"][layer]
         lower_zero, diag_err = cert["lower_all_zero"], cert["diag_rel_err"]
-        sel = (table.layer == layer) & (table.activation == "relu") & (table.scale == top)
-        relu_press = int(table[sel].press_rank.iloc[0])
+        relu_press = int(relu_top.press_rank.iloc[0])
         verdict.add(f"{layer}: ReLU exact certificate at c > beta: F[order, :N] upper triangular with "
                     "diagonal beta, so det = beta^N != 0 and rank F = N in exact arithmetic",
                     {"lower_all_zero": lower_zero, "diag_rel_err": diag_err}, "lower zero, diag = beta",
@@ -137,7 +161,9 @@ def judge(m: Measurement, p: IndependentParams) -> Verdict:
     d = m.summary["input_dim"]
     lin_rank = int(table[table.activation == "identity"].press_rank.iloc[0])
     verdict.add("linear control sigma(t) = t: rank F <= d + 1 < N", lin_rank, f"<= {d + 1}", None,
-                lin_rank <= d + 1 and (N <= d + 1 or lin_rank < N), kind="evidence")
+                lin_rank <= d + 1 and (N <= d + 1 or lin_rank < N),
+                note="consistency: F = X A + 1 b^T has rank <= d + 1 by algebra, whatever the draw",
+                kind="consistency")
     return verdict
 
 
