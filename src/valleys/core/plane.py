@@ -112,7 +112,7 @@ class AffineStack:
 def _sequential_stack(module: nn.Sequential) -> AffineStack | None:
     """Linear layers with at most one elementwise activation between consecutive ones."""
     weights, biases, acts, pending, flatten = [], [], [], None, False
-    for name, child in _flat_children(module):
+    for name, child in flat_children(module):
         if type(child) is nn.Linear:
             if weights:
                 acts.append(pending if pending is not None else _identity)
@@ -143,11 +143,13 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def _flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+def flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+    """``(dotted name, module)`` of the children of ``module``, nested ``nn.Sequential`` s
+    flattened (the names are those of the parameters' prefixes)."""
     out = []
     for name, child in module.named_children():
         if type(child) is nn.Sequential:
-            out += _flat_children(child, f"{prefix}{name}.")
+            out += flat_children(child, f"{prefix}{name}.")
         else:
             out.append((f"{prefix}{name}", child))
     return out

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..core.losses import LOSSES, TorchLoss
-from ..core.plane import AffineStack
+from ..core.plane import AffineStack, flat_children
 from .activations import Activation, elu, identity, leaky_relu, relu, sigmoid, softplus, tanh
 from .models import MLP, TwoLayer
 
@@ -205,21 +205,11 @@ def torch_activation(m: nn.Module) -> Activation | None:
 TORCH_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Softplus)
 
 
-def _flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    out = []
-    for name, child in module.named_children():
-        if type(child) is nn.Sequential:
-            out += _flat_children(child, f"{prefix}{name}.")
-        else:
-            out.append((f"{prefix}{name}", child))
-    return out
-
-
 def _sequential_spec(land, module: nn.Sequential, loss: str, factor: float, unknown: bool) -> NetSpec | None:
     """Linear layers with at most one known activation between consecutive ones, none after the last."""
     X = land.inputs()
     weights, biases, acts, pending, names = [], [], [], None, []
-    for name, child in _flat_children(module):
+    for name, child in flat_children(module):
         if type(child) is nn.Linear:
             if weights:
                 acts.append(pending if pending is not None else identity())
