@@ -26,6 +26,11 @@ CLAIM = "measurement only: no theorem is checked"
 class AnalyzeParams(Params):
     """Everything an analysis run was asked, stored as its ``params.json``.
 
+    The measurement fields (``eigs``, ``eig_tol``, ``trace``, ``trace_matvecs``, ``density``,
+    ``nullity``, ``classify``, ``plane``, ``interpolate``, ``certify``, ``connect``,
+    ``max_dense``, ``max_plane_points``) are those of :class:`AnalysisOptions` (``eig_tol``
+    0 follows the dtype; empty strings mean off).
+
     Attributes:
         model: the factory spec ``pkg.module:factory`` / ``file.py:factory`` or a ``.pt2`` file.
         weights: the checkpoint (``""`` for the factory's own initialisation).
@@ -42,9 +47,6 @@ class AnalyzeParams(Params):
         output: the part of a tuple/list/dict model output the loss takes: an index
             (``"0"``) or a key (``"logits"``); ``""`` for a model returning a tensor.
         dtype, device, batch_size: evaluation settings (batch_size 0: one full batch).
-        eigs, eig_tol, trace, trace_matvecs, density, nullity, classify, plane,
-        interpolate, certify, connect, max_dense, max_plane_points: see :class:`AnalysisOptions`
-        (``eig_tol`` 0 follows the dtype; empty strings mean off).
         interpolate_sha256, connect_sha256: SHA-256 of the second checkpoints (filled in by valleys).
     """
 

@@ -54,7 +54,7 @@ def check_tasks(tasks) -> None:
     """Build every distinct task's model, data and landscape (seeds aside) to check them.
 
     Raises:
-        The ValleysError of the first task that cannot be prepared, naming its grid point.
+        ValleysError: the error of the first task that cannot be prepared, naming its grid point.
     """
     seen: set[str] = set()
     for task in tasks:
