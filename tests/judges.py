@@ -62,3 +62,13 @@ def assert_outside_hypotheses_is_not_covered(name: str, what: str, doctor: Docto
     verdict = judge(name, doctor)
     assert verdict.outcome == "not covered", (
         f"{name}: with {what} the judge says {verdict.outcome!r}, not 'not covered': {verdict.summary}")
+
+
+def cases(table: dict[str, list[tuple[str, Doctor]]]) -> list[tuple[str, str, Doctor]]:
+    """``(experiment, what, doctor)`` for every entry of a ``DOCTORS`` or ``OUTSIDE`` table."""
+    return [(name, what, doctor) for name, doctors in table.items() for what, doctor in doctors]
+
+
+def case_id(value) -> str:
+    """Test id of a case: the experiment and what is broken (the doctor itself has none)."""
+    return value if isinstance(value, str) else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, judge
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, case_id, cases, judge
 
 
 def _on_rows(table, rows, **columns):
@@ -76,8 +76,7 @@ DOCTORS = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(DOCTORS), ids=case_id)
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
 
@@ -106,8 +105,7 @@ OUTSIDE = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(OUTSIDE), ids=case_id)
 def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, judge, quick_measurement
+from judges import (
+    assert_doctor_breaks_the_verdict,
+    assert_outside_hypotheses_is_not_covered,
+    case_id,
+    cases,
+    judge,
+    quick_measurement,
+)
 
 from valleys.experiments.d001_sun.requ import LOCAL_MIN
 
@@ -191,8 +198,7 @@ DOCTORS = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(DOCTORS), ids=case_id)
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
 
@@ -233,8 +239,7 @@ OUTSIDE = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(OUTSIDE), ids=case_id)
 def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
 

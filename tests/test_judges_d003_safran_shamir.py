@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, judge
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, case_id, cases, judge
 
 
 def _where(t, rows, column, values):
@@ -89,8 +89,7 @@ DOCTORS = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(DOCTORS), ids=case_id)
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
 
@@ -133,8 +132,7 @@ OUTSIDE = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(OUTSIDE), ids=case_id)
 def test_judge_says_not_covered_outside_the_hypotheses(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
 

@@ -7,7 +7,7 @@ gradient bounds, skip, deep skip, mode connectivity); the others have their own 
 from __future__ import annotations
 
 import pytest
-from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered
+from judges import assert_doctor_breaks_the_verdict, assert_outside_hypotheses_is_not_covered, case_id, cases
 
 
 def _first(mask):
@@ -92,8 +92,7 @@ DOCTORS = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in DOCTORS.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(DOCTORS), ids=case_id)
 def test_judge_disagrees_with_a_doctored_table(name, what, doctor):
     assert_doctor_breaks_the_verdict(name, what, doctor)
 
@@ -132,7 +131,6 @@ OUTSIDE = {
 
 
 @pytest.mark.parametrize(("name", "what", "doctor"),
-                         [(n, w, d) for n, ds in OUTSIDE.items() for w, d in ds],
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         cases(OUTSIDE), ids=case_id)
 def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
