@@ -101,6 +101,12 @@ def claim_block(claim: claims.Claim) -> str:
         lines.append("*Hypotheses:* " + "; ".join(claim.hypotheses) + ".")
     if claim.erratum:
         lines.append(f"*Erratum:* {claim.erratum}")
+    if claim.checks:
+        lines.append("*Checked by:* " + "; ".join(f"`{entry}`" for entry in claim.checks) + ".")
+    if claim.reason:
+        lines.append(f"*Why no experiment:* {claim.reason}")
+    if claim.exercised_by:
+        lines.append("*Exercised by:* " + ", ".join(f"`{target}`" for target in claim.exercised_by) + ".")
     return f'!!! abstract "{title}"\n' + "\n\n".join("    " + line for line in lines) + "\n"
 
 
@@ -160,7 +166,9 @@ def document_page(document: claims.Document, experiments: list) -> str:
     out.extend(experiment_entry(e) for e in experiments)
     rest = [c for c in document.claims if c.id not in cited]
     if rest:
-        out.append("## Claims no experiment checks\n")
+        out.append("## Claims no experiment cites\n")
+        out.append("Each is checked by a named check of an experiment above, or says why no experiment "
+                   "checks it and what exercises it.\n")
         out.extend(claim_block(c) for c in rest)
     return "\n".join(out)
 

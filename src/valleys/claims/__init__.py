@@ -47,6 +47,14 @@ class Claim:
         statement: what the source claims, in the project's words (LaTeX between ``\\(`` ``\\)``).
         hypotheses: the conditions under which it is claimed, one string each.
         erratum: what the source text gets wrong (empty when nothing).
+        checks: named checks of experiments that test this claim although the experiment's
+            ``claim=`` text does not cite it, each ``"experiment-name: check name"`` (the check
+            name as stored in the verdict, or its beginning).
+        reason: why no experiment checks the claim (a definition, an illustration without a
+            specified function, a statement used only inside another proof, an algorithm the
+            library implements), in one sentence; empty when an experiment or a check covers it.
+        exercised_by: where a claim with a ``reason`` is exercised: experiment names,
+            ``tests/<file>.py::<test>`` or dotted library names.
     """
 
     id: str
@@ -56,6 +64,9 @@ class Claim:
     statement: str
     hypotheses: tuple[str, ...]
     erratum: str = ""
+    checks: tuple[str, ...] = ()
+    reason: str = ""
+    exercised_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,8 @@ def _read(name: str) -> Document:
     for entry in raw["claim"]:
         claim = Claim(id=entry["id"], document=raw["document"], kind=entry["kind"], title=entry["title"],
                       statement=entry["statement"].strip(), hypotheses=tuple(entry.get("hypotheses", ())),
-                      erratum=entry.get("erratum", "").strip())
+                      erratum=entry.get("erratum", "").strip(), checks=tuple(entry.get("checks", ())),
+                      reason=entry.get("reason", "").strip(), exercised_by=tuple(entry.get("exercised_by", ())))
         if claim.kind not in KINDS or not claim.id.startswith(raw["family"] + "-"):
             raise ValueError(f"{name}: claim {claim.id!r} has kind {claim.kind!r} or a foreign prefix")
         claims.append(claim)
