@@ -269,3 +269,19 @@ def test_report_badges_an_analysis_as_measured_not_agrees(user, capsys):
     index = (user / "runs" / "index.html").read_text()
     assert "MEASURED" in page and "AGREES" not in page
     assert "MEASURED" in index and "1 analysis" in index
+
+
+def test_an_analysis_verdict_says_measured_never_agrees():
+    """An analysis checks no theorem: its stored outcome is "measured" (status passed), and
+    would be "measurement failed" (status failed) if one of its checks failed."""
+    from valleys.analysis.stored import Measurement
+    from valleys.record import Check
+    from valleys.runs.record import completed_status
+
+    done = Measurement()
+    assert (done.outcome, done.passed, done.to_dict()["outcome"]) == ("measured", True, "measured")
+    assert completed_status(done.to_dict()) == "passed"
+    broken = Measurement()
+    broken.checks.append(Check(name="x", kind="consistency", measured=1.0, expected=0.0, tolerance=0.0, passed=False))
+    assert (broken.outcome, broken.passed) == ("measurement failed", False)
+    assert completed_status(broken.to_dict()) == "failed"

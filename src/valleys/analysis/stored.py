@@ -106,11 +106,22 @@ class AnalyzeParams(Params):
 
 
 class Measurement(Verdict):
-    """The verdict of an analysis: no theorem is checked, so it only reports completion."""
+    """The verdict of an analysis: no theorem is checked, so it only reports completion.
+
+    Its :attr:`outcome` is ``"measured"`` when every check of the analysis passed (and the run
+    is stored as passed), ``"measurement failed"`` otherwise (stored as failed) — never
+    ``"agrees"``, which would claim a theorem held.
+    """
+
+    @property
+    def outcome(self) -> str:
+        """``"measured"`` or ``"measurement failed"`` (see :data:`~valleys.record.OUTCOMES`)."""
+        return "measured" if all(c.passed for c in self.checks) else "measurement failed"
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        """Whether every check of the analysis passed."""
+        return self.outcome == "measured"
 
     @property
     def summary(self) -> str:

@@ -41,7 +41,7 @@ Only ``passed`` and ``failed`` decide; the others are listed and never count tow
 
 UNDECIDED = frozenset(STATUSES) - {"passed", "failed"}
 
-OUTCOMES = ("agrees", "disagrees", "not covered", "inconclusive", "no evidence")
+OUTCOMES = ("agrees", "disagrees", "not covered", "inconclusive", "no evidence", "measured", "measurement failed")
 """What a verdict says (:attr:`Verdict.outcome`).
 
 - ``disagrees``: a deciding evidence, consistency or erratum check failed;
@@ -49,7 +49,9 @@ OUTCOMES = ("agrees", "disagrees", "not covered", "inconclusive", "no evidence")
 - ``not covered``: there are evidence checks but every one is ``not covered``;
 - ``inconclusive``: there are evidence checks, none decided, and not all for want of
   coverage (too few draws, vacuous bounds);
-- ``no evidence``: the run has no evidence check at all (identities prove nothing).
+- ``no evidence``: the run has no evidence check at all (identities prove nothing);
+- ``measured`` / ``measurement failed``: only for a measurement that checks no theorem
+  (``valleys analyze``): every one of its checks passed, or one did not.
 """
 
 

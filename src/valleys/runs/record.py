@@ -24,7 +24,7 @@ def completed_status(verdict: dict) -> str:
     if verdict.get("passed"):
         return PASSED
     outcome = verdict.get("outcome", "disagrees")
-    return FAILED if outcome == "disagrees" else UNDECIDED
+    return FAILED if outcome in ("disagrees", "measurement failed") else UNDECIDED
 
 FAILED_LOGS_DIR = "logs"
 """Folder of the store holding ``<run-id>.log.txt`` of the runs that did not complete."""
