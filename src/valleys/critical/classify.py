@@ -109,9 +109,9 @@ class CriticalPoint(Record):
         grad_norm: ||grad L(theta)||.
         grad_threshold: absolute gradient threshold used for "critical"
             (``grad_tol * grad_scale``).
-        index: #eigenvalues below -zero_threshold (Morse index); None above ``max_dim``.
-        nullity: #eigenvalues with |lambda| <= zero_threshold; None above ``max_dim``.
-        positive: #eigenvalues above zero_threshold; None above ``max_dim``.
+        index: the number of eigenvalues below -zero_threshold (Morse index); None above ``max_dim``.
+        nullity: the number of eigenvalues with |lambda| <= zero_threshold; None above ``max_dim``.
+        positive: the number of eigenvalues above zero_threshold; None above ``max_dim``.
         zero_threshold: absolute eigenvalue threshold of the nullity.
         gap_ratio: |smallest nonzero| / |largest zero| eigenvalue (inf if no zero ones).
         ambiguous: gap_ratio below the required gap (the nullity is uncertain).

@@ -36,9 +36,9 @@ class Inertia(Record):
     """Numbers of eigenvalues below ``-delta``, within ``[-delta, delta]`` and above ``delta``.
 
     Attributes:
-        negative: #{lambda < -delta} (the Morse index).
-        zero: #{|lambda| <= delta}.
-        positive: #{lambda > delta}.
+        negative: the number of eigenvalues \\(\\lambda < -\\delta\\) (the Morse index).
+        zero: the number of eigenvalues with \\(|\\lambda| \\le \\delta\\).
+        positive: the number of eigenvalues \\(\\lambda > \\delta\\).
         delta: the band half-width.
     """
 
