@@ -111,11 +111,14 @@ def claim_block(claim: claims.Claim) -> str:
 
 
 def checks_table(verdict: dict) -> str:
-    rows = ["| | kind | check | measured | expected | tolerance | note |", "|---|---|---|---|---|---|---|"]
+    """The checks of a verdict, one row each; a check's note goes under its name (a separate
+    note column made the table wider than the page)."""
+    rows = ["| | kind | check | measured | expected | tolerance |", "|---|---|---|---|---|---|"]
     for check in verdict["checks"]:
-        rows.append(f"| {mark(check)} | {check['kind']} | {text(check['name'])} | {number(check['measured'])} | "
-                    f"{number(check['expected'])} | {number(check.get('tolerance', ''))} | "
-                    f"{text(check.get('note', ''))} |")
+        note = text(check.get("note", ""))
+        name = text(check["name"]) + (f"<br><small>{note}</small>" if note else "")
+        rows.append(f"| {mark(check)} | {check['kind']} | {name} | {number(check['measured'])} | "
+                    f"{number(check['expected'])} | {number(check.get('tolerance', ''))} |")
     return "\n".join(rows) + "\n"
 
 
