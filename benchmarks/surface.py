@@ -91,6 +91,64 @@ def matmul_ceiling(N: int, widths: list[int], batch: int = 64) -> float:
     return flops / t / 1e9
 
 
+def per_point_floors(N: int, widths: list[int], threads: int, points: int = 200, repeat: int = 5) -> dict:
+    """The per-point floors of the two ways to evaluate an MLP plane, float32, at exactly the
+    per-point shapes, with ``threads`` torch threads.
+
+    * ``full``: what a per-point forward must do (the peer): for each layer ``torch.mm`` of the
+      ``N x a`` activations by the ``a x b`` weights, bias added, ReLU between layers;
+    * ``stack``: valleys' stack route: the first layer's output is affine in the plane's
+      coordinates (``Z_c + a Z_u + b Z_v``: two scaled additions of ``N x w_1``), the deeper
+      layers as above.
+
+    Each floor is the median time per point of ``points`` consecutive points (sustained, the
+    operands stay in cache as they do in a plane), with the achieved matmul GFLOP/s. Their
+    ratio is the most the stack route can gain over a per-point forward that runs at the same
+    matmul efficiency; the loss (log-softmax, 10 classes) is left out of both.
+
+    Args:
+        N: samples. widths: layer widths, input first. threads: torch threads.
+        points: points per timed round. repeat: timed rounds (median).
+
+    Returns:
+        ``{"full": {...}, "stack": {...}, "ceiling_ratio": full / stack}`` with seconds per point,
+        FLOPs per point and GFLOP/s of each.
+    """
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        X = torch.randn(N, widths[0], generator=gen)
+        Ws = [torch.randn(b, a, generator=gen) / a ** 0.5 for a, b in zip(widths[:-1], widths[1:], strict=True)]
+        bs = [torch.randn(b, generator=gen) for b in widths[1:]]
+        Zc, Zu, Zv = (torch.randn(N, widths[1], generator=gen) for _ in range(3))
+
+        def deeper(H):
+            for W, b in zip(Ws[1:], bs[1:], strict=True):
+                H = torch.addmm(b, torch.relu(H), W.t())
+            return H
+
+        def full():
+            for _ in range(points):
+                deeper(torch.addmm(bs[0], X, Ws[0].t()))
+
+        def stack():
+            for k in range(points):
+                a = 1e-3 * k
+                deeper(Zc.add(Zu, alpha=a).add_(Zv, alpha=-a))
+
+        times = time_interleaved({"full": full, "stack": stack}, repeat=repeat, warmup=1)
+    finally:
+        torch.set_num_threads(old)
+    flops = [2.0 * N * a * b for a, b in zip(widths[:-1], widths[1:], strict=True)]
+    out = {}
+    for name, flop in (("full", sum(flops)), ("stack", sum(flops[1:]))):
+        per_point = times[name] / points
+        out[name] = {"s_per_point": per_point, "mm_flop_per_point": flop, "mm_gflops": flop / per_point / 1e9}
+    out["ceiling_ratio"] = out["full"]["s_per_point"] / out["stack"]["s_per_point"]
+    return out
+
+
 # ----------------------------------------------------------- the one plane against the old two rules
 def old_landscape_plane(land, c, u, v, alphas, betas):
     """Baseline (benchmark only): the rule ``Landscape.plane`` had before the two plane
@@ -186,6 +244,13 @@ def bench_one_plane(repeat: int = 5) -> dict:
                 ref[i] = ours[i, off:off + steps].numpy()
             row["ratio_vs_peer"] = rate["one_plane"] / rate["peer"]
             row["max_rel_diff_vs_peer"] = float(np.max(np.abs(theirs - ref) / np.abs(ref)))
+        if name.startswith("mlp"):
+            widths = [64, 128, 128, 10]
+            row["floors"] = {f"threads_{t}": per_point_floors(len(y), widths, t) for t in (1, 2)}
+            row["floors_note"] = ("ceiling_ratio: the most the stack route can gain over a per-point forward "
+                                  "at equal matmul efficiency (threads_1 is the setting timed above)")
+            if peer:
+                row["ratio_vs_peer_over_ceiling"] = row["ratio_vs_peer"] / row["floors"]["threads_1"]["ceiling_ratio"]
         out[name] = row
         print(name, row)
     return out
