@@ -19,6 +19,7 @@ counts (and with ``--list`` every name), exits 0.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import logging
 import sys
 from collections import Counter
@@ -115,26 +116,74 @@ def public_objects(module) -> list:
     return out
 
 
-def main(argv: list[str]) -> int:
+@dataclasses.dataclass
+class Coverage:
+    """What the checker found in one package.
+
+    Attributes:
+        objects: number of public functions, methods and classes checked.
+        lacking: dotted path → what its docstring lacks, for every public name that lacks
+            something (``"docstring"``, ``"Args"``, ``"Returns"``, ``"Raises"``).
+        unparsed: the messages of the docstring sections griffe cannot parse.
+    """
+
+    objects: int
+    lacking: dict[str, list[str]]
+    unparsed: list[str]
+
+    def within(self, prefixes) -> dict[str, list[str]]:
+        """The lacking names under some dotted prefixes.
+
+        Args:
+            prefixes: dotted names (``"valleys.paths"``, ``"valleys.results"``); a name is under
+                a prefix when it equals it or continues it with a dot.
+
+        Returns:
+            The entries of :attr:`lacking` whose path is under one of ``prefixes``.
+        """
+        return {path: lacks for path, lacks in self.lacking.items()
+                if any(path == p or path.startswith(p + ".") for p in prefixes)}
+
+
+def check(package: str = "valleys", search_paths=None) -> Coverage:
+    """Check every public name of a package (read with griffe, nothing imported).
+
+    Args:
+        package: the top-level package name.
+        search_paths: folders to find it in; default the repository's ``src``.
+
+    Returns:
+        The :class:`Coverage` of the package.
+    """
     handler = _Collect()
-    logging.getLogger("griffe").addHandler(handler)
-    package = griffe.load("valleys", search_paths=[str(ROOT / "src")], docstring_parser="google")
-    objects = public_objects(package)
-    for obj in objects:  # parsing logs the sections griffe cannot read
-        if obj.docstring is not None:
-            obj.docstring.parse("google", warn_missing_types=False, warn_unknown_params=False)
-    report = {obj.path: missing(obj) for obj in objects}
+    logger = logging.getLogger("griffe")
+    logger.addHandler(handler)
+    try:
+        paths = [str(p) for p in (search_paths or [ROOT / "src"])]
+        loaded = griffe.load(package, search_paths=paths, docstring_parser="google")
+        objects = public_objects(loaded)
+        for obj in objects:  # parsing logs the sections griffe cannot read
+            if obj.docstring is not None:
+                obj.docstring.parse("google", warn_missing_types=False, warn_unknown_params=False)
+        report = {obj.path: missing(obj) for obj in objects}
+    finally:
+        logger.removeHandler(handler)
     lacking = {path: lacks for path, lacks in report.items() if lacks}
+    return Coverage(len(objects), lacking, sorted(set(handler.messages)))
+
+
+def main(argv: list[str]) -> int:
+    coverage = check()
+    lacking = coverage.lacking
     counts = Counter(item for lacks in lacking.values() for item in lacks)
-    print(f"{len(objects)} public functions, methods and classes; {len(lacking)} lack something:")
+    print(f"{coverage.objects} public functions, methods and classes; {len(lacking)} lack something:")
     for item in ("docstring", "Args", "Returns", "Raises"):
         print(f"  {item:9s} missing: {counts[item]}")
-    unparsed = sorted(set(handler.messages))
-    print(f"  docstring sections griffe cannot parse: {len(unparsed)}")
+    print(f"  docstring sections griffe cannot parse: {len(coverage.unparsed)}")
     if "--list" in argv:
         for path, lacks in sorted(lacking.items()):
             print(f"{path}: {', '.join(lacks)}")
-        for message in unparsed:
+        for message in coverage.unparsed:
             print(f"unparsed: {message}")
     return 0
 
