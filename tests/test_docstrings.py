@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPLETE = [
     "valleys.errors",
     "valleys.optim",
+    "valleys.results",
 ]
 
 
