@@ -22,6 +22,7 @@ COMPLETE = [
     "valleys.errors",
     "valleys.optim",
     "valleys.results",
+    "valleys.claims",
 ]
 
 
