@@ -23,6 +23,7 @@ COMPLETE = [
     "valleys.optim",
     "valleys.results",
     "valleys.claims",
+    "valleys.critical",
 ]
 
 

@@ -177,7 +177,12 @@ class CriticalPoint(Record):
         return {"is_critical": self.is_critical, "is_minimum_like": self.is_minimum_like}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: the kind, the counts, the thresholds and the evidence (no arrays)."""
+        """One row: the kind, the counts, the thresholds and the evidence (no arrays).
+
+        Returns:
+            A one-row :class:`pandas.DataFrame`: the scalar fields, the probe's scalar entries as
+            ``probe_<name>`` columns and the extreme eigenvalues ``lambda_min``, ``lambda_max``.
+        """
         d = self.to_dict(arrays=False, strict=False)
         d.pop("theta")
         d.pop("eigenvalues")

@@ -201,6 +201,10 @@ def armijo_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int, a
         >>> out = armijo_descent_batch(land, torch.tensor([[1.0], [-2.0]]), lr=0.5, steps=1)
         >>> out.thetas.reshape(-1).tolist()
         [0.0, 0.0]
+
+    Raises:
+        InvalidParameterError: if ``lr``, ``steps``, ``armijo`` or ``grow`` is out of range.
+        ShapeError: if ``thetas`` is not of shape (B, d) with d the landscape's dimension.
     """
     where = "armijo_descent_batch"
     lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
