@@ -24,6 +24,7 @@ COMPLETE = [
     "valleys.results",
     "valleys.claims",
     "valleys.critical",
+    "valleys.surface",
 ]
 
 
