@@ -25,6 +25,7 @@ COMPLETE = [
     "valleys.claims",
     "valleys.critical",
     "valleys.surface",
+    "valleys.report",
 ]
 
 
