@@ -26,6 +26,7 @@ COMPLETE = [
     "valleys.critical",
     "valleys.surface",
     "valleys.report",
+    "valleys.record",
 ]
 
 
