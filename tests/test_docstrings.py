@@ -27,6 +27,7 @@ COMPLETE = [
     "valleys.surface",
     "valleys.report",
     "valleys.record",
+    "valleys.analysis",
 ]
 
 
