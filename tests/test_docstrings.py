@@ -28,6 +28,7 @@ COMPLETE = [
     "valleys.report",
     "valleys.record",
     "valleys.analysis",
+    "valleys.cli",
 ]
 
 
