@@ -195,16 +195,16 @@ def armijo_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int, a
         A :class:`BatchDescent` (``lr`` is the initial step size; nothing diverges, since
         the loss never increases).
 
+    Raises:
+        InvalidParameterError: if ``lr``, ``steps``, ``armijo`` or ``grow`` is out of range.
+        ShapeError: if ``thetas`` is not of shape (B, d) with d the landscape's dimension.
+
     Example:
         >>> from valleys import Landscape
         >>> land = Landscape.from_function(lambda t: (t ** 2).sum(), 1)
         >>> out = armijo_descent_batch(land, torch.tensor([[1.0], [-2.0]]), lr=0.5, steps=1)
         >>> out.thetas.reshape(-1).tolist()
         [0.0, 0.0]
-
-    Raises:
-        InvalidParameterError: if ``lr``, ``steps``, ``armijo`` or ``grow`` is out of range.
-        ShapeError: if ``thetas`` is not of shape (B, d) with d the landscape's dimension.
     """
     where = "armijo_descent_batch"
     lr = check_float(lr, "lr", where, min_val=0.0, open_min=True)
