@@ -29,6 +29,7 @@ COMPLETE = [
     "valleys.record",
     "valleys.analysis",
     "valleys.cli",
+    "valleys.paths",
 ]
 
 

@@ -97,7 +97,13 @@ class PathReport:
         return float(self.t[int(np.argmax(np.diff(self.losses)))]) if len(self.losses) > 1 else 0.0
 
     def summary(self) -> dict[str, float]:
-        """The peers' table and the barriers as a plain dict."""
+        """The peers' table and the barriers as a plain dict.
+
+        Returns:
+            A dict of the scalar fields (start, end, min, max, mean, integral, barrier,
+            barrier_mean, saddle, t_max, largest_increase, t_largest_increase), ``samples`` and
+            ``n_evaluations``.
+        """
         return {"start": self.start, "end": self.end, "min": self.min, "max": self.max,
                 "mean": self.mean, "integral": self.integral, "barrier": self.barrier,
                 "barrier_mean": self.barrier_mean, "saddle": self.saddle, "t_max": self.t_max,
@@ -106,6 +112,11 @@ class PathReport:
                 "n_evaluations": self.n_evaluations}
 
     def to_dict(self) -> dict:
+        """The summary plus the sampled curve, JSON-able.
+
+        Returns:
+            :meth:`summary` with the lists ``t``, ``losses`` and ``labels`` added.
+        """
         out = self.summary()
         out["t"] = self.t.tolist()
         out["losses"] = self.losses.tolist()
@@ -113,12 +124,20 @@ class PathReport:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per sample: t, loss, segment index and label."""
+        """One row per sample: t, loss, segment index and label.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``t``, ``loss``, ``segment``, ``label``.
+        """
         return pd.DataFrame({"t": self.t, "loss": self.losses, "segment": self.segment,
                              "label": [self.labels[i] for i in self.segment]})
 
     def save_npz(self, path: str | os.PathLike) -> None:
-        """Write t, losses, segments (and the points when kept) to an ``.npz`` (atomically)."""
+        """Write t, losses, segments (and the points when kept) to an ``.npz`` (atomically).
+
+        Args:
+            path: the file to write.
+        """
         arrays = {"t": self.t, "losses": self.losses, "segment": self.segment,
                   "labels": np.array(self.labels, dtype=str)}
         if self.points is not None:
@@ -149,6 +168,11 @@ def evaluate(path: Path, land, /, *, num: int = 33, max_points: int = 257, rtol:
 
     Returns:
         A :class:`PathReport`.
+
+    Raises:
+        InvalidParameterError: if ``num``, ``max_points``, ``rtol`` or ``keep_points`` is out
+            of range.
+        ShapeError: if the path's dimension is not the landscape's.
 
     Example:
         >>> from valleys import Landscape

@@ -61,6 +61,12 @@ class SaddleResult:
         return self.index == 1
 
     def to_dict(self) -> dict:
+        """The saddle's numbers as a JSON-able dict.
+
+        Returns:
+            A dict with ``loss``, ``band_saddle``, ``grad_norm``, ``converged``, ``index``, the
+            5 ``lowest_eigenvalues``, ``distance``, ``iterations`` and ``method``.
+        """
         return {"loss": self.loss, "band_saddle": self.band_saddle, "grad_norm": self.grad_norm,
                 "converged": self.converged, "index": self.index,
                 "lowest_eigenvalues": [float(v) for v in self.eigenvalues[:5]],
