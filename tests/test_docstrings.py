@@ -30,6 +30,7 @@ COMPLETE = [
     "valleys.analysis",
     "valleys.cli",
     "valleys.paths",
+    "valleys.expressivity",
 ]
 
 
