@@ -31,6 +31,7 @@ COMPLETE = [
     "valleys.cli",
     "valleys.paths",
     "valleys.expressivity",
+    "valleys.runs",
 ]
 
 
