@@ -1,7 +1,9 @@
 """Issue 21's docstring requirement as a test: every public function, method and class of the
 packages listed in :data:`COMPLETE` has a docstring with its ``Args:``, ``Returns:`` and
-``Raises:`` sections, as judged by ``scripts/docstring_coverage.py`` (griffe, nothing imported),
-and every docstring section of those packages parses (what ``mkdocs build --strict`` needs).
+``Raises:`` sections, one ``name: description`` entry per argument (a dataclass's fields as
+``Attributes:`` or their own docstrings), as judged by ``scripts/docstring_coverage.py``
+(griffe, nothing imported), and every docstring section of those packages parses (what
+``mkdocs build --strict`` needs).
 
 A package joins :data:`COMPLETE` once all its public names are documented; the test then keeps
 it so."""
@@ -130,14 +132,39 @@ def test_the_checker_reports_what_a_docstring_lacks(tmp_path):
             Args:
                 a (int
             """
+
+
+        def two_in_one(a, b, c):
+            """Two arguments in one entry, one forgotten.
+
+            Args:
+                a, b: the numbers.
+            """
+
+
+        @dataclasses.dataclass
+        class Pair:
+            """A pair.
+
+            Attributes:
+                first: the first.
+            """
+
+            first: int
+            second: int
+            third: int = 0
+            """The third, documented where it is declared."""
     '''))
+    (package / "__init__.py").write_text("import dataclasses\n" + (package / "__init__.py").read_text())
     coverage = coverage_script.check("synthetic", [tmp_path])
-    assert coverage.objects == 5
+    assert coverage.objects == 7
     assert coverage.lacking == {
         "synthetic.no_args": ["Args"],
         "synthetic.no_raises": ["Raises"],
         "synthetic.undocumented": ["docstring"],
         "synthetic.unparsable": ["Args"],
+        "synthetic.two_in_one": ["Args of a, b, c", "Args entry 'a, b'"],
+        "synthetic.Pair": ["Args of second"],
     }
     assert coverage.within(["synthetic.no_args"]) == {"synthetic.no_args": ["Args"]}
     assert coverage.within(["synthetic.no"]) == {}
