@@ -35,8 +35,9 @@ class AnalyzeParams(Params):
         model: the factory spec ``pkg.module:factory`` / ``file.py:factory`` or a ``.pt2`` file.
         weights: the checkpoint (``""`` for the factory's own initialisation).
         weights_sha256: SHA-256 of the checkpoint (filled in by valleys).
-        data: data set name or file; ``n`` > 0 keeps a random subset drawn with ``data_seed``
-            (not ``seed``: changing the seed keeps the samples).
+        data: data set name or file.
+        n: the number of samples analysed; 0 takes all, ``n`` > 0 keeps a random subset
+            drawn with ``data_seed`` (not ``seed``: changing the seed keeps the samples).
         data_seed: seed of the subset.
         task: how a data file's targets are read: ``"classification"`` or ``"regression"``
             (``""``: classification for a file, a named data set's own task).
@@ -46,8 +47,25 @@ class AnalyzeParams(Params):
         loss: the loss name.
         output: the part of a tuple/list/dict model output the loss takes: an index
             (``"0"``) or a key (``"logits"``); ``""`` for a model returning a tensor.
-        dtype, device, batch_size: evaluation settings (batch_size 0: one full batch).
-        interpolate_sha256, connect_sha256: SHA-256 of the second checkpoints (filled in by valleys).
+        dtype: the landscape's dtype, ``"float64"`` or ``"float32"``.
+        device: where the model is evaluated, ``"cpu"`` or ``"cuda[:N]"``.
+        batch_size: rows per evaluation batch (0: one full batch).
+        eigs: :attr:`AnalysisOptions.eigs`.
+        eig_tol: :attr:`AnalysisOptions.eig_tol` (0 follows the dtype).
+        trace: :attr:`AnalysisOptions.trace`.
+        trace_matvecs: :attr:`AnalysisOptions.trace_matvecs`.
+        density: :attr:`AnalysisOptions.density`.
+        nullity: :attr:`AnalysisOptions.nullity`.
+        classify: :attr:`AnalysisOptions.classify`.
+        plane: :attr:`AnalysisOptions.plane` as ``"min:max:num"`` (``""``: off).
+        interpolate: :attr:`AnalysisOptions.interpolate` (``""``: off).
+        certify: :attr:`AnalysisOptions.certify`.
+        connect: :attr:`AnalysisOptions.connect` (``""``: off).
+        max_dense: :attr:`AnalysisOptions.max_dense`.
+        max_plane_points: :attr:`AnalysisOptions.max_plane_points`.
+        interpolate_sha256: SHA-256 of the ``interpolate`` checkpoint (filled in by valleys).
+        connect_sha256: SHA-256 of the ``connect`` checkpoint (filled in by valleys).
+        seed: :attr:`AnalysisOptions.seed`.
     """
 
     model: str = ""
