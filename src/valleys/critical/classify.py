@@ -121,8 +121,9 @@ class CriticalPoint(Record):
         kind: the class (see the module docstring).
         eigenvalues: all Hessian eigenvalues, ascending (above ``max_dim``: the smallest
             and the largest).
-        tau, grad_tol, loss_tol: the relative thresholds used (tau is None under the gap
-            policy).
+        tau: the relative eigenvalue threshold of the nullity (None under the gap policy).
+        grad_tol: the relative gradient threshold of "critical".
+        loss_tol: the relative loss tolerance used against ``floor``.
         floor: the known global minimum value, if given.
         probe: the null-space probe (None when the second order decides).
         grad_scale: ``||H||_2 * max(1, ||theta||)``, the scale of the criticality test.
