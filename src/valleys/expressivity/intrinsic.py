@@ -94,7 +94,9 @@ class IntrinsicRank:
 
     Attributes:
         activation: the activation's name.
-        n: input dimension. J: samples x_j. K: directions v_k.
+        n: input dimension.
+        J: the number of samples x_j.
+        K: the number of directions v_k.
         rank: the :class:`~valleys.curvature.rank.RankResult` of the singular values.
         singular_values: all singular values, descending.
     """
@@ -138,11 +140,15 @@ def intrinsic_rank(activation: str | Activation, n: int, J: int, K: int, *,
 
     Args:
         activation: an activation name or :class:`~valleys.nets.Activation`.
-        n: input dimension >= 1. J, K: numbers of samples and directions (>= 1).
+        n: input dimension >= 1.
+        J: the number of samples x_j (>= 1).
+        K: the number of directions v_k (>= 1).
         seed: seed of the Gaussian draws.
-        policy, tau, gap_required: the rank policy of
-            :func:`~valleys.curvature.rank.numerical_rank` (default: Press et al.'s
-            machine-precision threshold, so a polynomial's rank is the exact dimension).
+        policy: the rank policy of :func:`~valleys.curvature.rank.numerical_rank` (default:
+            Press et al.'s machine-precision threshold, so a polynomial's rank is the exact
+            dimension).
+        tau: the relative threshold of the ``"relative"`` policy.
+        gap_required: the singular-value gap ratio that makes the rank unambiguous.
 
     Returns:
         An :class:`IntrinsicRank`.

@@ -50,7 +50,8 @@ class Teacher:
     r"""The teacher :math:`f^*(x) = \frac1K \sum_k \rho_k \sigma(\langle w_k, x\rangle)`.
 
     Attributes:
-        directions: ``(K, n)`` unit vectors. rho: ``(K,)`` coefficients in [-1, 1].
+        directions: ``(K, n)`` unit vectors \(w_k\).
+        rho: ``(K,)`` coefficients \(\rho_k\) in [-1, 1].
         activation: the activation.
     """
 

@@ -28,7 +28,8 @@ class FeatureRank:
 
     Attributes:
         rank: numerical rank (Press threshold).
-        n_rows, n_cols: the shape (N, n).
+        n_rows: the number of rows N (samples).
+        n_cols: the number of columns n (neurons).
         full: ``rank == min(N, n)``.
         sigma_min: the min(N, n)-th singular value (0 if F has fewer nonzero ones).
         sigma_max: the largest singular value.

@@ -228,7 +228,8 @@ class DecisionRegions:
         labels: ``(ny, nx)`` predicted class per grid point, :data:`TIE` for ties; row i is
             ``y = ys[i]``, column j is ``x = xs[j]``.
         margins: ``(ny, nx)`` best score minus second best.
-        xs, ys: grid coordinates.
+        xs: the grid's x coordinates (nx,).
+        ys: the grid's y coordinates (ny,).
         box: the window ``((x0, x1), (y0, y1))``.
         tie_tol: the tie tolerance used.
         connectivity: 1 (4-neighbours) or 2 (8-neighbours).

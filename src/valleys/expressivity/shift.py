@@ -101,7 +101,8 @@ class SpanRank:
     """The numerical rank of a shift or bias-span matrix.
 
     Attributes:
-        activation: the activation's name. kind: ``"shift"`` or ``"bias_span"``.
+        activation: the activation's name.
+        kind: ``"shift"`` or ``"bias_span"``.
         size: the rank the lemma predicts for an activation satisfying Assumption 3.4.2
             (``p + 1`` shifts, or ``n``).
         rank: the :class:`~valleys.curvature.rank.RankResult`.
