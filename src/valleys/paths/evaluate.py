@@ -29,8 +29,12 @@ class PathReport:
         losses: L(theta(t)) (K,).
         segment: index of the segment of each sample (K,).
         labels: segment labels.
-        start, end, min, max, mean, integral: the peers' table (mean and integral by the
-            trapezoidal rule over t).
+        start: L(theta(0)).
+        end: L(theta(1)).
+        min: the smallest sampled loss.
+        max: the largest sampled loss.
+        mean: the mean loss over t (trapezoidal rule).
+        integral: the integral of the loss over t in [0, 1] (trapezoidal rule).
         barrier: max L - max(L(0), L(1)) (Garipov et al., Draxler et al.).
         barrier_mean: max L - (L(0) + L(1)) / 2 (Frankle et al.'s "error barrier").
         saddle: max L, the height of the path (the minimax barrier over a graph of paths

@@ -218,9 +218,11 @@ def neb(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: fl
 
     Args:
         land: the landscape.
-        a, b: the end points (minima, usually).
+        a: the first end point (a minimum, usually), shape (d,).
+        b: the second end point.
         images: number of images including the ends (>= 3).
         steps: most steps of steepest descent on the forces (step size ``lr``).
+        lr: the step size.
         spring: spring constant k.
         climbing: use a climbing image.
         climb_after: steps before the climbing image starts.
@@ -325,9 +327,15 @@ def autoneb(land: Landscape, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 40
     The climbing image is used in the last cycle.
 
     Args:
+        land: the landscape.
+        a: the first end point, shape (d,).
+        b: the second end point.
         cycles: steps of each NEB cycle (the schedule).
         start_images: images of the first cycle.
         insert: images inserted per cycle.
+        lr: the NEB step size.
+        spring: the spring constant k.
+        tol: the force tolerance of convergence (see :func:`neb`).
         path_tol: tolerance of the certified path maximum (:func:`~valleys.paths.path_maximum`).
 
     Returns:
@@ -405,7 +413,8 @@ def fit_bezier(land: Landscape, a, b, /, *, steps: int = 2000, lr: float = 0.01,
 
     Args:
         land: the landscape.
-        a, b: the fixed end points, d entries each.
+        a: the first fixed end point, d entries.
+        b: the second fixed end point, d entries.
         steps: training steps (one t each).
         lr: Adam's step size.
         bend: the starting bend (the midpoint of a and b if omitted).

@@ -35,12 +35,15 @@ class SaddleResult:
 
     Attributes:
         theta: the refined point (d,).
-        loss: L(theta). band_saddle: the band's highest image loss before refinement.
-        grad_norm: ||grad L(theta)||. converged: grad_norm <= the requested tolerance.
+        loss: L(theta).
+        band_saddle: the band's highest image loss before refinement.
+        grad_norm: ||grad L(theta)||.
+        converged: grad_norm <= the requested tolerance.
         index: the number of negative Hessian eigenvalues (below -eig_tol * max|lambda|);
             None when d > max_dense (not computed).
         eigenvalues: the lowest few Hessian eigenvalues (dense route), ascending.
-        distance: ||theta - climbing image||. iterations: Newton steps.
+        distance: ||theta - climbing image||.
+        iterations: Newton steps.
         method: the finder used.
     """
 
