@@ -70,8 +70,11 @@ def proportion_check(verdict: Verdict, name: str, successes: int, draws: int, *,
     Args:
         verdict: the verdict to add the check to.
         name: what is checked.
-        successes, draws: the counts.
-        at_least, at_most, equals: the claim's bound.
+        successes: the number of draws where the event happened.
+        draws: the number of draws.
+        at_least: the bound b of the claim \\(p \\ge b\\), or None.
+        at_most: the bound b of the claim \\(p \\le b\\), or None.
+        equals: the value b of the claim \\(p = b\\), or None.
         confidence: coverage of the interval (default :data:`CONFIDENCE`).
         min_draws: below this many draws the check reports ``insufficient draws``.
         kind: the check's kind (see :data:`~valleys.record.result.KINDS`).
