@@ -70,10 +70,11 @@ class Catalogue:
 
     Args:
         root: the run store folder (must exist).
+        read_only: open an existing catalogue without creating or changing its schema.
 
     Raises:
         RunStoreError: the database cannot be created, opened or is not a valleys
-            catalogue.
+            catalogue (or, read-only, does not exist).
     """
 
     def __init__(self, root: Path, *, read_only: bool = False):

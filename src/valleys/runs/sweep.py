@@ -79,7 +79,9 @@ def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = 
         The spec and its tasks.
 
     Raises:
-        UnknownExperimentError, InvalidParameterError: bad name, syntax, key, type, value.
+        UnknownExperimentError: the experiment name is not registered.
+        InvalidParameterError: bad grid or seed syntax, an unknown key, a value of the wrong
+            type or out of its limits.
     """
     kinds = task_kinds()
     own = kinds.get(name)

@@ -90,7 +90,9 @@ class SweepRecord:
         counts: task status -> number of tasks.
         started: ISO time of the first start.
         ended: ISO time the last driver finished (None while running).
-        pid, host, boot_id: the last driver process.
+        pid: the last driver process's id.
+        host: the last driver's host name.
+        boot_id: the last driver host's boot id.
         executor: where the tasks ran (last driver).
         message: why the sweep is incomplete / interrupted / stale.
         path: the sweep folder.
@@ -218,7 +220,12 @@ class SweepCatalogue:
         """Create the sweep (and its pending tasks) or take it over to resume it.
 
         Args:
+            sweep_id: the sweep's id.
+            kind: the task kind.
+            name: the job name.
+            spec: the sweep's :meth:`~valleys.runs.sweep_spec.SweepSpec.to_dict`.
             tasks: (index, key, grid point) of every task.
+            executor: where the tasks run, in words.
             retry_failed: set failed tasks back to pending.
 
         Returns:
