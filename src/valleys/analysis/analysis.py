@@ -173,7 +173,7 @@ def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, bat
         model: the model, an ``nn.Module`` instance.
         X: the inputs, a tensor whose first dimension is the sample.
         y: the targets, one per sample.
-        loss: the loss (a name such as ``"cross_entropy"`` or a callable; see
+        loss: the loss: a name (``"ce"``, ``"mse"``, ...) or a callable (see
             :class:`~valleys.Landscape`).
         dtype: the dtype of the landscape's parameters.
         device: a device from :func:`~valleys.analysis.options.check_device`, or None (CPU).

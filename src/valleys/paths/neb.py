@@ -259,8 +259,8 @@ def neb_band(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, l
         climb_after: the step from which it climbs.
         respace_every: respace the images to equal arc length every this many steps (0: never).
         tol: the force tolerance of convergence (>= 0).
-        init: starting images (K, d) instead of the straight line (respaced when their count
-            is not ``images``).
+        init: starting images (K, d) instead of the straight line; when their shape is not
+            (images, d) they are respaced to equal arc length and their count K is used.
 
     Returns:
         The :class:`Band`.
