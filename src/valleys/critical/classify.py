@@ -415,7 +415,7 @@ def probe_null_space(land: Landscape, theta: torch.Tensor, /, null: torch.Tensor
                      steps: tuple[float, ...] = DEFAULT_PROBE_STEPS,
                      n_max: int = DEFAULT_PROBE_DIRECTIONS, tolerance: float = 1e-8,
                      seed: int = 0) -> Probe:
-    """Evaluate L(theta ± t u) - L(theta) along unit vectors u of a null space, vectorised.
+    r"""Evaluate \(L(\theta \pm t u) - L(\theta)\) along unit vectors u of a null space, vectorised.
 
     The directions are the given orthonormal null vectors (up to ``n_max // 2``) and
     random unit combinations of them (filling up to ``n_max``).

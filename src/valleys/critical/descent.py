@@ -116,7 +116,10 @@ class BatchDescent(Record):
 def gradient_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int,
                            blowup: float = DEFAULT_BLOWUP,
                            record_every: int = 0) -> BatchDescent:
-    """Gradient descent from many starts at once: one vmapped update of all starts per step.
+    r"""Gradient descent from many starts at once: one vmapped update of all starts per step.
+
+    Every start follows \(\theta_{k+1} = \theta_k - \eta \nabla L(\theta_k)\) with
+    \(\eta\) = ``lr``.
 
     Args:
         land: a :class:`~valleys.Landscape`.
