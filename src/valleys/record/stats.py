@@ -32,7 +32,11 @@ MAX_STANDARD_ERRORS = 4.0
 
 
 def clopper_pearson(successes: int, draws: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The exact (Clopper–Pearson) two-sided interval for a binomial proportion.
+    r"""The exact (Clopper–Pearson) two-sided interval for a binomial proportion.
+
+    With \(\alpha = 1 - \text{confidence}\) and \(B(q; a, b)\) the \(q\)-quantile of the
+    Beta(a, b) distribution, the interval is
+    \([B(\alpha/2; k, n-k+1),\ B(1-\alpha/2; k+1, n-k)]\).
 
     Args:
         successes: number of successes ``k`` (``0 <= k <= draws``).
@@ -127,7 +131,11 @@ def _vacuous(word: str, bound: float, draws: int) -> bool:
 def mean_check(verdict: Verdict, name: str, samples: Sequence[float], expected: float, *,
                n_se: float = MAX_STANDARD_ERRORS, min_draws: int = MIN_DRAWS,
                kind: str = "evidence", note: str = "") -> Check:
-    """Judge the mean of sampled values against ``expected`` within ``n_se`` measured SEs.
+    r"""Judge the mean of sampled values against ``expected`` within ``n_se`` measured SEs.
+
+    The check passes when \(|\bar x - \mu| \le n_{se}\, s/\sqrt{n}\), with \(\bar x\)
+    and \(s\) the mean and standard deviation (divisor \(n - 1\)) of the \(n\) samples
+    and \(\mu\) = ``expected``.
 
     Args:
         verdict: the verdict to add the check to.
