@@ -209,11 +209,13 @@ def _tangents(R: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
 def neb(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
         climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
         init: torch.Tensor | None = None, path_tol: float | None = None) -> BandResult:
-    """Nudged elastic band between ``a`` and ``b`` (end points fixed).
+    r"""Nudged elastic band between ``a`` and ``b`` (end points fixed).
 
-    Force on interior image i: the gradient's component normal to the tangent tau_i plus a
-    spring force k (|R_{i+1} - R_i| - |R_i - R_{i-1}|) tau_i; after ``climb_after`` steps
-    the highest image climbs (F = -grad + 2 (grad . tau) tau, no spring) to the saddle.
+    Force on interior image i: the gradient's component normal to the tangent
+    \(\tau_i\) plus a spring force along it,
+    \(F_i = -(\nabla L - (\nabla L \cdot \tau_i)\tau_i) + k(\|R_{i+1} - R_i\| -
+    \|R_i - R_{i-1}\|)\tau_i\); after ``climb_after`` steps the highest image climbs
+    (\(F = -\nabla L + 2(\nabla L \cdot \tau)\tau\), no spring) to the saddle.
     Images are moved to equal arc length every ``respace_every`` steps (not the climber).
 
     Args:
