@@ -70,7 +70,11 @@ def parse_grid(spec, name: str = "grid") -> np.ndarray:
 
 def direction(land: Landscape, theta, /, *, normalization: str = "filter", ignore_bias: bool = True,
               seed: int | torch.Generator | None = 0) -> torch.Tensor:
-    """A random Gaussian direction, normalised like theta (Li et al., 'Visualizing the loss landscape').
+    r"""A random Gaussian direction, normalised like theta (Li et al., 'Visualizing the loss landscape').
+
+    Filter normalisation rescales each row \(d_{i}\) of a block (its filter) to
+    \(d_{i}\, \|\theta_{i}\| / \|d_{i}\|\), with \(\theta_i\) the same row of theta; layer
+    normalisation does the same per block.
 
     Args:
         land: the landscape (its layout names the blocks).
