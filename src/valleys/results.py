@@ -93,12 +93,32 @@ def _size(value) -> int:
 
 def dumps(value: Any) -> str:
     """Indented, key-sorted JSON text of ``to_jsonable(value)`` ending in a newline (the
-    text of every JSON file the run store writes)."""
+    text of every JSON file the run store writes).
+
+    Args:
+        value: any value :func:`to_jsonable` accepts.
+
+    Returns:
+        The JSON text (two-space indent, sorted keys, no NaN/Infinity literals) with a final
+        newline.
+    """
     return json.dumps(to_jsonable(value), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def summary(value) -> str:
-    """A one-line summary of a value for a repr."""
+    """A one-line summary of a value for a repr.
+
+    Arrays and tensors of up to 4 entries print in full (4 significant digits), larger ones
+    as ``array(shape), min..max`` of their finite entries; DataFrames as their row and column
+    counts, floats with 6 significant digits, records as ``Name(...)`` and anything else as
+    its repr cut to 60 characters.
+
+    Args:
+        value: the value to summarise (any type).
+
+    Returns:
+        The summary text.
+    """
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
@@ -140,6 +160,10 @@ class Record:
                 one-line summary (shape and range).
             strict: write non-finite floats as the strings "inf", "-inf", "nan" (valid
                 JSON); False keeps them as floats.
+
+        Returns:
+            A dict of plain JSON types: one entry per dataclass field (those in ``_dict_skip``
+            aside) plus the record's extra key properties.
         """
         out = {f.name: to_jsonable(getattr(self, f.name), arrays=arrays, strict=strict)
                for f in dataclasses.fields(self) if f.name not in self._dict_skip}
@@ -151,7 +175,12 @@ class Record:
         return {}
 
     def to_frame(self) -> pd.DataFrame:  # overridden where a row structure exists
-        """A one-row table of the scalar fields."""
+        """A one-row table of the scalar fields.
+
+        Returns:
+            A one-row :class:`pandas.DataFrame` whose columns are the scalar entries of
+            ``to_dict(arrays=False, strict=False)`` (lists, dicts and array summaries dropped).
+        """
         row = {k: v for k, v in self.to_dict(arrays=False, strict=False).items()
                if not isinstance(v, list | dict) and not (isinstance(v, str) and v.startswith("array"))}
         return pd.DataFrame([row])

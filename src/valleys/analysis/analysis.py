@@ -50,11 +50,19 @@ class AnalysisResult:
     surfaces: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """The tidy table of every measured number."""
+        """The tidy table of every measured number.
+
+        Returns:
+            A copy of :attr:`table`.
+        """
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """Summary and metadata, JSON-able."""
+        """Summary and metadata, JSON-able.
+
+        Returns:
+            ``{"summary": ..., "metadata": ...}`` (copies of the two dicts).
+        """
         return {"summary": dict(self.summary), "metadata": dict(self.metadata)}
 
     def __repr__(self) -> str:
@@ -160,6 +168,27 @@ def make_landscape(model: nn.Module, X, y, loss, dtype: torch.dtype, device, bat
     Dropout / batch-norm / instance-norm in training mode make the loss random or
     batch-dependent: the landscape is then built from the model in eval mode (the model's
     own modes are restored afterwards) and a line saying so is appended to ``notes``.
+
+    Args:
+        model: the model, an ``nn.Module`` instance.
+        X: the inputs, a tensor whose first dimension is the sample.
+        y: the targets, one per sample.
+        loss: the loss: a name (``"ce"``, ``"mse"``, ...) or a callable (see
+            :class:`~valleys.Landscape`).
+        dtype: the dtype of the landscape's parameters.
+        device: a device from :func:`~valleys.analysis.options.check_device`, or None (CPU).
+        batch_size: evaluate the data in batches of at most this many rows, or None (one
+            batch).
+        output: which output of a model returning several to use (index, key or callable).
+        notes: a list to append notes to (the eval-mode switch).
+
+    Returns:
+        The :class:`~valleys.Landscape`.
+
+    Raises:
+        InvalidParameterError: if ``model`` is not an ``nn.Module``.
+        ModelError: if the model's output needs selecting (the message names ``--output``), or
+            an exported model was traced for a fixed input shape.
     """
     if not isinstance(model, nn.Module):
         msg = f"analyze takes an nn.Module instance. Got {type(model).__name__}."
@@ -221,6 +250,10 @@ def check_start(land: Landscape, options: AnalysisOptions) -> None:
     vector product by forward-over-reverse differentiation under ``vmap`` (the route of
     :meth:`Landscape.hvps`) runs.
 
+    Args:
+        land: the landscape of the analysed model, at its weights ``land.theta0``.
+        options: what the analysis will measure.
+
     Raises:
         NonFiniteError: the loss or the gradient is not finite at the weights.
         ModelError: torch.func cannot differentiate the model twice; the message names the
@@ -268,7 +301,22 @@ def _check_dense(land: Landscape, options: AnalysisOptions) -> None:
 
 def run_analysis(land: Landscape, options: AnalysisOptions, ends: dict[str, torch.Tensor],
                  data_info: dict, progress: bool | None = None) -> AnalysisResult:
-    """Every measurement ``options`` asks for, at ``land.theta0``."""
+    """Every measurement ``options`` asks for, at ``land.theta0``.
+
+    Warnings raised during the steps are recorded into the metadata, and each step's wall
+    time into ``metadata["timings_s"]``.
+
+    Args:
+        land: the landscape of the analysed model.
+        options: what to measure.
+        ends: second models' points for ``"interpolate"`` / ``"connect"`` (see
+            :func:`~valleys.analysis.geometry.path_ends`), by option name.
+        data_info: a description of the data (stored in the metadata).
+        progress: show a progress bar on stderr (None: only on a terminal).
+
+    Returns:
+        The :class:`AnalysisResult`.
+    """
     theta = land.theta0
     steps = _steps(options, ends)
     rows, summary, figures, timings = [], {}, {}, {}

@@ -99,8 +99,13 @@ _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 def check_zip_crcs(zf: zipfile.ZipFile, path: Path) -> None:
     """Read every member of ``zf`` and compare it with its stored CRC-32.
 
+    Args:
+        zf: the open archive.
+        path: its file path, for the error message.
+
     Raises:
-        DataError: a member's bytes do not match its CRC (the file was corrupted after saving).
+        DataError: a member's bytes do not match its CRC, or a member cannot be read (the file
+            was corrupted after saving).
     """
     try:
         bad = zf.testzip()

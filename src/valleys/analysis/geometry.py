@@ -57,7 +57,11 @@ class PathEnds:
         return WITH_STATE if self.state else PARAMETERS_ONLY
 
     def describe(self) -> str:
-        """What the path interpolates, in words (names of the extra tensors included)."""
+        """What the path interpolates, in words (names of the extra tensors included).
+
+        Returns:
+            One phrase: what moves along the path (and the differing buffers ignored).
+        """
         if not self.state:
             text = "trainable parameters only (frozen parameters and buffers are equal in both models)"
         else:
@@ -71,6 +75,15 @@ class PathEnds:
 
 def path_ends(land, other: nn.Module, what: str) -> PathEnds:
     """The ends of a path from ``land``'s model (at ``land.theta0``) to ``other``.
+
+    Args:
+        land: the landscape of the analysed model.
+        other: the second model, of the same architecture.
+        what: the option's name (``"interpolate"`` or ``"connect"``), for messages.
+
+    Returns:
+        The :class:`PathEnds`; when frozen parameters or buffers differ, its landscape is
+        extended so that theta holds them too.
 
     Raises:
         InvalidParameterError: ``other`` is not an ``nn.Module``, or its parameters or buffers
@@ -153,7 +166,20 @@ def _state_landscape(land, start: dict):
 
 
 def plane_around(land, theta, grid, *, seed: int = 0) -> dict:
-    """Li et al.'s filter-normalised random plane around ``theta`` on ``grid x grid``."""
+    """Li et al.'s filter-normalised random plane around ``theta`` on ``grid x grid``.
+
+    Args:
+        land: the landscape.
+        theta: the centre, a tensor of shape (d,).
+        grid: the axis grid (a :class:`~valleys.analysis.options.GridSpec` or its
+            ``"min:max:num"`` text), used for both axes.
+        seed: seed of the two random directions.
+
+    Returns:
+        A dict with ``rows`` (quantity ``plane``: one per grid point with ``alpha``,
+        ``beta``), ``summary`` (``plane_min``, ``plane_max``, ``plane_points``), ``figure``
+        and ``surface`` (the :class:`~valleys.surface.Surface`).
+    """
     from ..record.figures import figure
     from ..surface import plane
 
@@ -171,13 +197,23 @@ def plane_around(land, theta, grid, *, seed: int = 0) -> dict:
 
 
 def interpolate_models(ends: PathEnds, *, certify: bool = False) -> dict:
-    """The straight line between the two models: adaptive samples, barriers and a certificate.
+    r"""The straight line between the two models: adaptive samples, barriers and a certificate.
 
-    The certificate (with ``certify``) is of the claim ``L <= max(L(start), L(end))`` on
-    the whole segment, that is, of a zero barrier; its ``max_value`` is a proven upper bound
-    of the loss on the segment when its kind is ``exact`` or ``bound`` (a sampled
-    certificate never holds). ``line_interpolated`` says what the line moves
+    The certificate (with ``certify``) is of the claim \(L \le \max(L(\text{start}),
+    L(\text{end}))\) on the whole segment, that is, of a zero barrier; its ``max_value`` is a
+    proven upper bound of the loss on the segment when its kind is ``exact`` or ``bound`` (a
+    sampled certificate never holds). ``line_interpolated`` says what the line moves
     (:meth:`PathEnds.describe`).
+
+    Args:
+        ends: the two models' points (:func:`path_ends`).
+        certify: also certify the segment's sublevel claim.
+
+    Returns:
+        A dict with ``rows`` (quantity ``interpolation`` per sample, plus ``certificate``),
+        ``summary`` (``line_start``, ``line_end``, ``line_max``, ``line_barrier``,
+        ``line_barrier_mean``, ``line_samples``, ``line_interpolated`` and, with ``certify``,
+        the certificate's fields) and ``figure``.
     """
     from ..paths import certify as certify_path
     from ..paths import evaluate, linear
@@ -215,7 +251,18 @@ def connect_models(ends: PathEnds, *, seed: int = 0, steps: int = 500) -> dict:
     the straight line's barrier next to it. Frozen parameters and buffers that differ
     (:attr:`PathEnds.state`) are not trained: the bend keeps them at the midpoint, so the
     curve interpolates them linearly. ``curve_max`` and ``curve_barrier`` are measured densely
-    along the curve (sampled, a lower bound)."""
+    along the curve (sampled, a lower bound).
+
+    Args:
+        ends: the two models' points (:func:`path_ends`).
+        seed: seed of the curve's training.
+        steps: training steps of the bend (see :func:`valleys.paths.fit_bezier`).
+
+    Returns:
+        A dict with ``rows`` (table rows, quantity ``connection``: the loss along the curve),
+        ``summary`` (``curve_barrier``, ``curve_max``, ``curve_vs_line_barrier``,
+        ``curve_evaluations``, ``curve_interpolated``) and ``figure`` (curve and line).
+    """
     from ..paths import evaluate, fit_bezier, linear
     from ..record.figures import figure
 

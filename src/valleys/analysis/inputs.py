@@ -105,6 +105,12 @@ def _check_task(dataset: Dataset, task: str | None) -> None:
 def parse_input_shape(text: str) -> tuple[int, ...] | None:
     """``"C,H,W"`` as a tuple of positive ints; ``""`` gives None (keep the stored shape).
 
+    Args:
+        text: comma-separated positive integers, or empty.
+
+    Returns:
+        The shape tuple, or None.
+
     Raises:
         InvalidParameterError: anything but comma-separated positive integers.
     """
@@ -139,7 +145,19 @@ def _tensor_hash(X: torch.Tensor, y: torch.Tensor) -> str:
 
 
 def batched(X: torch.Tensor, y: torch.Tensor, batch_size: int | None):
-    """``(X, y)``, or a list of ``(X_b, y_b)`` batches of at most ``batch_size`` rows."""
+    """``(X, y)``, or a list of ``(X_b, y_b)`` batches of at most ``batch_size`` rows.
+
+    Args:
+        X: the inputs (first dimension: samples).
+        y: the targets.
+        batch_size: rows per batch, or None for one batch.
+
+    Returns:
+        ``(X, y)`` when ``batch_size`` is None, else the list of consecutive batches.
+
+    Raises:
+        InvalidParameterError: if ``batch_size`` is not an int >= 1.
+    """
     if batch_size is None:
         return X, y
     batch_size = check_int(batch_size, "batch_size", "analyze", min_val=1)

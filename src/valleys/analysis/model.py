@@ -116,6 +116,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     load with wrong numbers). A checkpoint holding a dict that nests the state dict under
     ``state_dict``, ``model_state_dict`` or ``model`` is unwrapped.
 
+    Args:
+        path: the checkpoint file.
+
+    Returns:
+        Name → tensor (on the CPU).
+
     Raises:
         DataError: the file is missing, a directory, not a checkpoint, corrupted, needs
             arbitrary unpickling (a whole pickled model, custom classes), holds no tensors, or
@@ -224,6 +230,10 @@ def _all_tensors(mapping: Mapping) -> bool:
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     """Copy the state dict stored at ``path`` into ``model`` after checking keys and shapes.
 
+    Args:
+        model: the model to fill.
+        path: the checkpoint (``torch.save`` of a state dict, or ``.safetensors``).
+
     Returns:
         The same model, with its parameters and buffers replaced.
 
@@ -260,6 +270,12 @@ def load_exported(path: str | os.PathLike) -> nn.Module:
     The archive is checked first (:func:`valleys.analysis.archive.check_export_archive`):
     anything torch would unpickle or execute is refused before ``torch.export.load`` runs.
 
+    Args:
+        path: the ``.pt2`` file.
+
+    Returns:
+        The exported program's ``nn.Module``.
+
     Raises:
         DataError: the file is missing, a directory, corrupted, or not a readable export archive.
         UnsafeModelError: the archive holds pickled objects or code.
@@ -282,7 +298,14 @@ def load_exported(path: str | os.PathLike) -> nn.Module:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes (stored with an analysis run)."""
+    """The SHA-256 of a file's bytes (stored with an analysis run).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The hex digest.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -293,9 +316,20 @@ def file_sha256(path: str | os.PathLike) -> str:
 def build_model(model: str, weights: str | None = None) -> tuple[nn.Module, dict]:
     """A model from a factory spec (plus optional weights) or from a ``.pt2`` archive.
 
+    Args:
+        model: ``"file.py:factory"`` / ``"package.module:factory"`` (see
+            :func:`load_factory`) or the path of a ``.pt2`` export archive.
+        weights: a checkpoint to load into the factory's model (not allowed with ``.pt2``).
+
     Returns:
         ``(module, provenance)`` where provenance records the spec, the files and their
         SHA-256 hashes.
+
+    Raises:
+        ModelError: weights given with a ``.pt2`` archive (which carries its own), or the
+            weights do not match the model.
+        DataError: a file cannot be read safely.
+        UnsafeModelError: a ``.pt2`` archive holds pickled objects or code.
     """
     info: dict = {"model": model}
     if model.endswith(".pt2") and ":" not in model:

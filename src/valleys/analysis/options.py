@@ -31,7 +31,13 @@ MIN_GRID_STEP = 1e-12
 
 @dataclass(frozen=True)
 class GridSpec:
-    """A 1-D grid ``min:max:num`` of a surface axis (``num`` >= 2 points, ``min < max``)."""
+    """A 1-D grid ``min:max:num`` of a surface axis (``num`` >= 2 points, ``min < max``).
+
+    Attributes:
+        lo: the first coordinate.
+        hi: the last coordinate.
+        num: the number of evenly spaced points.
+    """
 
     lo: float
     hi: float
@@ -39,7 +45,20 @@ class GridSpec:
 
     @classmethod
     def parse(cls, text: str, what: str = "grid") -> GridSpec:
-        """Parse ``"min:max:num"`` (for example ``"-1:1:21"``)."""
+        r"""Parse ``"min:max:num"`` (for example ``"-1:1:21"``).
+
+        Args:
+            text: the grid text.
+            what: what the grid is, for the error message.
+
+        Returns:
+            The :class:`GridSpec`.
+
+        Raises:
+            InvalidParameterError: if the text is not ``min:max:num`` with finite min < max and
+                num >= 2, or its step \((\text{max}-\text{min})/(\text{num}-1)\) is below
+                ``MIN_GRID_STEP``.
+        """
         parts = str(text).split(":")
         try:
             lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
@@ -64,6 +83,14 @@ class GridSpec:
         return self.num ** 2
 
     def values(self, dtype=torch.float64) -> torch.Tensor:
+        """The grid's coordinates.
+
+        Args:
+            dtype: the tensor's dtype.
+
+        Returns:
+            ``num`` evenly spaced values from ``lo`` to ``hi``, a tensor of shape (num,).
+        """
         return torch.linspace(self.lo, self.hi, self.num, dtype=dtype)
 
     def __str__(self) -> str:
@@ -136,18 +163,44 @@ class AnalysisOptions:
             raise InvalidParameterError(msg)
 
     def to_dict(self) -> dict:
+        """The options as a JSON-able dict (stored with the run).
+
+        Returns:
+            Field name → value; ``plane`` as its ``"min:max:num"`` text or None.
+        """
         out = dataclasses.asdict(self)
         out["plane"] = None if self.plane is None else str(self.plane)
         return out
 
 
 def check_dtype(name: str) -> torch.dtype:
-    """The torch dtype of ``"float64"`` / ``"float32"``."""
+    """The torch dtype of ``"float64"`` / ``"float32"``.
+
+    Args:
+        name: the dtype's name.
+
+    Returns:
+        ``torch.float64`` or ``torch.float32``.
+
+    Raises:
+        InvalidParameterError: for any other name.
+    """
     return DTYPES[check_choice(name, "dtype", "analyze", tuple(DTYPES))]
 
 
 def check_device(device: str | torch.device | None) -> torch.device | None:
-    """A usable device, or None for the default (CPU); refuses CUDA without CUDA."""
+    """A usable device, or None for the default (CPU); refuses CUDA without CUDA.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, a :class:`torch.device`, or None.
+
+    Returns:
+        The :class:`torch.device`, or None.
+
+    Raises:
+        InvalidParameterError: an unknown device text, CUDA asked for on a machine without
+            it, or a device type other than CPU and CUDA.
+    """
     if device is None:
         return None
     try:

@@ -35,8 +35,9 @@ class AnalyzeParams(Params):
         model: the factory spec ``pkg.module:factory`` / ``file.py:factory`` or a ``.pt2`` file.
         weights: the checkpoint (``""`` for the factory's own initialisation).
         weights_sha256: SHA-256 of the checkpoint (filled in by valleys).
-        data: data set name or file; ``n`` > 0 keeps a random subset drawn with ``data_seed``
-            (not ``seed``: changing the seed keeps the samples).
+        data: data set name or file.
+        n: the number of samples analysed; 0 takes all, ``n`` > 0 keeps a random subset
+            drawn with ``data_seed`` (not ``seed``: changing the seed keeps the samples).
         data_seed: seed of the subset.
         task: how a data file's targets are read: ``"classification"`` or ``"regression"``
             (``""``: classification for a file, a named data set's own task).
@@ -46,8 +47,25 @@ class AnalyzeParams(Params):
         loss: the loss name.
         output: the part of a tuple/list/dict model output the loss takes: an index
             (``"0"``) or a key (``"logits"``); ``""`` for a model returning a tensor.
-        dtype, device, batch_size: evaluation settings (batch_size 0: one full batch).
-        interpolate_sha256, connect_sha256: SHA-256 of the second checkpoints (filled in by valleys).
+        dtype: the landscape's dtype, ``"float64"`` or ``"float32"``.
+        device: where the model is evaluated, ``"cpu"`` or ``"cuda[:N]"``.
+        batch_size: rows per evaluation batch (0: one full batch).
+        eigs: :attr:`AnalysisOptions.eigs`.
+        eig_tol: :attr:`AnalysisOptions.eig_tol` (0 follows the dtype).
+        trace: :attr:`AnalysisOptions.trace`.
+        trace_matvecs: :attr:`AnalysisOptions.trace_matvecs`.
+        density: :attr:`AnalysisOptions.density`.
+        nullity: :attr:`AnalysisOptions.nullity`.
+        classify: :attr:`AnalysisOptions.classify`.
+        plane: :attr:`AnalysisOptions.plane` as ``"min:max:num"`` (``""``: off).
+        interpolate: :attr:`AnalysisOptions.interpolate` (``""``: off).
+        certify: :attr:`AnalysisOptions.certify`.
+        connect: :attr:`AnalysisOptions.connect` (``""``: off).
+        max_dense: :attr:`AnalysisOptions.max_dense`.
+        max_plane_points: :attr:`AnalysisOptions.max_plane_points`.
+        interpolate_sha256: SHA-256 of the ``interpolate`` checkpoint (filled in by valleys).
+        connect_sha256: SHA-256 of the ``connect`` checkpoint (filled in by valleys).
+        seed: :attr:`AnalysisOptions.seed`.
     """
 
     model: str = ""
@@ -89,6 +107,11 @@ class AnalyzeParams(Params):
     by :func:`prepare`."""
 
     def options(self) -> AnalysisOptions:
+        """The measurement fields as :class:`AnalysisOptions` (empty texts and zeros become None).
+
+        Returns:
+            The options of the analysis.
+        """
         return AnalysisOptions(eigs=self.eigs, eig_tol=self.eig_tol or None, trace=self.trace,
                                trace_matvecs=self.trace_matvecs, density=self.density,
                                nullity=self.nullity, classify=self.classify,
@@ -98,7 +121,11 @@ class AnalyzeParams(Params):
                                seed=self.seed)
 
     def output_selector(self) -> int | str | None:
-        """``output`` as :class:`~valleys.Landscape` takes it: an int index, a key, or None."""
+        """``output`` as :class:`~valleys.Landscape` takes it: an int index, a key, or None.
+
+        Returns:
+            An int when ``output`` reads as an integer, the text otherwise, None when empty.
+        """
         text = self.output.strip()
         if not text:
             return None
@@ -130,7 +157,16 @@ class Measurement(Verdict):
 
 @dataclass
 class PreparedAnalysis:
-    """A checked analysis, ready to run: its parameters, landscape and second models."""
+    """A checked analysis, ready to run: its parameters, landscape and second models.
+
+    Attributes:
+        params: the :class:`AnalyzeParams` with the file and data hashes filled in.
+        land: the analysed model's :class:`~valleys.Landscape`.
+        ends: the second models' points for ``"interpolate"`` / ``"connect"``, by option.
+        data_info: a description of the data and its hash.
+        model_info: the model's provenance (spec, files, SHA-256 hashes).
+        notes: lines about what the preparation changed (eval mode, ...).
+    """
 
     params: AnalyzeParams
     land: Any
@@ -145,7 +181,16 @@ class PreparedAnalysis:
         return "analyze-" + (re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "model")
 
     def experiment(self, progress: bool | None = None) -> Experiment:
-        """An unregistered experiment whose run is this analysis (for the run store)."""
+        """An unregistered experiment whose run is this analysis (for the run store).
+
+        Args:
+            progress: show a progress bar (None: only on a terminal).
+
+        Returns:
+            An :class:`~valleys.record.Experiment` named ``analyze-<model>`` whose run returns
+            the analysis as a :class:`~valleys.record.Result` (model info and notes in its
+            metadata).
+        """
 
         def run(params: AnalyzeParams) -> Result:
             res = run_analysis(self.land, params.options(), self.ends, self.data_info, progress)
@@ -157,7 +202,15 @@ class PreparedAnalysis:
 
 
 def as_result(res: AnalysisResult) -> Result:
-    """An :class:`AnalysisResult` as an experiment :class:`Result` for the run store."""
+    """An :class:`AnalysisResult` as an experiment :class:`Result` for the run store.
+
+    Args:
+        res: the analysis.
+
+    Returns:
+        A :class:`~valleys.record.Result` with the analysis's table, figures and surfaces, an
+        empty verdict (nothing is checked) and metadata ``{"summary": ..., **metadata}``.
+    """
     return Result(table=res.table, verdict=Measurement(), figures=res.figures,
                   metadata={"summary": res.summary, **res.metadata}, surfaces=res.surfaces)
 
@@ -166,6 +219,17 @@ def prepare(params: AnalyzeParams) -> PreparedAnalysis:
     """Check every input and build the landscape; raises a ValleysError on any bad input.
 
     The weight and data hashes are filled into the returned parameters.
+
+    Args:
+        params: what the analysis was asked.
+
+    Returns:
+        The :class:`PreparedAnalysis`.
+
+    Raises:
+        ValleysError: any bad input (model, weights, data, options, a start where the loss or
+            gradient is not finite, a dense computation too large); the subclass and message
+            say which.
     """
     options = params.options()
     dtype, device = check_dtype(params.dtype), check_device(params.device)

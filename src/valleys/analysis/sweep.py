@@ -31,6 +31,13 @@ def resolve_fixed(fixed: list[str]) -> tuple[list[str], AnalyzeParams]:
     """The ``--set`` items of an analyze sweep with file paths made absolute, and the
     parameters they give (the base of every task).
 
+    Args:
+        fixed: ``key=value`` texts.
+
+    Returns:
+        ``(items, params)``: the resolved ``key=value`` texts and the :class:`AnalyzeParams`
+        they give.
+
     Raises:
         InvalidParameterError: ``model`` or ``data`` missing, or a bad item.
     """
@@ -45,13 +52,23 @@ def resolve_fixed(fixed: list[str]) -> tuple[list[str], AnalyzeParams]:
 
 
 def absolute_grid(grid: tuple[tuple[str, tuple[Any, ...]], ...]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    """A parsed grid with every value that names a local file made absolute."""
+    """A parsed grid with every value that names a local file made absolute.
+
+    Args:
+        grid: ``(key, values)`` pairs of a parsed ``--grid``.
+
+    Returns:
+        The same pairs, file-path texts replaced by absolute paths.
+    """
     return tuple((key, tuple(_absolute(key, v) if isinstance(v, str) else v for v in values))
                  for key, values in grid)
 
 
 def check_tasks(tasks) -> None:
     """Build every distinct task's model, data and landscape (seeds aside) to check them.
+
+    Args:
+        tasks: the sweep's tasks (each with ``params`` and ``point``).
 
     Raises:
         ValleysError: the error of the first task that cannot be prepared, naming its grid point.
@@ -72,7 +89,15 @@ def check_tasks(tasks) -> None:
 
 
 def run_analyze_task(task: dict[str, Any]) -> dict[str, Any]:
-    """The ``"analyze"`` task kind: prepare and run one analysis, return it as plain data."""
+    """The ``"analyze"`` task kind: prepare and run one analysis, return it as plain data.
+
+    Args:
+        task: the task dict; ``task["params"]`` is an :class:`AnalyzeParams` dict.
+
+    Returns:
+        The :func:`~valleys.record.task_outcome` of the analysis (with the model info and the
+        filled parameters in its metadata).
+    """
     from ..record import task_outcome
     from .analysis import run_analysis
 

@@ -71,7 +71,15 @@ class Claim:
 
 @dataclass(frozen=True)
 class Document:
-    """One source document: its number, ID prefix, title, setting and claims in source order."""
+    """One source document: its number, ID prefix, title, setting and claims in source order.
+
+    Attributes:
+        number: the document's number as in the file name (``"000"`` .. ``"004"``).
+        family: the ID prefix of its claims (the part of each claim ID before the first ``-``).
+        title: the document's title.
+        setting: one paragraph on the setting the document's claims live in.
+        claims: its :class:`Claim` entries in the order of the source.
+    """
 
     number: str
     family: str

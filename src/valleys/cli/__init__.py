@@ -93,7 +93,11 @@ def _sigterm_as_interrupt():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``valleys`` and its subcommands."""
+    """The argument parser of ``valleys`` and its subcommands.
+
+    Returns:
+        The ``valleys`` parser; each subcommand's parser sets ``handler`` to its function.
+    """
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show full tracebacks on errors")

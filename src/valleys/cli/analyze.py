@@ -35,7 +35,16 @@ _FLAGS_TEXT = """what to compute (default when none is given: --eigs 5 --trace):
 
 
 def add_command(sub, common: argparse.ArgumentParser, epilog: str) -> argparse.ArgumentParser:
-    """Register ``valleys analyze`` on the subparsers ``sub`` (its own help formatter)."""
+    """Register ``valleys analyze`` on the subparsers ``sub`` (its own help formatter).
+
+    Args:
+        sub: the subparsers action of the ``valleys`` parser.
+        common: the parser of the options every command shares (``--debug``, ``--runs-dir``).
+        epilog: the text shown after the command's help.
+
+    Returns:
+        The ``analyze`` parser.
+    """
     cmd = sub.add_parser("analyze", parents=[common], help=ANALYZE_HELP, description=ANALYZE_HELP,
                          epilog=_FLAGS_TEXT + "\n\n" + epilog,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,7 +102,16 @@ def add_command(sub, common: argparse.ArgumentParser, epilog: str) -> argparse.A
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    """Check everything, run, store, and print a short table (or JSON)."""
+    """Check everything, run, store, and print a short table (or JSON).
+
+    Without a measurement option the analysis measures the top 5 eigenvalues and the trace.
+
+    Args:
+        args: the parsed command line of ``valleys analyze``.
+
+    Returns:
+        The exit status, 0 once the analysis is stored (bad input raises a ValleysError).
+    """
     from ..analysis import AnalyzeParams, run_stored
     from ..runs import RunStore
 

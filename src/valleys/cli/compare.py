@@ -11,14 +11,26 @@ HELP = "show two runs or sweeps side by side"
 
 
 def add_command(add) -> None:
-    """Register ``compare`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``compare`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     compare = add("compare", cmd_compare, HELP)
     compare.add_argument("first", metavar="RUN_A", help="run or sweep id (or unique prefix)")
     compare.add_argument("second", metavar="RUN_B", help="run or sweep id (or unique prefix)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """``valleys compare A B``: parameters, checks and status of two runs/sweeps side by side."""
+    """``valleys compare A B``: parameters, checks and status of two runs/sweeps side by side.
+
+    Args:
+        args: the parsed command line (``first``, ``second``).
+
+    Returns:
+        The exit status 0.
+    """
     runs = store(args, read_only=None)
     left, right = describe(runs, args.first), describe(runs, args.second)
     keys = list(left)
@@ -37,7 +49,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def describe(runs, ident: str) -> dict[str, str]:
-    """Ordered field -> text of a run or a sweep, for :func:`cmd_compare`."""
+    """Ordered field -> text of a run or a sweep, for :func:`cmd_compare`.
+
+    Args:
+        runs: the :class:`~valleys.runs.RunStore`.
+        ident: a run or sweep id (or unique prefix).
+
+    Returns:
+        Field name → text: id, kind, experiment, status, summary, wall time, then
+        ``param <name>`` and ``check <name>`` entries (a sweep: see :func:`describe_sweep`).
+    """
     from ..report import format_value
 
     if is_sweep_id(ident):
@@ -56,7 +77,17 @@ def describe(runs, ident: str) -> dict[str, str]:
 
 
 def describe_sweep(runs, ident: str) -> dict[str, str]:
-    """Ordered field -> text of a sweep (spec and the bands of its summary)."""
+    """Ordered field -> text of a sweep (spec and the bands of its summary).
+
+    Args:
+        runs: the :class:`~valleys.runs.RunStore`.
+        ident: a sweep id (or unique prefix).
+
+    Returns:
+        Field name → text: id, kind, experiment, status, summary, wall time, preset, fixed,
+        seeds, ``grid <key>``, and per metric its mean with the 95% t-interval and n (see
+        :func:`valleys.report.sweep_report.band`).
+    """
     from ..report.sweep_report import band
     from ..runs.sweep import Sweeps
 

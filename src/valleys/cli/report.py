@@ -11,7 +11,12 @@ HELP = "rebuild the index of all runs and print its path"
 
 
 def add_command(add) -> None:
-    """Register ``report`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``report`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     report = add("report", cmd_report, HELP)
     report.add_argument("--all", action="store_true",
                         help="also rebuild every run's report.html from its stored files")
@@ -24,7 +29,17 @@ def add_command(add) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """``valleys report``: rebuild the index (and with --all every run page)."""
+    """``valleys report``: rebuild the index (and with --all every run page).
+
+    Runs whose page cannot be rebuilt are skipped with a warning on stderr; the index's path
+    is printed.
+
+    Args:
+        args: the parsed command line (``all``, ``out``, ``max_surface_points``).
+
+    Returns:
+        The exit status 0.
+    """
     from ..runs.surface_cap import MAX_SURFACE_POINTS
 
     runs = store(args, read_only=None)
@@ -39,7 +54,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def points(text: str) -> int:
-    """``--max-surface-points``: an integer >= 1."""
+    """``--max-surface-points``: an integer >= 1.
+
+    Args:
+        text: the command-line value.
+
+    Returns:
+        The integer.
+
+    Raises:
+        argparse.ArgumentTypeError: if it is not an integer >= 1.
+    """
     try:
         value = int(text)
     except ValueError:

@@ -14,7 +14,12 @@ HELP = "run one experiment and store its result"
 
 
 def add_command(add) -> None:
-    """Register ``run`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``run`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     run = add("run", cmd_run, HELP)
     run.add_argument("name", metavar="NAME", nargs="?",
                      help="experiment name (see 'valleys list')")
@@ -26,7 +31,11 @@ def add_command(add) -> None:
 
 
 def add_preset_option(cmd: argparse.ArgumentParser) -> None:
-    """``--quick``, shared by ``run`` and ``suite``."""
+    """``--quick``, shared by ``run`` and ``suite``.
+
+    Args:
+        cmd: the subcommand's parser.
+    """
     cmd.add_argument("--quick", action="store_true",
                      help="use the quick preset (well under a minute on 2 cores)")
 
@@ -36,6 +45,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     The parameters are checked (types and the experiment's LIMITS) before the run store is
     touched: a refused command leaves no run, log or index entry.
+
+    Args:
+        args: the parsed command line (``name``, ``assignments``, ``quick``, ``seed``).
+
+    Returns:
+        The exit status of the verdict: 0 agrees, 1 disagrees (or any other status), 4
+        undecided.
     """
     from ..experiments import get_experiment
 
@@ -58,7 +74,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def split_name(name: str | None, assignments: list[str]) -> tuple[str, list[str]]:
     """``valleys run --set k=v NAME``: ``--set`` takes one or more values, so a NAME after
-    it lands among them; take it back (the one value without ``=``)."""
+    it lands among them; take it back (the one value without ``=``).
+
+    Args:
+        name: the positional NAME, or None when argparse gave it to ``--set``.
+        assignments: the ``--set`` values.
+
+    Returns:
+        ``(name, assignments)`` with the name taken out of the assignments.
+
+    Raises:
+        InvalidParameterError: if there is no name, or several values without ``=``.
+    """
     if name is not None:
         return name, assignments
     bare = [a for a in assignments if "=" not in a]
@@ -69,6 +96,16 @@ def split_name(name: str | None, assignments: list[str]) -> tuple[str, list[str]
 
 
 def preset_params(exp: Experiment, quick: bool, assignments: list[str], seed: int | None) -> Params:
-    """The experiment's preset with ``--set`` overrides and ``--seed`` applied (and checked)."""
+    """The experiment's preset with ``--set`` overrides and ``--seed`` applied (and checked).
+
+    Args:
+        exp: the experiment.
+        quick: start from the quick preset.
+        assignments: ``key=value`` overrides.
+        seed: the seed, or None to keep the preset's.
+
+    Returns:
+        The checked parameters.
+    """
     params = exp.params.preset(quick).with_overrides(assignments)
     return params if seed is None else params.replace(seed=seed)  # replace() checks the seed

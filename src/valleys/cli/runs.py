@@ -10,13 +10,27 @@ HELP = "list the stored runs, newest first"
 
 
 def add_command(add) -> None:
-    """Register ``runs`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``runs`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     runs = add("runs", cmd_runs, HELP)
     runs.add_argument("--experiment", metavar="NAME", help="only the runs of one experiment")
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    """``valleys runs``: the stored runs, newest first."""
+    """``valleys runs``: the stored runs, newest first.
+
+    The store's sweeps are listed first.
+
+    Args:
+        args: the parsed command line (``experiment``).
+
+    Returns:
+        The exit status 0.
+    """
     runs = store(args, read_only=None)
     records = runs.list(args.experiment)
     sweeps = sweep_lines(runs, args.experiment)
@@ -35,7 +49,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def sweep_lines(runs, experiment: str | None = None) -> list[tuple[str, str, str]]:
-    """(id, status, summary) rows of the store's sweeps for ``valleys runs``."""
+    """(id, status, summary) rows of the store's sweeps for ``valleys runs``.
+
+    Args:
+        runs: the :class:`~valleys.runs.RunStore`.
+        experiment: only the sweeps of this experiment, or None for all.
+
+    Returns:
+        One row per sweep (the summary followed by its message, if any).
+    """
     from ..runs.sweep import Sweeps
 
     records = Sweeps(runs, create=False).list()

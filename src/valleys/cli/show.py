@@ -12,13 +12,27 @@ HELP = "show a stored run or sweep: parameters, checks, paths"
 
 
 def add_command(add) -> None:
-    """Register ``show`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``show`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     show = add("show", cmd_show, HELP)
     show.add_argument("run_id", metavar="RUN_ID", help="run or sweep id (or a unique prefix)")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """``valleys show RUN_ID``: parameters, checks and paths of a stored run."""
+    """``valleys show RUN_ID``: parameters, checks and paths of a stored run.
+
+    A sweep id is shown by :func:`cmd_show_sweep`.
+
+    Args:
+        args: the parsed command line (``run_id``).
+
+    Returns:
+        The exit status 0.
+    """
     from ..report import format_value
     from ..report.environment import check_groups
 
@@ -52,7 +66,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_show_sweep(args: argparse.Namespace) -> int:
-    """``valleys show SWEEP_ID``: spec, task counts, failed tasks and paths of a sweep."""
+    """``valleys show SWEEP_ID``: spec, task counts, failed tasks and paths of a sweep.
+
+    Args:
+        args: the parsed command line (``run_id``, a sweep id).
+
+    Returns:
+        The exit status 0.
+    """
     from ..runs.sweep import Sweeps
 
     sweeps = Sweeps(store(args, read_only=None), create=False)

@@ -17,12 +17,25 @@ HELP = "run every registered experiment"
 
 
 def add_command(add) -> None:
-    """Register ``suite`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``suite`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     add_preset_option(add("suite", cmd_suite, HELP))
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
-    """``valleys suite``: every experiment, one line each, then a summary."""
+    """``valleys suite``: every experiment, one line each, then a summary.
+
+    Args:
+        args: the parsed command line (``quick``).
+
+    Returns:
+        The exit status: 1 if any experiment disagrees or errs, else 4 if any is undecided,
+        else 0.
+    """
     from ..experiments import all_experiments
 
     runs = store(args)
@@ -49,7 +62,20 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def suite_one(runs: RunStore, exp: Experiment, quick: bool) -> tuple[str, str]:
-    """Run one experiment of the suite: ``(PASS|FAIL|UNDEC|ERROR, one line)``."""
+    """Run one experiment of the suite: ``(PASS|FAIL|UNDEC|ERROR, one line)``.
+
+    An exception becomes ``ERROR`` with its one-line message: one failing experiment does
+    not stop the suite.
+
+    Args:
+        runs: the run store.
+        exp: the experiment.
+        quick: run the quick preset.
+
+    Returns:
+        ``(word, line)``: the outcome word and the verdict summary, wall time and run id (or
+        the error).
+    """
     try:
         record = runs.execute(exp, exp.params.preset(quick), progress=False)
     except Exception as exc:  # one failing experiment must not stop the suite

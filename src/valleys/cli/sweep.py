@@ -18,7 +18,12 @@ HELP = "run an experiment (or analyze) over a grid of parameters and seeds"
 
 
 def add_command(add) -> None:
-    """Register ``sweep`` through :func:`valleys.cli.build_parser`'s ``add``."""
+    """Register ``sweep`` through :func:`valleys.cli.build_parser`'s ``add``.
+
+    Args:
+        add: ``add(name, handler, help)``, which creates the subcommand's parser (with the
+            common options) and returns it.
+    """
     sweep = add("sweep", cmd_sweep, HELP)
     sweep.add_argument("name", metavar="NAME",
                        help="experiment name (see 'valleys list'), or 'analyze' with --set "
@@ -51,7 +56,18 @@ def add_command(add) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """``valleys sweep NAME --grid ... --seeds ...``: validate, run the missing tasks, merge."""
+    """``valleys sweep NAME --grid ... --seeds ...``: validate, run the missing tasks, merge.
+
+    Tasks run on a Dask cluster (``--scheduler``), in local worker processes, or in this
+    process (``--workers 0``).
+
+    Args:
+        args: the parsed command line of ``valleys sweep``.
+
+    Returns:
+        The exit status: 0 when the sweep is complete and every task's verdict agrees,
+        else 1.
+    """
     from ..runs.executors import (
         DEFAULT_CONNECT_TIMEOUT_S,
         DEFAULT_WORKER_TIMEOUT_S,
@@ -107,12 +123,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def point_text(point: dict[str, Any]) -> str:
-    """A task's grid point as ``key=value, ...`` (values as JSON)."""
+    """A task's grid point as ``key=value, ...`` (values as JSON).
+
+    Args:
+        point: parameter name → value.
+
+    Returns:
+        The text.
+    """
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
 
 
 def seconds(text: str) -> float:
-    """An argument type: seconds > 0 (finite)."""
+    """An argument type: seconds > 0 (finite).
+
+    Args:
+        text: the command-line value.
+
+    Returns:
+        The number of seconds.
+
+    Raises:
+        argparse.ArgumentTypeError: if it is not a finite number > 0.
+    """
     try:
         value = float(text)
     except ValueError:
@@ -123,7 +156,17 @@ def seconds(text: str) -> float:
 
 
 def positive(text: str) -> int:
-    """An argument type: an integer >= 1."""
+    """An argument type: an integer >= 1.
+
+    Args:
+        text: the command-line value.
+
+    Returns:
+        The integer.
+
+    Raises:
+        argparse.ArgumentTypeError: if it is not an integer >= 1.
+    """
     value = count(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")

@@ -45,7 +45,19 @@ def register_builtin_kinds() -> None:
 
 
 def run_experiment_task(task: dict[str, Any]) -> dict[str, Any]:
-    """The ``"experiment"`` kind: run a registered experiment with the task's params."""
+    """The ``"experiment"`` kind: run a registered experiment with the task's params.
+
+    An experiment outside the package is imported from the task's ``module`` first.
+
+    Args:
+        task: the task dict (``name``, ``params``, optionally ``module``).
+
+    Returns:
+        The :func:`~valleys.record.task_outcome` of the run.
+
+    Raises:
+        TypeError: if the experiment does not return a :class:`~valleys.record.Result`.
+    """
     from ..experiments.registry import REGISTRY, get_experiment, load_all
     from ..record import Result, task_outcome
 
@@ -63,7 +75,19 @@ def run_experiment_task(task: dict[str, Any]) -> dict[str, Any]:
 
 def plan_experiment_sweep(name: str, grid: list[str], seeds: str | None, quick: bool,
                           fixed: Iterable[str]):
-    """The sweep of the registered experiment ``name`` (see :func:`valleys.runs.sweep.build_sweep`)."""
+    """The sweep of the registered experiment ``name`` (see :func:`valleys.runs.sweep.build_sweep`).
+
+    Args:
+        name: the experiment's name.
+        grid: ``KEY=V1,V2,...`` texts.
+        seeds: ``"0..9"`` or ``"0,3,7"``, or None for the preset's seed.
+        quick: start from the quick preset.
+        fixed: ``key=value`` overrides of every task.
+
+    Returns:
+        ``(spec, tasks)``: the :class:`~valleys.runs.sweep_spec.SweepSpec` and its expanded
+        tasks.
+    """
     from ..experiments import get_experiment
     from ..runs.sweep_spec import EXPERIMENT, SweepSpec, expand, parse_grid, parse_seeds
 

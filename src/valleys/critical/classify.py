@@ -121,8 +121,9 @@ class CriticalPoint(Record):
         kind: the class (see the module docstring).
         eigenvalues: all Hessian eigenvalues, ascending (above ``max_dim``: the smallest
             and the largest).
-        tau, grad_tol, loss_tol: the relative thresholds used (tau is None under the gap
-            policy).
+        tau: the relative eigenvalue threshold of the nullity (None under the gap policy).
+        grad_tol: the relative gradient threshold of "critical".
+        loss_tol: the relative loss tolerance used against ``floor``.
         floor: the known global minimum value, if given.
         probe: the null-space probe (None when the second order decides).
         grad_scale: ``||H||_2 * max(1, ||theta||)``, the scale of the criticality test.
@@ -177,7 +178,12 @@ class CriticalPoint(Record):
         return {"is_critical": self.is_critical, "is_minimum_like": self.is_minimum_like}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: the kind, the counts, the thresholds and the evidence (no arrays)."""
+        """One row: the kind, the counts, the thresholds and the evidence (no arrays).
+
+        Returns:
+            A one-row :class:`pandas.DataFrame`: the scalar fields, the probe's scalar entries as
+            ``probe_<name>`` columns and the extreme eigenvalues ``lambda_min``, ``lambda_max``.
+        """
         d = self.to_dict(arrays=False, strict=False)
         d.pop("theta")
         d.pop("eigenvalues")
@@ -409,7 +415,7 @@ def probe_null_space(land: Landscape, theta: torch.Tensor, /, null: torch.Tensor
                      steps: tuple[float, ...] = DEFAULT_PROBE_STEPS,
                      n_max: int = DEFAULT_PROBE_DIRECTIONS, tolerance: float = 1e-8,
                      seed: int = 0) -> Probe:
-    """Evaluate L(theta ± t u) - L(theta) along unit vectors u of a null space, vectorised.
+    r"""Evaluate \(L(\theta \pm t u) - L(\theta)\) along unit vectors u of a null space, vectorised.
 
     The directions are the given orthonormal null vectors (up to ``n_max // 2``) and
     random unit combinations of them (filling up to ``n_max``).

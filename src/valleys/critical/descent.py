@@ -116,7 +116,10 @@ class BatchDescent(Record):
 def gradient_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int,
                            blowup: float = DEFAULT_BLOWUP,
                            record_every: int = 0) -> BatchDescent:
-    """Gradient descent from many starts at once: one vmapped update of all starts per step.
+    r"""Gradient descent from many starts at once: one vmapped update of all starts per step.
+
+    Every start follows \(\theta_{k+1} = \theta_k - \eta \nabla L(\theta_k)\) with
+    \(\eta\) = ``lr``.
 
     Args:
         land: a :class:`~valleys.Landscape`.
@@ -194,6 +197,10 @@ def armijo_descent_batch(land: Landscape, thetas, /, *, lr: float, steps: int, a
     Returns:
         A :class:`BatchDescent` (``lr`` is the initial step size; nothing diverges, since
         the loss never increases).
+
+    Raises:
+        InvalidParameterError: if ``lr``, ``steps``, ``armijo`` or ``grow`` is out of range.
+        ShapeError: if ``thetas`` is not of shape (B, d) with d the landscape's dimension.
 
     Example:
         >>> from valleys import Landscape

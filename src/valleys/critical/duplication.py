@@ -152,7 +152,21 @@ def duplicate_last_hidden(widths: Sequence[int], theta: torch.Tensor,
 
 
 def round_robin_sources(narrow_width: int, wide_width: int) -> tuple[int, ...]:
-    """Sources 0, 1, ..., m'-1, 0, 1, ... that grow a layer from ``narrow_width`` to ``wide_width``."""
+    r"""Sources 0, 1, ..., m-1, 0, 1, ... that grow a layer from ``narrow_width`` to ``wide_width``.
+
+    New unit \(j\) (counting from 0 after the ``narrow_width`` = \(m\) old ones) copies
+    old unit \(j \bmod m\).
+
+    Args:
+        narrow_width: the layer's width before growing, \(m \ge 1\).
+        wide_width: its width after, at least ``narrow_width``.
+
+    Returns:
+        One source index per new unit: ``wide_width - narrow_width`` ints in \([0, m)\).
+
+    Raises:
+        InvalidParameterError: if a width is not an int or ``wide_width < narrow_width``.
+    """
     narrow_width = check_int(narrow_width, "narrow_width", "round_robin_sources", min_val=1)
     wide_width = check_int(wide_width, "wide_width", "round_robin_sources", min_val=narrow_width)
     return tuple(i % narrow_width for i in range(wide_width - narrow_width))

@@ -68,12 +68,28 @@ class FinderResult(Record):
         return {"converged": self.converged}
 
     def to_frame(self) -> pd.DataFrame:
-        """The history (one row per iteration) with the method as a column."""
+        """The history (one row per iteration) with the method as a column.
+
+        Returns:
+            The history :class:`pandas.DataFrame` (columns ``iteration``, ``loss``, ``grad_norm``)
+            with a ``method`` column added.
+        """
         return self.history.assign(method=self.method)
 
 
 def start_point(land, theta0) -> torch.Tensor:
-    """``theta0`` as a detached float tensor of the landscape's dtype, checked for length."""
+    """``theta0`` as a detached float tensor of the landscape's dtype, checked for length.
+
+    Args:
+        land: the :class:`~valleys.Landscape` to search.
+        theta0: the start, any array-like of ``land.dim`` numbers (any shape; it is flattened).
+
+    Returns:
+        A fresh flat tensor of shape (d,) in the landscape's dtype.
+
+    Raises:
+        ShapeError: if ``theta0`` does not hold exactly ``land.dim`` numbers.
+    """
     theta = torch.as_tensor(theta0, dtype=land.dtype).detach().clone().reshape(-1)
     if theta.numel() != land.dim:
         msg = f"theta0 must have the landscape's {land.dim} parameters. Got {theta.numel()}."
@@ -82,7 +98,22 @@ def start_point(land, theta0) -> torch.Tensor:
 
 
 def tolerance(land, theta0: torch.Tensor, grad_tol: float, where: str) -> float:
-    """The absolute gradient tolerance ``grad_tol * max(1, |L(theta0)|)``."""
+    r"""The absolute gradient tolerance \(\tau \max(1, |L(\theta_0)|)\).
+
+    A non-finite \(L(\theta_0)\) counts as scale 1.
+
+    Args:
+        land: the :class:`~valleys.Landscape` searched.
+        theta0: the start, a flat tensor of shape (d,).
+        grad_tol: the relative tolerance \(\tau \ge 0\).
+        where: the caller's name, for the error message.
+
+    Returns:
+        The absolute tolerance on the gradient norm.
+
+    Raises:
+        InvalidParameterError: if ``grad_tol`` is not a float \(\ge 0\).
+    """
     grad_tol = check_float(grad_tol, "grad_tol", where, min_val=0.0)
     value = float(land.loss(theta0))
     scale = max(1.0, abs(value)) if math.isfinite(value) else 1.0
@@ -90,7 +121,18 @@ def tolerance(land, theta0: torch.Tensor, grad_tol: float, where: str) -> float:
 
 
 def check_iterations(max_iter: int, where: str) -> int:
-    """``max_iter`` checked to be an int >= 1."""
+    """``max_iter`` checked to be an int >= 1.
+
+    Args:
+        max_iter: the largest number of iterations.
+        where: the caller's name, for the error message.
+
+    Returns:
+        ``max_iter`` as an int.
+
+    Raises:
+        InvalidParameterError: if it is not an int or is below 1.
+    """
     return check_int(max_iter, "max_iter", where, min_val=1)
 
 
@@ -102,15 +144,41 @@ class History:
         self.grad_norm: list[float] = []
 
     def record(self, loss: float, grad_norm: float) -> None:
+        """Append one iteration's loss and gradient norm.
+
+        Args:
+            loss: the loss at the iterate.
+            grad_norm: the Euclidean norm of the gradient there.
+        """
         self.loss.append(float(loss))
         self.grad_norm.append(float(grad_norm))
 
     def frame(self) -> pd.DataFrame:
+        """The recorded iterations as a table.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``iteration`` (0, 1, ...), ``loss`` and
+            ``grad_norm``, one row per :meth:`record` call.
+        """
         return pd.DataFrame({"iteration": range(len(self.loss)), "loss": self.loss,
                              "grad_norm": self.grad_norm})
 
     def result(self, land, theta: torch.Tensor, reason: str, tol: float,
                method: str) -> FinderResult:
+        """The finder's result at its final iterate, with this history.
+
+        Args:
+            land: the :class:`~valleys.Landscape` searched.
+            theta: the final iterate, a flat tensor of the landscape's dimension.
+            reason: why the finder stopped (``"converged"``, ``"max_iter"``, ...).
+            tol: the absolute gradient tolerance used.
+            method: the finder's name.
+
+        Returns:
+            A :class:`FinderResult` with the loss and gradient norm recomputed at ``theta``,
+            ``iterations`` = number of recorded iterations minus one (at least 0) and the history
+            table of :meth:`frame`.
+        """
         value, g = land.loss_and_grad(theta)
         return FinderResult(theta=theta.detach().clone(), loss=float(value), grad_norm=float(g.norm()),
                             iterations=max(len(self.loss) - 1, 0), reason=reason, history=self.frame(),

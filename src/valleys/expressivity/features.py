@@ -20,9 +20,19 @@ from ..nets.activations import Activation, get_activation
 
 def fc_forward(X: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
                activation: str | Activation) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Pre-activations ``[G_1..G_L]`` and features ``[F_0 = X, F_1, ..., F_L]`` of a FC net.
+    r"""Pre-activations ``[G_1..G_L]`` and features ``[F_0 = X, F_1, ..., F_L]`` of a FC net.
 
-    ``weights[l-1]`` is ``W_l (n_{l-1}, n_l)``; the last layer is linear (F_L = G_L).
+    ``weights[l-1]`` is ``W_l (n_{l-1}, n_l)``; \(G_l = F_{l-1} W_l + b_l\),
+    \(F_l = \sigma(G_l)\), and the last layer is linear (\(F_L = G_L\)).
+
+    Args:
+        X: inputs, shape (N, n_0).
+        weights: the L weight matrices, ``weights[l-1]`` of shape (n_{l-1}, n_l).
+        biases: the L bias vectors, ``biases[l-1]`` of shape (n_l,).
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+
+    Returns:
+        ``(Gs, Fs)``: the L pre-activations and the L + 1 feature matrices.
 
     Raises:
         ShapeError: if the shapes do not chain.
@@ -41,10 +51,21 @@ def fc_forward(X: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequenc
 
 
 def conv_patches(X: torch.Tensor, in_shape: Sequence[int], kernel: int) -> torch.Tensor:
-    """The patches x^p of every sample: (N, P, l) for a ``kernel`` x ``kernel`` stride-1 convolution.
+    r"""The patches x^p of every sample: (N, P, l) for a ``kernel`` x ``kernel`` stride-1 convolution.
 
-    ``X`` holds flat rows of shape ``in_shape = (C, H, W)``; ``l = C kernel^2`` and
-    ``P = (H - kernel + 1)(W - kernel + 1)`` (no padding).
+    ``X`` holds flat rows of shape ``in_shape = (C, H, W)``; \(l = C k^2\) and
+    \(P = (H - k + 1)(W - k + 1)\) with k = ``kernel`` (no padding).
+
+    Args:
+        X: flat inputs, shape (N, C H W).
+        in_shape: the input shape (C, H, W).
+        kernel: the square kernel's side k.
+
+    Returns:
+        The patches, shape (N, P, l), in the order of :func:`torch.nn.functional.unfold`.
+
+    Raises:
+        ShapeError: if ``X`` is not (N, C H W).
     """
     C, H, W = (int(s) for s in in_shape)
     if X.ndim != 2 or X.shape[1] != C * H * W:
@@ -56,11 +77,23 @@ def conv_patches(X: torch.Tensor, in_shape: Sequence[int], kernel: int) -> torch
 def conv_features(X: torch.Tensor, filters: torch.Tensor, bias: torch.Tensor,
                   in_shape: Sequence[int], kernel: int,
                   activation: str | Activation) -> torch.Tensor:
-    """Features of a convolutional layer with untied biases: (N, P T), column ``p T + t``.
+    r"""Features of a convolutional layer with untied biases: (N, P T), column ``p T + t``.
+
+    Entry \((i, pT + t)\) is \(\sigma(\langle w^t, x_i^p\rangle + b_{pT+t})\).
 
     Args:
+        X: flat inputs, shape (N, C H W).
         filters: (T, l) filters w^t (flattened like :func:`conv_patches`).
         bias: (P T,) one bias per neuron.
+        in_shape: the input shape (C, H, W).
+        kernel: the square kernel's side.
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+
+    Returns:
+        The feature matrix, shape (N, P T).
+
+    Raises:
+        ShapeError: if ``X`` does not match ``in_shape`` or ``bias`` does not have P T entries.
     """
     patches = conv_patches(X, in_shape, kernel)  # (N, P, l)
     pre = patches @ filters.T  # (N, P, T)
@@ -76,7 +109,16 @@ def _zero_loss(outputs, targets):
 
 
 def features_of(model: torch.nn.Module, X: torch.Tensor, k: int) -> torch.Tensor:
-    """F_k of an ``nn.Module`` on inputs X (through :meth:`valleys.Landscape.features`)."""
+    """F_k of an ``nn.Module`` on inputs X (through :meth:`valleys.Landscape.features`).
+
+    Args:
+        model: the model.
+        X: its inputs (converted to float64).
+        k: the hidden layer (1-based).
+
+    Returns:
+        The feature matrix F_k, shape (N, n_k).
+    """
     X = torch.as_tensor(X, dtype=torch.float64)
     land = Landscape(model, (X, torch.zeros(X.shape[0], 1, dtype=torch.float64)), loss=_zero_loss,
                      check_deterministic=False)
@@ -85,7 +127,18 @@ def features_of(model: torch.nn.Module, X: torch.Tensor, k: int) -> torch.Tensor
 
 
 def activation_derivative(activation: str | Activation, G: torch.Tensor) -> torch.Tensor:
-    """sigma'(G) elementwise, by autograd (exact for any differentiable activation)."""
+    r"""\(\sigma'(G)\) elementwise, by autograd (exact for any differentiable activation).
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        G: pre-activations, a tensor of any shape.
+
+    Returns:
+        A tensor of ``G``'s shape.
+
+    Raises:
+        InvalidParameterError: for an unknown activation name.
+    """
     act = get_activation(activation)
     with torch.inference_mode(False), torch.enable_grad():
         leaf = G.detach().clone().requires_grad_(True)

@@ -41,6 +41,14 @@ def polynomial_dimension(coeffs, n: int, *, include_constant: bool = True) -> in
         include_constant: count the degree-0 term (the correct formula). ``False`` gives the
             seed's sum from ``i = 1`` (VBB-P2.1 as printed), for the erratum check.
 
+    Returns:
+        \(\sum_{i \ge i_0,\, a_i \ne 0} \binom{n + i - 1}{i}\) with \(i_0 = 0\)
+        (``include_constant``) or 1.
+
+    Raises:
+        InvalidParameterError: if ``n`` is not an int >= 1, or ``coeffs`` is not a non-empty
+            sequence of finite numbers.
+
     Example:
         >>> polynomial_dimension([0, 1, 1], 3), polynomial_dimension([1, 0, 1], 2)
         (9, 4)
@@ -58,6 +66,14 @@ def polynomial_dimension(coeffs, n: int, *, include_constant: bool = True) -> in
 
 def filter_matrix(activation: str | Activation, X: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     r"""The matrix :math:`[\sigma(\langle v_k, x_j\rangle)]` of shape ``(J, K)``.
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        X: the points x_j, shape (J, n).
+        V: the directions v_k, shape (K, n).
+
+    Returns:
+        A float64 tensor of shape (J, K).
 
     Raises:
         ShapeError: if ``X`` ``(J, n)`` and ``V`` ``(K, n)`` do not share ``n``.
@@ -78,7 +94,9 @@ class IntrinsicRank:
 
     Attributes:
         activation: the activation's name.
-        n: input dimension. J: samples x_j. K: directions v_k.
+        n: input dimension.
+        J: the number of samples x_j.
+        K: the number of directions v_k.
         rank: the :class:`~valleys.curvature.rank.RankResult` of the singular values.
         singular_values: all singular values, descending.
     """
@@ -91,12 +109,23 @@ class IntrinsicRank:
     singular_values: np.ndarray
 
     def to_dict(self) -> dict:
+        """The sizes and the rank decision as a flat JSON-able dict.
+
+        Returns:
+            A dict with ``activation``, ``n``, ``J``, ``K``, ``rank``, ``threshold``,
+            ``gap_ratio``, ``ambiguous`` and ``policy``.
+        """
         return {"activation": self.activation, "n": self.n, "J": self.J, "K": self.K,
                 "rank": self.rank.count, "threshold": self.rank.threshold,
                 "gap_ratio": self.rank.gap_ratio, "ambiguous": self.rank.ambiguous,
                 "policy": self.rank.policy}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row: :meth:`to_dict`.
+
+        Returns:
+            A one-row :class:`pandas.DataFrame`.
+        """
         return pd.DataFrame([self.to_dict()])
 
     def __repr__(self) -> str:
@@ -111,11 +140,15 @@ def intrinsic_rank(activation: str | Activation, n: int, J: int, K: int, *,
 
     Args:
         activation: an activation name or :class:`~valleys.nets.Activation`.
-        n: input dimension >= 1. J, K: numbers of samples and directions (>= 1).
+        n: input dimension >= 1.
+        J: the number of samples x_j (>= 1).
+        K: the number of directions v_k (>= 1).
         seed: seed of the Gaussian draws.
-        policy, tau, gap_required: the rank policy of
-            :func:`~valleys.curvature.rank.numerical_rank` (default: Press et al.'s
-            machine-precision threshold, so a polynomial's rank is the exact dimension).
+        policy: the rank policy of :func:`~valleys.curvature.rank.numerical_rank` (default:
+            Press et al.'s machine-precision threshold, so a polynomial's rank is the exact
+            dimension).
+        tau: the relative threshold of the ``"relative"`` policy.
+        gap_required: the singular-value gap ratio that makes the rank unambiguous.
 
     Returns:
         An :class:`IntrinsicRank`.
@@ -140,7 +173,18 @@ def intrinsic_rank(activation: str | Activation, n: int, J: int, K: int, *,
 
 def rank_growth(activation: str | Activation, n: int, sizes, *, seed: int = 0,
                 **kwargs) -> pd.DataFrame:
-    """:func:`intrinsic_rank` at ``J = K = s`` for each ``s`` in ``sizes`` (one row each)."""
+    """:func:`intrinsic_rank` at ``J = K = s`` for each ``s`` in ``sizes`` (one row each).
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        n: the input dimension.
+        sizes: the values of s.
+        seed: the seed of the first size; size i uses ``seed + i``.
+        **kwargs: further options of :func:`intrinsic_rank` (policy, tau, gap_required).
+
+    Returns:
+        A :class:`pandas.DataFrame`, one row of :meth:`IntrinsicRank.to_dict` per size.
+    """
     rows = []
     for i, s in enumerate(sizes):
         r = intrinsic_rank(activation, n, s, s, seed=seed + i, **kwargs)

@@ -17,10 +17,21 @@ from .._validation import check_float, check_generator, check_int
 
 
 class OneHiddenNets(nn.Module):
-    """``S`` nets ``x -> W2 sigma(W1 x + b1) + b2`` with sigma = leaky-ReLU(alpha).
+    r"""``S`` nets ``x -> W2 sigma(W1 x + b1) + b2`` with sigma = leaky-ReLU(alpha).
 
     Weights follow the PyTorch default U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from
     ``seed``; ``W1[s]`` has shape ``(h, d)``.
+
+    Args:
+        S: the number of nets.
+        d: the input dimension.
+        h: the hidden width.
+        m: the number of outputs (classes).
+        alpha: the leaky-ReLU slope in [0, 1], \(\sigma(z) = \max(z, \alpha z)\).
+        seed: seed of the initial weights.
+
+    Raises:
+        InvalidParameterError: if a size is not an int >= 1 or ``alpha`` is outside [0, 1].
     """
 
     def __init__(self, S: int, d: int, h: int, m: int, *, alpha: float = 0.1, seed: int = 0):
@@ -38,13 +49,27 @@ class OneHiddenNets(nn.Module):
         self.b2 = nn.Parameter(u((S, m), h))
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """Scores ``(S, N, m)`` of every net at the rows of ``X`` ``(N, d)``."""
+        """Scores ``(S, N, m)`` of every net at the rows of ``X`` ``(N, d)``.
+
+        Args:
+            X: inputs, shape (N, d).
+
+        Returns:
+            The scores, shape (S, N, m).
+        """
         z = torch.einsum("shd,nd->snh", self.W1, X) + self.b1[:, None, :]
         a = torch.maximum(z, self.alpha * z)
         return torch.einsum("smh,snh->snm", self.W2, a) + self.b2[:, None, :]
 
     def member(self, s: int):
-        """Net ``s`` as a function ``(N, d) -> (N, m)`` (a frozen copy of its weights)."""
+        """Net ``s`` as a function ``(N, d) -> (N, m)`` (a frozen copy of its weights).
+
+        Args:
+            s: the net's index in [0, S).
+
+        Returns:
+            A function of the inputs; its ``W1`` attribute is the copied first-layer weight (h, d).
+        """
         W1, b1, W2, b2 = (p[s].detach().clone() for p in (self.W1, self.b1, self.W2, self.b2))
         alpha = self.alpha
 
@@ -56,13 +81,30 @@ class OneHiddenNets(nn.Module):
         return f
 
     def errors(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Training errors per net ``(S,)``."""
+        """Training errors per net ``(S,)``.
+
+        Args:
+            X: inputs, shape (N, d).
+            y: integer labels, shape (N,).
+
+        Returns:
+            The number of misclassified rows of each net, an int tensor of shape (S,).
+        """
         with torch.no_grad():
             return (self(X).argmax(-1) != y[None, :]).sum(1)
 
 
 def batch_loss(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Sum over nets of each net's mean cross-entropy."""
+    r"""Sum over nets of each net's mean cross-entropy.
+
+    Args:
+        nets: the nets.
+        X: inputs, shape (N, d).
+        y: integer labels, shape (N,).
+
+    Returns:
+        A scalar tensor \(\sum_s \frac1N \sum_i \mathrm{CE}(f_s(x_i), y_i)\).
+    """
     out = nets(X)
     S, N, m = out.shape
     ce = nn.functional.cross_entropy(out.reshape(S * N, m), y.repeat(S), reduction="none")
@@ -73,9 +115,28 @@ def train_sgd(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor, *, epochs: 
               momentum: float = 0.9, batch_size: int = 32, halve_every: int = 50,
               seed: int = 0) -> list[float]:
     """Minibatch SGD with (heavy-ball) momentum; the step size halves every ``halve_every``
-    epochs (thesis Sec. 5.3.4). All nets see the same minibatch order. Returns the loss per
-    epoch. (Written out rather than ``torch.optim``, whose first use imports the compiler
-    stack: seconds of start-up for a few hundred tiny steps.)"""
+    epochs (thesis Sec. 5.3.4). All nets see the same minibatch order. (Written out rather
+    than ``torch.optim``, whose first use imports the compiler stack: seconds of start-up
+    for a few hundred tiny steps.)
+
+    Args:
+        nets: the nets, trained in place.
+        X: inputs, shape (N, d).
+        y: integer labels, shape (N,).
+        epochs: the number of epochs (>= 1).
+        lr: the initial step size.
+        momentum: the heavy-ball coefficient.
+        batch_size: rows per minibatch (>= 1).
+        halve_every: epochs between halvings of the step size (>= 1).
+        seed: seed of the minibatch order.
+
+    Returns:
+        The full-batch loss (:func:`batch_loss`) after each epoch.
+
+    Raises:
+        InvalidParameterError: if ``epochs``, ``batch_size`` or ``halve_every`` is not an int
+            >= 1.
+    """
     where = "train_sgd"
     epochs = check_int(epochs, "epochs", where, min_val=1)
     batch_size = check_int(batch_size, "batch_size", where, min_val=1)
@@ -103,8 +164,27 @@ def train_adam(nets: OneHiddenNets, X: torch.Tensor, y: torch.Tensor, *, steps: 
                extra_steps: int = 0, betas: tuple[float, float] = (0.9, 0.999),
                eps: float = 1e-8) -> tuple[int, list[float]]:
     """Full-batch Adam until every net fits the training set, then ``extra_steps`` more
-    (to widen the margins). Returns the step at which all nets fitted (or ``steps``) and
-    the loss history."""
+    (to widen the margins).
+
+    Whether all nets fit is checked every 10 steps.
+
+    Args:
+        nets: the nets, trained in place.
+        X: inputs, shape (N, d).
+        y: integer labels, shape (N,).
+        steps: most steps (>= 1).
+        lr: the step size.
+        extra_steps: steps after every net fits.
+        betas: Adam's moment decay rates.
+        eps: Adam's denominator offset.
+
+    Returns:
+        ``(fitted_at, history)``: the step at which all nets fitted (or ``steps``) and the
+        loss (:func:`batch_loss`) at every step.
+
+    Raises:
+        InvalidParameterError: if ``steps`` is not an int >= 1.
+    """
     steps = check_int(steps, "steps", "train_adam", min_val=1)
     params = list(nets.parameters())
     m1 = [torch.zeros_like(q) for q in params]

@@ -31,7 +31,16 @@ TEACHER_CHUNK = 4096
 
 
 def sphere_directions(p: int, n: int, gen: torch.Generator) -> torch.Tensor:
-    """``p`` directions uniform on the unit sphere of R^n, float64 ``(p, n)``."""
+    """``p`` directions uniform on the unit sphere of R^n, float64 ``(p, n)``.
+
+    Args:
+        p: the number of directions.
+        n: the dimension.
+        gen: the random generator.
+
+    Returns:
+        Normalised Gaussian rows, shape (p, n).
+    """
     w = torch.randn(p, n, generator=gen, dtype=torch.float64)
     return w / w.norm(dim=1, keepdim=True)
 
@@ -41,7 +50,8 @@ class Teacher:
     r"""The teacher :math:`f^*(x) = \frac1K \sum_k \rho_k \sigma(\langle w_k, x\rangle)`.
 
     Attributes:
-        directions: ``(K, n)`` unit vectors. rho: ``(K,)`` coefficients in [-1, 1].
+        directions: ``(K, n)`` unit vectors \(w_k\).
+        rho: ``(K,)`` coefficients \(\rho_k\) in [-1, 1].
         activation: the activation.
     """
 
@@ -59,7 +69,20 @@ class Teacher:
 
 def random_teacher(n: int, K: int, activation: str | Activation = "relu", *,
                    seed: int | torch.Generator | None = 0) -> Teacher:
-    """A :class:`Teacher` with ``K`` sphere directions and ``rho_k`` uniform in [-1, 1]."""
+    """A :class:`Teacher` with ``K`` sphere directions and ``rho_k`` uniform in [-1, 1].
+
+    Args:
+        n: the input dimension (>= 1).
+        K: the number of directions (>= 1).
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        seed: seed of the draws.
+
+    Returns:
+        The :class:`Teacher`.
+
+    Raises:
+        InvalidParameterError: if ``n`` or ``K`` is not an int >= 1.
+    """
     where = "random_teacher"
     n = check_int(n, "n", where, min_val=1)
     K = check_int(K, "K", where, min_val=1)
@@ -87,14 +110,33 @@ class PrefixFit:
     coef: torch.Tensor
 
     def solution(self, p: int, column: int = 0) -> torch.Tensor:
-        """The least-squares ``u*`` on the first ``p`` columns for target ``column``."""
+        r"""The least-squares ``u*`` on the first ``p`` columns for target ``column``.
+
+        Args:
+            p: the prefix width (at most the matrix's rank-revealing size).
+            column: the target column.
+
+        Returns:
+            \(u^* = R_p^{-1} (Q^T t)_{:p}\), a tensor of shape (p,).
+        """
         R = torch.triu(self.qr[0][:p, :p])
         return torch.linalg.solve_triangular(R, self.coef[:p, column:column + 1], upper=True)[:, 0]
 
 
 def prefix_least_squares(Phi: torch.Tensor, targets: torch.Tensor,
                          widths: Sequence[int]) -> PrefixFit:
-    """Least-squares residuals of ``targets`` on ``Phi[:, :p]`` for every ``p`` in ``widths``.
+    r"""Least-squares residuals of ``targets`` on ``Phi[:, :p]`` for every ``p`` in ``widths``.
+
+    One Householder QR of ``Phi`` serves every prefix: with \(c = Q^T T\), the residual of
+    width p is \(\frac1N \sum_{k \ge p} c_k^2\).
+
+    Args:
+        Phi: the feature matrix, shape (N, P).
+        targets: the targets, shape (N,) or (N, T).
+        widths: prefix widths, each in [1, min(N, P)].
+
+    Returns:
+        The :class:`PrefixFit`.
 
     Raises:
         ShapeError: if shapes disagree or a width exceeds the columns or the rows.
@@ -116,7 +158,18 @@ def prefix_least_squares(Phi: torch.Tensor, targets: torch.Tensor,
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope of log y against log x."""
+    r"""Least-squares slope of log y against log x.
+
+    Args:
+        x: positive numbers (at least two).
+        y: positive numbers, as many.
+
+    Returns:
+        The slope of the degree-1 least-squares fit of \(\log y\) on \(\log x\).
+
+    Raises:
+        InvalidParameterError: if there are fewer than two points or a value is not positive.
+    """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
         msg = f"loglog_slope needs >= 2 positive points. Got x={x.tolist()}, y={y.tolist()}."
@@ -126,7 +179,21 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
 
 def interpolation_losses(Phi: torch.Tensor, y: torch.Tensor, u0: torch.Tensor,
                          u1: torch.Tensor, n_points: int) -> np.ndarray:
-    """Mean squared loss along ``u(t) = (1 - t) u0 + t u1`` at ``n_points`` equidistant t."""
+    r"""Mean squared loss along ``u(t) = (1 - t) u0 + t u1`` at ``n_points`` equidistant t.
+
+    Args:
+        Phi: the feature matrix, shape (N, p).
+        y: the targets, shape (N,).
+        u0: the first coefficient vector, shape (p,).
+        u1: the second, shape (p,).
+        n_points: the number of t in [0, 1] (>= 2).
+
+    Returns:
+        \(\frac1N \|\Phi u(t) - y\|^2\) at each t, an array of shape (n_points,).
+
+    Raises:
+        InvalidParameterError: if ``n_points`` is not an int >= 2.
+    """
     n_points = check_int(n_points, "n_points", "interpolation_losses", min_val=2)
     t = torch.linspace(0, 1, n_points, dtype=torch.float64)
     U = (1 - t)[:, None] * u0[None] + t[:, None] * u1[None]
@@ -136,13 +203,24 @@ def interpolation_losses(Phi: torch.Tensor, y: torch.Tensor, u0: torch.Tensor,
 def random_feature_excess(teacher: Teacher, X: torch.Tensor, widths: Sequence[int], draws: int, *,
                           seed: int | torch.Generator | None = 0,
                           progress=None) -> pd.DataFrame:
-    """Excess ``min_u (1/N)||sigma(X W^T) u - f*(X)||^2`` over ``draws`` random ``W``.
+    r"""Excess \(\min_u \frac1N\|\sigma(X W^T) u - f^*(X)\|^2\) over ``draws`` random ``W``.
 
     For each draw, ``max(widths)`` sphere directions are drawn once and the width-p model
     uses the first ``p`` of them (nested features; draws are independent).
 
+    Args:
+        teacher: the target function \(f^*\) (its activation is the features' too).
+        X: inputs, shape (N, n).
+        widths: the feature counts p.
+        draws: the number of independent draws of W (>= 1).
+        seed: seed of the draws.
+        progress: a wrapper of the draws' iterable (e.g. ``tqdm``), or None.
+
     Returns:
         A tidy frame with columns ``draw``, ``p``, ``excess``.
+
+    Raises:
+        InvalidParameterError: if ``draws`` is not an int >= 1.
     """
     where = "random_feature_excess"
     draws = check_int(draws, "draws", where, min_val=1)

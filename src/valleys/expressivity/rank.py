@@ -28,7 +28,8 @@ class FeatureRank:
 
     Attributes:
         rank: numerical rank (Press threshold).
-        n_rows, n_cols: the shape (N, n).
+        n_rows: the number of rows N (samples).
+        n_cols: the number of columns n (neurons).
         full: ``rank == min(N, n)``.
         sigma_min: the min(N, n)-th singular value (0 if F has fewer nonzero ones).
         sigma_max: the largest singular value.
@@ -46,11 +47,26 @@ class FeatureRank:
     gap_ratio: float
 
     def to_dict(self) -> dict:
+        """The fields as a dict.
+
+        Returns:
+            Field name → value.
+        """
         return asdict(self)
 
 
 def matrix_feature_rank(F: torch.Tensor) -> FeatureRank:
     """Press rank and extreme singular values of a 2-D matrix (computed in float64).
+
+    The rank counts the singular values above the ``"press"`` threshold of
+    :func:`~valleys.curvature.rank.numerical_rank`.
+
+    Args:
+        F: the matrix (samples x neurons).
+
+    Returns:
+        The :class:`FeatureRank`: rank, shape, whether the rank is full, smallest of the
+        min(N, n) singular values, largest one, threshold and gap ratio.
 
     Raises:
         ShapeError: if ``F`` is not 2-D or is empty.
@@ -72,13 +88,29 @@ def matrix_feature_rank(F: torch.Tensor) -> FeatureRank:
 
 
 def feature_rank(land: Landscape, theta: torch.Tensor, /, k: int) -> FeatureRank:
-    """Press rank of F_k, the outputs of hidden layer k (1-based) of a landscape's model at theta."""
+    """Press rank of F_k, the outputs of hidden layer k (1-based) of a landscape's model at theta.
+
+    Args:
+        land: the landscape.
+        theta: the parameters, shape (d,).
+        k: the hidden layer (1-based).
+
+    Returns:
+        The :class:`FeatureRank` of F_k (see :func:`matrix_feature_rank`).
+    """
     return matrix_feature_rank(land.features(theta, k))
 
 
 def rank_vs_width(build: Callable[[int, int], torch.nn.Module], widths: Iterable[int],
                   X: torch.Tensor, *, k: int = 1, seeds: Iterable[int] = (0,)) -> pd.DataFrame:
     """Press rank of F_k for models ``build(width, seed)`` over widths and seeds.
+
+    Args:
+        build: ``build(width, seed)`` returns a model.
+        widths: the widths.
+        X: the inputs.
+        k: the hidden layer (1-based).
+        seeds: the seeds.
 
     Returns:
         One row per (width, seed): ``width``, ``seed``, ``n_samples``, ``n_features`` and the

@@ -42,7 +42,14 @@ DEFAULT_CHUNK = 1 << 17
 
 def default_tie_tol(dtype: torch.dtype = torch.float64) -> float:
     """Margin at or below which a grid point is a tie: 1e-9 in float64 (CLAIMS.md §4.4),
-    1e-4 in float32."""
+    1e-4 in float32.
+
+    Args:
+        dtype: the scores' dtype.
+
+    Returns:
+        The tie tolerance.
+    """
     return 1e-9 if dtype == torch.float64 else 1e-4
 
 
@@ -52,8 +59,16 @@ Box = tuple[tuple[float, float], tuple[float, float]]
 def check_box(box, where: str = "decision_regions") -> Box:
     """Normalise ``box`` = ``(lo, hi)`` (the square [lo, hi]^2) or ``((x0, x1), (y0, y1))``.
 
+    Args:
+        box: ``(lo, hi)`` or ``((x0, x1), (y0, y1))``.
+        where: the caller's name, for the error message.
+
+    Returns:
+        ``((x0, x1), (y0, y1))`` as floats.
+
     Raises:
-        InvalidParameterError: if a bound is not a finite number or min >= max.
+        InvalidParameterError: if ``box`` has neither form, a bound is not a finite number or
+            min >= max.
     """
     pair = isinstance(box, Sequence) and len(box) == 2
     if pair and all(isinstance(b, numbers.Real) for b in box):
@@ -80,6 +95,14 @@ def class_scores(model: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor,
 
     A model with one output ``f`` is read as a binary classifier with scores ``(0, f)``
     (class 1 when ``f > 0``).
+
+    Args:
+        model: a function of the inputs (an ``nn.Module`` or any callable).
+        X: the inputs, shape (N, ...).
+        chunk: rows per model call.
+
+    Returns:
+        The scores, shape (N, m) (m = 2 for a one-output model).
 
     Raises:
         ModelError: if the output is not a tensor of shape ``(N, m)`` (or ``(N,)``).
@@ -118,7 +141,16 @@ def _scores_chunk(model, X: torch.Tensor) -> torch.Tensor:
 
 
 def labels_and_margins(scores: torch.Tensor, tie_tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted labels (``TIE`` where best - second best <= ``tie_tol``) and margins."""
+    r"""Predicted labels (``TIE`` where best - second best <= ``tie_tol``) and margins.
+
+    Args:
+        scores: class scores, shape (N, m), m >= 2.
+        tie_tol: the tie tolerance.
+
+    Returns:
+        ``(labels, margins)``: int64 labels and the margins \(s_{(1)} - s_{(2)}\), arrays of
+        shape (N,).
+    """
     top2 = torch.topk(scores, 2, dim=1)
     margin = (top2.values[:, 0] - top2.values[:, 1]).cpu().numpy()
     labels = top2.indices[:, 0].cpu().numpy().astype(np.int64)
@@ -162,6 +194,11 @@ def count_components(mask: np.ndarray, *, connectivity: int = 1,
                      label: int = 0) -> tuple[ClassComponents, np.ndarray]:
     """Components of a boolean image (``connectivity`` 1: 4-neighbours, 2: 8-neighbours).
 
+    Args:
+        mask: a 2-D boolean image.
+        connectivity: 1 (4-neighbours) or 2 (8-neighbours).
+        label: the class index recorded in the result.
+
     Returns:
         The :class:`ClassComponents` and the component map (0 outside, 1..count inside,
         numbered largest first).
@@ -191,7 +228,8 @@ class DecisionRegions:
         labels: ``(ny, nx)`` predicted class per grid point, :data:`TIE` for ties; row i is
             ``y = ys[i]``, column j is ``x = xs[j]``.
         margins: ``(ny, nx)`` best score minus second best.
-        xs, ys: grid coordinates.
+        xs: the grid's x coordinates (nx,).
+        ys: the grid's y coordinates (ny,).
         box: the window ``((x0, x1), (y0, y1))``.
         tie_tol: the tie tolerance used.
         connectivity: 1 (4-neighbours) or 2 (8-neighbours).
@@ -214,11 +252,25 @@ class DecisionRegions:
         return len(self.classes)
 
     def count(self, j: int) -> int:
-        """Number of components of class ``j`` inside the window."""
+        """Number of components of class ``j`` inside the window.
+
+        Args:
+            j: the class index.
+
+        Returns:
+            The count.
+        """
         return self.classes[j].count
 
     def status(self, j: int) -> str:
-        """Status of class ``j`` (see the module docstring)."""
+        """Status of class ``j`` (see the module docstring).
+
+        Args:
+            j: the class index.
+
+        Returns:
+            The status word.
+        """
         return self.classes[j].status
 
     @property
@@ -227,7 +279,13 @@ class DecisionRegions:
         return float((self.labels == TIE).mean())
 
     def to_dict(self) -> dict:
-        """JSON-able summary (no grids)."""
+        """JSON-able summary (no grids).
+
+        Returns:
+            A dict with ``box``, ``resolution``, ``tie_tol``, ``connectivity``,
+            ``tie_fraction`` and per class its label, count, component sizes, edge contacts and
+            status.
+        """
         return {"box": [list(b) for b in self.box], "resolution": list(self.labels.shape[::-1]),
                 "tie_tol": self.tie_tol, "connectivity": self.connectivity,
                 "tie_fraction": self.tie_fraction,
@@ -236,7 +294,12 @@ class DecisionRegions:
                             for c in self.classes]}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per class: count, interior components, status, pixels."""
+        """One row per class: count, interior components, status, pixels.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``class``, ``components``, ``interior``,
+            ``status``, ``pixels``.
+        """
         return pd.DataFrame([{"class": c.label, "components": c.count, "interior": c.interior,
                               "status": c.status, "pixels": sum(c.sizes)}
                              for c in self.classes])
@@ -248,7 +311,18 @@ class DecisionRegions:
 
 
 def check_resolution(resolution, where: str = "decision_regions") -> tuple[int, int]:
-    """``resolution`` as ``(nx, ny)``, each an int >= 2."""
+    """``resolution`` as ``(nx, ny)``, each an int >= 2.
+
+    Args:
+        resolution: one int (both axes) or a pair ``(nx, ny)``.
+        where: the caller's name, for the error message.
+
+    Returns:
+        ``(nx, ny)``.
+
+    Raises:
+        InvalidParameterError: if a count is not an int >= 2.
+    """
     if isinstance(resolution, Sequence) and len(resolution) == 2:
         return tuple(check_int(r, "resolution", where, min_val=2) for r in resolution)
     r = check_int(resolution, "resolution", where, min_val=2)
@@ -256,7 +330,18 @@ def check_resolution(resolution, where: str = "decision_regions") -> tuple[int, 
 
 
 def grid(box, resolution) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
-    """Grid coordinates ``xs``, ``ys`` and the float64 points ``(ny * nx, 2)`` (x fastest)."""
+    """Grid coordinates ``xs``, ``ys`` and the float64 points ``(ny * nx, 2)`` (x fastest).
+
+    Args:
+        box: the window (see :func:`check_box`).
+        resolution: the grid size (see :func:`check_resolution`).
+
+    Returns:
+        ``(xs, ys, points)``: arrays of nx and ny coordinates and the tensor of points.
+
+    Raises:
+        InvalidParameterError: for a bad box or resolution.
+    """
     (x0, x1), (y0, y1) = check_box(box, "grid")
     nx, ny = check_resolution(resolution, "grid")
     xs, ys = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
@@ -318,7 +403,21 @@ def decision_regions(model: Callable[[torch.Tensor], torch.Tensor], box, resolut
 def regions_by_window(model, box, resolution, scales: Sequence[float] = (1.0, 2.0, 4.0),
                       **kwargs) -> list[DecisionRegions]:
     """:func:`decision_regions` on concentric windows scaled by ``scales`` (about the box
-    centre) at the same resolution; used to resolve ``"inconclusive"`` counts."""
+    centre) at the same resolution; used to resolve ``"inconclusive"`` counts.
+
+    Args:
+        model: the classifier.
+        box: the base window (see :func:`check_box`).
+        resolution: the grid size of every window.
+        scales: the windows' half-widths as multiples of the box's (> 0).
+        **kwargs: further options of :func:`decision_regions`.
+
+    Returns:
+        One :class:`DecisionRegions` per scale, in order.
+
+    Raises:
+        InvalidParameterError: for a bad box or a scale that is not > 0.
+    """
     (x0, x1), (y0, y1) = check_box(box, "regions_by_window")
     cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
     out = []
@@ -341,7 +440,12 @@ def window_status(regions: Sequence[DecisionRegions], j: int) -> tuple[str, int]
       every breakpoint at a resolution that resolves the regions);
     - ``"inconclusive"``: anything else.
 
-    Returns the status and the count in the largest window.
+    Args:
+        regions: the results of :func:`regions_by_window`, smallest window first.
+        j: the class index.
+
+    Returns:
+        The status and the count in the largest window.
     """
     counts = [r.count(j) for r in regions]
     return combine_windows(regions[0].status(j), counts), counts[-1]
@@ -349,7 +453,15 @@ def window_status(regions: Sequence[DecisionRegions], j: int) -> tuple[str, int]
 
 def combine_windows(finest_status: str, counts: Sequence[int]) -> str:
     """The status of :func:`window_status` from the finest window's status of the class
-    and its component counts over the windows (smallest first)."""
+    and its component counts over the windows (smallest first).
+
+    Args:
+        finest_status: the class's status in the smallest window.
+        counts: its component count in each window, smallest window first.
+
+    Returns:
+        ``"disconnected"``, ``"connected"``, ``"stable"`` or ``"inconclusive"``.
+    """
     if finest_status == "disconnected":
         return "disconnected"
     if counts[-1] <= 1:
@@ -365,6 +477,16 @@ def refined_status(model, box, resolution, *, coarse: DecisionRegions | None = N
     interior component). The finer grid decides when it shows a class connected or empty,
     or agrees with the coarse grid; a split seen on one grid only is ``"inconclusive"``.
     ``coarse`` reuses an existing result at ``resolution``.
+
+    Args:
+        model: the classifier.
+        box: the window (see :func:`check_box`).
+        resolution: the coarse grid size; the fine grid has (2 nx - 1, 2 ny - 1) points.
+        coarse: an existing :func:`decision_regions` result at ``resolution``, or None.
+        **kwargs: further options of :func:`decision_regions`.
+
+    Returns:
+        One status per class.
     """
     nx, ny = check_resolution(resolution, "refined_status")
     coarse = coarse if coarse is not None else decision_regions(model, box, (nx, ny), **kwargs)
@@ -394,19 +516,45 @@ class PathPrediction:
     segment: np.ndarray
 
     def fraction(self, j: int) -> float:
-        """Fraction of path points predicted ``j``."""
+        """Fraction of path points predicted ``j``.
+
+        Args:
+            j: the class index.
+
+        Returns:
+            A number in [0, 1].
+        """
         return float((self.labels == j).mean())
 
     def min_prob(self, j: int) -> float:
-        """Smallest softmax probability of class ``j`` along the path."""
+        """Smallest softmax probability of class ``j`` along the path.
+
+        Args:
+            j: the class index.
+
+        Returns:
+            The minimum over the path's points.
+        """
         return float(self.probs[:, j].min())
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per path point.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``t``, ``segment``, ``label`` and the class
+            probabilities ``p0``, ``p1``, ....
+        """
         cols = {"t": self.t, "segment": self.segment, "label": self.labels}
         cols.update({f"p{j}": self.probs[:, j] for j in range(self.probs.shape[1])})
         return pd.DataFrame(cols)
 
     def to_dict(self) -> dict:
+        """A short summary of the predictions.
+
+        Returns:
+            A dict with ``points``, ``segments`` (their counts) and per class its ``fractions``
+            (:meth:`fraction`) and ``min_probs`` (:meth:`min_prob`).
+        """
         m = self.probs.shape[1]
         return {"points": len(self.t), "segments": int(self.segment.max()) + 1 if len(self.t) else 0,
                 "fractions": [self.fraction(j) for j in range(m)],
@@ -419,14 +567,27 @@ class PathPrediction:
 
 def classify_path(model, points: Sequence[torch.Tensor] | torch.Tensor, n_points: int, *,
                   tie_tol: float | None = None, endpoint: bool = True) -> PathPrediction:
-    """Classify ``n_points`` equidistant points on each segment of a polygonal path.
+    r"""Classify ``n_points`` equidistant points on each segment of a polygonal path.
 
-    Segment k runs from ``points[k]`` to ``points[k + 1]`` as ``(1 - l) p_k + l p_{k+1}``,
-    ``l = linspace(0, 1, n_points)`` (the thesis samples each segment at 10^4 points).
+    Segment k runs from ``points[k]`` to ``points[k + 1]`` as \((1 - \lambda) p_k + \lambda
+    p_{k+1}\), ``λ = linspace(0, 1, n_points)`` (the thesis samples each segment at 10^4
+    points).
+
+    Args:
+        model: the classifier (see :func:`class_scores`).
+        points: the path's vertices (a list of tensors of one shape, or a (K, n) tensor).
+        n_points: points per segment (>= 2).
+        tie_tol: the margin at or below which a point is a tie (default
+            :func:`default_tie_tol`).
+        endpoint: unused (kept for callers that pass it): every segment holds both its
+            ends, so a shared vertex is classified twice.
+
+    Returns:
+        The :class:`PathPrediction`.
 
     Raises:
         ShapeError: if fewer than two points or points of different shapes.
-        InvalidParameterError: if ``n_points < 2``.
+        InvalidParameterError: if ``n_points < 2`` or ``tie_tol`` < 0.
     """
     where = "classify_path"
     n_points = check_int(n_points, "n_points", where, min_val=2)
@@ -449,7 +610,18 @@ def classify_path(model, points: Sequence[torch.Tensor] | torch.Tensor, n_points
 
 
 def classify_segment(model, a, b, n_points: int, **kwargs) -> PathPrediction:
-    """:func:`classify_path` on the single segment from ``a`` to ``b``."""
+    """:func:`classify_path` on the single segment from ``a`` to ``b``.
+
+    Args:
+        model: the classifier.
+        a: the segment's start.
+        b: its end.
+        n_points: points on the segment (>= 2).
+        **kwargs: ``tie_tol`` and ``endpoint`` of :func:`classify_path`.
+
+    Returns:
+        The :class:`PathPrediction`.
+    """
     return classify_path(model, [a, b], n_points, **kwargs)
 
 
@@ -500,7 +672,19 @@ def smallest_fgsm(model, x: torch.Tensor, target: int, eps_values: Sequence[floa
                   clip: tuple[float, float] | None = None,
                   tie_tol: float | None = None) -> tuple[float, torch.Tensor] | None:
     """The first ``eps`` (in the given order) whose one-step targeted perturbation of the
-    single input ``x`` is classified ``target``; None if none succeeds."""
+    single input ``x`` is classified ``target``; None if none succeeds.
+
+    Args:
+        model: the classifier.
+        x: one input.
+        target: the wanted class.
+        eps_values: the step sizes to try, in order.
+        clip: clip the perturbed input to this range, or None.
+        tie_tol: the tie tolerance (default :func:`default_tie_tol`).
+
+    Returns:
+        ``(eps, adversarial input)`` of the first success (:func:`fgsm_targeted`), or None.
+    """
     tie_tol = default_tie_tol() if tie_tol is None else tie_tol
     for eps in eps_values:
         adv = fgsm_targeted(model, x, target, eps, clip=clip)
@@ -516,7 +700,18 @@ REGION_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd")
 
 
 def plot_regions(ax, regions: DecisionRegions, X=None, y=None, *, title: str | None = None) -> None:
-    """Draw the labels (ties white) and, optionally, data points coloured by class."""
+    """Draw the labels (ties white) and, optionally, data points coloured by class.
+
+    Each class's region boundary is outlined; the default title lists the component counts
+    (``?`` after an inconclusive one).
+
+    Args:
+        ax: a matplotlib Axes.
+        regions: the :class:`DecisionRegions` to draw.
+        X: data points (N, 2) to scatter, or None.
+        y: their labels (N,), or None.
+        title: the title (default: the component counts per class).
+    """
     from matplotlib.colors import ListedColormap
 
     m = regions.n_classes

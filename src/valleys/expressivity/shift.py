@@ -50,7 +50,19 @@ near 10^-HIGH_PRECISION_DPS or 0, far below it."""
 
 
 def shift_matrix(activation: str | Activation, x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    r"""The matrix :math:`[\sigma(x_g - a_i)]` of shape ``(G, len(shifts))``."""
+    r"""The matrix :math:`[\sigma(x_g - a_i)]` of shape ``(G, len(shifts))``.
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        x: the grid points x_g, shape (G,).
+        shifts: the shifts a_i, shape (S,).
+
+    Returns:
+        A float64 tensor of shape (G, S).
+
+    Raises:
+        ShapeError: if ``x`` or ``shifts`` is not a non-empty vector.
+    """
     act = get_activation(activation)
     x, a = _vector(x, "x", "shift_matrix"), _vector(shifts, "shifts", "shift_matrix")
     return act(x[:, None] - a[None, :])
@@ -58,7 +70,19 @@ def shift_matrix(activation: str | Activation, x: torch.Tensor, shifts: torch.Te
 
 def bias_span_matrix(activation: str | Activation, v: torch.Tensor,
                      biases: torch.Tensor) -> torch.Tensor:
-    r"""The matrix :math:`[\sigma(v + b_s 1_n)]` of shape ``(n, len(biases))``."""
+    r"""The matrix :math:`[\sigma(v + b_s 1_n)]` of shape ``(n, len(biases))``.
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        v: the vector v, shape (n,).
+        biases: the biases b_s, shape (S,).
+
+    Returns:
+        A float64 tensor of shape (n, S).
+
+    Raises:
+        ShapeError: if ``v`` or ``biases`` is not a non-empty vector.
+    """
     act = get_activation(activation)
     v, b = _vector(v, "v", "bias_span_matrix"), _vector(biases, "biases", "bias_span_matrix")
     return act(v[:, None] + b[None, :])
@@ -77,7 +101,8 @@ class SpanRank:
     """The numerical rank of a shift or bias-span matrix.
 
     Attributes:
-        activation: the activation's name. kind: ``"shift"`` or ``"bias_span"``.
+        activation: the activation's name.
+        kind: ``"shift"`` or ``"bias_span"``.
         size: the rank the lemma predicts for an activation satisfying Assumption 3.4.2
             (``p + 1`` shifts, or ``n``).
         rank: the :class:`~valleys.curvature.rank.RankResult`.
@@ -107,6 +132,13 @@ class SpanRank:
         return self.sigma_ratio_hp > CERTIFY_TAU
 
     def to_dict(self) -> dict:
+        """The sizes and the rank decision as a flat JSON-able dict.
+
+        Returns:
+            A dict with ``activation``, ``kind``, ``size``, ``rank``, ``gap_ratio``,
+            ``threshold``, ``ambiguous``, ``sigma_ratio_hp`` (NaN when not computed), ``full_hp``
+            and ``min_separation``.
+        """
         return {"activation": self.activation, "kind": self.kind, "size": self.size,
                 "rank": self.rank.count, "gap_ratio": self.rank.gap_ratio,
                 "threshold": self.rank.threshold, "ambiguous": self.rank.ambiguous,
@@ -114,6 +146,11 @@ class SpanRank:
                 "full_hp": self.full_hp, "min_separation": self.min_separation}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row: :meth:`to_dict`.
+
+        Returns:
+            A one-row :class:`pandas.DataFrame`.
+        """
         return pd.DataFrame([self.to_dict()])
 
     def __repr__(self) -> str:
@@ -136,6 +173,23 @@ def shift_rank(activation: str | Activation, p: int, *, seed: int | torch.Genera
     ``linspace(-x_lim, x_lim, grid_points)`` plus the midpoints between consecutive
     sorted shifts. When the float64 rank is short of ``p + 1`` and ``high_precision``,
     sigma_min / sigma_max is recomputed with mpmath (:func:`sigma_ratio_high_precision`).
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        p: the number of random shifts (>= 1).
+        seed: seed of the shifts.
+        shift_lim: the shifts' range (> 0).
+        x_lim: the grid's range (> shift_lim).
+        grid_points: the number of equispaced grid points (>= 2).
+        tau: the relative singular-value threshold of the rank.
+        gap_required: the singular-value gap ratio that makes the rank unambiguous.
+        high_precision: recompute the singular-value ratio with mpmath when the rank is short.
+
+    Returns:
+        The :class:`SpanRank` (kind ``"shift"``, size p + 1).
+
+    Raises:
+        InvalidParameterError: if an option is out of range or the activation is unknown.
     """
     where = "shift_rank"
     act = get_activation(activation)
@@ -158,7 +212,17 @@ def shift_rank(activation: str | Activation, p: int, *, seed: int | torch.Genera
 
 def gap_biases(v: torch.Tensor, n_biases: int, gen: torch.Generator, margin: float = 1.0) -> torch.Tensor:
     """``n_biases`` biases: one uniform in each gap between consecutive sorted ``-v_i``, one
-    below and one above them (within ``margin``), the rest uniform over that range."""
+    below and one above them (within ``margin``), the rest uniform over that range.
+
+    Args:
+        v: the vector, shape (n,).
+        n_biases: how many biases (the first n + 1 are the stratified ones).
+        gen: the random generator.
+        margin: how far below and above the extreme ``-v_i`` the range reaches.
+
+    Returns:
+        A float64 tensor of ``max(n_biases, 1)`` biases.
+    """
     t = torch.sort(-v).values
     edges = torch.cat([t[:1] - margin, t, t[-1:] + margin])
     lo, hi = edges[:-1], edges[1:]
@@ -171,9 +235,26 @@ def gap_biases(v: torch.Tensor, n_biases: int, gen: torch.Generator, margin: flo
 def bias_span_rank(activation: str | Activation, n: int, n_biases: int = 200, *,
                    seed: int | torch.Generator | None = 0, tau: float = DEFAULT_TAU,
                    gap_required: float = 1e3, high_precision: bool = True) -> SpanRank:
-    """Rank of ``[sigma(v + b_s 1_n)]`` for Gaussian ``v`` (distinct entries) and
+    r"""Rank of ``[sigma(v + b_s 1_n)]`` for Gaussian ``v`` (distinct entries) and
     :func:`gap_biases` (``n_biases >= n + 1`` covers every gap); recomputed in high
-    precision like :func:`shift_rank` when the float64 rank is short of ``n``."""
+    precision like :func:`shift_rank` when the float64 rank is short of ``n``.
+
+    Args:
+        activation: an activation name or :class:`~valleys.nets.Activation`.
+        n: the dimension (>= 1).
+        n_biases: the number of biases (>= n + 1).
+        seed: seed of v and the biases.
+        tau: the relative singular-value threshold of the rank.
+        gap_required: the singular-value gap ratio that makes the rank unambiguous.
+        high_precision: recompute \(\sigma_{min}/\sigma_{max}\) with mpmath when the rank is
+            short.
+
+    Returns:
+        The :class:`SpanRank` (kind ``"bias_span"``, size n).
+
+    Raises:
+        InvalidParameterError: if ``n`` < 1, ``n_biases`` < n + 1 or the activation is unknown.
+    """
     where = "bias_span_rank"
     act = get_activation(activation)
     n = check_int(n, "n", where, min_val=1)
@@ -260,7 +341,18 @@ def sigma_ratio_high_precision(activation: str | Activation, args: torch.Tensor,
 
 
 def polynomial_shift_rank(degree: int, size: int) -> int:
-    """The rank a polynomial of exact degree ``degree`` gives: ``min(degree + 1, size)``."""
+    r"""The rank a polynomial of exact degree ``degree`` gives: ``min(degree + 1, size)``.
+
+    Args:
+        degree: the polynomial's degree (>= 0).
+        size: the number of shifts.
+
+    Returns:
+        \(\min(\text{degree} + 1, \text{size})\).
+
+    Raises:
+        InvalidParameterError: if ``degree`` is not an int >= 0.
+    """
     return min(check_int(degree, "degree", "polynomial_shift_rank", min_val=0) + 1, size)
 
 

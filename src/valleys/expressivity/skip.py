@@ -24,7 +24,16 @@ TRUNCATION = 2.0
 
 
 def truncated_normal(shape, std: float, gen: torch.Generator) -> torch.Tensor:
-    """N(0, std^2) conditioned on |x| <= 2 std (resampled until inside), float64."""
+    """N(0, std^2) conditioned on |x| <= 2 std (resampled until inside), float64.
+
+    Args:
+        shape: the tensor's shape.
+        std: the standard deviation before truncation.
+        gen: the random generator.
+
+    Returns:
+        A float64 tensor of the shape.
+    """
     out = torch.randn(shape, generator=gen, dtype=torch.float64)
     bad = out.abs() > TRUNCATION
     while bad.any():
@@ -38,6 +47,13 @@ def keras_init_(net: MLP | SkipToOutput, seed: int | torch.Generator | None = 0)
 
     The thesis' ``rand`` algorithm (NG-Algorithm "rand"): variance 2/fan_in, truncated at
     two standard deviations. ``V`` of a skip net has fan-in M.
+
+    Args:
+        net: the MLP or skip net.
+        seed: seed of the draws.
+
+    Returns:
+        ``net`` itself.
     """
     gen = check_generator(seed, "keras_init_")
     with torch.no_grad():
@@ -52,7 +68,18 @@ def keras_init_(net: MLP | SkipToOutput, seed: int | torch.Generator | None = 0)
 def skip_net(widths: Sequence[int], activation: str, num_skip: int | None, *, seed: int = 0,
              init: str = "keras") -> MLP | SkipToOutput:
     """An MLP (``num_skip=None``) or its skip-to-output variant with ``num_skip`` random hidden
-    neurons wired to the output; ``init="keras"`` re-initialises with :func:`keras_init_`."""
+    neurons wired to the output; ``init="keras"`` re-initialises with :func:`keras_init_`.
+
+    Args:
+        widths: the layer widths ``[m_0, ..., m_L]``.
+        activation: the activation's name.
+        num_skip: the number of skip neurons M, or None for a plain MLP.
+        seed: seed of the weights (and, offset by 7919, of the choice of skip neurons).
+        init: ``"keras"`` or anything else to keep the default initialisation.
+
+    Returns:
+        The :class:`~valleys.nets.MLP` or :class:`~valleys.nets.SkipToOutput`.
+    """
     base = mlp(widths, activation, seed=seed)
     net = base if num_skip is None else skip_to_output(base, num_skip, seed=seed + 7919)
     return keras_init_(net, seed) if init == "keras" else net
@@ -60,22 +87,59 @@ def skip_net(widths: Sequence[int], activation: str, num_skip: int | None, *, se
 
 def skip_stack(widths: Sequence[int], activation: str, num_skip: int | None,
                seeds: Sequence[int], *, init: str = "keras") -> MLPStack:
-    """Several :func:`skip_net` (one per seed: its init and its choice of skip neurons) as an MLPStack."""
+    """Several :func:`skip_net` (one per seed: its init and its choice of skip neurons) as an MLPStack.
+
+    Args:
+        widths: the layer widths.
+        activation: the activation's name.
+        num_skip: the number of skip neurons, or None.
+        seeds: one seed per net.
+        init: as in :func:`skip_net`.
+
+    Returns:
+        The :class:`~valleys.train.MLPStack` of the nets.
+    """
     return MLPStack.from_modules([skip_net(widths, activation, num_skip, seed=s, init=init)
                                   for s in seeds])
 
 
 def psi_matrix(net: SkipToOutput, X: torch.Tensor) -> torch.Tensor:
-    """Ψ(U) (N, M): the skip neurons' outputs on X."""
+    """Ψ(U) (N, M): the skip neurons' outputs on X.
+
+    Args:
+        net: the skip net (converted to float64 in place).
+        X: the inputs, shape (N, m_0).
+
+    Returns:
+        The skip neurons' outputs, shape (N, M).
+    """
     with torch.no_grad():
         return net.double().skip_features(torch.as_tensor(X, dtype=torch.float64))
 
 
 def psi_rank(net: SkipToOutput, X: torch.Tensor) -> FeatureRank:
-    """Press rank and extreme singular values of Ψ(U) (NG-L4.3.2: rank N almost surely)."""
+    """Press rank and extreme singular values of Ψ(U) (NG-L4.3.2: rank N almost surely).
+
+    Args:
+        net: the skip net.
+        X: the inputs, shape (N, m_0).
+
+    Returns:
+        The :class:`~valleys.expressivity.rank.FeatureRank` of :func:`psi_matrix`.
+    """
     return matrix_feature_rank(psi_matrix(net, X))
 
 
 def hidden_total(widths: Sequence[int]) -> int:
-    """Number of hidden neurons of an MLP ``[m_0, ..., m_L]`` (the pool for skip neurons)."""
+    r"""Number of hidden neurons of an MLP ``[m_0, ..., m_L]`` (the pool for skip neurons).
+
+    Args:
+        widths: the layer widths, input and output included.
+
+    Returns:
+        \(\sum_{l=1}^{L-1} m_l\).
+
+    Raises:
+        InvalidParameterError: if a hidden width is not an int >= 1.
+    """
     return sum(check_int(w, "widths", "hidden_total", min_val=1) for w in list(widths)[1:-1])

@@ -79,6 +79,13 @@ class Certificate:
     model_error: float = 0.0
 
     def to_dict(self) -> dict:
+        """The certificate's verdict and sizes as a JSON-able dict (the pieces as their count).
+
+        Returns:
+            A dict with ``claim``, ``holds``, ``kind``, ``tol``, ``level``, ``max_rise``,
+            ``max_value`` (non-finite as text), ``failing_piece``, ``failing_label``,
+            ``n_pieces``, ``n_evaluations``, ``note`` and ``model_error``.
+        """
         return {"claim": self.claim, "holds": self.holds, "kind": self.kind, "tol": self.tol,
                 "level": self.level, "max_rise": _num(self.max_rise), "max_value": _num(self.max_value),
                 "failing_piece": list(self.failing_piece) if self.failing_piece else None,
@@ -87,7 +94,11 @@ class Certificate:
                 "model_error": self.model_error}
 
     def to_frame(self) -> pd.DataFrame:
-        """The pieces (one row each)."""
+        """The pieces (one row each).
+
+        Returns:
+            A copy of :attr:`pieces`.
+        """
         return self.pieces.copy()
 
     def __repr__(self) -> str:
@@ -138,6 +149,11 @@ def certify(path: Path, land, /, *, claim: str = "nonincreasing", level: float |
 
     Returns:
         A :class:`Certificate`.
+
+    Raises:
+        InvalidParameterError: if ``claim`` or ``kind`` is unknown, a sublevel claim has no
+            ``level``, or ``num`` / ``max_pieces`` is not an int >= 1.
+        ShapeError: if the path's dimension is not the landscape's.
 
     Example:
         >>> import torch

@@ -29,10 +29,15 @@ def _extreme_values(coef: np.ndarray, s0: float, s1: float) -> list[float]:
 
 
 class ChordTest:
-    """Exact tests of a straight chord P -> Q of a piecewise-polynomial net.
+    r"""Exact tests of a straight chord P -> Q of a piecewise-polynomial net.
 
-    ``rise(P, Q)``: the largest increase sup_{s <= t} L(t) - L(s) on the chord;
+    ``rise(P, Q)``: the largest increase \(\sup_{s \le t} L(t) - L(s)\) on the chord;
     ``peak(P, Q)``: the largest value. Both are inf when the chord is not exact.
+
+    Args:
+        land: the landscape (exact only for the nets :func:`~valleys.nets.netspec.net_spec`
+            recognises).
+        max_pieces: most polynomial pieces of one chord before it counts as not exact.
     """
 
     def __init__(self, land, *, max_pieces: int = 10_000):
@@ -51,6 +56,16 @@ class ChordTest:
         return vals
 
     def rise(self, P: torch.Tensor, Q: torch.Tensor) -> float:
+        r"""The largest increase of the loss along the chord P -> Q.
+
+        Args:
+            P: the chord's start, a tensor of shape (d,).
+            Q: its end.
+
+        Returns:
+            \(\sup_{s \le t} L(t) - L(s) \ge 0\) over the chord's parameter, or inf when the
+            chord cannot be treated exactly.
+        """
         vals = self._values(P, Q)
         if vals is None:
             return math.inf
@@ -61,6 +76,16 @@ class ChordTest:
         return rise
 
     def peak(self, P: torch.Tensor, Q: torch.Tensor) -> float:
+        r"""The largest loss on the chord P -> Q.
+
+        Args:
+            P: the chord's start, a tensor of shape (d,).
+            Q: its end.
+
+        Returns:
+            \(\max_{t \in [0,1]} L((1-t)P + tQ)\), or inf when the chord cannot be treated
+            exactly.
+        """
         vals = self._values(P, Q)
         return math.inf if vals is None else max(vals)
 
@@ -69,6 +94,14 @@ def inscribe(at: Callable[[float], torch.Tensor], start: torch.Tensor,
              accept: Callable[[torch.Tensor, torch.Tensor], bool], *, chords: int, max_chords: int,
              label: str) -> tuple[list[Segment], int, bool]:
     """Chords of the curve ``at`` on [0, 1] (``at(0)`` replaced by ``start``), bisected until ``accept``.
+
+    Args:
+        at: the curve, parameter s in [0, 1] → point (d,).
+        start: the point used for s = 0.
+        accept: ``accept(P, Q)``: whether the chord P -> Q is good enough.
+        chords: the initial number of equal chords.
+        max_chords: most chords; a rejected chord is kept once they are reached.
+        label: the segments' label prefix (``"<label> [chord k]"``).
 
     Returns:
         (segments, number of chords, whether max_chords stopped the refinement).

@@ -32,6 +32,12 @@ class ConstructedPath:
     info: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The path's summary as a JSON-able dict.
+
+        Returns:
+            A dict with ``segments`` (their count), ``labels``, ``end_loss``, ``target_loss`` and
+            the entries of :attr:`info`.
+        """
         return {"segments": len(self.path.segments), "labels": self.path.labels(),
                 "end_loss": self.end_loss, "target_loss": self.target_loss, **self.info}
 

@@ -119,6 +119,13 @@ class EscapeResult:
         return self.status == "certified"
 
     def to_dict(self) -> dict:
+        """The result as a JSON-able dict (the path as its segment count).
+
+        Returns:
+            A dict with the status, losses, barrier and its kind, stage, descent and stall facts,
+            ``n_segments``, the certificate's dict, the attempts as records, ``n_evaluations``
+            and ``note``.
+        """
         return {"status": self.status, "start_loss": self.start_loss, "target": self.target,
                 "end_loss": self.end_loss, "barrier": _num(self.barrier), "barrier_kind": self.barrier_kind,
                 "stage": self.stage, "descent_steps": self.descent_steps, "stall_loss": self.stall_loss,
@@ -128,7 +135,11 @@ class EscapeResult:
                 "n_evaluations": self.n_evaluations, "note": self.note}
 
     def to_frame(self) -> pd.DataFrame:
-        """The candidate paths tried (one row each)."""
+        """The candidate paths tried (one row each).
+
+        Returns:
+            A copy of :attr:`attempts`.
+        """
         return self.attempts.copy()
 
     def __repr__(self) -> str:
@@ -171,7 +182,8 @@ def escape(land: Landscape, theta0, /, target: float, *, anchors=None, n_starts:
             ``window`` steps (default 1e-9 in float64, 1e-6 in float32).
         window: steps over which ``ftol`` is measured.
         max_anchors: most anchors (nearest to the stall point first) given a band.
-        cycles, band_lr: AutoNEB schedule and step size (:func:`~valleys.paths.autoneb`).
+        cycles: the AutoNEB schedule, steps per cycle (:func:`~valleys.paths.autoneb`).
+        band_lr: the AutoNEB step size.
         tol: certificate tolerance (default: :func:`~valleys.paths.certify`'s).
         sample_points: most samples when a path's maximum is measured by sampling.
         seed: seed of the random starts.
@@ -179,6 +191,11 @@ def escape(land: Landscape, theta0, /, target: float, *, anchors=None, n_starts:
 
     Returns:
         An :class:`EscapeResult`.
+
+    Raises:
+        InvalidParameterError: if a numeric option is out of range, ``cycles`` is empty or
+            holds a count below 1, or the loss at ``theta0`` is not finite.
+        ShapeError: if ``theta0`` or ``anchors`` has the wrong shape.
 
     Example:
         >>> import torch

@@ -29,8 +29,12 @@ class PathReport:
         losses: L(theta(t)) (K,).
         segment: index of the segment of each sample (K,).
         labels: segment labels.
-        start, end, min, max, mean, integral: the peers' table (mean and integral by the
-            trapezoidal rule over t).
+        start: L(theta(0)).
+        end: L(theta(1)).
+        min: the smallest sampled loss.
+        max: the largest sampled loss.
+        mean: the mean loss over t (trapezoidal rule).
+        integral: the integral of the loss over t in [0, 1] (trapezoidal rule).
         barrier: max L - max(L(0), L(1)) (Garipov et al., Draxler et al.).
         barrier_mean: max L - (L(0) + L(1)) / 2 (Frankle et al.'s "error barrier").
         saddle: max L, the height of the path (the minimax barrier over a graph of paths
@@ -97,7 +101,13 @@ class PathReport:
         return float(self.t[int(np.argmax(np.diff(self.losses)))]) if len(self.losses) > 1 else 0.0
 
     def summary(self) -> dict[str, float]:
-        """The peers' table and the barriers as a plain dict."""
+        """The peers' table and the barriers as a plain dict.
+
+        Returns:
+            A dict of the scalar fields (start, end, min, max, mean, integral, barrier,
+            barrier_mean, saddle, t_max, largest_increase, t_largest_increase), ``samples`` and
+            ``n_evaluations``.
+        """
         return {"start": self.start, "end": self.end, "min": self.min, "max": self.max,
                 "mean": self.mean, "integral": self.integral, "barrier": self.barrier,
                 "barrier_mean": self.barrier_mean, "saddle": self.saddle, "t_max": self.t_max,
@@ -106,6 +116,11 @@ class PathReport:
                 "n_evaluations": self.n_evaluations}
 
     def to_dict(self) -> dict:
+        """The summary plus the sampled curve, JSON-able.
+
+        Returns:
+            :meth:`summary` with the lists ``t``, ``losses`` and ``labels`` added.
+        """
         out = self.summary()
         out["t"] = self.t.tolist()
         out["losses"] = self.losses.tolist()
@@ -113,12 +128,20 @@ class PathReport:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per sample: t, loss, segment index and label."""
+        """One row per sample: t, loss, segment index and label.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``t``, ``loss``, ``segment``, ``label``.
+        """
         return pd.DataFrame({"t": self.t, "loss": self.losses, "segment": self.segment,
                              "label": [self.labels[i] for i in self.segment]})
 
     def save_npz(self, path: str | os.PathLike) -> None:
-        """Write t, losses, segments (and the points when kept) to an ``.npz`` (atomically)."""
+        """Write t, losses, segments (and the points when kept) to an ``.npz`` (atomically).
+
+        Args:
+            path: the file to write.
+        """
         arrays = {"t": self.t, "losses": self.losses, "segment": self.segment,
                   "labels": np.array(self.labels, dtype=str)}
         if self.points is not None:
@@ -149,6 +172,11 @@ def evaluate(path: Path, land, /, *, num: int = 33, max_points: int = 257, rtol:
 
     Returns:
         A :class:`PathReport`.
+
+    Raises:
+        InvalidParameterError: if ``num``, ``max_points``, ``rtol`` or ``keep_points`` is out
+            of range.
+        ShapeError: if the path's dimension is not the landscape's.
 
     Example:
         >>> from valleys import Landscape

@@ -26,7 +26,22 @@ if TYPE_CHECKING:
 
 
 def canonical(land: Landscape, theta: torch.Tensor, /) -> torch.Tensor:
-    """theta with the MLP's hidden-unit permutations and (ReLU) rescalings removed."""
+    """theta with the MLP's hidden-unit permutations and (ReLU) rescalings removed.
+
+    Layer by layer, for a positively homogeneous activation each hidden unit's incoming
+    weights and bias are scaled to unit norm (the scale moved onto its outgoing weights),
+    then the units are sorted lexicographically by their incoming weights.
+
+    Args:
+        land: the landscape of a valleys MLP.
+        theta: the point, a tensor of shape (d,).
+
+    Returns:
+        The canonical point, a tensor of shape (d,) with the same loss.
+
+    Raises:
+        ModelError: if the landscape's module is not a valleys MLP.
+    """
     module = land.module
     if not isinstance(module, MLP):
         msg = "canonical needs a landscape of a valleys MLP."
@@ -69,7 +84,19 @@ class MinimaGraph:
     edges: dict[tuple[int, int], float] = field(default_factory=dict)
 
     def add_minimum(self, land, theta, *, tol: float = 1e-6) -> int:
-        """Add a minimum unless it equals a node up to symmetry (returns the node index)."""
+        r"""Add a minimum unless it equals a node up to symmetry (returns the node index).
+
+        For a valleys MLP the point is first brought to :func:`canonical` form; two points are
+        equal when \(\|m - c\| \le \text{tol} \max(1, \|c\|)\).
+
+        Args:
+            land: the landscape.
+            theta: the minimum, a tensor of shape (d,).
+            tol: the relative distance below which two minima are one node.
+
+        Returns:
+            The index of the existing equal node, or of the new one.
+        """
         c = canonical(land, theta) if isinstance(land.module, MLP) else torch.as_tensor(theta, dtype=land.dtype)
         for i, m in enumerate(self.minima):
             if float((m - c).norm()) <= tol * max(1.0, float(c.norm())):
@@ -79,7 +106,16 @@ class MinimaGraph:
         return len(self.minima) - 1
 
     def add_edge(self, i: int, j: int, saddle: float) -> None:
-        """Record a path between i and j with highest point ``saddle`` (keep the lowest)."""
+        """Record a path between i and j with highest point ``saddle`` (keep the lowest).
+
+        Args:
+            i: a node index.
+            j: another node index.
+            saddle: the highest loss along the path found.
+
+        Raises:
+            InvalidParameterError: if ``i == j``.
+        """
         if i == j:
             msg = "An edge joins two different minima."
             raise InvalidParameterError(msg)
@@ -87,6 +123,12 @@ class MinimaGraph:
         self.edges[key] = min(saddle, self.edges.get(key, np.inf))
 
     def graph(self):
+        """The minima and edges as a networkx graph.
+
+        Returns:
+            A :class:`networkx.Graph`: nodes with attribute ``loss``, edges with ``weight`` = the
+            saddle height.
+        """
         import networkx as nx
 
         g = nx.Graph()
@@ -97,13 +139,25 @@ class MinimaGraph:
         return g
 
     def spanning_tree(self):
-        """The minimum spanning tree (networkx) of the saddle heights."""
+        """The minimum spanning tree (networkx) of the saddle heights.
+
+        Returns:
+            A :class:`networkx.Graph`, the minimum spanning tree by edge weight.
+        """
         import networkx as nx
 
         return nx.minimum_spanning_tree(self.graph(), weight="weight")
 
     def minimax(self, i: int, j: int) -> float:
-        """The minimax saddle height between i and j over paths in the graph (max edge on the MST path)."""
+        r"""The minimax saddle height between i and j over paths in the graph (max edge on the MST path).
+
+        Args:
+            i: a node index.
+            j: another node index.
+
+        Returns:
+            The height; \(L_i\) when i = j, inf when they are not connected.
+        """
         import networkx as nx
 
         if i == j:
@@ -116,19 +170,42 @@ class MinimaGraph:
         return max(tree[u][v]["weight"] for u, v in zip(nodes[:-1], nodes[1:], strict=True))
 
     def barrier(self, i: int, j: int) -> float:
-        """minimax(i, j) - max(L_i, L_j)."""
+        r"""\(\text{minimax}(i, j) - \max(L_i, L_j)\).
+
+        Args:
+            i: a node index.
+            j: another node index.
+
+        Returns:
+            The barrier between the two minima over the known paths (inf when unconnected).
+        """
         return self.minimax(i, j) - max(self.losses[i], self.losses[j])
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per edge.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``i``, ``j``, ``saddle``, ``minimax`` and
+            ``barrier``.
+        """
         return pd.DataFrame([{"i": i, "j": j, "saddle": s, "minimax": self.minimax(i, j),
                               "barrier": self.barrier(i, j)} for (i, j), s in sorted(self.edges.items())])
 
     def to_dict(self) -> dict:
+        """The graph as a JSON-able dict.
+
+        Returns:
+            ``{"minima": count, "losses": [...], "edges": [[i, j, saddle], ...]}``.
+        """
         return {"minima": len(self.minima), "losses": self.losses,
                 "edges": [[i, j, s] for (i, j), s in sorted(self.edges.items())]}
 
     def plot_disconnectivity(self, ax) -> None:
-        """Disconnectivity graph: minima at their loss, merged at the minimax saddle heights."""
+        """Disconnectivity graph: minima at their loss, merged at the minimax saddle heights.
+
+        Args:
+            ax: a matplotlib Axes to draw on.
+        """
         n = len(self.minima)
         if n < 2:
             ax.plot([0], self.losses, "ko")

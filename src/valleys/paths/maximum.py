@@ -66,6 +66,12 @@ class PathMaximum:
     n_evaluations: int
 
     def to_dict(self) -> dict:
+        """The maximum, its kind and bounds as a JSON-able dict.
+
+        Returns:
+            A dict with ``value``, ``kind``, ``sampled``, ``upper`` (non-finite as text), ``tol``,
+            the certificate's ``note`` and ``n_evaluations``.
+        """
         return {"value": self.value, "kind": self.kind, "sampled": self.sampled,
                 "upper": self.upper if math.isfinite(self.upper) else str(self.upper), "tol": self.tol,
                 "note": self.certificate.note if self.certificate is not None else "a sampled loss is not finite",
@@ -78,6 +84,14 @@ def sampled_max(path: Path, land, /, *, max_points: int = 513) -> tuple[float, i
     Adaptive sampling (:func:`~.evaluate.evaluate` with ``rtol=1e-4``), then
     :data:`ZOOM_ROUNDS` rounds of :data:`ZOOM_POINTS` samples between the neighbours of the
     best sample: a lower bound on the path's maximum that converges to a local maximum.
+
+    Args:
+        path: the path.
+        land: the landscape.
+        max_points: most samples of the adaptive stage.
+
+    Returns:
+        ``(largest loss, number of loss evaluations)``.
     """
     rep = evaluate(path, land, num=33, max_points=max_points, rtol=1e-4)
     n_eval = rep.n_evaluations

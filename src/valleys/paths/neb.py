@@ -87,6 +87,13 @@ class BandResult:
         return self.image_max - max(float(self.losses[0]), float(self.losses[-1]))
 
     def to_dict(self) -> dict:
+        """The band's summary as a JSON-able dict.
+
+        Returns:
+            A dict with ``method``, ``images`` (their count), the path maximum, its kind and
+            upper bound, barriers, ``saddle_index``, ``n_evaluations``, ``converged``, the
+            certificate's note and the image ``losses``.
+        """
         upper = self.path_max_upper if math.isfinite(self.path_max_upper) else str(self.path_max_upper)
         return {"method": self.method, "images": int(self.images.shape[0]), "path_max": self.path_max,
                 "path_max_kind": self.path_max_kind, "path_max_upper": upper, "barrier": self.barrier,
@@ -96,6 +103,11 @@ class BandResult:
                 "losses": self.losses.tolist()}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per image.
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``image`` and ``loss``.
+        """
         return pd.DataFrame({"image": np.arange(len(self.losses)), "loss": self.losses})
 
     def __repr__(self) -> str:
@@ -107,7 +119,15 @@ class BandResult:
 @dataclass(frozen=True, eq=False)
 class Band:
     """A band before its path is measured: the polygon through ``images``, their losses, the
-    evaluations so far, convergence and history (what :func:`neb_band` / :func:`autoneb_band` return)."""
+    evaluations so far, convergence and history (what :func:`neb_band` / :func:`autoneb_band` return).
+
+    Attributes:
+        images: the band's images, a tensor of shape (K, d), ends included.
+        losses: the loss at each image, shape (K,).
+        n_evaluations: loss (and gradient) evaluations so far.
+        converged: whether the band's force fell below the tolerance.
+        history: one row per step (and cycle, for AutoNEB).
+    """
 
     images: torch.Tensor
     losses: np.ndarray
@@ -139,7 +159,15 @@ def _ends(land, a, b):
 
 
 def respace(images: torch.Tensor) -> torch.Tensor:
-    """The same polygon with its images moved to equal arc-length spacing (ends fixed)."""
+    """The same polygon with its images moved to equal arc-length spacing (ends fixed).
+
+    Args:
+        images: the polygon's vertices, a tensor of shape (K, d).
+
+    Returns:
+        A tensor of shape (K, d) whose consecutive vertices are equally far apart along the
+        polygon (a copy when the polygon has length 0).
+    """
     seg = (images[1:] - images[:-1]).norm(dim=1)
     s = torch.cat([torch.zeros(1, dtype=images.dtype), seg.cumsum(0)])
     if float(s[-1]) == 0:
@@ -181,18 +209,22 @@ def _tangents(R: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
 def neb(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
         climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
         init: torch.Tensor | None = None, path_tol: float | None = None) -> BandResult:
-    """Nudged elastic band between ``a`` and ``b`` (end points fixed).
+    r"""Nudged elastic band between ``a`` and ``b`` (end points fixed).
 
-    Force on interior image i: the gradient's component normal to the tangent tau_i plus a
-    spring force k (|R_{i+1} - R_i| - |R_i - R_{i-1}|) tau_i; after ``climb_after`` steps
-    the highest image climbs (F = -grad + 2 (grad . tau) tau, no spring) to the saddle.
+    Force on interior image i: the gradient's component normal to the tangent
+    \(\tau_i\) plus a spring force along it,
+    \(F_i = -(\nabla L - (\nabla L \cdot \tau_i)\tau_i) + k(\|R_{i+1} - R_i\| -
+    \|R_i - R_{i-1}\|)\tau_i\); after ``climb_after`` steps the highest image climbs
+    (\(F = -\nabla L + 2(\nabla L \cdot \tau)\tau\), no spring) to the saddle.
     Images are moved to equal arc length every ``respace_every`` steps (not the climber).
 
     Args:
         land: the landscape.
-        a, b: the end points (minima, usually).
+        a: the first end point (a minimum, usually), shape (d,).
+        b: the second end point.
         images: number of images including the ends (>= 3).
         steps: most steps of steepest descent on the forces (step size ``lr``).
+        lr: the step size.
         spring: spring constant k.
         climbing: use a climbing image.
         climb_after: steps before the climbing image starts.
@@ -215,7 +247,29 @@ def neb(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: fl
 def neb_band(land: Landscape, a, b, /, *, images: int = 15, steps: int = 2000, lr: float = 0.01, spring: float = 1.0,
              climbing: bool = True, climb_after: int = 100, respace_every: int = 50, tol: float = 1e-6,
              init: torch.Tensor | None = None) -> Band:
-    """The images of :func:`neb` (same arguments), without measuring the path's maximum."""
+    """The images of :func:`neb` (same arguments), without measuring the path's maximum.
+
+    Args:
+        land: the landscape.
+        a: the first end point, shape (d,).
+        b: the second end point.
+        images: the number of images, ends included (>= 3).
+        steps: most steps (>= 1).
+        lr: the step size (> 0).
+        spring: the spring constant (>= 0).
+        climbing: let the highest image climb (climbing-image NEB).
+        climb_after: the step from which it climbs.
+        respace_every: respace the images to equal arc length every this many steps (0: never).
+        tol: the force tolerance of convergence (>= 0).
+        init: starting images (K, d) instead of the straight line; when their shape is not
+            (images, d) they are respaced to equal arc length and their count K is used.
+
+    Returns:
+        The :class:`Band`.
+
+    Raises:
+        InvalidParameterError: if a numeric option is out of range.
+    """
     where = "paths.neb"
     images = check_int(images, "images", where, min_val=3)
     steps = check_int(steps, "steps", where, min_val=1)
@@ -275,9 +329,15 @@ def autoneb(land: Landscape, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 40
     The climbing image is used in the last cycle.
 
     Args:
+        land: the landscape.
+        a: the first end point, shape (d,).
+        b: the second end point.
         cycles: steps of each NEB cycle (the schedule).
         start_images: images of the first cycle.
         insert: images inserted per cycle.
+        lr: the NEB step size.
+        spring: the spring constant k.
+        tol: the force tolerance of convergence (see :func:`neb`).
         path_tol: tolerance of the certified path maximum (:func:`~valleys.paths.path_maximum`).
 
     Returns:
@@ -292,7 +352,28 @@ def autoneb(land: Landscape, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 40
 
 def autoneb_band(land: Landscape, a, b, /, *, cycles: tuple[int, ...] = (200, 200, 400), start_images: int = 5,
                  insert: int = 2, lr: float = 0.01, spring: float = 1.0, tol: float = 1e-6) -> Band:
-    """The images of :func:`autoneb` (same arguments), without measuring the path's maximum."""
+    """The images of :func:`autoneb` (same arguments), without measuring the path's maximum.
+
+    Args:
+        land: the landscape.
+        a: the first end point, shape (d,).
+        b: the second end point.
+        cycles: NEB steps of each cycle; the last cycle climbs.
+        start_images: images of the first cycle (>= 3).
+        insert: images inserted after each cycle where the loss at an edge's midpoint most
+            exceeds the mean of its ends.
+        lr: the step size.
+        spring: the spring constant.
+        tol: the force tolerance of convergence.
+
+    Returns:
+        The :class:`Band` of the last cycle (evaluations counted over all cycles, history
+        with a ``cycle`` column).
+
+    Raises:
+        InvalidParameterError: if ``start_images`` < 3, ``insert`` < 0 or a NEB option is out
+            of range.
+    """
     where = "paths.autoneb"
     start_images = check_int(start_images, "start_images", where, min_val=3)
     insert = check_int(insert, "insert", where, min_val=0)
@@ -334,7 +415,8 @@ def fit_bezier(land: Landscape, a, b, /, *, steps: int = 2000, lr: float = 0.01,
 
     Args:
         land: the landscape.
-        a, b: the fixed end points, d entries each.
+        a: the first fixed end point, d entries.
+        b: the second fixed end point, d entries.
         steps: training steps (one t each).
         lr: Adam's step size.
         bend: the starting bend (the midpoint of a and b if omitted).
@@ -377,7 +459,17 @@ def fit_bezier(land: Landscape, a, b, /, *, steps: int = 2000, lr: float = 0.01,
 
 
 def bezier_curve(land: Landscape, a, b, /, **options) -> BandResult:
-    """Deprecated name of :func:`fit_bezier` (removed in the next release)."""
+    """Deprecated name of :func:`fit_bezier` (removed in the next release).
+
+    Args:
+        land: the landscape.
+        a: the first end point.
+        b: the second end point.
+        **options: the keyword options of :func:`fit_bezier`.
+
+    Returns:
+        The :class:`BandResult` of :func:`fit_bezier`.
+    """
     warnings.warn("valleys.paths.bezier_curve is deprecated and will be removed in the next release; "
                   "use valleys.paths.fit_bezier instead.", DeprecationWarning, stacklevel=2)
     return fit_bezier(land, a, b, **options)
@@ -405,17 +497,34 @@ class SublevelResult:
     band: BandResult
 
     def to_dict(self) -> dict:
+        """The result as a JSON-able dict.
+
+        Returns:
+            A dict with ``level``, ``path_max``, ``connected``, the certificate's and the band's
+            dicts.
+        """
         return {"level": self.level, "path_max": self.path_max, "connected": self.connected,
                 "certificate": self.certificate.to_dict(), "band": self.band.to_dict()}
 
 
 def sublevel_connected(land: Landscape, a, b, /, *, tol: float | None = None, cycles: tuple[int, ...] = (200, 200, 400),
                        lr: float = 0.01) -> SublevelResult:
-    """Search a path from a to b that stays in {L <= max(L(a), L(b))} and certify it.
+    r"""Search a path from a to b that stays in \(\{L \le \max(L(a), L(b))\}\) and certify it.
 
     AutoNEB gives a low band; its polygon is then certified with the claim "sublevel".
     Only a certified band counts as a connection; a band that rises above the level is
     evidence of a barrier on this band only.
+
+    Args:
+        land: the landscape.
+        a: the first point, shape (d,).
+        b: the second point.
+        tol: the certificate's tolerance (default: :func:`~valleys.paths.certify`'s).
+        cycles: the AutoNEB schedule.
+        lr: the AutoNEB step size.
+
+    Returns:
+        The :class:`SublevelResult`.
     """
     from .certify import certify
 

@@ -95,7 +95,18 @@ class Path:
 
     # ------------------------------------------------------------------ evaluation
     def locate(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Segment index and local parameter s of each global t."""
+        r"""Segment index and local parameter s of each global t.
+
+        Args:
+            t: global parameters in [0, 1] (any shape; flattened).
+
+        Returns:
+            ``(index, s)``: the segment of each t (the knot at a boundary belongs to the next
+            segment, 1 to the last) and \(s = (t - t_k)/(t_{k+1} - t_k) \in [0, 1]\).
+
+        Raises:
+            InvalidParameterError: if a t lies outside [0, 1].
+        """
         t = torch.as_tensor(t, dtype=torch.float64).reshape(-1)
         if t.numel() and (float(t.min()) < 0.0 or float(t.max()) > 1.0):
             msg = f"Path parameters t must lie in [0, 1]. Got values in [{float(t.min())}, {float(t.max())}]."
@@ -128,7 +139,14 @@ class Path:
         return all(seg.linear for seg in self.segments)
 
     def length(self, num: int = 257) -> float:
-        """Euclidean length (exact for linear segments, by 'num' samples for curves)."""
+        """Euclidean length (exact for linear segments, by 'num' samples for curves).
+
+        Args:
+            num: samples per curved segment (its length is that of the inscribed polygon).
+
+        Returns:
+            The length.
+        """
         total = 0.0
         for seg in self.segments:
             if seg.linear:
@@ -139,6 +157,11 @@ class Path:
         return total
 
     def labels(self) -> list[str]:
+        """The label of each segment, in order.
+
+        Returns:
+            A list of strings, one per segment.
+        """
         return [seg.label for seg in self.segments]
 
     def __repr__(self) -> str:
@@ -159,7 +182,19 @@ def _vector(x, name: str, dtype=None) -> torch.Tensor:
 
 
 def linear(a, b, /, *, label: str = "linear") -> Path:
-    """The straight segment theta(t) = (1 - t) a + t b."""
+    r"""The straight segment \(\theta(t) = (1 - t) a + t b\).
+
+    Args:
+        a: the start, a vector of d numbers.
+        b: the end, d numbers (in ``a``'s dtype).
+        label: the segment's label.
+
+    Returns:
+        A one-segment :class:`Path`.
+
+    Raises:
+        ShapeError: if the ends have different lengths (or are not vectors).
+    """
     a = _vector(a, "a")
     b = _vector(b, "b", a.dtype)
     if a.shape != b.shape:
@@ -173,6 +208,19 @@ def polygon(points, /, *, knots: Sequence[float] | None = None, labels: Sequence
 
     ``knots`` default to cumulative Euclidean length (arc length), so that t moves at
     constant speed; equal-length steps get equal knots.
+
+    Args:
+        points: the vertices, shape (K, d).
+        knots: the K global parameters of the vertices (0 to 1); default: arc length
+            (equal spacing when some edge has length 0).
+        labels: one label per edge (default ``"edge i"``).
+
+    Returns:
+        A :class:`Path` of K - 1 linear segments.
+
+    Raises:
+        ShapeError: if ``points`` is not of shape (K, d) with K >= 2.
+        InvalidParameterError: if ``labels`` does not have one entry per edge.
     """
     P = torch.as_tensor(points)
     if not P.is_floating_point():
@@ -195,10 +243,20 @@ def polygon(points, /, *, knots: Sequence[float] | None = None, labels: Sequence
 
 
 def bezier(control, /, *, label: str = "bezier") -> Path:
-    """The Bezier curve with control points ``control`` (k + 1, d) (Garipov et al.'s curve for k = 2;
+    r"""The Bezier curve with control points ``control`` (k + 1, d) (Garipov et al.'s curve for k = 2;
     :func:`~valleys.paths.fit_bezier` trains its bend).
 
-    theta(t) = sum_j C(k, j) (1 - t)^{k - j} t^j control[j].
+    \(\theta(t) = \sum_j \binom{k}{j} (1 - t)^{k - j} t^j c_j\).
+
+    Args:
+        control: the control points, shape (k + 1, d), k >= 1.
+        label: the segment's label.
+
+    Returns:
+        A one-segment :class:`Path` (a linear one for k = 1).
+
+    Raises:
+        ShapeError: if ``control`` is not of shape (k + 1, d) with k >= 1.
     """
     C = torch.as_tensor(control)
     if not C.is_floating_point():
@@ -222,7 +280,18 @@ def bezier(control, /, *, label: str = "bezier") -> Path:
 
 
 def curve(fn: Callable[[torch.Tensor], torch.Tensor], /, *, label: str = "curve") -> Path:
-    """A path from a function ``fn: s (K,) -> theta (K, d)`` on [0, 1] (one curved segment)."""
+    """A path from a function ``fn: s (K,) -> theta (K, d)`` on [0, 1] (one curved segment).
+
+    Args:
+        fn: the curve, batched over s.
+        label: the segment's label.
+
+    Returns:
+        A one-segment :class:`Path` whose ends are ``fn(0)`` and ``fn(1)``.
+
+    Raises:
+        ShapeError: if ``fn`` does not map two parameters to a (2, d) tensor.
+    """
     ends = fn(torch.tensor([0.0, 1.0], dtype=torch.float64))
     if not isinstance(ends, torch.Tensor) or ends.ndim != 2 or ends.shape[0] != 2:
         msg = "curve's function must map a batch of s (K,) to theta (K, d)."
@@ -236,6 +305,14 @@ def chain(*parts: Path, weights: Sequence[float] | None = None) -> Path:
     Args:
         parts: paths; each starts where the previous one ends.
         weights: share of [0, 1] given to each part (default: equal shares per segment).
+
+    Returns:
+        One :class:`Path` with all segments; with ``weights`` each part's knots are scaled
+        into its share.
+
+    Raises:
+        InvalidParameterError: if there is no part, or ``weights`` does not have one positive
+            entry per part.
     """
     if not parts:
         msg = "chain needs at least one path."

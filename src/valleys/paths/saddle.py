@@ -35,12 +35,15 @@ class SaddleResult:
 
     Attributes:
         theta: the refined point (d,).
-        loss: L(theta). band_saddle: the band's highest image loss before refinement.
-        grad_norm: ||grad L(theta)||. converged: grad_norm <= the requested tolerance.
+        loss: L(theta).
+        band_saddle: the band's highest image loss before refinement.
+        grad_norm: ||grad L(theta)||.
+        converged: grad_norm <= the requested tolerance.
         index: the number of negative Hessian eigenvalues (below -eig_tol * max|lambda|);
             None when d > max_dense (not computed).
         eigenvalues: the lowest few Hessian eigenvalues (dense route), ascending.
-        distance: ||theta - climbing image||. iterations: Newton steps.
+        distance: ||theta - climbing image||.
+        iterations: Newton steps.
         method: the finder used.
     """
 
@@ -61,6 +64,12 @@ class SaddleResult:
         return self.index == 1
 
     def to_dict(self) -> dict:
+        """The saddle's numbers as a JSON-able dict.
+
+        Returns:
+            A dict with ``loss``, ``band_saddle``, ``grad_norm``, ``converged``, ``index``, the
+            5 ``lowest_eigenvalues``, ``distance``, ``iterations`` and ``method``.
+        """
         return {"loss": self.loss, "band_saddle": self.band_saddle, "grad_norm": self.grad_norm,
                 "converged": self.converged, "index": self.index,
                 "lowest_eigenvalues": [float(v) for v in self.eigenvalues[:5]],

@@ -28,7 +28,16 @@ class Runnable(Protocol):
     claim: str
     params: type[Params]
 
-    def run(self, params: Params | None = None) -> Result: ...
+    def run(self, params: Params | None = None) -> Result:
+        """Run the job.
+
+        Args:
+            params: its parameters; None runs the defaults of its :class:`Params` class.
+
+        Returns:
+            The run's :class:`Result`.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,15 @@ class Measurement:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def with_table(self, table: pd.DataFrame) -> Measurement:
-        """The same measurement with another table (a doctored one, in the judges' tests)."""
+        """The same measurement with another table (a doctored one, in the judges' tests).
+
+        Args:
+            table: the replacement table.
+
+        Returns:
+            A new :class:`Measurement` with ``table`` and copies of the summary, surfaces and
+            extras dicts.
+        """
         return Measurement(table, dict(self.summary), dict(self.surfaces), dict(self.extras))
 
 
@@ -65,7 +82,16 @@ class Parts:
     """An experiment written as three functions: ``measure(params) -> Measurement``,
     ``judge(measurement, params) -> Verdict`` (reads only the table, the summary and the
     parameters, so a doctored table shows whether each check can fail) and
-    ``draw(measurement, params) -> figures``."""
+    ``draw(measurement, params) -> figures``.
+
+    Calling it runs the three in order and returns a :class:`Result` whose metadata is the
+    measurement's summary.
+
+    Attributes:
+        measure: the measuring step, ``params -> Measurement``.
+        judge: the judging step, ``(measurement, params) -> Verdict``.
+        draw: the drawing step, ``(measurement, params) -> {name: figure}``.
+    """
 
     measure: Measure
     judge: Judge
@@ -85,6 +111,14 @@ class Experiment:
 
     ``func`` is a :class:`Parts` for experiments written as measure / judge / draw
     (:attr:`parts` then gives the three steps, e.g. to feed the judge a doctored table).
+
+    Attributes:
+        name: the registered name (``<document>-<experiment>``), naming its runs.
+        source: the source document it tests (shown on the report page).
+        claim: ``"ID/ID: one line"``: the claim IDs it tests and what it checks.
+        params: its :class:`Params` subclass.
+        func: the experiment: a :class:`Parts`, or one function of the params returning a
+            :class:`Result`.
     """
 
     name: str
@@ -104,4 +138,12 @@ class Experiment:
         return self.func if isinstance(self.func, Parts) else None
 
     def run(self, params: Params | None = None) -> Result:
+        """Run the experiment.
+
+        Args:
+            params: its parameters; None runs the full preset (the ``params`` class's defaults).
+
+        Returns:
+            The :class:`Result`: table, verdict, figures, metadata and surfaces.
+        """
         return self.func(params if params is not None else self.params())

@@ -51,7 +51,9 @@ class Limit:
         kind: ``"bound"``, ``"interval"``, ``"nonempty"`` or ``"one_of"``.
         text: the clause as written (used in error messages).
         op: the comparison of a bound (``>=``, ``>``, ``<=``, ``<``).
-        low, high: the bound, or the interval's ends.
+        low: the bound of a ``bound`` clause (whatever its ``op``), or the interval's
+            lower end.
+        high: the interval's upper end (unused by a bound).
         choices: the allowed words of ``one of``.
     """
 
@@ -63,7 +65,17 @@ class Limit:
     choices: tuple[str, ...] = ()
 
     def violation(self, value) -> str | None:
-        """Why ``value`` breaks this clause (None when it satisfies it)."""
+        """Why ``value`` breaks this clause (None when it satisfies it).
+
+        A tuple or list value must satisfy the clause in every element (``nonempty`` aside,
+        which applies to the sequence itself).
+
+        Args:
+            value: a parameter's value.
+
+        Returns:
+            The reason, e.g. ``"must be >= 1"``, or None.
+        """
         if self.kind == "nonempty":
             ok = isinstance(value, tuple | list | str) and len(value) > 0
             return None if ok else f"must be nonempty ({self.text})"
@@ -86,9 +98,16 @@ class Limit:
 def parse_limits(spec: str) -> tuple[Limit, ...]:
     """Parse one ``LIMITS`` entry such as ``"nonempty, >= 1"`` into its clauses.
 
+    Args:
+        spec: comma-separated clauses: ``'>= x'``, ``'> x'``, ``'<= x'``, ``'< x'``,
+            ``'in [a, b]'``, ``'nonempty'``, ``'one of a|b|c'``.
+
+    Returns:
+        The :class:`Limit` of each clause, in order.
+
     Raises:
-        ValueError: for a clause outside the grammar (a programming error of the
-            experiment, reported when its module is imported).
+        ValueError: for a clause outside the grammar or an empty interval (a programming
+            error of the experiment, reported when its module is imported).
     """
     clauses = [c.strip() for c in re.split(r",(?![^\[]*\])", spec)]
     out = []
@@ -120,6 +139,13 @@ class Params:
     one core). Every tolerance an experiment uses is a field, so it is stored with the run.
     ``LIMITS`` declares each field's constraint (see the module docstring); instances
     that break it cannot be built.
+
+    Attributes:
+        seed: the seed of every random draw of the experiment.
+
+    Raises:
+        InvalidParameterError: when built with a value that breaks ``LIMITS`` or the
+            subclass's ``validate``.
     """
 
     seed: int = 0
@@ -169,7 +195,11 @@ class Params:
 
     @classmethod
     def limits(cls) -> dict[str, tuple[Limit, ...]]:
-        """The parsed ``LIMITS`` of this class, by field name."""
+        """The parsed ``LIMITS`` of this class, by field name.
+
+        Returns:
+            Field name → its :class:`Limit` clauses (a copy).
+        """
         return dict(getattr(cls, "_PARSED", {}))
 
     def _problem(self, name: str, value) -> str | None:
@@ -191,11 +221,28 @@ class Params:
 
     @classmethod
     def preset(cls, quick: bool = False) -> Params:
-        """The full preset, or the quick one."""
+        """The full preset, or the quick one.
+
+        Args:
+            quick: build the quick preset (the defaults overridden by ``QUICK``).
+
+        Returns:
+            An instance of the class.
+        """
         return cls(**cls.QUICK) if quick else cls()
 
     def replace(self, **changes) -> Params:
-        """A copy with some fields changed (unknown names raise InvalidParameterError)."""
+        """A copy with some fields changed (unknown names raise InvalidParameterError).
+
+        Args:
+            **changes: field name → new value.
+
+        Returns:
+            A new instance (checked against the limits like any other).
+
+        Raises:
+            InvalidParameterError: if a name is not a field, or a value breaks the limits.
+        """
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
@@ -205,7 +252,19 @@ class Params:
         return dataclasses.replace(self, **changes)
 
     def with_overrides(self, assignments: list[str]) -> Params:
-        """Apply ``key=value`` strings, parsing each value by the field's type."""
+        """Apply ``key=value`` strings, parsing each value by the field's type.
+
+        Args:
+            assignments: ``key=value`` texts (``--set`` of the CLI); a tuple field takes
+                comma-separated values.
+
+        Returns:
+            A new instance with the changes.
+
+        Raises:
+            InvalidParameterError: if an item has no ``=``, names an unknown field, or its value
+                does not parse as the field's type or breaks the limits.
+        """
         hints = field_types(type(self))
         changes = {}
         for item in assignments:
@@ -225,14 +284,30 @@ class Params:
         return self.replace(**changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON-able values.
+
+        Returns:
+            Field name → value (tuples as lists).
+        """
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def to_json(self) -> str:
+        """The fields as one line of JSON.
+
+        Returns:
+            The JSON text of :meth:`to_dict`, keys sorted.
+        """
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Params:
         """Rebuild an instance from its :meth:`to_dict` (lists become tuples where typed so).
+
+        Args:
+            data: field name → value, exactly the class's fields.
+
+        Returns:
+            The instance.
 
         Raises:
             InvalidParameterError: a field is missing or unknown, or a value breaks the limits.
@@ -256,7 +331,14 @@ _HINTS: dict[type, dict[str, Any]] = {}
 
 
 def field_types(cls: type) -> dict[str, Any]:
-    """The resolved type hints of a ``Params`` class, by field name (cached)."""
+    """The resolved type hints of a ``Params`` class, by field name (cached).
+
+    Args:
+        cls: a :class:`Params` subclass.
+
+    Returns:
+        Field name → its resolved type.
+    """
     if cls not in _HINTS:
         _HINTS[cls] = typing.get_type_hints(cls)
     return _HINTS[cls]
@@ -298,7 +380,22 @@ def _plain(value):
 
 
 def parse_value(raw: str, hint, key: str):
-    """Parse ``raw`` as the type ``hint`` (int, float, bool, str or a tuple of those)."""
+    """Parse ``raw`` as the type ``hint`` (int, float, bool, str or a tuple of those).
+
+    Booleans accept ``1/true/yes/on`` and ``0/false/no/off``; a tuple is comma-separated,
+    optionally in brackets or parentheses.
+
+    Args:
+        raw: the text.
+        hint: the target type.
+        key: the parameter's name, for the error message.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        InvalidParameterError: if the text does not parse as the type.
+    """
     origin = typing.get_origin(hint)
     if origin is tuple:
         args = typing.get_args(hint)

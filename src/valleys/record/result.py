@@ -102,7 +102,11 @@ class Check(Record):
         return self.status not in UNDECIDED
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: name, measured, expected, tolerance, passed, note, kind."""
+        """One row: name, measured, expected, tolerance, passed, note, kind.
+
+        Returns:
+            A one-row :class:`pandas.DataFrame` of :meth:`to_dict`.
+        """
         return pd.DataFrame([self.to_dict()])
 
 
@@ -115,13 +119,30 @@ class Verdict(Record):
     decide (not covered, too few draws, vacuous, an erratum not reproduced) never count
     towards agreement. The verdict is frozen (its list of checks grows only through
     :meth:`add` and its siblings).
+
+    Attributes:
+        checks: the :class:`Check` entries, in the order they were added.
     """
 
     checks: list[Check] = field(default_factory=list)
 
     def add(self, name: str, measured, expected, tolerance: float | None, passed: bool,
             note: str = "", *, kind: str, status: str | None = None) -> Check:
-        """Append a check of the given ``kind`` and return it (``status``: see :class:`Check`)."""
+        """Append a check of the given ``kind`` and return it (``status``: see :class:`Check`).
+
+        Args:
+            name: what is checked.
+            measured: the measured value (stored as plain JSON data).
+            expected: what the theory says (stored as plain JSON data).
+            tolerance: the tolerance or threshold that decided, or None if exact.
+            passed: whether the measurement agrees with the theory.
+            note: an optional explanation.
+            kind: ``"evidence"``, ``"consistency"``, ``"erratum"`` or ``"hypothesis"``.
+            status: an undecided status (with ``passed=False``), or None for passed/failed.
+
+        Returns:
+            The new :class:`Check`.
+        """
         check = Check(name=name, measured=to_jsonable(measured), expected=to_jsonable(expected),
                       tolerance=tolerance, passed=bool(passed), note=note, kind=kind, status=status)
         self.checks.append(check)
@@ -145,12 +166,29 @@ class Verdict(Record):
                         status=None if held else "not covered")
 
     def not_covered(self, name: str, expected, note: str, *, kind: str = "evidence") -> Check:
-        """Record a check the run cannot decide because no instance meets the hypotheses."""
+        """Record a check the run cannot decide because no instance meets the hypotheses.
+
+        Args:
+            name: what would be checked.
+            expected: what the theory says.
+            note: why no instance is covered.
+            kind: the kind of the undecided check (evidence by default).
+
+        Returns:
+            The check, measured ``"no covered instance"``, status ``not covered``.
+        """
         return self.add(name, "no covered instance", expected, None, False, note, kind=kind,
                         status="not covered")
 
     def of_kind(self, kind: str) -> list[Check]:
-        """The checks of one kind, in order."""
+        """The checks of one kind, in order.
+
+        Args:
+            kind: ``"evidence"``, ``"consistency"``, ``"erratum"`` or ``"hypothesis"``.
+
+        Returns:
+            The matching :class:`Check` entries.
+        """
         return [c for c in self.checks if c.kind == kind]
 
     @property
@@ -199,13 +237,26 @@ class Verdict(Record):
                 "counts": self.counts}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per check: name, kind, status, measured, expected, tolerance, passed, note."""
+        """One row per check: name, kind, status, measured, expected, tolerance, passed, note.
+
+        Returns:
+            A :class:`pandas.DataFrame` with those eight columns (empty when there are no checks).
+        """
         columns = ["name", "kind", "status", "measured", "expected", "tolerance", "passed", "note"]
         return pd.DataFrame([{k: c.to_dict()[k] for k in columns} for c in self.checks],
                             columns=columns)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """Rebuild a verdict from its :meth:`to_dict` (a stored ``verdict.json``).
+
+        Args:
+            data: a dict with a ``checks`` list of check dicts (older runs without ``status``
+                get it derived from ``passed``).
+
+        Returns:
+            The :class:`Verdict`.
+        """
         return cls(checks=[Check(**c) for c in data.get("checks", [])])  # older runs: status derived
 
 
@@ -238,13 +289,25 @@ class Result(Record):
         return {"figures": sorted(self.figures), "surfaces": sorted(self.surfaces)}
 
     def to_frame(self) -> pd.DataFrame:
-        """The tidy result table."""
+        """The tidy result table.
+
+        Returns:
+            :attr:`table` itself (not a copy).
+        """
         return self.table
 
 
 def task_outcome(result: Result) -> dict[str, Any]:
     """What a sweep task returns: the table, verdict and metadata of ``result`` as plain
-    data (its figures are closed: a worker keeps only data)."""
+    data (its figures are closed: a worker keeps only data).
+
+    Args:
+        result: the task's :class:`Result`.
+
+    Returns:
+        A dict with ``table`` (the DataFrame), ``verdict`` (its dict) and ``metadata``
+        (JSON-able).
+    """
     from .figures import close_figures
 
     close_figures(result.figures)

@@ -32,7 +32,11 @@ MAX_STANDARD_ERRORS = 4.0
 
 
 def clopper_pearson(successes: int, draws: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The exact (Clopper–Pearson) two-sided interval for a binomial proportion.
+    r"""The exact (Clopper–Pearson) two-sided interval for a binomial proportion.
+
+    With \(\alpha = 1 - \text{confidence}\) and \(B(q; a, b)\) the \(q\)-quantile of the
+    Beta(a, b) distribution, the interval is
+    \([B(\alpha/2; k, n-k+1),\ B(1-\alpha/2; k+1, n-k)]\).
 
     Args:
         successes: number of successes ``k`` (``0 <= k <= draws``).
@@ -70,8 +74,11 @@ def proportion_check(verdict: Verdict, name: str, successes: int, draws: int, *,
     Args:
         verdict: the verdict to add the check to.
         name: what is checked.
-        successes, draws: the counts.
-        at_least, at_most, equals: the claim's bound.
+        successes: the number of draws where the event happened.
+        draws: the number of draws.
+        at_least: the bound b of the claim \\(p \\ge b\\), or None.
+        at_most: the bound b of the claim \\(p \\le b\\), or None.
+        equals: the value b of the claim \\(p = b\\), or None.
         confidence: coverage of the interval (default :data:`CONFIDENCE`).
         min_draws: below this many draws the check reports ``insufficient draws``.
         kind: the check's kind (see :data:`~valleys.record.result.KINDS`).
@@ -124,7 +131,11 @@ def _vacuous(word: str, bound: float, draws: int) -> bool:
 def mean_check(verdict: Verdict, name: str, samples: Sequence[float], expected: float, *,
                n_se: float = MAX_STANDARD_ERRORS, min_draws: int = MIN_DRAWS,
                kind: str = "evidence", note: str = "") -> Check:
-    """Judge the mean of sampled values against ``expected`` within ``n_se`` measured SEs.
+    r"""Judge the mean of sampled values against ``expected`` within ``n_se`` measured SEs.
+
+    The check passes when \(|\bar x - \mu| \le n_{se}\, s/\sqrt{n}\), with \(\bar x\)
+    and \(s\) the mean and standard deviation (divisor \(n - 1\)) of the \(n\) samples
+    and \(\mu\) = ``expected``.
 
     Args:
         verdict: the verdict to add the check to.

@@ -41,7 +41,13 @@ FLOAT_DIGITS = 6
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The shared environment; every ``{{ value }}`` is HTML-escaped."""
+    """The shared environment; every ``{{ value }}`` is HTML-escaped.
+
+    Returns:
+        The cached :class:`jinja2.Environment` of the report templates, with the filters
+        ``fmt``, ``badge_text``, ``short_time``, ``seconds``, ``short``, ``badge_class``,
+        ``check_groups`` and the globals ``valleys_version``, ``short_summary``.
+    """
     env = jinja2.Environment(loader=jinja2.PackageLoader("valleys.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
@@ -54,7 +60,16 @@ def environment() -> jinja2.Environment:
 
 
 def format_value(value: Any, none: str = "—") -> str:
-    """A short text for a measured/expected/parameter value (escaped by the template)."""
+    """A short text for a measured/expected/parameter value (escaped by the template).
+
+    Args:
+        value: the value: None, bool, float (``FLOAT_DIGITS`` significant digits), list or
+            tuple (each entry formatted), dict (sorted JSON) or anything with a ``str``.
+        none: the text for None.
+
+    Returns:
+        The text.
+    """
     if value is None:
         return none
     if isinstance(value, bool):
@@ -69,14 +84,31 @@ def format_value(value: Any, none: str = "—") -> str:
 
 
 def badge_text(status: str) -> str:
-    """AGREES / DISAGREES / ERROR / ... for a run status (or a :func:`badge_class`)."""
+    """AGREES / DISAGREES / ERROR / ... for a run status (or a :func:`badge_class`).
+
+    Args:
+        status: a run status or badge class.
+
+    Returns:
+        Its text from ``BADGES``, or the status in capitals when it has none.
+    """
     return BADGES.get(status, str(status).upper())
 
 
 def badge_class(run: Any) -> str:
     """The badge of a run record: its status, except that an ``error`` run is a
     ``user-error`` (a ValleysError: bad input the user can fix) or ``crashed`` (anything
-    else: a bug), told apart by the exception name that starts its message."""
+    else: a bug), told apart by the exception name that starts its message.
+
+    A passed ``valleys analyze`` run (which checks no theorem) is ``measured``.
+
+    Args:
+        run: a run record (anything with ``status``, and optionally ``experiment`` and
+            ``message`` attributes) or a bare status string.
+
+    Returns:
+        The badge's CSS class: the status, ``"measured"``, ``"user-error"`` or ``"crashed"``.
+    """
     status = getattr(run, "status", run)
     if status == "passed" and str(getattr(run, "experiment", "")).startswith(ANALYZE_PREFIX):
         return "measured"  # an analysis of a user's model checks no theorem
@@ -99,14 +131,31 @@ def _user_error_names() -> frozenset[str]:
 
 
 def short_value(value: Any, limit: int = SHORT_VALUE) -> str:
-    """``format_value`` cut to ``limit`` characters (with an ellipsis) for narrow cells."""
+    """``format_value`` cut to ``limit`` characters (with an ellipsis) for narrow cells.
+
+    Args:
+        value: any value :func:`format_value` accepts.
+        limit: the most characters of the result.
+
+    Returns:
+        The text, at most ``limit`` characters long.
+    """
     text = format_value(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def check_groups(verdict: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """The checks of a verdict dict grouped by kind: (kind, heading, checks), in the order
-    hypothesis, evidence, consistency, erratum; empty groups are left out (old runs: evidence)."""
+    hypothesis, evidence, consistency, erratum; empty groups are left out (old runs: evidence).
+
+    Args:
+        verdict: a verdict as stored (a dict with a ``checks`` list of check dicts), or
+            None/empty.
+
+    Returns:
+        A list of ``(kind, heading, checks)``; the heading is the kind's title with
+        ``(passed/total passed)``.
+    """
     checks = verdict.get("checks", []) if verdict else []
     groups = []
     for kind, title in KIND_TITLES.items():
@@ -118,7 +167,15 @@ def check_groups(verdict: dict[str, Any]) -> list[tuple[str, str, list[dict[str,
 
 
 def short_time(iso: str | None) -> str:
-    """``YYYY-mm-dd HH:MM:SS`` of an ISO time."""
+    """``YYYY-mm-dd HH:MM:SS`` of an ISO time.
+
+    Args:
+        iso: an ISO 8601 time text, or None/empty.
+
+    Returns:
+        The time without fraction and zone, ``"—"`` for no time, or the text itself when it
+        is not an ISO time.
+    """
     if not iso:
         return "—"
     try:
@@ -128,5 +185,12 @@ def short_time(iso: str | None) -> str:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """``12.3 s`` (or a dash while running)."""
+    """``12.3 s`` (or a dash while running).
+
+    Args:
+        seconds: a duration in seconds, or None (still running).
+
+    Returns:
+        The duration with one decimal and the unit, or ``"—"``.
+    """
     return "—" if seconds is None else f"{seconds:.1f} s"

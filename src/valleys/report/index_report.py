@@ -17,7 +17,14 @@ _WORDS = {"passed": ("agrees", "agree"), "measured": ("analysis", "analyses"), "
 
 
 def index_summary(runs: Sequence[Any]) -> str:
-    """``"12 runs: 3 agree, 1 disagrees, 2 user errors, 1 crash."`` (plural-aware)."""
+    """``"12 runs: 3 agree, 1 disagrees, 2 user errors, 1 crash."`` (plural-aware).
+
+    Args:
+        runs: run records (anything :func:`~valleys.report.environment.badge_class` accepts).
+
+    Returns:
+        One sentence: the number of runs and, per badge that occurs, its count.
+    """
     counts = Counter(badge_class(r) for r in runs)
     order = list(_WORDS) + sorted(set(counts) - set(_WORDS))
     parts = []

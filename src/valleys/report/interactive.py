@@ -32,14 +32,22 @@ axis labels included, fits in the frame (plotly's default view clips its lower c
 
 
 def plotly_asset_name() -> str:
-    """``plotly-<version>.min.js``: the bundle's file name, versioned so that upgrades coexist."""
+    """``plotly-<version>.min.js``: the bundle's file name, versioned so that upgrades coexist.
+
+    Returns:
+        The file name of the installed plotly's bundle.
+    """
     import plotly
 
     return f"plotly-{plotly.__version__}.min.js"
 
 
 def plotly_src() -> str:
-    """The bundle's address relative to a run's ``report.html`` (one folder below the runs folder)."""
+    """The bundle's address relative to a run's ``report.html`` (one folder below the runs folder).
+
+    Returns:
+        ``../_assets/plotly-<version>.min.js``.
+    """
     return f"../{ASSETS_DIR}/{plotly_asset_name()}"
 
 
@@ -48,6 +56,12 @@ def ensure_plotly_asset(root: str | Path) -> Path:
 
     The file is written to a temporary name and renamed, so a concurrent writer or a crash
     never leaves a partial bundle under the final name.
+
+    Args:
+        root: the runs folder.
+
+    Returns:
+        The path of the bundle.
     """
     from plotly.offline import get_plotlyjs
 
@@ -69,6 +83,9 @@ def surface_div(x, y, z, *, div_id: str) -> markupsafe.Markup:
         y: coordinates along the second direction (ny,).
         z: losses (ny, nx); non-finite values become gaps.
         div_id: the element id (made of letters, digits and dashes by the caller).
+
+    Returns:
+        The figure's HTML as safe markup (it holds only numbers and fixed strings).
     """
     import plotly.graph_objects as go
 
@@ -85,7 +102,16 @@ def surface_div(x, y, z, *, div_id: str) -> markupsafe.Markup:
 
 
 def surface_divs(surfaces: dict[str, dict]) -> list[tuple[str, markupsafe.Markup]]:
-    """(name, div) for every 2-D surface of a page (``{"x", "y", "losses"}`` arrays)."""
+    """(name, div) for every 2-D surface of a page (``{"x", "y", "losses"}`` arrays).
+
+    Args:
+        surfaces: surface name → dict of arrays ``x``, ``y`` (None for a 1-D slice) and
+            ``losses``.
+
+    Returns:
+        ``(name, div)`` per 2-D surface, in the order given; 1-D slices are skipped. The div
+        ids are ``valleys-surface-<i>`` with i the surface's position.
+    """
     out = []
     for i, (name, s) in enumerate(surfaces.items()):
         if s.get("y") is None:

@@ -46,7 +46,14 @@ def render_run(page: RunPage) -> str:
 def headline_rows(page: RunPage) -> list[tuple[str, Any]]:
     """(name, value) of the run's headline numbers, shown first on its page: the
     experiment metadata's ``summary`` dict (``valleys analyze``: loss, λ_max, trace, ...),
-    its scalar entries only; empty when there is none."""
+    its scalar entries only; empty when there is none.
+
+    Args:
+        page: the run's :class:`~valleys.runs.pages.RunPage`.
+
+    Returns:
+        ``(name, value)`` pairs, values None, bool, int, float or str.
+    """
     result = page.metadata.get("result")
     summary = result.get("summary") if isinstance(result, dict) else None
     if not isinstance(summary, dict):
@@ -55,7 +62,14 @@ def headline_rows(page: RunPage) -> list[tuple[str, Any]]:
 
 
 def provenance_rows(page: RunPage) -> list[tuple[str, Any]]:
-    """(key, value) rows: seed, wall time, thresholds, versions, host, experiment metadata."""
+    """(key, value) rows: seed, wall time, thresholds, versions, host, experiment metadata.
+
+    Args:
+        page: the run's :class:`~valleys.runs.pages.RunPage`.
+
+    Returns:
+        ``(key, value)`` pairs in display order; nested dicts are flattened to dotted keys.
+    """
     meta = page.metadata
     rows: list[tuple[str, Any]] = [("seed", page.params.get("seed")),
                                    ("wall time (s)", meta.get("wall_time_s"))]
@@ -71,7 +85,14 @@ def provenance_rows(page: RunPage) -> list[tuple[str, Any]]:
 
 
 def is_threshold_name(name: str) -> bool:
-    """Whether a parameter name reads as a tolerance or threshold (see THRESHOLD_WORDS)."""
+    """Whether a parameter name reads as a tolerance or threshold (see THRESHOLD_WORDS).
+
+    Args:
+        name: a parameter name (split into words at underscores and non-word characters).
+
+    Returns:
+        True if one of its words is in ``THRESHOLD_WORDS``.
+    """
     return any(word in THRESHOLD_WORDS for word in re.split(r"[_\W]+", name.lower()))
 
 

@@ -39,7 +39,16 @@ PANEL_SIZE = (4.8, 3.6)
 
 def metric_columns(summary: pd.DataFrame) -> list[str]:
     """The metrics to draw: ``passed`` (fraction), then ``check:*`` (else the analyze
-    headline numbers ``summary:*``, else ``mean:*``)."""
+    headline numbers ``summary:*``, else ``mean:*``).
+
+    An analyze sweep (``summary:*`` columns, no checks) gets no ``passed`` column.
+
+    Args:
+        summary: the sweep's summary table (one row per grid point).
+
+    Returns:
+        At most ``MAX_METRICS`` column names.
+    """
     cols = [c for c in summary.columns if str(c).startswith("check:")]
     if not cols:
         headline = [c for c in summary.columns if str(c).startswith("summary:")]
@@ -51,9 +60,18 @@ def metric_columns(summary: pd.DataFrame) -> list[str]:
 
 
 def band(values: Sequence[float]) -> tuple[float, float, float, int]:
-    """Mean, lower and upper end of the CONFIDENCE t-interval of the mean, and n (finite values).
+    r"""Mean, lower and upper end of the CONFIDENCE t-interval of the mean, and n (finite values).
 
+    Over the \(n\) finite values \(v_i\), the interval is
+    \(\bar v \pm t_{(1+c)/2,\,n-1}\, s/\sqrt{n}\) with \(s\) the sample standard
+    deviation (divisor \(n-1\)) and \(c\) = ``CONFIDENCE``.
     With fewer than two finite values the interval collapses to the mean.
+
+    Args:
+        values: numbers; None and non-finite values are ignored.
+
+    Returns:
+        ``(mean, lower, upper, n)``; all NaN and n = 0 when no value is finite.
     """
     from scipy import stats
 
@@ -133,7 +151,17 @@ def _label(keys: list[str], values: Any) -> str:
 
 
 def point_rows(summary: pd.DataFrame, tasks: Sequence[Any], grid_keys: Sequence[str]) -> list[dict]:
-    """Per grid point: tasks done/failed, pass fraction of the done ones."""
+    """Per grid point: tasks done/failed, pass fraction of the done ones.
+
+    Args:
+        summary: the sweep's summary table (unused; kept for the call's symmetry).
+        tasks: the sweep's task records (``point``, ``status``, ``passed``).
+        grid_keys: the swept parameter names that label a point.
+
+    Returns:
+        One dict per grid point, in first-seen order: ``point`` (its label), and the
+        counts ``done``, ``failed``, ``pending`` (and any other status) and ``passed``.
+    """
     import json
 
     rows: dict[str, dict[str, Any]] = {}
@@ -149,7 +177,14 @@ def point_rows(summary: pd.DataFrame, tasks: Sequence[Any], grid_keys: Sequence[
 
 
 def render_sweep(page: SweepPage) -> str:
-    """The HTML of a sweep's report page (every string escaped)."""
+    """The HTML of a sweep's report page (every string escaped).
+
+    Args:
+        page: the sweep's :class:`~valleys.runs.pages.SweepPage`.
+
+    Returns:
+        The page's HTML text (the summary table cut to ``MAX_ROWS`` rows).
+    """
     summary = page.summary.head(MAX_ROWS)
     table_html = markupsafe.Markup(summary.to_html(escape=True, index=False, border=0,
                                                    na_rep="NaN", float_format=lambda x: f"{x:.6g}"))

@@ -70,10 +70,11 @@ class Catalogue:
 
     Args:
         root: the run store folder (must exist).
+        read_only: open an existing catalogue without creating or changing its schema.
 
     Raises:
         RunStoreError: the database cannot be created, opened or is not a valleys
-            catalogue.
+            catalogue (or, read-only, does not exist).
     """
 
     def __init__(self, root: Path, *, read_only: bool = False):
@@ -91,7 +92,11 @@ class Catalogue:
             _add_undecided_status(conn)
 
     def insert(self, record: RunRecord) -> None:
-        """Add a new row."""
+        """Add a new row.
+
+        Args:
+            record: the run's record (its id must be new).
+        """
         values = self._values(record)
         marks = ", ".join("?" for _ in _COLUMNS)
         with self._connect() as conn:
@@ -99,13 +104,31 @@ class Catalogue:
 
     def finish(self, run_id: str, status: str, ended: str, *, verdict_summary: str | None = None,
                message: str | None = None) -> None:
-        """Set the final status, end time, verdict summary and message of a row."""
+        """Set the final status, end time, verdict summary and message of a row.
+
+        Args:
+            run_id: the run.
+            status: its final status.
+            ended: the end time (ISO 8601, :func:`~valleys.runs.record.format_time`).
+            verdict_summary: the one-line verdict, or None.
+            message: the error message, or None.
+        """
         with self._connect() as conn:
             conn.execute("UPDATE runs SET status=?, ended=?, verdict_summary=?, message=? "
                          "WHERE run_id=?", (status, ended, verdict_summary, message, run_id))
 
     def mark_if_running(self, run_id: str, status: str, ended: str, message: str) -> bool:
-        """Move a row out of ``running`` (only if it still is); True if it changed."""
+        """Move a row out of ``running`` (only if it still is); True if it changed.
+
+        Args:
+            run_id: the run.
+            status: the new status.
+            ended: the end time (ISO 8601).
+            message: why the run ended so.
+
+        Returns:
+            True if the row was ``running`` and is now updated.
+        """
         with self._connect() as conn:
             cur = conn.execute("UPDATE runs SET status=?, ended=?, message=? "
                                "WHERE run_id=? AND status=?",
@@ -113,14 +136,28 @@ class Catalogue:
             return cur.rowcount == 1
 
     def get(self, run_id: str) -> RunRecord | None:
-        """The row of ``run_id``, or None."""
+        """The row of ``run_id``, or None.
+
+        Args:
+            run_id: the full run id.
+
+        Returns:
+            Its :class:`RunRecord`, or None when there is no such row.
+        """
         with self._connect() as conn:
             row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE run_id=?",
                                (run_id,)).fetchone()
         return None if row is None else self._record(row)
 
     def all(self, status: str | None = None) -> list[RunRecord]:
-        """Every row (optionally only those of one status), newest first."""
+        """Every row (optionally only those of one status), newest first.
+
+        Args:
+            status: only rows of this status (``"running"``, ``"passed"``, ...), or None for all.
+
+        Returns:
+            The :class:`RunRecord` of each row, by start time then id, newest first.
+        """
         query = f"SELECT {', '.join(_COLUMNS)} FROM runs"
         args: tuple = ()
         if status is not None:
@@ -131,7 +168,11 @@ class Catalogue:
         return [self._record(r) for r in rows]
 
     def ids(self) -> list[str]:
-        """Every run id."""
+        """Every run id.
+
+        Returns:
+            The ids of all rows, in no particular order.
+        """
         with self._connect() as conn:
             return [r[0] for r in conn.execute("SELECT run_id FROM runs").fetchall()]
 

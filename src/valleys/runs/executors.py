@@ -62,7 +62,12 @@ class SchedulerLostError(ValleysError, ConnectionError):
 
 
 def available_cores() -> int:
-    """The CPU cores this process may use."""
+    """The CPU cores this process may use.
+
+    Returns:
+        The number of cores in this process's CPU affinity (else the machine's count), at
+        least 1.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -70,13 +75,31 @@ def available_cores() -> int:
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
-    """Torch threads per worker so that ``workers * threads <= cores`` (at least 1)."""
+    r"""Torch threads per worker so that ``workers * threads <= cores`` (at least 1).
+
+    Args:
+        workers: the number of workers.
+        cores: the cores to share (default :func:`available_cores`).
+
+    Returns:
+        \(\max(1, \lfloor \text{cores} / \max(1, \text{workers}) \rfloor)\).
+    """
     cores = available_cores() if cores is None else cores
     return max(1, cores // max(1, workers))
 
 
 def dead_outcome(task: dict[str, Any], exitcode: int | None, where: str) -> Outcome:
-    """The outcome of a task whose worker process died."""
+    """The outcome of a task whose worker process died.
+
+    Args:
+        task: the task dict.
+        exitcode: the process's exit code (negative: killed by that signal), or None.
+        where: what died, for the message (``"worker process"``, ...).
+
+    Returns:
+        A failed outcome dict (``ok`` False, ``key``, ``error`` naming the exit code or
+        signal, empty traceback).
+    """
     from .sweep_spec import Task
 
     code = "unknown" if exitcode is None else str(exitcode)
@@ -88,7 +111,11 @@ def dead_outcome(task: dict[str, Any], exitcode: int | None, where: str) -> Outc
 
 
 class InlineExecutor:
-    """Run tasks one at a time in the driver process (``--workers 0``)."""
+    """Run tasks one at a time in the driver process (``--workers 0``).
+
+    Args:
+        threads: torch threads per task (None leaves the process's setting).
+    """
 
     description = "in-process"
 
@@ -96,6 +123,15 @@ class InlineExecutor:
         self.threads = threads
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
+        """Run the tasks in order, here.
+
+        Args:
+            tasks: task dicts.
+
+        Yields:
+            ``(task, outcome)`` per task, in order (see
+            :func:`~valleys.runs.sweep_task.run_task`).
+        """
         for task in tasks:
             yield task, run_task(task, self.threads)
 
@@ -122,6 +158,17 @@ class LocalPool:
         self._live: list[_Worker] = []
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
+        """Run the tasks on the pool's worker processes; the pool is closed at the end.
+
+        A worker that dies without answering gives its task a failed outcome
+        (:func:`dead_outcome`) and is replaced.
+
+        Args:
+            tasks: task dicts.
+
+        Yields:
+            ``(task, outcome)`` per task, in finishing order.
+        """
         queue = deque(tasks)
         try:
             busy: list[_Worker] = []
@@ -253,6 +300,13 @@ class DaskExecutor:
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Outcome]]:
         """Submit every task and yield ``(task, outcome)`` as they finish.
 
+        Args:
+            tasks: task dicts (:meth:`~valleys.runs.sweep_spec.Task.to_dict`, with their runner).
+
+        Yields:
+            ``(task, outcome)`` per finished task, in finishing order; the outcome as of
+            :func:`~valleys.runs.sweep_task.run_task`.
+
         Raises:
             SchedulerLostError: the scheduler went away before every task finished.
         """
@@ -298,6 +352,9 @@ class DaskExecutor:
         return future.cancelled() or self.client.status != "running"
 
     def close(self) -> None:
+        """Close the client if this executor owns it (once; a scheduler that went away is
+        ignored).
+        """
         if self.close_client:
             with quiet_distributed_logs():
                 try:
@@ -321,6 +378,12 @@ def quiet_distributed_logs(level: int = logging.CRITICAL) -> Iterator[None]:
 
     Connection failures and a lost scheduler are reported by valleys in one line; without
     this, ``distributed`` logs them again with tracebacks from its event-loop thread.
+
+    Args:
+        level: the lowest level let through (a logger's own higher level is kept).
+
+    Yields:
+        None; the levels are restored when the block exits.
     """
     names = ["distributed"] + [n for n in list(logging.root.manager.loggerDict)
                                if n.startswith("distributed.")]
@@ -356,6 +419,9 @@ def connect_scheduler(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT_S, 
         InvalidParameterError: ``address`` is empty.
         SchedulerUnreachableError: no scheduler answered at ``address`` within ``timeout``.
         NoWorkersError: no worker joined within ``worker_timeout``.
+
+    Returns:
+        The connected ``distributed.Client``.
     """
     if not str(address).strip():
         raise InvalidParameterError("--scheduler needs an address such as tcp://host:8786. Got "

@@ -21,14 +21,23 @@ _BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 
 @dataclass(frozen=True)
 class HostIdentity:
-    """The machine and boot a process runs on."""
+    """The machine and boot a process runs on.
+
+    Attributes:
+        host: the host name.
+        boot_id: the kernel's boot id (empty where unknown).
+    """
 
     host: str
     boot_id: str
 
 
 def current_host() -> HostIdentity:
-    """The host name and boot id of this machine (boot id is empty where unknown)."""
+    """The host name and boot id of this machine (boot id is empty where unknown).
+
+    Returns:
+        The :class:`HostIdentity` of this machine.
+    """
     try:
         boot = _BOOT_ID_FILE.read_text().strip()
     except OSError:
@@ -37,7 +46,14 @@ def current_host() -> HostIdentity:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists and is not a zombie."""
+    """Whether a process with this pid exists and is not a zombie.
+
+    Args:
+        pid: a process id (<= 0 is never alive).
+
+    Returns:
+        True if it exists (also when owned by another user) and is not a zombie.
+    """
     if pid <= 0:
         return False
     try:
@@ -50,7 +66,19 @@ def pid_alive(pid: int) -> bool:
 
 
 def owner_is_dead(host: str, boot_id: str, pid: int) -> bool:
-    """Whether the process recorded as (host, boot_id, pid) can be known to be gone."""
+    """Whether the process recorded as (host, boot_id, pid) can be known to be gone.
+
+    A process of another host is never known to be dead; one of an earlier boot of this host
+    always is.
+
+    Args:
+        host: the recorded host name.
+        boot_id: the recorded boot id (may be empty).
+        pid: the recorded process id.
+
+    Returns:
+        True only when the process is certainly gone.
+    """
     here = current_host()
     if host != here.host:
         return False

@@ -95,13 +95,20 @@ _RENDERER: dict[str, Any] = {}
 
 def register_renderer(renderer: str | Any) -> None:
     """Set the page renderer: an object with the functions listed in the module docstring,
-    or the dotted name of a module that has them (imported on first use)."""
+    or the dotted name of a module that has them (imported on first use).
+
+    Args:
+        renderer: the renderer object or module name.
+    """
     _RENDERER.clear()
     _RENDERER["target"] = renderer
 
 
 def renderer() -> Any:
     """The registered page renderer (its module imported on first use).
+
+    Returns:
+        The renderer (a module or object).
 
     Raises:
         ValleysError: none is registered (import :mod:`valleys`, which registers its own).

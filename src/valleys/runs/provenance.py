@@ -11,7 +11,11 @@ PACKAGES = ("valleys", "torch", "numpy", "scipy", "pandas", "pyarrow", "matplotl
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of valleys, its numerical dependencies and Python."""
+    """Installed versions of valleys, its numerical dependencies and Python.
+
+    Returns:
+        Package name → version (``"not installed"`` when absent), with ``python``.
+    """
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -22,7 +26,11 @@ def package_versions() -> dict[str, str]:
 
 
 def host_facts() -> dict[str, Any]:
-    """CPU count, torch threads, platform and host name of this machine."""
+    """CPU count, torch threads, platform and host name of this machine.
+
+    Returns:
+        A dict with ``cpu_count``, ``torch_threads``, ``platform`` and ``hostname``.
+    """
     import torch
 
     return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),

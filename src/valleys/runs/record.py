@@ -20,6 +20,12 @@ def completed_status(verdict: dict) -> str:
     """The run status of a completed run from its stored verdict (``verdict.json``).
 
     Runs stored before verdicts had an ``outcome`` are ``passed`` or ``failed``.
+
+    Args:
+        verdict: the stored verdict dict (``passed``, ``outcome``).
+
+    Returns:
+        ``"passed"``, ``"failed"`` (outcome ``disagrees``) or ``"undecided"``.
     """
     if verdict.get("passed"):
         return PASSED
@@ -91,17 +97,35 @@ class RunRecord:
 
 
 def utc_now() -> datetime:
-    """The current time in UTC."""
+    """The current time in UTC.
+
+    Returns:
+        An aware datetime.
+    """
     return datetime.now(UTC)
 
 
 def format_time(moment: datetime) -> str:
-    """ISO 8601 with microseconds and an explicit UTC offset."""
+    """ISO 8601 with microseconds and an explicit UTC offset.
+
+    Args:
+        moment: an aware datetime.
+
+    Returns:
+        The time in UTC, e.g. ``2026-01-02T03:04:05.000006+00:00``.
+    """
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_time(text: str) -> datetime:
-    """Inverse of :func:`format_time`."""
+    """Inverse of :func:`format_time`.
+
+    Args:
+        text: an ISO 8601 time.
+
+    Returns:
+        The datetime.
+    """
     return datetime.fromisoformat(text)
 
 
@@ -110,6 +134,13 @@ def new_run_id(experiment: str, moment: datetime) -> str:
 
     Characters of the experiment name that are unsafe in a file name are replaced by
     ``_`` so that the id is always a valid single folder name.
+
+    Args:
+        experiment: the experiment's name.
+        moment: the run's start time.
+
+    Returns:
+        The new id (with 6 random hex digits).
     """
     safe = _UNSAFE.sub("_", experiment).strip("._") or "run"
     stamp = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"

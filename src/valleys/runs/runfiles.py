@@ -66,8 +66,16 @@ def open_run_file(folder: str | os.PathLike, rel: str | os.PathLike) -> BinaryIO
     :func:`run_file`; the final open refuses a link (``O_NOFOLLOW``) and must find the
     file that was checked, so a file swapped for a link in between is refused too.
 
+    Args:
+        folder: the run folder.
+        rel: the file's path relative to it.
+
+    Returns:
+        A binary file object open for reading.
+
     Raises:
-        UnsafeRunFileError: see :func:`run_file`.
+        UnsafeRunFileError: see :func:`run_file`; also when the file cannot be opened without
+            following a link, or changed while it was opened.
         DamagedRunError: the file is missing or cannot be opened.
     """
     path = run_file(folder, rel)
@@ -85,7 +93,15 @@ def open_run_file(folder: str | os.PathLike, rel: str | os.PathLike) -> BinaryIO
 
 
 def read_run_bytes(folder: str | os.PathLike, rel: str | os.PathLike) -> bytes:
-    """The contents of the regular file ``rel`` of a run folder (see :func:`open_run_file`)."""
+    """The contents of the regular file ``rel`` of a run folder (see :func:`open_run_file`).
+
+    Args:
+        folder: the run folder.
+        rel: the file's path relative to it.
+
+    Returns:
+        The file's bytes.
+    """
     with open_run_file(folder, rel) as handle:
         return handle.read()
 

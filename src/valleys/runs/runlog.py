@@ -28,7 +28,13 @@ class RunLog:
         self.lines: list[str] = []
 
     def write(self, message: str) -> None:
-        """Add one line (newlines inside ``message`` are kept, indented)."""
+        """Add one line (newlines inside ``message`` are kept, indented).
+
+        The line starts with the current UTC time and is flushed at once.
+
+        Args:
+            message: the text to log.
+        """
         text = message.replace("\n", "\n    ")
         line = f"{format_time(utc_now())} {text}"
         self.lines.append(line)
@@ -52,6 +58,9 @@ class RunLog:
 
     def keep_as(self, path: Path) -> Path | None:
         """Close and move the log to ``path`` (the log of a run that did not complete).
+
+        Args:
+            path: where to keep the log (its folder is created if needed).
 
         Returns:
             ``path``, or None if the log could not be moved (it is then lost with the

@@ -20,7 +20,15 @@ TMP_PREFIX = ".tmp-"
 
 
 def tmp_folder(root: Path, run_id: str) -> Path:
-    """The temporary folder a run writes into before it is renamed to ``root/run_id``."""
+    """The temporary folder a run writes into before it is renamed to ``root/run_id``.
+
+    Args:
+        root: the run store's folder.
+        run_id: the run.
+
+    Returns:
+        ``root / (TMP_PREFIX + run_id)``.
+    """
     return root / f"{TMP_PREFIX}{run_id}"
 
 
@@ -64,7 +72,15 @@ def _keep_log(root: Path, record: RunRecord) -> None:
 def last_heartbeat(root: Path, record: RunRecord) -> str:
     """When a dead run was last alive: the modification time of its log (touched every few
     seconds while it ran, see ``RunStore``), else its start. Never the moment the death
-    was noticed, so that its wall time is not inflated."""
+    was noticed, so that its wall time is not inflated.
+
+    Args:
+        root: the run store's folder.
+        record: the dead run's record.
+
+    Returns:
+        The time as ISO 8601 text (never before the run's start).
+    """
     part = tmp_folder(root, record.run_id) / (LOG_NAME + PART_SUFFIX)
     for path in (part, record.log_path):
         with contextlib.suppress(OSError):

@@ -150,15 +150,28 @@ class RunStore:
         return self.get(record.run_id)
 
     def list(self, experiment: str | None = None) -> list[RunRecord]:
-        """Every run of the catalogue (optionally of one experiment), newest first."""
+        """Every run of the catalogue (optionally of one experiment), newest first.
+
+        Args:
+            experiment: only the runs of this experiment, or None for all.
+
+        Returns:
+            The run records.
+        """
         runs = self.catalogue.all()
         return runs if experiment is None else [r for r in runs if r.experiment == experiment]
 
     def get(self, run_id: str) -> RunRecord:
         """The record of ``run_id`` (a unique prefix of a run id is accepted).
 
+        Args:
+            run_id: the run id or a unique prefix of it.
+
+        Returns:
+            The :class:`~valleys.runs.record.RunRecord`.
+
         Raises:
-            UnknownRunError: no run (or more than one run) matches.
+            UnknownRunError: no run (or more than one run) matches; the message suggests close ids.
         """
         record = self.catalogue.get(run_id)
         if record is not None:
@@ -180,6 +193,13 @@ class RunStore:
     def details(self, run_id: str) -> RunDetails:
         """A run's record with its stored parameters, verdict and metadata.
 
+        Args:
+            run_id: the run id or a unique prefix of it.
+
+        Returns:
+            The :class:`~valleys.runs.stored.RunDetails` (empty dicts for a run that did not
+            complete).
+
         Raises:
             UnknownRunError: no such run.
             RunStoreError: the run folder is damaged.
@@ -188,6 +208,12 @@ class RunStore:
 
     def load_result(self, run_id: str) -> Result:
         """The stored result of a completed run (figures as file paths in its metadata).
+
+        Args:
+            run_id: the run id or a unique prefix of it.
+
+        Returns:
+            The :class:`~valleys.record.Result` (see :func:`~valleys.runs.stored.read_result`).
 
         Raises:
             UnknownRunError: no such run.
@@ -222,6 +248,13 @@ class RunStore:
                 is read-only). Completed runs link to ``<run_id>/report.html`` under ``out``
                 when that page exists there, else to the store's copy.
             skip: run ids whose folder is damaged: listed without a link.
+
+        Returns:
+            The path of the written ``index.html``.
+
+        Raises:
+            RunStoreError: the store is read-only and no ``out`` is given, or the index cannot
+                be written.
         """
         records = self.list()
         folder = self.root if out is None else Path(out)
@@ -279,6 +312,9 @@ class RunStore:
 
         Raises:
             RunStoreError: the run folder is damaged or the destination cannot be written.
+
+        Returns:
+            The path of the written ``report.html``.
         """
         record = self._completed(run_id)
         if out is None and self.read_only:
@@ -318,9 +354,13 @@ class RunStore:
     def rebuild_reports(self, out: str | os.PathLike | None = None, *,
                         max_surface_points: int = MAX_SURFACE_POINTS,
                         warn: Callable[[str], None] | None = None) -> dict[str, str]:
-        """Re-render every completed run's report (see :meth:`rebuild_report`, whose
-        ``max_surface_points`` and ``warn`` these are), skipping run folders that cannot
-        be read.
+        """Re-render every completed run's report (see :meth:`rebuild_report`), skipping run
+        folders that cannot be read.
+
+        Args:
+            out: as in :meth:`rebuild_report`.
+            max_surface_points: as in :meth:`rebuild_report`.
+            warn: as in :meth:`rebuild_report`.
 
         Returns:
             run id -> why it was skipped (empty when every report was rebuilt).

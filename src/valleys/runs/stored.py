@@ -41,7 +41,18 @@ class RunDetails:
 
 
 def read_details(record: RunRecord) -> RunDetails:
-    """The details of a run; runs that did not complete have only their record."""
+    """The details of a run; runs that did not complete have only their record.
+
+    Args:
+        record: the run's record.
+
+    Returns:
+        The :class:`RunDetails` with the stored parameters, verdict and metadata (empty
+        dicts when the run did not complete or its folder is gone).
+
+    Raises:
+        RunStoreError: a JSON file of the folder is missing, a link or damaged.
+    """
     if not record.completed or not record.path.is_dir():
         return RunDetails(record, {}, {}, {})
     folder = record.path
@@ -51,6 +62,12 @@ def read_details(record: RunRecord) -> RunDetails:
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON file of a run folder (never through a symbolic link, see :mod:`.runfiles`).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The parsed JSON object.
 
     Raises:
         RunStoreError: the file is missing, a link, or not valid JSON.
@@ -73,6 +90,12 @@ def _damaged(path: Path, exc: Exception) -> DamagedRunError:
 def read_table(path: Path) -> pd.DataFrame:
     """The Parquet result table of a run folder.
 
+    Args:
+        path: the table file.
+
+    Returns:
+        The table as a :class:`pandas.DataFrame`.
+
     Raises:
         RunStoreError: the file is missing, a link, or not valid Parquet.
     """
@@ -90,6 +113,15 @@ def read_result(folder: Path) -> Result:
     The figures are not rebuilt as matplotlib objects: ``Result.figures`` is empty and
     ``Result.metadata["figure_files"]`` maps each figure name to its PNG path. The surfaces
     are rebuilt as :class:`~valleys.surface.Surface` objects from ``surfaces/*.npz``.
+
+    Args:
+        folder: the completed run's folder.
+
+    Returns:
+        The :class:`~valleys.record.Result`.
+
+    Raises:
+        RunStoreError: a stored file is missing, a link or damaged.
     """
     metadata = read_json(folder / METADATA_NAME)
     result_meta = dict(metadata.get("result", {}))
@@ -106,6 +138,13 @@ def read_page(record: RunRecord, *, max_surface_points: int = MAX_SURFACE_POINTS
     Figures and surfaces that are symbolic links, not regular files, outside the run folder
     (or, for figures, outside ``figures/``), and surfaces beyond ``max_surface_points`` grid
     points on the page in all, are left out; ``RunPage.notes`` says which and why.
+
+    Args:
+        record: the completed run's record.
+        max_surface_points: the most grid points of all surfaces on the page together.
+
+    Returns:
+        The :class:`~valleys.runs.pages.RunPage`.
 
     Raises:
         RunStoreError: the run folder, or one of its JSON or Parquet files, is a link,
@@ -166,6 +205,14 @@ def read_surfaces(folder: Path, files: dict[str, str], *, objects: bool = False)
     """name -> ``{"x", "y", "losses"}`` from the run's ``surfaces/*.npz`` (no pickles allowed),
     or name -> :class:`~valleys.surface.Surface` with ``objects=True``.
 
+    Args:
+        folder: the run folder.
+        files: surface name → its ``.npz`` path relative to ``folder``.
+        objects: build Surface objects.
+
+    Returns:
+        Surface name → arrays dict or Surface (see :func:`read_surface`).
+
     Raises:
         RunStoreError: a listed file is missing, a link, outside the run folder or not a
             valid ``.npz``.
@@ -194,6 +241,10 @@ def read_surface(folder: Path, name: str, rel: str, *, objects: bool = False,
         UnsafeRunFileError: the file is a link, not a regular file, or outside the folder.
         SurfaceTooLargeError: it has more than ``max_points`` grid points.
         DamagedRunError: the file is missing or not a valid surface ``.npz``.
+
+    Returns:
+        A dict of arrays ``x``, ``y`` (None for a 1-D slice) and ``losses``, or a
+        :class:`~valleys.surface.Surface` with ``objects=True``.
     """
     import zipfile
 

@@ -79,7 +79,9 @@ def build_sweep(name: str, grid: list[str], seeds: str | None, *, quick: bool = 
         The spec and its tasks.
 
     Raises:
-        UnknownExperimentError, InvalidParameterError: bad name, syntax, key, type, value.
+        UnknownExperimentError: the experiment name is not registered.
+        InvalidParameterError: bad grid or seed syntax, an unknown key, a value of the wrong
+            type or out of its limits.
     """
     kinds = task_kinds()
     own = kinds.get(name)
@@ -176,6 +178,9 @@ class Sweeps:
     def merge(self, sweep_id: str) -> tuple[Path, Path]:
         """(Re)build ``sweep.parquet``, ``summary.parquet``, the figures and ``report.html``.
 
+        Args:
+            sweep_id: the sweep id or a unique prefix of it.
+
         Returns:
             The paths of the sweep table and of the report.
         """
@@ -214,12 +219,24 @@ class Sweeps:
     # -- reading -----------------------------------------------------------------------
 
     def list(self) -> list[SweepRecord]:
-        """Every sweep, newest first (drivers that died show as ``stale``)."""
+        """Every sweep, newest first (drivers that died show as ``stale``).
+
+        Returns:
+            The :class:`~valleys.runs.sweep_catalogue.SweepRecord` of every sweep.
+        """
         self.catalogue.mark_stale()
         return self.catalogue.all()
 
     def get(self, sweep_id: str) -> SweepRecord:
         """The sweep ``sweep_id`` (a unique prefix is accepted).
+
+        Sweeps whose driver died are marked ``stale`` first.
+
+        Args:
+            sweep_id: the sweep id or a unique prefix of it.
+
+        Returns:
+            The :class:`~valleys.runs.sweep_catalogue.SweepRecord`.
 
         Raises:
             UnknownRunError: no sweep, or several, match.
@@ -244,11 +261,24 @@ class Sweeps:
         raise UnknownRunError(f"No sweep with id {sweep_id!r} in {self.root}.{hint}")
 
     def tasks(self, sweep_id: str) -> list[TaskRecord]:
-        """The task rows of a sweep, in order."""
+        """The task rows of a sweep, in order.
+
+        Args:
+            sweep_id: the sweep id or a unique prefix of it.
+
+        Returns:
+            The :class:`~valleys.runs.sweep_catalogue.TaskRecord` of each task.
+        """
         return self.catalogue.tasks(self.get(sweep_id).sweep_id)
 
     def table(self, sweep_id: str) -> pd.DataFrame:
         """The merged sweep table (``sweep.parquet``).
+
+        Args:
+            sweep_id: the sweep id or a unique prefix of it.
+
+        Returns:
+            The table: every done task's rows, with its grid point in front.
 
         Raises:
             RunStoreError: the sweep has not been merged yet or its file is damaged.
@@ -258,7 +288,17 @@ class Sweeps:
         return read_table(self.get(sweep_id).path / TABLE_NAME)
 
     def summary(self, sweep_id: str) -> pd.DataFrame:
-        """One row per done task: grid point, verdict, check values, table means."""
+        """One row per done task: grid point, verdict, check values, table means.
+
+        Args:
+            sweep_id: the sweep id or a unique prefix of it.
+
+        Returns:
+            The ``summary.parquet`` table.
+
+        Raises:
+            RunStoreError: the sweep has not been merged yet or its file is damaged.
+        """
         from .stored import read_table
 
         return read_table(self.get(sweep_id).path / SUMMARY_NAME)
@@ -304,18 +344,37 @@ class Sweeps:
 
 
 def is_sweep_id(text: str) -> bool:
-    """Whether ``text`` names a sweep (sweep ids start with ``sweep-``)."""
+    """Whether ``text`` names a sweep (sweep ids start with ``sweep-``).
+
+    Args:
+        text: a run or sweep id (or prefix).
+
+    Returns:
+        True for a sweep id.
+    """
     return str(text).startswith(SWEEP_PREFIX)
 
 
 def write_task_file(path: Path, outcome: dict[str, Any]) -> None:
-    """Write the task file a worker built (:func:`valleys.runs.sweep_task.table_bytes`)."""
+    """Write the task file a worker built (:func:`valleys.runs.sweep_task.table_bytes`).
+
+    Args:
+        path: where the task file goes (written atomically).
+        outcome: the task's successful outcome; ``outcome["file"]`` holds the Parquet bytes.
+    """
     with atomic_path(path) as tmp:
         tmp.write_bytes(outcome["file"])
 
 
 def read_task_file(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A task file's table and its ``valleys`` metadata (task, verdict, metadata, warnings).
+
+    Args:
+        path: the task's Parquet file.
+
+    Returns:
+        ``(table, info)``: the task's table and the metadata dict stored under
+        :data:`~valleys.runs.sweep_task.META_KEY`.
 
     Raises:
         RunStoreError: the file is missing or damaged.

@@ -90,7 +90,9 @@ class SweepRecord:
         counts: task status -> number of tasks.
         started: ISO time of the first start.
         ended: ISO time the last driver finished (None while running).
-        pid, host, boot_id: the last driver process.
+        pid: the last driver process's id.
+        host: the last driver's host name.
+        boot_id: the last driver host's boot id.
         executor: where the tasks ran (last driver).
         message: why the sweep is incomplete / interrupted / stale.
         path: the sweep folder.
@@ -133,7 +135,11 @@ class SweepRecord:
         return (parse_time(self.ended) - parse_time(self.started)).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able fields (the path as text)."""
+        """JSON-able fields (the path as text).
+
+        Returns:
+            Field name → value, ``path`` as text.
+        """
         return {**dataclasses.asdict(self), "path": str(self.path)}
 
     def __repr__(self) -> str:
@@ -142,7 +148,22 @@ class SweepRecord:
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """One task row: its grid point, status, verdict summary or error, result file."""
+    """One task row: its grid point, status, verdict summary or error, result file.
+
+    Attributes:
+        idx: the task's index in the sweep.
+        task_key: the task's key (a hash of its kind, name and parameters).
+        point: its grid values, key → value, ``seed`` included.
+        status: one of :data:`TASK_STATUSES`.
+        passed: whether its verdict agrees (None until done).
+        summary: the verdict's one-line summary.
+        message: the error of a failed task.
+        wall_time_s: its wall time in seconds.
+        file: its task file, relative to the sweep folder.
+        ended: when it ended (ISO 8601).
+        attempts: how many times it was run.
+        worker: where it last ran.
+    """
 
     idx: int
     task_key: str
@@ -158,7 +179,11 @@ class TaskRecord:
     worker: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able fields."""
+        """JSON-able fields.
+
+        Returns:
+            Field name → value.
+        """
         return dataclasses.asdict(self)
 
 
@@ -179,7 +204,11 @@ class SweepCatalogue:
                 conn.executescript(_SCHEMA)
 
     def exists(self) -> bool:
-        """Whether the catalogue has the sweep tables."""
+        """Whether the catalogue has the sweep tables.
+
+        Returns:
+            True if the ``sweeps`` table exists.
+        """
         with self.catalogue._connect() as conn:
             row = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
                                "name='sweeps'").fetchone()
@@ -191,7 +220,12 @@ class SweepCatalogue:
         """Create the sweep (and its pending tasks) or take it over to resume it.
 
         Args:
+            sweep_id: the sweep's id.
+            kind: the task kind.
+            name: the job name.
+            spec: the sweep's :meth:`~valleys.runs.sweep_spec.SweepSpec.to_dict`.
             tasks: (index, key, grid point) of every task.
+            executor: where the tasks run, in words.
             retry_failed: set failed tasks back to pending.
 
         Returns:
@@ -250,7 +284,24 @@ class SweepCatalogue:
                     summary: str | None = None, message: str | None = None,
                     wall_time_s: float | None = None, file: str | None = None,
                     worker: str | None = None) -> None:
-        """Store a task's outcome (done with its verdict and file, or failed with its error)."""
+        """Store a task's outcome (done with its verdict and file, or failed with its error).
+
+        The task's end time is set to now and its attempt count grows by one.
+
+        Args:
+            sweep_id: the sweep.
+            idx: the task's index.
+            status: ``"done"`` or ``"failed"`` (one of :data:`TASK_STATUSES`).
+            passed: whether its verdict agrees (done tasks), or None.
+            summary: the verdict's one-line summary, or None.
+            message: the error of a failed task, or None.
+            wall_time_s: the task's wall time in seconds, or None.
+            file: the task file's path relative to the sweep folder, or None.
+            worker: where it ran (host and pid), or None.
+
+        Raises:
+            RunStoreError: the catalogue cannot be written (locked, damaged).
+        """
         try:
             self._writer().execute(
                 "UPDATE sweep_tasks SET status=?, passed=?, summary=?, message=?, wall_time_s=?, "
@@ -283,13 +334,26 @@ class SweepCatalogue:
         return self._conn
 
     def finish(self, sweep_id: str, status: str, message: str | None = None) -> None:
-        """Set the sweep's final status and end time."""
+        """Set the sweep's final status and end time.
+
+        Args:
+            sweep_id: the sweep.
+            status: its final status (one of :data:`SWEEP_STATUSES`).
+            message: why it ended so, or None.
+        """
         with self.catalogue._connect() as conn:
             conn.execute("UPDATE sweeps SET status=?, ended=?, message=? WHERE sweep_id=?",
                          (status, format_time(utc_now()), message, sweep_id))
 
     def tasks(self, sweep_id: str) -> list[TaskRecord]:
-        """Every task of a sweep, in order."""
+        """Every task of a sweep, in order.
+
+        Args:
+            sweep_id: the full sweep id.
+
+        Returns:
+            The :class:`TaskRecord` of each task, by index.
+        """
         with self.catalogue._connect() as conn:
             rows = conn.execute(f"SELECT {', '.join(_TASK_COLUMNS)} FROM sweep_tasks "
                                 "WHERE sweep_id=? ORDER BY idx", (sweep_id,)).fetchall()
@@ -302,12 +366,23 @@ class SweepCatalogue:
         return out
 
     def get(self, sweep_id: str) -> SweepRecord | None:
-        """The sweep ``sweep_id`` (exact id), or None."""
+        """The sweep ``sweep_id`` (exact id), or None.
+
+        Args:
+            sweep_id: the full sweep id.
+
+        Returns:
+            Its :class:`SweepRecord`, or None.
+        """
         found = self._select("WHERE sweep_id=?", (sweep_id,))
         return found[0] if found else None
 
     def all(self) -> list[SweepRecord]:
-        """Every sweep, newest first (none if the catalogue has no sweep tables)."""
+        """Every sweep, newest first (none if the catalogue has no sweep tables).
+
+        Returns:
+            The :class:`SweepRecord` of every sweep, by start time then id.
+        """
         if not self.exists():
             return []
         return self._select("ORDER BY started DESC, sweep_id DESC", ())

@@ -61,11 +61,23 @@ class Task:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able form sent to workers."""
+        """The JSON-able form sent to workers.
+
+        Returns:
+            Field name → value.
+        """
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
+        """Rebuild a task from its :meth:`to_dict` (extra keys, such as the runner path, ignored).
+
+        Args:
+            data: the task dict.
+
+        Returns:
+            The :class:`Task`.
+        """
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
@@ -109,6 +121,12 @@ class SweepSpec:
         return [k for k, _ in self.grid]
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-able data (stored with the sweep).
+
+        Returns:
+            A dict with ``kind``, ``name``, ``quick``, ``fixed``, ``seeds`` and ``grid`` (a list of
+            ``[key, values]`` pairs, values as plain JSON).
+        """
         return {"kind": self.kind, "name": self.name, "quick": self.quick,
                 "fixed": list(self.fixed), "seeds": list(self.seeds),
                 "grid": [[k, [_plain(v) for v in values]] for k, values in self.grid]}
@@ -116,6 +134,12 @@ class SweepSpec:
 
 def parse_seeds(text: str) -> tuple[int, ...]:
     """``"0..9"`` (inclusive), ``"0,3,7"`` or a mix ``"0..4,10"`` -> distinct seeds in order.
+
+    Args:
+        text: the ``--seeds`` value.
+
+    Returns:
+        The seeds, in the order given.
 
     Raises:
         InvalidParameterError: bad syntax, a negative seed, an empty range or a repeat.
@@ -152,7 +176,17 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def split_values(raw: str) -> list[str]:
-    """Split ``v1,v2,...`` at the commas outside brackets, so ``(8,8),(16,16)`` is two values."""
+    """Split ``v1,v2,...`` at the commas outside brackets, so ``(8,8),(16,16)`` is two values.
+
+    Args:
+        raw: the values' text.
+
+    Returns:
+        The values as stripped texts.
+
+    Raises:
+        InvalidParameterError: if the brackets do not balance.
+    """
     values, depth, current = [], 0, []
     for char in raw:
         if char in "([":
@@ -188,6 +222,9 @@ def parse_grid(items: list[str], params_cls: type, base: Any = None) -> tuple[tu
     Raises:
         InvalidParameterError: missing ``=``, an empty value list, an unknown key, a key
             given twice, ``seed`` in the grid, a value of the wrong type, a repeated value.
+
+    Returns:
+        ``(key, values)`` pairs in command-line order, values typed like the field.
     """
     base = params_cls() if base is None else base
     grid: list[tuple[str, tuple[Any, ...]]] = []
@@ -232,6 +269,9 @@ def expand(spec: SweepSpec, params_cls: type, module: str = "", base: Any = None
     Raises:
         InvalidParameterError: the sweep is empty or too large, or some task's parameters
             are invalid (the message names the grid point).
+
+    Returns:
+        One :class:`Task` per grid point and seed, ``index`` counting from 0.
     """
     if spec.n_tasks == 0:
         raise InvalidParameterError("The sweep has no tasks. Give --grid values and --seeds.")

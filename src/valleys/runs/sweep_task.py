@@ -90,6 +90,12 @@ def register_task_kind(kind: str, runner: str | TaskRunner, planner: str | Calla
 def task_kind(kind: str) -> TaskKind:
     """The registered kind ``kind``.
 
+    Args:
+        kind: the kind's name (``"experiment"``, ``"analyze"``, ...).
+
+    Returns:
+        Its :class:`TaskKind`.
+
     Raises:
         ValleysError: no such kind.
     """
@@ -101,12 +107,20 @@ def task_kind(kind: str) -> TaskKind:
 
 
 def task_kinds() -> dict[str, TaskKind]:
-    """Every registered kind, by name."""
+    """Every registered kind, by name.
+
+    Returns:
+        Name → :class:`TaskKind` (a copy).
+    """
     return dict(_KINDS)
 
 
 def preload_modules() -> list[str]:
-    """The modules a local pool's fork server imports: this one and every kind's preload."""
+    """The modules a local pool's fork server imports: this one and every kind's preload.
+
+    Returns:
+        Module names, this module first, without repeats.
+    """
     modules = [__name__]
     for entry in _KINDS.values():
         modules += [m for m in entry.preload if m not in modules]
@@ -115,6 +129,12 @@ def preload_modules() -> list[str]:
 
 def dotted_path(target: str | Callable) -> str:
     """``"package.module:qualname"`` of a module-level function (a string is checked and kept).
+
+    Args:
+        target: a function, or its ``"package.module:qualname"`` text.
+
+    Returns:
+        The dotted path.
 
     Raises:
         InvalidParameterError: not of that form, or a function defined inside another one.
@@ -134,7 +154,17 @@ def dotted_path(target: str | Callable) -> str:
 
 
 def resolve(path: str) -> Callable:
-    """Import the function at ``"package.module:qualname"``."""
+    """Import the function at ``"package.module:qualname"``.
+
+    Args:
+        path: the dotted path.
+
+    Returns:
+        The function.
+
+    Raises:
+        InvalidParameterError: if the path is not of that form.
+    """
     module, _, name = dotted_path(path).partition(":")
     target: Any = importlib.import_module(module)
     for part in name.split("."):
@@ -145,6 +175,12 @@ def resolve(path: str) -> Callable:
 def with_runner(task: dict[str, Any]) -> dict[str, Any]:
     """``task`` with its kind's runner path under :data:`RUNNER_KEY` (for sending to a worker).
 
+    Args:
+        task: a task dict with its ``kind``.
+
+    Returns:
+        A new dict with the runner path added.
+
     Raises:
         ValleysError: the kind is not registered.
     """
@@ -152,7 +188,14 @@ def with_runner(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_task(task: dict[str, Any]) -> dict[str, Any]:
-    """``task`` without the transient runner path (what task and error files keep)."""
+    """``task`` without the transient runner path (what task and error files keep).
+
+    Args:
+        task: a task dict.
+
+    Returns:
+        A new dict without :data:`RUNNER_KEY`.
+    """
     return {k: v for k, v in task.items() if k != RUNNER_KEY}
 
 
@@ -201,13 +244,29 @@ def run_task(task: dict[str, Any], threads: int | None = None) -> dict[str, Any]
 
 
 def params_from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """``cls.from_dict(data)`` (see :meth:`valleys.record.Params.from_dict`)."""
+    """``cls.from_dict(data)`` (see :meth:`valleys.record.Params.from_dict`).
+
+    Args:
+        cls: a :class:`~valleys.record.Params` subclass.
+        data: its ``to_dict`` form.
+
+    Returns:
+        The parameters.
+    """
     return cls.from_dict(data)
 
 
 def table_bytes(table: Any, info: dict[str, Any] | None = None) -> bytes:
     """A DataFrame as Parquet bytes, ``info`` as JSON under the schema-metadata key
-    :data:`META_KEY` (columns Arrow cannot type are stored as text)."""
+    :data:`META_KEY` (columns Arrow cannot type are stored as text).
+
+    Args:
+        table: the task's table.
+        info: the task, verdict, metadata and warnings to store with it, or None.
+
+    Returns:
+        The Parquet file's bytes.
+    """
     import json
 
     import pyarrow as pa

@@ -31,17 +31,32 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def write_params(folder: Path, params: Params) -> None:
-    """``params.json``: the full parameter set of the run."""
+    """``params.json``: the full parameter set of the run.
+
+    Args:
+        folder: the run folder.
+        params: the run's parameters.
+    """
     write_text(folder / PARAMS_NAME, jsonio.dumps(params.to_dict()))
 
 
 def write_verdict(folder: Path, verdict: Verdict) -> None:
-    """``verdict.json``: ``Verdict.to_dict()``."""
+    """``verdict.json``: ``Verdict.to_dict()``.
+
+    Args:
+        folder: the run folder.
+        verdict: the run's verdict.
+    """
     write_text(folder / VERDICT_NAME, jsonio.dumps(verdict.to_dict()))
 
 
 def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
-    """``metadata.json``: provenance plus the experiment's own metadata."""
+    """``metadata.json``: provenance plus the experiment's own metadata.
+
+    Args:
+        folder: the run folder.
+        metadata: the JSON-able metadata.
+    """
     write_text(folder / METADATA_NAME, jsonio.dumps(metadata))
 
 
@@ -50,6 +65,10 @@ def write_table(folder: Path, table: pd.DataFrame) -> list[str]:
 
     Object columns that Arrow cannot type (mixed numbers and text, nested objects) are
     stored as text rather than failing the run.
+
+    Args:
+        folder: the run folder.
+        table: the result table.
 
     Returns:
         The names of the columns that were converted to text.
@@ -61,7 +80,17 @@ def write_table(folder: Path, table: pd.DataFrame) -> list[str]:
 
 
 def parquet_safe(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """A copy of ``table`` that Arrow can store, and the columns turned into text."""
+    """A copy of ``table`` that Arrow can store, and the columns turned into text.
+
+    Column names become text; an object column Arrow cannot type has its values (None aside)
+    converted with ``str``.
+
+    Args:
+        table: the table.
+
+    Returns:
+        ``(copy, converted)``: the storable copy and the names of the converted columns.
+    """
     table = table.copy()
     table.columns = [str(c) for c in table.columns]
     converted = []
@@ -105,6 +134,10 @@ def save_figures(folder: Path, figures: dict[str, Any]) -> dict[str, str]:
 def save_surfaces(folder: Path, surfaces: dict[str, Any]) -> dict[str, str]:
     """Save each :class:`~valleys.surface.Surface` as ``surfaces/<name>.npz`` (atomically).
 
+    Args:
+        folder: the run folder.
+        surfaces: name → Surface.
+
     Returns:
         The surface name -> path relative to ``folder`` (file-safe, unique names).
     """
@@ -127,7 +160,14 @@ def _save_named(folder: Path, subdir: str, suffix: str, items: dict[str, Any], w
 
 
 def surface_arrays(surfaces: dict[str, Any]) -> dict[str, dict]:
-    """name -> ``{"x", "y", "losses"}`` of Surface objects, for a report page."""
+    """name -> ``{"x", "y", "losses"}`` of Surface objects, for a report page.
+
+    Args:
+        surfaces: name → Surface.
+
+    Returns:
+        Name → dict of the three arrays (``y`` None for a 1-D slice).
+    """
     return {str(name): {"x": s.x, "y": s.y, "losses": s.losses} for name, s in surfaces.items()}
 
 

@@ -34,6 +34,18 @@ NORMALIZATIONS = ("filter", "layer", "none")
 def parse_grid(spec, name: str = "grid") -> np.ndarray:
     """``"min:max:num"`` (or a sequence of numbers) -> the grid coordinates.
 
+    Args:
+        spec: ``"min:max:num"`` (num >= 2 evenly spaced values from min < max, both
+            finite) or a sequence of at least two finite numbers.
+        name: the parameter's name, for the error message.
+
+    Returns:
+        A float64 array of the coordinates.
+
+    Raises:
+        InvalidParameterError: if the text is not ``min:max:num`` with min < max and
+            num >= 2, or the sequence has fewer than two finite numbers.
+
     Example:
         >>> parse_grid("-1:1:5").tolist()
         [-1.0, -0.5, 0.0, 0.5, 1.0]
@@ -58,7 +70,11 @@ def parse_grid(spec, name: str = "grid") -> np.ndarray:
 
 def direction(land: Landscape, theta, /, *, normalization: str = "filter", ignore_bias: bool = True,
               seed: int | torch.Generator | None = 0) -> torch.Tensor:
-    """A random Gaussian direction, normalised like theta (Li et al., 'Visualizing the loss landscape').
+    r"""A random Gaussian direction, normalised like theta (Li et al., 'Visualizing the loss landscape').
+
+    Filter normalisation rescales each row \(d_{i}\) of a block (its filter) to
+    \(d_{i}\, \|\theta_{i}\| / \|d_{i}\|\), with \(\theta_i\) the same row of theta; layer
+    normalisation does the same per block.
 
     Args:
         land: the landscape (its layout names the blocks).
@@ -68,6 +84,13 @@ def direction(land: Landscape, theta, /, *, normalization: str = "filter", ignor
             or ``"none"``.
         ignore_bias: zero the direction on 1-D blocks (biases), as Li et al. do.
         seed: seed of the Gaussian draw.
+
+    Returns:
+        A direction tensor of shape (d,) in the landscape's dtype.
+
+    Raises:
+        InvalidParameterError: if ``normalization``, ``ignore_bias`` or ``seed`` is invalid.
+        ShapeError: if ``theta`` is not a vector of the landscape's dimension.
     """
     where = "surface.direction"
     normalization = check_choice(normalization, "normalization", where, NORMALIZATIONS)
@@ -96,7 +119,20 @@ def direction(land: Landscape, theta, /, *, normalization: str = "filter", ignor
 
 
 def hessian_directions(land: Landscape, theta, /, *, k: int = 2, seed: int = 0) -> torch.Tensor:
-    """The k top (largest algebraic) Hessian eigenvectors at theta, rows (k, d)."""
+    """The k top (largest algebraic) Hessian eigenvectors at theta, rows (k, d).
+
+    Args:
+        land: the landscape.
+        theta: the point, a tensor of shape (d,).
+        k: how many eigenvectors (>= 1).
+        seed: seed of the eigensolver's start vector (see :func:`valleys.curvature.eigs`).
+
+    Returns:
+        A tensor of shape (k, d), the eigenvector of the largest eigenvalue first.
+
+    Raises:
+        InvalidParameterError: if ``k`` is not an int >= 1.
+    """
     from ..curvature import eigs
 
     k = check_int(k, "k", "surface.hessian_directions", min_val=1)
@@ -130,13 +166,24 @@ class Surface:
         return self.y is not None
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per grid point (x, [y,] loss)."""
+        """Tidy table: one row per grid point (x, [y,] loss).
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``x``, ``loss`` (a line) or ``x``, ``y``,
+            ``loss`` (a plane, x varying fastest).
+        """
         if not self.is_plane:
             return pd.DataFrame({"x": self.x, "loss": self.losses})
         X, Y = np.meshgrid(self.x, self.y)
         return pd.DataFrame({"x": X.ravel(), "y": Y.ravel(), "loss": self.losses.ravel()})
 
     def to_dict(self) -> dict:
+        """A short summary of the surface (no arrays).
+
+        Returns:
+            A dict with the grid ``shape``, the ``min`` and ``max`` loss (NaN ignored), the
+            ``center`` loss and the entries of :attr:`meta`.
+        """
         return {"shape": list(self.losses.shape), "min": float(np.nanmin(self.losses)),
                 "max": float(np.nanmax(self.losses)), "center": self.center_loss, **self.meta}
 
@@ -151,14 +198,24 @@ class Surface:
         return float(self.losses[iy[0], ix[0]]) if iy.size else None
 
     def save_npz(self, path: str | os.PathLike) -> None:
-        """Write x, y, losses, origin and the directions to an ``.npz`` (atomically)."""
+        """Write x, y, losses, origin and the directions to an ``.npz`` (atomically).
+
+        Args:
+            path: the file to write (``y`` is omitted for a 1-D slice).
+        """
         arrays = {"x": self.x, "losses": self.losses, "origin": self.origin, "directions": self.directions}
         if self.y is not None:
             arrays["y"] = self.y
         save_npz_atomic(path, arrays)
 
     def points(self) -> torch.Tensor:
-        """theta at every grid point, rows in the order of :meth:`to_frame`."""
+        r"""theta at every grid point, rows in the order of :meth:`to_frame`.
+
+        Returns:
+            A tensor of shape (n, d): \(\theta_0 + \alpha_i d_1\) for a line, and
+            \(\theta_0 + \alpha d_1 + \beta d_2\) over the grid (alpha varying fastest) for a
+            plane.
+        """
         D = torch.as_tensor(self.directions)
         o = torch.as_tensor(self.origin)
         if not self.is_plane:
@@ -168,7 +225,25 @@ class Surface:
 
     # --------------------------------------------------------------------- figures
     def plot(self, ax, *, kind: str = "contour", log: bool = True, levels: int = 30):
-        """Draw on ``ax``: ``"line"`` (1-D), ``"contour"``, ``"contourf"``, ``"heatmap"``."""
+        """Draw on ``ax``: ``"line"`` (1-D), ``"contour"``, ``"contourf"``, ``"heatmap"``.
+
+        A 1-D slice is always drawn as a line of loss against alpha (``kind`` ignored); a plane as
+        contours (marked with a red cross at the centre) or a heatmap, with a colour bar.
+
+        Args:
+            ax: a matplotlib Axes to draw on.
+            kind: for a plane, ``"contour"``, ``"contourf"`` or ``"heatmap"``.
+            log: log-scaled loss (log y axis for a line when all losses are positive; geometric
+                contour levels or a log10 heatmap for a plane).
+            levels: the number of contour levels.
+
+        Returns:
+            None for a line; the contour set (``"contour"``, ``"contourf"``) or the image
+            (``"heatmap"``) for a plane.
+
+        Raises:
+            InvalidParameterError: if ``kind`` is not one of the plane's kinds.
+        """
         if not self.is_plane:
             ax.plot(self.x, self.losses)
             ax.set(xlabel="alpha", ylabel="loss", yscale="log" if log and np.all(self.losses > 0) else "linear")
@@ -191,7 +266,19 @@ class Surface:
         return cs
 
     def plot_3d(self, fig, *, log: bool = False, position: int = 111):
-        """A 3-D surface on a new axis of ``fig``."""
+        r"""A 3-D surface on a new axis of ``fig``.
+
+        Args:
+            fig: a matplotlib Figure.
+            log: plot \(\log_{10}\) of the loss (floored at \(10^{-300}\)) instead of the loss.
+            position: the subplot position code of the new axis (``111``: the whole figure).
+
+        Returns:
+            The new 3-D Axes.
+
+        Raises:
+            InvalidParameterError: if the surface is a 1-D slice, not a plane.
+        """
         if not self.is_plane:
             msg = "plot_3d needs a plane (a 2-D slice)."
             raise InvalidParameterError(msg)
@@ -273,17 +360,27 @@ def _directions(land, theta, directions, normalization, ignore_bias, seed, k) ->
 
 def line(land: Landscape, theta, /, *, grid="-1:1:51", direction=None, end=None, normalization: str = "filter",
          ignore_bias: bool = True, seed: int | torch.Generator | None = 0, chunk: int = 1024) -> Surface:
-    """Loss on the line theta + alpha d (1-D slice).
+    r"""Loss on the line \(\theta + \alpha d\) (1-D slice).
 
     Args:
         land: the landscape.
         theta: the centre (alpha = 0).
         grid: alpha values, ``"min:max:num"`` or a sequence.
         direction: a direction (d,), ``"hessian"`` (top eigenvector), or None for a random
-            normalised one; ``end`` instead gives d = end - theta (1-D interpolation:
-            alpha = 1 is ``end``).
-        normalization, ignore_bias, seed: of the random direction (see :func:`direction`).
+            normalised one.
+        end: a point; if given, \(d = \text{end} - \theta\) (1-D interpolation: alpha = 1 is
+            ``end``) and ``direction`` is ignored.
+        normalization: of the random direction (see :func:`direction`).
+        ignore_bias: of the random direction (see :func:`direction`).
+        seed: of the random direction (see :func:`direction`).
         chunk: points per batched evaluation.
+
+    Returns:
+        A 1-D :class:`Surface` (``y`` is None).
+
+    Raises:
+        InvalidParameterError: if the grid, the direction's kind or ``chunk`` is invalid.
+        ShapeError: if ``theta`` or a given direction has the wrong shape.
     """
     theta = torch.as_tensor(theta, dtype=land.dtype)
     land.layout.check(theta)
@@ -298,16 +395,26 @@ def line(land: Landscape, theta, /, *, grid="-1:1:51", direction=None, end=None,
 
 def plane(land: Landscape, theta, /, *, grid="-1:1:51", grid_y=None, directions=None, normalization: str = "filter",
           ignore_bias: bool = True, seed: int | torch.Generator | None = 0, chunk: int = 1024) -> Surface:
-    """Loss on the plane theta + alpha d1 + beta d2 (2-D slice).
+    r"""Loss on the plane \(\theta + \alpha d_1 + \beta d_2\) (2-D slice).
 
     Args:
         land: the landscape.
         theta: the centre.
-        grid: alpha values (``"min:max:num"``); ``grid_y`` the beta values (default: same).
+        grid: alpha values (``"min:max:num"`` or a sequence).
+        grid_y: beta values (default: the same as ``grid``).
         directions: (2, d) tensor, ``"hessian"`` (top two eigenvectors) or None for two
             random normalised directions (filter normalisation by default).
-        normalization, ignore_bias, seed: of random directions (see :func:`direction`).
+        normalization: of random directions (see :func:`direction`).
+        ignore_bias: of random directions (see :func:`direction`).
+        seed: of random directions (see :func:`direction`).
         chunk: grid points per batched evaluation (see :func:`valleys.core.plane.plane_losses`).
+
+    Returns:
+        A 2-D :class:`Surface` whose ``losses`` has shape (len(grid_y), len(grid)).
+
+    Raises:
+        InvalidParameterError: if a grid, the direction's kind or ``chunk`` is invalid.
+        ShapeError: if ``theta`` or the given directions have the wrong shape.
 
     Example:
         >>> from valleys import Landscape
@@ -326,11 +433,30 @@ def plane(land: Landscape, theta, /, *, grid="-1:1:51", grid_y=None, directions=
 
 
 def plane_through(land: Landscape, a, b, c, /, *, grid="-0.25:1.25:51", grid_y=None, chunk: int = 1024) -> Surface:
-    """The plane through three points (two models and a curve's bend, Garipov et al.'s figure).
+    r"""The plane through three points (two models and a curve's bend, Garipov et al.'s figure).
 
-    Coordinates: origin a, d1 = b - a (so b is at (1, 0)), d2 = the part of c - a
-    orthogonal to d1, scaled to the length of d1 (c is at (<c - a, d1>/|d1|^2, |c_perp|/|d1|)).
+    Coordinates: origin a, \(d_1 = b - a\) (so b is at (1, 0)), \(d_2\) the part of
+    \(c - a\) orthogonal to \(d_1\), scaled to the length of \(d_1\) (c is at
+    \((\langle c - a, d_1\rangle/\|d_1\|^2, \|c_\perp\|/\|d_1\|)\)).
     The positions of a, b, c in these coordinates are stored in ``meta["points"]``.
+
+    Args:
+        land: the landscape.
+        a: the origin, a tensor of shape (d,).
+        b: the second point, at (1, 0).
+        c: the third point, fixing the second direction.
+        grid: alpha values (``"min:max:num"`` or a sequence).
+        grid_y: beta values (default: the same as ``grid``).
+        chunk: grid points per batched evaluation.
+
+    Returns:
+        A 2-D :class:`Surface` with origin a and directions \((d_1, d_2)\).
+
+    Raises:
+        InvalidParameterError: if a = b, the three points are on one line (the part of
+            \(c - a\) orthogonal to \(d_1\) is at most \(10^{-12}\|d_1\|\)), or a grid
+            or ``chunk`` is invalid.
+        ShapeError: if a point is not a vector of the landscape's dimension.
     """
     a, b, c = (torch.as_tensor(v, dtype=land.dtype) for v in (a, b, c))
     for v in (a, b, c):
