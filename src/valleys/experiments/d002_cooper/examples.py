@@ -102,7 +102,7 @@ def measure(p: ExamplesParams) -> Measurement:
     table = pd.DataFrame(rows)
     comps = {toy.name: _sublevel_components(toy, table, p) for toy in _TOYS[:2]}
     worst, counts = _level_set(p)
-    meta = {name: {k: c[k] for k in ("level", "n_components", "global_inf", "max_component_inf")}
+    meta = {name: {k: c[k] for k in ("level", "n_components", "global_inf", "max_component_inf", "inside_grid")}
             for name, c in comps.items()}
     meta.update({"converged_runs": converged, "level_set_max_root_error": worst,
                  "level_set_roots_per_line": counts})
@@ -117,8 +117,15 @@ def judge(m: Measurement, p: ExamplesParams) -> Verdict:
         _add_toy_checks(v, toy, rows, _analytic_points(toy), m.summary["converged_runs"][toy.name], p)
     for toy in _TOYS[:2]:
         c = m.summary[toy.name]
-        v.add(f"{toy.name}: sublevel component with inf > global inf (spurious valley)",
-              c["max_component_inf"], f"> {c['global_inf']:.6f}", p.level_tol,
+        name = f"{toy.name}: sublevel component with inf > global inf (spurious valley)"
+        v.hypothesis(f"{toy.name}: the sublevel set {{f <= {c['level']:.4f}}} lies inside the grid's x-range "
+                     "(its components are those of R^n, not cut by the box)", c["inside_grid"], True,
+                     bool(c["inside_grid"]), note="f is coercive in x (and constant in y for 5x^4-5x^2+x)")
+        if not c["inside_grid"]:
+            v.not_covered(name, f"> {c['global_inf']:.6f}", "the sublevel set reaches the grid's x-edge: "
+                          "a component there may join others outside the box")
+            continue
+        v.add(name, c["max_component_inf"], f"> {c['global_inf']:.6f}", p.level_tol,
               c["max_component_inf"] > c["global_inf"] + p.level_tol,
               note=f"{{f <= {c['level']:.4f}}} on a {p.grid}-point grid has "
                    f"{c['n_components']} components", kind="evidence")
@@ -227,10 +234,12 @@ def _sublevel_components(toy: _Toy, table: pd.DataFrame, p) -> dict:
     maxs = rows[rows.expected_index == 1].loss
     level = 0.5 * (float(mins.max()) + float(maxs.min())) if len(mins) and len(maxs) else 0.0
     F, axes = _grid_values(toy, p)
-    labels, n = scipy.ndimage.label(F <= level)
+    below = F <= level
+    labels, n = scipy.ndimage.label(below)
+    inside = not (below[0].any() or below[-1].any())   # first axis is x
     infs = scipy.ndimage.minimum(F, labels, index=np.arange(1, n + 1)) if n else np.zeros(0)
     return {"level": level, "n_components": int(n), "global_inf": float(F.min()),
-            "max_component_inf": float(np.max(infs)) if n else float("nan"),
+            "max_component_inf": float(np.max(infs)) if n else float("nan"), "inside_grid": bool(inside),
             "F": F, "axes": axes, "labels": labels}
 
 

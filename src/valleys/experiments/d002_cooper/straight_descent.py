@@ -199,7 +199,8 @@ def draw(m: Measurement, p: CooperLineParams) -> dict:
 
 
 cooper_straight_descent = experiment(
-    "cooper-straight-descent", source=SOURCE_002 + ", Corollary 5.9",
-    claim="COO-C5.9: with m_{l-1} >= n and full-rank features the straight line to the "
-          "least-squares last layer is a descent path to a global minimum, L(t) = (1 - t)^2 L(p)",
+    "cooper-straight-descent", source=SOURCE_002 + ", Theorem 5.10 (NMH18) and Corollary 5.9",
+    claim="COO-T5.10/C5.9: for sigmoid-like sigma and m_{l-1} >= n, rank Phi_{l-1} = n at random "
+          "points; with full-rank features the straight line to the least-squares last layer is a "
+          "descent path to a global minimum, L(t) = (1 - t)^2 L(p)",
     params=CooperLineParams, judge=judge, draw=draw)(measure)
