@@ -77,6 +77,7 @@ class FibreParams(Params):
         line_samples: values of t per line.
         quad_rtol: P5.7 passes when the degree-2 fit's residual <= quad_rtol max|L|.
         critical_points: critical points of the fibre per point (L5.8).
+        newton_steps: Newton steps (refinements of the exact quadratic step) per critical point.
         loss_rtol: L5.8 passes when L <= loss_rtol (1 + ||y||^2) at those points.
         zero_tol: relative eigenvalue threshold of the fibre Hessian's rank (L5.14).
         rank_tau: relative singular-value threshold of r, r_hat and rank Phi = n.
@@ -99,6 +100,7 @@ class FibreParams(Params):
     line_samples: int = 11
     quad_rtol: float = 1e-10
     critical_points: int = 3
+    newton_steps: int = 4
     loss_rtol: float = 1e-12
     zero_tol: float = 1e-8
     rank_tau: float = 1e-10
@@ -112,7 +114,8 @@ class FibreParams(Params):
     LIMITS: ClassVar[dict[str, str]] = {
         "n": ">= 2", "in_dim": ">= 1", "nets": "nonempty", "activations": "nonempty, " + ONE_OF_ACTIVATIONS,
         "points": ">= 1", "repeat_distinct": ">= 1", "init_std": "> 0", "lines": ">= 1", "line_t": "> 0",
-        "line_samples": ">= 4", "quad_rtol": ">= 0", "critical_points": ">= 1", "loss_rtol": ">= 0",
+        "line_samples": ">= 4", "quad_rtol": ">= 0", "critical_points": ">= 1", "newton_steps": ">= 1",
+        "loss_rtol": ">= 0",
         "zero_tol": "in [0, 1]", "rank_tau": "in [0, 1]", "curv_rtol": ">= 0", "flat_rtol": ">= 0",
         "line_draws": ">= 0", "line_rtol": ">= 0", "min_draws": ">= 1"}
 
@@ -189,14 +192,24 @@ def _point_row(land, theta, p: FibreParams, gen) -> dict:
                 quad = max(quad, res)
             else:
                 inner_quad = max(inner_quad, res)
-    # L5.8: critical points of the fibre from Newton's equation H x = -g (autodiff), plus kernel vectors
-    step = torch.linalg.lstsq(H, -g[:, None], rcond=p.zero_tol).solution[:, 0]
-    kernel = torch.linalg.eigh(H).eigenvectors[:, : rank_h.nullity]
+    # L5.8: critical points of the fibre from Newton's equation H x = -g (autodiff Hessian and
+    # gradient, eigen-decomposed; refined, since L is exactly quadratic there), plus kernel vectors
+    evals, V = torch.linalg.eigh(H)
+    keep = evals > rank_h.threshold
+    Vk, lam, kernel = V[:, keep], evals[keep], V[:, ~keep]
+
+    def newton(x, steps=p.newton_steps):
+        for _ in range(steps):
+            gx = land.grad(theta.index_put((idx,), x))[idx]
+            x = x - Vk @ ((Vk.T @ gx) / lam)
+        return x
+
     crit_loss, crit_grad = 0.0, 0.0
+    x0 = newton(theta[idx])
     for j in range(p.critical_points):
-        x = theta[idx] + step
+        x = x0
         if j and kernel.shape[1]:
-            x = x + kernel @ torch.randn(kernel.shape[1], generator=gen, dtype=land.dtype)
+            x = newton(x0 + kernel @ torch.randn(kernel.shape[1], generator=gen, dtype=land.dtype), 1)
         q = theta.index_put((idx,), x)
         crit_loss = max(crit_loss, float(land.loss(q)) / (1 + ysq))
         crit_grad = max(crit_grad, float(land.grad(q)[idx].norm()) / (1 + ysq))
@@ -224,6 +237,7 @@ def _point_row(land, theta, p: FibreParams, gen) -> dict:
     Hbb = H[pos][:, pos]
     curv = float((Hbb - 2 * n * torch.eye(b, dtype=land.dtype)).abs().max()) / (2 * n)
     return {"loss": base, "r": bounds.r, "r_hat": bounds.r_hat, "rank_phi_full": bounds.r == n,
+            "rank_resolved": rank_h.count == bounds.r_hat * b,
             "fibre_rank": rank_h.count, "fibre_nullity": rank_h.nullity,
             "bound_corrected": bounds.r_hat * b, "bound_literal": bounds.r * b,
             "quad_resid": quad, "inner_quad_resid": inner_quad,
@@ -326,10 +340,15 @@ def _p57(v: Verdict, fib: pd.DataFrame, p: FibreParams) -> None:
 
 
 def _l58(v: Verdict, fib: pd.DataFrame, p: FibreParams) -> None:
-    cov = fib[(fib.m_last >= fib.n) & fib.rank_phi_full.astype(bool)]
-    v.hypothesis("COO-L5.8: m_{l-1} >= n and rank Phi_{l-1} = n", f"{len(cov)} of {len(fib)} points", "all",
-                 len(cov) > 0, note="points with rank Phi < n are left out of the L5.8 check")
-    rest = fib.drop(cov.index)
+    full = fib[(fib.m_last >= fib.n) & fib.rank_phi_full.astype(bool)]
+    cov = full[full.rank_resolved.astype(bool)]
+    v.hypothesis("COO-L5.8: m_{l-1} >= n and rank Phi_{l-1} = n, resolved by the fibre Hessian",
+                 f"{len(cov)} of {len(fib)} points", "all", len(cov) > 0,
+                 note=f"points with rank Phi < n are left out of the L5.8 check, and the {len(full) - len(cov)} "
+                      f"full-rank points whose fibre Hessian 2 I (x) Phi_hat Phi_hat^T squares Phi's condition "
+                      f"number below zero_tol = {p.zero_tol:g} (there Newton's equation cannot locate a "
+                      "critical point to the check's precision)")
+    rest = fib.drop(full.index)
     crit = float(cov.crit_grad.max()) if len(cov) else float("nan")
     if cov.empty:
         v.not_covered("COO-L5.8: critical points of a full-rank fibre have L = 0", 0.0, "no full-rank point")
