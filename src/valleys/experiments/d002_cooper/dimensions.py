@@ -74,7 +74,14 @@ def _nets(p: DimensionsParams) -> list[tuple[str, tuple[int, ...], tuple[int, ..
 
 
 def measure(p: DimensionsParams) -> Measurement:
-    """Enumerate every star and core component and compare dimension formulas."""
+    """Enumerate every star and core component and compare dimension formulas.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+    """
     nets = _nets(p)
     rows = []
     for i, (spec, widths, eq) in enumerate(nets):
@@ -99,12 +106,28 @@ def measure(p: DimensionsParams) -> Measurement:
 
 
 def judge(m: Measurement, p: DimensionsParams) -> Verdict:
-    """Counting = formula = Jacobian rank = tangent rank; Prop 6.1's d, dim M and its erratum."""
+    """Counting = formula = Jacobian rank = tangent rank; Prop 6.1's d, dim M and its erratum.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     return _dimensions_verdict(p, _nets(p), m.table, m.summary)
 
 
 def draw(m: Measurement, p: DimensionsParams) -> dict:
-    """Codimensions against the hidden width m."""
+    """Codimensions against the hidden width m.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"dimensions": _fig_dimensions(p)}
 
 

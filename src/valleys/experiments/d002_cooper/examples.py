@@ -93,7 +93,14 @@ _TOYS = (
 
 
 def measure(p: ExamplesParams) -> Measurement:
-    """Find, deduplicate and classify the critical points; sublevel sets; the level set of x^2 - y^2."""
+    """Find, deduplicate and classify the critical points; sublevel sets; the level set of x^2 - y^2.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+    """
     gen = torch.Generator().manual_seed(p.seed)
     rows, converged = [], {}
     for toy in _TOYS:
@@ -110,7 +117,15 @@ def measure(p: ExamplesParams) -> Measurement:
 
 
 def judge(m: Measurement, p: ExamplesParams) -> Verdict:
-    """Critical points and their classes against the analytic ones, spurious valleys, x^2 - y^2's zero set."""
+    """Critical points and their classes against the analytic ones, spurious valleys, x^2 - y^2's zero set.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     v = Verdict()
     for toy in _TOYS:
         rows = m.table[m.table.function == toy.name].to_dict("records")
@@ -134,7 +149,15 @@ def judge(m: Measurement, p: ExamplesParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ExamplesParams) -> dict:
-    """The three toys with their critical points and sublevel components."""
+    """The three toys with their critical points and sublevel components.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"critical_points": _examples_figure(m.table, m.extras["comps"])}
 
 

@@ -162,7 +162,17 @@ def _star_spectra_rows(land, p, seed):
 
 
 def measure(p: StarCoreParams) -> Measurement:
-    """Sample star and core points with algorithm C1 and measure gradients and spectra."""
+    """Sample star and core points with algorithm C1 and measure gradients and spectra.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+
+    Raises:
+        InvalidParameterError: if a shape has depth l < 3.
+    """
     grad_rows, core_rows, spec_rows = [], [], []
     deriv_err, examples = {}, {}
     for act in p.activations:
@@ -196,7 +206,15 @@ def measure(p: StarCoreParams) -> Measurement:
 
 
 def judge(m: Measurement, p: StarCoreParams) -> Verdict:
-    """T3.1, the b_l erratum, L3.3, T3.2 and the derived strict saddles, from the table's three parts."""
+    """T3.1, the b_l erratum, L3.3, T3.2 and the derived strict saddles, from the table's three parts.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     t = m.table
     grads = t[t.measurement == "gradient"]
     cores = t[t.measurement == "core spectrum"]
@@ -205,7 +223,15 @@ def judge(m: Measurement, p: StarCoreParams) -> Verdict:
 
 
 def draw(m: Measurement, p: StarCoreParams) -> dict:
-    """Normalised star-point gradients under both bias rules; example core and star spectra."""
+    """Normalised star-point gradients under both bias rules; example core and star spectra.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"gradients": _fig_gradients(m.extras["grads"], p), "spectra": _fig_spectra(m.extras["examples"])}
 
 
