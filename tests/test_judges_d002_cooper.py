@@ -73,7 +73,7 @@ DOCTORS = {
         ("a critical point of a full-rank fibre has L > 0 (COO-L5.8)",
          lambda t, p: t.assign(crit_loss=t["crit_loss"].where(
              ~_first((t["part"] == "fibre") & t["rank_phi_full"].fillna(False).astype(bool)
-                     & (t["m_last"] >= t["n"])), 1.0))),
+                     & t["rank_resolved"].fillna(False).astype(bool) & (t["m_last"] >= t["n"])), 1.0))),
         ("the fibre form's rank exceeds r_hat m_l (COO-L5.14)",
          lambda t, p: t.assign(fibre_rank=t["fibre_rank"].where(
              ~_first((t["part"] == "fibre") & (t["m_last"] > t["n"])), t["bound_corrected"] + 1))),
