@@ -117,6 +117,7 @@ def test_numeric_clause_on_text_is_reported():
     ("cooper-dimensions", "widths=3/5/4,3/0/4", "Widths must be at least three positive ints"),
     ("cooper-dimensions", "figure_shape=3:1", "A shape must be 3 positive ints 'a:b:l'"),
     ("cooper-wide-flat", "zero_loss_nets=2/30/21/1,2/30", "Widths must be at least three"),
+    ("cooper-fibre", "nets=24/1,24", "Widths must be at least three"),
 ])
 def test_structured_entries_are_parsed_when_the_params_are_built(name, assignment, fragment):
     """Params.validate parses every element of a structured list up front, not mid-run."""

@@ -46,7 +46,17 @@ BIAS_RULES = ("mean", "sum")
 
 # ----------------------------------------------------------------------------- shapes
 def equal_widths(a: int, b: int, m: int, depth: int) -> tuple[int, ...]:
-    """Widths ``(a, m, ..., m, b)`` of a depth-``depth`` net (``depth - 1`` hidden layers of width m)."""
+    """Widths ``(a, m, ..., m, b)`` of a depth-``depth`` net (``depth - 1`` hidden layers of width m).
+
+    Args:
+        a: input dimension.
+        b: output dimension.
+        m: the common hidden width.
+        depth: the net's depth l (>= 1).
+
+    Returns:
+        The widths tuple of length ``depth + 1``.
+    """
     where = "equal_widths"
     a, b, m = (check_int(v, k, where, min_val=1) for k, v in (("a", a), ("b", b), ("m", m)))
     depth = check_int(depth, "depth", where, min_val=1)
@@ -85,14 +95,28 @@ class Locus(Record):
         return "star" if len(self.ks) == 1 else "core"
 
     def check_depth(self, depth: int) -> None:
-        """Raise :class:`InvalidParameterError` unless every index is at most ``depth - 1``."""
+        """Raise :class:`InvalidParameterError` unless every index is at most ``depth - 1``.
+
+        Args:
+            depth: the net's depth l (number of affine layers).
+
+        Raises:
+            InvalidParameterError: if a zeroed layer index exceeds ``depth - 1``.
+        """
         if self.ks[-1] > depth - 1:
             msg = (f"Locus {self.name} needs a hidden layer {self.ks[-1]}, but a depth-{depth} net "
                    f"has hidden layers 1..{depth - 1}. Got ks={self.ks}.")
             raise InvalidParameterError(msg)
 
     def zero_blocks(self, depth: int) -> tuple[str, ...]:
-        """Blocks set to zero: ``W_l``, ``W_k`` for k in ks, ``b_{k_1}, ..., b_{l-1}``."""
+        """Blocks set to zero: ``W_l``, ``W_k`` for k in ks, ``b_{k_1}, ..., b_{l-1}``.
+
+        Args:
+            depth: the net's depth l.
+
+        Returns:
+            The block names of the parameter layout, weights first.
+        """
         self.check_depth(depth)
         weights = [f"W{k}" for k in self.ks] + [f"W{depth}"]
         biases = [f"b{j}" for j in range(self.ks[0], depth)]
@@ -100,13 +124,28 @@ class Locus(Record):
 
 
 def star_components(depth: int) -> list[Locus]:
-    """The star components S_1, ..., S_{l-1} of a depth-``depth`` net."""
+    """The star components S_1, ..., S_{l-1} of a depth-``depth`` net.
+
+    Args:
+        depth: the net's depth l (>= 2).
+
+    Returns:
+        One :class:`Locus` per hidden layer k, in order.
+    """
     depth = check_int(depth, "depth", "star_components", min_val=2)
     return [Locus((k,)) for k in range(1, depth)]
 
 
 def core_components(depth: int, order: int = 2) -> list[Locus]:
-    """The components C_{k_1<...<k_order} of the ``order``-core (order 2 is Cooper's core C)."""
+    """The components C_{k_1<...<k_order} of the ``order``-core (order 2 is Cooper's core C).
+
+    Args:
+        depth: the net's depth l (>= 2).
+        order: the number j of zeroed hidden layers, 1 <= j <= l - 1.
+
+    Returns:
+        One :class:`Locus` per increasing tuple of hidden layers, in lexicographic order.
+    """
     depth = check_int(depth, "depth", "core_components", min_val=2)
     order = check_int(order, "order", "core_components", min_val=1, max_val=depth - 1)
     return [Locus(ks) for ks in itertools.combinations(range(1, depth), order)]
@@ -118,6 +157,9 @@ def locus_bias(targets: torch.Tensor, bias_rule: str = "mean") -> torch.Tensor:
     Args:
         targets: (n, b) targets.
         bias_rule: ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The (b,) output bias.
     """
     bias_rule = check_choice(bias_rule, "bias_rule", "locus_bias", BIAS_RULES)
     targets = targets.reshape(targets.shape[0], -1)
@@ -125,7 +167,15 @@ def locus_bias(targets: torch.Tensor, bias_rule: str = "mean") -> torch.Tensor:
 
 
 def locus_mask(layout: ParamLayout, locus: Locus) -> torch.Tensor:
-    """Boolean mask of the coordinates a locus fixes (zeroed blocks and b_l)."""
+    """Boolean mask of the coordinates a locus fixes (zeroed blocks and b_l).
+
+    Args:
+        layout: parameter layout of a biased MLP.
+        locus: the component.
+
+    Returns:
+        A (d,) boolean tensor, True where the locus fixes the coordinate.
+    """
     depth = len(layout.names) // 2
     return layout.mask(locus.zero_blocks(depth) + (f"b{depth}",))
 
@@ -171,6 +221,15 @@ def constraint_residual(layout: ParamLayout, locus: Locus, theta: torch.Tensor,
 
     A point lies on the locus iff g(theta) = 0; g is affine, so its Jacobian has
     rank = codimension of the locus.
+
+    Args:
+        layout: parameter layout of a biased MLP.
+        locus: the component.
+        theta: a point (d,).
+        bias: the locus value of b_l (see :func:`locus_bias`).
+
+    Returns:
+        The constraint values, one per fixed coordinate.
     """
     depth = len(layout.names) // 2
     params = layout.unflatten(theta)
@@ -208,7 +267,15 @@ class LocusDimension(Record):
 
 
 def locus_dim_formula(widths: Sequence[int], locus: Locus) -> int:
-    r"""Cooper §3.1.1: :math:`d - ((m_{\ell-1}+1)m_\ell + \sum_{k\in ks} m_{k-1}m_k + \sum_{j=k_1}^{\ell-1} m_j)`."""
+    r"""Cooper §3.1.1: :math:`d - ((m_{\ell-1}+1)m_\ell + \sum_{k\in ks} m_{k-1}m_k + \sum_{j=k_1}^{\ell-1} m_j)`.
+
+    Args:
+        widths: network widths ``(a, m_1, ..., m_{l-1}, b)``.
+        locus: the component.
+
+    Returns:
+        The component's dimension by the source's formula.
+    """
     w = tuple(check_widths(widths, "locus_dim_formula"))
     depth = len(w) - 1
     locus.check_depth(depth)
@@ -268,24 +335,58 @@ def locus_dimensions(widths: Sequence[int], *, order: int | None = None,
 
 
 def param_count(widths: Sequence[int]) -> int:
-    r""":math:`d = \sum_{i=1}^{\ell} (m_{i-1} + 1) m_i`."""
+    r""":math:`d = \sum_{i=1}^{\ell} (m_{i-1} + 1) m_i`.
+
+    Args:
+        widths: network widths ``(a, m_1, ..., m_{l-1}, b)``.
+
+    Returns:
+        The number d of parameters of the biased MLP.
+    """
     w = tuple(check_widths(widths, "param_count"))
     return sum((w[i - 1] + 1) * w[i] for i in range(1, len(w)))
 
 
 def param_count_equal(a: int, b: int, m: int, depth: int) -> int:
-    r"""Prop 6.1: :math:`d = (\ell-2)m^2 + (\ell+a+b-1)m + b` for equal hidden widths."""
+    r"""Prop 6.1: :math:`d = (\ell-2)m^2 + (\ell+a+b-1)m + b` for equal hidden widths.
+
+    Args:
+        a: input dimension.
+        b: output dimension.
+        m: the common hidden width.
+        depth: the net's depth l.
+
+    Returns:
+        The number d of parameters.
+    """
     return (depth - 2) * m * m + (depth + a + b - 1) * m + b
 
 
 def star_dim_formula(widths: Sequence[int]) -> int:
-    """Cooper §3.1.1: dim S = max over k of the S_k expression."""
+    """Cooper §3.1.1: dim S = max over k of the S_k expression.
+
+    Args:
+        widths: network widths ``(a, m_1, ..., m_{l-1}, b)``.
+
+    Returns:
+        The largest :func:`locus_dim_formula` over the star components.
+    """
     depth = len(tuple(check_widths(widths, "star_dim_formula"))) - 1
     return max(locus_dim_formula(widths, loc) for loc in star_components(depth))
 
 
 def core_dim_formula(widths: Sequence[int]) -> int:
-    """Cooper §3.1.1: dim C = max over i < j of the C_{i,j} expression (needs l >= 3)."""
+    """Cooper §3.1.1: dim C = max over i < j of the C_{i,j} expression (needs l >= 3).
+
+    Args:
+        widths: network widths ``(a, m_1, ..., m_{l-1}, b)``.
+
+    Returns:
+        The largest :func:`locus_dim_formula` over the core components C_{i,j}.
+
+    Raises:
+        InvalidParameterError: if the net has fewer than two hidden layers.
+    """
     depth = len(tuple(check_widths(widths, "core_dim_formula"))) - 1
     if depth < 3:
         msg = f"The core locus needs two hidden layers (depth >= 3). Got depth {depth}."
@@ -311,7 +412,18 @@ class Prop61(Record):
 
 
 def prop61(a: int, b: int, m: int, depth: int, n: int) -> Prop61:
-    """Evaluate Prop 6.1's closed forms (see :class:`Prop61`)."""
+    """Evaluate Prop 6.1's closed forms (see :class:`Prop61`).
+
+    Args:
+        a: input dimension.
+        b: output dimension.
+        m: the common hidden width.
+        depth: the net's depth l (>= 2).
+        n: number of samples.
+
+    Returns:
+        A :class:`Prop61`.
+    """
     a, b, m, n = (check_int(v, k, "prop61", min_val=1) for k, v in (("a", a), ("b", b), ("m", m), ("n", n)))
     depth = check_int(depth, "depth", "prop61", min_val=2)
     lm = depth
@@ -322,7 +434,15 @@ def prop61(a: int, b: int, m: int, depth: int, n: int) -> Prop61:
 
 
 def global_manifold_dim(widths: Sequence[int], n: int) -> int:
-    """Cooper (Coo18): dim M = d - b n, the dimension of the zero-loss set for d > bn."""
+    """Cooper (Coo18): dim M = d - b n, the dimension of the zero-loss set for d > bn.
+
+    Args:
+        widths: network widths ``(a, m_1, ..., m_{l-1}, b)``.
+        n: number of samples.
+
+    Returns:
+        d - b n (not positive when d <= bn).
+    """
     n = check_int(n, "n", "global_manifold_dim", min_val=1)
     return param_count(widths) - widths[-1] * n
 
@@ -353,6 +473,13 @@ class FibreSplit(Record):
 
 def fibre_split(land: Landscape, theta: torch.Tensor, /) -> FibreSplit:
     """Split theta into the inner parameters and the last layer, with the features Phi_{l-1}.
+
+    Args:
+        land: landscape of a biased MLP.
+        theta: the point (d,).
+
+    Returns:
+        A :class:`FibreSplit`.
 
     Raises:
         ModelError: if ``land`` is not a biased MLP with at least one hidden layer.
@@ -480,6 +607,9 @@ def flat_fibre_bounds(features: torch.Tensor, out_dim: int, *, tau: float = 1e-1
         features: Phi_{l-1} of shape (m_{l-1}, n).
         out_dim: m_l (the number of outputs b).
         tau: relative singular-value threshold of the two ranks.
+
+    Returns:
+        A :class:`FlatFibreBounds`.
     """
     out_dim = check_int(out_dim, "out_dim", "flat_fibre_bounds", min_val=1)
     tau = check_float(tau, "tau", "flat_fibre_bounds", min_val=0.0, max_val=1.0, open_min=True)
@@ -498,6 +628,15 @@ def cooper_line(land: Landscape, theta, /, *, tau: float = 1e-10) -> Constructed
 
     With full-rank last-hidden features (m_{l-1} >= n) the end is a global minimum
     (L = 0) and L(t) = (1 - t)^2 L(theta) along the line.
+
+    Args:
+        land: landscape of a biased MLP with squared loss.
+        theta: the start p.
+        tau: relative threshold of the least-squares solve and of the ranks.
+
+    Returns:
+        A :class:`~valleys.paths.ConstructedPath` with one segment; its target loss is 0 when
+        rank [Phi; 1^T] = n, else None; ``info`` holds both ranks.
     """
     fm = fibre_minimum(land, torch.as_tensor(theta, dtype=land.dtype), tau=tau)
     start = torch.as_tensor(theta, dtype=land.dtype)

@@ -1,7 +1,8 @@
 """Document 002 (Cooper, "The critical locus of overparameterized neural networks").
 
-What the locus experiments share: ``cooper-dimensions``, ``cooper-global-manifold``,
-``cooper-star-core``, ``cooper-wide-flat`` (one module each in this package).
+What the locus and fibre experiments share: ``cooper-dimensions``, ``cooper-eigencounts``,
+``cooper-fibre``, ``cooper-global-manifold``, ``cooper-star-core``, ``cooper-wide-flat`` (one
+module each in this package).
 
 Loss: L(p) = sum_i ||f_p(x_i) - y_i||^2 (``loss="mse", reduction="sum"``).
 """

@@ -82,7 +82,14 @@ def _square_x(t):
 
 
 def measure(p: AttractingParams) -> Measurement:
-    """GD on x^3 + y^3 (positive and negative starts) and on x^2, all starts in one tensor."""
+    """GD on x^3 + y^3 (positive and negative starts) and on x^2, all starts in one tensor.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+    """
     gen = torch.Generator().manual_seed(p.seed)
     land = Landscape.from_function(_cubic, 2, names=("x", "y"))
     starts = 1.0 - torch.rand(p.n_starts, 2, generator=gen, dtype=torch.float64)
@@ -109,7 +116,15 @@ def measure(p: AttractingParams) -> Measurement:
 def judge(m: Measurement, p: AttractingParams) -> Verdict:
     """The degenerate origin, attraction at the flow's rate, divergence for x0 < 0, x^2's locus;
     the GD checks on the starts that lie in their claimed region (x0, y0 > 0 for attraction,
-    x0 < 0 for divergence), read from the table."""
+    x0 < 0 for divergence), read from the table.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     t = m.table
     pos = (t["function"] == "x^3+y^3, x0>0") & (t["x0"] > 0) & (t["y0"] > 0)
     neg = (t["function"] == "x^3+y^3, x0<0") & (t["x0"] < 0)
@@ -131,7 +146,15 @@ def judge(m: Measurement, p: AttractingParams) -> Verdict:
 
 
 def draw(m: Measurement, p: AttractingParams) -> dict:
-    """The positive starts' trajectories and the rate of the median distance to 0."""
+    """The positive starts' trajectories and the rate of the median distance to 0.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     pos_run = m.extras["pos_run"]
     return {"trajectories": _trajectory_figure(pos_run, p), "rate": _rate_figure(pos_run, p)}
 

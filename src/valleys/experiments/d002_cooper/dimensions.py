@@ -74,7 +74,14 @@ def _nets(p: DimensionsParams) -> list[tuple[str, tuple[int, ...], tuple[int, ..
 
 
 def measure(p: DimensionsParams) -> Measurement:
-    """Enumerate every star and core component and compare dimension formulas."""
+    """Enumerate every star and core component and compare dimension formulas.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+    """
     nets = _nets(p)
     rows = []
     for i, (spec, widths, eq) in enumerate(nets):
@@ -85,7 +92,7 @@ def measure(p: DimensionsParams) -> Measurement:
             row = {"net": spec, "widths": "/".join(map(str, widths)), "d": ld.dim,
                    "component": ld.locus.name, "kind": ld.locus.kind, "by_count": ld.by_count,
                    "by_jacobian": None, "by_samples": None, "samples_on_locus": None,
-                   "by_formula": ld.by_formula, "equal_widths": eq is not None}
+                   "by_formula": ld.by_formula, "equal_widths": eq is not None, "depth": len(widths) - 1}
             if small:
                 row.update(_independent_dims(model, land, ld.locus.ks, p, p.seed + 13 * i))
             rows.append(row)
@@ -99,12 +106,28 @@ def measure(p: DimensionsParams) -> Measurement:
 
 
 def judge(m: Measurement, p: DimensionsParams) -> Verdict:
-    """Counting = formula = Jacobian rank = tangent rank; Prop 6.1's d, dim M and its erratum."""
+    """Counting = formula = Jacobian rank = tangent rank; Prop 6.1's d, dim M and its erratum.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     return _dimensions_verdict(p, _nets(p), m.table, m.summary)
 
 
 def draw(m: Measurement, p: DimensionsParams) -> dict:
-    """Codimensions against the hidden width m."""
+    """Codimensions against the hidden width m.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"dimensions": _fig_dimensions(p)}
 
 
@@ -167,8 +190,30 @@ def _independent_dims(model, land, ks, p, seed) -> dict:
     return {"by_jacobian": d - rank_J, "by_samples": tangent, "samples_on_locus": residual == 0.0}
 
 
+_DIM_CHECKS = ("component dims: counting = §3.1.1 per-component formula",
+               "component dims: counting = d - rank of the autograd Jacobian of the constraint functions",
+               "§3.1.1 max formulas dim S, dim C = max over components of the counted dims")
+_P61_CHECKS = ("d = (l-2)m^2 + (l+a+b-1)m + b (Prop 6.1) = parameter count of the torch model",
+               "dim M: Prop 6.1's (l-2)m^2+(a+b+l-1)m+b(1-n) = d - bn",
+               "[derived] dim S_1, S_{l-1}, C_{1,j}, C_{l-2,l-1} closed forms")
+
+
 def _dimensions_verdict(p, nets, t: pd.DataFrame, summary: dict) -> Verdict:
     v = Verdict()
+    in_def = t.depth >= 3
+    v.hypothesis("COO-Def: depth l >= 3 (the star and core loci of §3)", f"{int(in_def.sum())} of {len(t)} components",
+                 "all", bool(in_def.any()), note="components of shallower nets are left out")
+    t = t[in_def]
+    eq_rows = t[t.equal_widths.astype(bool)]
+    v.hypothesis("COO-P6.1: equal hidden widths", f"{eq_rows.net.nunique()} of {t.net.nunique()} nets", "all",
+                 len(eq_rows) > 0, note="Prop 6.1's closed forms are checked on these nets only")
+    nets = [(s, w, e) for s, w, e in nets if s in set(t.net) and (e is None or s in set(eq_rows.net))]
+    if t.empty:
+        for name in _DIM_CHECKS + _P61_CHECKS:
+            v.not_covered(name, "as Cooper", "no net of depth >= 3")
+        v.not_covered("Prop 6.1 erratum: its dim S, dim C equal dim S_2, dim C_{2,3}", "as CLAIMS.md",
+                      "no net of depth >= 3", kind="erratum")
+        return v
     agree = int((t.by_count == t.by_formula).sum())
     v.add("component dims: counting = §3.1.1 per-component formula", f"{agree}/{len(t)}",
           f"{len(t)}/{len(t)}", None, agree == len(t) and len(t) > 0, kind="evidence")
@@ -184,6 +229,10 @@ def _dimensions_verdict(p, nets, t: pd.DataFrame, summary: dict) -> Verdict:
           kind="evidence")
     v.add(*_max_formula_check(nets, t), kind="evidence")
     eq = [(s, w, e) for s, w, e in nets if e is not None]
+    if not eq:
+        for name in _P61_CHECKS:
+            v.not_covered(name, "as Cooper", "no equal-width net of depth >= 3")
+        return v
     numel = summary["model_numel"]
     okd = sum(numel[spec] == _prop61_d(*e) for spec, _, e in eq)
     v.add("d = (l-2)m^2 + (l+a+b-1)m + b (Prop 6.1) = parameter count of the torch model",

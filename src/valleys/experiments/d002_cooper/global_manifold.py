@@ -66,7 +66,17 @@ class GlobalManifoldParams(Params):
 
 
 def measure(p: GlobalManifoldParams) -> Measurement:
-    """Reach M by solving the last layer exactly, then count zero Hessian eigenvalues."""
+    """Reach M by solving the last layer exactly, then count zero Hessian eigenvalues.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+
+    Raises:
+        InvalidParameterError: if a shape has m < n or d <= bn.
+    """
     rows, examples = [], {}
     for s_idx, spec in enumerate(progress(p.shapes, "shapes")):
         a, b, m, depth, n = _parse(spec, "abmln")
@@ -85,12 +95,28 @@ def measure(p: GlobalManifoldParams) -> Measurement:
 
 
 def judge(m: Measurement, p: GlobalManifoldParams) -> Verdict:
-    """Zero-eigenvalue count d - bn, rank J = bn, Hess = 2 J^T J and Prop 6.1's dim M."""
+    """Zero-eigenvalue count d - bn, rank J = bn, Hess = 2 J^T J and Prop 6.1's dim M.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     return _manifold_verdict(p, m.table)
 
 
 def draw(m: Measurement, p: GlobalManifoldParams) -> dict:
-    """The normalised Hessian spectra of the first point of each shape."""
+    """The normalised Hessian spectra of the first point of each shape.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"spectra": _fig_manifold(m.extras["examples"], p)}
 
 

@@ -20,6 +20,7 @@ from ...core import Landscape
 from ...curvature.rank import numerical_rank
 from ...errors import InvalidParameterError
 from ...literature.cooper2020 import core_components, equal_widths, sample_locus, star_components
+from ...nets import get_activation
 from ...record import Measurement
 from ..common import ONE_OF_ACTIVATIONS, figure, progress
 from ..params import Params
@@ -161,7 +162,17 @@ def _star_spectra_rows(land, p, seed):
 
 
 def measure(p: StarCoreParams) -> Measurement:
-    """Sample star and core points with algorithm C1 and measure gradients and spectra."""
+    """Sample star and core points with algorithm C1 and measure gradients and spectra.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+
+    Raises:
+        InvalidParameterError: if a shape has depth l < 3.
+    """
     grad_rows, core_rows, spec_rows = [], [], []
     deriv_err, examples = {}, {}
     for act in p.activations:
@@ -173,7 +184,9 @@ def measure(p: StarCoreParams) -> Measurement:
                 raise InvalidParameterError(msg)
             X, Y = _data(a, b, n, p.seed + s_idx)
             land = _landscape(equal_widths(a, b, m, depth), act, X, Y)
-            base = {"activation": act, "shape": spec, "d": land.dim, "n": n, "b": b}
+            sigma = get_activation(act)
+            base = {"activation": act, "shape": spec, "d": land.dim, "n": n, "b": b, "depth": depth,
+                    "sigma0": float(sigma.value_at_zero), "smooth": bool(sigma.smoothness >= 2)}
             for k, loc in enumerate(star_components(depth)):
                 seed = p.seed + 1000 * s_idx + k
                 grad_rows += [{**base, **r} for r in _star_gradients(land, loc, p, seed, n, Y)]
@@ -193,7 +206,15 @@ def measure(p: StarCoreParams) -> Measurement:
 
 
 def judge(m: Measurement, p: StarCoreParams) -> Verdict:
-    """T3.1, the b_l erratum, L3.3, T3.2 and the derived strict saddles, from the table's three parts."""
+    """T3.1, the b_l erratum, L3.3, T3.2 and the derived strict saddles, from the table's three parts.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     t = m.table
     grads = t[t.measurement == "gradient"]
     cores = t[t.measurement == "core spectrum"]
@@ -202,7 +223,15 @@ def judge(m: Measurement, p: StarCoreParams) -> Verdict:
 
 
 def draw(m: Measurement, p: StarCoreParams) -> dict:
-    """Normalised star-point gradients under both bias rules; example core and star spectra."""
+    """Normalised star-point gradients under both bias rules; example core and star spectra.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"gradients": _fig_gradients(m.extras["grads"], p), "spectra": _fig_spectra(m.extras["examples"])}
 
 
@@ -213,10 +242,34 @@ run_star_core = experiment(
     params=StarCoreParams, judge=judge, draw=draw)(measure)
 
 
+def _in_setting(rows: pd.DataFrame, min_depth: int) -> pd.Series:
+    """The hypotheses of COO-T3.1 (``min_depth`` 3) or T3.2 (4) per row: sigma smooth (C^2 at
+    least: the Hessian statements need it) with sigma(0) = 0, depth >= ``min_depth``."""
+    return (rows.sigma0 == 0) & rows.smooth.astype(bool) & (rows.depth >= min_depth)
+
+
 def _star_core_verdict(p, grads, cores, spectra, deriv_err) -> Verdict:
     v = Verdict()
+    covered = _in_setting(grads, 3)
+    v.hypothesis("COO-T3.1/L3.3: sigma smooth with sigma(0) = 0, depth l >= 3",
+                 f"{int(covered.sum())} of {len(grads)} (shape, S_k) rows", "all", bool(covered.any()),
+                 note="activations meeting it: " + str(sorted(set(grads.activation[covered])))
+                      + "; the others are left out of every check (sigma(0) != 0 moves the features "
+                        "off zero, so star points need not be critical)")
+    in_c = _in_setting(cores, 4) if len(cores) else cores.index == cores.index
+    v.hypothesis("COO-T3.2: sigma smooth with sigma(0) = 0, depth l >= 4",
+                 f"{int(in_c.sum())} of {len(cores)} core rows", "all", bool(in_c.any()))
+    grads, cores = grads[covered], cores[in_c] if len(cores) else cores
+    spectra = spectra[_in_setting(spectra, 3)] if len(spectra) else spectra
     for act in p.activations:
         g = grads[grads.activation == act]
+        if g.empty:
+            for name in (f"COO-T3.1 [{act}]: star points critical (b_l = mean y)",
+                         f"COO-L3.3 [{act}]: derivatives of f not involving W_l vanish at star points"):
+                v.not_covered(name, "as Cooper", note=f"{act} is outside the hypotheses (sigma(0) = 0, smooth)")
+            v.not_covered(f"COO-Def erratum [{act}]: with the paper's b_l = sum(y) star points are NOT critical",
+                          "as CLAIMS.md", note="outside the hypotheses", kind="erratum")
+            continue
         mean, summ = g[g.bias_rule == "mean"], g[g.bias_rule == "sum"]
         worst = float(mean.normalised_max.max())
         v.add(f"COO-T3.1 [{act}]: star points critical (b_l = mean y), max|grad|/(1+||y||^2)",
@@ -232,13 +285,18 @@ def _star_core_verdict(p, grads, cores, spectra, deriv_err) -> Verdict:
               f"(1st and 2nd order), df/db_l = I", deriv_err[act], 0.0, p.deriv_tol,
               deriv_err[act] <= p.deriv_tol, kind="evidence")
         c = cores[cores.activation == act] if len(cores) else cores
+        if not len(c) and (grads.depth >= 4).any():
+            v.not_covered(f"COO-T3.2 [{act}]: core points have exactly b eigenvalues 2n and d-b zeros",
+                          "as Cooper", note="no core point meets T3.2's hypotheses")
         if len(c):
             ok, tot = int(c.points_ok.sum()), int(c.points.sum())
             v.add(f"COO-T3.2 [{act}]: core points have exactly b eigenvalues 2n and d-b zeros",
                   f"{ok}/{tot}", f"{tot}/{tot}", p.zero_tol, ok == tot and tot > 0,
                   f"max |lambda - 2n|/2n = {c.max_dev_2n.max():.2g} (tol {p.eig_rel_tol:g}); "
                   f"max |zero eigenvalue|/2n = {c.max_abs_zero.max():.2g} (tol {p.zero_tol:g})", kind="evidence")
-        s = spectra[spectra.activation == act]
+        s = spectra[spectra.activation == act] if len(spectra) else spectra
+        if s.empty:
+            continue
         ind = int(s.indefinite.sum())
         v.add(f"[derived, not in the paper] star points outside C are strict saddles [{act}]",
               f"{ind}/{len(s)}", f"{len(s)}/{len(s)} indefinite", p.zero_tol, ind == len(s) and len(s) > 0,

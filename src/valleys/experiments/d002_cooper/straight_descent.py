@@ -99,7 +99,14 @@ def _hypothesis_columns(land: Landscape, theta: torch.Tensor, act: str, p: Coope
 def measure(p: CooperLineParams) -> Measurement:
     """The closed form, end loss and descent certificate at ``n_points`` random points per
     activation (``part = "line"``), then rank Phi_{l-1} at ``rank_draws`` further random points
-    per activation (``part = "rank"``; drawn after the line points, from the same stream)."""
+    per activation (``part = "rank"``; drawn after the line points, from the same stream).
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+    """
     gen = check_generator(p.seed)
     X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
@@ -136,7 +143,15 @@ def measure(p: CooperLineParams) -> Measurement:
 def judge(m: Measurement, p: CooperLineParams) -> Verdict:
     """Evidence: rank Phi_{l-1} = n at every random draw that meets COO-T5.10's hypotheses
     (exact interval). Consistency: the line's closed form, end loss and certificates, which
-    are algebra once rank [Phi; 1] = n."""
+    are algebra once rank [Phi; 1] = n.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     df = m.table
     verdict = Verdict()
     t510 = df["in_t510_class"].astype(bool) & (df["m_last"] >= p.n) & df["distinct_x"].astype(bool)
@@ -187,7 +202,15 @@ def judge(m: Measurement, p: CooperLineParams) -> Verdict:
 
 
 def draw(m: Measurement, p: CooperLineParams) -> dict:
-    """The loss along the first point's line against the closed form."""
+    """The loss along the first point's line against the closed form.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     fig, (ax,) = figure()
     built, land = m.extras["example"]
     rep = evaluate(built.path, land, num=101, max_points=101)
@@ -199,7 +222,8 @@ def draw(m: Measurement, p: CooperLineParams) -> dict:
 
 
 cooper_straight_descent = experiment(
-    "cooper-straight-descent", source=SOURCE_002 + ", Corollary 5.9",
-    claim="COO-C5.9: with m_{l-1} >= n and full-rank features the straight line to the "
-          "least-squares last layer is a descent path to a global minimum, L(t) = (1 - t)^2 L(p)",
+    "cooper-straight-descent", source=SOURCE_002 + ", Theorem 5.10 (NMH18) and Corollary 5.9",
+    claim="COO-T5.10/C5.9: for sigmoid-like sigma and m_{l-1} >= n, rank Phi_{l-1} = n at random "
+          "points; with full-rank features the straight line to the least-squares last layer is a "
+          "descent path to a global minimum, L(t) = (1 - t)^2 L(p)",
     params=CooperLineParams, judge=judge, draw=draw)(measure)

@@ -222,19 +222,42 @@ def _star_last_nullity(land, theta) -> int:
 
 
 def measure(p: WideFlatParams) -> Measurement:
-    """Count zero Hessian eigenvalues at duplication, star and zero-loss critical points."""
+    """Count zero Hessian eigenvalues at duplication, star and zero-loss critical points.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The measurement: the table of measured rows with its summary.
+    """
     table = pd.DataFrame(_duplication_rows(p) + _star_rows(p) + _zero_loss_rows(p))
     return Measurement(table, {"zero_tol": p.zero_tol, "rank_tau": p.rank_tau,
                                "full_hessian_literal_failures": int((table.nullity < table.bound_literal).sum())})
 
 
 def judge(m: Measurement, p: WideFlatParams) -> Verdict:
-    """Criticality, flatness along the claimed subspace, C5.16/C5.18 at PSD points, the errata."""
+    """Criticality, flatness along the claimed subspace, C5.16/C5.18 at PSD points, the errata.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     return _wide_flat_verdict(p, m.table)
 
 
 def draw(m: Measurement, p: WideFlatParams) -> dict:
-    """Zero-eigenvalue counts against the flat-fibre bounds."""
+    """Zero-eigenvalue counts against the flat-fibre bounds.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name.
+    """
     return {"nullity": _fig_wide_flat(m.table)}
 
 
