@@ -119,3 +119,57 @@ def test_interior_point_value_equals_the_solver(seed):
     value = float(np.mean((((c @ X.T) * coef).sum(0) - y) ** 2))
     ref = BasinSolver(X, y).value(pat, check_empty=False)
     assert value == pytest.approx(ref.value, rel=1e-7, abs=1e-12)
+
+
+# The instance of safran-shamir-full-rank's full preset (m = 5, d = 10, n = 2) whose QP value
+# was certified 1.5023 against the closed form 1.4244: the exact polish divided by a
+# rounding-size singular value and sent c along a free ray to ~1e17, after which every
+# constraint looked "tight" relative to that size and the KKT certificate passed.
+_DRIFT_X = np.array([
+    [-0.976613973875586, 1.869044643531161, -0.8711582429110448, -1.6239339167236995, -0.624081276946776,
+     -0.2876843371586834, -1.701551954779299, -0.026499328510373527, 0.7217983108566387, -1.2704862731398807],
+    [1.1418509416857237, -0.3578510532240461, 0.6301186974729832, -0.5127579335751044, 0.24238585522676345,
+     -0.39098313027181947, 0.779305498531809, -1.046802214169327, -1.1271447146815337, 0.09526729744838006],
+    [1.3691421885439363, -1.1044409825109809, -1.4815300678534709, -0.048969056515583, 0.29226762937198913,
+     0.7037362930270242, -0.03889075598682313, 0.52673761114284, -0.9852249681018771, -0.13671314429297052],
+    [-0.14945965880359113, -0.38185585031620295, 1.1009590518385661, -0.5762466919889101, 1.5174273282882993,
+     0.21660303737523237, -1.521362093190052, -0.9834363816835309, 0.35982607778972797, -0.3316782481173787],
+    [0.20191665631525396, 0.2097300223742361, 0.24063532587357334, -0.15182609276712233, 0.7700823023436004,
+     0.036765965596836904, -0.20799396087797242, 0.3093547728331737, 0.4894871317856747, -0.0021156635384224445]])
+_DRIFT_Y = np.array([-0.8033023487293277, 1.0342116357971962, -0.03514410761489498, -2.0522434527607247,
+                     -1.0928568197457016])
+
+
+def test_full_rank_preset_instance_equals_closed_form():
+    from valleys.basins import FullRankCriterion
+
+    A, b = np.array([[1, -1, 1, 1, 1], [1, -1, -1, 1, 1]]), np.array([1, 1])
+    res = BasinSolver(_DRIFT_X, _DRIFT_Y).value((A, b), check_empty=False)
+    closed = FullRankCriterion(_DRIFT_X, _DRIFT_Y).values(A[None], b[None])[0]
+    # both output weights are positive and y_t > 0 only on a sample no neuron is active on:
+    # the best is to predict 0 everywhere, Bas = mean y^2
+    assert closed == pytest.approx(float(np.mean(_DRIFT_Y ** 2)), rel=1e-15)
+    assert res.status == "optimal"
+    assert res.value == pytest.approx(closed, abs=1e-9)
+    assert np.abs(res.W @ _DRIFT_X.T * np.abs(res.v)[:, None]).max() < 1e3 * np.abs(_DRIFT_Y).max()
+
+
+def test_full_rank_values_equal_closed_form_small_m():
+    """Small full-rank data (m = 5, d = 10), widths 2 and 3: every certified QP value equals
+    SS-T4's closed form (the sweep that showed the drift: 11 of 600 before the fix)."""
+    from valleys.basins import FullRankCriterion
+
+    worst = 0.0
+    for seed in range(4):
+        ds = data.full_rank(5, 10, 5, seed=seed)
+        X, y = ds.X.numpy().astype(np.float64), ds.y.numpy().astype(np.float64)
+        crit, solver = FullRankCriterion(X, y), BasinSolver(X, y)
+        rng = np.random.default_rng(seed)
+        for n in (2, 3):
+            W, v = draw_init(30, n, 10, "gaussian", rng)
+            closed = crit.values(np.sign(W @ X.T), np.sign(v))
+            for i in range(30):
+                res = solver.value(basin_of(W[i], v[i], X), check_empty=False)
+                assert res.status == "optimal"
+                worst = max(worst, abs(res.value - closed[i]))
+    assert worst <= 1e-8
