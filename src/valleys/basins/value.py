@@ -49,7 +49,7 @@ from scipy.optimize import nnls
 
 from .._blas import one_blas_thread
 from ..curvature.rank import numerical_rank
-from .active_set import active_set_solve
+from .active_set import active_set_solve, min_norm_lstsq
 from .ipm import ipm_solve
 from .losses import get_scalar_loss
 from .partition import (
@@ -61,6 +61,9 @@ from .partition import (
     row_space,
 )
 
+#: singular-value cut of the exact least squares, relative to sigma_max(X) (see min_norm_lstsq)
+_LSTSQ_RCOND = 1e-12
+
 
 @dataclass(frozen=True)
 class BasinTolerances:
@@ -70,7 +73,9 @@ class BasinTolerances:
         eps: OSQP absolute and relative residual tolerance; its solution only proposes
             the active set, which is then solved exactly and certified.
         feasibility: largest allowed constraint violation ``max(0, -a_it <u_i, x_t>)``,
-            relative to the largest ``|<u_i, x_t>|``, for a solution to count as optimal.
+            relative to the largest ``|y_t|`` or ``|<u_i, x_t>|`` with ``a_it = +1``, for a
+            solution to count as optimal (a point whose rounding error exceeds it is not
+            certified).
         kkt: relative tolerance of the KKT certificate (stationarity residual with
             nonnegative NNLS multipliers on the tight constraints).
         zero_value: a feasible point with loss ``<= zero_value * max(1, mean y^2)``
@@ -139,7 +144,8 @@ class BasinValue:
             value is accurate to the subproblem tolerance) or ``"uncertified (...)"``
             (squared loss: no KKT certificate was found).
         violation: largest constraint violation ``max(0, -a_it <u_i, x_t>)`` of the
-            minimiser, relative to the largest ``|<u_i, x_t>|``.
+            minimiser, relative to the largest ``|y_t|`` or ``|<u_i, x_t>|`` with ``a_it = +1``
+            (the pre-activations that build the prediction).
         empty_neurons: neurons whose sign row has no interior point (the cell is empty).
         iterations: solver iterations (summed over Newton steps).
         reduced_width: neurons left after merging equal patterns and dropping dead ones.
@@ -263,6 +269,7 @@ class BasinSolver:
         self.scale = float(np.linalg.norm(self.X, axis=1).max())
         sv = np.linalg.svd(self.Xr, compute_uv=False)
         self.condition = float(sv[0] / sv[-1])  # of X on its row space: picks the first solver
+        self._cutoff = _LSTSQ_RCOND * float(sv[0])
         self._osqp_successes = self._osqp_failures = 0
         self._spaces: dict[int, _Workspace] = {}
 
@@ -319,8 +326,8 @@ class BasinSolver:
         v[live_idx[nz]] = b[live_idx[nz]] * norms[nz]
         pre = W @ self.X.T
         upre = pre * np.abs(v)[:, None]  # <u_i, x_t>
-        violation = (float(np.maximum(0.0, -A * upre).max(initial=0.0))
-                     / max(float(np.abs(upre).max(initial=0.0)), 1e-300))
+        size = max(float(np.abs(self.y).max()), float(np.abs(upre[A > 0]).max(initial=0.0)), 1e-300)
+        violation = float(np.maximum(0.0, -A * upre).max(initial=0.0)) / size
         if status == "solved" and violation > self.tol.feasibility:
             status = "infeasible solution"
         value = self.loss.mean(np.maximum(pre, 0.0).T @ v, self.y)
@@ -370,7 +377,7 @@ class BasinSolver:
         start = self._feasible_start(ws, c)
         c_as, status, n_as, working = active_set_solve(
             ws.XrT, ws.coef, ws.a, self.y, start, self._tight(ws, start), max_iter=self.tol.max_active_set,
-            mult_tol=self.tol.kkt * 1e-2, step_tol=1e-13)
+            mult_tol=self.tol.kkt * 1e-2, step_tol=1e-13, cutoff=self._cutoff)
         iters += n_as
         if self._certified(ws, c_as):
             return c_as, "solved", iters
@@ -381,10 +388,26 @@ class BasinSolver:
         notes.append(f"active set: {status}")
         return c_as, "uncertified (" + "; ".join(notes) + ")", iters
 
+    def _size(self, ws: _Workspace, pre: np.ndarray) -> float:
+        """The scale of the tolerances on the pre-activations ``pre`` (k, m): the largest
+        ``|y_t|`` or pre-activation on a sample where its group is active (those build the
+        prediction). Pre-activations on inactive samples are left out: a minimiser may run
+        far along a ray of the cell that changes no prediction, and tolerances relative to
+        such a size would call every constraint tight and every point feasible."""
+        live = np.abs(pre[ws.coef != 0]).max(initial=0.0)
+        return max(float(np.abs(self.y).max()), float(live), 1e-300)
+
+    def _precise(self, ws: _Workspace, c: np.ndarray, size: float) -> bool:
+        """Whether rounding in ``<c_j, x_t>`` (about ``r eps ||c_j|| ||x_t||``) stays below the
+        feasibility tolerance ``feasibility * size``: past that, no certificate is meaningful."""
+        rounding = ws.r * np.finfo(np.float64).eps * float(np.linalg.norm(c, axis=1).max()) * self.scale
+        return rounding <= self.tol.feasibility * size
+
     def _zero_certified(self, ws: _Workspace, c: np.ndarray, floor: float) -> bool:
         """A feasible point of loss <= floor certifies the (nonnegative) value to that accuracy."""
-        pre = ws.a * (c @ ws.XrT)
-        return bool((pre >= -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)).all()
+        raw = c @ ws.XrT
+        size = self._size(ws, raw)
+        return bool(self._precise(ws, c, size) and (ws.a * raw >= -self.tol.feasibility * size).all()
                     and self._squared(ws, c) <= floor)
 
     def _polish_rounds(self, ws: _Workspace, active: np.ndarray, c: np.ndarray) -> np.ndarray | None:
@@ -395,16 +418,16 @@ class BasinSolver:
             c_pol = self._polish(ws, active, c)
             if self._certified(ws, c_pol):
                 return c_pol
-            pre = ws.a * (c_pol @ ws.XrT)
-            violated = pre < -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)
+            raw = c_pol @ ws.XrT
+            violated = ws.a * raw < -self.tol.feasibility * self._size(ws, raw)
             if not (violated & ~active).any():
                 return None
             active |= violated
         return None
 
     def _tight(self, ws: _Workspace, c: np.ndarray) -> np.ndarray:
-        pre = ws.a * (c @ ws.XrT)
-        return pre <= self.tol.kkt * max(float(np.abs(pre).max()), 1e-300)
+        raw = c @ ws.XrT
+        return ws.a * raw <= self.tol.kkt * self._size(ws, raw)
 
     def _feasible_start(self, ws: _Workspace, c: np.ndarray) -> np.ndarray:
         """``c`` projected, group by group, onto the group's cone ``{c : a_t <x_t, c> >= 0}``
@@ -443,7 +466,9 @@ class BasinSolver:
         if H.shape[1] == 0:
             return np.zeros((ws.k, ws.r))
         w0 = np.concatenate([N.T @ c0[j] for j, N in enumerate(bases)])
-        w = w0 + np.linalg.lstsq(H, self.y - H @ w0, rcond=None)[0]
+        # singular values below 1e-12 sigma_max(X) are rounding of exact zeros (directions
+        # that change no prediction): dividing by them would send c far along a free ray
+        w = w0 + min_norm_lstsq(H, self.y - H @ w0, self._cutoff)
         out, pos = np.zeros((ws.k, ws.r)), 0
         for j, N in enumerate(bases):
             out[j] = N @ w[pos:pos + N.shape[1]]
@@ -454,8 +479,8 @@ class BasinSolver:
         """KKT conditions: feasibility, and gradient = sum of nonnegative multiples of the
         tight constraint normals (NNLS), each neuron, to the tolerances."""
         pre = c @ ws.XrT  # (k, m)
-        size = max(float(np.abs(pre).max()), 1e-300)
-        if (ws.a * pre < -self.tol.feasibility * size).any():
+        size = self._size(ws, pre)
+        if not self._precise(ws, c, size) or (ws.a * pre < -self.tol.feasibility * size).any():
             return False
         resid = self._predict(ws, c) - self.y
         grad = (2.0 / self.m) * (ws.coef * resid) @ ws.XrT.T  # (k, r)
