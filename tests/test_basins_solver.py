@@ -173,3 +173,64 @@ def test_full_rank_values_equal_closed_form_small_m():
                 assert res.status == "optimal"
                 worst = max(worst, abs(res.value - closed[i]))
     assert worst <= 1e-8
+
+
+def test_batched_values_equal_one_at_a_time_and_clarabel():
+    """BasinSolver.values (one batched interior-point method over basins of mixed reduced
+    widths, each solution polished exactly and KKT-certified) against value() one basin at
+    a time and against CVXPY/Clarabel, on the benchmark's family (positive inputs: most
+    values zero, some positive) and on a tight cluster (the interior-point route)."""
+    rng = np.random.default_rng(5)
+    m, d, n = 30, 12, 10
+    X = np.abs(rng.standard_normal((m, d)))
+    y = 2.0 * rng.standard_normal(m)
+    W, v = draw_init(12, n, d, "gaussian", rng)
+    pats = [basin_of(W[i], v[i], X) for i in range(12)]
+    batched = BasinSolver(X, y).values(pats)
+    single = [BasinSolver(X, y).value(p, check_empty=False) for p in pats]
+    assert {r.status for r in batched} == {"optimal"}
+    assert len({r.reduced_width for r in batched}) > 1  # padding to a common width is exercised
+    assert any(r.value > 1e-3 for r in batched) and any(r.value < 1e-8 for r in batched)
+    for p, a, b in zip(pats, batched, single, strict=True):
+        assert a.value == pytest.approx(b.value, abs=1e-7)
+        ref = _cvxpy_value(p.A, p.b, X, y)
+        assert a.value == pytest.approx(ref, abs=1e-7)
+        assert a.value <= ref + 1e-7  # never above an independent solver's feasible value
+        pre = a.W @ X.T
+        assert float(np.mean((np.maximum(pre, 0).T @ a.v - y) ** 2)) == pytest.approx(a.value, rel=1e-9, abs=1e-15)
+
+    ds = data.clustered(24, 4, 3, 1e-3, seed=7)
+    Xc, yc = ds.X.numpy(), ds.y.numpy()
+    W, v = draw_init(3, 6, 4, "gaussian", np.random.default_rng(1))
+    pats = [basin_of(W[i], v[i], Xc) for i in range(3)]
+    for p, res in zip(pats, BasinSolver(Xc, yc).values(pats), strict=True):
+        assert res.status == "optimal"
+        ref = _cvxpy_value(p.A, p.b, Xc, yc)
+        assert ref - 1e-10 <= res.value <= ref * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batched_interior_point_equals_the_dense_one(seed):
+    """ipm_solve_batch (Woodbury-factored Newton steps, several basins at once) against the
+    dense ipm_solve, basin by basin. Near 1e-10 the batched steps collapse (the Woodbury
+    solve loses accuracy as the multipliers spread: status "stalled", best iterate
+    returned); its iterate only proposes the active set, which the solver polishes exactly,
+    so the values need to agree to 1e-6 here, not to the polish's accuracy."""
+    from valleys.basins.ipm import ipm_solve_batch
+
+    probs = [_problem(100 * seed + i) for i in range(3)]
+    X, y = probs[0][0], probs[0][1]
+    coef, a = [], []
+    for _, _, W, v in probs:
+        pat = basin_of(W, v, X)
+        a.append(pat.A.astype(float))
+        coef.append((a[-1] > 0) * pat.b[:, None].astype(float))
+    c, slack, lam, _, status = ipm_solve_batch(X.T, np.stack(coef), np.stack(a), y, tol=1e-10)
+    assert (slack >= 0).all() and (lam >= 0).all()
+    assert set(status) <= {"converged", "stalled"}
+    for i in range(3):
+        ci, _, _, _, st = ipm_solve(X.T, coef[i], a[i], y, tol=1e-10)
+        assert st == "converged"
+        val = float(np.mean((((c[i] @ X.T) * coef[i]).sum(0) - y) ** 2))
+        ref = float(np.mean((((ci @ X.T) * coef[i]).sum(0) - y) ** 2))
+        assert val == pytest.approx(ref, rel=1e-6, abs=1e-12)

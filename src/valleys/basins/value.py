@@ -30,6 +30,12 @@ Structure reused across basins (:class:`BasinSolver`):
   stalls), and last the exact primal active-set method of
   :mod:`valleys.basins.active_set` from the interior-point solution projected on the
   cell. A value that none of them certifies keeps an ``"uncertified (...)"`` status.
+- Many basins at once (:meth:`BasinSolver.values`, squared loss): one batched
+  interior-point method (:func:`~valleys.basins.ipm.ipm_solve_batch`) whose Newton steps
+  are factored through their structure (Woodbury: ``r x r`` blocks and one ``m x m``
+  matrix per basin), basins padded to one reduced width; its solutions are certified like
+  the single route's (a feasible zero, or an exact polish with a KKT certificate), and a
+  basin it does not certify goes through the single route.
 - Dense linear algebra runs with one BLAS thread (small matrices; many processes).
 
 Non-quadratic losses (logistic / binary cross-entropy) are solved by damped Newton steps,
@@ -50,7 +56,7 @@ from scipy.optimize import nnls
 from .._blas import one_blas_thread
 from ..curvature.rank import numerical_rank
 from .active_set import active_set_solve, min_norm_lstsq
-from .ipm import ipm_solve
+from .ipm import ipm_solve, ipm_solve_batch
 from .losses import get_scalar_loss
 from .partition import (
     BasinPattern,
@@ -296,26 +302,126 @@ class BasinSolver:
         return self._solve(pat)
 
     def values(self, patterns, *, check_empty: bool = False) -> list[BasinValue]:
-        """Exact values of many basins (patterns of initialisations are nonempty, so the
-        emptiness LPs are skipped unless ``check_empty``)."""
-        with one_blas_thread():  # the dense pieces are small
-            return [self._value(p, check_empty) for p in patterns]
+        """Exact values of many basins of this data set.
 
-    def _solve(self, pat: BasinPattern) -> BasinValue:
+        Squared loss: the basins of each reduced width go through one batched
+        interior-point method (:func:`~valleys.basins.ipm.ipm_solve_batch`), whose
+        solution of each basin is certified like :meth:`value`'s (a feasible zero, or the
+        exact polish of its active set with a KKT certificate); a basin it does not
+        certify goes through :meth:`value`'s sequence of methods. Other losses: one
+        basin at a time.
+
+        Args:
+            patterns: :class:`BasinPattern` or ``(A, b)`` pairs of this data set.
+            check_empty: Decide first, by LPs, whether each cell is empty (patterns of
+                initialisations are nonempty, so the default skips them).
+
+        Returns:
+            One :class:`BasinValue` per pattern, in order.
+
+        Raises:
+            PatternError: If a pattern has the wrong shape or entries.
+        """
+        with one_blas_thread():  # the dense pieces are small
+            pats = [check_pattern(p, self.m, "basin_values") for p in patterns]
+            out: list[BasinValue | None] = [None] * len(pats)
+            todo = []
+            for i, pat in enumerate(pats):
+                if check_empty:
+                    bad = empty_neurons(pat, self.X, self.tol.empty_margin)
+                    if bad:
+                        out[i] = BasinValue(math.nan, None, None, "empty", empty_neurons=bad)
+                        continue
+                red = self._reduce(pat)
+                if red[-1] == 0 or self.loss.name != "squared":
+                    out[i] = self._finish(pat, red, *self._minimise_reduced(red))
+                else:
+                    todo.append((i, pat, red))
+            for i, pat, red, result in self._batch(todo):
+                out[i] = self._finish(pat, red, *result)
+            return out
+
+    def _batch(self, items: list) -> list:
+        """The batched interior-point method on basins of any reduced widths (padded to
+        the largest with groups that are active on no sample: they leave the objective and
+        the other groups' constraints unchanged), each solution certified, or the basin
+        re-solved by :meth:`_minimise`."""
+        if not items:
+            return []
+        floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
+        widths = [red[-1] for _, _, red in items]
+        kmax = max(widths)
+        coef = np.zeros((len(items), kmax, self.m))
+        a = np.ones((len(items), kmax, self.m))
+        for i, (_, _, red) in enumerate(items):
+            groups, k = red[2], red[-1]
+            coef[i, :k] = (groups[:, :-1] > 0) * groups[:, -1:].astype(np.float64)
+            a[i, :k] = groups[:, :-1]
+
+        def space(i):
+            ws = self._workspace(widths[i])
+            ws.coef, ws.a = coef[i, :widths[i]], a[i, :widths[i]]
+            return ws
+
+        def accept(i, c, slack, lam):
+            k = widths[i]
+            got = self._polish_rounds(space(i), lam[:k] > slack[:k], c[:k])
+            if got is None:
+                return None
+            full = np.zeros_like(c)
+            full[:k] = got
+            return full
+
+        ws0 = self._workspace(kmax)
+        c, slack, lam, iters, status = ipm_solve_batch(ws0.XrT, coef, a, self.y, max_iter=self.tol.max_ipm,
+                                                       tol=self.tol.ipm, zero=floor, accept=accept)
+        done = []
+        for i, (idx, pat, red) in enumerate(items):
+            k, ws = widths[i], space(i)
+            ci = c[i, :k]
+            if status[i] == "accepted" or self._zero_certified(ws, ci, floor):
+                done.append((idx, pat, red, (ci, "solved", int(iters[i]))))
+                continue
+            c_pol = self._polish_rounds(ws, lam[i, :k] > slack[i, :k], ci)
+            if c_pol is not None:
+                done.append((idx, pat, red, (c_pol, "solved", int(iters[i]))))
+                continue
+            c_seq, st, n_seq = self._minimise_reduced(red)
+            done.append((idx, pat, red, (c_seq, st, n_seq + int(iters[i]))))
+        return done
+
+    def _reduce(self, pat: BasinPattern) -> tuple:
+        """Merge neurons of equal ``(a_i, b_i)`` and drop the dead ones: ``(A, b, live,
+        groups, inverse, k)`` with ``groups`` the ``(k, m + 1)`` distinct live rows of ``[A | b]``."""
         A, b = pat.A.astype(np.int64), pat.b.astype(np.int64)
         live = (A > 0).any(axis=1)
-        keys = np.concatenate([A, b[:, None]], axis=1)
-        groups, inverse = np.unique(keys[live], axis=0, return_inverse=True)
-        inverse = np.ravel(inverse)
-        k = len(groups)
+        rows = np.concatenate([A, b[:, None]], axis=1)[live]
+        first: dict[bytes, int] = {}
+        inverse = np.array([first.setdefault(row.tobytes(), len(first)) for row in rows], dtype=np.int64)
+        groups = rows[np.unique(inverse, return_index=True)[1]] if len(rows) else rows
+        return A, b, groups, live, inverse, len(groups)
+
+    def _minimise_reduced(self, red: tuple) -> tuple[np.ndarray | None, str, int]:
+        groups, k = red[2], red[-1]
+        if k == 0:
+            return None, "solved", 0
+        ws = self._workspace(k)
+        ws.set_pattern(groups[:, :-1], groups[:, -1].astype(np.float64))
+        return self._minimise(ws)
+
+    def _solve(self, pat: BasinPattern) -> BasinValue:
+        red = self._reduce(pat)
+        return self._finish(pat, red, *self._minimise_reduced(red))
+
+    def _finish(self, pat: BasinPattern, red: tuple, c: np.ndarray | None, status: str, iters: int) -> BasinValue:
+        """The :class:`BasinValue` of a solution ``c`` of the reduced program (None: every
+        neuron dead, the net predicts 0)."""
+        A, b, _, live, inverse, k = red
         W = np.zeros((pat.width, self.X.shape[1]))
         v = np.zeros(pat.width)
         if k == 0:  # every neuron is dead: the net predicts 0 on the data
             value = self.loss.mean(np.zeros(self.m), self.y)
             return BasinValue(value, W, v, "optimal", 0.0, [], 0, 0)
-        ws = self._workspace(k)
-        ws.set_pattern(groups[:, :-1], groups[:, -1].astype(np.float64))
-        c, status, iters = self._minimise(ws)
         U = c @ self.R.T  # (k, d)
         counts = np.bincount(inverse, minlength=k)
         live_idx = np.flatnonzero(live)
