@@ -200,14 +200,12 @@ def ipm_solve_batch(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndar
             refinement step was measured to turn stalls on the benchmark's basins into
             convergence.
 
-    Raises:
-        Nothing: a basin whose Newton matrix cannot be factored stops as ``"stalled"``.
-
     Returns:
         ``(c, slack, lam, iterations, status)``: points ``(B, k, r)``, slacks and
         multipliers ``(B, k, m)``, iterations ``(B,)`` and one status per basin
         (``"converged"``, ``"zero"``, ``"accepted"``, ``"max iterations"`` or ``"stalled"``;
-        the last two return the iterate of smallest relative error).
+        the last two return the iterate of smallest relative error; a basin whose Newton
+        matrix cannot be factored stops as ``"stalled"``).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batched factorisations: threads only wait for each other

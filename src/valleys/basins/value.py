@@ -168,9 +168,15 @@ class BasinValue:
 
     @property
     def empty(self) -> bool:
+        """Whether the cell is empty (``status == "empty"``)."""
         return self.status == "empty"
 
     def to_dict(self) -> dict:
+        """A JSON-ready form.
+
+        Returns:
+            The fields as a dict (W and v as nested lists, or None).
+        """
         return {"value": self.value, "status": self.status, "violation": self.violation,
                 "empty_neurons": list(self.empty_neurons), "iterations": self.iterations,
                 "reduced_width": self.reduced_width,
@@ -178,6 +184,11 @@ class BasinValue:
                 "v": None if self.v is None else self.v.tolist()}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row: value, status, violation, iterations, reduced width.
+
+        Returns:
+            A one-row DataFrame (W, v and the empty neurons left out).
+        """
         row = {k: v for k, v in self.to_dict().items() if k not in ("W", "v", "empty_neurons")}
         return pd.DataFrame([row])
 
@@ -289,7 +300,18 @@ class BasinSolver:
         return self._spaces[k]
 
     def value(self, pattern, *, check_empty: bool = True) -> BasinValue:
-        """The exact value of one basin (see :func:`basin_value`)."""
+        """The exact value of one basin (see :func:`basin_value`).
+
+        Args:
+            pattern: A :class:`BasinPattern` or ``(A, b)`` of this data set.
+            check_empty: Decide first, by LPs, whether the cell is empty.
+
+        Returns:
+            A :class:`BasinValue`.
+
+        Raises:
+            PatternError: If the pattern has the wrong shape or entries.
+        """
         with one_blas_thread():  # the dense pieces are small
             return self._value(pattern, check_empty)
 
@@ -674,5 +696,22 @@ def basin_value(pattern, X, y, loss="squared", *, check_empty: bool = True,
 
 def basin_values(patterns, X, y, loss="squared", *, check_empty: bool = False,
                  tol: BasinTolerances | None = None) -> list[BasinValue]:
-    """Exact values of many basins of one data set (one :class:`BasinSolver`, reused)."""
+    """Exact values of many basins of one data set (one :class:`BasinSolver`; squared loss:
+    one batched interior-point method, see :meth:`BasinSolver.values`).
+
+    Args:
+        patterns: :class:`BasinPattern` or ``(A, b)`` pairs.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
+        loss: ``"squared"``, ``"logistic"`` or ``"cross_entropy"`` (see :class:`BasinSolver`).
+        check_empty: Decide first whether each cell is empty.
+        tol: :class:`BasinTolerances`.
+
+    Returns:
+        One :class:`BasinValue` per pattern.
+
+    Raises:
+        ShapeError: If X and y differ in length, or a pattern has the wrong shape.
+        InvalidParameterError: If the loss is not convex in the prediction.
+    """
     return BasinSolver(X, y, loss, tol=tol).values(patterns, check_empty=check_empty)
