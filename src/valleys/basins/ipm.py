@@ -194,11 +194,11 @@ def ipm_solve_batch(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndar
             prediction; without the term the iterates run along it and the method stalls.
             It moves the minimiser by about ``prox`` (relative): the solution only proposes
             the active set, which is then solved exactly without it.
-        refine: Steps of iterative refinement of each Newton solve (residual of the
-            Newton matrix, applied directly, solved again): the Woodbury solve loses
-            accuracy as the multipliers spread over many orders of magnitude, and one
-            refinement step was measured to turn stalls on the benchmark's basins into
-            convergence.
+        refine: Steps of iterative refinement of the corrector's Newton solve (residual
+            of the Newton matrix, applied directly, solved again; the predictor is not
+            refined): the Woodbury solve loses accuracy as the multipliers spread over
+            many orders of magnitude, and one refinement step was measured to turn stalls
+            on the benchmark's basins into convergence.
 
     Returns:
         ``(c, slack, lam, iterations, status)``: points ``(B, k, r)``, slacks and
@@ -280,7 +280,7 @@ def _ipm_batch(XrT, coef, a, y, max_iter, tol, zero, accept, accept_tol, prox, r
         def matvec(x, blocks=blocks, cf=cf):
             return (blocks @ x[..., None])[..., 0] + (2.0 / m) * ((cf * (cf * (x @ XrT)).sum(1)[:, None, :]) @ F)
 
-        def direction(rc, solve=solve, matvec=matvec, rd=rd, rp=rp, sc=sc, lc=lc, D=D, ac=ac):
+        def direction(rc, refine=0, solve=solve, matvec=matvec, rd=rd, rp=rp, sc=sc, lc=lc, D=D, ac=ac):
             rhs = -rd - (ac * (rc / sc + D * rp)) @ Fn
             dz = solve(rhs)
             for _ in range(refine):  # iterative refinement: Woodbury loses accuracy as D spreads
@@ -297,7 +297,7 @@ def _ipm_batch(XrT, coef, a, y, max_iter, tol, zero, accept, accept_tol, prox, r
                 ap, ad = _step_batch(sc, ds), _step_batch(lc, dl)
                 mu_aff = ((sc + ap[:, None, None] * ds) * (lc + ad[:, None, None] * dl)).mean(axis=(1, 2))
                 sigma = np.where(mu > 0, (mu_aff / np.where(mu > 0, mu, 1.0)) ** 3, 0.0)
-                dz, ds, dl = direction(sc * lc + ds * dl - (sigma * mu)[:, None, None])
+                dz, ds, dl = direction(sc * lc + ds * dl - (sigma * mu)[:, None, None], refine)
                 alpha = 0.99 * np.minimum(_step_batch(sc, ds), _step_batch(lc, dl))
             finite = (np.isfinite(dz).all(axis=(1, 2)) & np.isfinite(ds).all(axis=(1, 2))
                       & np.isfinite(dl).all(axis=(1, 2)))
