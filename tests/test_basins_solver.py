@@ -119,3 +119,118 @@ def test_interior_point_value_equals_the_solver(seed):
     value = float(np.mean((((c @ X.T) * coef).sum(0) - y) ** 2))
     ref = BasinSolver(X, y).value(pat, check_empty=False)
     assert value == pytest.approx(ref.value, rel=1e-7, abs=1e-12)
+
+
+# The instance of safran-shamir-full-rank's full preset (m = 5, d = 10, n = 2) whose QP value
+# was certified 1.5023 against the closed form 1.4244: the exact polish divided by a
+# rounding-size singular value and sent c along a free ray to ~1e17, after which every
+# constraint looked "tight" relative to that size and the KKT certificate passed.
+_DRIFT_X = np.array([
+    [-0.976613973875586, 1.869044643531161, -0.8711582429110448, -1.6239339167236995, -0.624081276946776,
+     -0.2876843371586834, -1.701551954779299, -0.026499328510373527, 0.7217983108566387, -1.2704862731398807],
+    [1.1418509416857237, -0.3578510532240461, 0.6301186974729832, -0.5127579335751044, 0.24238585522676345,
+     -0.39098313027181947, 0.779305498531809, -1.046802214169327, -1.1271447146815337, 0.09526729744838006],
+    [1.3691421885439363, -1.1044409825109809, -1.4815300678534709, -0.048969056515583, 0.29226762937198913,
+     0.7037362930270242, -0.03889075598682313, 0.52673761114284, -0.9852249681018771, -0.13671314429297052],
+    [-0.14945965880359113, -0.38185585031620295, 1.1009590518385661, -0.5762466919889101, 1.5174273282882993,
+     0.21660303737523237, -1.521362093190052, -0.9834363816835309, 0.35982607778972797, -0.3316782481173787],
+    [0.20191665631525396, 0.2097300223742361, 0.24063532587357334, -0.15182609276712233, 0.7700823023436004,
+     0.036765965596836904, -0.20799396087797242, 0.3093547728331737, 0.4894871317856747, -0.0021156635384224445]])
+_DRIFT_Y = np.array([-0.8033023487293277, 1.0342116357971962, -0.03514410761489498, -2.0522434527607247,
+                     -1.0928568197457016])
+
+
+def test_full_rank_preset_instance_equals_closed_form():
+    from valleys.basins import FullRankCriterion
+
+    A, b = np.array([[1, -1, 1, 1, 1], [1, -1, -1, 1, 1]]), np.array([1, 1])
+    res = BasinSolver(_DRIFT_X, _DRIFT_Y).value((A, b), check_empty=False)
+    closed = FullRankCriterion(_DRIFT_X, _DRIFT_Y).values(A[None], b[None])[0]
+    # both output weights are positive and y_t > 0 only on a sample no neuron is active on:
+    # the best is to predict 0 everywhere, Bas = mean y^2
+    assert closed == pytest.approx(float(np.mean(_DRIFT_Y ** 2)), rel=1e-15)
+    assert res.status == "optimal"
+    assert res.value == pytest.approx(closed, abs=1e-9)
+    assert np.abs(res.W @ _DRIFT_X.T * np.abs(res.v)[:, None]).max() < 1e3 * np.abs(_DRIFT_Y).max()
+
+
+def test_full_rank_values_equal_closed_form_small_m():
+    """Small full-rank data (m = 5, d = 10), widths 2 and 3: every certified QP value equals
+    SS-T4's closed form (the sweep that showed the drift: 11 of 600 before the fix)."""
+    from valleys.basins import FullRankCriterion
+
+    worst = 0.0
+    for seed in range(4):
+        ds = data.full_rank(5, 10, 5, seed=seed)
+        X, y = ds.X.numpy().astype(np.float64), ds.y.numpy().astype(np.float64)
+        crit, solver = FullRankCriterion(X, y), BasinSolver(X, y)
+        rng = np.random.default_rng(seed)
+        for n in (2, 3):
+            W, v = draw_init(30, n, 10, "gaussian", rng)
+            closed = crit.values(np.sign(W @ X.T), np.sign(v))
+            for i in range(30):
+                res = solver.value(basin_of(W[i], v[i], X), check_empty=False)
+                assert res.status == "optimal"
+                worst = max(worst, abs(res.value - closed[i]))
+    assert worst <= 1e-8
+
+
+def test_batched_values_equal_one_at_a_time_and_clarabel():
+    """BasinSolver.values (one batched interior-point method over basins of mixed reduced
+    widths, each solution polished exactly and KKT-certified) against value() one basin at
+    a time and against CVXPY/Clarabel, on the benchmark's family (positive inputs: most
+    values zero, some positive) and on a tight cluster (the interior-point route)."""
+    rng = np.random.default_rng(5)
+    m, d, n = 30, 12, 10
+    X = np.abs(rng.standard_normal((m, d)))
+    y = 2.0 * rng.standard_normal(m)
+    W, v = draw_init(12, n, d, "gaussian", rng)
+    pats = [basin_of(W[i], v[i], X) for i in range(12)]
+    batched = BasinSolver(X, y).values(pats)
+    single = [BasinSolver(X, y).value(p, check_empty=False) for p in pats]
+    assert {r.status for r in batched} == {"optimal"}
+    assert len({r.reduced_width for r in batched}) > 1  # padding to a common width is exercised
+    assert any(r.value > 1e-3 for r in batched) and any(r.value < 1e-8 for r in batched)
+    for p, a, b in zip(pats, batched, single, strict=True):
+        assert a.value == pytest.approx(b.value, abs=1e-7)
+        ref = _cvxpy_value(p.A, p.b, X, y)
+        assert a.value == pytest.approx(ref, abs=1e-7)
+        assert a.value <= ref + 1e-7  # never above an independent solver's feasible value
+        pre = a.W @ X.T
+        assert float(np.mean((np.maximum(pre, 0).T @ a.v - y) ** 2)) == pytest.approx(a.value, rel=1e-9, abs=1e-15)
+
+    ds = data.clustered(24, 4, 3, 1e-3, seed=7)
+    Xc, yc = ds.X.numpy(), ds.y.numpy()
+    W, v = draw_init(3, 6, 4, "gaussian", np.random.default_rng(1))
+    pats = [basin_of(W[i], v[i], Xc) for i in range(3)]
+    for p, res in zip(pats, BasinSolver(Xc, yc).values(pats), strict=True):
+        assert res.status == "optimal"
+        ref = _cvxpy_value(p.A, p.b, Xc, yc)
+        assert ref - 1e-10 <= res.value <= ref * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batched_interior_point_equals_the_dense_one(seed):
+    """ipm_solve_batch (Woodbury-factored Newton steps, several basins at once) against the
+    dense ipm_solve, basin by basin. Near 1e-10 the batched steps collapse (the Woodbury
+    solve loses accuracy as the multipliers spread: status "stalled", best iterate
+    returned); its iterate only proposes the active set, which the solver polishes exactly,
+    so the values need to agree to 1e-6 here, not to the polish's accuracy."""
+    from valleys.basins.ipm import ipm_solve_batch
+
+    probs = [_problem(100 * seed + i) for i in range(3)]
+    X, y = probs[0][0], probs[0][1]
+    coef, a = [], []
+    for _, _, W, v in probs:
+        pat = basin_of(W, v, X)
+        a.append(pat.A.astype(float))
+        coef.append((a[-1] > 0) * pat.b[:, None].astype(float))
+    c, slack, lam, _, status = ipm_solve_batch(X.T, np.stack(coef), np.stack(a), y, tol=1e-10)
+    assert (slack >= 0).all() and (lam >= 0).all()
+    assert set(status) <= {"converged", "stalled"}
+    for i in range(3):
+        ci, _, _, _, st = ipm_solve(X.T, coef[i], a[i], y, tol=1e-10)
+        assert st == "converged"
+        val = float(np.mean((((c[i] @ X.T) * coef[i]).sum(0) - y) ** 2))
+        ref = float(np.mean((((ci @ X.T) * coef[i]).sum(0) - y) ** 2))
+        assert val == pytest.approx(ref, rel=1e-6, abs=1e-12)

@@ -39,9 +39,35 @@ def _null_basis(rows: np.ndarray, r: int) -> np.ndarray:
     return Vt[rank:].T
 
 
+def min_norm_lstsq(H: np.ndarray, rhs: np.ndarray, cutoff: float) -> np.ndarray:
+    """The minimum-norm least-squares solution of ``H w = rhs``, singular values of H at most
+    ``cutoff`` (an absolute scale) counted as zero.
+
+    In the basin programs the columns of H are ``s_j \\odot (X_r N_j)`` for orthonormal
+    ``N_j``: their natural scale is that of X, and a direction that changes no prediction
+    gives a column that is exactly zero but, after rounding, of size ``eps ||X||``. A cut
+    relative to the largest singular value of H (``numpy.linalg.lstsq``'s ``rcond``) keeps
+    such columns when every column is of that kind, and dividing by them sends the solution
+    along a free ray to ``~1e17``.
+
+    Args:
+        H: ``(m, p)`` matrix.
+        rhs: ``(m,)`` right-hand side.
+        cutoff: Absolute singular-value cut (e.g. ``1e-12 * sigma_max(X)``).
+
+    Returns:
+        ``w`` of shape ``(p,)``.
+    """
+    if H.shape[1] == 0:
+        return np.zeros(0)
+    U, sv, Vt = np.linalg.svd(H, full_matrices=False)
+    keep = sv > cutoff
+    return Vt[keep].T @ ((U[:, keep].T @ rhs) / sv[keep])
+
+
 def active_set_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.ndarray, c0: np.ndarray,
-                     working: np.ndarray, *, max_iter: int, mult_tol: float, step_tol: float
-                     ) -> tuple[np.ndarray, str, int, np.ndarray]:
+                     working: np.ndarray, *, max_iter: int, mult_tol: float, step_tol: float,
+                     cutoff: float = 0.0) -> tuple[np.ndarray, str, int, np.ndarray]:
     """Minimise the squared-loss basin program from a feasible start.
 
     Args:
@@ -56,6 +82,8 @@ def active_set_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.nda
         mult_tol: A multiplier below ``-mult_tol`` (relative to the gradient scale) is dropped.
         step_tol: A step that changes no pre-activation by more than ``step_tol`` times the
             largest pre-activation counts as zero (a minimiser of the working set).
+        cutoff: Absolute singular-value cut of each step's least squares
+            (:func:`min_norm_lstsq`); 0 keeps every nonzero singular value.
 
     Returns:
         ``(c, status, iterations, working)`` with status ``"kkt"`` (every multiplier
@@ -72,10 +100,7 @@ def active_set_solve(XrT: np.ndarray, coef: np.ndarray, a: np.ndarray, y: np.nda
         resid = y - (pre * coef).sum(0)
         cols = [coef[j][:, None] * (Xr @ N) for j, N in enumerate(bases)]
         H = np.concatenate(cols, axis=1)
-        if H.shape[1]:
-            dw = np.linalg.lstsq(H, resid, rcond=None)[0]
-        else:
-            dw = np.zeros(0)
+        dw = min_norm_lstsq(H, resid, cutoff)
         step = np.zeros((k, r))
         pos = 0
         for j, N in enumerate(bases):

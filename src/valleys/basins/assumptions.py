@@ -23,7 +23,14 @@ from .partition import as_data, as_targets
 
 
 def angular_bound(d: int) -> float:
-    """SS-T5's bound on ``delta_j / ||c_j||``: ``2 sin(sqrt(2 pi) / (16 d sqrt d))``."""
+    r"""SS-T5's bound on the cluster radii, \(\delta_j / \|c_j\| \le 2 \sin(\sqrt{2\pi} / (16 d \sqrt d))\).
+
+    Args:
+        d: Input dimension.
+
+    Returns:
+        The bound \(2 \sin(\sqrt{2\pi} / (16 d \sqrt d))\).
+    """
     return 2.0 * math.sin(math.sqrt(2.0 * math.pi) / (16.0 * d * math.sqrt(d)))
 
 
@@ -31,25 +38,53 @@ def angular_bound(d: int) -> float:
 class AssumptionReport:
     """One row per assumption: theorem, name, measured value, requirement, holds.
 
-    ``ranks`` holds the :class:`~valleys.curvature.RankResult` behind each rank row (by
-    assumption name), with the spectral gap that decided it.
+    Attributes:
+        rows: One dict per assumption with keys ``theorem``, ``assumption``, ``value``,
+            ``required`` and ``holds``.
+        ranks: The :class:`~valleys.curvature.RankResult` behind each rank row (by
+            assumption name), with the spectral gap that decided it.
     """
 
     rows: list[dict]
     ranks: dict[str, RankResult] = field(default_factory=dict)
 
     def holds(self, theorem: str) -> bool:
-        """Whether every assumption of ``theorem`` (``"SS-T2"``, ...) holds."""
+        """Whether every assumption of ``theorem`` holds.
+
+        Args:
+            theorem: ``"SS-T2"``, ``"SS-T3"``, ``"SS-T4"`` or ``"SS-T5"``.
+
+        Returns:
+            True when the theorem has rows and every one holds.
+        """
         own = [r for r in self.rows if r["theorem"] == theorem]
         return bool(own) and all(r["holds"] for r in own)
 
     def failed(self, theorem: str) -> list[str]:
+        """The assumptions of ``theorem`` that fail.
+
+        Args:
+            theorem: ``"SS-T2"``, ``"SS-T3"``, ``"SS-T4"`` or ``"SS-T5"``.
+
+        Returns:
+            Their names, in row order.
+        """
         return [r["assumption"] for r in self.rows if r["theorem"] == theorem and not r["holds"]]
 
     def to_frame(self) -> pd.DataFrame:
+        """The rows as a table.
+
+        Returns:
+            A DataFrame with one row per assumption.
+        """
         return pd.DataFrame(self.rows)
 
     def to_dict(self) -> dict:
+        """A JSON-ready form.
+
+        Returns:
+            ``{"rows": [...]}`` (the ranks are left out).
+        """
         return {"rows": self.rows}
 
     def __repr__(self) -> str:
@@ -70,6 +105,11 @@ def data_assumptions(X, y, *, centers=None, rank_rtol: float = 1e-10) -> Assumpt
 
     Returns:
         An :class:`AssumptionReport` (its ``ranks`` hold each rank with its gap).
+
+    Raises:
+        ShapeError: If ``centers`` is not ``(k, d)``, or X and y do not match.
+        DataError: If X has zero rows or is not numeric.
+        NonFiniteError: If X or y holds NaN or Inf.
     """
     Xa = as_data(X, "data_assumptions")
     ya = as_targets(y, len(Xa), "data_assumptions")

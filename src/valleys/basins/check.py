@@ -21,8 +21,19 @@ from .value import BasinSolver, BasinTolerances
 
 
 def project_cone(w: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Euclidean projection of ``w`` onto ``{u : M u >= 0}``: ``w + M^T lambda*`` with
-    ``lambda* = argmin_{lambda >= 0} ||M^T lambda + w||`` (the polar-cone part)."""
+    r"""Euclidean projection of ``w`` onto the cone \(\{u : M u \ge 0\}\) (Moreau).
+
+    The projection is \(w + M^\top \lambda^*\) with
+    \(\lambda^* = \arg\min_{\lambda \ge 0} \|M^\top \lambda + w\|\) (the polar-cone
+    part, by NNLS).
+
+    Args:
+        w: Point ``(d,)``.
+        M: Constraint rows ``(p, d)``.
+
+    Returns:
+        The projection, shape ``(d,)``.
+    """
     lam, _ = nnls(M.T, -w)
     return w + M.T @ lam
 
@@ -83,7 +94,14 @@ def projected_descent(pattern, X, y, *, steps: int = 4000, seed=0, start: np.nda
 
 @dataclass(frozen=True)
 class MinimalObjective:
-    """``alpha(n)``, the minimal objective at width n, and how it was obtained."""
+    """``alpha(n)``, the minimal objective at width n, and how it was obtained.
+
+    Attributes:
+        value: The minimal objective (or its best upper bound found).
+        how: How it was obtained, in words.
+        exact: Whether ``value`` is exact (a closed form, or a realizable 0).
+        basins_searched: Random basins solved exactly (0 for a closed form).
+    """
 
     value: float
     how: str
@@ -91,6 +109,11 @@ class MinimalObjective:
     basins_searched: int = 0
 
     def to_dict(self) -> dict:
+        """A JSON-ready form.
+
+        Returns:
+            The fields as a dict.
+        """
         return {"value": self.value, "how": self.how, "exact": self.exact,
                 "basins_searched": self.basins_searched}
 
@@ -107,6 +130,13 @@ def minimal_objective(X, y, n: int, *, draws: int = 200, seed=0, zero_tol: float
         seed: Seed of the search.
         zero_tol: A best value ``<= zero_tol * max(1, mean y^2)`` is reported as 0 (realizable).
         tol: :class:`BasinTolerances` of the QPs.
+
+    Returns:
+        A :class:`MinimalObjective`.
+
+    Raises:
+        InvalidParameterError: If ``n`` or ``draws`` is not an int >= 1.
+        ShapeError: If X and y do not match.
     """
     Xa = as_data(X, "minimal_objective")
     ya = as_targets(y, len(Xa), "minimal_objective")

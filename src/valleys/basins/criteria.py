@@ -35,6 +35,12 @@ from .partition import as_data, as_targets
 def singleton_structure(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(coordinate j_t, side s_t, magnitude |x_t|)`` of singleton rows.
 
+    Args:
+        X: Data ``(m, d)`` whose rows each have exactly one nonzero coordinate.
+
+    Returns:
+        ``(j, s, mag)``: the coordinate ``(m,)``, its sign ``(m,)`` and ``|x_t|`` ``(m,)``.
+
     Raises:
         DataError: If some row has more or fewer than one nonzero coordinate.
     """
@@ -55,6 +61,14 @@ class SingletonCriterion:
     Groups are indexed ``2 j + (0 if side > 0 else 1)``; a group without points costs 0.
     ``cost[g]`` holds the group's best squared error over the four possible cones
     ``[R, [0, inf), (-inf, 0], {0}]``.
+
+    Args:
+        X: Singleton data ``(m, d)``.
+        y: Targets ``(m,)``.
+
+    Raises:
+        DataError: If some row of X is not a singleton.
+        ShapeError: If X and y do not match.
     """
 
     def __init__(self, X, y):
@@ -79,7 +93,15 @@ class SingletonCriterion:
         return float(self.cost[:, 0].sum() / self.m)
 
     def values(self, sign_w: np.ndarray, sign_b: np.ndarray) -> np.ndarray:
-        """Exact ``Bas`` of draws with signs ``sign_w`` (D, n, d) and ``sign_b`` (D, n)."""
+        r"""Exact basin values of D draws from their signs alone.
+
+        Args:
+            sign_w: Signs of the first-layer weights ``(D, n, d)``.
+            sign_b: Signs of the output weights ``(D, n)``.
+
+        Returns:
+            \(\mathrm{Bas}(W, v)\) per draw, shape ``(D,)``.
+        """
         pos = sign_w > 0
         bp = (sign_b > 0)[:, :, None]
         bm = ~bp
@@ -93,7 +115,14 @@ class SingletonCriterion:
         return total / self.m
 
     def alpha(self, n: int) -> float:
-        """The minimal objective of width ``n`` (exact; enumeration for ``n < 4``)."""
+        r"""The minimal objective \(\alpha(n)\) of width ``n`` (exact; enumeration for ``n < 4``).
+
+        Args:
+            n: Width >= 1.
+
+        Returns:
+            \(\alpha(n)\).
+        """
         if n >= 4:
             return self.alpha_wide
         return min(self._per_b(np.array(b))[0] for b in itertools.product((-1, 1), repeat=n))
@@ -115,7 +144,14 @@ class SingletonCriterion:
         return float(best.sum() / self.m), counts
 
     def probability(self, n: int) -> float:
-        """Exact ``P[Bas(W, v) <= alpha(n)]`` under Assumption 1 (signs uniform, independent)."""
+        r"""Exact \(P[\mathrm{Bas}(W, v) \le \alpha(n)]\) under Assumption 1 (signs uniform, independent).
+
+        Args:
+            n: Width >= 1.
+
+        Returns:
+            The probability, a sum over the number of positive output weights.
+        """
         if n < 4 and not math.isclose(self.alpha(n), self.alpha_wide, rel_tol=1e-12, abs_tol=1e-14):
             return self._probability_enumerated(n)
         need = self.need.reshape(self.d, 2)
@@ -145,7 +181,15 @@ class SingletonCriterion:
 
     @staticmethod
     def bound(n: int, d: int) -> float:
-        """SS-T2: ``P[Bas <= alpha] >= 1 - 2 d (3/4)^n``."""
+        r"""SS-T2's bound \(P[\mathrm{Bas} \le \alpha] \ge 1 - 2 d (3/4)^n\).
+
+        Args:
+            n: Width.
+            d: Input dimension.
+
+        Returns:
+            \(1 - 2 d (3/4)^n\) (negative: vacuous).
+        """
         return 1.0 - 2.0 * d * 0.75 ** n
 
 
@@ -163,7 +207,17 @@ def _coordinate_probability(need_pos: int, need_neg: int, count: dict[int, int])
 
 
 class FullRankCriterion:
-    """Exact basin values on data with ``rank X = m`` (squared loss)."""
+    """Exact basin values on data with ``rank X = m`` (squared loss).
+
+    Args:
+        X: Data ``(m, d)`` of rank m.
+        y: Targets ``(m,)``.
+        rank_rtol: Relative singular-value threshold of the rank of X.
+
+    Raises:
+        DataError: If rank X < m (use the exact QP values instead).
+        ShapeError: If X and y do not match.
+    """
 
     def __init__(self, X, y, *, rank_rtol: float = 1e-10):
         self.X = as_data(X, "FullRankCriterion")
@@ -179,7 +233,18 @@ class FullRankCriterion:
         self.sign_y = np.sign(self.y).astype(np.int64)
 
     def values(self, A: np.ndarray, sign_b: np.ndarray) -> np.ndarray:
-        """Exact ``Bas`` of draws with patterns ``A`` (D, n, m) and output signs (D, n)."""
+        r"""Exact basin values of D draws.
+
+        \(\mathrm{Bas} = \frac1m \sum_t y_t^2\, [\text{no neuron active on } x_t \text{ has }
+        b_i = \mathrm{sign}(y_t)]\).
+
+        Args:
+            A: Activation patterns ``(D, n, m)``.
+            sign_b: Output signs ``(D, n)``.
+
+        Returns:
+            \(\mathrm{Bas}\) per draw, shape ``(D,)``.
+        """
         active = A > 0
         has_pos = (active & (sign_b > 0)[:, :, None]).any(1)
         has_neg = (active & (sign_b < 0)[:, :, None]).any(1)
@@ -187,12 +252,27 @@ class FullRankCriterion:
         return ((~covered) * self.y ** 2).sum(1) / self.m
 
     def alpha(self, n: int) -> float:
-        """``alpha(n)``: 0 for ``n >= 2``; for one neuron the smaller of the two one-signed errors."""
+        r"""\(\alpha(n)\): 0 for ``n >= 2``; for one neuron the smaller of the two one-signed errors.
+
+        Args:
+            n: Width >= 1.
+
+        Returns:
+            \(\alpha(n)\).
+        """
         if n >= 2:
             return 0.0
         return float(min((self.y[self.y < 0] ** 2).sum(), (self.y[self.y > 0] ** 2).sum()) / self.m)
 
     @staticmethod
     def bound(n: int, m: int) -> float:
-        """SS-T4: ``P[Bas <= alpha] >= 1 - m (3/4)^n``."""
+        r"""SS-T4's bound \(P[\mathrm{Bas} \le \alpha] \ge 1 - m (3/4)^n\).
+
+        Args:
+            n: Width.
+            m: Number of samples.
+
+        Returns:
+            \(1 - m (3/4)^n\) (negative: vacuous).
+        """
         return 1.0 - m * 0.75 ** n

@@ -23,28 +23,70 @@ _ALIASES = {"squared": "squared", "mse": "squared", "logistic": "logistic",
 
 @dataclass(frozen=True)
 class ScalarLoss:
-    """A loss ``l(p, y)`` of a scalar prediction, convex in ``p``."""
+    """A loss ``l(p, y)`` of a scalar prediction, convex in ``p``.
+
+    Attributes:
+        name: ``"squared"`` \\((p - y)^2\\) or ``"logistic"`` \\(\\log(1 + e^{-y p})\\)
+            (labels ±1).
+    """
 
     name: str
 
     def value(self, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The loss per sample.
+
+        Args:
+            p: Predictions ``(m,)``.
+            y: Targets ``(m,)``.
+
+        Returns:
+            ``l(p_t, y_t)`` per sample, shape ``(m,)``.
+        """
         if self.name == "squared":
             return (p - y) ** 2
         return np.logaddexp(0.0, -y * p)
 
     def derivatives(self, p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """First and second derivatives in ``p``."""
+        """First and second derivatives in ``p``.
+
+        Args:
+            p: Predictions ``(m,)``.
+            y: Targets ``(m,)``.
+
+        Returns:
+            ``(l', l'')`` per sample: \\(2(p - y), 2\\) for the squared loss and
+            \\(-y \\sigma(-y p), \\sigma(-y p)(1 - \\sigma(-y p))\\) for the logistic one.
+        """
         if self.name == "squared":
             return 2.0 * (p - y), np.full_like(p, 2.0)
         s = expit(-y * p)
         return -y * s, s * (1.0 - s)
 
     def mean(self, p: np.ndarray, y: np.ndarray) -> float:
+        """The objective \\(\\frac1m \\sum_t l(p_t, y_t)\\).
+
+        Args:
+            p: Predictions ``(m,)``.
+            y: Targets ``(m,)``.
+
+        Returns:
+            The mean loss.
+        """
         return float(self.value(p, y).mean())
 
 
 def get_scalar_loss(loss, y: np.ndarray, where: str) -> tuple[ScalarLoss, np.ndarray]:
     """Resolve ``loss`` (a name or a valleys :class:`Loss`) and return it with the targets it uses.
+
+    Args:
+        loss: ``"squared"``/``"mse"``, ``"logistic"``, ``"cross_entropy"``/``"ce"``, or a
+            valleys :class:`Loss` of one of these.
+        y: Targets ``(m,)``.
+        where: The caller's name, for messages.
+
+    Returns:
+        ``(ScalarLoss, y)``: the loss, and the targets it uses (0/1 labels of the binary
+        cross-entropy mapped to ±1).
 
     Raises:
         InvalidParameterError: If the loss is not convex in the prediction or not supported.

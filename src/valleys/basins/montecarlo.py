@@ -28,7 +28,20 @@ METHODS = ("auto", "singleton", "full_rank", "qp")
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The exact (Clopper–Pearson) two-sided interval for a binomial proportion ``k / n``."""
+    """The exact (Clopper–Pearson) two-sided interval for a binomial proportion ``k / n``.
+
+    Args:
+        k: Successes, ``0 <= k <= n``.
+        n: Trials, >= 1.
+        level: Coverage in (0, 1].
+
+    Returns:
+        ``(low, high)``: the Beta quantiles \\(B(a/2; k, n-k+1)\\) and
+        \\(B(1-a/2; k+1, n-k)\\) with \\(a = 1 - \\text{level}\\) (0 and 1 at the ends).
+
+    Raises:
+        InvalidParameterError: If ``k``, ``n`` or ``level`` is out of range.
+    """
     k = check_int(k, "k", "clopper_pearson", min_val=0)
     n = check_int(n, "n", "clopper_pearson", min_val=1)
     if k > n:
@@ -42,7 +55,20 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def draw_init(draws: int, n: int, d: int, init: str, rng: np.random.Generator, scale: float = 1.0
               ) -> tuple[np.ndarray, np.ndarray]:
-    """``draws`` initialisations ``(W, v)`` of shapes ``(draws, n, d)`` and ``(draws, n)``."""
+    """Random initialisations of a two-layer net.
+
+    Args:
+        draws: Number of initialisations.
+        n: Width.
+        d: Input dimension.
+        init: ``"gaussian"`` (i.i.d. standard normal entries) or ``"sphere"`` (each row of
+            W and each v normalised to the unit sphere).
+        rng: NumPy generator.
+        scale: Factor applied to both W and v.
+
+    Returns:
+        ``(W, v)`` of shapes ``(draws, n, d)`` and ``(draws, n)``.
+    """
     W = rng.standard_normal((draws, n, d))
     v = rng.standard_normal((draws, n))
     if init == "sphere":
@@ -70,9 +96,19 @@ class BasinQuality:
     level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
+        """The table.
+
+        Returns:
+            A copy of ``table``.
+        """
         return self.table.copy()
 
     def to_dict(self) -> dict:
+        """A JSON-ready form.
+
+        Returns:
+            ``{"method", "level", "table"}`` (the table as records; the values left out).
+        """
         return {"method": self.method, "level": self.level, "table": self.table.to_dict(orient="records")}
 
     def __repr__(self) -> str:
@@ -81,7 +117,15 @@ class BasinQuality:
 
 
 def detect_method(X: np.ndarray, rank_rtol: float = 1e-10) -> str:
-    """``"singleton"`` if every row has one nonzero, ``"full_rank"`` if rank X = m, else ``"qp"``."""
+    """Which exact method a data set allows.
+
+    Args:
+        X: Data ``(m, d)``.
+        rank_rtol: Relative singular-value threshold of the rank of X.
+
+    Returns:
+        ``"singleton"`` if every row has one nonzero, ``"full_rank"`` if rank X = m, else ``"qp"``.
+    """
     if ((X != 0).sum(axis=1) == 1).all():
         return "singleton"
     return "full_rank" if matrix_rank(X, tau=rank_rtol, warn=False).count == len(X) else "qp"

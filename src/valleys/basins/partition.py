@@ -45,11 +45,23 @@ class BasinPattern:
         return int(self.A.shape[1])
 
     def subset(self, neurons) -> BasinPattern:
-        """The pattern of the width-k net made of the given neurons (SS-L2)."""
+        """The pattern of the width-k net made of the given neurons (SS-L2).
+
+        Args:
+            neurons: Indices of the neurons kept.
+
+        Returns:
+            A :class:`BasinPattern` with their rows of A and b.
+        """
         idx = np.asarray(neurons, dtype=np.int64)
         return BasinPattern(self.A[idx].copy(), self.b[idx].copy())
 
     def to_dict(self) -> dict:
+        """A JSON-ready form.
+
+        Returns:
+            ``{"A": [[...]], "b": [...]}``.
+        """
         return {"A": self.A.tolist(), "b": self.b.tolist()}
 
     def __repr__(self) -> str:
@@ -57,7 +69,20 @@ class BasinPattern:
 
 
 def as_data(X, where: str) -> np.ndarray:
-    """``X`` as a float64 ``(m, d)`` array with finite, nonzero rows."""
+    """``X`` as a float64 ``(m, d)`` array with finite, nonzero rows.
+
+    Args:
+        X: Array or tensor ``(m, d)``.
+        where: The caller's name, for messages.
+
+    Returns:
+        The float64 array.
+
+    Raises:
+        ShapeError: If X is not a nonempty 2-D array.
+        DataError: If X is not numeric or has an all-zero row.
+        NonFiniteError: If X holds NaN or Inf.
+    """
     arr = X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
         msg = f"X of {where} must be a nonempty 2-D array (samples x features). Got shape {arr.shape}."
@@ -78,7 +103,20 @@ def as_data(X, where: str) -> np.ndarray:
 
 
 def as_targets(y, m: int, where: str) -> np.ndarray:
-    """``y`` as a float64 ``(m,)`` array (one scalar target per row of X)."""
+    """``y`` as a float64 ``(m,)`` array (one scalar target per row of X).
+
+    Args:
+        y: Array or tensor ``(m,)`` or ``(m, 1)``.
+        m: Number of rows of X.
+        where: The caller's name, for messages.
+
+    Returns:
+        The float64 array ``(m,)``.
+
+    Raises:
+        ShapeError: If y does not hold one scalar per row of X.
+        NonFiniteError: If y holds NaN or Inf.
+    """
     arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -126,7 +164,19 @@ def basin_of(W, v, X) -> BasinPattern:
 
 
 def check_pattern(pattern, n_samples: int, where: str) -> BasinPattern:
-    """Validate a pattern (a :class:`BasinPattern` or a pair ``(A, b)``) against m samples."""
+    """Validate a pattern (a :class:`BasinPattern` or a pair ``(A, b)``) against m samples.
+
+    Args:
+        pattern: A :class:`BasinPattern` or a pair ``(A, b)`` (arrays or tensors).
+        n_samples: Number of samples m.
+        where: The caller's name, for messages.
+
+    Returns:
+        The pattern as a :class:`BasinPattern` of int8 arrays.
+
+    Raises:
+        PatternError: If it is neither, has the wrong shapes or holds entries other than ±1.
+    """
     if isinstance(pattern, BasinPattern):
         A, b = pattern.A, pattern.b
     elif isinstance(pattern, tuple | list) and len(pattern) == 2:
@@ -151,8 +201,14 @@ def check_pattern(pattern, n_samples: int, where: str) -> BasinPattern:
 def interior_margin(a: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
     """The largest ``s`` with ``a_t <w, x_t> >= s`` for some ``||w||_inf <= 1`` (an LP).
 
-    The open cone ``{w : a_t <w, x_t> > 0 for all t}`` is nonempty iff ``s > 0``;
-    returns ``(s, w)`` with ``w`` the maximiser (an interior point when ``s > 0``).
+    The open cone ``{w : a_t <w, x_t> > 0 for all t}`` is nonempty iff ``s > 0``.
+
+    Args:
+        a: Signs ``(m,)`` (float).
+        X: Data ``(m, d)``.
+
+    Returns:
+        ``(s, w)`` with ``w`` the maximiser (an interior point when ``s > 0``).
     """
     m, d = X.shape
     scale = np.abs(X).max()
@@ -165,22 +221,50 @@ def interior_margin(a: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def empty_neurons(pattern: BasinPattern, X: np.ndarray, tol: float) -> list[int]:
-    """Neurons whose sign row ``a_i`` has no interior point (``margin <= tol``): the cell is empty."""
+    """Neurons whose sign row ``a_i`` has no interior point: the cell is then empty.
+
+    Args:
+        pattern: The basin pattern.
+        X: Data ``(m, d)``.
+        tol: A row with :func:`interior_margin` ``<= tol`` has no interior point.
+
+    Returns:
+        Indices of those neurons (one LP per distinct sign row).
+    """
     rows, inverse = np.unique(pattern.A, axis=0, return_inverse=True)
     bad_rows = {r for r, a in enumerate(rows) if interior_margin(a.astype(np.float64), X)[0] <= tol}
     return [i for i, r in enumerate(np.ravel(inverse)) if r in bad_rows]
 
 
 def row_space(X: np.ndarray, rtol: float) -> np.ndarray:
-    """Orthonormal basis ``(d, r)`` of the row space of X (singular values > rtol·σ_max: the
-    ``"relative"`` rank of :func:`~valleys.curvature.numerical_rank`)."""
+    """Orthonormal basis of the row space of X.
+
+    Args:
+        X: Data ``(m, d)``.
+        rtol: Singular values above ``rtol * sigma_max`` count (the ``"relative"`` rank of
+            :func:`~valleys.curvature.numerical_rank`).
+
+    Returns:
+        ``(d, r)`` with orthonormal columns, ``r`` the numerical rank.
+    """
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
     r = numerical_rank(s, tau=rtol, shape=X.shape, warn=False).count
     return Vt[:r].T
 
 
 def check_widths(widths, where: str) -> tuple[int, ...]:
-    """Widths as a nonempty tuple of ints >= 1."""
+    """Widths as a nonempty tuple of ints >= 1.
+
+    Args:
+        widths: An int or a sequence of ints.
+        where: The caller's name, for messages.
+
+    Returns:
+        The widths as a tuple of ints.
+
+    Raises:
+        InvalidParameterError: If it is empty or holds anything but ints >= 1.
+    """
     if isinstance(widths, int | np.integer):
         widths = (int(widths),)
     try:

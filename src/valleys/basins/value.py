@@ -30,6 +30,12 @@ Structure reused across basins (:class:`BasinSolver`):
   stalls), and last the exact primal active-set method of
   :mod:`valleys.basins.active_set` from the interior-point solution projected on the
   cell. A value that none of them certifies keeps an ``"uncertified (...)"`` status.
+- Many basins at once (:meth:`BasinSolver.values`, squared loss): one batched
+  interior-point method (:func:`~valleys.basins.ipm.ipm_solve_batch`) whose Newton steps
+  are factored through their structure (Woodbury: ``r x r`` blocks and one ``m x m``
+  matrix per basin), basins padded to one reduced width; its solutions are certified like
+  the single route's (a feasible zero, or an exact polish with a KKT certificate), and a
+  basin it does not certify goes through the single route.
 - Dense linear algebra runs with one BLAS thread (small matrices; many processes).
 
 Non-quadratic losses (logistic / binary cross-entropy) are solved by damped Newton steps,
@@ -49,8 +55,8 @@ from scipy.optimize import nnls
 
 from .._blas import one_blas_thread
 from ..curvature.rank import numerical_rank
-from .active_set import active_set_solve
-from .ipm import ipm_solve
+from .active_set import active_set_solve, min_norm_lstsq
+from .ipm import ipm_solve, ipm_solve_batch
 from .losses import get_scalar_loss
 from .partition import (
     BasinPattern,
@@ -61,6 +67,9 @@ from .partition import (
     row_space,
 )
 
+#: singular-value cut of the exact least squares, relative to sigma_max(X) (see min_norm_lstsq)
+_LSTSQ_RCOND = 1e-12
+
 
 @dataclass(frozen=True)
 class BasinTolerances:
@@ -70,7 +79,9 @@ class BasinTolerances:
         eps: OSQP absolute and relative residual tolerance; its solution only proposes
             the active set, which is then solved exactly and certified.
         feasibility: largest allowed constraint violation ``max(0, -a_it <u_i, x_t>)``,
-            relative to the largest ``|<u_i, x_t>|``, for a solution to count as optimal.
+            relative to the largest ``|y_t|`` or ``|<u_i, x_t>|`` with ``a_it = +1``, for a
+            solution to count as optimal (a point whose rounding error exceeds it is not
+            certified).
         kkt: relative tolerance of the KKT certificate (stationarity residual with
             nonnegative NNLS multipliers on the tight constraints).
         zero_value: a feasible point with loss ``<= zero_value * max(1, mean y^2)``
@@ -139,7 +150,8 @@ class BasinValue:
             value is accurate to the subproblem tolerance) or ``"uncertified (...)"``
             (squared loss: no KKT certificate was found).
         violation: largest constraint violation ``max(0, -a_it <u_i, x_t>)`` of the
-            minimiser, relative to the largest ``|<u_i, x_t>|``.
+            minimiser, relative to the largest ``|y_t|`` or ``|<u_i, x_t>|`` with ``a_it = +1``
+            (the pre-activations that build the prediction).
         empty_neurons: neurons whose sign row has no interior point (the cell is empty).
         iterations: solver iterations (summed over Newton steps).
         reduced_width: neurons left after merging equal patterns and dropping dead ones.
@@ -156,9 +168,15 @@ class BasinValue:
 
     @property
     def empty(self) -> bool:
+        """Whether the cell is empty (``status == "empty"``)."""
         return self.status == "empty"
 
     def to_dict(self) -> dict:
+        """A JSON-ready form.
+
+        Returns:
+            The fields as a dict (W and v as nested lists, or None).
+        """
         return {"value": self.value, "status": self.status, "violation": self.violation,
                 "empty_neurons": list(self.empty_neurons), "iterations": self.iterations,
                 "reduced_width": self.reduced_width,
@@ -166,6 +184,11 @@ class BasinValue:
                 "v": None if self.v is None else self.v.tolist()}
 
     def to_frame(self) -> pd.DataFrame:
+        """One row: value, status, violation, iterations, reduced width.
+
+        Returns:
+            A one-row DataFrame (W, v and the empty neurons left out).
+        """
         row = {k: v for k, v in self.to_dict().items() if k not in ("W", "v", "empty_neurons")}
         return pd.DataFrame([row])
 
@@ -263,6 +286,7 @@ class BasinSolver:
         self.scale = float(np.linalg.norm(self.X, axis=1).max())
         sv = np.linalg.svd(self.Xr, compute_uv=False)
         self.condition = float(sv[0] / sv[-1])  # of X on its row space: picks the first solver
+        self._cutoff = _LSTSQ_RCOND * float(sv[0])
         self._osqp_successes = self._osqp_failures = 0
         self._spaces: dict[int, _Workspace] = {}
 
@@ -276,7 +300,18 @@ class BasinSolver:
         return self._spaces[k]
 
     def value(self, pattern, *, check_empty: bool = True) -> BasinValue:
-        """The exact value of one basin (see :func:`basin_value`)."""
+        """The exact value of one basin (see :func:`basin_value`).
+
+        Args:
+            pattern: A :class:`BasinPattern` or ``(A, b)`` of this data set.
+            check_empty: Decide first, by LPs, whether the cell is empty.
+
+        Returns:
+            A :class:`BasinValue`.
+
+        Raises:
+            PatternError: If the pattern has the wrong shape or entries.
+        """
         with one_blas_thread():  # the dense pieces are small
             return self._value(pattern, check_empty)
 
@@ -289,26 +324,126 @@ class BasinSolver:
         return self._solve(pat)
 
     def values(self, patterns, *, check_empty: bool = False) -> list[BasinValue]:
-        """Exact values of many basins (patterns of initialisations are nonempty, so the
-        emptiness LPs are skipped unless ``check_empty``)."""
-        with one_blas_thread():  # the dense pieces are small
-            return [self._value(p, check_empty) for p in patterns]
+        """Exact values of many basins of this data set.
 
-    def _solve(self, pat: BasinPattern) -> BasinValue:
+        Squared loss: the basins of each reduced width go through one batched
+        interior-point method (:func:`~valleys.basins.ipm.ipm_solve_batch`), whose
+        solution of each basin is certified like :meth:`value`'s (a feasible zero, or the
+        exact polish of its active set with a KKT certificate); a basin it does not
+        certify goes through :meth:`value`'s sequence of methods. Other losses: one
+        basin at a time.
+
+        Args:
+            patterns: :class:`BasinPattern` or ``(A, b)`` pairs of this data set.
+            check_empty: Decide first, by LPs, whether each cell is empty (patterns of
+                initialisations are nonempty, so the default skips them).
+
+        Returns:
+            One :class:`BasinValue` per pattern, in order.
+
+        Raises:
+            PatternError: If a pattern has the wrong shape or entries.
+        """
+        with one_blas_thread():  # the dense pieces are small
+            pats = [check_pattern(p, self.m, "basin_values") for p in patterns]
+            out: list[BasinValue | None] = [None] * len(pats)
+            todo = []
+            for i, pat in enumerate(pats):
+                if check_empty:
+                    bad = empty_neurons(pat, self.X, self.tol.empty_margin)
+                    if bad:
+                        out[i] = BasinValue(math.nan, None, None, "empty", empty_neurons=bad)
+                        continue
+                red = self._reduce(pat)
+                if red[-1] == 0 or self.loss.name != "squared":
+                    out[i] = self._finish(pat, red, *self._minimise_reduced(red))
+                else:
+                    todo.append((i, pat, red))
+            for i, pat, red, result in self._batch(todo):
+                out[i] = self._finish(pat, red, *result)
+            return out
+
+    def _batch(self, items: list) -> list:
+        """The batched interior-point method on basins of any reduced widths (padded to
+        the largest with groups that are active on no sample: they leave the objective and
+        the other groups' constraints unchanged), each solution certified, or the basin
+        re-solved by :meth:`_minimise`."""
+        if not items:
+            return []
+        floor = self.tol.zero_value * max(1.0, float(np.mean(self.y ** 2)))
+        widths = [red[-1] for _, _, red in items]
+        kmax = max(widths)
+        coef = np.zeros((len(items), kmax, self.m))
+        a = np.ones((len(items), kmax, self.m))
+        for i, (_, _, red) in enumerate(items):
+            groups, k = red[2], red[-1]
+            coef[i, :k] = (groups[:, :-1] > 0) * groups[:, -1:].astype(np.float64)
+            a[i, :k] = groups[:, :-1]
+
+        def space(i):
+            ws = self._workspace(widths[i])
+            ws.coef, ws.a = coef[i, :widths[i]], a[i, :widths[i]]
+            return ws
+
+        def accept(i, c, slack, lam):
+            k = widths[i]
+            got = self._polish_rounds(space(i), lam[:k] > slack[:k], c[:k])
+            if got is None:
+                return None
+            full = np.zeros_like(c)
+            full[:k] = got
+            return full
+
+        ws0 = self._workspace(kmax)
+        c, slack, lam, iters, status = ipm_solve_batch(ws0.XrT, coef, a, self.y, max_iter=self.tol.max_ipm,
+                                                       tol=self.tol.ipm, zero=floor, accept=accept)
+        done = []
+        for i, (idx, pat, red) in enumerate(items):
+            k, ws = widths[i], space(i)
+            ci = c[i, :k]
+            if status[i] == "accepted" or self._zero_certified(ws, ci, floor):
+                done.append((idx, pat, red, (ci, "solved", int(iters[i]))))
+                continue
+            c_pol = self._polish_rounds(ws, lam[i, :k] > slack[i, :k], ci)
+            if c_pol is not None:
+                done.append((idx, pat, red, (c_pol, "solved", int(iters[i]))))
+                continue
+            c_seq, st, n_seq = self._minimise_reduced(red)
+            done.append((idx, pat, red, (c_seq, st, n_seq + int(iters[i]))))
+        return done
+
+    def _reduce(self, pat: BasinPattern) -> tuple:
+        """Merge neurons of equal ``(a_i, b_i)`` and drop the dead ones: ``(A, b, live,
+        groups, inverse, k)`` with ``groups`` the ``(k, m + 1)`` distinct live rows of ``[A | b]``."""
         A, b = pat.A.astype(np.int64), pat.b.astype(np.int64)
         live = (A > 0).any(axis=1)
-        keys = np.concatenate([A, b[:, None]], axis=1)
-        groups, inverse = np.unique(keys[live], axis=0, return_inverse=True)
-        inverse = np.ravel(inverse)
-        k = len(groups)
+        rows = np.concatenate([A, b[:, None]], axis=1)[live]
+        first: dict[bytes, int] = {}
+        inverse = np.array([first.setdefault(row.tobytes(), len(first)) for row in rows], dtype=np.int64)
+        groups = rows[np.unique(inverse, return_index=True)[1]] if len(rows) else rows
+        return A, b, groups, live, inverse, len(groups)
+
+    def _minimise_reduced(self, red: tuple) -> tuple[np.ndarray | None, str, int]:
+        groups, k = red[2], red[-1]
+        if k == 0:
+            return None, "solved", 0
+        ws = self._workspace(k)
+        ws.set_pattern(groups[:, :-1], groups[:, -1].astype(np.float64))
+        return self._minimise(ws)
+
+    def _solve(self, pat: BasinPattern) -> BasinValue:
+        red = self._reduce(pat)
+        return self._finish(pat, red, *self._minimise_reduced(red))
+
+    def _finish(self, pat: BasinPattern, red: tuple, c: np.ndarray | None, status: str, iters: int) -> BasinValue:
+        """The :class:`BasinValue` of a solution ``c`` of the reduced program (None: every
+        neuron dead, the net predicts 0)."""
+        A, b, _, live, inverse, k = red
         W = np.zeros((pat.width, self.X.shape[1]))
         v = np.zeros(pat.width)
         if k == 0:  # every neuron is dead: the net predicts 0 on the data
             value = self.loss.mean(np.zeros(self.m), self.y)
             return BasinValue(value, W, v, "optimal", 0.0, [], 0, 0)
-        ws = self._workspace(k)
-        ws.set_pattern(groups[:, :-1], groups[:, -1].astype(np.float64))
-        c, status, iters = self._minimise(ws)
         U = c @ self.R.T  # (k, d)
         counts = np.bincount(inverse, minlength=k)
         live_idx = np.flatnonzero(live)
@@ -319,8 +454,8 @@ class BasinSolver:
         v[live_idx[nz]] = b[live_idx[nz]] * norms[nz]
         pre = W @ self.X.T
         upre = pre * np.abs(v)[:, None]  # <u_i, x_t>
-        violation = (float(np.maximum(0.0, -A * upre).max(initial=0.0))
-                     / max(float(np.abs(upre).max(initial=0.0)), 1e-300))
+        size = max(float(np.abs(self.y).max()), float(np.abs(upre[A > 0]).max(initial=0.0)), 1e-300)
+        violation = float(np.maximum(0.0, -A * upre).max(initial=0.0)) / size
         if status == "solved" and violation > self.tol.feasibility:
             status = "infeasible solution"
         value = self.loss.mean(np.maximum(pre, 0.0).T @ v, self.y)
@@ -370,7 +505,7 @@ class BasinSolver:
         start = self._feasible_start(ws, c)
         c_as, status, n_as, working = active_set_solve(
             ws.XrT, ws.coef, ws.a, self.y, start, self._tight(ws, start), max_iter=self.tol.max_active_set,
-            mult_tol=self.tol.kkt * 1e-2, step_tol=1e-13)
+            mult_tol=self.tol.kkt * 1e-2, step_tol=1e-13, cutoff=self._cutoff)
         iters += n_as
         if self._certified(ws, c_as):
             return c_as, "solved", iters
@@ -381,10 +516,26 @@ class BasinSolver:
         notes.append(f"active set: {status}")
         return c_as, "uncertified (" + "; ".join(notes) + ")", iters
 
+    def _size(self, ws: _Workspace, pre: np.ndarray) -> float:
+        """The scale of the tolerances on the pre-activations ``pre`` (k, m): the largest
+        ``|y_t|`` or pre-activation on a sample where its group is active (those build the
+        prediction). Pre-activations on inactive samples are left out: a minimiser may run
+        far along a ray of the cell that changes no prediction, and tolerances relative to
+        such a size would call every constraint tight and every point feasible."""
+        live = np.abs(pre[ws.coef != 0]).max(initial=0.0)
+        return max(float(np.abs(self.y).max()), float(live), 1e-300)
+
+    def _precise(self, ws: _Workspace, c: np.ndarray, size: float) -> bool:
+        """Whether rounding in ``<c_j, x_t>`` (about ``r eps ||c_j|| ||x_t||``) stays below the
+        feasibility tolerance ``feasibility * size``: past that, no certificate is meaningful."""
+        rounding = ws.r * np.finfo(np.float64).eps * float(np.linalg.norm(c, axis=1).max()) * self.scale
+        return rounding <= self.tol.feasibility * size
+
     def _zero_certified(self, ws: _Workspace, c: np.ndarray, floor: float) -> bool:
         """A feasible point of loss <= floor certifies the (nonnegative) value to that accuracy."""
-        pre = ws.a * (c @ ws.XrT)
-        return bool((pre >= -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)).all()
+        raw = c @ ws.XrT
+        size = self._size(ws, raw)
+        return bool(self._precise(ws, c, size) and (ws.a * raw >= -self.tol.feasibility * size).all()
                     and self._squared(ws, c) <= floor)
 
     def _polish_rounds(self, ws: _Workspace, active: np.ndarray, c: np.ndarray) -> np.ndarray | None:
@@ -395,16 +546,16 @@ class BasinSolver:
             c_pol = self._polish(ws, active, c)
             if self._certified(ws, c_pol):
                 return c_pol
-            pre = ws.a * (c_pol @ ws.XrT)
-            violated = pre < -self.tol.feasibility * max(float(np.abs(pre).max()), 1e-300)
+            raw = c_pol @ ws.XrT
+            violated = ws.a * raw < -self.tol.feasibility * self._size(ws, raw)
             if not (violated & ~active).any():
                 return None
             active |= violated
         return None
 
     def _tight(self, ws: _Workspace, c: np.ndarray) -> np.ndarray:
-        pre = ws.a * (c @ ws.XrT)
-        return pre <= self.tol.kkt * max(float(np.abs(pre).max()), 1e-300)
+        raw = c @ ws.XrT
+        return ws.a * raw <= self.tol.kkt * self._size(ws, raw)
 
     def _feasible_start(self, ws: _Workspace, c: np.ndarray) -> np.ndarray:
         """``c`` projected, group by group, onto the group's cone ``{c : a_t <x_t, c> >= 0}``
@@ -443,7 +594,9 @@ class BasinSolver:
         if H.shape[1] == 0:
             return np.zeros((ws.k, ws.r))
         w0 = np.concatenate([N.T @ c0[j] for j, N in enumerate(bases)])
-        w = w0 + np.linalg.lstsq(H, self.y - H @ w0, rcond=None)[0]
+        # singular values below 1e-12 sigma_max(X) are rounding of exact zeros (directions
+        # that change no prediction): dividing by them would send c far along a free ray
+        w = w0 + min_norm_lstsq(H, self.y - H @ w0, self._cutoff)
         out, pos = np.zeros((ws.k, ws.r)), 0
         for j, N in enumerate(bases):
             out[j] = N @ w[pos:pos + N.shape[1]]
@@ -454,8 +607,8 @@ class BasinSolver:
         """KKT conditions: feasibility, and gradient = sum of nonnegative multiples of the
         tight constraint normals (NNLS), each neuron, to the tolerances."""
         pre = c @ ws.XrT  # (k, m)
-        size = max(float(np.abs(pre).max()), 1e-300)
-        if (ws.a * pre < -self.tol.feasibility * size).any():
+        size = self._size(ws, pre)
+        if not self._precise(ws, c, size) or (ws.a * pre < -self.tol.feasibility * size).any():
             return False
         resid = self._predict(ws, c) - self.y
         grad = (2.0 / self.m) * (ws.coef * resid) @ ws.XrT.T  # (k, r)
@@ -543,5 +696,22 @@ def basin_value(pattern, X, y, loss="squared", *, check_empty: bool = True,
 
 def basin_values(patterns, X, y, loss="squared", *, check_empty: bool = False,
                  tol: BasinTolerances | None = None) -> list[BasinValue]:
-    """Exact values of many basins of one data set (one :class:`BasinSolver`, reused)."""
+    """Exact values of many basins of one data set (one :class:`BasinSolver`; squared loss:
+    one batched interior-point method, see :meth:`BasinSolver.values`).
+
+    Args:
+        patterns: :class:`BasinPattern` or ``(A, b)`` pairs.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
+        loss: ``"squared"``, ``"logistic"`` or ``"cross_entropy"`` (see :class:`BasinSolver`).
+        check_empty: Decide first whether each cell is empty.
+        tol: :class:`BasinTolerances`.
+
+    Returns:
+        One :class:`BasinValue` per pattern.
+
+    Raises:
+        ShapeError: If X and y differ in length, or a pattern has the wrong shape.
+        InvalidParameterError: If the loss is not convex in the prediction.
+    """
     return BasinSolver(X, y, loss, tol=tol).values(patterns, check_empty=check_empty)
