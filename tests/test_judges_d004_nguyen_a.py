@@ -134,3 +134,43 @@ OUTSIDE = {
                          cases(OUTSIDE), ids=case_id)
 def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
     assert_outside_hypotheses_is_not_covered(name, what, doctor)
+
+
+def _skip_table(gaps, rand_spread):
+    """A synthetic ``nguyen-skip`` table: one softplus arm per seed, skip-SGD = skip-rand + gap."""
+    import pandas as pd
+
+    from valleys.experiments.d004_nguyen.skip import OURS, PSI
+    rows = []
+    for s, gap in enumerate(gaps):
+        rand = 80.0 + rand_spread * ((-1) ** s) * (s % 3)
+        for model, acc in (("plain (SGD)", 60.0), ("skip (SGD)", rand + gap), ("skip (rand)", rand)):
+            rows.append({"source": OURS, "activation": "softplus", "model": model, "seed": s,
+                         "train_acc": 100.0, "test_acc": acc})
+        rows.append({"source": PSI, "activation": "softplus", "net": s, "rank_psi": 120, "sigma_min_psi": 1e-3})
+    return pd.DataFrame(rows).assign(n_skip=120, hidden_units=160)
+
+
+def _skip_gap_check(gaps, rand_spread):
+    from valleys.experiments.d004_nguyen.skip import SkipParams, judge
+    from valleys.record import Measurement
+
+    p = SkipParams.preset(quick=True).replace(n_seeds=len(gaps))
+    verdict = judge(Measurement(_skip_table(gaps, rand_spread), {"spread_by_layer": {}}), p)
+    return [c for c in verdict.checks if "skip-SGD" in c.name]
+
+
+def test_skip_sgd_vs_rand_is_a_paired_test_in_measured_standard_errors():
+    # issue 20 rule 2: SGD beats rand by 1 point on every seed while the seeds themselves spread by
+    # ~10 points; the old "gap > z SD of either arm" test rejected this, the paired test sees it
+    (check,) = _skip_gap_check([1.0, 1.1, 0.9, 1.0, 1.05, 0.95, 1.0, 1.0], rand_spread=5.0)
+    assert check.status == "passed" and check.kind == "evidence"
+    assert check.tolerance is not None and "measured SE" in check.note
+    # SGD worse on every seed: the data contradict the claim
+    (check,) = _skip_gap_check([-1.0, -1.1, -0.9, -1.0, -1.05, -0.95, -1.0, -1.0], rand_spread=5.0)
+    assert check.status == "failed"
+
+
+def test_skip_sgd_vs_rand_below_the_minimum_seeds_does_not_decide():
+    (check,) = _skip_gap_check([3.0, 3.2, 2.9], rand_spread=0.1)
+    assert check.status == "insufficient draws"
