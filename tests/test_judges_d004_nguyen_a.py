@@ -88,6 +88,40 @@ DOCTORS = {
          lambda t, p: t.assign(train_acc=t["train_acc"].where(
              ~_first((t.source == "ours (digits)") & (t.model == "skip (rand)")), 90.0))),
     ],
+    "nguyen-activations": [
+        ("softplus exceeds its linear growth bound for t >= 0",
+         lambda t, p: t.assign(b_pos_ratio=t["b_pos_ratio"].where(t.activation != "softplus", 1.01))),
+        ("sigmoid leaves its envelope (so mu_- or mu_+ is not its limit)",
+         lambda t, p: t.assign(a_high_excess=t["a_high_excess"].where(t.activation != "sigmoid", 1e-3))),
+        ("the softplus-ReLU sup error is twice log 2 / alpha",
+         lambda t, p: t.assign(sup_error=2 * t["sup_error"])),
+    ],
+    "nguyen-rescaling": [
+        ("the outputs do not rescale as c^L", lambda t, p: t.assign(homog_rel_err=1e-3)),
+        ("Phi rises with c somewhere on the grid",
+         lambda t, p: t.assign(max_rise=t["max_rise"].where(~_first(t.train_errors == 0), 0.1))),
+        ("a rescaled zero-error point climbs above Phi(theta_0)",
+         lambda t, p: t.assign(phi_sup_c=t["phi_sup_c"].where(~_first(t.train_errors == 0), t["phi_theta0"] + 1))),
+    ],
+    "nguyen-cnn13": [
+        ("a printed layer count differs from the forward pass",
+         lambda t, p: t.assign(neurons=t["neurons"].where(t.index != 3, t["neurons"] + 128))),
+    ],
+    "nguyen-conv-layer": [
+        ("a random draw of a witnessed structure gives a rank-deficient U_k",
+         lambda t, p: t.assign(full_draws=t["full_draws"].where(~_first(t.witness_rank == t.full_rank),
+                                                                t["full_draws"] - 1))),
+        ("the one-conv-layer fit misses its random targets",
+         lambda t, p: t.assign(rel_residual=t["rel_residual"].where(~_first(t.n1 >= t.N), 1e-3))),
+    ],
+    "nguyen-sk-measure": [
+        ("a covered random draw lies outside S_k",
+         lambda t, p: t.assign(in_S_k=t["in_S_k"].where(
+             ~_first((t.n_k >= t.N) & t.pyramidal & t.activation.isin(["sigmoid", "softplus"])), False))),
+        ("a zero-gradient point in S_k has positive loss",
+         lambda t, p: t.assign(residual=t["residual"].where(
+             ~_first((t.k == t.L - 1) & (t.n_k >= t.N) & t.in_S_k), 1e-3))),
+    ],
 }
 
 
@@ -126,6 +160,26 @@ OUTSIDE = {
     "nguyen-feature-rank": [
         ("every layer narrower than the data (n_1 = N - 1)", lambda t, p: t.assign(n1=t["N"] - 1)),
         ("two samples share a patch (noise-free digits)", lambda t, p: t.assign(shared_patches=1)),
+    ],
+    "nguyen-activations": [
+        ("no activation of NG-L2.4.3's list (every row an ELU)", lambda t, p: t.assign(activation="elu")),
+    ],
+    "nguyen-rescaling": [
+        ("the net has biases (rescaling no longer only rescales the output)",
+         lambda t, p: t.assign(bias_free=False)),
+        ("no point of the path has zero training error", lambda t, p: t.assign(train_errors=1)),
+        ("theta_0 below Phi(0) (condition 1 of SS-T1 fails)", lambda t, p: t.assign(phi_theta0=t["log_m"] - 0.1)),
+    ],
+    "nguyen-cnn13": [
+        ("the input is not the 28 x 28 of Table 4.1", lambda t, p: t.assign(image=32)),
+    ],
+    "nguyen-conv-layer": [
+        ("no structure has a full-rank witness and every conv layer is narrower than N",
+         lambda t, p: t.assign(witness_rank=t["full_rank"] - 1, n1=t["N"] - 1)),
+    ],
+    "nguyen-sk-measure": [
+        ("every wide layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n_k=t["N"] - 1)),
+        ("every activation ReLU (not analytic)", lambda t, p: t.assign(activation="relu")),
     ],
 }
 
