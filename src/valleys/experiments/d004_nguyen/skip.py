@@ -107,7 +107,19 @@ class SkipParams(Params):
 
 def measure(p: SkipParams) -> Measurement:
     """Train and test accuracy of the plain net, the skip net (SGD) and the skip net (rand) per
-    activation and seed, the ranks of Psi(U) at the start, and the thesis' Table 4.3."""
+    activation and seed, the ranks of Psi(U) at the start, and the thesis' Table 4.3.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        One row per (activation, model, seed) with train and test accuracy, the thesis'
+        Table 4.3 rows, and one row per skip net with the rank of Psi(U) at its start.
+
+    Raises:
+        InvalidParameterError: if depth * width < n_train (fewer hidden units than skip
+            neurons).
+    """
     if p.depth * p.width < p.n_train:
         from ...errors import InvalidParameterError
 
@@ -160,7 +172,15 @@ def judge(m: Measurement, p: SkipParams) -> Verdict:
     """Hypotheses (Assumption 4.3.1's activation, N <= hidden units) per row; on the covered rows:
     rank Psi(U) = N; the skip nets reach 100% train accuracy; the deep plain sigmoid net
     collapses; skip-SGD generalises better than skip-rand (paired per-seed differences, measured
-    standard errors, at least ``min_seeds`` seeds)."""
+    standard errors, at least ``min_seeds`` seeds).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     verdict = Verdict()
     ours = m.table[m.table.source.isin([OURS, PSI])]
     act_ok = ours.activation.isin(ASSUMPTION_431_ACTIVATIONS)
@@ -210,7 +230,15 @@ def judge(m: Measurement, p: SkipParams) -> Verdict:
 
 
 def draw(m: Measurement, p: SkipParams) -> dict:
-    """Train accuracy against epochs, per activation and model (mean over seeds)."""
+    """Train accuracy against epochs, per activation and model (mean over seeds).
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"train_accuracy": figure}``.
+    """
     histories = m.extras["histories"]
     fig, axes = figure(len(p.activations), width=4.5)
     for ax, name in zip(axes, p.activations, strict=True):
