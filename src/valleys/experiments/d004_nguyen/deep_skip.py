@@ -181,7 +181,7 @@ def draw(m: Measurement, p: DeepSkipParams) -> dict:
         p: the parameters.
 
     Returns:
-        ``{"train_errors": figure}``.
+        ``{"training_errors": figure}``.
     """
     hist, grid = m.extras["hist"], m.extras["grid"]
     best = _best(m.table)

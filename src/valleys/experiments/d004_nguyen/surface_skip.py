@@ -197,7 +197,7 @@ def draw(m: Measurement, p: SurfaceSkipParams) -> dict:
         p: the parameters.
 
     Returns:
-        One figure with the loss plane of every net.
+        ``{"planes": figure}``: the loss plane of every net.
     """
     fig, axes = figure(2 * len(p.activations), width=4.0, height=3.4)
     for ax, (name, surf) in zip(axes, m.surfaces.items(), strict=False):
