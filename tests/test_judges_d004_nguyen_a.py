@@ -114,6 +114,13 @@ DOCTORS = {
         ("the one-conv-layer fit misses its random targets",
          lambda t, p: t.assign(rel_residual=t["rel_residual"].where(~_first(t.n1 >= t.N), 1e-3))),
     ],
+    "nguyen-duplicated": [
+        ("the Hessian's split curvature leaves the closed form",
+         lambda t, p: t.assign(rayleigh=t["rayleigh"] + 1e-3 * t["lambda_max"])),
+        ("a covered duplicated critical point has no negative curvature (a local minimum candidate)",
+         lambda t, p: t.assign(lambda_min=t["lambda_min"].abs(), fa_definite=True,
+                               narrow_lambda_min=t["narrow_lambda_min"].abs() + 1e-3)),
+    ],
     "nguyen-sk-measure": [
         ("a covered random draw lies outside S_k",
          lambda t, p: t.assign(in_S_k=t["in_S_k"].where(
@@ -176,6 +183,10 @@ OUTSIDE = {
     "nguyen-conv-layer": [
         ("no structure has a full-rank witness and every conv layer is narrower than N",
          lambda t, p: t.assign(witness_rank=t["full_rank"] - 1, n1=t["N"] - 1)),
+    ],
+    "nguyen-duplicated": [
+        ("no duplicated point is critical", lambda t, p: t.assign(grad_wide=1.0)),
+        ("every point inside S_1 (rank F_1 = N)", lambda t, p: t.assign(rank_F1=t["N"])),
     ],
     "nguyen-sk-measure": [
         ("every wide layer narrower than the data (n_k = N - 1)", lambda t, p: t.assign(n_k=t["N"] - 1)),
