@@ -75,7 +75,7 @@ class RescalingParams(Params):
     LIMITS: ClassVar[dict[str, str]] = {
         "n_samples": "in [3, 537]", "hidden": "nonempty, >= 1", "n_nets": ">= 1", "train_steps": ">= 1",
         "start_scale": "> 0", "n_lambda": ">= 2", "c_max": "> 1", "n_c": ">= 3", "rtol": "> 0",
-        "homogeneity_cs": "nonempty, > 0"}
+        "homogeneity_cs": "nonempty, > 0", "bias": "one of True|False"}
 
 
 def _three_classes(n: int, seed: int):
