@@ -143,7 +143,8 @@ def judge(m: Measurement, p: ActivationsParams) -> Verdict:
             worst, expected = float(rows[["a_low_excess", "a_high_excess"]].max().max()), "<= 0"
             holds = worst <= p.rtol
         verdict.add(label, worst, expected, p.rtol, holds and alive,
-                    note=f"largest envelope ratio over {len(rows)} row(s) and the grid of "
+                    note=f"largest {'envelope ratio' if cond == 'b' else 'excess over the envelopes'} over "
+                         f"{len(rows)} row(s) and the grid of "
                          f"{m.summary['grid_points']} points in [-{p.t_max:g}, {p.t_max:g}]; non-constant: {alive}",
                     kind="evidence")
     sp = ok[ok.activation == "softplus"]
