@@ -71,9 +71,9 @@ class DuplicatedParams(Params):
     n_samples: int = 12
     n_in: int = 2
     narrow: int = 2
-    n_data: int = 12
-    n_starts: int = 4
-    train_steps: int = 2000
+    n_data: int = 8
+    n_starts: int = 3
+    train_steps: int = 1000
     grad_tol: float = 1e-5
     saddle_tol: float = 1e-8
     loss_floor: float = 1e-6
