@@ -5,7 +5,13 @@ import pytest
 from scipy.stats import binomtest
 
 from valleys.record import Verdict
-from valleys.record.stats import MAX_STANDARD_ERRORS, clopper_pearson, mean_check, proportion_check
+from valleys.record.stats import (
+    MAX_STANDARD_ERRORS,
+    clopper_pearson,
+    mean_check,
+    mean_exceeds_check,
+    proportion_check,
+)
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (17, 40), (1, 1000)])
@@ -56,6 +62,17 @@ def test_mean_within_measured_standard_errors():
     assert not mean_check(v, "mean = 1.1", x, 1.1).passed  # 20 SE away
     with pytest.raises(ValueError, match="n_se"):
         mean_check(v, "too loose", x, 1.0, n_se=MAX_STANDARD_ERRORS + 11)
+
+
+def test_mean_exceeds_decides_only_outside_its_interval():
+    rng = np.random.default_rng(1)
+    v = Verdict()
+    assert mean_exceeds_check(v, "above", rng.normal(1.0, 0.1, size=30), 0.0).status == "passed"
+    assert mean_exceeds_check(v, "below", rng.normal(-1.0, 0.1, size=30), 0.0).status == "failed"
+    assert mean_exceeds_check(v, "straddles", rng.normal(0.0, 1.0, size=30), 0.0).status == "insufficient draws"
+    assert mean_exceeds_check(v, "few", [1.0, 1.1], 0.0, min_draws=5).status == "insufficient draws"
+    with pytest.raises(ValueError, match="n_se"):
+        mean_exceeds_check(v, "too loose", [1.0, 2.0, 3.0], n_se=MAX_STANDARD_ERRORS + 1)
 
 
 def test_outcomes():

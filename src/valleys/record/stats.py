@@ -233,3 +233,52 @@ def proportion_rows(verdict: Verdict, name: str, rows, *, word: str, expected: s
         text += "; failing: " + "; ".join(failed)
     return verdict.add(name, f"{len(deciding) - len(failed)} of {len(deciding)} rows", expected, widest,
                        not failed, text, kind=kind)
+
+
+def mean_exceeds_check(verdict: Verdict, name: str, samples: Sequence[float], bound: float = 0.0, *,
+                       n_se: float = 3.0, min_draws: int = MIN_DRAWS, kind: str = "evidence",
+                       note: str = "") -> Check:
+    r"""Judge the claim "the mean of the sampled values exceeds ``bound``" within ``n_se`` measured SEs.
+
+    With the measured standard error \(\mathrm{SE} = s / \sqrt{n}\) (``s`` the sample standard
+    deviation, ``ddof=1``) the interval is \(\bar x \pm n_{se}\,\mathrm{SE}\). The check passes
+    when the whole interval lies above ``bound`` (the data show the excess), fails when it lies
+    wholly at or below it (the data contradict the claim) and otherwise reports ``insufficient
+    draws`` (the interval straddles the bound: more draws are needed to decide). For paired
+    comparisons (the same seeds in both arms) pass the per-seed differences.
+
+    Args:
+        verdict: the verdict to add the check to.
+        name: what is checked.
+        samples: the sampled values (finite), e.g. per-seed differences of two arms.
+        bound: the claim is ``mean > bound``.
+        n_se: the interval's half-width in measured standard errors; at most
+            :data:`MAX_STANDARD_ERRORS`.
+        min_draws: below this many samples the check reports ``insufficient draws``.
+        kind: the check's kind.
+        note: extra explanation, prepended.
+
+    Returns:
+        The added check (``tolerance`` = ``n_se`` measured standard errors).
+
+    Raises:
+        ValueError: if ``n_se`` exceeds :data:`MAX_STANDARD_ERRORS` or is not positive.
+    """
+    if not 0.0 < n_se <= MAX_STANDARD_ERRORS:
+        raise ValueError(f"n_se must lie in (0, {MAX_STANDARD_ERRORS}], got {n_se}")
+    x = np.asarray(samples, dtype=np.float64)
+    prefix = f"{note}; " if note else ""
+    mean = float(x.mean()) if x.size else float("nan")
+    expected = f"> {float(bound):.6g}"
+    if x.size < max(min_draws, 2):
+        return verdict.add(name, mean, expected, None, False,
+                           f"{prefix}{x.size} samples < the minimum {max(min_draws, 2)}: no decision",
+                           kind=kind, status="insufficient draws")
+    se = float(x.std(ddof=1) / math.sqrt(x.size))
+    low, high = mean - n_se * se, mean + n_se * se
+    text = f"{prefix}{x.size} samples, measured SE {se:.3g}, interval [{low:.4g}, {high:.4g}] ({n_se:g} SE)"
+    if low <= bound < high:
+        return verdict.add(name, mean, expected, n_se * se, False,
+                           f"{text} contains the bound: more draws needed to decide", kind=kind,
+                           status="insufficient draws")
+    return verdict.add(name, mean, expected, n_se * se, low > bound, text, kind=kind)

@@ -71,7 +71,19 @@ class DeepSkipParams(Params):
 
 def measure(p: DeepSkipParams) -> Measurement:
     """Train errors of the skip and the plain deep stacks (every seed and learning rate), and
-    the ranks of Psi(U) at the skip nets' random start."""
+    the ranks of Psi(U) at the skip nets' random start.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        One row per (model, learning rate, seed) with its training errors, and one per skip
+        net with the rank of Psi(U) at its random start.
+
+    Raises:
+        InvalidParameterError: if depth * width < n_train (fewer hidden units than skip
+            neurons).
+    """
     if p.depth * p.width < p.n_train:
         from ...errors import InvalidParameterError
 
@@ -118,7 +130,15 @@ def _best(table: pd.DataFrame) -> pd.DataFrame:
 def judge(m: Measurement, p: DeepSkipParams) -> Verdict:
     """Hypotheses (Assumption 4.3.1's activation, N <= hidden units) per row; on the covered rows
     the skip net reaches zero errors, the plain net does not (best learning rate, every seed),
-    and Psi(U) has rank N at the start."""
+    and Psi(U) has rank N at the start.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     verdict = Verdict()
     table = m.table
     act_ok = table.activation.isin(ASSUMPTION_431_ACTIVATIONS)
@@ -154,7 +174,15 @@ def judge(m: Measurement, p: DeepSkipParams) -> Verdict:
 
 
 def draw(m: Measurement, p: DeepSkipParams) -> dict:
-    """Training errors against epochs of the best run per model and seed."""
+    """Training errors against epochs of the best run per model and seed.
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"training_errors": figure}``.
+    """
     hist, grid = m.extras["hist"], m.extras["grid"]
     best = _best(m.table)
     fig, (ax,) = figure()

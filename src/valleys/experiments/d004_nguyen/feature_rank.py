@@ -66,7 +66,16 @@ class FeatureRankParams(Params):
 
 def measure(p: FeatureRankParams) -> Measurement:
     """Press rank of F_1 of the sigmoid conv net per T_1 (random and trained), the linear solve
-    on F_1, the thesis' Table 2.2, and random draws of fully connected F_1."""
+    on F_1, the thesis' Table 2.2, and random draws of fully connected F_1.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        One row per (T_1, random or trained) conv net (Press rank and singular values of
+        F_1, the training error and, when 36 T_1 >= N, the linear solve on F_1), the
+        thesis' Table 2.2 rows, and one row per fully connected random draw.
+    """
     X, y = noisy_digits(p.n_samples, p.noise_std, p.seed)
     N, Y = X.shape[0], one_hot(y)
     shared = _shared_patches(X)
@@ -110,7 +119,17 @@ def judge(m: Measurement, p: FeatureRankParams) -> Verdict:
     """On the instances that meet NG-T2.4.5's hypotheses (n_1 >= N and Assumption 2.4.1, read
     from the data's patches): Press rank F_1 = N for every conv net, the linear solve fits the
     labels, and every analytic FC draw has Press rank N. Narrower conv layers (the thesis'
-    Table 2.2 pattern rank = n_1) are consistency: outside the theorem."""
+    Table 2.2 pattern rank = n_1) are consistency: outside the theorem.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict: hypotheses n_1 >= N and Assumption 2.4.1 per instance; full Press rank,
+        the linear solve and the analytic FC draws (evidence); the Table 2.2 pattern below
+        the width (consistency).
+    """
     table = m.table
     verdict = Verdict()
     ours = table[table.source.isin([CONV, FC])]
@@ -152,7 +171,15 @@ def judge(m: Measurement, p: FeatureRankParams) -> Verdict:
 
 
 def draw(m: Measurement, p: FeatureRankParams) -> dict:
-    """Press rank of F_1 against n_1, random and trained."""
+    """Press rank of F_1 against n_1, random and trained.
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"rank_vs_width": figure}``.
+    """
     table = m.table
     fig, (ax,) = figure()
     ours = table[table.source.str.startswith("ours")]

@@ -68,7 +68,16 @@ class GradientBoundsParams(Params):
 
 def measure(p: GradientBoundsParams) -> Measurement:
     """Both bounds and the autograd gradient on random instances, the erratum's shapes and the
-    gradient at NG-A2 zero-loss points."""
+    gradient at NG-A2 zero-loss points.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        One row per random instance (sizes, both bounds, the autograd and backprop gradient
+        norms and the relative slacks); the summary holds the erratum's shapes and the
+        gradient norms at the NG-A2 zero-loss points.
+    """
     gen = check_generator(p.seed)
     rows = []
 
@@ -145,7 +154,16 @@ def _covered(t: pd.DataFrame, p: GradientBoundsParams, verdict: Verdict) -> pd.D
 
 def judge(m: Measurement, p: GradientBoundsParams) -> Verdict:
     """Both inequalities on the instances that meet Assumption 2.4.7; the recursion against
-    autograd, the erratum, and NG-T2.4.10's two directions as consistency."""
+    autograd, the erratum, and NG-T2.4.10's two directions as consistency.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict: Assumption 2.4.7 per instance; both inequalities on the covered ones
+        (evidence); the recursion, NG-T2.4.10's directions (consistency) and the erratum.
+    """
     verdict = Verdict()
     t = _covered(m.table, p, verdict)
     if t.empty:
@@ -182,7 +200,15 @@ def judge(m: Measurement, p: GradientBoundsParams) -> Verdict:
 
 
 def draw(m: Measurement, p: GradientBoundsParams) -> dict:
-    """Both bounds against the autograd gradient norm."""
+    """Both bounds against the autograd gradient norm.
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"bounds": figure}``.
+    """
     t = m.table
     fig, (ax,) = figure()
     ax.loglog(t.grad_norm, t.lower, ".", ms=3, label="lower bound")

@@ -54,7 +54,16 @@ class IndependentParams(Params):
 
 def measure(p: IndependentParams) -> Measurement:
     """Press rank, sigma_min and the construction's certificates of NG-A1 at every scale
-    (FC and conv, four activations), the alpha -> infinity limits and the linear control."""
+    (FC and conv, four activations), the alpha -> infinity limits and the linear control.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        One row per (layer kind, activation, scale) of NG-A1 (Press rank, sigma_min, the
+        bound below the diagonal, log|det| - N log sigma(beta)) and the linear control's
+        row; the summary holds the alpha -> infinity limits and ReLU's exact certificate.
+    """
     X, _ = noisy_digits(p.n_samples, p.noise_std, p.seed)
     N, d = X.shape
     channels = math.ceil(N / 36)
@@ -115,7 +124,15 @@ def _covered(table: pd.DataFrame, verdict: Verdict) -> pd.DataFrame:
 def judge(m: Measurement, p: IndependentParams) -> Verdict:
     """Full Press rank (sigmoid), the alpha -> infinity limits, ReLU's exact certificate (FC and
     conv) on the instances that meet the hypotheses; the bounds below the diagonal and the
-    linear control's rank <= d + 1 as consistency."""
+    linear control's rank <= d + 1 as consistency.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict (hypotheses n_k >= N and distinct patches per instance).
+    """
     table = m.table
     verdict = Verdict()
     N = int(table.N.iloc[0])
@@ -168,7 +185,15 @@ def judge(m: Measurement, p: IndependentParams) -> Verdict:
 
 
 def draw(m: Measurement, p: IndependentParams) -> dict:
-    """sigma_min(F) against the scale c, by activation (FC and conv)."""
+    """sigma_min(F) against the scale c, by activation (FC and conv).
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"sigma_min_vs_scale": figure}``.
+    """
     table = m.table
     N = int(table.N.iloc[0])
     fig, axes = figure(2, width=4.5)

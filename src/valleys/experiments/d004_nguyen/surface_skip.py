@@ -93,7 +93,15 @@ def _local_minima(Z: np.ndarray) -> int:
 
 
 def measure(p: SurfaceSkipParams) -> Measurement:
-    """Train the plain and the skip net per activation; a loss plane through each; rank Psi(U) of the skip net."""
+    """Train the plain and the skip net per activation; a loss plane through each; rank Psi(U) of the skip net.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        One row per (activation, plain or skip) trained net (final loss, rank of Psi(U)
+        with columns normalised), and the loss planes as surfaces.
+    """
     data = digits(n=p.n_samples, seed=p.seed)
     rows, surfaces = [], {}
     for act in progress(p.activations, "surface-skip"):
@@ -140,7 +148,15 @@ def measure(p: SurfaceSkipParams) -> Measurement:
 def judge(m: Measurement, p: SurfaceSkipParams) -> Verdict:
     """Hypotheses (Assumption 4.3.1's activation, N <= hidden units) per trained skip net;
     rank Psi(U) = N (columns normalised) at the covered ones; the plane's values match direct
-    evaluation."""
+    evaluation.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict.
+    """
     df = m.table
     verdict = Verdict()
     skip = df[df["model"] == "skip"]
@@ -174,7 +190,15 @@ def judge(m: Measurement, p: SurfaceSkipParams) -> Verdict:
 
 
 def draw(m: Measurement, p: SurfaceSkipParams) -> dict:
-    """The loss plane of every (activation, plain or skip) net."""
+    """The loss plane of every (activation, plain or skip) net.
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"planes": figure}``: the loss plane of every net.
+    """
     fig, axes = figure(2 * len(p.activations), width=4.0, height=3.4)
     for ax, (name, surf) in zip(axes, m.surfaces.items(), strict=False):
         surf.plot(ax, kind="contourf", log=True)

@@ -63,7 +63,16 @@ class ZeroLossParams(Params):
 
 def measure(p: ZeroLossParams) -> Measurement:
     """The NG-A2 construction on four architectures per activation, then the local method from
-    ``n_starts`` random starts on the wide sigmoid net: where each run ends."""
+    ``n_starts`` random starts on the wide sigmoid net: where each run ends.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        Rows of part ``"construction"`` (NG-A2 per activation and architecture: residual,
+        ranks, S_k membership) and one row per run of the local method (final loss,
+        gradient norm, rank F_1, stationarity, whether global).
+    """
     X, y = noisy_digits(p.n_samples, 0.0, p.seed)
     N = X.shape[0]
     rows = []
@@ -91,7 +100,16 @@ def _runs(m: Measurement, p: ZeroLossParams) -> pd.DataFrame:
 def judge(m: Measurement, p: ZeroLossParams) -> Verdict:
     """NG-A2's residual on the architectures that meet the hypotheses (S_k membership as
     consistency); on the runs with width >= N: every stationary run in S_1 is global, and every
-    run ends stationary at a global minimum (CLAIMS §6 item 18, the optimiser's behaviour)."""
+    run ends stationary at a global minimum (CLAIMS §6 item 18, the optimiser's behaviour).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The verdict (hypotheses: wide layer and pyramidal top per architecture, width >= N
+        per run, runs ending at a critical point in S_1).
+    """
     verdict = Verdict()
     built = m.table[m.table.part == "construction"]
     wide = (built.n_k >= built.N) & built.pyramidal.astype(bool)
@@ -146,7 +164,15 @@ def judge(m: Measurement, p: ZeroLossParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ZeroLossParams) -> dict:
-    """Final gradient norm against final loss / initial loss, one point per run."""
+    """Final gradient norm against final loss / initial loss, one point per run.
+
+    Args:
+        m: the measurement.
+        p: the parameters.
+
+    Returns:
+        ``{"final_points": figure}``.
+    """
     fr = _runs(m, p)
     fig, (ax,) = figure()
     ax.loglog(fr.grad_norm.clip(lower=1e-300), (fr.loss / fr.initial_loss).clip(lower=1e-300), "o")
