@@ -3,7 +3,9 @@
 ``nguyen-regions-analytic``: the examples of Sec. 5.3 (5.3.1 with the union form of
 C_1, 5.3.2 with a rank-deficient W_1, 5.3.3 with ReLU, the derived n_1 = d + 1 example)
 have disconnected regions; random full-rank pyramidal leaky-ReLU and one-hidden-layer
-sigmoid nets have connected ones (NG-T5.2.3, NG-T5.2.4).
+sigmoid nets have connected ones (NG-T5.2.3, NG-T5.2.4); a random full-rank leaky-ReLU layer
+pulls a disk back to a connected set, and L5.2.2's cubic counterexample (m < n) does not
+(NG-L5.2.2).
 
 Each random net's row records the theorems' hypotheses (hidden weight matrices of full
 rank, widths d >= n_1 >= ..., one hidden layer for sigmoid); the judge counts only the nets
@@ -25,6 +27,7 @@ from ...curvature.rank import matrix_rank
 from ...expressivity.regions import (
     TIE,
     combine_windows,
+    count_components,
     decision_regions,
     grid,
     plot_regions,
@@ -220,6 +223,51 @@ class AnalyticParams(Params):
         "net_resolution": ">= 2", "max_hidden": ">= 1", "rank_tau": "in [0, 1]"}
 
 
+def _layer_preimages(p: AnalyticParams, gen: torch.Generator) -> list[dict]:
+    """NG-L5.2.2 on random layers x -> sigma(W^T x + b), W (2 x n), n in {1, 2}, leaky ReLU: the
+    grid components (8-neighbour) of the preimage of a disk (n = 2) or an interval (n = 1) of
+    radius 1/4 around the image of a random point x_0 of [-1, 1]^2. The window: [-2, 2]^2 for
+    n = 1 (the strip crosses it near x_0, at least a few pixels wide); for n = 2 the bounding box
+    (+10%) of the preimage's boundary, the circle mapped back through sigma^{-1} and W^{-T}
+    (only the window; the components come from the forward map on the grid)."""
+    act = _leaky(p.net_alpha)
+    rows = []
+    for k in range(p.n_nets):
+        n = 1 + k % 2
+        W = torch.randn(2, n, generator=gen, dtype=torch.float64)
+        b = torch.randn(n, generator=gen, dtype=torch.float64)
+        x0 = 2 * torch.rand(1, 2, generator=gen, dtype=torch.float64) - 1
+        c = act(x0 @ W + b)
+        full = matrix_rank(W, tau=p.rank_tau, warn=False).count == n
+        box: tuple = (-2.0, 2.0)
+        if n == 2 and full:
+            phi = torch.linspace(0, 2 * math.pi, 2001, dtype=torch.float64)[:, None]
+            y = c + 0.25 * torch.cat([phi.cos(), phi.sin()], 1)
+            edge = (torch.where(y >= 0, y, y / p.net_alpha) - b) @ torch.linalg.inv(W)
+            lo, hi = edge.min(0).values, edge.max(0).values
+            pad = 0.1 * (hi - lo)
+            box = ((float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1])))
+        _, _, pts = grid(box, p.resolution)
+        inside = (act(pts @ W + b) - c).norm(dim=1) < 0.25
+        info, _ = count_components(inside.numpy().reshape(p.resolution, p.resolution), connectivity=2)
+        rows.append({"example": "L5.2.2 layer", "net": k, "input_dim": 2, "layer_width": n,
+                     "layer_full_rank": full, "preimage_components": info.count, "status": info.status})
+    return rows
+
+
+def _cubic_counterexample(samples: int = 60001) -> dict:
+    """NG-L5.2.2's counterexample: m = 1 < n = 2, sigma(t) = t^3, W^T = (-1, 1)^T, b = 0, so
+    f(x) = (-x^3, x^3); the preimage of the annulus 1/2 < |y| < 2 (open, connected) on a grid
+    of [-3, 3], its components, and mismatches with the closed form
+    (1 / (2 sqrt 2))^(1/3) < |x| < sqrt(2)^(1/3)."""
+    xs = torch.linspace(-3.0, 3.0, samples, dtype=torch.float64)
+    radius = torch.stack([-xs ** 3, xs ** 3], 1).norm(dim=1)
+    inside = (radius > 0.5) & (radius < 2.0)
+    info, _ = count_components(inside.numpy()[None, :])
+    closed = (xs.abs() > (0.5 / math.sqrt(2)) ** (1 / 3)) & (xs.abs() < math.sqrt(2) ** (1 / 3))
+    return {"components": info.count, "mismatches": int((inside != closed).sum())}
+
+
 def _mismatches(model, truth, box, resolution, tie_tol) -> tuple[int, int]:
     """Grid points (away from ties) where the net's class-0 region and ``truth`` disagree,
     and the number of tie points."""
@@ -298,13 +346,14 @@ def measure(p: AnalyticParams) -> Measurement:
                          "components": [reg.count(j) for j in range(m)]})
         tally[family] = counts
         low_ranks[family] = low_rank
+    rows += _layer_preimages(p, gen)
     table = pd.DataFrame(rows)
     table["components"] = table["components"].astype(str)
     return Measurement(table, {"random_nets": tally, "examples": mismatches,
                                "seed_form_pixels": seed_pixels, "union_form_pixels": union_pixels,
                                "derived_W1_rank": r, "ties_532": {"red_components": wins_tie.count(1),
                                                                   "tie_fraction": wins_tie.tie_fraction},
-                               "low_rank_nets": low_ranks},
+                               "low_rank_nets": low_ranks, "cubic_counterexample": _cubic_counterexample()},
                        extras={"shown": shown})
 
 
@@ -336,8 +385,10 @@ def judge(m: Measurement, p: AnalyticParams) -> Verdict:
                 {"red_components": red, "tie_fraction": round(tie_fraction, 4)},
                 {"red_components": 0, "tie_fraction": round(1 / p.half_width, 4)}, 0.01,
                 red == 0 and abs(tie_fraction - 1 / p.half_width) < 0.01,
-                note="f_blue = f_red = -2 alpha on the strip: ties are handled explicitly",
-                kind="evidence")
+                note="f_blue = f_red = -2 alpha on the strip, so the red samples are ties, not a 'perfect fit' "
+                     "as the thesis says (the strict region C_red is empty); the blue region's two components "
+                     "are the example's point and are checked above",
+                kind="erratum")
     for family in ("leaky_relu", "sigmoid"):
         nets = table[table["example"] == f"random {family}"]
         ok = (nets["hidden_full_rank"].astype(bool) & (nets["max_hidden_width"] <= nets["input_dim"])
@@ -366,6 +417,25 @@ def judge(m: Measurement, p: AnalyticParams) -> Verdict:
                          "could not resolve (a region thinner than a pixel). A disconnected region "
                          "admits no such path.",
                     kind="evidence")
+    layers = table[table["example"] == "L5.2.2 layer"]
+    ok = layers["layer_full_rank"].astype(bool) & (layers["input_dim"] >= layers["layer_width"])
+    verdict.hypothesis("random layers meet L5.2.2's hypotheses (W (m x n) of full rank, m >= n)",
+                       f"{int(ok.sum())} of {len(layers)} layers", "full rank, m >= n", bool(ok.any()))
+    name = "L5.2.2: the preimage of a disk / interval under a full-rank leaky-ReLU layer is connected (grid)"
+    covered = layers[ok]
+    if covered.empty:
+        verdict.not_covered(name, 0, "no random layer meets L5.2.2's hypotheses")
+    else:
+        split = int((covered["preimage_components"] != 1).sum())
+        verdict.add(name, split, 0, None, split == 0,
+                    note=f"{len(covered)} layers (n = 1: an interval, n = 2: a disk of radius 1/4) on a "
+                         f"{p.resolution}^2 grid around the preimage (8-neighbour components); components "
+                         f"{sorted(set(covered['preimage_components'].astype(int)))}", kind="evidence")
+    cubic = summary["cubic_counterexample"]
+    verdict.add("L5.2.2 counterexample (m = 1 < n = 2, sigma = t^3): the annulus' preimage has 2 components",
+                cubic, {"components": 2, "mismatches": 0}, None, cubic == {"components": 2, "mismatches": 0},
+                note="f(x) = (-x^3, x^3), annulus 1/2 < |y| < 2; 60001 points of [-3, 3] against the closed form",
+                kind="evidence")
     return verdict
 
 
@@ -379,7 +449,7 @@ def draw(m: Measurement, p: AnalyticParams) -> dict:
 
 nguyen_regions_analytic = experiment(
     "nguyen-regions-analytic", source=SOURCE_004_CH5 + ", Sec. 5.2-5.3 (examples and theorems)",
-    claim="NG-5.3.1/5.3.2/5.3.3: the thesis' examples have a 2-component region (5.3.1 in "
-          "the union form); NG-T5.2.3/T5.2.4: random full-rank pyramidal nets give "
-          "connected regions",
+    claim="NG-5.3.1/5.3.2/5.3.3/L5.2.2: the thesis' examples have a 2-component region (5.3.1 in "
+          "the union form), as has L5.2.2's cubic counterexample, while full-rank layers pull connected sets "
+          "back to connected ones; NG-T5.2.3/T5.2.4: random full-rank pyramidal nets give connected regions",
     params=AnalyticParams, judge=judge, draw=draw)(measure)

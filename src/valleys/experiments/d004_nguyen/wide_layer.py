@@ -178,11 +178,13 @@ def judge(m: Measurement, p: NGWideParams) -> Verdict:
     t, verdict = m.table, Verdict()
     desc, conn, rays = (t[t["part"] == part] for part in ("descent", "connect", "ray"))
     ok1 = _covered(desc, 1)
-    verdict.hypothesis("T3.4.13: n_1 >= N, n_2 > ... > n_L, distinct samples", f"{int(ok1.sum())} of {len(desc)} starts",
+    verdict.hypothesis("T3.4.13: n_1 >= N, n_2 > ... > n_L, distinct samples",
+                       f"{int(ok1.sum())} of {len(desc)} starts",
                        "n_1 >= N, pyramidal top", bool(ok1.any()),
                        note=f"N = {p.n}, d = {p.in_dim} (N > d: not linearly independent data)")
     ok2 = _covered(conn, 2)
-    verdict.hypothesis("T3.4.16: n_1 >= 2N, n_2 > ... > n_L, distinct samples", f"{int(ok2.sum())} of {len(conn)} pairs",
+    verdict.hypothesis("T3.4.16: n_1 >= 2N, n_2 > ... > n_L, distinct samples",
+                       f"{int(ok2.sum())} of {len(conn)} pairs",
                        "n_1 >= 2N, pyramidal top", bool(ok2.any()))
     desc, conn = desc[ok1], conn[ok2]
     name1 = "T3.4.13 (1): exact descent certificates ending at loss <= eps (no bad local valley)"
