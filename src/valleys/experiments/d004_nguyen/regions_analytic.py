@@ -50,7 +50,14 @@ def _leaky(alpha: float):
 
 # ------------------------------------------------------------------ the thesis' examples
 def example_531(X: torch.Tensor) -> torch.Tensor:
-    """Sec. 5.3.1: leaky-ReLU(0.5), widths 2-1-2-2 (f = W^T h + b convention)."""
+    """Sec. 5.3.1: leaky-ReLU(0.5), widths 2-1-2-2 (f = W^T h + b convention).
+
+    Args:
+        X: inputs (K, 2).
+
+    Returns:
+        The scores (K, 2).
+    """
     s = _leaky(0.5)
     h = s(X.sum(1))
     y1, y2 = s(h), s(-h)
@@ -58,20 +65,42 @@ def example_531(X: torch.Tensor) -> torch.Tensor:
 
 
 def region_531_union(X: torch.Tensor) -> torch.Tensor:
-    """C_1 of 5.3.1 as derived: {x1 + x2 > 2} U {x1 + x2 < -4}."""
+    """C_1 of 5.3.1 as derived: {x1 + x2 > 2} U {x1 + x2 < -4}.
+
+    Args:
+        X: inputs (K, 2).
+
+    Returns:
+        Membership (K,) of C_1.
+    """
     s = X.sum(1)
     return (s > 2) | (s < -4)
 
 
 def region_531_seed(X: torch.Tensor) -> torch.Tensor:
-    """C_1 of 5.3.1 as printed in the seed: {x1 + x2 - 2 > 0 and x1 + x2 + 4 < 0} (empty)."""
+    """C_1 of 5.3.1 as printed in the seed: {x1 + x2 - 2 > 0 and x1 + x2 + 4 < 0} (empty).
+
+    Args:
+        X: inputs (K, 2).
+
+    Returns:
+        Membership (K,) of the printed set.
+    """
     s = X.sum(1)
     return (s - 2 > 0) & (s + 4 < 0)
 
 
 def example_532(alpha: float, *, extra_unit: bool = False):
     """Sec. 5.3.2 (rank-deficient W_1, data 5.4), unit 0 = blue, unit 1 = red; with
-    ``extra_unit`` the derived n_1 = d + 1 = 3 example whose W_1 has full rank 2."""
+    ``extra_unit`` the derived n_1 = d + 1 = 3 example whose W_1 has full rank 2.
+
+    Args:
+        alpha: the leaky-ReLU slope.
+        extra_unit: add the third unit sigma(x_2) with zero output weights.
+
+    Returns:
+        The net f(X) -> scores (K, 2), with its first-layer weights as ``f.W1``.
+    """
     s = _leaky(alpha)
 
     def f(X: torch.Tensor) -> torch.Tensor:
@@ -85,12 +114,26 @@ def example_532(alpha: float, *, extra_unit: bool = False):
 
 
 def region_532(X: torch.Tensor) -> torch.Tensor:
-    """The blue region of 5.3.2: {|x1| > 1}."""
+    """The blue region of 5.3.2: {|x1| > 1}.
+
+    Args:
+        X: inputs (K, 2).
+
+    Returns:
+        Membership (K,) of the blue region.
+    """
     return X[:, 0].abs() > 1
 
 
 def example_533(X: torch.Tensor) -> torch.Tensor:
-    """Sec. 5.3.3: ReLU, widths 2-2-2-2, pyramidal with full-rank weights."""
+    """Sec. 5.3.3: ReLU, widths 2-2-2-2, pyramidal with full-rank weights.
+
+    Args:
+        X: inputs (K, 2).
+
+    Returns:
+        The scores (K, 2).
+    """
     r2 = math.sqrt(2.0)
     h1 = torch.relu(X)
     W2T = (r2 / 2) * torch.tensor([[1.0, 1.0], [-1.0, 1.0]], dtype=X.dtype)
@@ -100,14 +143,31 @@ def example_533(X: torch.Tensor) -> torch.Tensor:
 
 
 def region_533(X: torch.Tensor) -> torch.Tensor:
-    """C_1 of 5.3.3: {x1 < 1, x2 < 1, x1 + x2 < 1} U {x2 > 4, 2 x1 - x2 + 4 < 0}."""
+    """C_1 of 5.3.3: {x1 < 1, x2 < 1, x1 + x2 < 1} U {x2 > 4, 2 x1 - x2 + 4 < 0}.
+
+    Args:
+        X: inputs (K, 2).
+
+    Returns:
+        Membership (K,) of C_1.
+    """
     x1, x2 = X[:, 0], X[:, 1]
     return ((x1 < 1) & (x2 < 1) & (x1 + x2 < 1)) | ((x2 > 4) & (2 * x1 - x2 + 4 < 0))
 
 
 def random_pyramidal(widths: list[int], activation: str, gen: torch.Generator, alpha: float):
     """A random net with Gaussian weights and biases, f = W^T h + b per layer; returns the
-    function and its weight matrices (the biases are ``f.biases``, the activation ``f.act``)."""
+    function and its weight matrices (the biases are ``f.biases``, the activation ``f.act``).
+
+    Args:
+        widths: [d, n_1, ..., n_L].
+        activation: ``"leaky_relu"`` or another name of :func:`~valleys.nets.get_activation`.
+        gen: the random generator.
+        alpha: the leaky-ReLU slope.
+
+    Returns:
+        ``(f, Ws)``: the net and its weight matrices (d_l x d_{l+1}).
+    """
     act = get_activation(activation, alpha=alpha) if activation == "leaky_relu" \
         else get_activation(activation)
     Ws = [torch.randn(a, b, generator=gen, dtype=torch.float64) for a, b in zip(widths[:-1], widths[1:],
@@ -141,7 +201,18 @@ def inverse_path(f, Ws, x_a: torch.Tensor, x_b: torch.Tensor, samples: int = PAT
     and x_b: each hidden layer of a 2-2-...-2-m net with invertible W and a bijective
     activation is a bijection of R^2, so the segment maps back to a path in input space.
     The scores are affine in the last hidden layer, so a class that wins at both ends wins
-    along the whole segment (NG-T5.2.3's argument); the caller checks it by a forward pass."""
+    along the whole segment (NG-T5.2.3's argument); the caller checks it by a forward pass.
+
+    Args:
+        f: a net of :func:`random_pyramidal` (hidden widths 2, invertible W).
+        Ws: its weight matrices.
+        x_a: the start (2,).
+        x_b: the end (2,).
+        samples: points on the path.
+
+    Returns:
+        The inputs (samples, 2).
+    """
     hidden = len(Ws) - 1
 
     def last_hidden(x):
@@ -161,7 +232,17 @@ def inverse_path(f, Ws, x_a: torch.Tensor, x_b: torch.Tensor, samples: int = PAT
 def joined_by_paths(f, Ws, reg, tie_tol: float) -> tuple[bool, float]:
     """Whether every split class of ``reg`` has all its grid components joined to its largest
     by an inverse-mapped path on which a forward pass keeps the class (strict margin >
-    tie_tol at every one of PATH_SAMPLES points); also the smallest margin seen."""
+    tie_tol at every one of PATH_SAMPLES points); also the smallest margin seen.
+
+    Args:
+        f: the net.
+        Ws: its weight matrices.
+        reg: its :class:`~valleys.expressivity.regions.DecisionRegions`.
+        tie_tol: margins <= tie_tol are ties.
+
+    Returns:
+        ``(joined, smallest margin)``.
+    """
     smallest = math.inf
     for j in range(reg.n_classes):
         comp = reg.component_maps[j]
@@ -291,7 +372,15 @@ def _examples(p: AnalyticParams) -> list[tuple]:
 
 def measure(p: AnalyticParams) -> Measurement:
     """Regions of the thesis' examples over growing windows, against their closed forms; the
-    region status of ``n_nets`` random nets per family."""
+    region status of ``n_nets`` random nets per family.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, one row per (example, window, class), per random net and
+        per random layer.
+    """
     rows, mismatches, shown = [], {}, []
     box = (-p.half_width, p.half_width)
     for name, f, cls, truth, _ in _examples(p):
@@ -358,7 +447,15 @@ def measure(p: AnalyticParams) -> Measurement:
 
 
 def judge(m: Measurement, p: AnalyticParams) -> Verdict:
-    """The examples' closed forms and component counts; the 5.3.1 erratum; the random nets' regions connected."""
+    """The examples' closed forms and component counts; the 5.3.1 erratum; the random nets' regions connected.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table, summary, verdict = m.table, m.summary, Verdict()
     for name, _, cls, _, expected in _examples(p):
         bad, ties = summary["examples"][name]["mismatches"], summary["examples"][name]["ties"]
@@ -440,7 +537,15 @@ def judge(m: Measurement, p: AnalyticParams) -> Verdict:
 
 
 def draw(m: Measurement, p: AnalyticParams) -> dict:
-    """The regions of the thesis' examples in the finest window."""
+    """The regions of the thesis' examples in the finest window.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the examples' regions.
+    """
     fig, axes = figure(len(m.extras["shown"]), width=4.0)
     for ax, (name, reg, count, status) in zip(axes, m.extras["shown"], strict=True):
         plot_regions(ax, reg, title=f"{name}\n{count} components ({status})")

@@ -104,7 +104,15 @@ def _point(land, gen, distinct_units: int) -> torch.Tensor:
 
 
 def measure(p: NGWideParams) -> Measurement:
-    """T3.4.13 descents from random starts, T3.4.16 paths between random pairs and rays; all certified."""
+    """T3.4.13 descents from random starts, T3.4.16 paths between random pairs and rays; all certified.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, rows of parts ``descent`` (T3.4.13), ``connect`` and
+        ``ray`` (T3.4.16).
+    """
     gen = check_generator(p.seed)
     act = get_activation("leaky_relu", alpha=p.alpha)
     X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
@@ -174,7 +182,15 @@ def _covered(rows: pd.DataFrame, factor: int) -> pd.Series:
 def judge(m: Measurement, p: NGWideParams) -> Verdict:
     """On the instances that meet each theorem's hypotheses: exact descent certificates to loss
     <= eps (T3.4.13), exact sublevel certificates between pairs (T3.4.16 (1)); the rays'
-    constant loss is consistency (an identity of the L3.4.10 move)."""
+    constant loss is consistency (an identity of the L3.4.10 move).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     t, verdict = m.table, Verdict()
     desc, conn, rays = (t[t["part"] == part] for part in ("descent", "connect", "ray"))
     ok1 = _covered(desc, 1)
@@ -205,21 +221,28 @@ def judge(m: Measurement, p: NGWideParams) -> Verdict:
         return verdict
     good = conn["certificate"].fillna(False).astype(bool) & (conn["kind"] == "exact")
     verdict.add(name2, f"{int(good.sum())} of {len(conn)}", "all", p.cert_rtol, bool(good.all()),
-                note=f"largest excess of the path maximum over the level "
-                     f"{float((conn['max_on_path'] - conn['level']).max()):.2e}; "
-                     f"{int(conn['segments'].min())}..{int(conn['segments'].max())} segments", kind="evidence")
+                note=f"{int(conn['segments'].min())}..{int(conn['segments'].max())} segments "
+                     "(path maxima and levels: the table)", kind="evidence")
     verdict.add("T3.4.16 (1): the path ends exactly at theta_b", float(conn["end_error"].max()), 0.0, 0.0,
                 bool((conn["end_error"] == 0).all()), kind="consistency")
-    ok = bool((rays["spread"] <= rays["tol"]).all() and set(rays["kind"]) == {"exact"})
+    held = int(((rays["spread"] <= rays["tol"]) & (rays["kind"] == "exact")).sum())
     verdict.add("T3.4.16 (2): constant-loss rays (exact spread <= ray_rtol (1 + R) max(1, L))",
-                float((rays["spread"] / rays["tol"]).max()), "<= 1", None, ok,
+                f"{held} of {len(rays)}", "all", None, held == len(rays),
                 note=f"consistency: freed units carry no outgoing weight, so growing them keeps the output by "
                      f"algebra; ||theta|| up to {rays['norm'].max():.3g}", kind="consistency")
     return verdict
 
 
 def draw(m: Measurement, p: NGWideParams) -> dict:
-    """The loss along the first descent and the first connecting path (exact pieces)."""
+    """The loss along the first descent and the first connecting path (exact pieces).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the first descent and connecting path; empty when none was built.
+    """
     ex = m.extras["examples"]
     if not ex:
         return {}

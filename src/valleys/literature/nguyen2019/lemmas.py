@@ -80,7 +80,7 @@ def column_kernel_end(F: torch.Tensor, W: torch.Tensor, keep: list[int], /) -> t
         keep: the independent columns \(\mathcal I\).
 
     Returns:
-        ``(c(1), E)`` with E of shape (|keep|, n - |keep|).
+        The pair ``(c(1), E)``, with E of shape (|keep|, n - |keep|).
 
     Raises:
         ShapeError: F and W do not chain.
@@ -112,7 +112,7 @@ def evard_jafari_path(A: torch.Tensor, B: torch.Tensor, /) -> tuple[Callable[[fl
         B: a full-rank (m, n) matrix.
 
     Returns:
-        ``(path, bound)``: path(t) for t in [0, 1] and the lower bound on \(\sigma_{\min}\).
+        The pair ``(path, bound)``, path(t) for t in [0, 1] and the lower bound on \(\sigma_{\min}\).
 
     Raises:
         ShapeError: A and B differ in shape or are square (the set is then disconnected:
@@ -372,7 +372,7 @@ def canonical_path(land: Landscape, theta, k: int, /, *, tau: float = 1e-10) -> 
         tau: relative singular-value threshold of the rank checks.
 
     Returns:
-        ``(corners, labels)``: the polygon's corners (theta first) and one label per segment.
+        The pair ``(corners, labels)``, the polygon's corners (theta first) and one label per segment.
 
     Raises:
         ModelError: not a biased leaky-ReLU MLP with the squared loss.
@@ -411,7 +411,7 @@ def full_rank_path(land: Landscape, theta, /, *, seed: int | torch.Generator | N
         tau: relative singular-value threshold of the rank checks.
 
     Returns:
-        ``(corners, labels)``.
+        The pair ``(corners, labels)``.
 
     Raises:
         ModelError: not a biased leaky-ReLU MLP with the squared loss.
@@ -475,8 +475,10 @@ def full_rank_features_path(land: Landscape, theta, k: int = 1, /, *, seed: int 
     \(F_k\)'s columns move onto it. Segment 2: each freed unit gets a random incoming weight
     (pre-activations with distinct entries, as the rows of \(F_{k-1}\) are distinct) and a
     bias chosen, as L3.4.11 guarantees one exists, among the midpoints between consecutive
-    sorted pre-activations (a kink between two samples) so that the rank grows by one; its
-    outgoing weights are 0, so the output is unchanged.
+    sorted pre-activations (a kink between two samples) so that the rank grows by one: the
+    candidate whose feature column is farthest (relative) from the current column space, which
+    keeps \(F_k\) well conditioned for what follows; its outgoing weights are 0, so the output
+    is unchanged.
 
     Args:
         land: a biased MLP landscape with the squared loss (any activation).
@@ -487,7 +489,7 @@ def full_rank_features_path(land: Landscape, theta, k: int = 1, /, *, seed: int 
         max_tries: random weights tried per freed unit.
 
     Returns:
-        ``(corners, labels)``; the end has rank F_k = N when n_k >= N.
+        The pair ``(corners, labels)``; the end has rank F_k = N when n_k >= N.
 
     Raises:
         ModelError: not a biased MLP with the squared loss.
@@ -519,6 +521,7 @@ def full_rank_features_path(land: Landscape, theta, k: int = 1, /, *, seed: int 
     for j in [j for j in range(Fk.shape[1]) if j not in set(keep)]:
         if cols.shape[1] >= N:
             break
+        Q = torch.linalg.qr(cols).Q if cols.shape[1] else cols
         for _ in range(max_tries):
             w = torch.randn(prev.shape[1], generator=gen, dtype=prev.dtype)
             pre = prev @ w
@@ -526,14 +529,14 @@ def full_rank_features_path(land: Landscape, theta, k: int = 1, /, *, seed: int 
             if float((srt[1:] - srt[:-1]).min()) <= tau * float(srt.abs().max()):
                 continue  # entries not distinct: another w
             mids = torch.cat([-(srt[:-1] + srt[1:]) / 2, -srt[:1] + 1.0, -srt[-1:] - 1.0])
-            done = False
-            for b in mids:
-                trial = torch.cat([cols, act(pre + b)[:, None]], 1)
-                if len(independent_columns(trial, tau)) > cols.shape[1]:
-                    new[f"W{k}"][j], new[f"b{k}"][j] = w, b
-                    cols, done = trial, True
-                    break
-            if done:
+            # L3.4.11: some bias leaves col F_k; take the one farthest from it (best conditioned)
+            C = act(pre[:, None] + mids[None, :])  # (N, candidates)
+            R = C - Q @ (Q.T @ C)
+            score = R.norm(dim=0) / C.norm(dim=0).clamp_min(1e-300)
+            best = int(torch.argmax(score))
+            if float(score[best]) > tau:
+                new[f"W{k}"][j], new[f"b{k}"][j] = w, mids[best]
+                cols = torch.cat([cols, C[:, best:best + 1]], 1)
                 break
     blocks = new
     _append(points, labels, [points[-1], _flat(land, blocks)],
@@ -558,7 +561,7 @@ def copy_layer_path(land: Landscape, theta, target, k: int = 1, /, *, tau: float
         tau: relative pivot threshold of the ranks.
 
     Returns:
-        ``(corners, labels)``; the end's layer k equals target's exactly.
+        The pair ``(corners, labels)``; the end's layer k equals target's exactly.
 
     Raises:
         ModelError: not a biased MLP with the squared loss.
