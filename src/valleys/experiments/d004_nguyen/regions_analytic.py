@@ -134,12 +134,17 @@ def example_533(X: torch.Tensor) -> torch.Tensor:
     Returns:
         The scores (K, 2).
     """
-    r2 = math.sqrt(2.0)
-    h1 = torch.relu(X)
-    W2T = (r2 / 2) * torch.tensor([[1.0, 1.0], [-1.0, 1.0]], dtype=X.dtype)
-    b2 = torch.tensor([r2 - 1.0, -3.0], dtype=X.dtype) / r2
+    W1T, W2T, W3T = (W.to(X.dtype) for W in WEIGHTS_533)
+    b2 = torch.tensor([math.sqrt(2.0) - 1.0, -3.0], dtype=X.dtype) / math.sqrt(2.0)
+    h1 = torch.relu(X @ W1T.T)
     h2 = torch.relu(h1 @ W2T.T + b2)
-    return torch.stack([-h2[:, 0] + 1.0, -3.0 * h2[:, 1]], 1)
+    return h2 @ W3T.T + torch.tensor([1.0, 0.0], dtype=X.dtype)
+
+
+WEIGHTS_533 = (torch.eye(2, dtype=torch.float64),
+               (math.sqrt(2.0) / 2) * torch.tensor([[1.0, 1.0], [-1.0, 1.0]], dtype=torch.float64),
+               torch.tensor([[-1.0, 0.0], [0.0, -3.0]], dtype=torch.float64))
+"""W_1^T, W_2^T, W_3^T of Sec. 5.3.3 (b_1 = 0, b_2 = (sqrt 2 - 1, -3) / sqrt 2, b_3 = (1, 0))."""
 
 
 def region_533(X: torch.Tensor) -> torch.Tensor:
@@ -398,6 +403,9 @@ def measure(p: AnalyticParams) -> Measurement:
     union_pixels = int(region_531_union(pts).sum())
     w1 = example_532(p.alpha, extra_unit=True).W1
     r = matrix_rank(w1, tau=p.rank_tau, warn=False).count
+    hypotheses = {"5.3.2 rank W_1": matrix_rank(example_532(p.alpha).W1, tau=p.rank_tau, warn=False).count,
+                  "5.3.3 ranks W_1, W_2, W_3": [matrix_rank(W, tau=p.rank_tau, warn=False).count
+                                                for W in WEIGHTS_533]}
     wins_tie = decision_regions(example_532(p.alpha), box, p.resolution, tie_tol=p.tie_tol)
 
     # random full-rank pyramidal nets (T5.2.3) and one-hidden-layer sigmoid nets (T5.2.4)
@@ -442,7 +450,8 @@ def measure(p: AnalyticParams) -> Measurement:
                                "seed_form_pixels": seed_pixels, "union_form_pixels": union_pixels,
                                "derived_W1_rank": r, "ties_532": {"red_components": wins_tie.count(1),
                                                                   "tie_fraction": wins_tie.tie_fraction},
-                               "low_rank_nets": low_ranks, "cubic_counterexample": _cubic_counterexample()},
+                               "low_rank_nets": low_ranks, "cubic_counterexample": _cubic_counterexample(),
+                               "example_ranks": hypotheses},
                        extras={"shown": shown})
 
 
@@ -474,6 +483,14 @@ def judge(m: Measurement, p: AnalyticParams) -> Verdict:
                 "seed form empty; union form = net region", None,
                 seed_pixels == 0 and union_pixels > 0, kind="erratum",
                 note="CLAIMS.md NG-5.3.1: the correct set is the union")
+    ranks = summary["example_ranks"]
+    verdict.add("5.3.2 breaks only T5.2.3's full rank: W_1 has rank 1 < 2", ranks["5.3.2 rank W_1"], 1, p.rank_tau,
+                ranks["5.3.2 rank W_1"] == 1, kind="consistency",
+                note="widths 2-2-2 are pyramidal and leaky ReLU is bijective: the rank is the hypothesis that fails")
+    r533 = ranks["5.3.3 ranks W_1, W_2, W_3"]
+    verdict.add("5.3.3 breaks only T5.2.3's bijective sigma: W_1, W_2, W_3 have full rank 2",
+                r533, [2, 2, 2], p.rank_tau, r533 == [2, 2, 2],
+                kind="consistency", note="widths 2-2-2-2 are pyramidal: ReLU (not onto R) is the hypothesis that fails")
     r = summary["derived_W1_rank"]
     verdict.add("derived n1 = 3 example: W_1 (2x3) has full rank 2", r, 2, p.rank_tau, r == 2,
                 kind="consistency")
