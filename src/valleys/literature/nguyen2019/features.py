@@ -299,7 +299,8 @@ def zero_loss_construction(X: torch.Tensor, y: torch.Tensor, widths: Sequence[in
     thesis; for k <= L-3 the class codes replace the thesis' use of T2.4.4 on the subnetwork.
 
     Args:
-        X: inputs (N, d), y: labels (N,) in [0, m).
+        X: inputs (N, d).
+        y: labels (N,) in [0, m).
         widths: [d, n_1, ..., n_L = m], with n_k >= N and n_{k+1} >= ... >= n_L.
         k: the wide layer (1 <= k <= L-1).
         activation: ``"sigmoid"`` or ``"softplus"`` (σ^{-1} in closed form).

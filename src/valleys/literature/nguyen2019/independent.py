@@ -212,8 +212,11 @@ def output_connect(land: Landscape, theta_a, theta_b, /, *, chords: int = 8, max
     maximum of the loss on every chord is <= max(L_a, L_b) + chord_rtol max(1, L).
 
     Args:
-        land, theta_a, theta_b: as in :func:`output_descent` (both points need Property 3.4.5).
-        chords: initial chords; max_chords: most chords.
+        land: as in :func:`output_descent`.
+        theta_a: the start (Property 3.4.5: W_2..W_L of full row rank).
+        theta_b: the end (Property 3.4.5).
+        chords: initial chords.
+        max_chords: most chords.
         chord_rtol: relative slack allowed above max(L_a, L_b) on a chord.
         rank_rtol: W_l(lambda) must keep sigma_min >= rank_rtol sigma_max on the straight
             line of the upper layers (checked at every chord end), else InvalidParameterError.
