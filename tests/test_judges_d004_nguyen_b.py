@@ -61,7 +61,9 @@ def _analytic_doctors():
     """One doctor per table-read evidence check of ``nguyen-regions-analytic``."""
     from valleys.experiments.d004_nguyen.regions_analytic import AnalyticParams, _examples
     return [*[_example_components(name) for name, *_ in _examples(AnalyticParams())],
-            _random_split("leaky_relu"), _random_split("sigmoid")]
+            _random_split("leaky_relu"), _random_split("sigmoid"),
+            ("a full-rank layer pulls a disk back to two pieces (L5.2.2)",
+             _set("preimage_components", 2, lambda t: _first(t["example"] == "L5.2.2 layer")))]
 
 
 DOCTORS = {
@@ -99,6 +101,22 @@ DOCTORS = {
         ("a pair's sublevel certificate fails", _set("certificate", False, lambda t: _first(_part("connect")(t)))),
     ],
     "nguyen-regions-analytic": _analytic_doctors(),
+    "nguyen-path-lemmas": [
+        ("an L3.4.6 constant-loss path rises", _set("certificate", False, lambda t: _first(t["lemma"] == "L3.4.6"))),
+        ("an L3.4.7 path ends with a rank-deficient W_l",
+         _set("end_full_rank", False, lambda t: _first(t["lemma"] == "L3.4.7"))),
+        ("a P3.4.8 path dips below its bound", _set("ratio", 0.5, lambda t: _first(t["lemma"] == "P3.4.8"))),
+        ("an L3.4.10 product still depends on the freed columns",
+         _set("free_change", 0.3, lambda t: _first(t["lemma"] == "L3.4.10"))),
+        ("an L3.4.14 path ends below rank N",
+         lambda t, p: _set("end_rank", p.wide_n - 1, lambda t: _first(t["lemma"] == "L3.4.14"))(t, p)),
+        ("an L3.4.15 copy path moves the loss", _set("certificate", False, lambda t: _first(t["lemma"] == "L3.4.15"))),
+    ],
+    "nguyen-wide-layer": [
+        ("a T3.4.13 descent certificate fails", _set("certificate", False, lambda t: _first(_part("descent")(t)))),
+        ("a T3.4.13 descent ends above p* = 0", _set("end_loss", 1.0, lambda t: _first(_part("descent")(t)))),
+        ("a T3.4.16 sublevel certificate fails", _set("certificate", False, lambda t: _first(_part("connect")(t)))),
+    ],
 }
 
 
@@ -132,6 +150,14 @@ OUTSIDE = {
         ("every hidden width below the theorem's (N - 1 in part 1, 2N - 1 in part 2)",
          lambda t, p: t.assign(width=t["N"] * t["part"] - 1)),
     ],
+    "nguyen-path-lemmas": [
+        ("every lemma's hypothesis broken (rank X = N - 1, m = n, full-rank F, width N - 1)",
+         lambda t, p: t.assign(rank_X1=t["N"] - 1, m=t["ncols"], rank_F=t["ncols"], width=t["N"] - 1)),
+    ],
+    "nguyen-wide-layer": [
+        ("the first layer is narrower than N", lambda t, p: t.assign(width=t["N"] - 1)),
+        ("the top is not pyramidal", lambda t, p: t.assign(top_pyramidal=False)),
+    ],
 }
 
 
@@ -142,17 +168,24 @@ def test_judge_outside_the_hypotheses_is_not_covered(name, what, doctor):
 
 
 def test_regions_analytic_random_nets_outside_the_hypotheses_are_not_covered():
-    """nguyen-regions-analytic's verdict also holds the thesis' constructed examples (no
-    hypotheses to break), so only its random-net checks can become "not covered": with every
-    random net rank-deficient, they are, and a split among them no longer decides."""
+    """nguyen-regions-analytic has no ``OUTSIDE`` entry: its whole verdict can never be "not
+    covered", because it also holds the thesis' constructed examples of Sec. 5.3 and L5.2.2's
+    cubic counterexample, fixed nets that are *meant* to lie outside T5.2.3 / T5.2.4 (rank-deficient
+    W_1, ReLU, width d + 1, m < n) and so have no hypothesis to break. Only its random instances
+    are gated: with every random net rank-deficient and every random layer rank-deficient, the
+    T5.2.3, T5.2.4 and L5.2.2 checks are "not covered", and a split among them no longer decides."""
     from judges import judge
 
     def doctor(t, p):
         random = t["example"].str.startswith("random")
         t.loc[random, "hidden_full_rank"] = False
         t.loc[random, "status"] = "disconnected"
+        layers = t["example"] == "L5.2.2 layer"
+        t.loc[layers, "layer_full_rank"] = False
+        t.loc[layers, "preimage_components"] = 2
         return t
 
     verdict = judge("nguyen-regions-analytic", doctor)
-    nets = [c for c in verdict.checks if c.name.startswith("random ")]
-    assert nets and all(c.status == "not covered" for c in nets), [(c.name, c.status) for c in nets]
+    gated = [c for c in verdict.checks if c.kind != "hypothesis" and c.name.startswith(("random ", "L5.2.2: "))]
+    assert len(gated) == 3 and all(c.status == "not covered" for c in gated), [(c.name, c.status) for c in gated]
+    assert verdict.outcome == "agrees"  # the examples still decide: never wholly "not covered"

@@ -94,7 +94,15 @@ def _paths(data, f, p: AdversarialParams, gen: torch.Generator) -> list[dict]:
 
 
 def measure(p: AdversarialParams) -> Measurement:
-    """Train the width-d and the wide net to zero error; classify S -> A -> T for ``n_paths`` triples."""
+    """Train the width-d and the wide net to zero error; classify S -> A -> T for ``n_paths`` triples.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, one row per net (width d, wide) with its width, W_1 rank,
+        training errors and the path classification.
+    """
     torch.manual_seed(p.seed)
     data = rotated_digits(p.n_per_class, seed=p.seed)
     X, y = data.X, data.y
@@ -123,7 +131,15 @@ def measure(p: AdversarialParams) -> Measurement:
 
 def judge(m: Measurement, p: AdversarialParams) -> Verdict:
     """Hypotheses of NG-T5.2.3 under which Fig. 5.7 is claimed (n_1 <= d, W_1 full rank, zero
-    training error), read from the table; every point of the first S -> A -> T is blue."""
+    training error), read from the table; every point of the first S -> A -> T is blue.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     verdict = Verdict()
     net = m.table[m.table["net"] == "d"]
     width, d = int(net["width"].iloc[0]), int(net["input_dim"].iloc[0])
@@ -149,7 +165,15 @@ def judge(m: Measurement, p: AdversarialParams) -> Verdict:
 
 
 def draw(m: Measurement, p: AdversarialParams) -> dict:
-    """The first triple's images and the blue probability along S -> A -> T for both nets."""
+    """The first triple's images and the blue probability along S -> A -> T for both nets.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, ``{"paths": ...}``.
+    """
     kept, X, meta = m.extras["kept"], m.extras["X"], m.summary
     fig, axes = figure(5, width=2.6, height=2.8)
     first = kept["d"][0]

@@ -111,7 +111,14 @@ def _parts(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
 
 
 def measure(p: NGIndependentParams) -> Measurement:
-    """Certified descent paths from random starts, sublevel paths between random pairs, constant-loss rays."""
+    """Certified descent paths from random starts, sublevel paths between random pairs, constant-loss rays.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, rows of parts ``descent``, ``connect`` and ``ray``.
+    """
     widths = [p.in_dim, *p.hidden, p.out_dim]
     gen = check_generator(p.seed)
     rows, rays, connects, example, conn_example = [], [], [], None, None
@@ -214,7 +221,15 @@ def _covered(table: pd.DataFrame, p: NGIndependentParams, verdict: Verdict) -> p
 def judge(m: Measurement, p: NGIndependentParams) -> Verdict:
     """On the instances that meet the hypotheses: exact descent and sublevel certificates (the
     evidence); the closed forms at the corners and the constant-loss rays are identities of
-    the construction (consistency)."""
+    the construction (consistency).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     verdict = Verdict()
     df, cf, rf = _parts(_covered(m.table, p, verdict))
     if df.empty:
@@ -271,7 +286,15 @@ def judge(m: Measurement, p: NGIndependentParams) -> Verdict:
 
 def draw(m: Measurement, p: NGIndependentParams) -> dict:
     """The first descent against its closed form, the rays, and the first pair's path (none
-    when no path was built)."""
+    when no path was built).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the descent and (when a pair was built) the connecting path; empty when no path was built.
+    """
     if m.extras["example"] is None:  # no start met the hypotheses: no path was built
         return {}
     _, _, rf = _parts(m.table)

@@ -77,7 +77,14 @@ class ModeParams(Params):
 
 def measure(p: ModeParams) -> Measurement:
     """Minima from ``n_minima`` L-BFGS searches; between each pair the straight line's, AutoNEB's
-    and (first pair) the Bezier curve's barriers, and the certified NG-T3.4.17 construction."""
+    and (first pair) the Bezier curve's barriers, and the certified NG-T3.4.17 construction.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, one row per pair of minima with its barriers and certificate.
+    """
     data = digits(n=p.n_samples, seed=p.seed)
     Y = torch.nn.functional.one_hot(data.y, 10).to(torch.float64)
     land = Landscape(mlp([64, 2 * p.n_samples, 10], "relu", seed=p.seed), (data.X, Y), loss="mse")
@@ -120,7 +127,15 @@ def judge(m: Measurement, p: ModeParams) -> Verdict:
     """End points are minima (gradient, loss level; per pair from the table); every constructed
     connection between covered pairs certified exactly; the minima graph of the certified
     connections (heights from the summary's graph, an edge only where the table's certificate
-    holds) has minimax barrier 0 (consistency)."""
+    holds) has minimax barrier 0 (consistency).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     df = m.table
     stored = m.summary["graph"]
     certified = {(min(i, j), max(i, j)) for i, j in df.loc[df["certificate"] == True, ["i", "j"]].itertuples(  # noqa: E712
@@ -158,7 +173,15 @@ def judge(m: Measurement, p: ModeParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ModeParams) -> dict:
-    """The losses along the first pair's four paths, and the disconnectivity graph."""
+    """The losses along the first pair's four paths, and the disconnectivity graph.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the first pair's paths and the disconnectivity graph.
+    """
     fig, (ax1, ax2) = figure(2)
     line, band, curve, conn = m.extras["first"]
     ax1.plot(line.t, line.losses, label=f"linear (barrier {line.barrier:.2g})")

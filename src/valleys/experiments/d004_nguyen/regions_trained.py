@@ -77,6 +77,12 @@ def w1_rank(W1: torch.Tensor) -> tuple[int, float, float]:
     The Press threshold is the SVD's rounding floor (eps * max(shape) * sigma_max, about 1e-15
     relative here): a trained W_1 with sigma_min/sigma_max ~ 1e-8 is of full rank, since its
     smallest singular value lies seven orders above what rounding can produce.
+
+    Args:
+        W1: the first-layer weights.
+
+    Returns:
+        ``(rank, sigma_min / sigma_max, gap ratio)``.
     """
     r = matrix_rank(W1, policy="press", warn=False)
     sv = torch.linalg.svdvals(W1.to(torch.float64))
@@ -84,7 +90,15 @@ def w1_rank(W1: torch.Tensor) -> tuple[int, float, float]:
 
 
 def measure(p: TrainedParams) -> Measurement:
-    """Train ``runs`` one-hidden-layer nets per width; the status of each run's decision regions."""
+    """Train ``runs`` one-hidden-layer nets per width; the status of each run's decision regions.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, one row per trained run with its width, W_1 rank, errors
+        and region status.
+    """
     data = two_class_regions(p.n, seed=p.seed, components=p.components)
     X, y = data.X, data.y
     rows = []
@@ -126,7 +140,15 @@ def _split(rows: pd.DataFrame) -> pd.Series:
 
 def judge(m: Measurement, p: TrainedParams) -> Verdict:
     """Per run, W_1 full rank (and n_1 <= d for T5.2.4) from the table; covered n1 = 2 runs have
-    no disconnected region; some covered n1 >= 3 run splits the blue class."""
+    no disconnected region; some covered n1 >= 3 run splits the blue class.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     full = (table.W1_rank == table[["n1", "d"]].min(axis=1)).astype(bool)
@@ -166,7 +188,15 @@ def judge(m: Measurement, p: TrainedParams) -> Verdict:
 
 
 def draw(m: Measurement, p: TrainedParams) -> dict:
-    """The decision regions of one run per (width, blue split or not)."""
+    """The decision regions of one run per (width, blue split or not).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the decision regions of one run per (width, split).
+    """
     shown = m.extras["shown"]
     X, y = m.extras["data"]
     fig, axes = figure(min(len(shown), 4), width=4.0)

@@ -80,7 +80,14 @@ def _kinds(p: ShiftParams) -> list[tuple[str, str]]:
 
 
 def measure(p: ShiftParams) -> Measurement:
-    """Shift rank and bias-span rank of every activation in ``draws`` random draws."""
+    """Shift rank and bias-span rank of every activation in ``draws`` random draws.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, one row per (activation, matrix kind, draw) with its rank.
+    """
     rows = []
     kinds = _kinds(p)
     for name, kind in progress(kinds, "activations"):
@@ -102,7 +109,15 @@ def measure(p: ShiftParams) -> Measurement:
 
 
 def judge(m: Measurement, p: ShiftParams) -> Verdict:
-    """Full shift and bias-span ranks for the covered activations in every draw; degree + 1 for polynomials."""
+    """Full shift and bias-span ranks for the covered activations in every draw; degree + 1 for polynomials.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     distinct = table["min_separation"] > 0
@@ -152,7 +167,15 @@ def judge(m: Measurement, p: ShiftParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ShiftParams) -> dict:
-    """Mean shift and bias-span rank per activation against full rank."""
+    """Mean shift and bias-span rank per activation against full rank.
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the mean ranks against full rank.
+    """
     table = m.table
     fig, axes = figure(2, width=4.5)
     for ax, which, size in zip(axes, ("shift", "bias_span"), (p.p + 1, p.n), strict=True):
@@ -179,6 +202,13 @@ def _ratios(rows: pd.DataFrame) -> str:
 
 
 def act_degree(name: str) -> int:
-    """Degree of a polynomial control."""
+    """Degree of a polynomial control.
+
+    Args:
+        name: a key of ``POLY_ACTIVATIONS``.
+
+    Returns:
+        The polynomial's degree.
+    """
     coeffs = np.trim_zeros(np.asarray(POLY_ACTIVATIONS[name]), "b")
     return len(coeffs) - 1

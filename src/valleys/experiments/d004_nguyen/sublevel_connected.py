@@ -86,7 +86,14 @@ def _random_point(land, gen, dup_frac: float, depth: int) -> torch.Tensor:
 
 
 def measure(p: NGSublevelParams) -> Measurement:
-    """Part 1: descent paths on widths N; part 2: sublevel paths on widths 2N; each certified."""
+    """Part 1: descent paths on widths N; part 2: sublevel paths on widths 2N; each certified.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`, one row per part-1 descent and per part-2 pair.
+    """
     gen = check_generator(p.seed)
     X = torch.randn(p.n, p.in_dim, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n, p.out_dim, generator=gen, dtype=torch.float64)
@@ -132,7 +139,15 @@ def measure(p: NGSublevelParams) -> Measurement:
 
 def judge(m: Measurement, p: NGSublevelParams) -> Verdict:
     """On the instances whose hidden widths meet NG-T3.4.17: exact descent certificates to loss
-    <= eps (part 1, widths >= N); exact sublevel certificates (part 2, widths >= 2N)."""
+    <= eps (part 1, widths >= N); exact sublevel certificates (part 2, widths >= 2N).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     df = m.table
     verdict = Verdict()
     one, two = df[df["part"] == 1], df[df["part"] == 2]
@@ -174,7 +189,15 @@ def judge(m: Measurement, p: NGSublevelParams) -> Verdict:
 
 def draw(m: Measurement, p: NGSublevelParams) -> dict:
     """The loss along the first part-2 path against the level max(L(a), L(b)) (none when no
-    part-2 path was built: widths below 2N)."""
+    part-2 path was built: widths below 2N).
+
+    Args:
+        m: the measurement.
+        p: the parameters it was measured with.
+
+    Returns:
+        Figures by name, the first part-2 path; empty when none was built.
+    """
     if m.extras["example"] is None:
         return {}
     fig, (ax,) = figure()

@@ -68,7 +68,14 @@ class IndependentFeatures:
 
     def limit(self, activation: str | Activation) -> torch.Tensor:
         """The α → ∞ limit of the features for a bounded σ with μ_- = 0 (sigmoid): μ_+ where
-        the argument is positive, 0 where negative, σ(β) where it is zero (i = γ(j))."""
+        the argument is positive, 0 where negative, σ(β) where it is zero (i = γ(j)).
+
+        Args:
+            activation: the activation (name or instance).
+
+        Returns:
+            The limit features (N, n).
+        """
         act = get_activation(activation)
         top = float(act(torch.tensor(60.0, dtype=torch.float64)))
         at_beta = float(act(torch.tensor(self.beta, dtype=torch.float64)))
@@ -167,6 +174,16 @@ def independent_conv_features(X: torch.Tensor, in_shape: Sequence[int], kernel: 
 
     Neuron j = p T + t applies the filter a^t to patch p. With P patches, n = P T >= N.
 
+    Args:
+        X: inputs (N, prod(in_shape)).
+        in_shape: the image shape.
+        kernel: the filter size.
+        channels: T, the number of filters.
+        activation: σ (Assumption 2.4.2).
+        scale: how far the arguments go past the gaps (α grows with it).
+        beta: the value at the anchor, σ(β) != 0.
+        seed: seed or generator of the directions a^t.
+
     Returns:
         An :class:`IndependentFeatures`; ``weights`` are the (T, l) filters -α a^t.
 
@@ -204,6 +221,13 @@ def _result(Fm, order, alpha, beta, scale, min_gap, W, b, args) -> IndependentFe
 # ----------------------------------------------------------------------------- NG-A2
 def inverse_activation(activation: str | Activation, t: torch.Tensor) -> torch.Tensor:
     """σ^{-1}(t) for sigmoid (logit) and softplus_α (log(e^{α t} - 1)/α) on their ranges.
+
+    Args:
+        activation: sigmoid or softplus (name or instance).
+        t: values in the range of σ.
+
+    Returns:
+        σ^{-1}(t), elementwise.
 
     Raises:
         InvalidParameterError: for other activations or values outside the range of σ.
@@ -275,11 +299,16 @@ def zero_loss_construction(X: torch.Tensor, y: torch.Tensor, widths: Sequence[in
     thesis; for k <= L-3 the class codes replace the thesis' use of T2.4.4 on the subnetwork.
 
     Args:
-        X: inputs (N, d), y: labels (N,) in [0, m).
+        X: inputs (N, d).
+        y: labels (N,) in [0, m).
         widths: [d, n_1, ..., n_L = m], with n_k >= N and n_{k+1} >= ... >= n_L.
         k: the wide layer (1 <= k <= L-1).
         activation: ``"sigmoid"`` or ``"softplus"`` (σ^{-1} in closed form).
         code: the class code Z (m, m), full rank (identity by default).
+        seed: seed or generator of the random layers and null-space components.
+
+    Returns:
+        A :class:`ZeroLoss` with the weights, biases and the checks of the construction.
 
     Raises:
         InvalidParameterError: if the widths violate n_k >= N or the pyramid, or k is out of range.
@@ -346,7 +375,18 @@ class GradientBounds:
 
 
 def backprop_deltas(weights, Gs, Fs, Y, activation) -> list[torch.Tensor]:
-    """Δ_L = F_L - Y and Δ_l = (Δ_{l+1} U_{l+1}^T) ∘ σ'(G_l) (Lemma 2.6.2); returns [Δ_1..Δ_L]."""
+    """Δ_L = F_L - Y and Δ_l = (Δ_{l+1} U_{l+1}^T) ∘ σ'(G_l) (Lemma 2.6.2); returns [Δ_1..Δ_L].
+
+    Args:
+        weights: U_1..U_L.
+        Gs: pre-activations G_1..G_{L-1}.
+        Fs: features F_0..F_L.
+        Y: targets.
+        activation: the activation.
+
+    Returns:
+        [Delta_1, ..., Delta_L].
+    """
     L = len(weights)
     deltas = [Fs[-1] - Y]
     for idx in range(L - 1, 0, -1):  # layer l = idx
@@ -365,6 +405,17 @@ def gradient_bounds(X: torch.Tensor, Y: torch.Tensor, weights: Sequence[torch.Te
         \sigma_{\max}(F_k)\prod_{l=k+1}^{L-1}\sigma_{\max}(U_{l+1})\|\sigma'(G_l)\|_{\max}\|F_L-Y\|_F
 
     σ_min(F_k) is the N-th singular value (n_k >= N) and σ_min(U) the n_{l+1}-th.
+
+    Args:
+        X: inputs (N, d).
+        Y: targets (N, m).
+        weights: U_1..U_L (fully connected, :func:`fc_forward` convention).
+        biases: b_1..b_L.
+        activation: the activation (name or instance).
+        k: the layer whose outgoing weights U_{k+1} the gradient is taken in (0 <= k <= L-1).
+
+    Returns:
+        A :class:`GradientBounds` (lower bound, gradient norm, upper bound, residual norm).
 
     Raises:
         InvalidParameterError: if k is not in [0, L-1].

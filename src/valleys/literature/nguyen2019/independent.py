@@ -50,6 +50,15 @@ __all__ = ["independent_parts", "output_descent", "output_connect", "kernel_ray"
 def independent_parts(land: Landscape, theta, /, *, tau: float = 1e-10) -> dict:
     """Blocks, slopes and the checked hypotheses of T3.4.9 for ``land`` at ``theta``.
 
+    Args:
+        land: a biased leaky-ReLU MLP landscape with the squared loss.
+        theta: the point.
+        tau: relative singular-value threshold of the rank checks.
+
+    Returns:
+        ``{"blocks", "slopes", "X1", "L", "ranks"}``: float64 parameter blocks, the activations'
+        negative slopes, [X, 1], the depth and the ranks of W_2..W_L.
+
     Raises:
         ModelError: not a biased valleys MLP with squared loss and strictly increasing
             piecewise-linear activations (leaky ReLU, identity).
@@ -203,12 +212,25 @@ def output_connect(land: Landscape, theta_a, theta_b, /, *, chords: int = 8, max
     maximum of the loss on every chord is <= max(L_a, L_b) + chord_rtol max(1, L).
 
     Args:
-        land, theta_a, theta_b: as in :func:`output_descent` (both points need Property 3.4.5).
-        chords: initial chords; max_chords: most chords.
+        land: as in :func:`output_descent`.
+        theta_a: the start (Property 3.4.5: W_2..W_L of full row rank).
+        theta_b: the end (Property 3.4.5).
+        chords: initial chords.
+        max_chords: most chords.
         chord_rtol: relative slack allowed above max(L_a, L_b) on a chord.
         rank_rtol: W_l(lambda) must keep sigma_min >= rank_rtol sigma_max on the straight
             line of the upper layers (checked at every chord end), else InvalidParameterError.
         tau: as in :func:`independent_parts`.
+
+    Returns:
+        A :class:`~valleys.paths.ConstructedPath` with ``info`` level, chords, max_chords_hit and
+        min_rank_ratio.
+
+    Raises:
+        InvalidParameterError: a W_l loses full row rank on the straight line, or bad chord
+            counts / tolerances, or as :func:`independent_parts`.
+        ModelError: as :func:`independent_parts`.
+        DataError: as :func:`independent_parts`.
     """
     where = "output_connect"
     chords = check_int(chords, "chords", where, min_val=1)
@@ -269,6 +291,21 @@ def kernel_ray(land: Landscape, theta, length: float, /, *, seed: int = 0, tau: 
     e = r z^T / ||r z^T|| with z a unit vector of ker [X, 1] (the right singular vector of
     its smallest singular value; d + 1 > N) and r a random direction over the units. All
     pre-activations, hence the output and the loss, are constant along it.
+
+    Args:
+        land: as in :func:`output_descent`, with N < d + 1.
+        theta: the start.
+        length: the ray's length (> 0).
+        seed: seed of the direction over the units.
+        tau: as in :func:`independent_parts`.
+
+    Returns:
+        The one-segment :class:`~valleys.paths.Path`.
+
+    Raises:
+        DataError: ker [X, 1] is trivial (N >= d + 1), or as :func:`independent_parts`.
+        InvalidParameterError: length <= 0, or as :func:`independent_parts`.
+        ModelError: as :func:`independent_parts`.
     """
     length = check_float(length, "length", "kernel_ray", min_val=0.0, open_min=True)
     parts = independent_parts(land, theta, tau=tau)
@@ -297,6 +334,19 @@ def rescaling_ray(land: Landscape, theta, lam: float, /) -> torch.Tensor:
 
     For positively homogeneous leaky ReLU this is h((lambda W_2, b_2), F_2(theta)) applied
     to theta's own first layer: F_1 scales by 1 / lambda, so F_1 (lambda W_2)^T is unchanged.
+
+    Args:
+        land: as in :func:`output_descent`.
+        theta: the start (lambda = 1).
+        lam: lambda > 0.
+
+    Returns:
+        The point c(lambda).
+
+    Raises:
+        ModelError: no hidden layer, or as :func:`independent_parts`.
+        InvalidParameterError: lam <= 0, or as :func:`independent_parts`.
+        DataError: as :func:`independent_parts`.
     """
     lam = check_float(lam, "lam", "rescaling_ray", min_val=0.0, open_min=True)
     parts = independent_parts(land, theta)

@@ -100,6 +100,20 @@ def nguyen_descent(land: Landscape, theta, /, *, seed: int | torch.Generator | N
     the freed units fresh incoming weights and biases (output constant: their outgoing
     weights are 0) until rank F_k = N. Finally the last layer moves on the straight line
     to [F_{L-1}, 1]^+ Y (convex in the output). Every piece is a straight segment.
+
+    Args:
+        land: a biased valleys MLP landscape with the squared loss (hidden widths >= N).
+        theta: the start.
+        seed: seed or generator of the fresh units.
+        tau: relative pivot threshold of the ranks.
+        max_tries: random units tried per freed unit.
+
+    Returns:
+        A :class:`~valleys.paths.ConstructedPath` ending at the least-squares optimum of the
+        last layer, with ``info["ranks"]`` the ranks F_k reached.
+
+    Raises:
+        ModelError: not a biased MLP with the squared loss.
     """
     L, acts = _mlp_parts(land)
     gen = check_generator(seed, "nguyen_descent")
@@ -205,6 +219,20 @@ def nguyen_connect(land: Landscape, theta, theta2, /, *, seed: int | torch.Gener
     copy theta2's (L3.4.15's copy steps). After the hidden layers agree, the last layer
     moves on the straight line (convex in the output); the path ends with theta2's
     canonicalisation reversed. Every piece is a straight segment.
+
+    Args:
+        land: a biased valleys MLP landscape with the squared loss (hidden widths >= 2N).
+        theta: the start.
+        theta2: the end.
+        seed: seed or generator of the fresh units.
+        tau: relative pivot threshold of the ranks.
+
+    Returns:
+        A :class:`~valleys.paths.ConstructedPath` with ``info`` level and end_error.
+
+    Raises:
+        InvalidParameterError: a hidden width < 2N, or a layer that does not reach rank N.
+        ModelError: not a biased MLP with the squared loss.
     """
     L, acts = _mlp_parts(land)
     gen = check_generator(seed, "nguyen_connect")
