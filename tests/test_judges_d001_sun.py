@@ -214,6 +214,9 @@ def _uv_outside(t, p):
 
 
 OUTSIDE = {
+    "sun-toy-relu": [
+        ("the target is y = 0 (the plateau v < 0 is then the global minimum)", lambda t, p: t.assign(target=0.0)),
+    ],
     "sun-toy-uv": [
         ("no row at the origin, on uv = 1, or starting off u = -v", _uv_outside),
     ],
