@@ -48,10 +48,11 @@ class OracleParams(Params):
     Attributes:
         samples, dim, width: data size m (Gaussian X, N(0, 1) targets), input dimension d and
             width n of the two-layer ReLU net.
-        basins: random basins (cells of Gaussian initialisations; CLAIMS.md: 50).
+        basins: random basins (cells of Gaussian initialisations; CLAIMS.md: 50, 25 here).
         starts: descents per basin: the draw's own point and ``starts - 1`` random interior
-            points of the cell (CLAIMS.md: 20; 8 here keeps the full preset near 10 minutes on one
-            core: each descent takes about a second).
+            points of the cell (CLAIMS.md: 20, 6 here). The departure keeps the full preset near
+            10 minutes on one shared core: each descent takes one to three seconds, and a run of
+            50 x 8 did not finish in 20 minutes.
         pgd_steps: steps of the independent projected descent.
         value_tol: a descent ends at the certified value when
             \\(|\\text{end} - \\mathrm{Bas}| \\le\\) ``value_tol`` \\(\\cdot\\max(1, \\mathrm{Bas})\\)
@@ -66,8 +67,8 @@ class OracleParams(Params):
     samples: int = 12
     dim: int = 4
     width: int = 5
-    basins: int = 50
-    starts: int = 8
+    basins: int = 25
+    starts: int = 6
     pgd_steps: int = 3000
     value_tol: float = 1e-6
     segment_points: int = 101
