@@ -121,7 +121,14 @@ def _widths(p: DeepLinearParams, arch: str) -> list[int]:
 
 
 def measure(p: DeepLinearParams) -> Measurement:
-    """Multi-start GD per architecture (one vectorised update for all starts) and BH points."""
+    """Multi-start GD per architecture (one vectorised update for all starts) and BH points.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     X, Y = _linear_data(p)
     gd_rows = [row for arch in p.architectures for row in _gd_rows(p, arch, X, Y)]
     bh_rows = [row for k in p.baldi_widths for row in _bh_rows(p, k, X, Y)]
@@ -144,7 +151,15 @@ def _parts(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def judge(m: Measurement, p: DeepLinearParams) -> Verdict:
     """GD reaches the reduced-rank optimum; BH points are critical, non-top ones saddles; only
-    on instances where Sigma has distinct eigenvalues (SUN-T2.2's hypothesis)."""
+    on instances where Sigma has distinct eigenvalues (SUN-T2.2's hypothesis).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     distinct = table.sigma_eigengap > 0
     lam = np.asarray(m.summary["sigma_eigenvalues"], dtype=np.float64)
@@ -164,7 +179,15 @@ def judge(m: Measurement, p: DeepLinearParams) -> Verdict:
 
 
 def draw(m: Measurement, p: DeepLinearParams) -> dict:
-    """GD gaps per architecture and the BH points' loss against lambda_min."""
+    """GD gaps per architecture and the BH points' loss against lambda_min.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``gd_gaps``, ``baldi_hornik``.
+    """
     gd, bh = _parts(m.table)
     return {"gd_gaps": _gap_figure(gd, p), "baldi_hornik": _bh_figure(bh)}
 

@@ -233,7 +233,14 @@ def measure(p: ExpNeuronParams) -> Measurement:
     second-order kind of every finite critical end point and, for the neuron model, the
     decrease the escape test and the probes find there (:func:`descent_drop`; drawn from a
     NumPy stream of the same seed, after the runs). Each row carries the theorem's
-    hypotheses (lam > 0, hinge power >= 3)."""
+    hypotheses (lam > 0, hinge power >= 3).
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     gen = check_generator(p.seed)
     rng = np.random.default_rng(p.seed)
     frames = []
@@ -283,7 +290,15 @@ def local_minimum_mask(rows: pd.DataFrame, p: ExpNeuronParams) -> pd.Series:
 
 def judge(m: Measurement, p: ExpNeuronParams) -> Verdict:
     """No local minimum above the best value, per data set (minimality decided by the escape
-    test along the degenerate directions); on separable data the best value is 0."""
+    test along the degenerate directions); on separable data the best value is 0.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     neuron = table[table.model == "with neuron"]
@@ -350,7 +365,15 @@ def judge(m: Measurement, p: ExpNeuronParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ExpNeuronParams) -> dict:
-    """Histograms of the final losses, with and without the neuron."""
+    """Histograms of the final losses, with and without the neuron.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``final_losses``.
+    """
     table = m.table
     fig, axes = figure(2, width=4.5)
     for ax, name in zip(axes, dict.fromkeys(table.data), strict=True):

@@ -466,7 +466,14 @@ def _probe_minimum(inst: Instance, theta: np.ndarray, radius: float, k: int,
 def measure(p: ReQUParams) -> Measurement:
     """Per lambda scale, the distinct critical points of the single-point and claims instances
     (certified, saddles checked along their descent direction, minima probed) and the
-    control path (c a, w, b) from every certified claims minimum."""
+    control path (c a, w, b) from every certified claims minimum.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rng = check_rng(p.seed)
     tables, runs_tables, minima = [], [], {}
     for scale, single, claims in make_instances(p, rng):
@@ -505,7 +512,15 @@ def measure(p: ReQUParams) -> Measurement:
 def judge(m: Measurement, p: ReQUParams) -> Verdict:
     """Single-point instances: every certified minimum at the closed-form global value; claims
     instances: zero training errors at every certified minimum (and the erratum: not all global);
-    saddles, inertia, probes and the control path as consistency."""
+    saddles, inertia, probes and the control path as consistency.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     verdict = Verdict()
     table = m.table[m.table.instance != "control-path"]
     path = m.table[m.table.instance == "control-path"]
@@ -596,7 +611,15 @@ def judge(m: Measurement, p: ReQUParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ReQUParams) -> dict:
-    """Distinct critical points of the claims instance and the certified minima's outputs."""
+    """Distinct critical points of the claims instance and the certified minima's outputs.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name.
+    """
     return _figures(m.table, m.extras["minima"], p)
 
 

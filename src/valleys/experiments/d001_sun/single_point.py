@@ -164,7 +164,14 @@ def _certified_minima(land: Landscape, points: torch.Tensor, p: SinglePointParam
 
 def measure(p: SinglePointParams) -> Measurement:
     """Per activation: the zero criterion, multi-start GD, certified sub-optimal minima (GD ends
-    and a grid) and, for the stalling activations, where the stalled runs end."""
+    and a grid) and, for the stalling activations, where the stalled runs end.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows, stall_probe = [], {}
     gen = check_generator(p.seed)
     starts = torch.randn(p.n_starts, 2, generator=gen, dtype=torch.float64)
@@ -197,7 +204,15 @@ def measure(p: SinglePointParams) -> Measurement:
 
 def judge(m: Measurement, p: SinglePointParams) -> Verdict:
     """Sub-optimal minima found exactly where the zero criterion predicts them; elsewhere every
-    run reaches the global minimum, or (t^3) stalls next to a critical point that is no minimum."""
+    run reaches the global minimum, or (t^3) stalls next to a critical point that is no minimum.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     verdict = Verdict()
     table = m.table
     nonzero = (table.x != 0) & (table.y != 0)
@@ -224,7 +239,15 @@ def judge(m: Measurement, p: SinglePointParams) -> Verdict:
 
 
 def draw(m: Measurement, p: SinglePointParams) -> dict:
-    """Fraction of runs reaching the global minimum against the criterion, per activation."""
+    """Fraction of runs reaching the global minimum against the criterion, per activation.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``activations``.
+    """
     table = m.table
     fig, (ax,) = figure(width=7)
     pos = np.arange(len(table))

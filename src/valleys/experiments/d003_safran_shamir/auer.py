@@ -82,7 +82,14 @@ def _auer_data(d: int, t_plus: float, t_minus: float):
 
 
 def measure(p: AuerParams) -> Measurement:
-    """Monte Carlo and exact probabilities of the optimal basin: one neuron and width n, per d."""
+    """Monte Carlo and exact probabilities of the optimal basin: one neuron and width n, per d.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows, hist = [], {}
     rng = check_rng(p.seed)
     t_plus, t_minus = p.targets[0], p.targets[1]
@@ -124,7 +131,15 @@ def measure(p: AuerParams) -> Measurement:
 def judge(m: Measurement, p: AuerParams) -> Verdict:
     """Hypotheses per row (singleton data; for one neuron, two basins with distinct minima);
     one neuron: 2^-d and its closed-form optimum; width n: the exact probability, alpha = 0,
-    the bound (exact intervals)."""
+    the bound (exact intervals).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     single = (table["singletons"] == table["m"]).to_numpy()
@@ -171,7 +186,15 @@ def judge(m: Measurement, p: AuerParams) -> Verdict:
 
 
 def draw(m: Measurement, p: AuerParams) -> dict:
-    """Width n's probability against the single neuron's 2^-d; the single neuron's basin values."""
+    """Width n's probability against the single neuron's 2^-d; the single neuron's basin values.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``.
+    """
     two = m.table[m.table["net"] == "two-layer"]
     fig, (ax,) = figure(width=6)
     for d, sub in two.groupby("d"):

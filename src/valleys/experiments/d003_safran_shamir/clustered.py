@@ -177,7 +177,14 @@ def _assumption_columns(X: np.ndarray, y: np.ndarray, C: np.ndarray, assign: np.
 
 def measure(p: ClusteredParams) -> Measurement:
     """Exact basin values of the same draws on the data at every delta; slopes, fractions and the
-    assumption checker against a direct computation in the summary."""
+    assumption checker against a direct computation in the summary.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows = []
     rng = check_rng(p.seed)
     data_seed = int(rng.integers(2 ** 31))
@@ -220,7 +227,15 @@ def measure(p: ClusteredParams) -> Measurement:
 
 def judge(m: Measurement, p: ClusteredParams) -> Verdict:
     """SS-T5's assumptions per delta; on the covered deltas, slope 2 of the good draws' Bas and
-    the held-out fraction with Bas <= K delta^2 against 1 - d(7/8)^n (exact intervals)."""
+    the held-out fraction with Bas <= K delta^2 against 1 - d(7/8)^n (exact intervals).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table, s = m.table, m.summary
     verdict = Verdict()
     hyp = covered_deltas(table, p)
@@ -272,7 +287,15 @@ def judge(m: Measurement, p: ClusteredParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ClusteredParams) -> dict:
-    """Median Bas of good draws against delta (slope 2 reference); histograms of Bas / delta^2."""
+    """Median Bas of good draws against delta (slope 2 reference); histograms of Bas / delta^2.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``scaling``, ``basin_values``.
+    """
     table = m.table
     deltas = tuple(sorted(p.deltas))
     d_max = deltas[-1]

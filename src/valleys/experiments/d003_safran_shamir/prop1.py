@@ -74,7 +74,14 @@ def _loss(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
 
 
 def measure(p: Prop1Params) -> Measurement:
-    """Monte Carlo P[L(W0) > L(0)] and the bound per (setting, loss, depth, width)."""
+    """Monte Carlo P[L(W0) > L(0)] and the bound per (setting, loss, depth, width).
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows = []
     rng = check_rng(p.seed)
     ds = data.gaussian(p.samples, p.dim, seed=int(rng.integers(2 ** 31)))
@@ -100,7 +107,15 @@ def measure(p: Prop1Params) -> Measurement:
 
 def judge(m: Measurement, p: Prop1Params) -> Verdict:
     """Assumption 1 per row; Monte Carlo above the bound everywhere and equal to it (tight) for
-    one point at small init (exact intervals)."""
+    one point at small init (exact intervals).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     sym = table["symmetric_last_layer"].astype(bool).to_numpy()
@@ -128,7 +143,15 @@ def judge(m: Measurement, p: Prop1Params) -> Verdict:
 
 
 def draw(m: Measurement, p: Prop1Params) -> dict:
-    """The probability against the last hidden width, per setting, with the bound."""
+    """The probability against the last hidden width, per setting, with the bound.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``.
+    """
     table = m.table
     fig, (ax,) = figure(width=6)
     for key, sub in table.groupby(["setting", "loss", "depth"]):
