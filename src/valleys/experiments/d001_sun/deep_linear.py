@@ -200,11 +200,20 @@ run_deep_linear = experiment(
 
 
 def rank_constrained_optimum(X, Y, r: int) -> float:
-    """min ||Y - W X||_F^2 over rank(W) <= r, by a route separate from ``regression_spectrum``.
+    r"""\(\min_{\operatorname{rank} W\le r}\|Y - WX\|_F^2\), by a route separate from ``regression_spectrum``.
 
-    NumPy QR of X^T = Q R (Q: N x d_x orthonormal) turns W X into B Q^T with B = W R^T of the
-    same rank; by Pythagoras the loss is ||Y - Y Q Q^T||^2 + ||Y Q - B||^2, whose rank-r
-    minimum is the sum of the squared singular values of Y Q beyond the r-th (Eckart-Young).
+    NumPy QR of \(X^\top = QR\) (\(Q\): \(N\times d_x\) orthonormal) turns \(WX\) into \(BQ^\top\) with
+    \(B = WR^\top\) of the same rank; by Pythagoras the loss is
+    \(\|Y - YQQ^\top\|^2 + \|YQ - B\|^2\), whose rank-\(r\) minimum is the sum of the squared
+    singular values of \(YQ\) beyond the \(r\)-th (Eckart–Young).
+
+    Args:
+        X: inputs \((d_x, N)\) with full row rank.
+        Y: targets \((d_y, N)\).
+        r: the largest rank allowed (the narrowest width).
+
+    Returns:
+        The optimum value.
     """
     Xn, Yn = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     Q, _ = np.linalg.qr(Xn.T)

@@ -24,7 +24,11 @@ from ._shared import SOURCE_001
 
 
 def uv_landscape() -> Landscape:
-    """L(u, v) = (u v - 1)^2."""
+    r"""The seed's toy landscape \(L(u, v) = (uv - 1)^2\).
+
+    Returns:
+        The two-parameter :class:`~valleys.core.Landscape` (coordinates u, v).
+    """
     return Landscape.from_function(lambda t: (t[..., 0] * t[..., 1] - 1.0) ** 2, 2,
                                    names=("u", "v"), rowwise=True)
 

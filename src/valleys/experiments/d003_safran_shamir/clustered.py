@@ -96,12 +96,27 @@ def _fit_slope(deltas: np.ndarray, values: np.ndarray) -> float:
 
 
 def angular_limit(d: int) -> float:
-    """SS-T5's bound on delta_j / ||c_j||, 2 sin(sqrt(2 pi) / (16 d sqrt d)), from the theorem's text."""
+    r"""SS-T5's bound on \(\delta_j/\|c_j\|\), \(2\sin(\sqrt{2\pi}/(16d\sqrt d))\), from the theorem's text.
+
+    Args:
+        d: the input dimension.
+
+    Returns:
+        The bound (0.0099 at \(d = 10\)).
+    """
     return 2.0 * math.sin(math.sqrt(2.0 * math.pi) / (16.0 * d * math.sqrt(d)))
 
 
 def covered_deltas(table: pd.DataFrame, p: ClusteredParams) -> dict[str, np.ndarray]:
-    """Per SS-T5 assumption, whether it holds at each delta (sorted), from the table's columns."""
+    r"""Per SS-T5 assumption, whether it holds at each radius \(\delta\) (sorted), from the table's columns.
+
+    Args:
+        table: the measurement's table (one row per radius, width and draw).
+        p: the experiment's parameters.
+
+    Returns:
+        Assumption name -> boolean array over the sorted radii.
+    """
     per = table.groupby("delta")[["radius_ratio", "lipschitz_ratio", "unique_centre"]].first().sort_index()
     return {"deltas": per.index.to_numpy(),
             "angular": per["radius_ratio"].to_numpy() <= angular_limit(p.dim),

@@ -34,7 +34,19 @@ from ._shared import SOURCE_003, _histogram_figure
 
 # --------------------------------------------------------------------------- SS-T3 low rank
 def p_epsilon(eps: float, n: int, B: float, rank: int) -> float:
-    """SS-T3's p_eps = (1 / (2 pi (r - 1))) ((sqrt(eps) / (n B)) sqrt(1 - eps / (4 n^2 B^2)))^(r - 1)."""
+    r"""SS-T3's probability \(p_\varepsilon\) of a good neuron.
+
+    \(p_\varepsilon = \frac{1}{2\pi(r-1)}\big(\frac{\sqrt\varepsilon}{nB}\sqrt{1 - \varepsilon/(4n^2B^2)}\big)^{r-1}\).
+
+    Args:
+        eps: the target value \(\varepsilon\).
+        n: the teacher's width.
+        B: the bound on \(|v_i^*|\|w_i^*\|\).
+        rank: \(r = \operatorname{rank} X\).
+
+    Returns:
+        \(p_\varepsilon\) (0.0079553 for \(\varepsilon = 0.01\), \(n = 2\), \(B = 1\), \(r = 2\)).
+    """
     base = math.sqrt(eps) / (n * B) * math.sqrt(1.0 - eps / (4.0 * n * n * B * B))
     return base ** (rank - 1) / (2.0 * math.pi * (rank - 1))
 
