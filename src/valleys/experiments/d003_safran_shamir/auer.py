@@ -60,7 +60,11 @@ class AuerParams(Params):
                                         "confidence": "> 0, < 1", "min_draws": ">= 1", "value_tol": ">= 0"}
 
     def validate(self) -> None:
-        """Exactly two nonzero targets (t_+, t_-)."""
+        """Exactly two nonzero targets (t_+, t_-).
+
+        Raises:
+            InvalidParameterError: the targets are not two nonzero numbers.
+        """
         if len(self.targets) != 2 or 0.0 in self.targets:
             msg = f"{self._owner()} targets must be two nonzero numbers t+,t-; got {self.targets}."
             raise InvalidParameterError(msg)

@@ -69,7 +69,11 @@ class FullRankParams(Params):
         "confidence": "> 0, < 1", "min_draws": ">= 1", "value_tol": ">= 0"}
 
     def validate(self) -> None:
-        """rank X = m - rank_deficit must be at least 1 for every m."""
+        """rank X = m - rank_deficit must be at least 1 for every m.
+
+        Raises:
+            InvalidParameterError: ``rank_deficit`` is at least the smallest sample count.
+        """
         if self.rank_deficit >= min(self.samples):
             msg = (f"{self._owner()} rank_deficit {self.rank_deficit} leaves no rank for m = {min(self.samples)}; "
                    f"use rank_deficit < {min(self.samples)}.")
