@@ -156,12 +156,14 @@ def _wide_rank_deficient(activation):
     return doctor
 
 
-def _wide_relu_end_trapped(t, p):
-    """A ReLU end point above the global value with neither a descent line nor a revival."""
-    ends = (t.part == "train") & (t.activation == "relu")
-    for column, value in (("F", 0.5), ("line_end_loss", 0.5), ("revival_end_loss", 0.5)):
-        t = _set(t, ends, column, value)
-    return t
+def _wide_end_trapped(activation):
+    def doctor(t, p):
+        """A critical end point above the global value with neither a descent line nor a revival."""
+        ends = (t.part == "train") & (t.activation == activation)
+        for column, value in (("F", 0.5), ("grad_norm", 0.0), ("line_end_loss", 0.5), ("revival_end_loss", 0.5)):
+            t = _set(t, ends, column, value)
+        return t
+    return doctor
 
 
 DOCTORS = {
@@ -177,9 +179,10 @@ DOCTORS = {
         ("r(t) - (t - 1) does not vanish", lambda t, p: t.assign(gap=t["gap"] + 0.5)),
     ],
     "sun-wide-layer": [
-        ("a leaky-ReLU random point has rank Z < n (T3.3)", _wide_rank_deficient("leaky_relu")),
+        ("a critical leaky-ReLU end point above the global value with no path down (T3.3)",
+         _wide_end_trapped("leaky_relu")),
         ("an e^t - 1 random point has rank Z < n (C4.1(b))", _wide_rank_deficient("expm1")),
-        ("a ReLU end point is trapped above the global value (T3.4)", _wide_relu_end_trapped),
+        ("a critical ReLU end point above the global value with no path down (T3.4)", _wide_end_trapped("relu")),
         ("a critical end point with full-rank features has F > 0 (C4.1(a))",
          lambda t, p: _set(t, (t.part == "train") & (t.activation == "expm1"), "F", 0.1)),
     ],

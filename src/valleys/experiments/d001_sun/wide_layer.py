@@ -10,14 +10,14 @@ exactly). Per activation, L-BFGS runs (part ``train``) end at points whose loss,
 feature rank are recorded.
 
 - SUN-T3.3 (no spurious valley; \\(\\varphi\\) strictly increasing onto \\(\\mathbb R\\) and
-  independent of its shifts: leaky-ReLU). Once \\(\\operatorname{rank}[Z; 1] = n\\) the line
-  \\(L(t) = (1-t)^2L(\\theta)\\) reaches a global minimum from \\(\\theta\\), so no sublevel component
-  through \\(\\theta\\) misses one: algebra (consistency). The evidence is the empirical fact it
-  rests on: \\(\\operatorname{rank} Z_\\theta = n\\) at every random \\(\\theta\\) (exact interval).
-- SUN-T3.4 (no sub-optimal basin; continuous \\(\\varphi\\), ReLU allowed, a coordinate with
-  distinct values). ReLU features lose rank on sets of positive measure (dead units), so the
-  evidence is about the optimiser's end points: none lies in a sub-optimal basin: each
-  ends at zero loss or has a certified descent line.
+  independent of its shifts: leaky-ReLU) and SUN-T3.4 (no sub-optimal basin; continuous
+  \\(\\varphi\\), ReLU allowed, a coordinate with distinct values). Once
+  \\(\\operatorname{rank}[Z; 1] = n\\) the line \\(L(t) = (1-t)^2L(\\theta)\\) reaches a global minimum
+  from \\(\\theta\\): algebra (consistency). Piecewise-linear features lose rank with positive
+  probability (several points in one linear region, or dead ReLU units), so the evidence is
+  about the optimiser's end points: none is a critical point above the global value without
+  a certified path down (the line, or for dead ReLU units a revival then the line); end
+  points where the optimiser stopped short (not critical) do not decide.
 - SUN-C4.1 (a) a local minimum with full-rank features is global: at every L-BFGS end point
   that is critical (\\(\\|\\nabla F\\| \\le\\) ``grad_tol``) with \\(\\operatorname{rank} Z = n\\),
   \\(F \\le\\) ``zero_tol`` (evidence: such a point with \\(F > 0\\) would contradict it);
@@ -310,26 +310,15 @@ def judge(m: Measurement, p: WideLayerParams) -> Verdict:
                               f"threshold {p.rank_tau:g}); smallest sigma_min/sigma_max "
                               f"{float(rows['sv_ratio'].min()):.3g}; a deficient draw contradicts {claim}")
 
-    full_rank("T3.3: rank Z = n at random points", t33, "T3.3")
     full_rank("C4.1(b): rank Z = n at random points (full rank is dense)", c41b, "C4.1(b)")
-
-    ends = t[train & t34]
-    name = "T3.4: no L-BFGS end point lies in a sub-optimal basin (at the global value, or a certified path down)"
-    if ends.empty:
-        verdict.not_covered(name, "every end point", note="no end point meets T3.4's hypotheses")
-    else:
-        level = ends["global_value"] + p.value_rtol * ends["global_value"].clip(lower=1.0)
-        at_global = ends["F"] <= level
-        by_line = ends["certificate"].astype(bool) & (ends["line_end_loss"] <= level)
-        by_revival = (ends["revival_certificate"] == True) & (ends["revival_end_loss"] <= level)  # noqa: E712
-        escaped = at_global | by_line | by_revival
-        verdict.add(name, int(escaped.sum()), len(ends), p.value_rtol, bool(escaped.all()),
-                    note=f"{sorted(set(ends['activation']))}: {int(at_global.sum())} at the global value (0, or least "
-                         f"squares on [X, 1] = {m.summary['linear_least_squares']:.6g} for the identity), "
-                         f"{int((~at_global & by_line).sum())} by the certified line, "
-                         f"{int((~at_global & ~by_line & by_revival).sum())} by reviving dead units then the line; "
-                         "a basin holding no global minimum would keep the runs it catches above the global "
-                         "value with no path down", kind="evidence")
+    leaky = t[t33 & rank]
+    ranks = (f"rank Z = n at {int((leaky['rank_features'] == leaky['n']).sum())} of {len(leaky)} random points "
+             "(a piecewise-linear phi loses rank with positive probability when several points share one "
+             "linear region, which T3.3 does not exclude: no rank evidence for it)") if len(leaky) else ""
+    _no_trap(verdict, "T3.3: no L-BFGS end point lies in a spurious valley (at the global value, or a certified "
+             "path down)", t[train & t33], p, ranks)
+    _no_trap(verdict, "T3.4: no L-BFGS end point lies in a sub-optimal basin (at the global value, or a certified "
+             "path down)", t[train & t34], p, "")
     crit = t[train & wide & (t["grad_norm"] <= p.grad_tol) & (t["rank_features"] == t["n"])]
     name = "C4.1(a): critical L-BFGS end points with rank Z = n have F = 0"
     if crit.empty:
@@ -358,6 +347,33 @@ def judge(m: Measurement, p: WideLayerParams) -> Verdict:
     return verdict
 
 
+def _no_trap(verdict: Verdict, name: str, ends: pd.DataFrame, p: WideLayerParams, extra: str) -> None:
+    """End points at the global value or with a certified path down escape; a critical end
+    point above it without one is a candidate spurious minimum (the check fails); a
+    non-critical one (the optimiser stopped short) does not decide."""
+    if ends.empty:
+        verdict.not_covered(name, "every end point", note="no end point meets the theorem's hypotheses")
+        return
+    level = ends["global_value"] + p.value_rtol * ends["global_value"].clip(lower=1.0)
+    at_global = ends["F"] <= level
+    by_line = ends["certificate"].astype(bool) & (ends["line_end_loss"] <= level)
+    by_revival = (ends["revival_certificate"] == True) & (ends["revival_end_loss"] <= level)  # noqa: E712
+    escaped = at_global | by_line | by_revival
+    critical = ends["grad_norm"] <= p.grad_tol
+    trapped, decided = int((~escaped & critical).sum()), int((escaped | critical).sum())
+    note = (f"{sorted(set(ends['activation']))}: {int(at_global.sum())} at the global value (0, or least squares "
+            f"on [X, 1] for the identity), {int((~at_global & by_line).sum())} by the certified line, "
+            f"{int((~at_global & ~by_line & by_revival).sum())} by reviving dead units then the line, "
+            f"{trapped} critical without a path down, {len(ends) - decided} non-critical "
+            f"(||grad|| > {p.grad_tol:g}: the optimiser stopped short, no decision); a valley holding no global "
+            "minimum would keep the runs it catches at critical points above the global value")
+    if extra:
+        note += "; " + extra
+    verdict.add(name, f"{decided - trapped} of {decided} decided end points", "all", p.value_rtol,
+                decided > 0 and trapped == 0, note=note, kind="evidence",
+                status=None if decided else "insufficient draws")
+
+
 def draw(m: Measurement, p: WideLayerParams) -> dict:
     """Histogram of sigma_min/sigma_max of the features at random points, per activation.
 
@@ -381,7 +397,7 @@ def draw(m: Measurement, p: WideLayerParams) -> dict:
 
 sun_wide_layer = experiment(
     "sun-wide-layer", source=SOURCE_001 + ", Theorems 3.3, 3.4 and Corollary 4.1",
-    claim="SUN-T3.3/T3.4/C4.1: with d_{L-1} >= n the last hidden features have rank n at random points "
-          "(leaky-ReLU, e^t - 1), L-BFGS ends in no sub-optimal basin (ReLU), critical points with full-rank "
-          "features are global; phi(t) = t fails T3.3's shift condition",
+    claim="SUN-T3.3/T3.4/C4.1: with d_{L-1} >= n, L-BFGS ends in no spurious valley (leaky-ReLU) and no "
+          "sub-optimal basin (ReLU allowed), critical points with full-rank features are global, e^t - 1 "
+          "features have rank n at random points; phi(t) = t fails T3.3's shift condition",
     params=WideLayerParams, judge=judge, draw=draw)(measure)
