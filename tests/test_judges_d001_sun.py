@@ -150,7 +150,42 @@ def _requ_training_error(t, p):
     return _set(t, (t.instance == "claims") & (t.kind == LOCAL_MIN), "train_errors", 1)
 
 
+def _wide_rank_deficient(activation):
+    def doctor(t, p):
+        return _set(t, (t.part == "rank") & (t.activation == activation), "rank_features", p.n - 1)
+    return doctor
+
+
+def _wide_end_trapped(activation):
+    def doctor(t, p):
+        """A critical end point above the global value with neither a descent line nor a revival."""
+        ends = (t.part == "train") & (t.activation == activation)
+        for column, value in (("F", 0.5), ("grad_norm", 0.0), ("line_end_loss", 0.5), ("revival_end_loss", 0.5)):
+            t = _set(t, ends, column, value)
+        return t
+    return doctor
+
+
 DOCTORS = {
+    "sun-sigmoid-three-points": [
+        ("the higher point's Hessian is indefinite (a saddle)", lambda t, p: t.assign(high_eig_min=-1.0)),
+        ("the two minima have the same value", lambda t, p: t.assign(high_loss=t["low_loss"])),
+        ("the higher point has a nonzero gradient", lambda t, p: t.assign(high_grad_norm=1e-3)),
+        ("no GD run reaches the sub-optimal minimum", lambda t, p: t.assign(gd_at_high=0)),
+    ],
+    "sun-smoothed-relu": [
+        ("the right slope at 0 is 1 (a kink: not C^1)",
+         lambda t, p: t.assign(fd_first=t["fd_first"].where(t["side"] != "right", 1.0))),
+        ("r(t) - (t - 1) does not vanish", lambda t, p: t.assign(gap=t["gap"] + 0.5)),
+    ],
+    "sun-wide-layer": [
+        ("a critical leaky-ReLU end point above the global value with no path down (T3.3)",
+         _wide_end_trapped("leaky_relu")),
+        ("an e^t - 1 random point has rank Z < n (C4.1(b))", _wide_rank_deficient("expm1")),
+        ("a critical ReLU end point above the global value with no path down (T3.4)", _wide_end_trapped("relu")),
+        ("a critical end point with full-rank features has F > 0 (C4.1(a))",
+         lambda t, p: _set(t, (t.part == "train") & (t.activation == "expm1"), "F", 0.1)),
+    ],
     "sun-toy-uv": [
         ("the origin is no strict saddle (eigenvalue 0 instead of -2)", _uv_saddle_degenerate),
         ("the curvature on uv = 1 leaves 2(u^2 + v^2)", _uv_curve_spectrum),
@@ -214,6 +249,19 @@ def _uv_outside(t, p):
 
 
 OUTSIDE = {
+    "sun-sigmoid-three-points": [
+        ("two data points (n < 3)", lambda t, p: t.assign(n_points=2, distinct_points=2)),
+    ],
+    "sun-smoothed-relu": [
+        ("steps h = 1 and abscissae t = 1: neither limit regime", lambda t, p: t.assign(h=1.0, t=1.0)),
+    ],
+    "sun-wide-layer": [
+        ("a last hidden layer narrower than n and repeated samples",
+         lambda t, p: t.assign(width_last=t["n"] - 1, distinct_samples=False, distinct_coordinate=False)),
+    ],
+    "sun-toy-relu": [
+        ("the target is y = 0 (the plateau v < 0 is then the global minimum)", lambda t, p: t.assign(target=0.0)),
+    ],
     "sun-toy-uv": [
         ("no row at the origin, on uv = 1, or starting off u = -v", _uv_outside),
     ],

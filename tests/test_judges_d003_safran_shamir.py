@@ -34,6 +34,21 @@ def _smallest_delta_as_large(t, p):
 
 
 DOCTORS = {
+    "safran-shamir-prop2": [
+        ("P[L(P(W0)) > L(0)] falls below (r/2)(1 - 2^-n) in one row",
+         lambda t, p: _where(t, t.index == t["bound_r_low"].idxmax(), "hits", 0)),
+        ("given a strictly convex ray, L(P) > L(0) in under half the draws",
+         lambda t, p: t.assign(strict_hits=t["strict"] // 4)),
+    ],
+    "safran-shamir-basin-oracle": [
+        ("an independent descent ends below the certified value",
+         lambda t, p: _where(t, t.index == 0, "descent_min", t["value"] - 1e-3)),
+        ("an independent descent stops above the certified value (a second local minimum in the cell)",
+         lambda t, p: _where(_where(_where(t, t.index == 0, "descent_max", t["value"] + 0.1), t.index == 0,
+                                    "unconverged", 1), t.index == 0, "stationary_above", 1)),
+        ("a mapped sublevel segment rises above its ends", lambda t, p: t.assign(segment_excess=1e-3)),
+        ("a mapped segment leaves the closed cell", lambda t, p: t.assign(segment_violation=1e-3)),
+    ],
     "safran-shamir-singleton": [
         ("Monte Carlo falls below 1 - 2d(3/4)^n",
          lambda t, p: t.assign(estimate=0.0)),
@@ -100,6 +115,12 @@ def _no_condition2(t, p):
 
 
 OUTSIDE = {
+    "safran-shamir-prop2": [
+        ("the last layer is not sign-symmetric (Assumption 1)", lambda t, p: t.assign(symmetric_last_layer=False)),
+    ],
+    "safran-shamir-basin-oracle": [
+        ("no draw in a cell interior (a zero pre-activation)", lambda t, p: t.assign(interior_margin=0.0)),
+    ],
     "safran-shamir-singleton": [
         ("the data are not singletons", lambda t, p: t.assign(singletons=t["m"] - 1)),
     ],

@@ -44,6 +44,11 @@ class RescaledPath:
     condition2: bool
 
     def to_dict(self) -> dict:
+        """The run's summary as plain data.
+
+        Returns:
+            ``condition1``, ``condition2``, the grid size and the range of the scales c.
+        """
         return {"condition1": self.condition1, "condition2": self.condition2,
                 "grid": len(self.lam), "c_min": float(np.min(self.c)) if len(self.c) else None,
                 "c_max": float(np.max(self.c)) if len(self.c) else None}
@@ -71,6 +76,10 @@ def rescaled_path(land: Landscape, points, /, *, last: str, eta_frac: float = 0.
     Returns:
         A :class:`RescaledPath`; ``path`` is None when hypothesis 2 fails (L0 <= L(0)),
         in which case SS-T1 does not apply (NG-1.2).
+
+    Raises:
+        InvalidParameterError: ``eta_frac`` is outside (0, 1), or ``points`` is not a
+            ``(K + 1, d)`` array with K >= 1.
     """
     where = "rescaled_path"
     eta_frac = check_float(eta_frac, "eta_frac", where, min_val=0.0, max_val=1.0, open_min=True)

@@ -121,7 +121,14 @@ def _widths(p: DeepLinearParams, arch: str) -> list[int]:
 
 
 def measure(p: DeepLinearParams) -> Measurement:
-    """Multi-start GD per architecture (one vectorised update for all starts) and BH points."""
+    """Multi-start GD per architecture (one vectorised update for all starts) and BH points.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     X, Y = _linear_data(p)
     gd_rows = [row for arch in p.architectures for row in _gd_rows(p, arch, X, Y)]
     bh_rows = [row for k in p.baldi_widths for row in _bh_rows(p, k, X, Y)]
@@ -144,7 +151,15 @@ def _parts(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def judge(m: Measurement, p: DeepLinearParams) -> Verdict:
     """GD reaches the reduced-rank optimum; BH points are critical, non-top ones saddles; only
-    on instances where Sigma has distinct eigenvalues (SUN-T2.2's hypothesis)."""
+    on instances where Sigma has distinct eigenvalues (SUN-T2.2's hypothesis).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     distinct = table.sigma_eigengap > 0
     lam = np.asarray(m.summary["sigma_eigenvalues"], dtype=np.float64)
@@ -164,7 +179,15 @@ def judge(m: Measurement, p: DeepLinearParams) -> Verdict:
 
 
 def draw(m: Measurement, p: DeepLinearParams) -> dict:
-    """GD gaps per architecture and the BH points' loss against lambda_min."""
+    """GD gaps per architecture and the BH points' loss against lambda_min.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``gd_gaps``, ``baldi_hornik``.
+    """
     gd, bh = _parts(m.table)
     return {"gd_gaps": _gap_figure(gd, p), "baldi_hornik": _bh_figure(bh)}
 
@@ -177,11 +200,20 @@ run_deep_linear = experiment(
 
 
 def rank_constrained_optimum(X, Y, r: int) -> float:
-    """min ||Y - W X||_F^2 over rank(W) <= r, by a route separate from ``regression_spectrum``.
+    r"""\(\min_{\operatorname{rank} W\le r}\|Y - WX\|_F^2\), by a route separate from ``regression_spectrum``.
 
-    NumPy QR of X^T = Q R (Q: N x d_x orthonormal) turns W X into B Q^T with B = W R^T of the
-    same rank; by Pythagoras the loss is ||Y - Y Q Q^T||^2 + ||Y Q - B||^2, whose rank-r
-    minimum is the sum of the squared singular values of Y Q beyond the r-th (Eckart-Young).
+    NumPy QR of \(X^\top = QR\) (\(Q\): \(N\times d_x\) orthonormal) turns \(WX\) into \(BQ^\top\) with
+    \(B = WR^\top\) of the same rank; by Pythagoras the loss is
+    \(\|Y - YQQ^\top\|^2 + \|YQ - B\|^2\), whose rank-\(r\) minimum is the sum of the squared
+    singular values of \(YQ\) beyond the \(r\)-th (Eckart–Young).
+
+    Args:
+        X: inputs \((d_x, N)\) with full row rank.
+        Y: targets \((d_y, N)\).
+        r: the largest rank allowed (the narrowest width).
+
+    Returns:
+        The optimum value.
     """
     Xn, Yn = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     Q, _ = np.linalg.qr(Xn.T)

@@ -33,8 +33,25 @@ from ._shared import SOURCE_001, lbfgs
 
 
 def exp_fun_grad(x: np.ndarray, y: np.ndarray, width: int, lam: float, power: int, neuron: bool):
-    """Value and analytic gradient of F~ (or F without the neuron) for the tanh net
-    f(x) = sum_j v_j tanh(w_j x + c_j) + d and the hinge max(0, 1 - m)^power."""
+    r"""Value and analytic gradient of \(\tilde F\) (or \(F\) without the neuron).
+
+    The net is \(f(x) = \sum_j v_j\tanh(w_jx + c_j) + d\), the loss the polynomial hinge
+    \(\sum_i\max(0, 1 - y_if(x_i))^p\); with the neuron, \(a\,e^{w'x + b'}\) joins the output and
+    \(\lambda a^2/2\) the loss.
+
+    Args:
+        x: scalar inputs ``(n,)``.
+        y: labels ``(n,)`` in \(\{-1, 1\}\).
+        width: tanh units.
+        lam: the penalty \(\lambda\) of the neuron's coefficient.
+        power: the hinge's power \(p\).
+        neuron: whether the exponential neuron is added.
+
+    Returns:
+        ``(fun_grad, k)``: ``fun_grad(theta) -> (value, gradient)`` on NumPy float64 vectors
+        and ``k = 3 width + 1``, the index of \(a\) (the neuron's parameters are
+        ``theta[k:k + 3]``).
+    """
     k = 3 * width + 1
 
     def fg(t: np.ndarray):
@@ -60,21 +77,53 @@ def exp_fun_grad(x: np.ndarray, y: np.ndarray, width: int, lam: float, power: in
 
 # ------------------------------------------------------------------ exponential neuron
 def tanh_net(theta: torch.Tensor, x: torch.Tensor, width: int) -> torch.Tensor:
-    """f_theta(x) = sum_j v_j tanh(w_j x + c_j) + d for scalar inputs."""
+    r"""The tanh net \(f_\theta(x) = \sum_j v_j\tanh(w_jx + c_j) + d\) for scalar inputs.
+
+    Args:
+        theta: the parameters \((w, c, v, d)\), length ``3 width + 1``.
+        x: inputs ``(n,)``.
+        width: tanh units.
+
+    Returns:
+        The outputs ``(n,)``.
+    """
     w, c = theta[..., None, :width], theta[..., None, width:2 * width]
     v, d = theta[..., None, 2 * width:3 * width], theta[..., 3 * width, None]
     return (torch.tanh(x[:, None] * w + c) * v).sum(-1) + d
 
 
 def hinge3(margins: torch.Tensor, power: int) -> torch.Tensor:
-    """Polynomial hinge sum_i max(0, 1 - margin_i)^power."""
+    r"""The polynomial hinge \(\sum_i\max(0, 1 - m_i)^p\).
+
+    Args:
+        margins: the margins \(m_i = y_if(x_i)\).
+        power: the power \(p\).
+
+    Returns:
+        The loss (a scalar tensor).
+    """
     return (torch.clamp(1.0 - margins, min=0.0) ** power).sum(-1)
 
 
 def exp_objective(x: torch.Tensor, y: torch.Tensor, width: int, lam: float, power: int,
                   neuron: bool):
-    """F~(theta, a, w, b) = sum_i l(y_i (f_theta(x_i) + a exp(w x_i + b))) + lam a^2 / 2;
-    without the neuron, F(theta)."""
+    r"""The objective with the neuron, or \(F(\theta)\) without it.
+
+    \(\tilde F(\theta, a, w, b) = \sum_i \ell(y_i(f_\theta(x_i) + a e^{wx_i + b})) + \lambda a^2/2\):
+    the torch reference of :func:`exp_fun_grad` (for autograd Hessians).
+
+    Args:
+        x: inputs ``(n,)``.
+        y: labels ``(n,)``.
+        width: tanh units.
+        lam: the penalty \(\lambda\).
+        power: the hinge's power.
+        neuron: whether the exponential neuron is added.
+
+    Returns:
+        ``(F, k)``: ``F(theta)`` the objective (a scalar tensor, batched over leading
+        dimensions) and ``k = 3 width + 1``, the index of \(a\).
+    """
     k = 3 * width + 1
 
     def F(t: torch.Tensor) -> torch.Tensor:
@@ -89,8 +138,20 @@ def exp_objective(x: torch.Tensor, y: torch.Tensor, width: int, lam: float, powe
 
 def hessian_extremes(x: torch.Tensor, y: torch.Tensor, p, neuron: bool,
                      theta: np.ndarray) -> tuple[float, float]:
-    """Smallest and largest eigenvalue of the Hessian of the objective at ``theta`` (autograd
-    on the torch reference :func:`exp_objective`, float64, dense)."""
+    """Smallest and largest eigenvalue of the objective's Hessian at ``theta``.
+
+    Autograd on the torch reference :func:`exp_objective` (float64, dense).
+
+    Args:
+        x: inputs ``(n,)``.
+        y: labels ``(n,)``.
+        p: the experiment's parameters (width, penalty, power).
+        neuron: whether the exponential neuron is added.
+        theta: the point.
+
+    Returns:
+        ``(lambda_min, lambda_max)``.
+    """
     F, _ = exp_objective(x, y, p.width, p.lam, p.power, neuron)
     H = torch.autograd.functional.hessian(F, torch.as_tensor(theta, dtype=torch.float64))
     if not bool(torch.isfinite(H).all()):
@@ -100,8 +161,18 @@ def hessian_extremes(x: torch.Tensor, y: torch.Tensor, p, neuron: bool,
 
 
 def second_order_kind(lo: float, hi: float, tol: float) -> str:
-    """``"saddle"``, ``"minimum"`` or ``"degenerate"`` from the Hessian's extreme eigenvalues
-    (relative tolerance ``tol``; ``"unknown"`` where the Hessian is not finite)."""
+    r"""Classify a critical point from its Hessian's extreme eigenvalues.
+
+    Args:
+        lo: the smallest eigenvalue.
+        hi: the largest eigenvalue.
+        tol: relative tolerance: with \(s = \)``tol``\(\cdot\max(1, |\)``hi``\(|)\), ``lo`` \(< -s\) is
+            negative and ``lo`` \(> s\) positive.
+
+    Returns:
+        ``"saddle"`` (``lo`` negative), ``"minimum"`` (``lo`` positive), ``"degenerate"``
+        (``lo`` within the tolerance of 0) or ``"unknown"`` (not finite).
+    """
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "unknown"
     scale = tol * max(1.0, abs(hi))
@@ -146,8 +217,16 @@ def descent_drop(F, t: np.ndarray, k: int, rng: np.random.Generator, *, escape_d
 
 
 def exp_datasets(n: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Scalar data on [-2, 2] labelled + - + (a bump: realisable by two tanh units), and the
-    same with one point repeated under the opposite label (not realisable)."""
+    r"""The two data sets: scalar points on \([-2, 2]\) labelled \(+,-,+\) (a bump, realisable by
+    two tanh units), and the same with one point repeated under the opposite label (not
+    realisable).
+
+    Args:
+        n: number of points of the separable set.
+
+    Returns:
+        ``{"separable": (x, y), "non-separable": (x, y)}``.
+    """
     x = torch.linspace(-2.0, 2.0, n, dtype=torch.float64)
     y = torch.where(x.abs() < 0.8, -1.0, 1.0).to(torch.float64)
     xs = torch.cat([x, x[:1]])
@@ -233,7 +312,14 @@ def measure(p: ExpNeuronParams) -> Measurement:
     second-order kind of every finite critical end point and, for the neuron model, the
     decrease the escape test and the probes find there (:func:`descent_drop`; drawn from a
     NumPy stream of the same seed, after the runs). Each row carries the theorem's
-    hypotheses (lam > 0, hinge power >= 3)."""
+    hypotheses (lam > 0, hinge power >= 3).
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     gen = check_generator(p.seed)
     rng = np.random.default_rng(p.seed)
     frames = []
@@ -273,9 +359,19 @@ def measure(p: ExpNeuronParams) -> Measurement:
 
 
 def local_minimum_mask(rows: pd.DataFrame, p: ExpNeuronParams) -> pd.Series:
-    """Finite critical end points that pass the minimality test: the Hessian is not
-    indefinite and neither the escape along the flat (w, b) directions nor a probe lowers F~
-    by more than ``drop_tol * max(1, F~)``."""
+    r"""Finite critical end points that pass the minimality test.
+
+    The Hessian is not indefinite, and neither the escape along the flat \((w, b)\) directions
+    nor a probe lowers \(\tilde F\) by more than ``drop_tol`` \(\cdot\max(1, \tilde F)\).
+
+    Args:
+        rows: end-point rows of the table (columns ``critical``, ``bounded``, ``kind``,
+            ``escape_drop``, ``probe_drop``, ``loss``).
+        p: the experiment's parameters (``drop_tol``).
+
+    Returns:
+        A boolean mask over ``rows``.
+    """
     tol = p.drop_tol * np.maximum(1.0, rows.loss.abs())
     found = (rows.escape_drop.fillna(np.inf) > tol) | (rows.probe_drop.fillna(np.inf) > tol)
     return rows.critical & rows.bounded & (rows.kind != "saddle") & ~found
@@ -283,7 +379,15 @@ def local_minimum_mask(rows: pd.DataFrame, p: ExpNeuronParams) -> pd.Series:
 
 def judge(m: Measurement, p: ExpNeuronParams) -> Verdict:
     """No local minimum above the best value, per data set (minimality decided by the escape
-    test along the degenerate directions); on separable data the best value is 0."""
+    test along the degenerate directions); on separable data the best value is 0.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     neuron = table[table.model == "with neuron"]
@@ -350,7 +454,15 @@ def judge(m: Measurement, p: ExpNeuronParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ExpNeuronParams) -> dict:
-    """Histograms of the final losses, with and without the neuron."""
+    """Histograms of the final losses, with and without the neuron.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``final_losses``.
+    """
     table = m.table
     fig, axes = figure(2, width=4.5)
     for ax, name in zip(axes, dict.fromkeys(table.data), strict=True):

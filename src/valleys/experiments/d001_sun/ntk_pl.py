@@ -66,7 +66,14 @@ class NTKParams(Params):
 
 
 def measure(p: NTKParams) -> Measurement:
-    """Full-batch GD on two-layer tanh nets of several widths, tracking K at every iterate."""
+    """Full-batch GD on two-layer tanh nets of several widths, tracking K at every iterate.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     gen = torch.Generator().manual_seed(p.seed)
     X = torch.randn(p.n_points, p.d_in, generator=gen, dtype=torch.float64)
     Y = torch.randn(p.n_points, generator=gen, dtype=torch.float64)
@@ -78,7 +85,15 @@ def measure(p: NTKParams) -> Measurement:
 def judge(m: Measurement, p: NTKParams) -> Verdict:
     """The PL inequality, lambda_min > 0, F -> 0, the PL rate and the drift, from the GD traces
     of the widths where GD runs in its stable regime (eta lambda_max(K_k) < 1 at every step,
-    the hypothesis of the linear rate); the other widths are left out."""
+    the hypothesis of the linear rate); the other widths are left out.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     s = _ntk_summary(m.table)
     stable = s.max_eta_lambda_max < 1.0
     verdict = Verdict()
@@ -96,7 +111,15 @@ def judge(m: Measurement, p: NTKParams) -> Verdict:
 
 
 def draw(m: Measurement, p: NTKParams) -> dict:
-    """The training loss and the PL inequality per iterate, and the drift against the width."""
+    """The training loss and the PL inequality per iterate, and the drift against the width.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``pl_inequality``, ``lambda_drift``.
+    """
     return {"pl_inequality": _ntk_figure(m.table), "lambda_drift": _drift_figure(_ntk_summary(m.table))}
 
 

@@ -83,7 +83,17 @@ LOCAL_MIN, SADDLE, UNDETERMINED, NOT_CRITICAL = ("local-min", "saddle", "undeter
 def requ_objective(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, *, reg: bool = True):
     r"""F(theta) for theta = (a_1..a_m, w_1..w_m, b_1..b_m), rowwise ((..., 3m) -> (...)):
     :math:`\sum_i \log(1 + e^{-y_i f(x_i)}) + \tfrac13 \sum_j \lambda_j (|a_j|^3 + 2\|u_j\|^3)`
-    (without the regulariser when ``reg`` is False)."""
+    (without the regulariser when ``reg`` is False).
+
+    Args:
+        x: scalar inputs ``(n,)``.
+        y: labels ``(n,)`` in {-1, 1}.
+        lam: the regularisation weights ``(m,)``.
+        reg: whether the cubic regulariser is added.
+
+    Returns:
+        ``F``, a rowwise torch function ``(..., 3m) -> (...)``.
+    """
     m = lam.numel()
 
     def F(t: torch.Tensor) -> torch.Tensor:
@@ -101,13 +111,32 @@ def requ_objective(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor, *, reg: 
 
 
 def requ_outputs(theta: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
-    """f(x_i) = sum_j a_j max(w_j x_i + b_j, 0)^2 (NumPy)."""
+    """f(x_i) = sum_j a_j max(w_j x_i + b_j, 0)^2 (NumPy).
+
+    Args:
+        theta: the parameters ``(3m,)``: a, then w, then b.
+        x: inputs ``(n,)``.
+        m: neurons.
+
+    Returns:
+        The outputs ``(n,)``.
+    """
     a, w, b = theta[:m], theta[m:2 * m], theta[2 * m:]
     return (np.maximum(np.outer(x, w) + b, 0.0) ** 2) @ a
 
 
 def loss_derivatives(theta: np.ndarray, x: np.ndarray, y: np.ndarray, m: int) -> np.ndarray:
-    """l'_i = d/df_i log(1 + exp(-y_i f_i)) = -y_i sigmoid(-y_i f_i)."""
+    """l'_i = d/df_i log(1 + exp(-y_i f_i)) = -y_i sigmoid(-y_i f_i).
+
+    Args:
+        theta: the parameters ``(3m,)``.
+        x: inputs ``(n,)``.
+        y: labels ``(n,)``.
+        m: neurons.
+
+    Returns:
+        The derivatives ``(n,)``.
+    """
     return -y * expit(-y * requ_outputs(theta, x, m))
 
 
@@ -115,7 +144,16 @@ def requ_hessian(x: np.ndarray, y: np.ndarray, lam: np.ndarray):
     r"""Analytic Hessian of F (the objective of :func:`requ_objective`) in the layout
     (a_1..a_m, w_1..w_m, b_1..b_m); valid where no w_j x_i + b_j is 0 (F is C^1 only
     there). Data part :math:`\sum_i \ell''_i J_i J_i^T + \ell'_i \nabla^2 f_i`, regulariser
-    :math:`2\lambda_j|a_j|` and :math:`2\lambda_j(\|u_j\| I + u_j u_j^T/\|u_j\|)` (0 at u_j = 0)."""
+    :math:`2\lambda_j|a_j|` and :math:`2\lambda_j(\|u_j\| I + u_j u_j^T/\|u_j\|)` (0 at u_j = 0).
+
+    Args:
+        x: inputs ``(n,)``.
+        y: labels ``(n,)``.
+        lam: the regularisation weights ``(m,)``.
+
+    Returns:
+        ``hess(theta) -> H``, the dense ``(3m, 3m)`` Hessian.
+    """
     m = len(lam)
 
     def hess(t: np.ndarray) -> np.ndarray:
@@ -156,7 +194,20 @@ def newton_lm(fg, hess, theta: np.ndarray, idx: np.ndarray, *, tol: float, max_i
     the algorithm of :func:`valleys.critical.damped_newton` (step -(H^2 + mu I)^{-1} H g in
     the eigenbasis of H, mu / 3 on a step that lowers ||g||, * 3 otherwise) with the
     analytic Hessian; stops when ||g_idx|| <= tol * max(1, |F|) or when mu exceeds
-    1e16 max(1, ||H||^2). A thin caller of :func:`valleys.optim.newton_lm`."""
+    1e16 max(1, ||H||^2). A thin caller of :func:`valleys.optim.newton_lm`.
+
+    Args:
+        fg: ``theta -> (value, gradient)``.
+        hess: ``theta -> Hessian``.
+        theta: the start ``(3m,)`` (not modified).
+        idx: the coordinates that move.
+        tol: the relative gradient tolerance.
+        max_iter: the largest number of accepted steps.
+        damping: the initial damping relative to max(1, ||H||^2).
+
+    Returns:
+        The end point ``(3m,)``.
+    """
     return optim_newton_lm(fg, hess, theta.copy(), grad_tol=tol, max_iter=max_iter, damping=damping,
                            idx=idx, relative=True).x
 
@@ -166,6 +217,14 @@ def cubic_coefficient(g: np.ndarray, x: np.ndarray, *, grid: int = 3600) -> tupl
 
     A grid of ``grid`` angles on [0, 2 pi), then a bounded Brent search on the bracket of
     the best grid angle (both ends are grid points, so the refined value is >= the grid's).
+
+    Args:
+        g: the loss derivatives ``(n,)`` at the point (:func:`loss_derivatives`).
+        x: inputs ``(n,)``.
+        grid: angles of the grid.
+
+    Returns:
+        ``(C*, phi*)``: the maximum and its angle.
     """
     def c(phi):
         return np.abs(g @ np.maximum(np.cos(phi) * x[:, None] + np.sin(phi), 0.0) ** 2)
@@ -188,7 +247,16 @@ def single_point_minimum(x1: float, y1: float, lam: np.ndarray) -> float:
     :math:`F \ge \min_z \log(1 + e^{-z}) + c z` with :math:`c = \lambda_{\min}/K`, attained by
     the cheapest neuron alone with :math:`u \parallel (x_1, 1)` and :math:`|a| = \|u\|`. The
     minimiser is :math:`\sigma(-z) = c`: :math:`F^* = -\log(1 - c) + c \log((1 - c)/c)`
-    (:math:`c < 1/2`)."""
+    (:math:`c < 1/2`).
+
+    Args:
+        x1: the data point.
+        y1: its label.
+        lam: the regularisation weights ``(m,)``.
+
+    Returns:
+        The global minimum value :math:`F^*`.
+    """
     c = float(np.min(lam)) / (1.0 + x1 * x1)
     return -math.log1p(-c) + c * math.log((1.0 - c) / c)
 
@@ -257,7 +325,14 @@ class ReQUParams(Params):
 # ------------------------------------------------------------------- critical points
 @dataclass
 class Instance:
-    """One data set and regulariser: x, y (n,), lam (m,)."""
+    """One data set and regulariser: x, y (n,), lam (m,).
+
+    Args:
+        name: ``"single-point"`` or ``"claims"``.
+        x: inputs ``(n,)``.
+        y: labels ``(n,)``.
+        lam: the regularisation weights ``(m,)``.
+    """
 
     name: str
     x: np.ndarray
@@ -269,6 +344,14 @@ class Instance:
         return len(self.lam)
 
     def objective(self, reg: bool = True):
+        """The instance's objective (:func:`requ_objective` on its data).
+
+        Args:
+            reg: whether the cubic regulariser is added.
+
+        Returns:
+            ``F``, a rowwise torch function ``(..., 3m) -> (...)``.
+        """
         return requ_objective(torch.from_numpy(self.x), torch.from_numpy(self.y),
                               torch.from_numpy(self.lam), reg=reg)
 
@@ -287,7 +370,16 @@ def _restricted(F, theta: np.ndarray, live: np.ndarray, m: int) -> Landscape:
 
 
 def refine(inst: Instance, theta: np.ndarray, p: ReQUParams) -> np.ndarray:
-    """Prune dead or vanishing neurons to exact zeros, then Newton on the live ones."""
+    """Prune dead or vanishing neurons to exact zeros, then Newton on the live ones.
+
+    Args:
+        inst: the instance.
+        theta: the point ``(3m,)``.
+        p: the parameters (``prune_tol``, ``newton_tol``, ``newton_iter``).
+
+    Returns:
+        The refined point ``(3m,)``.
+    """
     m, x = inst.m, inst.x
     t = theta.copy()
     a, w, b = t[:m], t[m:2 * m], t[2 * m:]
@@ -309,7 +401,17 @@ def classify_point(inst: Instance, theta: np.ndarray, p: ReQUParams, *, library:
     The live block's inertia comes from the analytic Hessian (:func:`requ_hessian`, same
     ``eig_tau`` rule) or, with ``library``, from :func:`valleys.critical.classify` on the
     autograd Hessian; the library route also stores the analytic route's inertia
-    (``inertia_agrees``)."""
+    (``inertia_agrees``).
+
+    Args:
+        inst: the instance.
+        theta: the refined point ``(3m,)``.
+        p: the parameters.
+        library: classify the live block with :func:`valleys.critical.classify` instead.
+
+    Returns:
+        The row (value, gradient norm, kind, inertia, descent information ...).
+    """
     m, x, y, lam = inst.m, inst.x, inst.y, inst.lam
     F = inst.objective()
     tt = torch.from_numpy(theta)
@@ -381,7 +483,17 @@ def classify_point(inst: Instance, theta: np.ndarray, p: ReQUParams, *, library:
 def descent_point(inst: Instance, theta: np.ndarray, row: dict, step: float) -> np.ndarray:
     """A point near a saddle with a lower F: for a cubic saddle, the zero neuron k placed at
     the maximising direction with a = -sign(c) step, u = step (cos phi, sin phi); for a
-    second-order saddle, a step along the eigenvector of the most negative eigenvalue."""
+    second-order saddle, a step along the eigenvector of the most negative eigenvalue.
+
+    Args:
+        inst: the instance.
+        theta: the saddle ``(3m,)``.
+        row: its row from :func:`classify_point` (holds the descent information).
+        step: the step length.
+
+    Returns:
+        The nearby point ``(3m,)``.
+    """
     m = inst.m
     t = theta.copy()
     info = row["_descent"]
@@ -399,7 +511,17 @@ def critical_points(inst: Instance, runs: int, p: ReQUParams, rng: np.random.Gen
     as a saddle is left along its descent direction (``escape_step``) and searched again,
     and one where Newton did not converge is searched again from the pruned point, up to
     ``escapes`` times. Returns (per-search table, distinct points table, distinct
-    points (K, 3m)); every refined end point (saddles on the way included) is kept."""
+    points (K, 3m)); every refined end point (saddles on the way included) is kept.
+
+    Args:
+        inst: the instance.
+        runs: L-BFGS starts.
+        p: the parameters.
+        rng: the NumPy generator of the starts.
+
+    Returns:
+        ``(runs table, distinct points table, distinct points (K, 3m))``.
+    """
     fg = requ_fun_grad(inst.x, inst.y, inst.lam)
     starts = rng.standard_normal((runs, 3 * inst.m))
     ends, rows = [], []
@@ -434,7 +556,15 @@ def critical_points(inst: Instance, runs: int, p: ReQUParams, rng: np.random.Gen
 def make_instances(p: ReQUParams, rng: np.random.Generator) -> list[tuple[float, Instance, Instance]]:
     """(scale, single-point instance, claims instance) per lambda scale. The data and the
     U(0.5, 1.5) factors are drawn once and shared by all scales. Labels are redrawn until
-    both classes occur."""
+    both classes occur.
+
+    Args:
+        p: the parameters.
+        rng: the NumPy generator.
+
+    Returns:
+        One ``(lambda scale, single-point instance, claims instance)`` per scale.
+    """
     x = np.sort(rng.uniform(-1.0, 1.0, p.n))
     y = rng.choice([-1.0, 1.0], p.n)
     while abs(y.sum()) == p.n:
@@ -466,7 +596,14 @@ def _probe_minimum(inst: Instance, theta: np.ndarray, radius: float, k: int,
 def measure(p: ReQUParams) -> Measurement:
     """Per lambda scale, the distinct critical points of the single-point and claims instances
     (certified, saddles checked along their descent direction, minima probed) and the
-    control path (c a, w, b) from every certified claims minimum."""
+    control path (c a, w, b) from every certified claims minimum.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rng = check_rng(p.seed)
     tables, runs_tables, minima = [], [], {}
     for scale, single, claims in make_instances(p, rng):
@@ -505,7 +642,15 @@ def measure(p: ReQUParams) -> Measurement:
 def judge(m: Measurement, p: ReQUParams) -> Verdict:
     """Single-point instances: every certified minimum at the closed-form global value; claims
     instances: zero training errors at every certified minimum (and the erratum: not all global);
-    saddles, inertia, probes and the control path as consistency."""
+    saddles, inertia, probes and the control path as consistency.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     verdict = Verdict()
     table = m.table[m.table.instance != "control-path"]
     path = m.table[m.table.instance == "control-path"]
@@ -596,7 +741,15 @@ def judge(m: Measurement, p: ReQUParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ReQUParams) -> dict:
-    """Distinct critical points of the claims instance and the certified minima's outputs."""
+    """Distinct critical points of the claims instance and the certified minima's outputs.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name.
+    """
     return _figures(m.table, m.extras["minima"], p)
 
 

@@ -102,20 +102,38 @@ class SinglePointParams(Params):
 
 
 def single_point_landscape(phi, x: float, y: float) -> Landscape:
-    """L(u, v) = (y - u phi(v x))^2."""
+    r"""The one-point landscape \(L(u, v) = (y - u\,\varphi(vx))^2\).
+
+    Args:
+        phi: the activation (a torch callable).
+        x: the data point.
+        y: its target.
+
+    Returns:
+        The two-parameter :class:`~valleys.core.Landscape` (coordinates u, v).
+    """
     return Landscape.from_function(lambda t: (y - t[..., 0] * phi(t[..., 1] * x)) ** 2, 2,
                                    names=("u", "v"), rowwise=True)
 
 
 def zero_is_extremum(phi, *, lim: float = 5.0, per_unit: int = 1000, h: float = 1e-3,
                      zero_tol: float = 1e-12) -> tuple[bool, int]:
-    """The SUN-T3.1 criterion: does phi have a zero that is a local max or min of phi?
+    r"""The SUN-T3.1 criterion: does \(\varphi\) have a zero that is a local max or min of \(\varphi\)?
 
-    Zeros are located on a grid of [-lim, lim]: exact zeros, sign changes (refined by
-    bisection) and touching zeros (grid minima of |phi| refined by a bounded scalar
-    minimisation, kept when |phi| <= zero_tol). A zero t0 is a local extremum when
-    phi(t0 - h) and phi(t0 + h) have the same sign (or vanish). Returns (some zero is an
-    extremum, number of zeros found).
+    Zeros are located on a grid of \([-\)lim, lim\(]\): exact zeros, sign changes (refined by
+    bisection) and touching zeros (grid minima of \(|\varphi|\) refined by a bounded scalar
+    minimisation, kept when \(|\varphi| \le\) ``zero_tol``). A zero \(t_0\) is a local extremum when
+    \(\varphi(t_0 - h)\) and \(\varphi(t_0 + h)\) have the same sign (or vanish).
+
+    Args:
+        phi: the activation (a torch callable).
+        lim: half-width of the search interval.
+        per_unit: grid points per unit length.
+        h: the offset of the extremum test.
+        zero_tol: largest \(|\varphi|\) of a touching zero.
+
+    Returns:
+        ``(some zero is an extremum, number of zeros found)``.
     """
     t = torch.linspace(-lim, lim, int(2 * lim * per_unit) + 1, dtype=torch.float64)
     f = phi(t)
@@ -164,7 +182,14 @@ def _certified_minima(land: Landscape, points: torch.Tensor, p: SinglePointParam
 
 def measure(p: SinglePointParams) -> Measurement:
     """Per activation: the zero criterion, multi-start GD, certified sub-optimal minima (GD ends
-    and a grid) and, for the stalling activations, where the stalled runs end."""
+    and a grid) and, for the stalling activations, where the stalled runs end.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows, stall_probe = [], {}
     gen = check_generator(p.seed)
     starts = torch.randn(p.n_starts, 2, generator=gen, dtype=torch.float64)
@@ -197,7 +222,15 @@ def measure(p: SinglePointParams) -> Measurement:
 
 def judge(m: Measurement, p: SinglePointParams) -> Verdict:
     """Sub-optimal minima found exactly where the zero criterion predicts them; elsewhere every
-    run reaches the global minimum, or (t^3) stalls next to a critical point that is no minimum."""
+    run reaches the global minimum, or (t^3) stalls next to a critical point that is no minimum.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     verdict = Verdict()
     table = m.table
     nonzero = (table.x != 0) & (table.y != 0)
@@ -224,7 +257,15 @@ def judge(m: Measurement, p: SinglePointParams) -> Verdict:
 
 
 def draw(m: Measurement, p: SinglePointParams) -> dict:
-    """Fraction of runs reaching the global minimum against the criterion, per activation."""
+    """Fraction of runs reaching the global minimum against the criterion, per activation.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``activations``.
+    """
     table = m.table
     fig, (ax,) = figure(width=7)
     pos = np.arange(len(table))

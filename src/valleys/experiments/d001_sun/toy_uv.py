@@ -24,7 +24,11 @@ from ._shared import SOURCE_001
 
 
 def uv_landscape() -> Landscape:
-    """L(u, v) = (u v - 1)^2."""
+    r"""The seed's toy landscape \(L(u, v) = (uv - 1)^2\).
+
+    Returns:
+        The two-parameter :class:`~valleys.core.Landscape` (coordinates u, v).
+    """
     return Landscape.from_function(lambda t: (t[..., 0] * t[..., 1] - 1.0) ** 2, 2,
                                    names=("u", "v"), rowwise=True)
 
@@ -60,7 +64,14 @@ class UVParams(Params):
 
 
 def measure(p: UVParams) -> Measurement:
-    """Hessian spectra at the origin and on uv = 1, and the ends of ``n_starts`` GD runs."""
+    """Hessian spectra at the origin and on uv = 1, and the ends of ``n_starts`` GD runs.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     land = uv_landscape()
     rows = []
     origin = torch.zeros(2, dtype=land.dtype)
@@ -88,7 +99,15 @@ def measure(p: UVParams) -> Measurement:
 
 
 def judge(m: Measurement, p: UVParams) -> Verdict:
-    """The closed-form spectra at the origin and on uv = 1, one zero eigenvalue there, GD reaches it."""
+    """The closed-form spectra at the origin and on uv = 1, one zero eigenvalue there, GD reaches it.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     df = m.table
     verdict = Verdict()
     at_origin = (df["point"] == "origin") & (df["u"] == 0) & (df["v"] == 0)
@@ -134,7 +153,15 @@ def judge(m: Measurement, p: UVParams) -> Verdict:
 
 
 def draw(m: Measurement, p: UVParams) -> dict:
-    """The landscape with the GD starts and ends."""
+    """The landscape with the GD starts and ends.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``landscape``.
+    """
     ends = m.table[m.table["point"] == "gd-end"]
     fig, (ax,) = figure()
     contour(ax, m.extras["landscape"], 3.0)

@@ -19,6 +19,34 @@ from ..common import figure
 SOURCE_003 = "003 Safran & Shamir, 'On the quality of the initial basin in overspecified neural networks'"
 
 
+def random_relu_outputs(X: np.ndarray, n: int, depth: int, draws: int, scale: float, rng,
+                        last_layer: str = "gaussian") -> np.ndarray:
+    """Outputs of random bias-free ReLU nets with last hidden width ``n`` (SS-P1, SS-P2).
+
+    Every weight is ``scale`` times N(0, 1) (Assumption 1: each neuron spherically symmetric);
+    the ``depth - 1`` extra hidden layers have width ``X.shape[1]``.
+
+    Args:
+        X: data ``(m, d)``.
+        n: width of the last hidden layer.
+        depth: number of hidden layers (1: a two-layer net).
+        draws: independent initialisations.
+        scale: standard deviation of every weight.
+        rng: a NumPy ``Generator``.
+        last_layer: ``"gaussian"`` (Assumption 1) or ``"positive"`` (|N(0, 1)| output weights,
+            which breaks the sign symmetry).
+
+    Returns:
+        The predictions, shape ``(draws, m)``.
+    """
+    H = np.broadcast_to(X, (draws, *X.shape))
+    for _ in range(depth - 1):
+        H = np.maximum(H @ (scale * rng.standard_normal((draws, X.shape[1], X.shape[1]))), 0.0)
+    H = np.maximum(H @ (scale * rng.standard_normal((draws, H.shape[-1], n))), 0.0)
+    V = scale * rng.standard_normal((draws, n, 1))
+    return (H @ (np.abs(V) if last_layer == "positive" else V))[..., 0]
+
+
 def _probability_figure(table: pd.DataFrame, group: str, title: str, *, exact: bool = False):
     """Probability vs width per group: Monte Carlo with its Clopper–Pearson band, the bound."""
     fig, (ax,) = figure(width=6)

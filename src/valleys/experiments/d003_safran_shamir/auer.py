@@ -60,7 +60,11 @@ class AuerParams(Params):
                                         "confidence": "> 0, < 1", "min_draws": ">= 1", "value_tol": ">= 0"}
 
     def validate(self) -> None:
-        """Exactly two nonzero targets (t_+, t_-)."""
+        """Exactly two nonzero targets (t_+, t_-).
+
+        Raises:
+            InvalidParameterError: the targets are not two nonzero numbers.
+        """
         if len(self.targets) != 2 or 0.0 in self.targets:
             msg = f"{self._owner()} targets must be two nonzero numbers t+,t-; got {self.targets}."
             raise InvalidParameterError(msg)
@@ -82,7 +86,14 @@ def _auer_data(d: int, t_plus: float, t_minus: float):
 
 
 def measure(p: AuerParams) -> Measurement:
-    """Monte Carlo and exact probabilities of the optimal basin: one neuron and width n, per d."""
+    """Monte Carlo and exact probabilities of the optimal basin: one neuron and width n, per d.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows, hist = [], {}
     rng = check_rng(p.seed)
     t_plus, t_minus = p.targets[0], p.targets[1]
@@ -124,7 +135,15 @@ def measure(p: AuerParams) -> Measurement:
 def judge(m: Measurement, p: AuerParams) -> Verdict:
     """Hypotheses per row (singleton data; for one neuron, two basins with distinct minima);
     one neuron: 2^-d and its closed-form optimum; width n: the exact probability, alpha = 0,
-    the bound (exact intervals)."""
+    the bound (exact intervals).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     single = (table["singletons"] == table["m"]).to_numpy()
@@ -171,7 +190,15 @@ def judge(m: Measurement, p: AuerParams) -> Verdict:
 
 
 def draw(m: Measurement, p: AuerParams) -> dict:
-    """Width n's probability against the single neuron's 2^-d; the single neuron's basin values."""
+    """Width n's probability against the single neuron's 2^-d; the single neuron's basin values.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``.
+    """
     two = m.table[m.table["net"] == "two-layer"]
     fig, (ax,) = figure(width=6)
     for d, sub in two.groupby("d"):

@@ -96,12 +96,27 @@ def _fit_slope(deltas: np.ndarray, values: np.ndarray) -> float:
 
 
 def angular_limit(d: int) -> float:
-    """SS-T5's bound on delta_j / ||c_j||, 2 sin(sqrt(2 pi) / (16 d sqrt d)), from the theorem's text."""
+    r"""SS-T5's bound on \(\delta_j/\|c_j\|\), \(2\sin(\sqrt{2\pi}/(16d\sqrt d))\), from the theorem's text.
+
+    Args:
+        d: the input dimension.
+
+    Returns:
+        The bound (0.0099 at \(d = 10\)).
+    """
     return 2.0 * math.sin(math.sqrt(2.0 * math.pi) / (16.0 * d * math.sqrt(d)))
 
 
 def covered_deltas(table: pd.DataFrame, p: ClusteredParams) -> dict[str, np.ndarray]:
-    """Per SS-T5 assumption, whether it holds at each delta (sorted), from the table's columns."""
+    r"""Per SS-T5 assumption, whether it holds at each radius \(\delta\) (sorted), from the table's columns.
+
+    Args:
+        table: the measurement's table (one row per radius, width and draw).
+        p: the experiment's parameters.
+
+    Returns:
+        Assumption name -> boolean array over the sorted radii.
+    """
     per = table.groupby("delta")[["radius_ratio", "lipschitz_ratio", "unique_centre"]].first().sort_index()
     return {"deltas": per.index.to_numpy(),
             "angular": per["radius_ratio"].to_numpy() <= angular_limit(p.dim),
@@ -177,7 +192,14 @@ def _assumption_columns(X: np.ndarray, y: np.ndarray, C: np.ndarray, assign: np.
 
 def measure(p: ClusteredParams) -> Measurement:
     """Exact basin values of the same draws on the data at every delta; slopes, fractions and the
-    assumption checker against a direct computation in the summary."""
+    assumption checker against a direct computation in the summary.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows = []
     rng = check_rng(p.seed)
     data_seed = int(rng.integers(2 ** 31))
@@ -220,7 +242,15 @@ def measure(p: ClusteredParams) -> Measurement:
 
 def judge(m: Measurement, p: ClusteredParams) -> Verdict:
     """SS-T5's assumptions per delta; on the covered deltas, slope 2 of the good draws' Bas and
-    the held-out fraction with Bas <= K delta^2 against 1 - d(7/8)^n (exact intervals)."""
+    the held-out fraction with Bas <= K delta^2 against 1 - d(7/8)^n (exact intervals).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table, s = m.table, m.summary
     verdict = Verdict()
     hyp = covered_deltas(table, p)
@@ -272,7 +302,15 @@ def judge(m: Measurement, p: ClusteredParams) -> Verdict:
 
 
 def draw(m: Measurement, p: ClusteredParams) -> dict:
-    """Median Bas of good draws against delta (slope 2 reference); histograms of Bas / delta^2."""
+    """Median Bas of good draws against delta (slope 2 reference); histograms of Bas / delta^2.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``scaling``, ``basin_values``.
+    """
     table = m.table
     deltas = tuple(sorted(p.deltas))
     d_max = deltas[-1]

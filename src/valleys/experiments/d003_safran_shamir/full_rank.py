@@ -69,7 +69,11 @@ class FullRankParams(Params):
         "confidence": "> 0, < 1", "min_draws": ">= 1", "value_tol": ">= 0"}
 
     def validate(self) -> None:
-        """rank X = m - rank_deficit must be at least 1 for every m."""
+        """rank X = m - rank_deficit must be at least 1 for every m.
+
+        Raises:
+            InvalidParameterError: ``rank_deficit`` is at least the smallest sample count.
+        """
         if self.rank_deficit >= min(self.samples):
             msg = (f"{self._owner()} rank_deficit {self.rank_deficit} leaves no rank for m = {min(self.samples)}; "
                    f"use rank_deficit < {min(self.samples)}.")
@@ -77,7 +81,14 @@ class FullRankParams(Params):
 
 
 def measure(p: FullRankParams) -> Measurement:
-    """Monte Carlo and bound per (m, n); the QP cross-validation in the summary."""
+    """Monte Carlo and bound per (m, n); the QP cross-validation in the summary.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows, hist = [], {}
     rng = check_rng(p.seed)
     tol = BasinTolerances()
@@ -106,7 +117,15 @@ def measure(p: FullRankParams) -> Measurement:
 
 
 def judge(m: Measurement, p: FullRankParams) -> Verdict:
-    """rank X = m per row; Monte Carlo against the bound (exact intervals); the QP cross-validation."""
+    """rank X = m per row; Monte Carlo against the bound (exact intervals); the QP cross-validation.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table, s = m.table, m.summary
     verdict = Verdict()
     full = (table["rank"] == table["m"]).to_numpy()
@@ -132,7 +151,15 @@ def judge(m: Measurement, p: FullRankParams) -> Verdict:
 
 
 def draw(m: Measurement, p: FullRankParams) -> dict:
-    """The probabilities against width; the basin values of random inits."""
+    """The probabilities against width; the basin values of random inits.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``.
+    """
     return {"probability": _probability_figure(m.table, "m", "SS-T4 full-rank data"),
             "basin_values": _histogram_figure(m.extras["hist"], "Basin values of random inits (full rank)")}
 

@@ -34,7 +34,19 @@ from ._shared import SOURCE_003, _histogram_figure
 
 # --------------------------------------------------------------------------- SS-T3 low rank
 def p_epsilon(eps: float, n: int, B: float, rank: int) -> float:
-    """SS-T3's p_eps = (1 / (2 pi (r - 1))) ((sqrt(eps) / (n B)) sqrt(1 - eps / (4 n^2 B^2)))^(r - 1)."""
+    r"""SS-T3's probability \(p_\varepsilon\) of a good neuron.
+
+    \(p_\varepsilon = \frac{1}{2\pi(r-1)}\big(\frac{\sqrt\varepsilon}{nB}\sqrt{1 - \varepsilon/(4n^2B^2)}\big)^{r-1}\).
+
+    Args:
+        eps: the target value \(\varepsilon\).
+        n: the teacher's width.
+        B: the bound on \(|v_i^*|\|w_i^*\|\).
+        rank: \(r = \operatorname{rank} X\).
+
+    Returns:
+        \(p_\varepsilon\) (0.0079553 for \(\varepsilon = 0.01\), \(n = 2\), \(B = 1\), \(r = 2\)).
+    """
     base = math.sqrt(eps) / (n * B) * math.sqrt(1.0 - eps / (4.0 * n * n * B * B))
     return base ** (rank - 1) / (2.0 * math.pi * (rank - 1))
 
@@ -77,7 +89,14 @@ class LowRankParams(Params):
 
 
 def measure(p: LowRankParams) -> Measurement:
-    """The planted rank-2 data, p_eps and the theorem's width; Monte Carlo P[Bas <= eps] per width."""
+    """The planted rank-2 data, p_eps and the theorem's width; Monte Carlo P[Bas <= eps] per width.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rng = check_rng(p.seed)
     ds = data.low_rank(p.samples, p.dim, 2, seed=int(rng.integers(2 ** 31)), targets="relu",
                        teacher_width=p.teacher_width, max_norm=1.0)
@@ -117,7 +136,15 @@ def measure(p: LowRankParams) -> Measurement:
 
 def judge(m: Measurement, p: LowRankParams) -> Verdict:
     """SS-T3's hypotheses from the table; the fraction at the theorem's width reaches the bound
-    (exact interval; vacuous where L(0) <= eps)."""
+    (exact interval; vacuous where L(0) <= eps).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table, s = m.table, m.summary
     verdict = Verdict()
     main = table[table["theorem_width"]].iloc[0]
@@ -153,7 +180,15 @@ def judge(m: Measurement, p: LowRankParams) -> Verdict:
 
 
 def draw(m: Measurement, p: LowRankParams) -> dict:
-    """P[Bas <= eps] against width with the bound; the basin values per width."""
+    """P[Bas <= eps] against width with the bound; the basin values per width.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``, ``basin_values``.
+    """
     table, width, bound = m.table, m.summary["theorem_width"], m.summary["bound"]
     fig, (ax,) = figure(width=6)
     sub = table.sort_values("width")

@@ -140,7 +140,14 @@ def _independent_descent(land: Landscape, Q: np.ndarray, X: np.ndarray, Y: np.nd
 
 
 def measure(p: SSPathParams) -> Measurement:
-    """Per depth: GD from W0 to W1, the rescaled path and its certificate; SS-P1 Monte Carlo per width."""
+    """Per depth: GD from W0 to W1, the rescaled path and its certificate; SS-P1 Monte Carlo per width.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     gen = check_generator(p.seed)
     data = digits(n=p.n_samples, seed=p.seed)
     X = data.X
@@ -211,7 +218,15 @@ def _covered_paths(verdict: Verdict, df: pd.DataFrame) -> pd.DataFrame:
 def judge(m: Measurement, p: SSPathParams) -> Verdict:
     """SS-T1's hypotheses per instance; on the covered ones, the independent re-evaluation and
     the exact certificate of the path (evidence) and the two identities of the construction
-    (consistency); SS-P1 per width with exact intervals."""
+    (consistency); SS-P1 per width with exact intervals.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     df = table[table["part"] == "path"]
@@ -254,7 +269,15 @@ def judge(m: Measurement, p: SSPathParams) -> Verdict:
 
 
 def draw(m: Measurement, p: SSPathParams) -> dict:
-    """The rescaled and the straight path's loss against lambda, per depth."""
+    """The rescaled and the straight path's loss against lambda, per depth.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``paths``.
+    """
     fig, (ax,) = figure()
     for depth, lam, losses, straight in m.extras["curves"]:
         ax.plot(lam, losses, label=f"{depth} hidden: rescaled")

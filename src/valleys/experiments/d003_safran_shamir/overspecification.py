@@ -59,7 +59,14 @@ class OverspecParams(Params):
 
 
 def measure(p: OverspecParams) -> Measurement:
-    """Exact QP basin values of the full net and of a random subset of its neurons, per draw."""
+    """Exact QP basin values of the full net and of a random subset of its neurons, per draw.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows = []
     rng = check_rng(p.seed)
     ds = data.gaussian(p.samples, p.dim, seed=int(rng.integers(2 ** 31)))
@@ -88,7 +95,15 @@ def measure(p: OverspecParams) -> Measurement:
 def judge(m: Measurement, p: OverspecParams) -> Verdict:
     """(W, v) in a basin interior per draw; on those draws, an independent solver never beats
     the certified Bas(full) (evidence), Bas(full) <= Bas(subset) (consistency: an identity of
-    optimal QPs); every QP optimal."""
+    optimal QPs); every QP optimal.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     interior = table["interior_margin"].to_numpy() > 0.0
@@ -123,7 +138,15 @@ def judge(m: Measurement, p: OverspecParams) -> Verdict:
 
 
 def draw(m: Measurement, p: OverspecParams) -> dict:
-    """Bas(full) against Bas(subset); the histograms of both."""
+    """Bas(full) against Bas(subset); the histograms of both.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``monotonicity``.
+    """
     table = m.table
     fig, (ax,) = figure()
     ax.scatter(table["subset"], table["full"], s=4)

@@ -29,7 +29,7 @@ from ..common import figure, progress
 from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
-from ._shared import SOURCE_003
+from ._shared import SOURCE_003, random_relu_outputs
 
 
 # --------------------------------------------------------------------------- SS-P1
@@ -68,25 +68,20 @@ class Prop1Params(Params):
                                         "min_draws": ">= 1"}
 
 
-def _predictions(X: np.ndarray, n: int, depth: int, draws: int, scale: float, rng,
-                 last_layer: str = "gaussian") -> np.ndarray:
-    """Outputs (draws, m) of random bias-free ReLU nets with last hidden width n (Gaussian init;
-    ``last_layer="positive"``: |N(0, 1)| output weights)."""
-    H = np.broadcast_to(X, (draws, *X.shape))
-    for _ in range(depth - 1):
-        H = np.maximum(H @ (scale * rng.standard_normal((draws, X.shape[1], X.shape[1]))), 0.0)
-    H = np.maximum(H @ (scale * rng.standard_normal((draws, H.shape[-1], n))), 0.0)
-    V = scale * rng.standard_normal((draws, n, 1))
-    return (H @ (np.abs(V) if last_layer == "positive" else V))[..., 0]
-
-
 def _loss(P: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     """Mean loss per draw; the logistic loss takes the labels sign(y)."""
     return ScalarLoss(loss).value(P, y if loss == "squared" else np.sign(y)).mean(-1)
 
 
 def measure(p: Prop1Params) -> Measurement:
-    """Monte Carlo P[L(W0) > L(0)] and the bound per (setting, loss, depth, width)."""
+    """Monte Carlo P[L(W0) > L(0)] and the bound per (setting, loss, depth, width).
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows = []
     rng = check_rng(p.seed)
     ds = data.gaussian(p.samples, p.dim, seed=int(rng.integers(2 ** 31)))
@@ -98,7 +93,7 @@ def measure(p: Prop1Params) -> Measurement:
     for name, Xs, ys, loss, depth, scale in progress(settings, "settings"):
         zero = float(_loss(np.zeros((1, len(ys))), ys, loss)[0])
         for n in p.widths:
-            P = _predictions(Xs, n, depth, p.draws, scale, rng, p.last_layer)
+            P = random_relu_outputs(Xs, n, depth, p.draws, scale, rng, p.last_layer)
             hits = int((_loss(P, ys, loss) > zero).sum())
             est = hits / p.draws
             low, high = clopper_pearson(hits, p.draws)
@@ -112,7 +107,15 @@ def measure(p: Prop1Params) -> Measurement:
 
 def judge(m: Measurement, p: Prop1Params) -> Verdict:
     """Assumption 1 per row; Monte Carlo above the bound everywhere and equal to it (tight) for
-    one point at small init (exact intervals)."""
+    one point at small init (exact intervals).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table = m.table
     verdict = Verdict()
     sym = table["symmetric_last_layer"].astype(bool).to_numpy()
@@ -140,7 +143,15 @@ def judge(m: Measurement, p: Prop1Params) -> Verdict:
 
 
 def draw(m: Measurement, p: Prop1Params) -> dict:
-    """The probability against the last hidden width, per setting, with the bound."""
+    """The probability against the last hidden width, per setting, with the bound.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``.
+    """
     table = m.table
     fig, (ax,) = figure(width=6)
     for key, sub in table.groupby(["setting", "loss", "depth"]):

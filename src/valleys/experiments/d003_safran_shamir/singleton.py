@@ -64,7 +64,14 @@ class SingletonParams(Params):
 
 
 def measure(p: SingletonParams) -> Measurement:
-    """Monte Carlo, exact and bound probabilities per (d, n); the QP cross-validation in the summary."""
+    """Monte Carlo, exact and bound probabilities per (d, n); the QP cross-validation in the summary.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: the table and summary the judge reads.
+    """
     rows, hist = [], {}
     rng = check_rng(p.seed)
     tol = BasinTolerances()
@@ -90,7 +97,15 @@ def measure(p: SingletonParams) -> Measurement:
 
 def judge(m: Measurement, p: SingletonParams) -> Verdict:
     """Singleton data per d; Monte Carlo against the bound and the exact probability (exact
-    intervals); the QP cross-validation."""
+    intervals); the QP cross-validation.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     table, xval = m.table, m.summary["qp_cross_validation"]
     verdict = Verdict()
     single = (table["singletons"] == table["m"]).to_numpy()
@@ -123,7 +138,15 @@ def judge(m: Measurement, p: SingletonParams) -> Verdict:
 
 
 def draw(m: Measurement, p: SingletonParams) -> dict:
-    """The probabilities against width; the basin values of random inits."""
+    """The probabilities against width; the basin values of random inits.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters it was measured with.
+
+    Returns:
+        The figures by name: ``probability``.
+    """
     return {"probability": _probability_figure(m.table, "d", "SS-T2 singleton data", exact=True),
             "basin_values": _histogram_figure(m.extras["hist"], "Basin values of random inits (singleton)")}
 
