@@ -89,7 +89,8 @@ class QuadUnitsParams(Params):
     LIMITS: ClassVar[dict[str, str]] = {
         "n_samples": ">= 10", "starts": ">= 1", "max_iter": ">= 1", "dims": "nonempty, >= 2", "n_forms": ">= 1",
         "final_tol": ">= 0", "identity_tol": ">= 0", "opt_rtol": ">= 0", "n_phi": ">= 3", "z": "> 0, <= 4",
-        "min_samples": ">= 2", "probe_dims": ">= 2", "probe_inits": ">= 0", "probe_iters": ">= 1", "probe_samples": ">= 2",
+        "min_samples": ">= 2", "probe_dims": ">= 2", "probe_inits": ">= 0", "probe_iters": ">= 1",
+        "probe_samples": ">= 2",
         "probe_rtol": ">= 0"}
 
 
