@@ -63,7 +63,7 @@ class SymmetryParams(Params):
     n_samples: int = 500
     draws: int = 50
     log_lambda: float = 1.0
-    minima: int = 5
+    minima: int = 3
     max_iter: int = 2000
     invariance_tol: float = 1e-13
     homogeneity_tol: float = 1e-13
