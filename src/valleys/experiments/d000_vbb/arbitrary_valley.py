@@ -267,7 +267,7 @@ def judge(m: Measurement, p: ArbitraryValleyParams) -> Verdict:
                                                                                            strict=True))
                      + "; with M' = min(gap, barrier) eqs. 24-25 follow from the measured floors and L(0) "
                        "(every path between the branches crosses s = 0): consistency", kind="consistency")
-    spread = ratio.groupby(df["n"]).agg(lambda v: float(v.max() / v.min() - 1)).max()
+    spread = ratio.groupby(df["n"]).agg(lambda v: float((v.max() - v.min()) / max(abs(v.max()), 1e-300))).max()
     verdict.add("M' grows like M^2 (max relative spread of M' / M^2 per n): arbitrarily bad", float(spread), 0.0,
                 1e-9, bool(spread <= 1e-9), note="the targets are scaled by M, so the scaling is exact",
                 kind="consistency")

@@ -324,7 +324,7 @@ def judge(m: Measurement, p: QuadUnitsParams) -> Verdict:
                         note=f"{len(samples)} samples, measured SE {se:.3g}; population 3s^2 - 8s + 8 at s = 4/3 "
                              "(derived from E(x^T B x)^2 = (tr B)^2 + 2|B|_F^2): ||x||^2 is no single unit",
                         kind="evidence")
-        gap = float(abs(one["value"].iloc[0] - one["reference"].iloc[0]) / one["reference"].iloc[0])
+        gap = float(abs(one["value"].iloc[0] - one["reference"].iloc[0]) / max(one["reference"].iloc[0], 1e-300))
         verdict.add(name_gd, gap, 0.0, p.opt_rtol, gap <= p.opt_rtol,
                     note=f"best of {p.starts} starts over (u, w) vs the closed form in s on a direction grid",
                     kind="evidence")
