@@ -38,7 +38,7 @@ from ..params import Params
 from ..registry import experiment
 from ..result import Verdict
 from ._shared import SOURCE_000
-from .quadratic_path import _floor_bound
+from .quadratic_path import rank_floor_bound
 
 EX22A_FLOOR = 8.0 / 3.0
 """The population floor of one quadratic unit fitting ||x||^2, x ~ N(0, I_2): min_s 3s^2 - 8s + 8."""
@@ -212,7 +212,7 @@ def measure(p: QuadUnitsParams) -> Measurement:
         A = _indefinite(n, gen)
         yn = _quad(Xn, A)
         scale_n = float((yn ** 2).mean())
-        floor = _floor_bound(Xn.numpy(), A.numpy())
+        floor = rank_floor_bound(Xn.numpy(), A.numpy())
         for units in (n - 1, n):
             land = Landscape(two_layer(units, n, square), (Xn, yn), loss="mse")
             best, ends = _best_fit(land, p.starts, p.max_iter, gen)

@@ -369,6 +369,11 @@ def a4_path(land: Landscape, theta, /, *, polygon: bool = True, scale_frac: floa
     Returns:
         A :class:`~valleys.paths.ConstructedPath`; ``target_loss`` is the
         loss of A*, ``info`` holds the group sizes, the scale c*, the chord counts.
+
+    Raises:
+        ModelError: if ``land`` is not a bias-free ``two_layer(p, n, "square")`` landscape with
+            the squared loss, or a rotation of the construction has no accurate real logarithm.
+        InvalidParameterError: if p < 2n, ``theta`` has the wrong size, or an option is out of range.
     """
     where = "a4_path"
     module = getattr(land, "module", None)
