@@ -61,10 +61,10 @@ class ArbitraryValleyParams(Params):
 
     dims: tuple[int, ...] = (2, 3, 4, 5)
     scales: tuple[float, ...] = (1.0, 10.0, 100.0)
-    n_samples: int = 10_000
-    n_starts: int = 3
-    steps: int = 300
-    e_starts: int = 1
+    n_samples: int = 20_000
+    n_starts: int = 6
+    steps: int = 400
+    e_starts: int = 3
     z: float = 4.0
     min_samples: int = 1000
     opt_rtol: float = 1e-6

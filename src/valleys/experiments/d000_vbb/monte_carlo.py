@@ -126,8 +126,8 @@ class MonteCarloParams(Params):
     activations: tuple[str, ...] = ACTIVATIONS
     n: int = 5
     widths: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-    reps: int = 100
-    n_test: int = 300
+    reps: int = 200
+    n_test: int = 500
     directions: tuple[str, ...] = ("sphere", "gaussian")
     c_draws: int = 200_000
     slope_tol: float = 0.1

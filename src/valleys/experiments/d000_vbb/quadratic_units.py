@@ -61,7 +61,7 @@ class QuadUnitsParams(Params):
         z: measured standard errors allowed between the empirical and the population floor (<= 4).
         min_samples: fewer samples: the population check reports insufficient draws.
         probe_dims: input dimensions of the Conj3.1 probe.
-        probe_inits: random starts per (n, p) of the probe (CLAIMS.md: 200; the full preset runs 20,
+        probe_inits: random starts per (n, p) of the probe (CLAIMS.md: 200; the full preset runs 100,
             a stated departure to fit the shared machine's time).
         probe_iters: L-BFGS iterations per probe start.
         probe_samples: data points of the probe.
@@ -69,8 +69,8 @@ class QuadUnitsParams(Params):
     """
 
     n_samples: int = 1000
-    starts: int = 4
-    max_iter: int = 1500
+    starts: int = 6
+    max_iter: int = 2000
     dims: tuple[int, ...] = (2, 3, 4)
     n_forms: int = 20
     final_tol: float = 1e-20
@@ -79,9 +79,9 @@ class QuadUnitsParams(Params):
     n_phi: int = 721
     z: float = 4.0
     min_samples: int = 200
-    probe_dims: tuple[int, ...] = (2, 3)
-    probe_inits: int = 20
-    probe_iters: int = 500
+    probe_dims: tuple[int, ...] = (2, 3, 4)
+    probe_inits: int = 100
+    probe_iters: int = 1000
     probe_samples: int = 100
     probe_rtol: float = 1e-8
     QUICK = {"n_samples": 200, "starts": 2, "max_iter": 600, "dims": (2, 3), "n_forms": 5, "probe_dims": (2,),

@@ -63,8 +63,8 @@ class SymmetryParams(Params):
     n_samples: int = 500
     draws: int = 50
     log_lambda: float = 1.0
-    minima: int = 2
-    max_iter: int = 1500
+    minima: int = 5
+    max_iter: int = 2000
     invariance_tol: float = 1e-13
     homogeneity_tol: float = 1e-13
     grad_rtol: float = 1e-7
