@@ -263,7 +263,8 @@ def judge(m: Measurement, p: ArbitraryValleyParams) -> Verdict:
     eq25 = df["L_zero"] >= df["floor_minus_exact"] + Mp - 1e-12 * df["L_zero"]
     ratio = Mp / df["M"] ** 2
     verdict.add(eq_name, float(Mp.min()), "> 0", None, bool((eq24 & eq25).all()),
-                note="M' / M^2 = " + ", ".join(f"n={int(n)}: {v:.4g}" for n, v in ratio.groupby(df["n"]).first().items())
+                note="M' / M^2 = " + ", ".join(f"n={int(n)}: {v:.4g}"
+                                               for n, v in ratio.groupby(df["n"]).first().items())
                      + "; with M' = min(gap, barrier) eqs. 24-25 follow from the measured floors and L(0) "
                        "(every path between the branches crosses s = 0): consistency", kind="consistency")
     spread = ratio.groupby(df["n"]).agg(lambda v: float((v.max() - v.min()) / max(abs(v.max()), 1e-300))).max()
