@@ -72,6 +72,49 @@ DOCTORS = {
          lambda t, p: _on_rows(t, _growth_rows(t, p, p.activations[0]),
                                rank=lambda d: d.loc[_growth_rows(d, p, p.activations[0]), "J"] // 2)),
     ],
+    "vbb-polynomial-width": [
+        ("an A3 certificate at p >= formula fails",
+         lambda t, p: _on_rows(t, t["p"] >= t["formula"], certificate=False)),
+        ("A3 paths at p >= dim* end above the least-squares optimum (a spurious valley)",
+         lambda t, p: t.assign(end_loss=t["optimum"] + 0.1)),
+        ("on sphere data (dim* < formula) the A3 paths end above the optimum",
+         lambda t, p: _on_rows(t, (t["p"] >= t["dim_star"]) & (t["p"] < t["formula"]),
+                               end_loss=lambda d: d["optimum"] + 0.1)),
+    ],
+    "vbb-quadratic-units": [
+        ("one unit fits ||x||^2 (floor 0, not 8/3)",
+         lambda t, p: _on_rows(t, (t["part"] == "Ex2.2a") & (t["p"] == 1), value=0.0, reference=0.0)),
+        ("two units leave a residual on ||x||^2",
+         lambda t, p: _on_rows(t, (t["part"] == "Ex2.2a") & (t["p"] == 2), value=lambda d: d["scale"] * 1e-3)),
+        ("the seed's four-unit formula misses h",
+         lambda t, p: _on_rows(t, t["part"] == "Ex2.2b", value=0.25)),
+        ("n quadratic units do not fit a full-rank form",
+         lambda t, p: _on_rows(t, (t["part"] == "P2.2") & (t["p"] == t["n"]), value=lambda d: d["scale"] * 1e-2)),
+    ],
+    "vbb-symmetry": [
+        ("the group changes Phi",
+         lambda t, p: _on_rows(t, t["part"] == "invariance", value=1e-3)),
+        ("orbit tangents are not flat directions of the Hessian",
+         lambda t, p: _on_rows(t, t["part"] == "hessian", value=1e-2)),
+    ],
+    "vbb-monte-carlo": [
+        ("the Monte Carlo error falls like p^-1/2, not 1/p",
+         lambda t, p: t.assign(mse=t["mse"] * (t["p"] / t["p"].min()) ** 0.5)),
+        ("the Monte Carlo error is twice C/p",
+         lambda t, p: t.assign(mse=2 * t["mse"])),
+        ("the cross term of the decomposition is 10 SE off 0",
+         lambda t, p: _on_rows(t, t["part"] == "decomposition", cross=lambda d: 10 * d["cross_se"])),
+        ("the fitted net's held-out loss is below R",
+         lambda t, p: _on_rows(t, t["part"] == "decomposition", L=lambda d: d["R"] - 10 * d["L_se"])),
+    ],
+    "vbb-arbitrary-valley": [
+        ("the spurious floor is far from its closed form",
+         lambda t, p: t.assign(floor_minus_exact=1.5 * t["theory_floor_minus"])),
+        ("descent from the spurious branch leaves it (ends at the global floor)",
+         lambda t, p: t.assign(floor_minus_gd_max=t["floor_plus_exact"])),
+        ("no valley: the spurious floor equals the global one",
+         lambda t, p: t.assign(floor_minus_exact=t["floor_plus_exact"])),
+    ],
 }
 
 
@@ -100,6 +143,24 @@ OUTSIDE = {
     "vbb-random-features": [
         ("iid weights per atom: f* is white noise of variance C/K, not a bounded density",
          lambda t, p: t.assign(teacher_variance=t["atom_variance"])),
+    ],
+    "vbb-polynomial-width": [
+        ("p < dim*(sigma, X) (and below the formula) on every run",
+         lambda t, p: t.assign(p=t["dim_star"] - 1)),
+    ],
+    "vbb-quadratic-units": [
+        ("sigma is no monomial z^k", lambda t, p: t.assign(degree=float("nan"))),
+    ],
+    "vbb-symmetry": [
+        ("sigma is not positively homogeneous", lambda t, p: t.assign(degree=float("nan"))),
+    ],
+    "vbb-monte-carlo": [
+        ("directions not on the sphere and noise whose mean depends on x",
+         lambda t, p: t.assign(directions="gaussian", noise_mean_depends_on_x=True)),
+    ],
+    "vbb-arbitrary-valley": [
+        ("n = 2: p = 1 > dim_*(z^2, 1) / 2", lambda t, p: t.assign(n=2)),
+        ("no spurious branch (g_min >= 0)", lambda t, p: t.assign(theory_g_min=0.5)),
     ],
 }
 

@@ -8,7 +8,7 @@ import torch
 from valleys import Landscape
 from valleys.errors import DataError, InvalidParameterError, ModelError
 from valleys.literature.nguyen2019.independent import kernel_ray, output_connect, output_descent, rescaling_ray
-from valleys.literature.venturi2019.quadratic import a4_path, gram, quadratic_optimum
+from valleys.literature.venturi2019.quadratic import a4_path, eigen_units, gram, quadratic_optimum
 from valleys.nets import mlp, two_layer
 from valleys.nets.activations import get_activation
 from valleys.paths import certify
@@ -38,6 +38,19 @@ def test_gram_is_the_network_function():
     A = gram(W, u)
     direct = ((X @ W.T) ** 2) @ u
     assert torch.allclose(torch.einsum("ji,ik,jk->j", X, A, X), direct, atol=1e-12)
+
+
+def test_eigen_units_is_an_n_unit_net_with_the_same_function():
+    """VBB A1: a 7-unit quadratic net on R^3 and its 3-unit eigen rewrite agree on random points;
+    the rewrite's units are orthonormal, so it is no copy of the input."""
+    land, theta, X, _, _ = _quad(3, 7)
+    W, u = _blocks(land, theta)
+    V, lam = eigen_units(W, u)
+    assert V.shape == (3, 3) and lam.shape == (3,)
+    assert torch.allclose(V @ V.T, torch.eye(3, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(((X @ V.T) ** 2) @ lam, ((X @ W.T) ** 2) @ u, rtol=1e-10, atol=1e-10)
+    with pytest.raises(InvalidParameterError, match="eigen_units needs"):
+        eigen_units(W, u[:-1])
 
 
 def test_quadratic_optimum_matches_monomial_least_squares():

@@ -6,7 +6,7 @@ or measure (:func:`valleys.paths.certify`, :mod:`valleys.critical`, :mod:`valley
 
 - :mod:`.venturi2019` — Venturi, Bandeira & Bruna, "Spurious valleys in one-hidden-layer
   neural network optimization landscapes" (JMLR 2019): the two-phase descent path A3
-  (VBB-C3.1/C3.2) and the quadratic-net path A4 (VBB-P3.2).
+  (VBB-C3.1/C3.2), the quadratic-net path A4 (VBB-P3.2) and its n-unit rewrite A1.
 - :mod:`.cooper2020` — Y. Cooper, "The critical locus of overparameterized neural networks"
   (arXiv 2020): star and core loci and their dimensions (COO-Def, COO-T3.1/T3.2, COO-P6.1),
   the fibre decomposition (COO-P5.7, COO-L5.14/T5.15) and the straight line COO-C5.9.
@@ -79,11 +79,11 @@ from .nguyen2019 import (
     zero_loss_construction,
 )
 from .safran2016 import RescaledPath, rescaled_path
-from .venturi2019 import a4_path, gram, quadratic_optimum, vbb_two_phase
+from .venturi2019 import a4_path, eigen_units, gram, quadratic_optimum, vbb_two_phase
 
 __all__ = [
-    # Venturi, Bandeira & Bruna 2019 (VBB-A3, VBB-A4)
-    "vbb_two_phase", "a4_path", "gram", "quadratic_optimum",
+    # Venturi, Bandeira & Bruna 2019 (VBB-A1, VBB-A3, VBB-A4)
+    "vbb_two_phase", "a4_path", "gram", "eigen_units", "quadratic_optimum",
     # Cooper 2020 (critical loci, fibres, COO-C5.9)
     "Locus", "star_components", "core_components", "locus_bias", "locus_mask", "sample_locus",
     "constraint_residual", "LocusDimension", "locus_dim_formula", "locus_dimension",

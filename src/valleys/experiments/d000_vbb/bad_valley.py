@@ -78,7 +78,16 @@ class BadValleyParams(Params):
 
 
 def population(M: float, a: float, b: float) -> dict[str, float]:
-    """Closed forms of the population loss: L(0), the two floors, global minimum, barrier."""
+    """Closed forms of the population loss: L(0), the two floors, global minimum, barrier.
+
+    Args:
+        M: the scale of the target.
+        a: A* = M diag(a, -b).
+        b: see ``a``.
+
+    Returns:
+        ``L_zero``, ``floor_plus``, ``floor_minus``, ``global`` and ``barrier``.
+    """
     L0 = M ** 2 * ((a - b) ** 2 + 2 * (a * a + b * b))
     g_max, g_min = 3 * a - b, a - 3 * b
     plus = L0 - M ** 2 * g_max ** 2 / 3
@@ -123,7 +132,15 @@ def _se(samples: torch.Tensor) -> float:
 
 
 def measure(p: BadValleyParams) -> Measurement:
-    """GD and exact floors of both sign branches, L(0), and the two paths between the branches, per M."""
+    """GD and exact floors of both sign branches, L(0), and the two paths between the branches, per M.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: one row per M (empirical, L-BFGS and population floors,
+        L(0), their measured standard errors, the path maxima).
+    """
     gen = check_generator(p.seed)
     X = torch.randn(p.n_samples, 2, generator=gen, dtype=torch.float64)
     rows, example = [], None
@@ -176,7 +193,15 @@ def measure(p: BadValleyParams) -> Measurement:
 
 def has_spurious_floor(a, b):
     """C3.3's construction needs a spurious branch with a floor below L(0) above the global one:
-    g_max = 3a - b > 0 and g_min = a - 3b < 0 with a > b (works elementwise on columns)."""
+    g_max = 3a - b > 0 and g_min = a - 3b < 0 with a > b (works elementwise on columns).
+
+    Args:
+        a: the target's positive eigenvalue / M (scalar or column).
+        b: minus its negative eigenvalue / M.
+
+    Returns:
+        Whether the u < 0 branch is a spurious valley (elementwise).
+    """
     return (3 * a - b > 0) & (a - 3 * b < 0) & (a > b)
 
 
@@ -187,6 +212,13 @@ def judge(m: Measurement, p: BadValleyParams) -> Verdict:
     The population formulas are derived independently of the sample (E[(x^T B x)^2] identity),
     so the empirical means could miss them: evidence. The paths between the branches cross
     s = 0, where L = L(0) by construction: consistency.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
     """
     df = m.table
     verdict = Verdict()
@@ -250,7 +282,15 @@ def _within_se(verdict: Verdict, name: str, measured, theory, se, n: int, p: Bad
 
 
 def draw(m: Measurement, p: BadValleyParams) -> dict:
-    """The loss / M^2 along the path through u = 0 and along the straight line, at the largest M."""
+    """The loss / M^2 along the path through u = 0 and along the straight line, at the largest M.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name: ``"barrier"``.
+    """
     M, report, straight, theory = m.extras["example"]
     fig, (ax,) = figure()
     ax.plot(report.t, report.losses / M ** 2, label="through u = 0")

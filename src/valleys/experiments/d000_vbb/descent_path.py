@@ -110,7 +110,15 @@ def _convex_optimum(act: str, X: torch.Tensor, y: torch.Tensor, p: int, tau: flo
 
 
 def measure(p: VBBPathParams) -> Measurement:
-    """The A3 path, its certificate and end loss from ``n_inits`` starts per (sigma, N, p)."""
+    """The A3 path, its certificate and end loss from ``n_inits`` starts per (sigma, N, p).
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: one row per start (certificate, end loss,
+        the independent optimum, dim*, the alignment steps).
+    """
     gen = check_generator(p.seed)
     rows = []
     combos = [(a, N, e) for a in p.activations for N in p.sizes for e in p.extra_units]
@@ -154,7 +162,15 @@ def measure(p: VBBPathParams) -> Measurement:
 
 def judge(m: Measurement, p: VBBPathParams) -> Verdict:
     """Gated on p >= dim*(sigma, X): every certificate holds (exact kind); the end loss is the
-    independent convex optimum over the span of the features."""
+    independent convex optimum over the span of the features.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     df = full = m.table
     verdict = Verdict()
     wide = df["p"] >= df["dim_star"]
@@ -204,7 +220,15 @@ def judge(m: Measurement, p: VBBPathParams) -> Verdict:
 
 
 def draw(m: Measurement, p: VBBPathParams) -> dict:
-    """The loss along the first path that needed the alignment phase."""
+    """The loss along the first path that needed the alignment phase.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name: ``"path"``.
+    """
     fig, (ax,) = figure()
     if m.extras["example"] is not None:
         act, built, land = m.extras["example"]

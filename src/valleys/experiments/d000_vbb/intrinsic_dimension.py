@@ -67,7 +67,15 @@ class IntrinsicParams(Params):
 
 
 def measure(p: IntrinsicParams) -> Measurement:
-    """Numerical ranks of the polynomial filter matrices, and of J = K matrices of growing size."""
+    """Numerical ranks of the polynomial filter matrices, and of J = K matrices of growing size.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: one row per filter matrix (rank, formulas,
+        gap ratio); the growth ranks and rank thresholds in the summary.
+    """
     rows, thresholds = [], []
     kw = {"policy": p.policy, "tau": p.tau}
     seed = p.seed
@@ -107,6 +115,13 @@ def judge(m: Measurement, p: IntrinsicParams) -> Verdict:
     Hypotheses per row: the rank is numerically decided (gap ratio >= gap_required); P2.1 rows
     have J, K >= oversample * formula (J, K >> formula); T2.1 growth rows of a non-polynomial
     sigma have n >= 2 (T2.2: n > 1; with n = 1 a homogeneous sigma spans 2 dimensions).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
     """
     df, verdict = m.table, Verdict()
     n_poly = len(p.polynomials) * len(p.dims)
@@ -166,7 +181,15 @@ def judge(m: Measurement, p: IntrinsicParams) -> Verdict:
 
 
 def draw(m: Measurement, p: IntrinsicParams) -> dict:
-    """Rank against J = K per activation; polynomial ranks against both formulas."""
+    """Rank against J = K per activation; polynomial ranks against both formulas.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name: ``"intrinsic_dimension"``.
+    """
     table, growth = m.table, m.summary["growth"]
     fig, (ax1, ax2) = figure(2, width=4.5)
     for name, ranks in growth.items():

@@ -93,12 +93,19 @@ def _independent_optimum(X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean((Q @ coef - y) ** 2))
 
 
-def _floor_bound(X: np.ndarray, A_star: np.ndarray) -> float:
-    """A lower bound on the loss of every net with <= n - 1 units for the realizable target A*.
+def rank_floor_bound(X: np.ndarray, A_star: np.ndarray) -> float:
+    r"""A lower bound on the loss of every net with <= n - 1 units for the realizable target A*.
 
     l(A) - l(A*) = ||A - A*||^2 in the data metric >= mu_min ||A - A*||_F^2 (mu_min: the
     smallest eigenvalue of the metric in an orthonormal basis of Sym(n)), and a net with
     n - 1 units has rank A <= n - 1, so ||A - A*||_F^2 >= min_k lambda_k(A*)^2 (Eckart-Young).
+
+    Args:
+        X: data (N, n).
+        A_star: the realizable target's symmetric matrix (n, n).
+
+    Returns:
+        \(\mu_{\min}\cdot\min_k\lambda_k(A^*)^2\), a float >= 0.
     """
     n = X.shape[1]
     cols = []
@@ -133,7 +140,15 @@ def _minimum_test(land, theta: torch.Tensor) -> tuple[float, float, float]:
 
 
 def measure(p: VBBQuadraticParams) -> Measurement:
-    """The A4 polygon and curved path per instance, and the p = n - 1 contrast's L-BFGS ends and floor bound."""
+    """The A4 polygon and curved path per instance, and the p = n - 1 contrast's L-BFGS ends and floor bound.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: one row per A4 instance (certificate, end loss,
+        optimum, Gram errors) and per contrast start (end loss, floor bound, minimum test).
+    """
     gen = check_generator(p.seed)
     combos = [(n, 2 * n + e, s) for n in p.dims for e in p.extra_units for s in p.noises]
     rows, example = [], None
@@ -187,7 +202,7 @@ def measure(p: VBBQuadraticParams) -> Measurement:
         A_true = 0.5 * (M + M.T)
         y = torch.einsum("ji,ik,jk->j", X, A_true, X)
         land = Landscape(two_layer(n - 1, n, "square"), (X, y), loss="mse")
-        floor = _floor_bound(X.numpy(), A_true.numpy())
+        floor = rank_floor_bound(X.numpy(), A_true.numpy())
         for k in range(p.contrast_starts):
             theta0 = torch.randn(land.dim, generator=gen, dtype=torch.float64)
             end = _lbfgs_end(land, theta0)
@@ -207,7 +222,15 @@ def measure(p: VBBQuadraticParams) -> Measurement:
 
 def judge(m: Measurement, p: VBBQuadraticParams) -> Verdict:
     """Gated on p >= 2n: exact certificates, end loss = global minimum (0 or least squares);
-    the p = n - 1 floor (a rigorous bound: consistency) on contrast ends that are minima."""
+    the p = n - 1 floor (a rigorous bound: consistency) on contrast ends that are minima.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
+    """
     df = m.table
     verdict = Verdict()
     a4_all = df[df["part"] == "A4"]
@@ -283,7 +306,15 @@ def _contrast(verdict: Verdict, con: pd.DataFrame, p: VBBQuadraticParams) -> Non
 
 
 def draw(m: Measurement, p: VBBQuadraticParams) -> dict:
-    """The first A4 polygon and curved path; the contrast's end losses against the floor bounds."""
+    """The first A4 polygon and curved path; the contrast's end losses against the floor bounds.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name: ``"path"`` and ``"contrast"``.
+    """
     df = m.table
     a4, con = df[df["part"] == "A4"], df[df["part"] != "A4"]
     fig, (ax, ax2) = figure(2)

@@ -84,7 +84,15 @@ class RandomFeatureParams(Params):
 
 
 def make_teacher(p: RandomFeatureParams, gen: torch.Generator) -> Teacher:
-    """The teacher of ``p.teacher``: K sphere atoms weighted by a bounded density, or iid weights."""
+    """The teacher of ``p.teacher``: K sphere atoms weighted by a bounded density, or iid weights.
+
+    Args:
+        p: the parameters (``teacher``, ``n``, ``K``, ``activation``).
+        gen: random generator of the atoms.
+
+    Returns:
+        The :class:`~valleys.expressivity.random_features.Teacher`.
+    """
     if p.teacher == "iid":
         return random_teacher(p.n, p.K, p.activation, seed=gen)
     W = sphere_directions(p.K, p.n, gen)
@@ -97,6 +105,13 @@ def atom_variance(teacher: Teacher, X: torch.Tensor) -> float:
 
     C / K is the variance of a K-atom average, and C / p the expected excess of the Monte Carlo
     student u_i = rho(v_i) / p (VBB eq. 29): T3.4's constant.
+
+    Args:
+        teacher: the K-atom teacher.
+        X: sample points (N, n).
+
+    Returns:
+        C, a float.
     """
     second = torch.zeros(X.shape[0], dtype=torch.float64)
     for i in range(0, len(teacher.rho), TEACHER_CHUNK):
@@ -109,6 +124,14 @@ def atom_variance(teacher: Teacher, X: torch.Tensor) -> float:
 def held_out_excess(teacher: Teacher, X: torch.Tensor, X_test: torch.Tensor, widths, draws: int,
                     gen: torch.Generator) -> pd.DataFrame:
     """Per draw and width: u fitted by least squares on (X, f*(X)); excess on X and on X_test.
+
+    Args:
+        teacher: the teacher f*.
+        X: training points (u is fitted there).
+        X_test: held-out points.
+        widths: the widths p (nested prefixes of max(widths) directions).
+        draws: independent draws of the directions.
+        gen: random generator of the directions.
 
     Returns:
         Columns ``draw``, ``p``, ``excess`` (held out: mean over X_test of (Phi u - f*)^2) and
@@ -128,7 +151,15 @@ def held_out_excess(teacher: Teacher, X: torch.Tensor, X_test: torch.Tensor, wid
 
 
 def measure(p: RandomFeatureParams) -> Measurement:
-    """Held-out excess per width and draw, the teacher's hypothesis quantities, and the u-paths."""
+    """Held-out excess per width and draw, the teacher's hypothesis quantities, and the u-paths.
+
+    Args:
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Measurement`: one row per (draw, p) with the held-out and
+        in-sample excess and the teacher's variances; the u-paths in the summary.
+    """
     gen = check_generator(p.seed)
     teacher = make_teacher(p, gen)
     X = torch.randn(p.N, p.n, generator=gen, dtype=torch.float64)
@@ -171,6 +202,13 @@ def judge(m: Measurement, p: RandomFeatureParams) -> Verdict:
     upper bound O(p^{-1+delta})), and the median held-out excess is <= C (1/p + 1/K) at every p
     (eq. 29's Monte Carlo student). Consistency: in-sample excess non-increasing in p (nested
     least squares) and monotone u-paths (convexity).
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The :class:`~valleys.record.Verdict`.
     """
     table = m.table
     verdict = Verdict()
@@ -220,7 +258,15 @@ def judge(m: Measurement, p: RandomFeatureParams) -> Verdict:
 
 
 def draw(m: Measurement, p: RandomFeatureParams) -> dict:
-    """The excess against p (draws, median, 1/p) and the u-paths at the smallest and largest p."""
+    """The excess against p (draws, median, 1/p) and the u-paths at the smallest and largest p.
+
+    Args:
+        m: the measurement of :func:`measure`.
+        p: the parameters.
+
+    Returns:
+        The figures by name: ``"random_features"``.
+    """
     table = m.table
     med = table.groupby("p").excess.median()
     slope = m.summary["slope"]

@@ -47,19 +47,66 @@ from ...paths.path import Path, Segment
 if TYPE_CHECKING:
     from ...core import Landscape
 
-__all__ = ["gram", "quadratic_optimum", "a4_path"]
+__all__ = ["gram", "eigen_units", "quadratic_optimum", "a4_path"]
 
 
 def gram(W: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """A = W^T diag(u) W: the symmetric matrix of the quadratic net sum_i u_i <w_i, x>^2 (VBB A1)."""
+    r"""The symmetric matrix of a quadratic net (VBB A1).
+
+    \(\sum_i u_i\langle w_i, x\rangle^2 = \langle A, xx^\top\rangle_F\) with
+    \(A = W^\top\mathrm{diag}(u)W\).
+
+    Args:
+        W: first-layer weights (p, n), one unit per row.
+        u: output weights (p,).
+
+    Returns:
+        \(A = W^\top\mathrm{diag}(u)W\), shape (n, n).
+    """
     return W.T @ (u[:, None] * W)
 
 
+def eigen_units(W: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""VBB A1: an n-unit quadratic net with the same function as ``(W, u)``.
+
+    The eigen-decomposition \(A = W^\top\mathrm{diag}(u)W = \sum_{k\le n}\lambda_k v_kv_k^\top\)
+    (the seed's "SVD rewrite", eq. 23) gives the units \(w_k = v_k\), \(u_k = \lambda_k\).
+
+    Args:
+        W: first-layer weights (p, n).
+        u: output weights (p,).
+
+    Returns:
+        ``(V, lam)``: rows of ``V`` (n, n) the eigenvectors of A, ``lam`` (n,) its eigenvalues.
+
+    Raises:
+        InvalidParameterError: if ``W`` is not (p, n) or ``u`` not (p,).
+    """
+    W, u = torch.as_tensor(W), torch.as_tensor(u)
+    if W.ndim != 2 or u.shape != (W.shape[0],):
+        msg = f"eigen_units needs W (p, n) and u (p,). Got {tuple(W.shape)} and {tuple(u.shape)}."
+        raise InvalidParameterError(msg)
+    A = gram(W, u)
+    lam, V = torch.linalg.eigh(0.5 * (A + A.T))
+    return V.T.contiguous(), lam
+
+
 def quadratic_optimum(X: torch.Tensor, y: torch.Tensor, *, rtol: float = 1e-12) -> tuple[torch.Tensor, float]:
-    """(A*, L*): the minimum-norm minimiser over symmetric A of mean_j (x_j^T A x_j - y_j)^2.
+    r"""The minimum-norm minimiser over symmetric A of \(\frac1N\sum_j (x_j^\top A x_j - y_j)^2\).
 
     Solved as least squares in the n^2 entries of A with the data rows vec(x x^T), whose
     minimum-norm solution is symmetric (every row is symmetric), so no monomial basis is used.
+
+    Args:
+        X: data (N, n).
+        y: targets (N,).
+        rtol: relative singular-value cutoff of the pseudo-inverse.
+
+    Returns:
+        ``(A*, L*)``: the symmetric minimiser (n, n) and its mean squared loss.
+
+    Raises:
+        InvalidParameterError: if ``rtol`` is negative.
     """
     rtol = check_float(rtol, "rtol", "quadratic_optimum", min_val=0.0)
     X = torch.as_tensor(X, dtype=torch.float64)
@@ -322,6 +369,11 @@ def a4_path(land: Landscape, theta, /, *, polygon: bool = True, scale_frac: floa
     Returns:
         A :class:`~valleys.paths.ConstructedPath`; ``target_loss`` is the
         loss of A*, ``info`` holds the group sizes, the scale c*, the chord counts.
+
+    Raises:
+        ModelError: if ``land`` is not a bias-free ``two_layer(p, n, "square")`` landscape with
+            the squared loss, or a rotation of the construction has no accurate real logarithm.
+        InvalidParameterError: if p < 2n, ``theta`` has the wrong size, or an option is out of range.
     """
     where = "a4_path"
     module = getattr(land, "module", None)

@@ -50,6 +50,10 @@ def vbb_two_phase(land: Landscape, theta, /, *, seed: int | torch.Generator | No
     Returns:
         A :class:`ConstructedPath` with ``target_loss`` the least-squares optimum of the
         final features.
+
+    Raises:
+        ModelError: if ``land`` is not a bias-free ``two_layer`` landscape.
+        InvalidParameterError: if ``tau`` is not in (0, 1] or ``max_tries`` < 1.
     """
     where = "vbb_two_phase"
     if not isinstance(land.module, TwoLayer) or land.module.bias:
@@ -111,5 +115,6 @@ def vbb_two_phase(land: Landscape, theta, /, *, seed: int | torch.Generator | No
 
 
 def _path(segments: list[Segment]) -> Path:
+    """The segments as one :class:`~valleys.paths.Path`."""
     return Path(segments)
 
