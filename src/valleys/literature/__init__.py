@@ -14,8 +14,8 @@ or measure (:func:`valleys.paths.certify`, :mod:`valleys.critical`, :mod:`valley
   overspecified neural networks" (ICML 2016): the rescaling path SS-A1 (SS-T1, NG-1.2).
 - :mod:`.nguyen2019` — Q. Nguyen, PhD thesis "Optimization landscape of deep neural
   networks" (Saarland 2019): independent features and zero-loss constructions (NG-A1/A2,
-  NG-T2.4.4/T2.4.11, NG-L2.4.9), independent-data paths (NG-T3.4.9) and wide-net paths
-  (NG-T3.4.17).
+  NG-T2.4.4/T2.4.11, NG-L2.4.9), independent-data paths (NG-T3.4.9), the chapter-3 path lemmas
+  (NG-L3.4.6-L3.4.15), one wide layer (NG-T3.4.13/T3.4.16) and wide-net paths (NG-T3.4.17).
 - :mod:`.baldi1989` — Baldi & Hornik, "Neural networks and principal component analysis:
   learning from examples without local minima" (Neural Networks 1989): the critical points
   of one-hidden-layer linear nets (SUN-T2.1/T2.2, VBB-P3.1).
@@ -65,17 +65,30 @@ from .nguyen2019 import (
     IndependentFeatures,
     ZeroLoss,
     backprop_deltas,
+    canonical_path,
+    column_kernel_end,
+    copy_layer_path,
+    evard_jafari_path,
+    full_rank_features_path,
+    full_rank_path,
     gradient_bounds,
+    independent_columns,
     independent_conv_features,
     independent_features,
     independent_parts,
     inverse_activation,
+    inverse_map,
     kernel_ray,
+    layer_features,
     nguyen_connect,
     nguyen_descent,
     output_connect,
     output_descent,
+    polygon,
     rescaling_ray,
+    wide_connect,
+    wide_descent,
+    wide_ray,
     zero_loss_construction,
 )
 from .safran2016 import RescaledPath, rescaled_path
@@ -98,6 +111,10 @@ __all__ = [
     "zero_loss_construction", "inverse_activation", "GradientBounds", "gradient_bounds",
     "backprop_deltas", "independent_parts", "output_descent", "output_connect", "kernel_ray",
     "rescaling_ray", "nguyen_descent", "nguyen_connect",
+    # ch. 3 path lemmas and one wide layer (NG-L3.4.6-L3.4.15, NG-T3.4.13/T3.4.16)
+    "inverse_map", "canonical_path", "full_rank_path", "evard_jafari_path", "column_kernel_end",
+    "full_rank_features_path", "copy_layer_path", "independent_columns", "layer_features", "polygon",
+    "wide_descent", "wide_connect", "wide_ray",
     # Baldi & Hornik 1989 (deep linear critical points)
     "RegressionSpectrum", "BaldiHornikPoint", "regression_spectrum", "reduced_rank_optimum",
     "baldi_hornik_point", "baldi_hornik_points",
