@@ -34,6 +34,7 @@ COMPLETE = [
     "valleys.paths",
     "valleys.expressivity",
     "valleys.runs",
+    "valleys.basins",
 ]
 
 
