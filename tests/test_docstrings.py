@@ -35,6 +35,7 @@ COMPLETE = [
     "valleys.expressivity",
     "valleys.runs",
     "valleys.basins",
+    "valleys.literature",
 ]
 
 
