@@ -36,6 +36,7 @@ COMPLETE = [
     "valleys.runs",
     "valleys.basins",
     "valleys.literature",
+    "valleys.experiments",
 ]
 
 
