@@ -34,6 +34,9 @@ COMPLETE = [
     "valleys.paths",
     "valleys.expressivity",
     "valleys.runs",
+    "valleys.basins",
+    "valleys.literature",
+    "valleys.experiments",
 ]
 
 

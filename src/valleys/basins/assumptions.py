@@ -97,7 +97,8 @@ def data_assumptions(X, y, *, centers=None, rank_rtol: float = 1e-10) -> Assumpt
     """Check the data assumptions of SS-T2, SS-T3 (norms), SS-T4 and, given centres, SS-T5.
 
     Args:
-        X: Data ``(m, d)``; y: targets ``(m,)``.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
         centers: Optional cluster centres ``(k, d)``; each point is assigned to its
             nearest centre and ``delta_j`` is the largest distance to centre j.
         rank_rtol: Relative singular-value threshold of the rank of X (the ``"relative"``

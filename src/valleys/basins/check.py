@@ -44,7 +44,8 @@ def projected_descent(pattern, X, y, *, steps: int = 4000, seed=0, start: np.nda
 
     Args:
         pattern: A :class:`BasinPattern` or ``(A, b)``; the cell must be nonempty.
-        X, y: Data ``(m, d)`` and targets ``(m,)``.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
         steps: Gradient steps.
         seed: Seed of the random interior start (ignored when ``start`` is given).
         start: Optional start ``U`` of shape ``(n, d)`` inside the cone.
@@ -124,7 +125,8 @@ def minimal_objective(X, y, n: int, *, draws: int = 200, seed=0, zero_tol: float
     exact basin value over ``draws`` random basins (an upper bound, exact when it is 0).
 
     Args:
-        X, y: Data and targets.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
         n: Width >= 1.
         draws: Random basins searched when no closed form is known.
         seed: Seed of the search.

@@ -139,7 +139,8 @@ def initial_basin_quality(X, y, widths, draws: int, init: str = "gaussian", seed
     """Estimate ``P[Bas(W0, v0) <= threshold]`` for each width, squared loss (SS-T2/T3/T4/T5).
 
     Args:
-        X: Data ``(m, d)``; y: targets ``(m,)``.
+        X: Data ``(m, d)``.
+        y: Targets ``(m,)``.
         widths: Hidden widths n (ints >= 1).
         draws: Initialisations per width.
         init: ``"gaussian"`` or ``"sphere"`` (both satisfy Assumption 1).

@@ -143,7 +143,8 @@ class BasinValue:
     Attributes:
         value: ``Bas(B) = min_{(W,v) in B} L_S(W, v)`` (NaN when the cell is empty; for a
             loss whose infimum is not attained, the value reached).
-        W, v: a minimiser in the closed basin (None when empty).
+        W: the hidden weights ``(n, d)`` of a minimiser in the closed basin (None when empty).
+        v: the output weights ``(n,)`` of that minimiser (None when empty).
         status: ``"optimal"``, ``"empty"``, ``"not attained"`` (logistic loss decreasing
             to its infimum along a ray of the cell; ``value`` is the infimum to about
             ``e^-30``), ``"stalled"`` (logistic: no Newton step improves any more, the

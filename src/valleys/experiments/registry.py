@@ -29,8 +29,13 @@ def experiment(name: str, *, source: str, claim: str, params: type[Params],
         judge: the verdict from the measurement (with ``draw``).
         draw: the figures from the measurement (with ``judge``).
 
+    Returns:
+        The decorator: it registers the decorated function (composed with ``judge`` and
+        ``draw`` when given) and returns that function unchanged.
+
     Raises:
-        ValueError: the name is taken, or only one of ``judge`` / ``draw`` is given.
+        ValueError: only one of ``judge`` / ``draw`` is given (at once), or the name is
+            already registered (when the decorator is applied).
     """
     if (judge is None) != (draw is None):
         msg = f"Experiment {name!r}: pass both judge= and draw= (or neither)."
@@ -50,7 +55,18 @@ def experiment(name: str, *, source: str, claim: str, params: type[Params],
 
 
 def get_experiment(name: str) -> Experiment:
-    """The registered experiment ``name`` (suggesting close names when unknown)."""
+    """The registered experiment ``name`` (suggesting close names when unknown).
+
+    Args:
+        name: the experiment's command-line name, e.g. ``"sun-toy-uv"``.
+
+    Returns:
+        Its :class:`Experiment` record (every experiment module is imported first).
+
+    Raises:
+        UnknownExperimentError: no experiment has that name; the message lists up to three
+            close names, or says to run ``valleys list``.
+    """
     load_all()
     if name in REGISTRY:
         return REGISTRY[name]
@@ -61,7 +77,12 @@ def get_experiment(name: str) -> Experiment:
 
 
 def all_experiments() -> list[Experiment]:
-    """Every registered experiment, sorted by name."""
+    """Every registered experiment, sorted by name.
+
+    Returns:
+        The :class:`Experiment` records of all experiment modules (imported first), sorted by
+        name.
+    """
     load_all()
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

@@ -48,6 +48,7 @@ class ArbitraryValleyParams(Params):
     """Parameters of ``vbb-arbitrary-valley``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         dims: input dimensions n (n = 2 is outside T3.3: p = 1 > dim_*(z^2, 1) / 2; see vbb-bad-valley).
         scales: the values of M.
         n_samples: Gaussian samples of the empirical loss.

@@ -45,8 +45,11 @@ class BadValleyParams(Params):
     """Parameters of ``vbb-bad-valley``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         scales: the values of M.
-        a, b: A* = M diag(a, -b), a > b > 0 and a < 3b (so both branches have a floor).
+        a: first eigenvalue factor of A* = M diag(a, -b); a > b > 0 and a < 3b (so both branches
+            have a floor).
+        b: minus the second eigenvalue factor of A* = M diag(a, -b) (b > 0).
         n_samples: Gaussian samples of the empirical loss.
         n_starts: GD starts per branch.
         steps: L-BFGS iterations per start (a monotone line search).

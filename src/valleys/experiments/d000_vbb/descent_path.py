@@ -36,6 +36,7 @@ class VBBPathParams(Params):
     """Parameters of ``vbb-descent-path``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: the activations sigma.
         sizes: numbers of samples N.
         extra_units: p - N for each run (p >= N).

@@ -32,9 +32,13 @@ class IntrinsicParams(Params):
     """Parameters of ``vbb-intrinsic-dimension``.
 
     Attributes:
-        polynomials: names of POLYNOMIALS tested. dims: input dimensions n.
-        J, K: samples and directions of the polynomial filter matrices (J, K >> formula).
-        activations: non-polynomial activations. n_nonpoly: their input dimension.
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        polynomials: names of POLYNOMIALS tested.
+        dims: input dimensions n.
+        J: samples of the polynomial filter matrices (J >> formula).
+        K: directions of the polynomial filter matrices (K >> formula).
+        activations: non-polynomial activations.
+        n_nonpoly: their input dimension.
         sizes: J = K sizes of the growth check.
         min_frac: the non-polynomial rank must be >= min_frac * min(J, K) at every size.
         policy: rank policy (press: machine-precision threshold; relative: tau * s_max).

@@ -103,6 +103,7 @@ class MonteCarloParams(Params):
     """Parameters of ``vbb-monte-carlo``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: filter activations (relu, square).
         n: input dimension.
         widths: numbers p of random directions.

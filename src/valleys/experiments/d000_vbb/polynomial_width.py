@@ -51,6 +51,7 @@ class PolyWidthParams(Params):
     """Parameters of ``vbb-polynomial-width``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         cases: ``"activation/n/data"`` with an activation of ``intrinsic_dimension.POLYNOMIALS``,
             the input dimension n and the data (``gaussian`` or ``sphere``). CLAIMS.md's check:
             z2 with n = 3 (p = 6) and z3 with n = 2 (p = 4) on Gaussian data.

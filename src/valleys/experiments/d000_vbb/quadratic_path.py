@@ -40,6 +40,7 @@ class VBBQuadraticParams(Params):
     """Parameters of ``vbb-quadratic-path``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         dims: input dimensions n.
         extra_units: p - 2n for each run (0 and 1: p = 2n and 2n + 1; -1: p = 2n - 1, outside
             P3.2, where A4 does not apply: recorded as not covered).

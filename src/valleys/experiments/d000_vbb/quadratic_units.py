@@ -49,6 +49,7 @@ class QuadUnitsParams(Params):
     """Parameters of ``vbb-quadratic-units``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         ex_samples: Gaussian points of the Ex2.2a fits and floor (CLAIMS.md: 1000).
         n_samples: Gaussian points of the P2.2 fits.
         starts: L-BFGS starts per fit (the best end counts: representability needs one).

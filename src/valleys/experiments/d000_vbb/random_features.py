@@ -43,7 +43,9 @@ class RandomFeatureParams(Params):
     """Parameters of ``vbb-random-features`` (VBB-T3.4, algorithm A5).
 
     Attributes:
-        n: input dimension. K: teacher directions (atoms of the teacher's integral).
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        n: input dimension.
+        K: teacher directions (atoms of the teacher's integral).
         teacher: ``density`` (rho(w) = cos 3 w_1 + w_2, the term w_2 when n >= 2) or ``iid``
             (rho_k uniform in [-1, 1] per atom; outside T3.4(2)'s hypothesis rho in L^inf(tau)).
         activation: sigma of teacher and student.

@@ -41,8 +41,10 @@ class SymmetryParams(Params):
     """Parameters of ``vbb-symmetry``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: sigma (CLAIMS.md: square, cube, relu; tanh is the non-homogeneous contrast).
-        n: input dimension. units: hidden units p (dim G = p).
+        n: input dimension.
+        units: hidden units p (dim G = p).
         n_samples: data points (Gaussian) of the forward passes and of the loss.
         draws: random (theta, lambda) pairs of the invariance check, per activation.
         log_lambda: lambda_i = exp(log_lambda * N(0, 1)).

@@ -36,6 +36,7 @@ class DeepLinearParams(Params):
     """Parameters of ``sun-deep-linear``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         d_x: input dimension.
         d_y: output dimension.
         n_samples: number of samples N (>= d_x, d_y).

@@ -192,8 +192,12 @@ def descent_drop(F, t: np.ndarray, k: int, rng: np.random.Generator, *, escape_d
 
     Args:
         F: F~, rowwise over a batch of points (:func:`exp_objective`).
-        t: the end point. k: index of a. rng: the draws of the directions.
-        escape_dirs, radii, steps: see above.
+        t: the end point, a float64 vector of all parameters.
+        k: index of a in ``t`` (the neuron is ``t[k:k + 3]``).
+        rng: the generator of the random directions.
+        escape_dirs: random unit directions per search (and per radius for the probes).
+        radii: distances r of the (w, b) moves of the escape and of the probes.
+        steps: the sizes s of the step a := +-s of the escape.
 
     Returns:
         (escape drop, probe drop): F~(t) minus the lowest value found (<= 0 when none lower).
@@ -258,16 +262,22 @@ class ExpNeuronParams(Params):
     """Parameters of ``sun-exponential-neuron``.
 
     Attributes:
-        n: data points on [-2, 2]. width: tanh units of f_theta.
-        lam: penalty lambda a^2 / 2. power: hinge power p (>= 3 in Liang et al.).
-        runs: L-BFGS runs per data set (Gaussian starts). maxiter: L-BFGS iterations.
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        n: data points on [-2, 2].
+        width: tanh units of f_theta.
+        lam: penalty lambda a^2 / 2.
+        power: hinge power p (>= 3 in Liang et al.).
+        runs: L-BFGS runs per data set (Gaussian starts).
+        maxiter: L-BFGS iterations.
         grad_tol: a run ends at a critical point when ||grad|| < grad_tol.
-        a_tol: |a| below a_tol counts as a = 0. value_tol: values within value_tol agree.
+        a_tol: |a| below a_tol counts as a = 0.
+        value_tol: values within value_tol agree.
         bounded_norm: a critical end point with ||theta|| below this and max_i
             exp(w x_i + b) above exp_floor is a finite critical point (not one at infinity).
         exp_floor: see bounded_norm.
         escape_dirs: random directions of the escape test and of the probes
-            (:func:`descent_drop`). escape_radii: their distances.
+            (:func:`descent_drop`).
+        escape_radii: their distances.
         escape_steps: the sizes of the step in a.
         drop_tol: a finite critical end point is left by a descent when the escape or a probe
             lowers F~ by more than drop_tol * max(1, F~) (above rounding; a true escape lowers

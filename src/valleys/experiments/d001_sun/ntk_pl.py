@@ -35,6 +35,7 @@ class NTKParams(Params):
     """Parameters of ``sun-ntk-pl``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         widths: hidden widths m of f(x) = v^T tanh(W x) (``valleys.nets.two_layer``).
         n_points: number of samples n.
         d_in: input dimension (x ~ N(0, I)); targets y ~ N(0, 1).

@@ -267,16 +267,18 @@ class ReQUParams(Params):
     """Parameters of ``sun-requ``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n: data points of the ``claims`` instance (x ~ U(-1, 1) sorted, y = +-1 at
             random); m = n + 1 neurons (the theorem's m >= n + 1).
         lam_scales: lambda_j = scale * U(0.5, 1.5) for each scale (CLAIMS.md: 1e-3).
-        runs: multi-starts per instance (N(0, I) starts). single_runs: starts of the
-            ``single-point`` instance (n = 1, m = 2).
+        runs: multi-starts per instance (N(0, I) starts).
+        single_runs: starts of the ``single-point`` instance (n = 1, m = 2).
         maxiter: L-BFGS iterations before pruning and Newton.
         prune_tol: a neuron with ||(a_j, w_j, b_j)|| below prune_tol times the largest
             neuron's is set to zero.
         newton_tol: relative gradient tolerance of the Newton refinement
-            (stop at ||grad|| <= newton_tol * max(1, |F|)). newton_iter: its step limit.
+            (stop at ||grad|| <= newton_tol * max(1, |F|)).
+        newton_iter: the step limit of the Newton refinement.
         crit_tol: a refined point is critical when its full gradient norm is below this.
         dedup_tol: two critical points closer than this (Euclidean) are one.
         eig_tau: a live-block Hessian eigenvalue is zero when |lambda| <= eig_tau max|lambda|.
@@ -289,7 +291,8 @@ class ReQUParams(Params):
             |F - F'| <= value_tol * |F'| (CLAIMS.md: 1e-6; relative, since F shrinks with
             lambda: an absolute 1e-6 would merge distinct minima at lambda scale 1e-6).
         path_scales: factors c of the control path (c a, w, b).
-        escapes: saddle escapes per start. escape_step: size of the escape step.
+        escapes: saddle escapes per start.
+        escape_step: size of the escape step.
     """
 
     n: int = 8

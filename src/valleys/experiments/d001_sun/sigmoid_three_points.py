@@ -48,12 +48,14 @@ class SigmoidParams(Params):
     """Parameters of ``sun-sigmoid-three-points``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         x: the data points (CLAIMS.md: -1, 0.5, 2).
         y_range: targets are drawn uniformly from [-y_range, y_range]^n.
         instances: certificates to construct (distinct random targets).
         max_tries: random targets tried at most.
-        v_lim, v_points: the profile grid of v on [-v_lim, v_lim]; only grid minima with
+        v_lim: half-width of the profile grid of v on [-v_lim, v_lim]; only grid minima with
             |v| <= 0.8 v_lim are proposed (farther ones may be minima at infinity).
+        v_points: number of points of that profile grid.
         grad_tol: a refined point is critical when ||grad L|| <= grad_tol (CLAIMS.md: 1e-10).
         eig_rtol: its Hessian is positive definite when lambda_min > eig_rtol * max(1, lambda_max)
             (1e-6: with ||grad|| <= 1e-10 the critical point lies within ||grad|| / lambda_min
@@ -63,7 +65,8 @@ class SigmoidParams(Params):
         newton_iter: Levenberg–Marquardt iterations of the refinement.
         gd_starts: gradient-descent starts per certificate (N(0, gd_std^2 I) in (u, v)).
         gd_std: their standard deviation.
-        gd_steps, gd_lr: steps and initial step size of the (Armijo) descent.
+        gd_steps: steps of the (Armijo) descent.
+        gd_lr: initial step size of the (Armijo) descent.
         near: a GD end is at a certified minimum when within this distance of it.
     """
 

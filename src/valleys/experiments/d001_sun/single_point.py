@@ -44,13 +44,17 @@ class SinglePointParams(Params):
     """Parameters of ``sun-single-point``.
 
     Attributes:
-        x, y: the single data point (both nonzero).
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        x: input of the single data point (nonzero).
+        y: target of the single data point (nonzero).
         activations: comma-separated names tested.
         n_starts: multi-start GD runs per activation (N(0, I) starts).
-        lr, steps: initial GD step size (per-start Armijo backtracking) and number of steps.
+        lr: initial GD step size (per-start Armijo backtracking).
+        steps: number of GD steps.
         global_tol: a run reached the global minimum when L < global_tol.
-        grid_lim, grid_points: direct search grid [-lim, lim]^2 with grid_points^2 points
-            (odd, so the axes are on the grid).
+        grid_lim: the direct search grid is [-grid_lim, grid_lim]^2.
+        grid_points: points per axis of that grid (grid_points^2 in all; odd, so the axes are
+            on the grid).
         grad_tol: a grid point is critical when ||grad L|| <= grad_tol.
         eig_tol: its Hessian is PSD when lambda_min >= -eig_tol.
         loss_floor: a critical point is sub-optimal when L > loss_floor.

@@ -36,6 +36,7 @@ class SmoothedReluParams(Params):
     """Parameters of ``sun-smoothed-relu``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         steps: one-sided steps h of the derivative measurements.
         h_max: rows with h <= h_max are in the one-sided-limit regime (covered).
         abscissae: points t of the asymptote measurement.

@@ -38,14 +38,17 @@ class ReluParams(Params):
     """Parameters of ``sun-toy-relu``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         target: the target y of (u relu(v) - y)^2 (the seed's example: 1); y = 0 is outside the
             example (the plateau is then global) and gives "not covered".
         n_starts: Gaussian starts N(0, I) of gradient descent.
-        lr: step size. steps: number of GD steps.
+        lr: step size.
+        steps: number of GD steps.
         stuck_tol: a run is stuck on the plateau when |L - y^2| < stuck_tol.
         global_tol: a run reached a global minimum when L < global_tol.
         confidence: coverage of the exact (Clopper-Pearson) interval of the stuck fraction,
-            compared with P(v0 < 0) = 1/2. min_draws: fewer runs give "insufficient draws".
+            compared with P(v0 < 0) = 1/2.
+        min_draws: fewer runs give "insufficient draws".
         probe_radius: largest radius of the neighbourhood probe that certifies a stuck end
             point as a local minimum (the radius used is min(probe_radius, |v|/2)).
         probe_directions: directions of that probe.

@@ -39,6 +39,7 @@ class UVParams(Params):
     """Parameters of ``sun-toy-uv``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_starts: random starts of gradient descent (N(0, init_std^2 I)).
         init_std: standard deviation of the starts.
         lr: gradient-descent step size.

@@ -67,6 +67,7 @@ class WideLayerParams(Params):
     """Parameters of ``sun-wide-layer``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: hidden activations (leaky_relu: T3.3; relu: T3.4; expm1: C4.1(b);
             identity: the erratum's contrast).
         n: number of samples (distinct Gaussian points).

@@ -32,6 +32,7 @@ class AttractingParams(Params):
     """Parameters of ``cooper-attracting``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_starts: uniform starts in (0, 1]^2 for x^3 + y^3.
         n_negative: starts with x0 in [-1, -x_neg_min] (y0 in (0, 1]) that should diverge.
         lr: the GD step eta.

@@ -31,6 +31,7 @@ class DimensionsParams(Params):
     """Parameters of ``cooper-dimensions``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         shapes: equal-width nets ``"a:b:m:l"``.
         widths: general nets ``"a/m1/.../b"``.
         n: number of samples used for dim M = d - bn.

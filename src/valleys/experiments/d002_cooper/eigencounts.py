@@ -38,6 +38,7 @@ class EigencountsParams(Params):
     m = 20, b = 2) so that the dense Hessians stay within minutes.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n: number of samples.
         in_dim: input dimension a.
         outputs: output dimensions b.

@@ -34,6 +34,7 @@ class ExamplesParams(Params):
     """Parameters of ``cooper-examples``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_starts: Newton starts per function (uniform in the box).
         box: half-width of the start box (centred at the origin, x shifted for f1).
         max_iter: damped-Newton iterations.

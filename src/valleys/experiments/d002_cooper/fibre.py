@@ -65,6 +65,7 @@ class FibreParams(Params):
     with last hidden layers from n/2 to 2n (below and above the hypotheses m_{l-1} > n).
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n: number of samples.
         in_dim: input dimension a.
         nets: hidden and output widths ``"m1/.../m_{l-1}/b"`` (the input width is ``in_dim``).

@@ -31,6 +31,7 @@ class GlobalManifoldParams(Params):
     """Parameters of ``cooper-global-manifold``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         shapes: ``"a:b:m:l:n"`` with m >= n (the last layer is solved exactly) and d > bn.
         seeds: random networks and data sets per shape.
         activation: activation of the nets.

@@ -41,6 +41,7 @@ class StarCoreParams(Params):
     """Parameters of ``cooper-star-core``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         shapes: network and data sizes ``"a:b:m:l:n"`` (input, outputs, hidden width,
             depth l = number of affine layers, samples); core checks need l >= 4.
         activations: activation names (smooth, increasing, sigma(0) = 0).

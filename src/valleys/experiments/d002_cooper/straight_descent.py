@@ -48,10 +48,12 @@ class CooperLineParams(Params):
     """Parameters of ``cooper-straight-descent``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: smooth activations of the hidden layers.
         n: number of samples.
         widths: the hidden widths (the last one >= n).
-        in_dim, out_dim: a and b.
+        in_dim: the input dimension a.
+        out_dim: the output dimension b.
         n_points: random points p per activation.
         init_std: standard deviation of the random points.
         rtol: relative tolerance of L(t) = (1 - t)^2 L(p) (CLAIMS.md: 1e-10).

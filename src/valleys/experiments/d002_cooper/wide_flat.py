@@ -33,6 +33,7 @@ class WideFlatParams(Params):
     """Parameters of ``cooper-wide-flat``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n: number of samples.
         narrow: narrow nets ``"a/m1/m'/b"`` (m' < n) trained to critical points.
         wide_factors: last hidden widths of the wide nets as multiples of n, plus one

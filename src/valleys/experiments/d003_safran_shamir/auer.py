@@ -38,6 +38,7 @@ class AuerParams(Params):
     """Parameters of ``safran-shamir-auer``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         dims: input dimensions d of the Auer-type set {(e_i, t_+), (-e_i, t_-)}.
         targets: (t_+, t_-), nonzero (the construction: positive and distinct).
         widths: widths n of the overspecified net.

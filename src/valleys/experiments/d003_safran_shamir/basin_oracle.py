@@ -48,8 +48,10 @@ class OracleParams(Params):
     """Parameters of ``safran-shamir-basin-oracle``.
 
     Attributes:
-        samples, dim, width: data size m (Gaussian X, N(0, 1) targets), input dimension d and
-            width n of the two-layer ReLU net.
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        samples: data size m (Gaussian X, N(0, 1) targets).
+        dim: input dimension d.
+        width: width n of the two-layer ReLU net.
         basins: random basins (cells of Gaussian initialisations; CLAIMS.md: 50, 25 here).
         starts: descents per basin: the draw's own point and ``starts - 1`` random interior
             points of the cell (CLAIMS.md: 20, 6 here). The departure keeps the full preset near

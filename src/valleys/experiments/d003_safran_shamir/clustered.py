@@ -56,6 +56,7 @@ class ClusteredParams(Params):
     QPs with up to 32 x 10 variables and 5120 constraints).
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         dim: input dimension d.
         clusters: k <= d unit-norm centres (Gaussian directions: general position).
         per_cluster: points per cluster (m = k * per_cluster).

@@ -36,6 +36,7 @@ class FullRankParams(Params):
     """Parameters of ``safran-shamir-full-rank``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         samples: numbers of samples m (d = m + extra_dims, Gaussian X, N(0, 1) targets).
         extra_dims: d - m.
         rank_deficit: rank X = m - rank_deficit (0: SS-T4's hypothesis; > 0 is outside it and
@@ -43,7 +44,8 @@ class FullRankParams(Params):
         widths: hidden widths n.
         draws: Monte Carlo initialisations per (m, n).
         init: ``gaussian`` or ``sphere``.
-        qp_draws, qp_widths: the QP cross-validation subsample.
+        qp_draws: draws of the QP cross-validation subsample.
+        qp_widths: widths of the QP cross-validation subsample.
         confidence: overall coverage of the exact intervals of the Monte Carlo check.
         min_draws: draws per (m, n) below which a row does not decide.
         value_tol: absolute tolerance on basin values.

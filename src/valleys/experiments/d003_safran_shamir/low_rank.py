@@ -56,6 +56,7 @@ class LowRankParams(Params):
     """Parameters of ``safran-shamir-low-rank``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         samples: m data points (||x_t|| <= 1) in a rank-2 subspace of R^dim.
         dim: input dimension d.
         teacher_width: n, ReLU units of the planted teacher (|v_i| ||w_i|| <= B = 1).

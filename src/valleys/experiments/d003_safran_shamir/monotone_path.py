@@ -46,10 +46,12 @@ class SSPathParams(Params):
     """Parameters of ``safran-shamir-monotone-path``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits used (one-hot targets, squared loss).
         hidden: hidden widths of the bias-free ReLU nets (one net per entry of ``depths``).
         depths: numbers of hidden layers (1: two-layer net, 2: three-layer net).
-        gd_steps, lr: gradient descent from W0 to W1.
+        gd_steps: steps of the gradient descent from W0 to W1.
+        lr: step size of that gradient descent.
         grid: K + 1 grid points on the straight path W0 -> W1 (first try).
         max_grid: the grid is refined 4x while the polygon through the rescaled points is
             not certified, up to this many intervals (a coarse polygon can bulge above

@@ -38,7 +38,10 @@ class OverspecParams(Params):
     """Parameters of ``safran-shamir-overspecification``.
 
     Attributes:
-        samples, dim, width: data size m, input dimension d and full width n.
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        samples: data size m.
+        dim: input dimension d.
+        width: full width n.
         draws: random (W, v, I) triples.
         tol: Bas(full) <= Bas(subset) + tol.
         pgd_draws: draws (the first ones) whose full basin is also minimised by projected

@@ -38,7 +38,9 @@ class Prop1Params(Params):
     """Parameters of ``safran-shamir-prop1``.
 
     Attributes:
-        samples, dim: random data (Gaussian X, N(0, 1) targets) of m points in R^d.
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        samples: the number m of random data points (Gaussian X, N(0, 1) targets).
+        dim: their dimension d (points in R^d).
         widths: widths of the last hidden layer n_{h-1}.
         depths: numbers of hidden layers (1: two-layer net; 2: one more ReLU layer of width ``dim``).
         losses: ``squared`` and/or ``logistic`` (labels sign(y)).

@@ -45,6 +45,7 @@ class Prop2Params(Params):
     """Parameters of ``safran-shamir-prop2``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         tau: half-width of the dead zone of the loss \\(\\max(|p - y| - \\tau, 0)^2\\).
         dim: input dimension d of the data.
         one_point_scale: init scale of the setting "one point" (x = e_1, y = 1).

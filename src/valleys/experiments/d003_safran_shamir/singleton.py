@@ -33,6 +33,7 @@ class SingletonParams(Params):
     """Parameters of ``safran-shamir-singleton``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         dims: input dimensions d.
         points_per_dim: singleton points per coordinate (m = points_per_dim * d).
         widths: hidden widths n.

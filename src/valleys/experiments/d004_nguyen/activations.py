@@ -38,6 +38,7 @@ class ActivationsParams(Params):
     """Parameters of ``nguyen-activations``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         t_max: the grid covers [-t_max, t_max].
         n_grid: grid points (odd, so that t = 0, where the softplus error peaks, is on it).
         alphas: the softplus sharpnesses alpha of NG-L2.4.3 and NG-Eq2.5.

@@ -38,14 +38,19 @@ class AdversarialParams(Params):
     """Parameters of ``nguyen-adversarial-path`` (thesis Fig. 5.6-5.7, CPU analog).
 
     Attributes:
-        n_per_class: rotated images per class. width: hidden units (64 = d).
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        n_per_class: rotated images per class.
+        width: hidden units (64 = d).
         wide_width: the wider net reported alongside (no pass criterion).
-        alpha: leaky-ReLU slope. steps, lr: full-batch Adam until zero training error.
+        alpha: leaky-ReLU slope.
+        steps: full-batch Adam steps (until zero training error).
+        lr: Adam learning rate.
         extra_steps: Adam steps after zero error (widens the margins).
         path_points: points per segment (thesis: 10^4 per segment).
         n_paths: source/adversarial/target triples tried (the first is the reported path).
         eps_grid: one-step FGSM sizes tried in order (pixels in [0, 1]).
-        tie_tol: tie tolerance. rank_tau: full-rank threshold of W_1.
+        tie_tol: tie tolerance.
+        rank_tau: full-rank threshold of W_1.
     """
 
     n_per_class: int = 2000

@@ -43,6 +43,7 @@ class CNN13Params(Params):
     """Parameters of ``nguyen-cnn13``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         image: side of the square input (MNIST: 28); other sides measure how the count moves
             (the printed table is for 28).
         n_skip: N, the neurons the skip model connects to the output (thesis: 55,000 MNIST

@@ -67,6 +67,7 @@ class ConvLayerParams(Params):
     """Parameters of ``nguyen-conv-layer``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_draws: random Gaussian filter draws per patch structure (CLAIMS: 1000).
         witness_tries: integer filters (entries in [-3, 3]) tried for the exact witness of
             Assumption 2.3.4 per structure.

@@ -41,14 +41,17 @@ class DeepSkipParams(Params):
     """Parameters of ``nguyen-deep-skip``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_train: digits (N = number of skip neurons).
-        depth, width: the deep narrow stack (150 x 10 in the thesis).
+        depth: hidden layers of the deep narrow stack (150 in the thesis).
+        width: width of each of those layers (10 in the thesis).
         gamma: softplus sharpness.
         lrs: learning rates tried; per model and seed the one with the fewest errors is kept.
         n_seeds: seeds.
         epochs_skip: the skip net must reach zero training errors within these epochs.
         epochs_plain: the plain net still has errors after these epochs.
-        batch_size, momentum: SGD (Nesterov) settings.
+        batch_size: SGD (Nesterov) mini-batch size.
+        momentum: SGD (Nesterov) momentum.
     """
 
     n_train: int = 1000

@@ -47,6 +47,7 @@ class DuplicatedParams(Params):
     """Parameters of ``nguyen-duplicated``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: N random Gaussian inputs with random targets (m = 1).
         n_in: input dimension d.
         narrow: hidden width h of the narrow net (h < N: it cannot fit, so its critical points
@@ -64,8 +65,9 @@ class DuplicatedParams(Params):
             reaches 0).
         curvature_rtol: the split-direction Rayleigh quotient must match the closed form
             (v_j / c) lambda_min(M_j) within this times lambda_max(H) (float64 rounding).
-        n_perturb, radii: sampled perturbations of the points that meet the local-minimum
+        n_perturb: sampled perturbations per radius of the points that meet the local-minimum
             condition of Fukumizu–Amari (reported only).
+        radii: the radii of those perturbations.
     """
 
     n_samples: int = 12

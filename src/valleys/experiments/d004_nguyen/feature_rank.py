@@ -40,11 +40,13 @@ class FeatureRankParams(Params):
     """Parameters of ``nguyen-feature-rank``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits used (N; 1797 = all).
         noise_std: std of the Gaussian noise added to the pixels (thesis: N(0, 1e-5)).
         channels: T_1 of the 3x3 convolution (n_1 = 36 T_1).
         train_steps: full-batch steps (Nesterov momentum, cross-entropy) of the trained nets.
-        lr: their learning rate; momentum: their momentum.
+        lr: their learning rate.
+        momentum: their momentum.
         fc_sizes: N of the fully connected random-draw check (n_1 in {N, 2N}).
         fc_draws: random Gaussian draws per (N, n_1, activation).
     """

@@ -30,6 +30,7 @@ class GradientBoundsParams(Params):
     """Parameters of ``nguyen-gradient-bounds``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_instances: random instances (sizes, weights, targets).
         max_samples: N is drawn in [3, max_samples].
         wide_extra: the wide layer has n_k = N + e with e drawn in [wide_extra[0], wide_extra[1]];

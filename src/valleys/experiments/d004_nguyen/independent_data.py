@@ -45,6 +45,7 @@ class NGIndependentParams(Params):
     """Parameters of ``nguyen-independent-data``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         alphas: leaky-ReLU slopes for t < 0 (Assumption 3.4.1 needs alpha > 0; CLAIMS.md
             uses 0.1). Smaller slopes are allowed but ill-conditioned: the pull-back
             divides negative features by alpha at every hidden layer, so the first layer

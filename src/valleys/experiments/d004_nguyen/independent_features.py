@@ -29,6 +29,7 @@ class IndependentParams(Params):
     """Parameters of ``nguyen-independent-features``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits used (N). The quick preset uses N = 100 > d + 1 = 65, so that full
             rank is not already the rank of the data.
         noise_std: pixel noise (Assumption 2.4.1: no two samples share a patch).

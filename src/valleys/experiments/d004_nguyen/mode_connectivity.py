@@ -43,6 +43,7 @@ class ModeParams(Params):
     """Parameters of ``mode-connectivity``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits used (N); the hidden width is 2N.
         n_minima: minima found (L-BFGS from different seeds).
         lbfgs_iter: L-BFGS iterations per minimum.
@@ -51,8 +52,9 @@ class ModeParams(Params):
         bezier_steps: Bezier curve training steps (first pair only).
         cert_rtol: relative tolerance of the certificates.
         dedup_tol: minima closer than this (relative, after removing symmetries) are one node.
-        minimum_gtol, minimum_ltol: an end point counts as a minimum (the claim's hypothesis)
-            when ||grad L|| <= minimum_gtol and L <= minimum_ltol.
+        minimum_gtol: an end point counts as a minimum (the claim's hypothesis) when
+            ||grad L|| <= minimum_gtol and L <= minimum_ltol.
+        minimum_ltol: see minimum_gtol.
     """
 
     n_samples: int = 20

@@ -63,6 +63,7 @@ class NGLemmaParams(Params):
     """Parameters of ``nguyen-path-lemmas``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         alpha: leaky-ReLU slope (Assumption 3.4.1 needs alpha > 0; CLAIMS.md uses 0.1).
         n: samples N of the L3.4.6 / L3.4.7 nets (rank X = N needs N <= in_dim; larger N is
             allowed and reported as not covered, without a path).

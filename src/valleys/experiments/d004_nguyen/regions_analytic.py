@@ -275,6 +275,7 @@ class AnalyticParams(Params):
     """Parameters of ``nguyen-regions-analytic``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         half_width: the window is [-half_width, half_width]^2.
         resolution: grid points per axis.
         scales: window scales over which edge-touching counts are re-checked.

@@ -38,12 +38,19 @@ class TrainedParams(Params):
     """Parameters of ``nguyen-regions-trained`` (thesis Fig. 5.5).
 
     Attributes:
-        n: training points of ``two_class_regions``. components: blue blobs (2 or 4).
-        widths: hidden widths n_1 tried. runs: seeds per width.
-        epochs, lr, momentum, batch_size, halve_every: SGD with momentum, step size halved
-            every ``halve_every`` epochs (thesis: 1000 epochs, 0.1, halved every 50).
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        n: training points of ``two_class_regions``.
+        components: blue blobs (2 or 4).
+        widths: hidden widths n_1 tried.
+        runs: seeds per width.
+        epochs: SGD epochs (thesis: 1000).
+        lr: initial SGD step size (thesis: 0.1).
+        momentum: SGD momentum.
+        batch_size: SGD mini-batch size.
+        halve_every: the step size is halved every ``halve_every`` epochs (thesis: 50).
         alpha: leaky-ReLU slope.
-        half_width, resolution: window [-half_width, half_width]^2 and grid points per axis.
+        half_width: the window is [-half_width, half_width]^2.
+        resolution: grid points per axis of the window.
         scales: window scales for re-checking edge-touching counts.
         tie_tol: tie tolerance. (W_1's rank is the float64 Press rank, see the module docstring.)
     """

@@ -45,6 +45,7 @@ class RescalingParams(Params):
     """Parameters of ``nguyen-rescaling``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits of the classes 0, 1, 2 used (N; m = 3 classes).
         hidden: hidden widths of the bias-free ReLU net [64, *hidden, 3] (L = len(hidden) + 1).
         bias: give the net biases (outside the remark's hypothesis: rescaling no longer only
@@ -54,7 +55,8 @@ class RescalingParams(Params):
         start_scale: theta_0 is a random start multiplied by this factor, so that
             Phi(theta_0) > log m (condition 1 of SS-T1; checked on every run).
         n_lambda: points of the straight path theta_0 -> theta_1.
-        c_max, n_c: the rescaling grid c in [0, c_max] (n_c points, c = 1/2 and 1 included).
+        c_max: the rescaling grid is c in [0, c_max] (c = 1/2 and 1 included).
+        n_c: points of that rescaling grid.
         homogeneity_cs: the factors c at which F(c theta_2) is compared with c^L F(theta_2).
         rtol: relative tolerance of the homogeneity F(c theta) = c^L F(theta) and of the
             monotonicity of c -> Phi(c theta_2) (float64 rounding).

@@ -38,6 +38,7 @@ class ShiftParams(Params):
     """Parameters of ``nguyen-shift-rank``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: activations covered by NG-L3.4.3 (rank must be full).
         polynomials: polynomial controls (names of POLY_ACTIVATIONS; rank deg + 1).
         probes: activations the lemma does not cover, reported only.
@@ -45,7 +46,9 @@ class ShiftParams(Params):
         n: length of v in the bias-span check.
         n_biases: sampled biases b_s (>= n + 1; one in every gap between the -v_i).
         draws: random draws of shifts / v per activation.
-        shift_lim: shifts uniform in [-shift_lim, shift_lim]. x_lim, grid_points: the grid.
+        shift_lim: shifts uniform in [-shift_lim, shift_lim].
+        x_lim: the grid of x is on [-x_lim, x_lim].
+        grid_points: points of that grid.
         tau: relative singular-value threshold of the rank.
         gap_required: a rank decided across a smaller singular-value ratio is reported as
             ambiguous (reported only: a covered activation's draw whose float64 rank is short

@@ -45,6 +45,7 @@ class SkParams(Params):
     """Parameters of ``nguyen-sk-measure``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: noisy digits (N > d + 1 = 65, so that rank N is not already the data's).
         noise_std: pixel noise (Assumption 2.4.1: distinct samples and patches).
         n_draws: random parameter draws per (architecture, activation).

@@ -58,19 +58,27 @@ class SkipParams(Params):
     """Parameters of ``nguyen-skip``.
 
     Attributes:
-        n_train, n_test: digits in the two parts (N = n_train skip neurons).
-        depth, width: hidden layers and their width (depth * width >= n_train).
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
+        n_train: digits in the training part (N = n_train skip neurons).
+        n_test: digits in the test part.
+        depth: hidden layers (depth * width >= n_train).
+        width: width of each hidden layer.
         activations: subset of sigmoid|softplus (tanh: outside Assumption 4.3.1, reported as
-            not covered); gamma: the softplus sharpness.
+            not covered).
+        gamma: the softplus sharpness.
         n_seeds: seeds (init and choice of the N skip neurons).
-        epochs, batch_size: SGD epochs (learning rate / 10 at 50% and 75%) and mini-batch size.
-        lr, momentum: SGD with Nesterov momentum (the thesis does not state the momentum).
-        rand_lr, rand_epochs: SGD of the ``rand`` mode (only V trained, a convex problem whose
+        epochs: SGD epochs (learning rate / 10 at 50% and 75%).
+        batch_size: SGD mini-batch size.
+        lr: SGD learning rate (Nesterov momentum).
+        momentum: the Nesterov momentum (the thesis does not state it).
+        rand_lr: SGD learning rate of the ``rand`` mode (only V trained, a convex problem whose
             features Psi(U) are computed once).
+        rand_epochs: SGD epochs of the ``rand`` mode.
         collapse_depth: the plain-sigmoid collapse (Glorot-Bengio, depth > 5) is checked only for
             nets at least this deep.
         chance_acc: the plain sigmoid net "collapses" when its train accuracy (%) is below this.
-        n_se, min_seeds: skip-SGD generalises better than skip-rand when the per-seed paired
+        min_seeds: fewer seeds report "insufficient draws" (see n_se).
+        n_se: skip-SGD generalises better than skip-rand when the per-seed paired
             differences of test accuracy (the same seed chooses the same skip neurons and start
             for both) have a mean whose interval of ``n_se`` measured standard errors (<= 4) lies
             above 0; below ``min_seeds`` seeds, or when the interval contains 0, the check reports

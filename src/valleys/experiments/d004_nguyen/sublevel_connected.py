@@ -35,9 +35,11 @@ class NGSublevelParams(Params):
     """Parameters of ``nguyen-sublevel-connected``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         activations: piecewise-linear activations (ReLU needs only Assumption 3.4.2).
         n: number of samples N.
-        in_dim, out_dim: input and output dimensions.
+        in_dim: input dimension.
+        out_dim: output dimension.
         depth: number of hidden layers.
         width_factor_1: hidden width of part 1 = ceil(width_factor_1 N); NG-T3.4.17 (1) needs
             width >= N. Below it the descent still runs and the judge reports the instances as

@@ -44,12 +44,14 @@ class SurfaceSkipParams(Params):
     """Parameters of ``surface-skip``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits used (N; also the number of skip neurons).
         hidden: hidden widths (their sum must be >= N).
         activations: hidden activations (the thesis uses sigmoid and softplus with gamma = 20;
             "softplus" here is softplus_20 as in the thesis; tanh is outside Assumption 4.3.1
             and reported as not covered).
-        steps, lr: full-batch Adam training steps and learning rate.
+        steps: full-batch Adam training steps.
+        lr: Adam learning rate.
         grid: the plane's grid, 'min:max:num' on both axes.
         value_rtol: surface values vs direct evaluation at sampled grid points.
         n_check: grid points re-evaluated directly.

@@ -50,6 +50,7 @@ class NGWideParams(Params):
     """Parameters of ``nguyen-wide-layer``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         alpha: leaky-ReLU slope (Assumptions 3.4.1 and 3.4.2; CLAIMS.md uses 0.1).
         n: samples N (CLAIMS.md: 20).
         in_dim: input dimension d (< N: the data are not linearly independent).

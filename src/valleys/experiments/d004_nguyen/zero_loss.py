@@ -30,6 +30,7 @@ class ZeroLossParams(Params):
     """Parameters of ``nguyen-zero-loss``.
 
     Attributes:
+        seed: the seed of every random draw of the experiment (the base :class:`Params` field).
         n_samples: digits used (N). The quick preset's N = 70 > d + 1 = 65: with N <= d the
             data alone already have rank N.
         residual_tol: NG-A2 passes when max |F_L - Y| <= residual_tol.

@@ -266,12 +266,14 @@ class ZeroLoss:
     """The result of NG-A2: weights ``W_l (n_{l-1}, n_l)`` and biases of a zero-loss network.
 
     Attributes:
-        weights, biases: the layers (thesis convention).
+        weights: the layer weights ``W_l (n_{l-1}, n_l)`` (thesis convention).
+        biases: the layer biases ``b_l (n_l,)`` (zero above the wide layer).
         k: the wide layer.
-        outputs: F_L (N, m); ``targets`` Y (N, m) = Z[y].
+        outputs: F_L (N, m).
+        targets: Y (N, m) = Z[y].
         residual: max |F_L - Y|.
-        rank_Fk: Press rank of F_k; ``ranks_U``: Press rank of U_{k+2}, ..., U_L with the
-            full ranks they should have.
+        rank_Fk: Press rank of F_k.
+        ranks_U: (Press rank, full rank it should have) of U_{k+2}, ..., U_L.
     """
 
     weights: list[torch.Tensor] = field(repr=False)
@@ -360,10 +362,13 @@ def zero_loss_construction(X: torch.Tensor, y: torch.Tensor, widths: Sequence[in
 # ----------------------------------------------------------------------------- NG-L2.4.9
 @dataclass(frozen=True)
 class GradientBounds:
-    """NG-L2.4.9 at one point: lower <= ||grad_{U_{k+1}} Φ||_F <= upper (Φ = ½||F_L - Y||²).
+    r"""NG-L2.4.9 at one point: lower <= ||grad_{U_{k+1}} Φ||_F <= upper (Φ = ½||F_L - Y||²).
 
     Attributes:
-        lower, upper: the two bounds.
+        lower: the lower bound \(\sigma_{\min}(F_k)\prod_{l}\sigma_{\min}(U_{l+1})\|\sigma'(G_l)\|_{\min}
+            \|F_L - Y\|_F\) (see :func:`gradient_bounds`).
+        upper: the upper bound, the same product with the largest singular values and
+            \(\|\sigma'(G_l)\|_{\max}\).
         grad_norm: ||F_k^T Δ_{k+1}||_F from the backprop recursion of Lemma 2.6.2.
         residual_norm: ||F_L - Y||_F.
     """
