@@ -221,6 +221,29 @@ class Landscape:
             total = total + self.loss_fn(out if raw else as_matrix(out), Y).sum()
         return total * self._scale
 
+    def _parts(self) -> list[Landscape] | None:
+        """One landscape per batch when the data loss spans several batches, else None.
+
+        Each part holds one batch and the scale of the whole data set (``1/N`` for
+        ``reduction="mean"``), so the loss and every derivative of it is the sum of the
+        parts'. Derivatives taken part by part (:meth:`grad`, :meth:`hvp`, :meth:`hvps`,
+        :meth:`hvp_rows`, ...) keep only one batch's autograd graph alive at a time, so their
+        memory is bounded by the batch, not by the data set.
+
+        Returns:
+            The parts (shallow copies sharing the model, layout and batch plans), or None for
+            a single batch, a landscape of a plain function, or a replaced scalar function.
+        """
+        if self._forward is None or len(self.batches) < 2 or self._scalar_fn != self._data_loss:
+            return None
+        parts = []
+        for batch in self.batches:
+            part = copy.copy(self)
+            part.batches = [batch]
+            part._scalar_fn = part._data_loss
+            parts.append(part)
+        return parts
+
     def _direct_loss(self, theta: torch.Tensor) -> torch.Tensor:
         """L(theta) without autograd, through the model's own parameters when it is an nn.Module."""
         direct = getattr(self._forward, "direct", None)
@@ -243,8 +266,21 @@ class Landscape:
         return self._scalar_fn(self._checked(theta))
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
-        """The gradient of L at theta, shape (d,)."""
+        """The gradient of L at theta, shape (d,).
+
+        With several batches, the sum of the batches' gradients, one backward pass per batch
+        (memory bounded by one batch's graph).
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The gradient, shape (d,), of the landscape's dtype.
+        """
         theta = self._checked(theta)
+        parts = None if _inside_transform(theta) else self._parts()
+        if parts is not None:
+            return _sum_over(parts, lambda part: part.grad(theta))
         if _inside_transform(theta):
             return grad(self._scalar_fn)(theta)
         with _autograd_on():
@@ -252,8 +288,24 @@ class Landscape:
             return torch.autograd.grad(self._scalar_fn(leaf), leaf)[0]
 
     def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(L(theta), grad L(theta))`` from one forward and one backward pass."""
+        """``(L(theta), grad L(theta))`` from one forward and one backward pass.
+
+        With several batches, both are sums over the batches, one backward pass per batch.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The loss (0-d tensor) and the gradient (d,).
+        """
         theta = self._checked(theta)
+        parts = None if _inside_transform(theta) else self._parts()
+        if parts is not None:
+            value, g = parts[0].loss_and_grad(theta)
+            for part in parts[1:]:
+                v_i, g_i = part.loss_and_grad(theta)
+                value, g = value + v_i, g.add_(g_i)
+            return value, g
         if _inside_transform(theta):
             g, value = grad_and_value(self._scalar_fn)(theta)
             return value, g
@@ -281,11 +333,22 @@ class Landscape:
         Computed by reverse-over-reverse autograd (double backward), which measured
         faster than forward-over-reverse through ``functional_call`` on CPU
         (``benchmarks/core.py``); inside ``torch.func`` transforms it uses
-        forward-over-reverse (``jvp`` of ``grad``).
+        forward-over-reverse (``jvp`` of ``grad``). With several batches, the sum of the
+        batches' products, one batch's graph at a time (memory bounded by the batch).
+
+        Args:
+            theta: the point, length d.
+            v: the vector, length d.
+
+        Returns:
+            H(theta) v, shape (d,).
         """
         theta = self._checked(theta)
         self.layout.check(v)
         v = v.to(device=self.device, dtype=self.dtype)
+        parts = None if _inside_transform(theta) or _inside_transform(v) else self._parts()
+        if parts is not None:
+            return _sum_over(parts, lambda part: part.hvp(theta, v))
         if _inside_transform(theta) or _inside_transform(v):
             return jvp(grad(self._scalar_fn), (theta,), (v,))[1]
         with _autograd_on():
@@ -296,9 +359,23 @@ class Landscape:
             return torch.autograd.grad(g, leaf, v.clone())[0]
 
     def hvps(self, theta: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-        """Hessian times many vectors: rows of ``V`` (k, d) -> rows of (H V^T)^T, vectorised."""
+        """Hessian times many vectors: rows of ``V`` (k, d) -> rows of (H V^T)^T, vectorised.
+
+        Forward-over-reverse (``jvp`` of ``grad``) vmapped over the rows in chunks of
+        ``chunk_size``; with several batches, summed over the batches one at a time.
+
+        Args:
+            theta: the point, length d.
+            V: the vectors as rows, (k, d).
+
+        Returns:
+            The products as rows, (k, d).
+        """
         theta = self._checked(theta)
         self.layout.check(V)
+        parts = self._parts()
+        if parts is not None:
+            return _sum_over(parts, lambda part: part.hvps(theta, V))
         g = grad(self._scalar_fn)
 
         def one(v):
@@ -408,6 +485,9 @@ class Landscape:
         """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`)."""
         self.layout.check(thetas)
         thetas = thetas.to(device=self.device, dtype=self.dtype)
+        parts = self._parts()
+        if parts is not None:  # one batch's graphs at a time
+            return _sum_over(parts, lambda part: part.grads(thetas, progress=progress))
         if self._rowwise_fn is not None:
             with _autograd_on():
                 T = thetas.detach().clone().requires_grad_(True)
@@ -549,6 +629,15 @@ class Landscape:
         loss = self.loss_fn.name if self.loss_fn is not None else "function"
         where = f", device={str(self.device)!r}" if self.device is not None else ""
         return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r}{where})"
+
+
+def _sum_over(parts: list[Landscape], fn: Callable[[Landscape], torch.Tensor]) -> torch.Tensor:
+    """``sum(fn(part) for part in parts)``, accumulated in place so that one term lives at a time."""
+    total = fn(parts[0])
+    for part in parts[1:]:
+        term = fn(part)
+        total = total + term if _inside_transform(term) or _inside_transform(total) else total.add_(term)
+    return total
 
 
 @contextlib.contextmanager
