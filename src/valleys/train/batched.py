@@ -360,10 +360,8 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
                     update(grads_at(X[idx], Y[idx], idx)[2], rate)
             pbar.update(1)
     trained = MLPStack(stack.widths, stack.activation, P, stack.skip_index)
-    with torch.no_grad():
-        final, out = per_net_losses(P, X, Y)
-    errs = errors_of(out, Y, kind)
-    return BatchTrainResult(trained, trained.thetas(), final, errs, stopped, diverged,
+    # the loop ends right after evaluating the full-batch losses at the final parameters
+    return BatchTrainResult(trained, trained.thetas(), values.detach(), errs, stopped, diverged,
                             pd.DataFrame(rows))
 
 
