@@ -181,6 +181,9 @@ class Landscape:
             >>> land = Landscape.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2)
             >>> land.hessian(torch.zeros(2, dtype=torch.float64)).tolist()
             [[0.0, -2.0], [-2.0, 0.0]]
+
+        Returns:
+            The landscape (no model, data or loss).
         """
         dim = check_int(dim, "dim", "Landscape.from_function", min_val=1)
         function = _ScalarFunction(f, dim, theta0, names, rowwise)
@@ -262,7 +265,14 @@ class Landscape:
         return theta.to(device=self.device, dtype=self.dtype)
 
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
-        """The loss L(theta), a 0-d tensor."""
+        """The loss L(theta), a 0-d tensor.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            L(theta).
+        """
         return self._scalar_fn(self._checked(theta))
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
@@ -320,6 +330,14 @@ class Landscape:
 
         ``X`` and ``Y`` are rows of :meth:`inputs` and :meth:`targets` (already prepared);
         with ``reduction="mean"`` the batch loss is averaged over its own rows.
+
+        Args:
+            theta: a point of length d.
+            X: inputs of the mini-batch.
+            Y: its targets.
+
+        Returns:
+            The mini-batch loss, a 0-d tensor with a graph to theta.
         """
         self._need_model("loss_on")
         params = self.layout.unflatten(theta)
@@ -394,6 +412,14 @@ class Landscape:
         Raises:
             DenseTooLargeError: if d > ``max_dim``; use the matrix-free
                 ``valleys.curvature.hessian_operator`` / :meth:`hvp` instead.
+
+        Args:
+            theta: a point of length d.
+            max_dim: the largest d allowed.
+            progress: a progress bar.
+
+        Returns:
+            The Hessian (d, d), symmetrised.
         """
         d = self.dim
         if d > max_dim:
@@ -412,6 +438,16 @@ class Landscape:
         ``"auto"`` (the default) chooses between these and a loop of single backward
         passes by a fixed rule of N, d and ``chunk_size`` (never by timing). See
         :mod:`valleys.core.products` and :mod:`valleys.core.batching`.
+
+        With data in several batches, each call runs batch by batch and sums the products
+        (memory bounded by one batch).
+
+        Args:
+            theta: a point of length d.
+            method: ``"auto"``, ``"graph"`` or ``"functorch"``.
+
+        Returns:
+            ``rows(V, progress=None)``: (k, d) -> (k, d).
         """
         theta = self._checked(theta)
         if _inside_transform(theta):  # a retained graph cannot live inside vmap/grad/jvp
@@ -437,6 +473,13 @@ class Landscape:
         Vectorised with vmap, or a loop, by the plan of ``batching`` (see
         :mod:`valleys.core.batching`); the values agree to rounding.
         ``progress``: a progress bar (None: on a terminal, after a few seconds).
+
+        Args:
+            thetas: points as rows, (B, d).
+            progress: a progress bar.
+
+        Returns:
+            The losses, (B,).
         """
         self.layout.check(thetas)
         thetas = thetas.to(device=self.device, dtype=self.dtype)
@@ -467,6 +510,12 @@ class Landscape:
             center, u, v: points of length d (u and v are the plane's directions).
             alphas, betas: 1-D coordinates along u and v.
             progress: a progress bar (None: on a terminal, after a few seconds).
+
+        Returns:
+            The losses, (len(alphas), len(betas)).
+
+        Raises:
+            ShapeError: if ``alphas`` or ``betas`` is not 1-D.
         """
         from .plane import plane_losses
 
@@ -482,7 +531,15 @@ class Landscape:
         return isinstance(self.loss_fn, TorchLoss)
 
     def grads(self, thetas: torch.Tensor, *, progress: bool | None = None) -> torch.Tensor:
-        """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`)."""
+        """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`).
+
+        Args:
+            thetas: points as rows, (B, d).
+            progress: a progress bar (None: on a terminal, after a few seconds).
+
+        Returns:
+            The gradients as rows, (B, d).
+        """
         self.layout.check(thetas)
         thetas = thetas.to(device=self.device, dtype=self.dtype)
         parts = self._parts()
@@ -507,6 +564,16 @@ class Landscape:
 
         Vectorised over points and Hessian columns; meant for toy landscapes and tiny
         nets (d <= ``max_dim``), e.g. classifying every point of a grid.
+
+        Args:
+            thetas: points as rows, (B, d).
+            max_dim: the largest d allowed.
+
+        Returns:
+            The Hessians, (B, d, d).
+
+        Raises:
+            DenseTooLargeError: if d > ``max_dim``.
         """
         self.layout.check(thetas)
         d = self.dim
@@ -529,6 +596,12 @@ class Landscape:
         Products go through :meth:`hvp_rows` (one retained gradient graph at theta); for
         per-layer blocks, the Gauss–Newton matrix and product counts use
         ``valleys.curvature.hessian_operator``.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            A symmetric (d, d) ``LinearOperator``.
         """
         rows = self.hvp_rows(theta)
         d = self.dim
@@ -549,23 +622,45 @@ class Landscape:
             raise InvalidParameterError(msg)
 
     def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        """Network outputs f_theta(x_i) stacked over all samples, shape (N, m)."""
+        """Network outputs f_theta(x_i) stacked over all samples, shape (N, m).
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The outputs (N, m).
+        """
         self._need_model("outputs")
         params = self.layout.unflatten(self._checked(theta))
         return torch.cat([as_matrix(self._forward(params, X)) for X, _ in self.batches])
 
     def targets(self) -> torch.Tensor:
-        """All targets stacked over batches."""
+        """All targets stacked over batches.
+
+        Returns:
+            The targets of every batch, concatenated.
+        """
         self._need_model("targets")
         return torch.cat([Y for _, Y in self.batches])
 
     def inputs(self) -> torch.Tensor:
-        """All inputs stacked over batches."""
+        """All inputs stacked over batches.
+
+        Returns:
+            The inputs of every batch, concatenated (N, ...).
+        """
         self._need_model("inputs")
         return torch.cat([X for X, _ in self.batches])
 
     def jacobian(self, theta: torch.Tensor) -> torch.Tensor:
-        """Jacobian of the stacked outputs, shape (N * m, d) (sample-major)."""
+        """Jacobian of the stacked outputs, shape (N * m, d) (sample-major).
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The Jacobian (N m, d).
+        """
         self._need_model("jacobian")
         theta = self._checked(theta)
         J = jacrev(lambda t: self.outputs(t).reshape(-1))(theta)
@@ -577,6 +672,16 @@ class Landscape:
         A hidden layer is the k-th activation module of the model (a
         :class:`valleys.nets.Activation` or a torch activation such as ``nn.ReLU``),
         or the k-th module listed by the model's own ``feature_layers()`` method.
+
+        Args:
+            theta: a point of length d.
+            k: the hidden layer, 1-based.
+
+        Returns:
+            The layer's outputs, one row per sample, (N, n_k).
+
+        Raises:
+            InvalidParameterError: if the model has fewer than k hidden layers (or no model).
         """
         self._need_model("features")
         if self.module is None:
@@ -599,6 +704,12 @@ class Landscape:
         Raises:
             NonFiniteError: naming the parameter blocks that hold NaN/Inf, or whose
                 gradient is not finite.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            L(theta), a 0-d tensor.
         """
         theta = self._checked(theta)
         bad = [n for n, b in self.layout.unflatten(theta).items() if not torch.isfinite(b).all()]

@@ -46,7 +46,14 @@ Rows = Callable[[torch.Tensor], torch.Tensor]
 
 
 def chunk_rows(land: Landscape) -> int:
-    """How many Hessian-vector products to vectorise at once for this landscape."""
+    """How many Hessian-vector products to vectorise at once for this landscape.
+
+    Args:
+        land: the landscape.
+
+    Returns:
+        At most ``land.chunk_size`` vectors, and at most :data:`CHUNK_BYTES` of results.
+    """
     per_vector = land.dim * torch.empty((), dtype=land.dtype).element_size()
     return max(1, min(land.chunk_size, CHUNK_BYTES // per_vector))
 
@@ -65,6 +72,10 @@ def graph_rows(land: Landscape, theta: torch.Tensor) -> Rows:
     Returns:
         ``rows(V)``: ``V (k, d) -> V H (k, d)``; one backward pass for k = 1, otherwise
         backward passes batched over chunks of :func:`chunk_rows` vectors.
+
+    Args:
+        land: the landscape (one batch: with several, :func:`hvp_rows` streams them).
+        theta: the point.
     """
     point, g = _graph_at(land, theta)
     if g is None:  # the loss is affine in theta: H = 0
@@ -102,6 +113,21 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
     :mod:`valleys.core.batching`; the plan is recorded in ``land.batch_plans``. There, a
     single vector is always one backward pass through the retained graph. The products
     agree to rounding.
+
+    With data in several batches, every method runs batch by batch (:func:`_streamed`).
+
+    Args:
+        land: the landscape.
+        theta: the point (detached).
+        method: ``"auto"``, ``"graph"`` or ``"functorch"``.
+
+    Returns:
+        ``rows(V, progress=None)``: (k, d) -> (k, d).
+
+    Raises:
+        InvalidParameterError: for an unknown method.
+        RuntimeError: from the model's backward pass, when the vmapped fallback of ``"auto"``
+            fails too.
     """
     method = check_choice(method, "method", "hvp_rows", HVP_METHODS)
     parts = land._parts()
