@@ -10,8 +10,8 @@ core's L2 cache): for each group, one GEMM gives the pre-activations of all its 
 activation and the output layer run on that cache-resident block, the loss gradient comes
 from autograd on the group's small outputs (the loss is the user's), the backward pass is
 written out (the activation's derivative from its output for tanh, sigmoid, ReLU and the
-identity; autograd through the activation otherwise), and one GEMM writes the group's
-first-layer gradient straight into its rows of the result. The bias of the first layer rides
+identity; autograd through the activation otherwise), and one GEMM gives the group's
+first-layer gradient (copied, transposed, into its rows of the result). The bias of the first layer rides
 in the GEMMs as a column of ones appended to ``X``, so its gradient is the last column of
 the first-layer gradient. Values equal autograd's through :meth:`MLPStack.forward` up to
 rounding (tested to 1e-12).
@@ -111,8 +111,7 @@ def two_layer_loss_grads(stack, P: dict[str, torch.Tensor], X: torch.Tensor, Y: 
     values = X.new_empty(B)
     out = X.new_empty(B, N, m2)
     db2 = X.new_empty(B, m2)
-    H_buf = X.new_empty(N, c * m1)
-    T_buf = X.new_empty(N, c * m1)
+    H_buf, T_buf, G_buf = X.new_empty(N * c * m1), X.new_empty(N * c * m1), X.new_empty((d + 1) * c * m1)
     scale, activation, derivative = _IN_PLACE.get(stack.activation.fn, (1.0, None, None))
     if scale != 1.0:
         A.mul_(scale)
@@ -120,8 +119,8 @@ def two_layer_loss_grads(stack, P: dict[str, torch.Tensor], X: torch.Tensor, Y: 
     for s in range(0, B, c):
         e = min(B, s + c)
         k = e - s
-        H = H_buf[:, : k * m1]
-        T = T_buf[:, : k * m1]
+        H = H_buf[: N * k * m1].view(N, k * m1)  # contiguous, also for a smaller last group
+        T = T_buf[: N * k * m1].view(N, k * m1)
         torch.mm(X1, A[s:e].view(k * m1, d + 1).T, out=H)     # pre-activations Z (times scale)
         if derivative is None:
             with _autograd_on():
@@ -167,7 +166,11 @@ def two_layer_loss_grads(stack, P: dict[str, torch.Tensor], X: torch.Tensor, Y: 
             with _autograd_on():
                 (dZ,) = torch.autograd.grad(Hl, Zl, dH.reshape(N, k * m1))
             T.copy_(dZ)
-        torch.mm(T.T, X1, out=dA[s:e].view(k * m1, d + 1))          # [dW1 | db1] of the group
+        # [dW1 | db1] of the group: [X 1]^T dZ, then one transposed copy into its rows (2x
+        # faster than the GEMM dZ^T [X 1] with MKL and OpenBLAS here)
+        G1 = G_buf[: (d + 1) * k * m1].view(d + 1, k * m1)
+        torch.mm(X1.T, T, out=G1)
+        dA[s:e].view(k * m1, d + 1).copy_(G1.T)
     grads = {"W1": dA[..., :d], "b1": dA[..., d], "W2": dW2, "b2": db2}
     return values, out, grads
 
