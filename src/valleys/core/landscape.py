@@ -55,7 +55,11 @@ class Landscape:
             ``f(params: dict, X) -> outputs`` together with ``params``. (A plain function
             of theta is given by :meth:`from_function`, which calls this constructor.)
         data: ``(X, Y)`` tensors or arrays (full batch), or an iterable of ``(X, Y)``
-            batches; batches are weighted by their size. Targets are checked against the
+            batches; batches are weighted by their size. With several batches (a
+            DataLoader), gradients and Hessian-vector products are summed batch by batch,
+            so memory is bounded by one batch's autograd graph (each product then repeats
+            the batch's forward and backward passes); one ``(X, Y)`` pair keeps one graph
+            over all the data, faster when it fits in memory. Targets are checked against the
             model's outputs at construction (one forward pass): a mismatch raises
             :class:`~valleys.errors.ShapeError` naming both shapes, class labels outside
             ``[0, m)`` raise :class:`~valleys.errors.DataError`.
