@@ -136,11 +136,15 @@ def test_lm_with_frozen_blocks_solves_the_last_layer_least_squares():
     assert torch.allclose(after["W2"].T, sol[:6], atol=1e-8) and torch.allclose(after["b2"], sol[6], atol=1e-8)
 
 
-@pytest.mark.parametrize(("act", "loss", "m"), [("tanh", "mse", 1), ("relu", "half_squared", 3),
-                                               ("softplus", "ce", 4)])
-def test_two_layer_gradients_written_out_equal_autograd(act, loss, m):
-    """The two-layer route (GEMMs and broadcasts written out, autograd only through the activation
-    and the loss) against autograd through MLPStack.forward."""
+@pytest.mark.parametrize(("act", "loss", "m", "group"),
+                         [("tanh", "mse", 1, None), ("tanh", "mse", 1, 2), ("tanh", "mse", 3, 1),
+                          ("relu", "half_squared", 3, None), ("relu", "mse", 1, 2),
+                          ("sigmoid", "mse", 1, 2), ("sigmoid", "ce", 4, None),
+                          ("softplus", "ce", 4, 2), ("softplus", "mse", 1, None)])
+def test_two_layer_gradients_written_out_equal_autograd(act, loss, m, group):
+    """The two-layer route (GEMMs and the backward pass written out, nets taken in groups,
+    including a last group smaller than the others; autograd only through the loss and through
+    activations without a written-out derivative) against autograd through MLPStack.forward."""
     from valleys.core.losses import get_loss
     from valleys.train._two_layer import two_layer_loss_grads
 
@@ -148,7 +152,7 @@ def test_two_layer_gradients_written_out_equal_autograd(act, loss, m):
     Y = torch.arange(20) % m if loss == "ce" else torch.randn(20, m, dtype=torch.float64)
     stack = MLPStack.from_modules([nets.mlp([3, 7, m], act, seed=s) for s in range(3)])
     fn = get_loss(loss)
-    values, out, grads = two_layer_loss_grads(stack, stack.params, X, Y, fn)
+    values, out, grads = two_layer_loss_grads(stack, stack.params, X, Y, fn, group=group)
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in stack.params.items()}
     ref_out = stack.forward(X, leaves)
     Yx = Y.expand(3, *Y.shape).reshape(3 * 20, *Y.shape[1:])

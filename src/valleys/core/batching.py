@@ -50,6 +50,10 @@ class BatchPlans(dict):
     """Per-landscape record: operation name -> (method, chunk size) used by its last call.
 
     ``unbatched`` holds the operations whose vectorised route raised (they loop for good).
+
+    Args:
+        *args: as ``dict`` (operation -> (method, chunk size)).
+        **kwargs: as ``dict``.
     """
 
     def __init__(self, *args, **kwargs):

@@ -47,7 +47,14 @@ def _check_labels(Y: torch.Tensor, n_classes: int, loss: Loss, batch: int, ignor
 
 
 def as_matrix(out: torch.Tensor) -> torch.Tensor:
-    """Outputs as an ``(N, m)`` matrix (a 1-D output is one column)."""
+    """Outputs as an ``(N, m)`` matrix (a 1-D output is one column).
+
+    Args:
+        out: the model's outputs, (N,) or (N, m).
+
+    Returns:
+        The outputs as (N, m).
+    """
     if out.ndim == 1:
         return out[:, None]
     return out.reshape(out.shape[0], -1) if out.ndim > 2 else out
@@ -67,6 +74,9 @@ def conform_targets(loss: Loss, out: torch.Tensor, Y: torch.Tensor, dtype: torch
     Raises:
         ShapeError: targets and outputs do not match for this loss.
         DataError: class labels outside ``[0, m)`` or sign labels outside {-1, +1}.
+
+    Returns:
+        The targets, shaped and typed as the loss needs them.
     """
     N = Y.shape[0]
     mat = as_matrix(out)
@@ -135,7 +145,16 @@ def _conform_torch(loss: TorchLoss, out: torch.Tensor, Y: torch.Tensor, dtype: t
 
 
 def check_loss_values(loss: Loss, values: torch.Tensor, n: int) -> None:
-    """Refuse a loss whose output on a batch of n samples is not a vector of n per-sample values."""
+    """Refuse a loss whose output on a batch of n samples is not a vector of n per-sample values.
+
+    Args:
+        loss: the landscape's loss.
+        values: its output on the batch.
+        n: the batch's number of samples.
+
+    Raises:
+        ShapeError: if ``values`` is not a vector of n per-sample values.
+    """
     if not isinstance(values, torch.Tensor):
         msg = (f"The loss {loss.name!r} returned {type(values).__name__}; it must return a tensor of "
                f"per-sample losses, shape ({n},).")

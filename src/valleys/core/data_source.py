@@ -25,6 +25,21 @@ def prepare_batch(X, Y, target: str, dtype: torch.dtype,
     Targets keep their shape here; :func:`valleys.core.checks.conform_targets` matches them
     to the model's outputs. Integer targets of a torch loss module stay integers (class
     indices); every other real target takes ``dtype``.
+
+    Args:
+        X: inputs (tensor or array), N rows.
+        Y: targets, N rows.
+        target: the loss's target kind (``"class"``, ``"torch"``, ...).
+        dtype: the landscape's floating dtype.
+        device: where the tensors go (None: where they are).
+
+    Returns:
+        The pair ``(X, Y)`` as tensors.
+
+    Raises:
+        DataError: non-integer class labels, or an empty batch.
+        ShapeError: X and Y with different numbers of rows.
+        NonFiniteError: NaN or Inf in X or Y.
     """
     X = _as_tensor(X, dtype)
     if target == "class":
@@ -58,7 +73,20 @@ def prepare_batch(X, Y, target: str, dtype: torch.dtype,
 
 def prepare_data(data, target: str, dtype: torch.dtype,
                  device: torch.device | str | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Return a list of batches (moved to ``device`` once) from ``(X, Y)`` or an iterable of batches."""
+    """Return a list of batches (moved to ``device`` once) from ``(X, Y)`` or an iterable of batches.
+
+    Args:
+        data: a pair ``(X, Y)`` or an iterable of ``(X, Y)`` batches (a DataLoader).
+        target: the loss's target kind.
+        dtype: the landscape's floating dtype.
+        device: where the tensors go.
+
+    Returns:
+        The list of prepared batches (see :func:`prepare_batch`).
+
+    Raises:
+        DataError: an empty iterable, a batch that is not a pair, or data of another type.
+    """
     if isinstance(data, tuple | list) and len(data) == 2 and not _is_pair(data[0]):
         return [prepare_batch(data[0], data[1], target, dtype, device)]
     if isinstance(data, Iterable):

@@ -55,7 +55,11 @@ class Landscape:
             ``f(params: dict, X) -> outputs`` together with ``params``. (A plain function
             of theta is given by :meth:`from_function`, which calls this constructor.)
         data: ``(X, Y)`` tensors or arrays (full batch), or an iterable of ``(X, Y)``
-            batches; batches are weighted by their size. Targets are checked against the
+            batches; batches are weighted by their size. With several batches (a
+            DataLoader), gradients and Hessian-vector products are summed batch by batch,
+            so memory is bounded by one batch's autograd graph (each product then repeats
+            the batch's forward and backward passes); one ``(X, Y)`` pair keeps one graph
+            over all the data, faster when it fits in memory. Targets are checked against the
             model's outputs at construction (one forward pass): a mismatch raises
             :class:`~valleys.errors.ShapeError` naming both shapes, class labels outside
             ``[0, m)`` raise :class:`~valleys.errors.DataError`.
@@ -181,6 +185,9 @@ class Landscape:
             >>> land = Landscape.from_function(lambda t: (t[0] * t[1] - 1) ** 2, 2)
             >>> land.hessian(torch.zeros(2, dtype=torch.float64)).tolist()
             [[0.0, -2.0], [-2.0, 0.0]]
+
+        Returns:
+            The landscape (no model, data or loss).
         """
         dim = check_int(dim, "dim", "Landscape.from_function", min_val=1)
         function = _ScalarFunction(f, dim, theta0, names, rowwise)
@@ -221,6 +228,29 @@ class Landscape:
             total = total + self.loss_fn(out if raw else as_matrix(out), Y).sum()
         return total * self._scale
 
+    def _parts(self) -> list[Landscape] | None:
+        """One landscape per batch when the data loss spans several batches, else None.
+
+        Each part holds one batch and the scale of the whole data set (``1/N`` for
+        ``reduction="mean"``), so the loss and every derivative of it is the sum of the
+        parts'. Derivatives taken part by part (:meth:`grad`, :meth:`hvp`, :meth:`hvps`,
+        :meth:`hvp_rows`, ...) keep only one batch's autograd graph alive at a time, so their
+        memory is bounded by the batch, not by the data set.
+
+        Returns:
+            The parts (shallow copies sharing the model, layout and batch plans), or None for
+            a single batch, a landscape of a plain function, or a replaced scalar function.
+        """
+        if self._forward is None or len(self.batches) < 2 or self._scalar_fn != self._data_loss:
+            return None
+        parts = []
+        for batch in self.batches:
+            part = copy.copy(self)
+            part.batches = [batch]
+            part._scalar_fn = part._data_loss
+            parts.append(part)
+        return parts
+
     def _direct_loss(self, theta: torch.Tensor) -> torch.Tensor:
         """L(theta) without autograd, through the model's own parameters when it is an nn.Module."""
         direct = getattr(self._forward, "direct", None)
@@ -239,12 +269,32 @@ class Landscape:
         return theta.to(device=self.device, dtype=self.dtype)
 
     def loss(self, theta: torch.Tensor) -> torch.Tensor:
-        """The loss L(theta), a 0-d tensor."""
+        """The loss L(theta), a 0-d tensor.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            L(theta).
+        """
         return self._scalar_fn(self._checked(theta))
 
     def grad(self, theta: torch.Tensor) -> torch.Tensor:
-        """The gradient of L at theta, shape (d,)."""
+        """The gradient of L at theta, shape (d,).
+
+        With several batches, the sum of the batches' gradients, one backward pass per batch
+        (memory bounded by one batch's graph).
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The gradient, shape (d,), of the landscape's dtype.
+        """
         theta = self._checked(theta)
+        parts = None if _inside_transform(theta) else self._parts()
+        if parts is not None:
+            return _sum_over(parts, lambda part: part.grad(theta))
         if _inside_transform(theta):
             return grad(self._scalar_fn)(theta)
         with _autograd_on():
@@ -252,8 +302,24 @@ class Landscape:
             return torch.autograd.grad(self._scalar_fn(leaf), leaf)[0]
 
     def loss_and_grad(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(L(theta), grad L(theta))`` from one forward and one backward pass."""
+        """``(L(theta), grad L(theta))`` from one forward and one backward pass.
+
+        With several batches, both are sums over the batches, one backward pass per batch.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The loss (0-d tensor) and the gradient (d,).
+        """
         theta = self._checked(theta)
+        parts = None if _inside_transform(theta) else self._parts()
+        if parts is not None:
+            value, g = parts[0].loss_and_grad(theta)
+            for part in parts[1:]:
+                v_i, g_i = part.loss_and_grad(theta)
+                value, g = value + v_i, g.add_(g_i)
+            return value, g
         if _inside_transform(theta):
             g, value = grad_and_value(self._scalar_fn)(theta)
             return value, g
@@ -268,6 +334,14 @@ class Landscape:
 
         ``X`` and ``Y`` are rows of :meth:`inputs` and :meth:`targets` (already prepared);
         with ``reduction="mean"`` the batch loss is averaged over its own rows.
+
+        Args:
+            theta: a point of length d.
+            X: inputs of the mini-batch.
+            Y: its targets.
+
+        Returns:
+            The mini-batch loss, a 0-d tensor with a graph to theta.
         """
         self._need_model("loss_on")
         params = self.layout.unflatten(theta)
@@ -281,11 +355,22 @@ class Landscape:
         Computed by reverse-over-reverse autograd (double backward), which measured
         faster than forward-over-reverse through ``functional_call`` on CPU
         (``benchmarks/core.py``); inside ``torch.func`` transforms it uses
-        forward-over-reverse (``jvp`` of ``grad``).
+        forward-over-reverse (``jvp`` of ``grad``). With several batches, the sum of the
+        batches' products, one batch's graph at a time (memory bounded by the batch).
+
+        Args:
+            theta: the point, length d.
+            v: the vector, length d.
+
+        Returns:
+            H(theta) v, shape (d,).
         """
         theta = self._checked(theta)
         self.layout.check(v)
         v = v.to(device=self.device, dtype=self.dtype)
+        parts = None if _inside_transform(theta) or _inside_transform(v) else self._parts()
+        if parts is not None:
+            return _sum_over(parts, lambda part: part.hvp(theta, v))
         if _inside_transform(theta) or _inside_transform(v):
             return jvp(grad(self._scalar_fn), (theta,), (v,))[1]
         with _autograd_on():
@@ -296,9 +381,23 @@ class Landscape:
             return torch.autograd.grad(g, leaf, v.clone())[0]
 
     def hvps(self, theta: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-        """Hessian times many vectors: rows of ``V`` (k, d) -> rows of (H V^T)^T, vectorised."""
+        """Hessian times many vectors: rows of ``V`` (k, d) -> rows of (H V^T)^T, vectorised.
+
+        Forward-over-reverse (``jvp`` of ``grad``) vmapped over the rows in chunks of
+        ``chunk_size``; with several batches, summed over the batches one at a time.
+
+        Args:
+            theta: the point, length d.
+            V: the vectors as rows, (k, d).
+
+        Returns:
+            The products as rows, (k, d).
+        """
         theta = self._checked(theta)
         self.layout.check(V)
+        parts = self._parts()
+        if parts is not None:
+            return _sum_over(parts, lambda part: part.hvps(theta, V))
         g = grad(self._scalar_fn)
 
         def one(v):
@@ -317,6 +416,14 @@ class Landscape:
         Raises:
             DenseTooLargeError: if d > ``max_dim``; use the matrix-free
                 ``valleys.curvature.hessian_operator`` / :meth:`hvp` instead.
+
+        Args:
+            theta: a point of length d.
+            max_dim: the largest d allowed.
+            progress: a progress bar.
+
+        Returns:
+            The Hessian (d, d), symmetrised.
         """
         d = self.dim
         if d > max_dim:
@@ -335,6 +442,16 @@ class Landscape:
         ``"auto"`` (the default) chooses between these and a loop of single backward
         passes by a fixed rule of N, d and ``chunk_size`` (never by timing). See
         :mod:`valleys.core.products` and :mod:`valleys.core.batching`.
+
+        With data in several batches, each call runs batch by batch and sums the products
+        (memory bounded by one batch).
+
+        Args:
+            theta: a point of length d.
+            method: ``"auto"``, ``"graph"`` or ``"functorch"``.
+
+        Returns:
+            ``rows(V, progress=None)``: (k, d) -> (k, d).
         """
         theta = self._checked(theta)
         if _inside_transform(theta):  # a retained graph cannot live inside vmap/grad/jvp
@@ -360,6 +477,13 @@ class Landscape:
         Vectorised with vmap, or a loop, by the plan of ``batching`` (see
         :mod:`valleys.core.batching`); the values agree to rounding.
         ``progress``: a progress bar (None: on a terminal, after a few seconds).
+
+        Args:
+            thetas: points as rows, (B, d).
+            progress: a progress bar.
+
+        Returns:
+            The losses, (B,).
         """
         self.layout.check(thetas)
         thetas = thetas.to(device=self.device, dtype=self.dtype)
@@ -390,6 +514,12 @@ class Landscape:
             center, u, v: points of length d (u and v are the plane's directions).
             alphas, betas: 1-D coordinates along u and v.
             progress: a progress bar (None: on a terminal, after a few seconds).
+
+        Returns:
+            The losses, (len(alphas), len(betas)).
+
+        Raises:
+            ShapeError: if ``alphas`` or ``betas`` is not 1-D.
         """
         from .plane import plane_losses
 
@@ -405,9 +535,20 @@ class Landscape:
         return isinstance(self.loss_fn, TorchLoss)
 
     def grads(self, thetas: torch.Tensor, *, progress: bool | None = None) -> torch.Tensor:
-        """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`)."""
+        """Gradients at many parameter vectors at once: (B, d) -> (B, d) (vmap or a loop, see :meth:`losses`).
+
+        Args:
+            thetas: points as rows, (B, d).
+            progress: a progress bar (None: on a terminal, after a few seconds).
+
+        Returns:
+            The gradients as rows, (B, d).
+        """
         self.layout.check(thetas)
         thetas = thetas.to(device=self.device, dtype=self.dtype)
+        parts = self._parts()
+        if parts is not None:  # one batch's graphs at a time
+            return _sum_over(parts, lambda part: part.grads(thetas, progress=progress))
         if self._rowwise_fn is not None:
             with _autograd_on():
                 T = thetas.detach().clone().requires_grad_(True)
@@ -427,6 +568,16 @@ class Landscape:
 
         Vectorised over points and Hessian columns; meant for toy landscapes and tiny
         nets (d <= ``max_dim``), e.g. classifying every point of a grid.
+
+        Args:
+            thetas: points as rows, (B, d).
+            max_dim: the largest d allowed.
+
+        Returns:
+            The Hessians, (B, d, d).
+
+        Raises:
+            DenseTooLargeError: if d > ``max_dim``.
         """
         self.layout.check(thetas)
         d = self.dim
@@ -449,6 +600,12 @@ class Landscape:
         Products go through :meth:`hvp_rows` (one retained gradient graph at theta); for
         per-layer blocks, the Gauss–Newton matrix and product counts use
         ``valleys.curvature.hessian_operator``.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            A symmetric (d, d) ``LinearOperator``.
         """
         rows = self.hvp_rows(theta)
         d = self.dim
@@ -469,23 +626,45 @@ class Landscape:
             raise InvalidParameterError(msg)
 
     def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        """Network outputs f_theta(x_i) stacked over all samples, shape (N, m)."""
+        """Network outputs f_theta(x_i) stacked over all samples, shape (N, m).
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The outputs (N, m).
+        """
         self._need_model("outputs")
         params = self.layout.unflatten(self._checked(theta))
         return torch.cat([as_matrix(self._forward(params, X)) for X, _ in self.batches])
 
     def targets(self) -> torch.Tensor:
-        """All targets stacked over batches."""
+        """All targets stacked over batches.
+
+        Returns:
+            The targets of every batch, concatenated.
+        """
         self._need_model("targets")
         return torch.cat([Y for _, Y in self.batches])
 
     def inputs(self) -> torch.Tensor:
-        """All inputs stacked over batches."""
+        """All inputs stacked over batches.
+
+        Returns:
+            The inputs of every batch, concatenated (N, ...).
+        """
         self._need_model("inputs")
         return torch.cat([X for X, _ in self.batches])
 
     def jacobian(self, theta: torch.Tensor) -> torch.Tensor:
-        """Jacobian of the stacked outputs, shape (N * m, d) (sample-major)."""
+        """Jacobian of the stacked outputs, shape (N * m, d) (sample-major).
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            The Jacobian (N m, d).
+        """
         self._need_model("jacobian")
         theta = self._checked(theta)
         J = jacrev(lambda t: self.outputs(t).reshape(-1))(theta)
@@ -497,6 +676,16 @@ class Landscape:
         A hidden layer is the k-th activation module of the model (a
         :class:`valleys.nets.Activation` or a torch activation such as ``nn.ReLU``),
         or the k-th module listed by the model's own ``feature_layers()`` method.
+
+        Args:
+            theta: a point of length d.
+            k: the hidden layer, 1-based.
+
+        Returns:
+            The layer's outputs, one row per sample, (N, n_k).
+
+        Raises:
+            InvalidParameterError: if the model has fewer than k hidden layers (or no model).
         """
         self._need_model("features")
         if self.module is None:
@@ -519,6 +708,12 @@ class Landscape:
         Raises:
             NonFiniteError: naming the parameter blocks that hold NaN/Inf, or whose
                 gradient is not finite.
+
+        Args:
+            theta: a point of length d.
+
+        Returns:
+            L(theta), a 0-d tensor.
         """
         theta = self._checked(theta)
         bad = [n for n, b in self.layout.unflatten(theta).items() if not torch.isfinite(b).all()]
@@ -549,6 +744,15 @@ class Landscape:
         loss = self.loss_fn.name if self.loss_fn is not None else "function"
         where = f", device={str(self.device)!r}" if self.device is not None else ""
         return f"Landscape(d={self.dim}, N={self.n_samples}, loss={loss!r}, reduction={self.reduction!r}{where})"
+
+
+def _sum_over(parts: list[Landscape], fn: Callable[[Landscape], torch.Tensor]) -> torch.Tensor:
+    """``sum(fn(part) for part in parts)``, accumulated in place so that one term lives at a time."""
+    total = fn(parts[0])
+    for part in parts[1:]:
+        term = fn(part)
+        total = total + term if _inside_transform(term) or _inside_transform(total) else total.add_(term)
+    return total
 
 
 @contextlib.contextmanager

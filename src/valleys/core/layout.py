@@ -44,7 +44,14 @@ class ParamLayout:
 
     @classmethod
     def from_params(cls, params: Mapping[str, torch.Tensor]) -> ParamLayout:
-        """Build the layout of a dict of tensors (insertion order)."""
+        """Build the layout of a dict of tensors (insertion order).
+
+        Args:
+            params: name -> tensor.
+
+        Returns:
+            The layout (names and shapes).
+        """
         return cls(tuple(params), tuple(tuple(t.shape) for t in params.values()))
 
     @property
@@ -67,7 +74,17 @@ class ParamLayout:
         return out
 
     def slice(self, name: str) -> slice:
-        """The slice of theta holding block ``name``."""
+        """The slice of theta holding block ``name``.
+
+        Args:
+            name: a block name.
+
+        Returns:
+            Its slice of theta.
+
+        Raises:
+            InvalidParameterError: for an unknown name.
+        """
         try:
             return self.slices[name]
         except KeyError:
@@ -75,7 +92,17 @@ class ParamLayout:
             raise InvalidParameterError(msg) from None
 
     def block_of(self, index: int) -> str:
-        """Name of the block that holds coordinate ``index`` of theta."""
+        """Name of the block that holds coordinate ``index`` of theta.
+
+        Args:
+            index: a coordinate, 0 <= index < d.
+
+        Returns:
+            The block's name.
+
+        Raises:
+            ShapeError: if ``index`` is out of range.
+        """
         for name, sl in self.slices.items():
             if sl.start <= index < sl.stop:
                 return name
@@ -83,14 +110,31 @@ class ParamLayout:
         raise ShapeError(msg)
 
     def mask(self, names) -> torch.Tensor:
-        """Boolean mask of length d that selects the blocks in ``names``."""
+        """Boolean mask of length d that selects the blocks in ``names``.
+
+        Args:
+            names: block names.
+
+        Returns:
+            The mask, (d,) bool.
+        """
         m = torch.zeros(self.dim, dtype=torch.bool)
         for name in names:
             m[self.slice(name)] = True
         return m
 
     def flatten(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Concatenate the blocks of ``params`` (in layout order) into one flat vector."""
+        """Concatenate the blocks of ``params`` (in layout order) into one flat vector.
+
+        Args:
+            params: name -> tensor, every block of the layout.
+
+        Returns:
+            The flat vector, length d.
+
+        Raises:
+            ShapeError: if a block is missing or has the wrong shape.
+        """
         missing = [n for n in self.names if n not in params]
         if missing:
             msg = f"flatten needs every block of the layout. Missing: {', '.join(missing)}."
@@ -107,7 +151,14 @@ class ParamLayout:
         return torch.cat(parts)
 
     def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Split a flat vector (or a batch ``(..., d)``) into named blocks (views)."""
+        """Split a flat vector (or a batch ``(..., d)``) into named blocks (views).
+
+        Args:
+            theta: (d,) or (..., d).
+
+        Returns:
+            name -> view of shape (..., *block shape).
+        """
         self.check(theta)
         lead = tuple(theta.shape[:-1])
         out = {}
@@ -116,7 +167,14 @@ class ParamLayout:
         return out
 
     def check(self, theta: torch.Tensor) -> None:
-        """Raise :class:`ShapeError` unless ``theta`` has last dimension d."""
+        """Raise :class:`ShapeError` unless ``theta`` has last dimension d.
+
+        Args:
+            theta: a point or a batch of points.
+
+        Raises:
+            ShapeError: if theta is not a tensor or its last dimension is not d.
+        """
         if not isinstance(theta, torch.Tensor):
             msg = f"theta must be a torch.Tensor of length {self.dim}. Got {type(theta).__name__}."
             raise ShapeError(msg)

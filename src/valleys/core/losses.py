@@ -90,27 +90,55 @@ def squared(half: bool = False) -> Loss:
 
     With ``reduction="mean"`` this is the mean convention (1/N) sum ||f - y||^2; with
     ``reduction="sum"`` it is Cooper's L = sum ||f - y||^2 (``half=True``: 1/2 ||.||^2).
+
+    Args:
+        half: the factor 1/2.
+
+    Returns:
+        The :class:`Loss`.
     """
     return Loss("half_squared" if half else "squared", _half_squared if half else _squared)
 
 
 def cross_entropy() -> Loss:
-    """Softmax cross-entropy with integer class labels."""
+    """Softmax cross-entropy with integer class labels.
+
+    Returns:
+        The :class:`Loss`.
+    """
     return Loss("cross_entropy", _cross_entropy, target="class")
 
 
 def multiclass_hinge() -> Loss:
-    """Crammer–Singer-style sum of hinges sum_{j != y} max(0, 1 + f_j - f_y)."""
+    """Crammer–Singer-style sum of hinges sum_{j != y} max(0, 1 + f_j - f_y).
+
+    Returns:
+        The :class:`Loss`.
+    """
     return Loss("multiclass_hinge", _multiclass_hinge, target="class")
 
 
 def logistic() -> Loss:
-    """Logistic loss log(1 + exp(-y f)) with labels y in {-1, +1} and a scalar output."""
+    """Logistic loss log(1 + exp(-y f)) with labels y in {-1, +1} and a scalar output.
+
+    Returns:
+        The :class:`Loss`.
+    """
     return Loss("logistic", _logistic, target="sign")
 
 
 def polynomial_hinge(p: int = 3) -> Loss:
-    """Polynomial hinge max(0, 1 - y f)^p (Liang et al.; p >= 3 for their theorem)."""
+    """Polynomial hinge max(0, 1 - y f)^p (Liang et al.; p >= 3 for their theorem).
+
+    Args:
+        p: the power, an int >= 1.
+
+    Returns:
+        The :class:`Loss`.
+
+    Raises:
+        InvalidParameterError: if p is not an int >= 1.
+    """
     if p < 1:
         msg = f"The 'p' parameter of polynomial_hinge must be an int >= 1. Got {p!r} instead."
         raise InvalidParameterError(msg)
@@ -176,6 +204,16 @@ def from_torch(module: nn.Module) -> TorchLoss:
         >>> loss = from_torch(nn.MSELoss())
         >>> bool(torch.allclose(loss(f, y).mean(), nn.MSELoss()(f, y)))
         True
+
+    Args:
+        module: a torch loss module.
+
+    Returns:
+        The :class:`TorchLoss`.
+
+    Raises:
+        InvalidParameterError: for a module without a ``reduction`` attribute, class weights
+            with the mean, or a module that returns a scalar with ``reduction="none"``.
     """
     reduction = getattr(module, "reduction", "mean")
     if not hasattr(module, "reduction"):
@@ -204,7 +242,17 @@ def from_torch(module: nn.Module) -> TorchLoss:
 
 
 def get_loss(loss: str | Loss | Callable) -> Loss:
-    """Turn a name, a :class:`Loss`, a torch loss module or a callable ``(outputs, targets) -> (N,)`` into a Loss."""
+    """Turn a name, a :class:`Loss`, a torch loss module or a callable ``(outputs, targets) -> (N,)`` into a Loss.
+
+    Args:
+        loss: a name (``"mse"``, ``"ce"``, ...), a :class:`Loss`, a torch loss module or a callable.
+
+    Returns:
+        The :class:`Loss`.
+
+    Raises:
+        InvalidParameterError: for an unknown name, a loss class instead of an instance, or another type.
+    """
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, type) and issubclass(loss, nn.Module):

@@ -101,11 +101,27 @@ class AffineStack:
         return len(self.weights)
 
     def layer(self, blocks: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(W_k (m_k, m_{k-1}), b_k or None) for layer k = 0 .. depth - 1."""
+        """(W_k (m_k, m_{k-1}), b_k or None) for layer k = 0 .. depth - 1.
+
+        Args:
+            blocks: name -> parameter block (from ``layout.unflatten``).
+            k: the layer, 0-based.
+
+        Returns:
+            The weight and the bias (None without one).
+        """
         W = blocks[self.weights[k]]
         return (W[None, :] if W.ndim == 1 else W), (blocks[self.biases[k]] if self.biases[k] is not None else None)
 
     def inputs(self, X: torch.Tensor) -> torch.Tensor:
+        """The inputs as the first affine layer reads them.
+
+        Args:
+            X: a batch of inputs.
+
+        Returns:
+            The rows the first layer reads (flattened when the model starts with ``nn.Flatten``).
+        """
         return X.flatten(1) if self.flatten else X
 
 
@@ -145,7 +161,15 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
 
 def flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
     """``(dotted name, module)`` of the children of ``module``, nested ``nn.Sequential`` s
-    flattened (the names are those of the parameters' prefixes)."""
+    flattened (the names are those of the parameters' prefixes).
+
+    Args:
+        module: a module.
+        prefix: the dotted prefix of ``module``'s name.
+
+    Returns:
+        The children as ``(dotted name, module)`` pairs, in order.
+    """
     out = []
     for name, child in module.named_children():
         if type(child) is nn.Sequential:
@@ -162,6 +186,12 @@ def affine_stack(land: Landscape) -> AffineStack | None:
     from a module's ``affine_stack()`` (``(weights, biases, acts)``); accepted only when every
     block is in theta, the loss is the data loss and the chain reproduces the landscape's
     outputs on its first batch at theta0 to :data:`STACK_CHECK_RTOL`.
+
+    Args:
+        land: a :class:`~valleys.core.Landscape`.
+
+    Returns:
+        The :class:`AffineStack`, or None when the model is not such a chain.
     """
     module = land.module
     if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
@@ -210,7 +240,15 @@ def _fan_in(sub: nn.Module) -> int:
 
 
 def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, nn.Module] | None:
-    """``(name, module)`` of the layer that reads X directly, if it can be factored out (else None)."""
+    """``(name, module)`` of the layer that reads X directly, if it can be factored out (else None).
+
+    Args:
+        land: a :class:`~valleys.core.Landscape`.
+        min_fan_in: the smallest fan-in for which factoring the layer out pays.
+
+    Returns:
+        The layer's dotted name and module, or None.
+    """
     module = land.module
     if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
         return None
@@ -251,6 +289,10 @@ def plane_route(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[s
     Returns:
         ``("stack", AffineStack)``, ``("factored", (name, layer))`` or ``("batched", None)``
         (see the module docstring for the rule).
+
+    Args:
+        land: a :class:`~valleys.core.Landscape`.
+        min_fan_in: see :func:`first_affine_layer`.
     """
     stack = affine_stack(land)
     if stack is not None:

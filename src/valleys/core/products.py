@@ -10,6 +10,10 @@ Two ways to multiply by the Hessian at a fixed theta:
 - ``"functorch"``: :meth:`Landscape.hvps` (forward-over-reverse ``torch.func.jvp(grad)``,
   vmapped over vectors and chunked); nothing is kept between products.
 
+With data in several batches, every method runs batch by batch and the products are
+summed (:func:`_streamed`): only one batch's graph is alive at a time, so memory does not
+grow with the data set.
+
 ``"auto"`` uses ``"graph"`` on small landscapes (falling back to ``"functorch"`` for good
 if an operation of the model has no batched backward rule); on larger ones
 ``"functorch"`` in chunks, or a loop of single backward passes through the retained
@@ -42,7 +46,14 @@ Rows = Callable[[torch.Tensor], torch.Tensor]
 
 
 def chunk_rows(land: Landscape) -> int:
-    """How many Hessian-vector products to vectorise at once for this landscape."""
+    """How many Hessian-vector products to vectorise at once for this landscape.
+
+    Args:
+        land: the landscape.
+
+    Returns:
+        At most ``land.chunk_size`` vectors, and at most :data:`CHUNK_BYTES` of results.
+    """
     per_vector = land.dim * torch.empty((), dtype=land.dtype).element_size()
     return max(1, min(land.chunk_size, CHUNK_BYTES // per_vector))
 
@@ -61,6 +72,10 @@ def graph_rows(land: Landscape, theta: torch.Tensor) -> Rows:
     Returns:
         ``rows(V)``: ``V (k, d) -> V H (k, d)``; one backward pass for k = 1, otherwise
         backward passes batched over chunks of :func:`chunk_rows` vectors.
+
+    Args:
+        land: the landscape (one batch: with several, :func:`hvp_rows` streams them).
+        theta: the point.
     """
     point, g = _graph_at(land, theta)
     if g is None:  # the loss is affine in theta: H = 0
@@ -98,8 +113,26 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
     :mod:`valleys.core.batching`; the plan is recorded in ``land.batch_plans``. There, a
     single vector is always one backward pass through the retained graph. The products
     agree to rounding.
+
+    With data in several batches, every method runs batch by batch (:func:`_streamed`).
+
+    Args:
+        land: the landscape.
+        theta: the point (detached).
+        method: ``"auto"``, ``"graph"`` or ``"functorch"``.
+
+    Returns:
+        ``rows(V, progress=None)``: (k, d) -> (k, d).
+
+    Raises:
+        InvalidParameterError: for an unknown method.
+        RuntimeError: from the model's backward pass, when the vmapped fallback of ``"auto"``
+            fails too.
     """
     method = check_choice(method, "method", "hvp_rows", HVP_METHODS)
+    parts = land._parts()
+    if parts is not None:
+        return _streamed(parts, theta, method)
     cap = chunk_rows(land)
 
     def functorch(chunk):
@@ -157,6 +190,28 @@ def hvp_rows(land: Landscape, theta: torch.Tensor, method: str = "auto") -> Rows
             return single(V) if V.shape[0] else V.clone()
         return run_batched(V, plan, methods, plans=land._plans, op="hvp_rows", progress=progress,
                            desc="Hessian rows")
+
+    return rows
+
+
+def _streamed(parts: list[Landscape], theta: torch.Tensor, method: str) -> Rows:
+    """Products over several batches: ``V H = sum_i V H_i``, one batch (part) at a time.
+
+    Each call builds the rows function of one part (its gradient graph, or its vmapped
+    products), applies it to all of ``V``, adds the result and drops the part's graph
+    before the next part, so memory is bounded by one batch, never by the data set. The
+    cost per call is one extra forward and backward pass per batch, as in PyHessian's
+    data-loader products.
+    """
+
+    def rows(V: torch.Tensor, progress: bool | None = None) -> torch.Tensor:
+        total = None
+        with progress_bar(len(parts), "Hessian rows (batches)", progress, unit="batch") as bar:
+            for part in parts:
+                term = hvp_rows(part, theta, method)(V, progress=False)
+                total = term if total is None else total.add_(term)
+                bar.update(1)
+        return total
 
     return rows
 

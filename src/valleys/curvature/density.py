@@ -64,7 +64,11 @@ class Density(Record):
     _repr_skip = ("blocks",)
 
     def to_frame(self):
-        """One row per quadrature node: ``probe``, ``node``, ``weight`` (tidy)."""
+        """One row per quadrature node: ``probe``, ``node``, ``weight`` (tidy).
+
+        Returns:
+            A pandas DataFrame with columns ``probe``, ``node`` and ``weight``.
+        """
         import pandas as pd
 
         P, m = self.nodes.shape
@@ -72,7 +76,11 @@ class Density(Record):
                              "weight": self.weights.reshape(-1), "curvature": self.curvature})
 
     def curve_frame(self):
-        """The smoothed density as a table: ``eigenvalue``, ``density``."""
+        """The smoothed density as a table: ``eigenvalue``, ``density``.
+
+        Returns:
+            A pandas DataFrame with columns ``eigenvalue`` and ``density``.
+        """
         import pandas as pd
 
         return pd.DataFrame({"eigenvalue": self.grid, "density": self.curve})
@@ -87,7 +95,14 @@ class Density(Record):
         return float((self.weights * self.nodes).sum() / self.nodes.shape[0])
 
     def figure(self, *, log: bool = True) -> Figure:
-        """A matplotlib figure of the smoothed density (log scale on the y axis by default)."""
+        """A matplotlib figure of the smoothed density (log scale on the y axis by default).
+
+        Args:
+            log: a log scale on the density axis.
+
+        Returns:
+            The matplotlib figure.
+        """
         fig = Figure(figsize=(6, 3.5))
         ax = fig.add_subplot()
         ax.plot(self.grid, self.curve, color="C0", lw=1.2)
@@ -105,7 +120,17 @@ class Density(Record):
 
 def smoothed_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray,
                      sigma: float) -> np.ndarray:
-    """Average over probes of Gaussian mixtures with the given nodes and weights."""
+    """Average over probes of Gaussian mixtures with the given nodes and weights.
+
+    Args:
+        nodes: quadrature nodes (P, m), one row per probe.
+        weights: their weights (P, m).
+        grid: where to evaluate the density.
+        sigma: the Gaussians' width.
+
+    Returns:
+        The density on ``grid``.
+    """
     z = (grid[:, None, None] - nodes[None]) / sigma
     kernel = np.exp(-0.5 * z**2) / (sigma * np.sqrt(2 * np.pi))
     return (kernel * weights[None]).sum((1, 2)) / nodes.shape[0]

@@ -124,7 +124,11 @@ class Eigenpairs(Record):
         return bool(np.all(self.converged))
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per eigenpair: value, residuals, bounds, sign certainty, convergence."""
+        """One row per eigenpair: value, residuals, bounds, sign certainty, convergence.
+
+        Returns:
+            A pandas DataFrame, one row per eigenpair.
+        """
         k = self.eigenvalues.size
         none = np.full(k, np.nan)
         return pd.DataFrame({
@@ -146,6 +150,10 @@ def error_bounds(values: np.ndarray, res: np.ndarray, others: np.ndarray | None,
         others, other_res: every Ritz value of the final basis and its residual estimate
             (None: no gap information).
         floor: the rounding level added to every bound.
+
+    Returns:
+        The gap-based bounds and the error bounds (the smaller of the residual and the
+        gap bound, at least ``floor``), each (k,).
     """
     gap_b = np.full(values.shape, np.inf)
     if others is not None and others.size > 1:
@@ -294,6 +302,14 @@ def use_dense(n: int, k: int, dense: bool | None) -> bool:
     Raises:
         InvalidParameterError: for ``dense`` not in (True, False, None), or ``dense=True``
             above ``MAX_DENSE_DIM``.
+
+    Args:
+        n: the operator's size.
+        k: number of pairs.
+        dense: the user's choice (None: by size).
+
+    Returns:
+        Whether the dense route is taken.
     """
     if dense is None:
         return n <= DENSE_DIM or (k >= DENSE_FRACTION * n and n <= MAX_DENSE_DIM)
@@ -313,7 +329,17 @@ def _symmetric_dense(op, progress: bool | None) -> torch.Tensor:
 
 
 def dense_ritz(op, k: int, which: str, progress: bool | None) -> RitzPairs:
-    """The wanted k eigenpairs of the dense matrix of ``op`` (every eigenvalue computed)."""
+    """The wanted k eigenpairs of the dense matrix of ``op`` (every eigenvalue computed).
+
+    Args:
+        op: the curvature operator.
+        k: number of pairs.
+        which: ``"LA"``, ``"SA"``, ``"LM"`` or ``"BE"``.
+        progress: a progress bar for building the dense matrix.
+
+    Returns:
+        The wanted pairs as :class:`~valleys.curvature.thick_restart.RitzPairs`.
+    """
     H = _symmetric_dense(op, progress)
     values, vectors = np.linalg.eigh(H.cpu().numpy())
     values, vectors = values.astype(np.float64), vectors.astype(np.float64)
@@ -332,7 +358,26 @@ def finish(ritz, op, k: int, which: str, tol: float, b: int, curvature: str, sta
            stacklevel: int = 2, *, method: str = "lanczos", certify: bool = False,
            progress: bool | None = None, why_not: str = "certify=False") -> Eigenpairs:
     """Turn a thick-restart (or dense) run into :class:`Eigenpairs`: bounds, sign
-    certainty, flags and the extremal certificate."""
+    certainty, flags and the extremal certificate.
+
+    Args:
+        ritz: the pairs found.
+        op: the curvature operator.
+        k: number of pairs asked for.
+        which: which end of the spectrum.
+        tol: the relative residual tolerance.
+        b: the block size.
+        curvature: the curvature's name, stored in the result.
+        start: the start time (perf_counter).
+        stacklevel: for warnings.
+        method: the route's name.
+        certify: try the extremal certificate.
+        progress: a progress bar.
+        why_not: why no certificate was tried (when ``certify`` is False).
+
+    Returns:
+        The :class:`Eigenpairs`.
+    """
     values = ritz.values.double().cpu().numpy()
     res_abs = ritz.residuals.double().cpu().numpy()
     residuals = res_abs / ritz.scale if ritz.scale > 0 else res_abs
@@ -390,6 +435,13 @@ def inertia_certificate(H: torch.Tensor, values: np.ndarray, radii: np.ndarray, 
 
     Returns:
         (certified, evidence in words).
+
+    Args:
+        H: the dense symmetric matrix.
+        values: the Ritz values.
+        radii: their residual norms.
+        which: which end of the spectrum.
+        floor: the rounding level.
     """
     order = np.argsort(values)
     lo, hi = values[order] - radii[order], values[order] + radii[order]

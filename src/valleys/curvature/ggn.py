@@ -42,6 +42,15 @@ def ggn_torch_operator(land: Landscape, theta: torch.Tensor, /, param_filter: Pa
             no outputs) or for a bad ``param_filter``.
         ShapeError: if theta does not have length d.
         NonFiniteError: if the loss or gradient at theta is not finite.
+
+    Args:
+        land: the landscape (built from a model and data).
+        theta: the point.
+        param_filter: the parameter blocks (None: all).
+        where: the caller's name, for messages.
+
+    Returns:
+        The GGN operator.
     """
     if land.loss_fn is None:
         msg = (f"{where} needs a landscape with a model, data and loss (the GGN is J^T H_loss J). "

@@ -33,6 +33,15 @@ def restrict(rows_full, index: torch.Tensor | None, dim: int, dtype: torch.dtype
 
     Rows ``V`` (k, n) are embedded as zero-padded rows of length d, multiplied, and the
     selected coordinates of the result are returned: ``V H[index][:, index]``.
+
+    Args:
+        rows_full: the product on R^d (rows).
+        index: the coordinates of the block (None: all, ``rows_full`` is returned).
+        dim: d.
+        dtype: the landscape's dtype.
+
+    Returns:
+        The product of the sub-block (rows).
     """
     if index is None:
         return rows_full

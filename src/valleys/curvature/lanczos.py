@@ -42,13 +42,21 @@ class Tridiagonal(Record):
         return int(self.alpha.shape[1])
 
     def matrices(self) -> torch.Tensor:
-        """The tridiagonal matrices as dense tensors, shape (P, m, m)."""
+        """The tridiagonal matrices as dense tensors, shape (P, m, m).
+
+        Returns:
+            The matrices T_p.
+        """
         T = torch.diag_embed(self.alpha)
         return T + torch.diag_embed(self.beta, 1) + torch.diag_embed(self.beta, -1)
 
     def ritz(self) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Gauss quadrature nodes and weights: eigenvalues of each :math:`T_p` (P, m) and the
-        squared first components of its eigenvectors (P, m), which sum to 1 per row."""
+        squared first components of its eigenvectors (P, m), which sum to 1 per row.
+
+        Returns:
+            The nodes and the weights, each (P, m).
+        """
         nodes, S = torch.linalg.eigh(self.matrices())
         return nodes, S[:, 0, :] ** 2
 

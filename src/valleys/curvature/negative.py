@@ -110,7 +110,11 @@ class SmallestEigenvalue(Record):
         return {"negative_curvature": self.negative_curvature}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row with the value, its bound, the sign and the evidence."""
+        """One row with the value, its bound, the sign and the evidence.
+
+        Returns:
+            A pandas DataFrame with one row.
+        """
         return pd.DataFrame([{k: v for k, v in self.to_dict(arrays=False, strict=False).items() if k != "vector"}])
 
 

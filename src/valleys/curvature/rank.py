@@ -94,7 +94,11 @@ class RankResult(Record):
         return self.count
 
     def to_frame(self):
-        """One row: count, nullity, threshold, gap ratio, ambiguity, policy, floor."""
+        """One row: count, nullity, threshold, gap ratio, ambiguity, policy, floor.
+
+        Returns:
+            A pandas DataFrame with one row.
+        """
         import pandas as pd
 
         return pd.DataFrame([self.to_dict(strict=False)])
@@ -171,6 +175,10 @@ def nullity(values, **kwargs) -> int:
 
     Returns:
         ``numerical_rank(values, **kwargs).nullity``.
+
+    Args:
+        values: eigenvalues or singular values.
+        **kwargs: as :func:`numerical_rank`.
     """
     return numerical_rank(values, **kwargs).nullity
 
@@ -245,7 +253,14 @@ def _press(mags: np.ndarray, eps: float, shape) -> tuple[int, float]:
 
 
 def eps_dtype(eps: float):
-    """The NumPy float dtype with machine epsilon ``eps`` (float64 if none matches)."""
+    """The NumPy float dtype with machine epsilon ``eps`` (float64 if none matches).
+
+    Args:
+        eps: a machine epsilon.
+
+    Returns:
+        The NumPy dtype.
+    """
     for dt in (np.float16, np.float32, np.float64):
         if float(np.finfo(dt).eps) == eps:
             return dt

@@ -52,7 +52,14 @@ class Spectrum(Record):
     def rank(self, **kwargs) -> RankResult:
         """:func:`~valleys.curvature.numerical_rank` of the eigenvalues, with the dtype of
         the landscape (so the noise floor is the landscape's); keyword arguments as there
-        (``warn`` defaults to False)."""
+        (``warn`` defaults to False).
+
+        Args:
+            **kwargs: as :func:`~valleys.curvature.numerical_rank`.
+
+        Returns:
+            The :class:`~valleys.curvature.RankResult`.
+        """
         kwargs.setdefault("warn", False)
         kwargs.setdefault("dtype", self.dtype)
         return numerical_rank(self.eigenvalues, **kwargs)
@@ -67,7 +74,11 @@ class Spectrum(Record):
         return {"nullity": r.nullity, "gap_ratio": r.gap_ratio, "nullity_ambiguous": r.ambiguous}
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per eigenvalue (ascending), with its index and the curvature."""
+        """One row per eigenvalue (ascending), with its index and the curvature.
+
+        Returns:
+            A pandas DataFrame, one row per eigenvalue.
+        """
         return pd.DataFrame({"index": np.arange(self.dim), "eigenvalue": self.eigenvalues,
                              "curvature": self.curvature, "dtype": self.dtype})
 

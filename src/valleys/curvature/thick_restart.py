@@ -65,6 +65,13 @@ def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
     "LA": largest first; "SA": smallest first; "LM": largest magnitude first; "BE":
     alternately from the top and the bottom end, starting at the top (so k wanted values
     are ceil(k/2) from the top and floor(k/2) from the bottom, as in ARPACK).
+
+    Args:
+        theta: Ritz values, ascending.
+        which: ``"LA"``, ``"SA"``, ``"LM"`` or ``"BE"``.
+
+    Returns:
+        The indices, most wanted first.
     """
     n = theta.numel()
     if which == "LA":
@@ -196,6 +203,21 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
     residuals, scale)``, if given, replaces the stopping test: it receives the wanted Ritz
     values and their residual norms (estimates from the Krylov relation, then the true
     ones) and returns whether to stop.
+
+    Args:
+        op: the symmetric operator.
+        k: number of wanted pairs.
+        which: ``"LA"``, ``"SA"``, ``"LM"`` or ``"BE"``.
+        tol: the relative residual tolerance.
+        max_matvecs: the product budget.
+        V0: the start block.
+        ncv: the basis size.
+        gen: the generator of new random directions.
+        on_step: called with the products used after each block.
+        accept: a replacement of the stopping test.
+
+    Returns:
+        The :class:`RitzPairs`.
     """
     if accept is None:
         def accept(values, res, scale):

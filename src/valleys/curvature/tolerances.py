@@ -37,6 +37,12 @@ def machine_eps(dtype) -> float:
     Example:
         >>> machine_eps(torch.float32) == float(torch.finfo(torch.float32).eps)
         True
+
+    Args:
+        dtype: a torch or NumPy dtype.
+
+    Returns:
+        The machine epsilon.
     """
     if isinstance(dtype, torch.dtype):
         return float(torch.finfo(dtype).eps) if dtype.is_floating_point else float(np.finfo(np.float64).eps)
@@ -53,22 +59,55 @@ def default_tol(dtype) -> float:
     Example:
         >>> round(default_tol(torch.float64), 10)
         1.49e-08
+
+    Args:
+        dtype: a torch or NumPy floating dtype.
+
+    Returns:
+        sqrt(eps) of the dtype.
     """
     return math.sqrt(machine_eps(dtype))
 
 
 def noise_floor(dtype, n: int, top: float) -> float:
     r"""The level :math:`\varepsilon\, n \cdot \text{top}` below which eigenvalues of an
-    n x n matrix whose largest magnitude is ``top`` are indistinguishable from zero."""
+    n x n matrix whose largest magnitude is ``top`` are indistinguishable from zero.
+
+    Args:
+        dtype: the dtype of the computation.
+        n: the matrix size.
+        top: the largest eigenvalue magnitude.
+
+    Returns:
+        The noise floor.
+    """
     return machine_eps(dtype) * max(int(n), 1) * float(top)
 
 
 def rounding_bound(dtype, n: int, scale: float) -> float:
     r"""Attainable accuracy :math:`\varepsilon \sqrt{n}\,\text{scale}` of an eigenvalue
-    computed from products with an n x n matrix of norm ``scale``."""
+    computed from products with an n x n matrix of norm ``scale``.
+
+    Args:
+        dtype: the dtype of the products.
+        n: the matrix size.
+        scale: the matrix norm.
+
+    Returns:
+        The bound.
+    """
     return machine_eps(dtype) * math.sqrt(max(int(n), 1)) * float(scale)
 
 
 def resolve(value, dtype, name: str = "tol") -> float:
-    """``value`` if given, else :func:`default_tol` of ``dtype`` (``name`` is for messages)."""
+    """``value`` if given, else :func:`default_tol` of ``dtype`` (``name`` is for messages).
+
+    Args:
+        value: a tolerance, or None.
+        dtype: the dtype of the computation.
+        name: the parameter's name.
+
+    Returns:
+        The tolerance.
+    """
     return default_tol(dtype) if value is None else value

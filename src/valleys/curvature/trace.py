@@ -46,7 +46,18 @@ class TraceEstimate(Record):
 def rademacher(num: int, dim: int, gen: torch.Generator, dtype: torch.dtype,
                device: torch.device | str | None = None) -> torch.Tensor:
     """A (num, dim) matrix of independent +-1 entries, drawn on the generator's device and
-    moved to ``device`` (the generator's by default)."""
+    moved to ``device`` (the generator's by default).
+
+    Args:
+        num: number of rows.
+        dim: number of columns.
+        gen: the generator.
+        dtype: the entries' dtype.
+        device: where the result goes.
+
+    Returns:
+        The (num, dim) matrix.
+    """
     bits = torch.randint(0, 2, (num, dim), generator=gen, device=gen.device)
     return (2 * bits - 1).to(device=device if device is not None else gen.device, dtype=dtype)
 
@@ -65,7 +76,17 @@ TRACE_BLOCK = 1
 
 def hutchinson_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generator,
                      block: int = TRACE_BLOCK) -> TraceEstimate:
-    """Hutchinson's estimate with ``num_matvecs`` Rademacher probes, ``block`` per product call."""
+    """Hutchinson's estimate with ``num_matvecs`` Rademacher probes, ``block`` per product call.
+
+    Args:
+        op: the symmetric operator.
+        num_matvecs: number of probes.
+        gen: the probes' generator.
+        block: probes per product call.
+
+    Returns:
+        The :class:`TraceEstimate` (mean and standard error over probes).
+    """
     before = op.num_matvecs
     Z = rademacher(num_matvecs, op.dim, gen, op.dtype, op.device)
     values = torch.cat([(op.matrows(C) * C).sum(1) for C in Z.split(max(1, int(block)))])
@@ -79,6 +100,14 @@ def hutchpp_trace(op: CurvatureOperator, num_matvecs: int, gen: torch.Generator)
     Budget: s products for ``A S``, s for ``A Q``, and ``num_matvecs - 2s`` for the
     deflated Hutchinson probes ``A (I - Q Q^T) G`` (fewer when s exceeds the size n,
     since Q then has only n columns).
+
+    Args:
+        op: the symmetric operator.
+        num_matvecs: the product budget.
+        gen: the generator.
+
+    Returns:
+        The :class:`TraceEstimate`.
     """
     before = op.num_matvecs
     s = num_matvecs // 3

@@ -87,7 +87,11 @@ class Dataset:
         return int(self.y.max()) + 1 if len(self.y) else 0
 
     def as_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(X, y)``, the form :class:`valleys.Landscape` takes as data."""
+        """Return ``(X, y)``, the form :class:`valleys.Landscape` takes as data.
+
+        Returns:
+            The inputs X and the targets y.
+        """
         return self.X, self.y
 
     def split(self, n_train: int, *, seed: int | torch.Generator | None = 0

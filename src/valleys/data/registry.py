@@ -34,7 +34,11 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 
 
 def list_datasets() -> list[str]:
-    """Names :func:`get_dataset` knows, sorted."""
+    """Names :func:`get_dataset` knows, sorted.
+
+    Returns:
+        The dataset names, sorted.
+    """
     return sorted(DATASETS)
 
 

@@ -74,7 +74,15 @@ def rotated_digits(n_per_class: int = 2000, *, seed: int | torch.Generator | Non
 
 
 def rotate_image(image: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate a 2-D image by ``angle`` degrees as :func:`rotated_digits` does."""
+    """Rotate a 2-D image by ``angle`` degrees as :func:`rotated_digits` does.
+
+    Args:
+        image: a 2-D array.
+        angle: the angle in degrees (counter-clockwise).
+
+    Returns:
+        The rotated image, same shape.
+    """
     return ndimage.rotate(image, angle, reshape=False, order=INTERPOLATION_ORDER,
                           mode="constant", cval=0.0)
 

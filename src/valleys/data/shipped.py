@@ -20,7 +20,11 @@ MNIST1D_SPLITS = ("train", "test", "all")
 
 @lru_cache(maxsize=1)
 def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as read-only ``(images (1797, 8, 8) float64, labels int64)``."""
+    """scikit-learn's digits as read-only ``(images (1797, 8, 8) float64, labels int64)``.
+
+    Returns:
+        The images (1797, 8, 8) and the labels (1797,), both read-only.
+    """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -62,6 +62,14 @@ class Activation(nn.Module):
         self.coefficients: tuple[float, ...] | None = None  # set by poly(): c0, c1, ...
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the activation elementwise.
+
+        Args:
+            x: pre-activations, any shape.
+
+        Returns:
+            sigma(x), elementwise, same shape.
+        """
         return self.fn(x)
 
     @property
@@ -74,18 +82,37 @@ class Activation(nn.Module):
                 "lipschitz": self.lipschitz, "curvature": self.curvature}
 
     def extra_repr(self) -> str:
+        """The text inside the module's repr.
+
+        Returns:
+            The activation's name.
+        """
         return self.name
 
 
 def relu() -> Activation:
-    """max(t, 0)."""
+    """max(t, 0).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("relu", torch.relu, degree=None, analytic=False, smoothness=0,
                       strictly_increasing=False, surjective=False, value_at_zero=0.0,
                       homogeneous_degree=1, lipschitz=1.0)
 
 
 def leaky_relu(alpha: float = 0.1) -> Activation:
-    """max(t, alpha t) with 0 < alpha < 1 (strictly increasing and onto R)."""
+    """max(t, alpha t) with 0 < alpha < 1 (strictly increasing and onto R).
+
+    Args:
+        alpha: the slope for t < 0, in (0, 1).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+
+    Raises:
+        InvalidParameterError: if alpha is not in (0, 1).
+    """
     if not 0 < alpha < 1:
         msg = f"The 'alpha' parameter of leaky_relu must be in (0, 1). Got {alpha!r} instead."
         raise InvalidParameterError(msg)
@@ -95,7 +122,11 @@ def leaky_relu(alpha: float = 0.1) -> Activation:
 
 
 def sigmoid() -> Activation:
-    """1 / (1 + exp(-t))."""
+    """1 / (1 + exp(-t)).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("sigmoid", torch.sigmoid, degree=None, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=False, value_at_zero=0.5,
                       homogeneous_degree=None, sup_abs=1.0, lipschitz=0.25,
@@ -103,7 +134,11 @@ def sigmoid() -> Activation:
 
 
 def tanh() -> Activation:
-    """tanh(t)."""
+    """tanh(t).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("tanh", torch.tanh, degree=None, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=False, value_at_zero=0.0,
                       homogeneous_degree=None, sup_abs=1.0, lipschitz=1.0,
@@ -111,7 +146,17 @@ def tanh() -> Activation:
 
 
 def softplus(alpha: float = 1.0) -> Activation:
-    """(1/alpha) log(1 + exp(alpha t)), the thesis' softplus_alpha."""
+    """(1/alpha) log(1 + exp(alpha t)), the thesis' softplus_alpha.
+
+    Args:
+        alpha: the sharpness alpha > 0.
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+
+    Raises:
+        InvalidParameterError: if alpha <= 0.
+    """
     if not alpha > 0:
         msg = f"The 'alpha' parameter of softplus must be > 0. Got {alpha!r} instead."
         raise InvalidParameterError(msg)
@@ -123,7 +168,17 @@ def softplus(alpha: float = 1.0) -> Activation:
 
 
 def elu(alpha: float = 1.0) -> Activation:
-    """t for t > 0, alpha (exp(t) - 1) for t <= 0."""
+    """t for t > 0, alpha (exp(t) - 1) for t <= 0.
+
+    Args:
+        alpha: the scale alpha > 0 of the negative part.
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+
+    Raises:
+        InvalidParameterError: if alpha <= 0.
+    """
     if not alpha > 0:
         msg = f"The 'alpha' parameter of elu must be > 0. Got {alpha!r} instead."
         raise InvalidParameterError(msg)
@@ -136,14 +191,29 @@ def elu(alpha: float = 1.0) -> Activation:
 
 
 def identity() -> Activation:
-    """t (deep linear networks)."""
+    """t (deep linear networks).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("identity", lambda t: t, degree=1, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=True, value_at_zero=0.0,
                       homogeneous_degree=1, lipschitz=1.0, curvature=0.0)
 
 
 def poly(coeffs: Sequence[float], name: str | None = None) -> Activation:
-    """The polynomial c0 + c1 t + c2 t^2 + ... with properties derived from its coefficients."""
+    """The polynomial c0 + c1 t + c2 t^2 + ... with properties derived from its coefficients.
+
+    Args:
+        coeffs: c0, c1, ... (trailing zeros are dropped).
+        name: a name (default: the polynomial written out).
+
+    Returns:
+        The :class:`Activation`; its ``coefficients`` hold c0, c1, ...
+
+    Raises:
+        InvalidParameterError: if every coefficient is zero.
+    """
     c = np.trim_zeros(np.asarray(coeffs, dtype=float), "b")
     if c.size == 0:
         msg = f"poly needs at least one nonzero coefficient. Got {list(coeffs)!r}."
@@ -170,24 +240,40 @@ def poly(coeffs: Sequence[float], name: str | None = None) -> Activation:
 
 
 def square() -> Activation:
-    """t^2 (quadratic networks)."""
+    """t^2 (quadratic networks).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return poly([0.0, 0.0, 1.0], name="square")
 
 
 def cube() -> Activation:
-    """t^3."""
+    """t^3.
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return poly([0.0, 0.0, 0.0, 1.0], name="cube")
 
 
 def requ() -> Activation:
-    """max(t, 0)^2 (the ReQU of SUN-T4.3)."""
+    """max(t, 0)^2 (the ReQU of SUN-T4.3).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("requ", lambda t: torch.clamp(t, min=0.0) ** 2, degree=None, analytic=False,
                       smoothness=1, strictly_increasing=False, surjective=False,
                       value_at_zero=0.0, homogeneous_degree=2)
 
 
 def smoothed_relu() -> Activation:
-    """0 for t <= 0 and sqrt(1 + t^2) - 1 for t > 0 (document 001 §6; C^1 but not C^2)."""
+    """0 for t <= 0 and sqrt(1 + t^2) - 1 for t > 0 (document 001 §6; C^1 but not C^2).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("smoothed_relu", lambda t: torch.sqrt(1.0 + torch.clamp(t, min=0.0) ** 2) - 1.0,
                       degree=None, analytic=False, smoothness=1, strictly_increasing=False,
                       surjective=False, value_at_zero=0.0, homogeneous_degree=None,
@@ -195,14 +281,22 @@ def smoothed_relu() -> Activation:
 
 
 def exp() -> Activation:
-    """exp(t) (every derivative at 0 is nonzero: SUN-C4.1(b))."""
+    """exp(t) (every derivative at 0 is nonzero: SUN-C4.1(b)).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("exp", torch.exp, degree=None, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=False, value_at_zero=1.0,
                       homogeneous_degree=None)
 
 
 def expm1() -> Activation:
-    """exp(t) - 1 (sigma(0) = 0 and every derivative at 0 nonzero)."""
+    """exp(t) - 1 (sigma(0) = 0 and every derivative at 0 nonzero).
+
+    Returns:
+        The :class:`Activation`, with its properties set.
+    """
     return Activation("expm1", torch.expm1, degree=None, analytic=True, smoothness=math.inf,
                       strictly_increasing=True, surjective=False, value_at_zero=0.0,
                       homogeneous_degree=None)
@@ -222,6 +316,16 @@ def get_activation(activation: str | Activation, **kwargs) -> Activation:
     Example:
         >>> get_activation("leaky_relu", alpha=0.2).strictly_increasing
         True
+
+    Args:
+        activation: a name of ``ACTIVATIONS`` or an :class:`Activation` (returned as is).
+        **kwargs: parameters of the named activation (e.g. ``alpha``).
+
+    Returns:
+        The :class:`Activation`.
+
+    Raises:
+        InvalidParameterError: for an unknown name.
     """
     if isinstance(activation, Activation):
         return activation

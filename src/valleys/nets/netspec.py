@@ -83,12 +83,26 @@ RECOGNISED_TORCH_LOSSES = ("nn.MSELoss", "nn.CrossEntropyLoss (no class weights,
 
 def net_spec(land: Landscape, /) -> NetSpec | None:
     """The :class:`NetSpec` of ``land``, or None when its model is not a valleys MLP / TwoLayer
-    or a supported ``nn.Sequential``, or its loss is a callable valleys cannot read."""
+    or a supported ``nn.Sequential``, or its loss is a callable valleys cannot read.
+
+    Args:
+        land: a :class:`~valleys.core.Landscape`.
+
+    Returns:
+        The :class:`NetSpec`, or None.
+    """
     return describe_spec(land)[0]
 
 
 def describe_spec(land: Landscape, /) -> tuple[NetSpec | None, str | None]:
-    """``(spec, None)``, or ``(None, why)`` with the reason in words (for certificate notes)."""
+    """``(spec, None)``, or ``(None, why)`` with the reason in words (for certificate notes).
+
+    Args:
+        land: a :class:`~valleys.core.Landscape`.
+
+    Returns:
+        ``(spec, None)`` when :func:`net_spec` reads the model, else ``(None, reason)``.
+    """
     module = getattr(land, "module", None)
     if module is None:
         return None, "the landscape is a plain function of theta, not a network valleys can read"
@@ -108,6 +122,12 @@ def spec_loss(land: Landscape, /) -> tuple[str, float, bool] | str:
     valleys loss it equals (see the module docstring); the factor makes the two agree per
     sample (1/m for ``nn.MSELoss()``'s mean over m outputs). Another torch module keeps its
     class name (no certificate knows it: see :func:`~._bound.bound_reason`).
+
+    Args:
+        land: a :class:`~valleys.core.Landscape`.
+
+    Returns:
+        ``(name, factor, unrecognised_torch_module)``, or the reason as a string.
     """
     fn = land.loss_fn
     if fn is None:
@@ -173,7 +193,14 @@ def torch_activation(m: nn.Module) -> Activation | None:
     """The valleys :class:`Activation` computing exactly what the torch module ``m`` computes
     (None when there is none). ``nn.Softplus`` is refused unless ``threshold=inf``: torch
     switches to the identity above the threshold, which makes the function jump by
-    log(1 + e^-threshold) / beta, and no derivative bound holds across a jump."""
+    log(1 + e^-threshold) / beta, and no derivative bound holds across a jump.
+
+    Args:
+        m: a torch activation module (``nn.ReLU``, ``nn.Tanh``, ...).
+
+    Returns:
+        The equal valleys activation, or None.
+    """
     if isinstance(m, Activation):
         return m
     if type(m) is nn.ReLU:
@@ -257,7 +284,14 @@ def _reproduces(spec: NetSpec, land) -> bool:
 
 
 def piecewise_kind(act: Activation) -> tuple[str, object] | None:
-    """How the exact engine applies ``act``: ("pl", slope for t < 0), ("poly", coeffs), ("requ", None)."""
+    """How the exact engine applies ``act``: ("pl", slope for t < 0), ("poly", coeffs), ("requ", None).
+
+    Args:
+        act: a valleys :class:`~valleys.nets.Activation`.
+
+    Returns:
+        The kind and its data, or None when the exact engine cannot apply ``act``.
+    """
     if act.name == "relu":
         return "pl", 0.0
     if act.name.startswith("leaky_relu"):

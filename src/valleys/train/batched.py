@@ -51,6 +51,16 @@ class MLPStack:
 
     Build one with :meth:`from_modules` (copies) and get the nets back with
     :meth:`to_modules`.
+
+    Args:
+        widths: layer widths ``[m_0, ..., m_L]`` shared by all nets.
+        activation: the activation (a name or an :class:`~valleys.nets.Activation`).
+        params: the stacked parameters described above (copied).
+        skip_index: the skip neurons of each net, ``(B, M)``, for skip-to-output nets.
+
+    Raises:
+        ShapeError: if a parameter is missing or has the wrong shape, or only one of ``V``
+            and ``skip_index`` is given.
     """
 
     def __init__(self, widths: Sequence[int], activation: str | Activation,
@@ -73,6 +83,12 @@ class MLPStack:
     @classmethod
     def from_modules(cls, nets: Sequence[MLP | SkipToOutput]) -> MLPStack:
         """Stack copies of the parameters of valleys MLPs (or SkipToOutput nets) of one shape.
+
+        Args:
+            nets: the nets, all of one architecture (widths, activation, biases, skip count).
+
+        Returns:
+            A stack of their parameters in float64, in the order given.
 
         Raises:
             InvalidParameterError: for an empty list, other module types, or nets whose
@@ -101,7 +117,12 @@ class MLPStack:
         return cls(first.widths, first.activation, params, skip)
 
     def to_modules(self) -> list[MLP | SkipToOutput]:
-        """The B nets as separate modules (copies of the current parameters)."""
+        """The B nets as separate modules.
+
+        Returns:
+            One :class:`~valleys.nets.MLP` (or :class:`~valleys.nets.SkipToOutput`) per net,
+            holding copies of the current parameters.
+        """
         out = []
         for j in range(self.size):
             base = MLP(self.widths, self.activation)
@@ -126,14 +147,25 @@ class MLPStack:
         return (["V"] if "V" in self.params else []) + names
 
     def thetas(self) -> torch.Tensor:
-        """Flat parameters of every net, (B, d), in the layout of ``Landscape(module)``."""
+        """Flat parameters of every net in the layout of ``Landscape(module)``.
+
+        Returns:
+            A (B, d) tensor, one row per net.
+        """
         return torch.cat([self.params[n].reshape(self.size, -1) for n in self.names], 1)
 
     def forward(self, X: torch.Tensor, params: dict[str, torch.Tensor] | None = None,
                 hidden: bool = False):
         """Outputs of all nets on shared inputs ``X (N, m_0)``: ``(B, N, m_L)``.
 
-        With ``hidden=True`` also the list of hidden-layer outputs, each ``(B, N, m_l)``.
+        Args:
+            X: inputs (N, m_0), shared by all nets.
+            params: parameters to use instead of the stack's own (same keys and shapes).
+            hidden: also return the hidden-layer outputs.
+
+        Returns:
+            The outputs ``(B, N, m_L)``; with ``hidden=True`` the pair (outputs, list of
+            hidden-layer outputs, each ``(B, N, m_l)``).
         """
         P = self.params if params is None else params
         B, L = self.size, len(self.widths) - 1
@@ -162,7 +194,17 @@ class MLPStack:
         return (z, [H.transpose(0, 1)]) if hidden else z
 
     def skip_features(self, X: torch.Tensor) -> torch.Tensor:
-        """Psi(U) of every net, (B, N, M) (thesis ch. 4)."""
+        """Psi(U) of every net (thesis ch. 4): the outputs of the skip neurons on ``X``.
+
+        Args:
+            X: inputs (N, m_0).
+
+        Returns:
+            Psi(U), (B, N, M).
+
+        Raises:
+            InvalidParameterError: if the stack has no skip neurons.
+        """
         if self.skip_index is None:
             msg = "skip_features needs a skip-to-output stack (built from SkipToOutput nets)."
             raise InvalidParameterError(msg)
@@ -170,14 +212,30 @@ class MLPStack:
         return self.skip_columns(hs)
 
     def skip_columns(self, hs: list[torch.Tensor]) -> torch.Tensor:
-        """Psi(U) (B, N, M) from hidden-layer outputs ``hs`` of :meth:`forward` (``hidden=True``):
-        the columns of the skip neurons."""
+        """Psi(U) from hidden-layer outputs: the columns of the skip neurons.
+
+        Args:
+            hs: the hidden-layer outputs of :meth:`forward` (``hidden=True``).
+
+        Returns:
+            Psi(U), (B, N, M).
+        """
         H = torch.cat(hs, dim=-1)
         return torch.gather(H, 2, self.skip_index[:, None, :].expand(self.size, H.shape[1], -1))
 
     def losses(self, X: torch.Tensor, Y: torch.Tensor, loss: str = "mse",
                params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """Mean loss of each net on ``(X, Y)``, shape (B,)."""
+        """Mean loss of each net on ``(X, Y)``, shape (B,).
+
+        Args:
+            X: inputs (N, m_0).
+            Y: targets, as the loss needs them.
+            loss: a loss name of :func:`valleys.core.losses.get_loss`.
+            params: parameters to use instead of the stack's own.
+
+        Returns:
+            ``(1/N) sum_i loss(f_b(x_i), y_i)`` for each net b, shape (B,).
+        """
         fn = get_loss(loss)
         out = self.forward(X, params)
         B, N, m = out.shape
@@ -213,12 +271,22 @@ class BatchTrainResult:
     history: pd.DataFrame = field(repr=False)
 
     def to_dict(self) -> dict:
+        """A JSON-able summary of the run's end.
+
+        Returns:
+            ``losses``, ``stopped_at``, ``diverged`` and ``train_errors`` (None without
+            classes) as plain lists, one entry per net.
+        """
         return {"losses": self.losses.tolist(), "stopped_at": self.stopped_at.tolist(),
                 "diverged": self.diverged.tolist(),
                 "train_errors": None if self.train_errors is None else self.train_errors.tolist()}
 
     def to_frame(self) -> pd.DataFrame:
-        """The history DataFrame."""
+        """The history of the run.
+
+        Returns:
+            A copy of :attr:`history`: one row per recorded step and net.
+        """
         return self.history.copy()
 
 
@@ -360,10 +428,8 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
                     update(grads_at(X[idx], Y[idx], idx)[2], rate)
             pbar.update(1)
     trained = MLPStack(stack.widths, stack.activation, P, stack.skip_index)
-    with torch.no_grad():
-        final, out = per_net_losses(P, X, Y)
-    errs = errors_of(out, Y, kind)
-    return BatchTrainResult(trained, trained.thetas(), final, errs, stopped, diverged,
+    # the loop ends right after evaluating the full-batch losses at the final parameters
+    return BatchTrainResult(trained, trained.thetas(), values.detach(), errs, stopped, diverged,
                             pd.DataFrame(rows))
 
 

@@ -67,13 +67,21 @@ class TrainResult:
     method: str
 
     def to_dict(self) -> dict:
-        """JSON-able summary (the history as a list of records)."""
+        """JSON-able summary of the run.
+
+        Returns:
+            The result's fields as plain values, the history as a list of records.
+        """
         return {"reason": self.reason, "steps": self.steps, "loss": self.loss,
                 "train_error": self.train_error, "method": self.method,
                 "history": self.history.to_dict(orient="records")}
 
     def to_frame(self) -> pd.DataFrame:
-        """The history DataFrame."""
+        """The history of the run.
+
+        Returns:
+            A copy of the history DataFrame (one row per recorded step).
+        """
         return self.history.copy()
 
 

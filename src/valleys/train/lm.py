@@ -36,7 +36,18 @@ LM_MAX_DAMPING = MAX_DAMPING
 
 
 def check_lm_loss(land, where: str) -> float:
-    """c of ``land``'s squared loss; raises for any other loss."""
+    """The factor c of ``land``'s squared loss ``L = c s ||r||^2``.
+
+    Args:
+        land: the landscape to train.
+        where: the caller's name, for the message.
+
+    Returns:
+        c: 1 for ``"mse"``/``"squared"``, 0.5 for ``"half_squared"``.
+
+    Raises:
+        InvalidParameterError: for any other loss.
+    """
     name = land.loss_fn.name
     if name not in LM_LOSSES:
         msg = (f"method='lm' of {where} needs a squared loss ('mse', 'squared' or 'half_squared'). "
@@ -50,6 +61,16 @@ def levenberg_marquardt(run, theta: torch.Tensor, mask: torch.Tensor, c: float, 
 
     One step is one trial step (accepted or rejected); the history's ``lr`` column holds
     the damping μ.
+
+    Args:
+        run: the run's settings and stopping rules (``fit``'s internal ``_Run``).
+        theta: the start, length d.
+        mask: 1 for trainable coordinates, 0 for frozen ones.
+        c: the factor of the squared loss (:func:`check_lm_loss`).
+        progress: show a progress bar.
+
+    Returns:
+        The :class:`~valleys.train.TrainResult` of the run.
     """
     land = run.land
     weight = c * float(land._scale)
