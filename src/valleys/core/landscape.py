@@ -179,6 +179,9 @@ class Landscape:
             rowwise: ``f`` also accepts a batch ``(B, d)`` and returns ``(B,)`` (written with
                 ``t[..., 0]``-style indexing); then :meth:`losses` and :meth:`grads` call it
                 once on the whole batch instead of vmapping, which is much faster for toys.
+            dtype: the floating dtype of points and values (float64 by default).
+            chunk_size: the largest batch of points evaluated at once by :meth:`losses` and
+                :meth:`grads` when ``f`` is vmapped.
             device: where points live and ``f`` is evaluated (see :class:`Landscape`).
 
         Example:
@@ -511,8 +514,11 @@ class Landscape:
         it is affine in (a, b); the route is chosen from the model's structure and sizes.
 
         Args:
-            center, u, v: points of length d (u and v are the plane's directions).
-            alphas, betas: 1-D coordinates along u and v.
+            center: the plane's centre, a point of length d.
+            u: the first direction, length d.
+            v: the second direction, length d.
+            alphas: 1-D coordinates along ``u``.
+            betas: 1-D coordinates along ``v``.
             progress: a progress bar (None: on a terminal, after a few seconds).
 
         Returns:

@@ -170,6 +170,10 @@ class TorchLoss(Loss):
     """A torch loss module evaluated per sample (see :func:`from_torch`).
 
     Args:
+        name: short name used in reports (the module's class name).
+        fn: ``fn(outputs (N, m), targets) -> (N,)``, the module's values reduced per sample.
+        target: ``"torch"``: integer targets stay integers, real targets take the landscape's dtype.
+        convex: whether the loss is convex in the outputs.
         module: a copy of the user's module with ``reduction="none"``.
         inner: how the elementwise values of one sample are reduced: ``"mean"`` (the
             module's reduction was ``"mean"``, ``"none"`` or ``"batchmean"``) or ``"sum"``.

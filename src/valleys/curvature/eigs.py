@@ -146,9 +146,10 @@ def error_bounds(values: np.ndarray, res: np.ndarray, others: np.ndarray | None,
     """Gap-based bounds ``r^2 / delta`` (inf where the gap is unknown) and the error bounds.
 
     Args:
-        values: the Ritz values (k,); ``res`` their absolute residual norms.
-        others, other_res: every Ritz value of the final basis and its residual estimate
-            (None: no gap information).
+        values: the Ritz values (k,).
+        res: their absolute residual norms (k,).
+        others: every Ritz value of the final basis (None: no gap information).
+        other_res: the residual estimates of ``others`` (None with ``others``).
         floor: the rounding level added to every bound.
 
     Returns:

@@ -190,8 +190,11 @@ def matrix_rank(A, *, policy: str | None = None, tau: float | None = None,
 
     Args:
         A: a 2-D array or tensor (m, n).
-        policy, tau, gap_required, warn, dtype: as :func:`numerical_rank` (``shape``
-            is taken from ``A``, ``dtype`` defaults to A's).
+        policy: ``"relative"``, ``"press"`` or ``"gap"``, as in :func:`numerical_rank`.
+        tau: the relative threshold of ``"relative"``, as in :func:`numerical_rank`.
+        gap_required: the smallest unambiguous gap ratio, as in :func:`numerical_rank`.
+        warn: emit :class:`~valleys.errors.AmbiguousRankWarning` when the rank is ambiguous.
+        dtype: the dtype in which ``A`` was computed (None: A's); ``shape`` is taken from ``A``.
 
     Returns:
         A :class:`RankResult` over the min(m, n) singular values.

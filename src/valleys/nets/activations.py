@@ -25,6 +25,7 @@ class Activation(nn.Module):
 
     Attributes:
         name: short name, e.g. ``"leaky_relu(0.1)"``.
+        fn: the elementwise function, tensor to tensor of the same shape.
         degree: polynomial degree, or None if not a polynomial.
         analytic: real analytic on all of R.
         smoothness: order k of continuous differentiability (``math.inf`` for C^inf).

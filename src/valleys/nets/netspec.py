@@ -58,7 +58,10 @@ class NetSpec(AffineStack):
         biases: names of the bias blocks (None where a layer has none).
         acts: one activation per hidden layer.
         loss: the loss name.
-        X, Y: all inputs and targets.
+        flatten: the inputs are flattened to (N, features) first (as in
+            :class:`~valleys.core.plane.AffineStack`).
+        X: all inputs, one row per sample.
+        Y: all targets, one per sample.
         scale: 1/N for ``reduction="mean"``, 1 for ``"sum"``, times the per-sample factor
             of a torch loss module (1/m for ``nn.MSELoss()`` on m outputs per sample).
         unknown_torch_loss: ``loss`` is the class name of a torch loss module that has no

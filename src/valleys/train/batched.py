@@ -310,11 +310,24 @@ def fit_stack(stack: MLPStack, X: torch.Tensor, Y: torch.Tensor, *, loss: str = 
 
     Args:
         stack: the nets (see :class:`MLPStack`).
-        X, Y: shared training data, float64 inputs ``(N, m_0)``; targets as the loss needs
-            (class labels ``(N,)`` for ``"ce"``, ``(N, m_L)`` for ``"mse"``).
+        X: shared training inputs, float64 ``(N, m_0)``.
+        Y: shared targets as the loss needs (class labels ``(N,)`` for ``"ce"``, ``(N, m_L)``
+            for ``"mse"``).
+        loss: a loss name of :func:`valleys.core.losses.get_loss` (``"mse"``, ``"ce"``, ...).
+        method: ``"gd"`` (full batch) or ``"sgd"`` (shuffled mini-batches; one step = one epoch).
         lr: one rate, or one per net as a tensor ``(B,)``.
+        steps: updates (gd) or epochs (sgd), as in :func:`~valleys.train.fit`.
+        momentum: heavy-ball momentum ``mu`` (``buf = mu buf + g``; 0: plain steps).
+        nesterov: use Nesterov's look-ahead form of the momentum step.
+        schedule: ``"constant"`` or ``"step"`` (divide by 10 at 50% and 75% of ``steps``).
+        record_every: record the history every this many steps (the last step always).
+        progress: show a progress bar (stderr, only on a TTY).
+        batch_size: mini-batch size of ``"sgd"``.
         trainable: parameter names that move (e.g. ``("V",)`` for the rand mode).
-        Other arguments: as :func:`~valleys.train.fit`.
+        target_loss: stop a net once its full-batch loss is <= this value.
+        stop_at_zero_error: stop a net at zero misclassified training samples.
+        blowup: stop a net as diverged when its ||theta|| exceeds it or its loss is not finite.
+        seed: seed of the mini-batch order.
 
     Returns:
         A :class:`BatchTrainResult` holding the trained stack.
@@ -442,7 +455,12 @@ def fit_batch(land: Landscape, thetas: torch.Tensor, /, *, lr: float | torch.Ten
         land: a :class:`~valleys.Landscape`.
         thetas: starts (B, d).
         lr: one rate or one per start (B,).
-        Other arguments: as :func:`~valleys.train.fit`.
+        steps: updates (gd) or epochs (sgd), as in :func:`~valleys.train.fit`.
+        momentum: heavy-ball momentum ``mu`` (``buf = mu buf + g``; 0: plain steps).
+        nesterov: use Nesterov's look-ahead form of the momentum step.
+        schedule: ``"constant"`` or ``"step"`` (divide by 10 at 50% and 75% of ``steps``).
+        record_every: record the history every this many steps (the last step always).
+        progress: show a progress bar (stderr, only on a TTY).
 
     Returns:
         A :class:`BatchTrainResult` (``stack`` is None).

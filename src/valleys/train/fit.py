@@ -109,7 +109,9 @@ def fit(model: Landscape | nn.Module, data=None, *, loss: str = "mse", method: s
             the history's ``lr`` column holds the damping).
         lr: learning rate (> 0).
         steps: updates (gd), epochs (sgd) or function evaluations (lbfgs).
-        momentum, nesterov: PyTorch-convention momentum ``buf = mu buf + g``.
+        momentum: heavy-ball momentum ``mu`` in PyTorch's convention ``buf = mu buf + g``
+            (0: plain gradient descent).
+        nesterov: use Nesterov's look-ahead form of the momentum step.
         schedule: ``"constant"`` or ``"step"`` (divide by 10 at 50% and 75% of ``steps``).
         batch_size: mini-batch size of ``"sgd"``.
         theta0: start (the landscape's ``theta0`` by default).
