@@ -92,8 +92,9 @@ class _Basis:
 
     def __init__(self, ncv: int, block: int, n: int, dtype: torch.dtype,
                  device: torch.device | str = "cpu"):
-        self.V = torch.zeros(ncv + block, n, dtype=dtype, device=device)
-        self.AV = torch.zeros(ncv, n, dtype=dtype, device=device)
+        # every row is written before it is read (V by extend, AV by multiply): no zero fill
+        self.V = torch.empty(ncv + block, n, dtype=dtype, device=device)
+        self.AV = torch.empty(ncv, n, dtype=dtype, device=device)
         self.T = torch.zeros(ncv, ncv, dtype=dtype, device=device)
         self.size = 0
         self.pending = 0
@@ -105,12 +106,19 @@ class _Basis:
         ``REORTH_ETA`` of its norm ("twice is enough", Daniel, Gragg, Kaufman & Stewart
         1976). ``coefficients`` (= ``W @ V^T``, if already known) saves the first product.
         """
+        return self._project_out(W, coefficients)[0]
+
+    def _project_out(self, W: torch.Tensor, coefficients: torch.Tensor | None = None):
+        """:meth:`orthogonalise`, also returning the row norms of W before and after (reused by
+        :meth:`extend` instead of recomputing them)."""
         V = self.V[: self.size]
         before = torch.linalg.vector_norm(W, dim=1)
         W = torch.addmm(W, W @ V.T if coefficients is None else coefficients, V, alpha=-1)
-        if torch.all(torch.linalg.vector_norm(W, dim=1) > REORTH_ETA * before):
-            return W
-        return torch.addmm(W, W @ V.T, V, alpha=-1)
+        after = torch.linalg.vector_norm(W, dim=1)
+        if torch.all(after > REORTH_ETA * before):
+            return W, before, after
+        W = torch.addmm(W, W @ V.T, V, alpha=-1)
+        return W, before, None
 
     def multiply(self, op: CurvatureOperator) -> tuple[torch.Tensor, torch.Tensor]:
         """Multiply the pending block by A and extend T.
@@ -139,14 +147,14 @@ class _Basis:
         c = min(block, n - self.size, W.shape[0])
         if c <= 0:
             return torch.zeros(W.shape[0], 0, dtype=W.dtype, device=W.device)
-        F = self.orthogonalise(W, H)
+        F, before, after = self._project_out(W, H)
         if F.shape[0] == 1:  # the QR factorisation of one column is its normalisation
-            R = torch.linalg.vector_norm(F, dim=1, keepdim=True)
+            R = (torch.linalg.vector_norm(F, dim=1) if after is None else after)[:, None]
             Q = (F / R).T if R > 0 else torch.zeros_like(F).T
         else:
             Q, R = torch.linalg.qr(F.T)  # F^T (n, rows) = Q R
         Q = Q[:, :c]
-        weak = R.diagonal()[:c].abs() <= BREAKDOWN_TOL * torch.linalg.vector_norm(W, dim=1).max()
+        weak = R.diagonal()[:c].abs() <= BREAKDOWN_TOL * before.max()
         if weak.any():
             strong = Q[:, ~weak]
             fresh = torch.randn(n, int(weak.sum()), generator=gen, dtype=W.dtype,
@@ -176,9 +184,9 @@ class _Basis:
 
     def ritz_residuals(self, S: torch.Tensor, theta: torch.Tensor, sel: torch.Tensor):
         """Ritz vectors (rows) of the columns ``sel`` of S and their true residual norms."""
-        Y = S[:, sel]
-        X = Y.T @ self.V[: self.size]
-        R = Y.T @ self.AV[: self.size] - theta[sel, None] * X
+        Yt = S[:, sel].T.contiguous()
+        X = Yt @ self.V[: self.size]
+        R = (Yt @ self.AV[: self.size]).addcmul_(theta[sel, None], X, value=-1)  # no (k, n) temporary
         return X, torch.linalg.vector_norm(R, dim=1)
 
 
