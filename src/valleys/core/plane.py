@@ -102,11 +102,27 @@ class AffineStack:
         return len(self.weights)
 
     def layer(self, blocks: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(W_k (m_k, m_{k-1}), b_k or None) for layer k = 0 .. depth - 1."""
+        """The weight and bias of one layer of the chain.
+
+        Args:
+            blocks: the parameter blocks by name (``ParamLayout.unflatten`` of a point).
+            k: the layer, 0 .. depth - 1.
+
+        Returns:
+            ``(W_k, b_k)``: W_k of shape (m_k, m_{k-1}) (a 1-D block as one row), b_k or None.
+        """
         W = blocks[self.weights[k]]
         return (W[None, :] if W.ndim == 1 else W), (blocks[self.biases[k]] if self.biases[k] is not None else None)
 
     def inputs(self, X: torch.Tensor) -> torch.Tensor:
+        """The inputs as the first layer reads them.
+
+        Args:
+            X: a data batch.
+
+        Returns:
+            ``X`` flattened to (N, features) when the chain starts with an ``nn.Flatten``, else ``X``.
+        """
         return X.flatten(1) if self.flatten else X
 
 
@@ -145,8 +161,15 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
 
 
 def flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    """``(dotted name, module)`` of the children of ``module``, nested ``nn.Sequential`` s
-    flattened (the names are those of the parameters' prefixes)."""
+    """The children of ``module`` with nested ``nn.Sequential`` s flattened.
+
+    Args:
+        module: the module.
+        prefix: prepended to every name (the dotted path of ``module``).
+
+    Returns:
+        ``(dotted name, module)`` pairs; the names are those of the parameters' prefixes.
+    """
     out = []
     for name, child in module.named_children():
         if type(child) is nn.Sequential:
@@ -163,6 +186,12 @@ def affine_stack(land: Landscape) -> AffineStack | None:
     from a module's ``affine_stack()`` (``(weights, biases, acts)``); accepted only when every
     block is in theta, the loss is the data loss and the chain reproduces the landscape's
     outputs on its first batch at theta0 to :data:`STACK_CHECK_RTOL`.
+
+    Args:
+        land: the landscape.
+
+    Returns:
+        The chain, or None when the model is not one (or does not pass the checks above).
     """
     module = land.module
     if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
@@ -211,7 +240,16 @@ def _fan_in(sub: nn.Module) -> int:
 
 
 def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, nn.Module] | None:
-    """``(name, module)`` of the layer that reads X directly, if it can be factored out (else None)."""
+    """The layer that reads the raw inputs X directly, if it can be factored out.
+
+    Args:
+        land: the landscape.
+        min_fan_in: the smallest fan-in of a layer that is factored out.
+
+    Returns:
+        ``(name, module)`` of the one ``nn.Linear``/``nn.Conv*`` called once on X with its own
+        trainable, unshared parameters, or None.
+    """
     module = land.module
     if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
         return None
@@ -249,6 +287,10 @@ def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> 
 def plane_route(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, object]:
     """The route of :func:`plane_losses` for ``land``: a pure function of the model's structure and sizes.
 
+    Args:
+        land: the landscape.
+        min_fan_in: the factored route's smallest first-layer fan-in.
+
     Returns:
         ``("stack", AffineStack)``, ``("factored", (name, layer))`` or ``("batched", None)``
         (see the module docstring for the rule).
@@ -268,9 +310,12 @@ def plane_losses(land: Landscape, center: torch.Tensor, u: torch.Tensor, v: torc
 
     Args:
         land: the landscape.
-        center, u, v: points of length d in the landscape's dtype and device (checked by the caller).
-        alphas, betas: 1-D coordinates (the landscape's dtype and device). A line is
-            ``v = 0``, ``betas = [0]`` (exact: the zero direction adds exact zeros).
+        center: the centre c, length d, in the landscape's dtype and device (checked by the caller).
+        u: the first direction, like ``center``.
+        v: the second direction, like ``center``. A line is ``v = 0``, ``betas = [0]``
+            (exact: the zero direction adds exact zeros).
+        alphas: 1-D coordinates along u (the landscape's dtype and device).
+        betas: 1-D coordinates along v (the landscape's dtype and device).
         progress: a progress bar (None: on a terminal, after a few seconds).
         route: ``"auto"`` (:func:`plane_route`) or a route name to force it; a forced
             route that does not apply to the model falls back to ``"batched"``.

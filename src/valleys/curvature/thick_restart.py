@@ -65,6 +65,13 @@ def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
     "LA": largest first; "SA": smallest first; "LM": largest magnitude first; "BE":
     alternately from the top and the bottom end, starting at the top (so k wanted values
     are ceil(k/2) from the top and floor(k/2) from the bottom, as in ARPACK).
+
+    Args:
+        theta: Ritz values, ascending, shape (n,).
+        which: "LA", "SA", "LM" or "BE".
+
+    Returns:
+        A permutation of ``range(n)`` (a long tensor), most wanted first.
     """
     n = theta.numel()
     if which == "LA":
@@ -204,6 +211,21 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
     residuals, scale)``, if given, replaces the stopping test: it receives the wanted Ritz
     values and their residual norms (estimates from the Krylov relation, then the true
     ones) and returns whether to stop.
+
+    Args:
+        op: the symmetric operator (rows in, rows out).
+        k: the number of wanted eigenpairs.
+        which: the wanted end of the spectrum, one of :data:`WHICH`.
+        tol: the relative residual of the default stopping test.
+        max_matvecs: the budget of products with A.
+        V0: the start block, shape (b, n).
+        ncv: the largest basis before a restart.
+        gen: the generator of the random vectors that replace lost directions.
+        on_step: called with the products used so far after each block product, or None.
+        accept: the stopping test ``accept(values, residuals, scale) -> bool``, or None.
+
+    Returns:
+        The wanted Ritz pairs as :class:`RitzPairs` (values ascending).
     """
     if accept is None:
         def accept(values, res, scale):
