@@ -189,3 +189,17 @@ def test_the_per_point_loop_equals_the_per_point_loss(monkeypatch, dtype, activa
     got = plane_losses(land, c, u, v, alphas, betas, route="stack")
     assert land.batch_plans["plane"][0] == "stack"
     _assert_close(got, _loop(land, c, u, v, alphas, betas), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_per_point_loop_of_a_single_layer_equals_the_per_point_loss(monkeypatch, dtype):
+    """Softmax regression (one ``nn.Linear``): the per-point loop has no deeper layer, so its
+    logits are the factored first layer's (samples, classes), not the transposed ones."""
+    gen = torch.Generator().manual_seed(8)
+    X, y = _data(70, (5,), gen, classes=4)
+    land = Landscape(nn.Sequential(nn.Linear(5, 4)).to(dtype), (X.to(dtype), y), loss="ce", dtype=dtype)
+    monkeypatch.setattr(core_plane, "LOOP_ABOVE", 0)
+    c, u, v, alphas, betas = _plane_args(land)
+    got = plane_losses(land, c, u, v, alphas, betas, route="stack")
+    assert land.batch_plans["plane"][0] == "stack"
+    _assert_close(got, _loop(land, c, u, v, alphas, betas), dtype)

@@ -410,7 +410,7 @@ def _stack_loop(land, stack: AffineStack, layers, first, Y: torch.Tensor, raw: b
     a forward pass at ``c + a u + b v`` up to rounding.
     """
     depth = stack.depth
-    ce = _fast_ce(land, Y, raw)
+    ce = depth > 1 and _fast_ce(land, Y, raw)  # the last layer is a product here (not the factored first one)
     inplace = [_in_place(act) for act in stack.acts]
     Z, row_Z = torch.empty_like(first[0]), torch.empty_like(first[0])
     W = [torch.empty_like(layers[k][0][0]) for k in range(depth)]  # W[0] unused
