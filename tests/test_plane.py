@@ -162,3 +162,44 @@ def test_surface_plane_line_and_landscape_plane_are_the_one_evaluator(dtype):
     ln = line(land, c, grid=alphas.tolist(), direction=u)
     ref = _loop(land, c, u, torch.zeros_like(u), alphas, betas[:1])[:, 0]
     _assert_close(torch.as_tensor(ln.losses), ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("activation", "loss", "bias", "scale"),
+                         [("relu", "ce", True, 1.0), ("relu", "ce", True, 30.0), ("sigmoid", "ce", False, 1.0),
+                          ("leaky_relu", "ce", True, 1.0), ("relu", "mse", True, 1.0)])
+def test_the_per_point_loop_equals_the_per_point_loss(monkeypatch, dtype, activation, loss, bias, scale):
+    """The per-point loop (in-place activations, the closed-form cross-entropy on transposed
+    logits, buffers reused across points) against ``land.loss``, also with logits in the
+    hundreds (``scale``: the log-sum-exp shift) and small losses."""
+    gen = torch.Generator().manual_seed(7)
+    X = scale * torch.randn(80, 6, generator=gen, dtype=torch.float64)
+    model = nets.mlp([6, 9, 8, 4], activation, bias=bias, seed=3)
+    if loss == "ce":
+        with torch.no_grad():  # labels the centre mostly classifies right: small losses
+            y = model.double()(X).argmax(1)
+        y[:5] = (y[:5] + 1) % 4
+        data = (X.to(dtype), y)
+    else:
+        data = (X.to(dtype), torch.randn(80, 4, generator=gen, dtype=torch.float64).to(dtype))
+    land = Landscape(model.to(dtype), data, loss=loss, dtype=dtype)
+    monkeypatch.setattr(core_plane, "LOOP_ABOVE", 0)
+    c, u, v, alphas, betas = _plane_args(land)
+    u, v = 0.1 * u, 0.1 * v
+    got = plane_losses(land, c, u, v, alphas, betas, route="stack")
+    assert land.batch_plans["plane"][0] == "stack"
+    _assert_close(got, _loop(land, c, u, v, alphas, betas), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_per_point_loop_of_a_single_layer_equals_the_per_point_loss(monkeypatch, dtype):
+    """Softmax regression (one ``nn.Linear``): the per-point loop has no deeper layer, so its
+    logits are the factored first layer's (samples, classes), not the transposed ones."""
+    gen = torch.Generator().manual_seed(8)
+    X, y = _data(70, (5,), gen, classes=4)
+    land = Landscape(nn.Sequential(nn.Linear(5, 4)).to(dtype), (X.to(dtype), y), loss="ce", dtype=dtype)
+    monkeypatch.setattr(core_plane, "LOOP_ABOVE", 0)
+    c, u, v, alphas, betas = _plane_args(land)
+    got = plane_losses(land, c, u, v, alphas, betas, route="stack")
+    assert land.batch_plans["plane"][0] == "stack"
+    _assert_close(got, _loop(land, c, u, v, alphas, betas), dtype)

@@ -51,6 +51,7 @@ from torch import nn
 from .._progress import progress_bar
 from .._validation import check_choice, check_int
 from .checks import as_matrix
+from .losses import cross_entropy
 
 if TYPE_CHECKING:
     from .landscape import Landscape
@@ -101,26 +102,26 @@ class AffineStack:
         return len(self.weights)
 
     def layer(self, blocks: dict[str, torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(W_k (m_k, m_{k-1}), b_k or None) for layer k = 0 .. depth - 1.
+        """The weight and bias of one layer of the chain.
 
         Args:
-            blocks: name -> parameter block (from ``layout.unflatten``).
-            k: the layer, 0-based.
+            blocks: the parameter blocks by name (``ParamLayout.unflatten`` of a point).
+            k: the layer, 0 .. depth - 1.
 
         Returns:
-            The weight and the bias (None without one).
+            ``(W_k, b_k)``: W_k of shape (m_k, m_{k-1}) (a 1-D block as one row), b_k or None.
         """
         W = blocks[self.weights[k]]
         return (W[None, :] if W.ndim == 1 else W), (blocks[self.biases[k]] if self.biases[k] is not None else None)
 
     def inputs(self, X: torch.Tensor) -> torch.Tensor:
-        """The inputs as the first affine layer reads them.
+        """The inputs as the first layer reads them.
 
         Args:
-            X: a batch of inputs.
+            X: a data batch.
 
         Returns:
-            The rows the first layer reads (flattened when the model starts with ``nn.Flatten``).
+            ``X`` flattened to (N, features) when the chain starts with an ``nn.Flatten``, else ``X``.
         """
         return X.flatten(1) if self.flatten else X
 
@@ -160,15 +161,14 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
 
 
 def flat_children(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
-    """``(dotted name, module)`` of the children of ``module``, nested ``nn.Sequential`` s
-    flattened (the names are those of the parameters' prefixes).
+    """The children of ``module`` with nested ``nn.Sequential`` s flattened.
 
     Args:
-        module: a module.
-        prefix: the dotted prefix of ``module``'s name.
+        module: the module.
+        prefix: prepended to every name (the dotted path of ``module``).
 
     Returns:
-        The children as ``(dotted name, module)`` pairs, in order.
+        ``(dotted name, module)`` pairs; the names are those of the parameters' prefixes.
     """
     out = []
     for name, child in module.named_children():
@@ -188,10 +188,10 @@ def affine_stack(land: Landscape) -> AffineStack | None:
     outputs on its first batch at theta0 to :data:`STACK_CHECK_RTOL`.
 
     Args:
-        land: a :class:`~valleys.core.Landscape`.
+        land: the landscape.
 
     Returns:
-        The :class:`AffineStack`, or None when the model is not such a chain.
+        The chain, or None when the model is not one (or does not pass the checks above).
     """
     module = land.module
     if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
@@ -240,14 +240,15 @@ def _fan_in(sub: nn.Module) -> int:
 
 
 def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, nn.Module] | None:
-    """``(name, module)`` of the layer that reads X directly, if it can be factored out (else None).
+    """The layer that reads the raw inputs X directly, if it can be factored out.
 
     Args:
-        land: a :class:`~valleys.core.Landscape`.
-        min_fan_in: the smallest fan-in for which factoring the layer out pays.
+        land: the landscape.
+        min_fan_in: the smallest fan-in of a layer that is factored out.
 
     Returns:
-        The layer's dotted name and module, or None.
+        ``(name, module)`` of the one ``nn.Linear``/``nn.Conv*`` called once on X with its own
+        trainable, unshared parameters, or None.
     """
     module = land.module
     if module is None or land.loss_fn is None or land._scalar_fn != land._data_loss:
@@ -286,13 +287,13 @@ def first_affine_layer(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> 
 def plane_route(land: Landscape, min_fan_in: int = FACTOR_MIN_FAN_IN) -> tuple[str, object]:
     """The route of :func:`plane_losses` for ``land``: a pure function of the model's structure and sizes.
 
+    Args:
+        land: the landscape.
+        min_fan_in: the factored route's smallest first-layer fan-in.
+
     Returns:
         ``("stack", AffineStack)``, ``("factored", (name, layer))`` or ``("batched", None)``
         (see the module docstring for the rule).
-
-    Args:
-        land: a :class:`~valleys.core.Landscape`.
-        min_fan_in: see :func:`first_affine_layer`.
     """
     stack = affine_stack(land)
     if stack is not None:
@@ -309,9 +310,12 @@ def plane_losses(land: Landscape, center: torch.Tensor, u: torch.Tensor, v: torc
 
     Args:
         land: the landscape.
-        center, u, v: points of length d in the landscape's dtype and device (checked by the caller).
-        alphas, betas: 1-D coordinates (the landscape's dtype and device). A line is
-            ``v = 0``, ``betas = [0]`` (exact: the zero direction adds exact zeros).
+        center: the centre c, length d, in the landscape's dtype and device (checked by the caller).
+        u: the first direction, like ``center``.
+        v: the second direction, like ``center``. A line is ``v = 0``, ``betas = [0]``
+            (exact: the zero direction adds exact zeros).
+        alphas: 1-D coordinates along u (the landscape's dtype and device).
+        betas: 1-D coordinates along v (the landscape's dtype and device).
         progress: a progress bar (None: on a terminal, after a few seconds).
         route: ``"auto"`` (:func:`plane_route`) or a route name to force it; a forced
             route that does not apply to the model falls back to ``"batched"``.
@@ -370,10 +374,8 @@ def _stack_losses(land, stack: AffineStack, center, u, v, alphas, betas, chunk, 
             for X, Y in land.batches:
                 X = stack.inputs(X)
                 first = [_affine(X, W, b) for W, b in layers[0]]
-                if int(X.shape[0]) * widest >= LOOP_ABOVE:
-                    for i in range(n):  # large products: one point at a time (mm beats bmm)
-                        totals[i] += _point_loss(land, stack, layers, first, float(grid_a[i]), float(grid_b[i]),
-                                                 Y, raw)
+                if int(X.shape[0]) * widest >= LOOP_ABOVE:  # large products: one point at a time (mm beats bmm)
+                    _stack_loop(land, stack, layers, first, Y, raw, alphas.tolist(), betas.tolist(), totals)
                     bar.update(n)
                     continue
                 step = max(1, min(chunk, STACK_CHUNK_ELEMENTS // max(int(X.shape[0]) * widest, 1)))
@@ -395,16 +397,90 @@ def _stack_losses(land, stack: AffineStack, center, u, v, alphas, betas, chunk, 
         return (totals * land._scale).reshape(A.shape)
 
 
-def _point_loss(land, stack: AffineStack, layers, first, a: float, c: float, Y: torch.Tensor,
-                raw: bool) -> torch.Tensor:
-    """Summed loss of one grid point (a, c) over one data batch."""
-    Z = torch.add(first[0], first[1], alpha=a).add_(first[2], alpha=c)
-    for k in range(1, stack.depth):
-        H = stack.acts[k - 1](Z)
-        (W0, b0), (W1, b1), (W2, b2) = layers[k]
-        W = torch.add(W0, W1, alpha=a).add_(W2, alpha=c)
-        Z = H @ W.T if b0 is None else torch.addmm(torch.add(b0, b1, alpha=a).add_(b2, alpha=c), H, W.T)
-    return land.loss_fn(Z if raw else as_matrix(Z), Y).sum()
+def _stack_loop(land, stack: AffineStack, layers, first, Y: torch.Tensor, raw: bool, alphas: list[float],
+                betas: list[float], totals: torch.Tensor) -> None:
+    """Add the summed loss over one data batch of every grid point, one point at a time, to ``totals``.
+
+    Per point: the first layer's output ``(Z_c + a Z_u) + b Z_v`` (the bracket once per row of
+    the grid), the activations in place, each deeper layer one ``addmm`` into a preallocated
+    buffer (its weight ``(W_c + a W_u) + b W_v``, the bracket once per row), and the built-in
+    cross-entropy in closed form on the last layer computed transposed (:func:`_ce_sum`). It
+    profiled at about 0.6x the time of the allocating per-point loop it replaced on the MLP
+    64-128-128-10 (the cross-entropy and the 10-column product were a third of it); equal to
+    a forward pass at ``c + a u + b v`` up to rounding.
+    """
+    depth = stack.depth
+    ce = depth > 1 and _fast_ce(land, Y, raw)  # the last layer is a product here (not the factored first one)
+    inplace = [_in_place(act) for act in stack.acts]
+    Z, row_Z = torch.empty_like(first[0]), torch.empty_like(first[0])
+    W = [torch.empty_like(layers[k][0][0]) for k in range(depth)]  # W[0] unused
+    row_W = [torch.empty_like(w) for w in W]
+    b = [None if layers[k][0][1] is None else torch.empty_like(layers[k][0][1]) for k in range(depth)]
+    row_b = [None if t is None else torch.empty_like(t) for t in b]
+    rows = int(first[0].shape[0])
+    out = [torch.empty(rows, int(W[k].shape[0]), dtype=Z.dtype, device=Z.device) for k in range(depth)]
+    if ce:  # the last layer transposed: (classes, samples), each class a contiguous row
+        out[-1] = torch.empty(int(W[-1].shape[0]), rows, dtype=Z.dtype, device=Z.device)
+        labels = Y[None, :]
+    i = 0
+    for a in alphas:
+        torch.add(first[0], first[1], alpha=a, out=row_Z)
+        for k in range(1, depth):
+            (W0, b0), (W1, b1), _ = layers[k]
+            torch.add(W0, W1, alpha=a, out=row_W[k])
+            if b0 is not None:
+                torch.add(b0, b1, alpha=a, out=row_b[k])
+        for c in betas:
+            h = torch.add(row_Z, first[2], alpha=c, out=Z)
+            for k in range(1, depth):
+                h = inplace[k - 1](h) if inplace[k - 1] is not None else stack.acts[k - 1](h)
+                W2, b2 = layers[k][2]
+                Wk = torch.add(row_W[k], W2, alpha=c, out=W[k])
+                bk = None if b[k] is None else torch.add(row_b[k], b2, alpha=c, out=b[k])
+                if ce and k == depth - 1:
+                    h = torch.mm(Wk, h.T, out=out[k]) if bk is None else torch.addmm(bk[:, None], Wk, h.T, out=out[k])
+                else:
+                    h = torch.mm(h, Wk.T, out=out[k]) if bk is None else torch.addmm(bk, h, Wk.T, out=out[k])
+            totals[i] += _ce_sum(h, labels) if ce else land.loss_fn(h if raw else as_matrix(h), Y).sum()
+            i += 1
+
+
+def _loss_sum(land: Landscape, out: torch.Tensor, Y: torch.Tensor, raw: bool) -> torch.Tensor:
+    """The summed loss of one batch's outputs: the built-in cross-entropy in closed form on the
+    transposed logits (:func:`_ce_sum`; ``F.cross_entropy`` on (samples, 10) logits was 5x
+    slower, profiled on the MLP 64-128-128-10), any other loss by ``land.loss_fn``."""
+    if out.ndim == 2 and _fast_ce(land, Y, raw):
+        return _ce_sum(out.T.contiguous(), Y[None, :])
+    return land.loss_fn(out if raw else as_matrix(out), Y).sum()
+
+
+def _fast_ce(land: Landscape, Y: torch.Tensor, raw: bool) -> bool:
+    """The landscape's loss is valleys' own cross-entropy with one integer label per sample."""
+    return not raw and land.loss_fn == cross_entropy() and Y.ndim == 1 and not Y.is_floating_point()
+
+
+def _ce_sum(logits_t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    r"""Summed cross-entropy of transposed logits ``(classes, samples)``, overwriting them.
+
+    \(\sum_i \log \sum_j e^{z_{ji} - m_i} - (z_{y_i i} - m_i)\) with \(m_i = \max_j z_{ji}\):
+    both sums have nonnegative terms (no cancellation), the form ``F.cross_entropy`` uses.
+    """
+    logits_t.sub_(logits_t.amax(0))
+    true = logits_t.gather(0, labels).sum()
+    return logits_t.exp_().sum(0).log_().sum() - true
+
+
+def _in_place(act) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The in-place form of a ReLU, tanh or sigmoid activation module (None for any other)."""
+    if type(act) in _IN_PLACE_MODULES:
+        return _IN_PLACE_MODULES[type(act)]
+    if getattr(act, "is_activation", False):
+        return _IN_PLACE_FUNCTIONS.get(getattr(act, "fn", None))
+    return None
+
+
+_IN_PLACE_MODULES = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_, nn.Sigmoid: torch.sigmoid_}
+_IN_PLACE_FUNCTIONS = {torch.relu: torch.relu_, torch.tanh: torch.tanh_, torch.sigmoid: torch.sigmoid_}
 
 
 def _affine(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -428,6 +504,7 @@ def _factored_losses(land, layer: tuple[str, nn.Module], center, u, v, alphas, b
         sub.forward = lambda *args, **kwargs: current["Z"]  # the instance attribute shadows Module.forward
         raw = land._loss_takes_raw()
         values = torch.empty(len(alphas), len(betas), dtype=land.dtype, device=land.device)
+        bufs = [torch.empty_like(Zc) for Zc, _, _ in parts]
         try:
             with progress_bar(values.numel(), "plane", progress) as bar:
                 for i, a in enumerate(alphas.tolist()):
@@ -435,10 +512,10 @@ def _factored_losses(land, layer: tuple[str, nn.Module], center, u, v, alphas, b
                     for j, b in enumerate(betas.tolist()):
                         theta = center + a * u + b * v
                         total = 0.0
-                        for (X, Y), row, (_, _, Zv) in zip(land.batches, rows, parts, strict=True):
-                            current["Z"] = torch.add(row, Zv, alpha=b)
+                        for (X, Y), row, (_, _, Zv), buf in zip(land.batches, rows, parts, bufs, strict=True):
+                            current["Z"] = torch.add(row, Zv, alpha=b, out=buf)  # no fresh pages per point
                             out = land._forward.direct(theta, X)
-                            total = total + land.loss_fn(out if raw else as_matrix(out), Y).sum()
+                            total = total + _loss_sum(land, out, Y, raw)
                         values[i, j] = total * land._scale
                     bar.update(len(betas))
         finally:

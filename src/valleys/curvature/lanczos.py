@@ -42,20 +42,20 @@ class Tridiagonal(Record):
         return int(self.alpha.shape[1])
 
     def matrices(self) -> torch.Tensor:
-        """The tridiagonal matrices as dense tensors, shape (P, m, m).
+        """The tridiagonal matrices as dense tensors.
 
         Returns:
-            The matrices T_p.
+            The matrices :math:`T_p`, shape (P, m, m).
         """
         T = torch.diag_embed(self.alpha)
         return T + torch.diag_embed(self.beta, 1) + torch.diag_embed(self.beta, -1)
 
     def ritz(self) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Gauss quadrature nodes and weights: eigenvalues of each :math:`T_p` (P, m) and the
-        squared first components of its eigenvectors (P, m), which sum to 1 per row.
+        r"""Gauss quadrature nodes and weights of each :math:`T_p`.
 
         Returns:
-            The nodes and the weights, each (P, m).
+            ``(nodes, weights)``: the eigenvalues of each :math:`T_p` (P, m) and the squared
+            first components of its eigenvectors (P, m), which sum to 1 per row.
         """
         nodes, S = torch.linalg.eigh(self.matrices())
         return nodes, S[:, 0, :] ** 2

@@ -67,11 +67,11 @@ def wanted_order(theta: torch.Tensor, which: str) -> torch.Tensor:
     are ceil(k/2) from the top and floor(k/2) from the bottom, as in ARPACK).
 
     Args:
-        theta: Ritz values, ascending.
-        which: ``"LA"``, ``"SA"``, ``"LM"`` or ``"BE"``.
+        theta: Ritz values, ascending, shape (n,).
+        which: "LA", "SA", "LM" or "BE".
 
     Returns:
-        The indices, most wanted first.
+        A permutation of ``range(n)`` (a long tensor), most wanted first.
     """
     n = theta.numel()
     if which == "LA":
@@ -99,8 +99,9 @@ class _Basis:
 
     def __init__(self, ncv: int, block: int, n: int, dtype: torch.dtype,
                  device: torch.device | str = "cpu"):
-        self.V = torch.zeros(ncv + block, n, dtype=dtype, device=device)
-        self.AV = torch.zeros(ncv, n, dtype=dtype, device=device)
+        # every row is written before it is read (V by extend, AV by multiply): no zero fill
+        self.V = torch.empty(ncv + block, n, dtype=dtype, device=device)
+        self.AV = torch.empty(ncv, n, dtype=dtype, device=device)
         self.T = torch.zeros(ncv, ncv, dtype=dtype, device=device)
         self.size = 0
         self.pending = 0
@@ -112,12 +113,19 @@ class _Basis:
         ``REORTH_ETA`` of its norm ("twice is enough", Daniel, Gragg, Kaufman & Stewart
         1976). ``coefficients`` (= ``W @ V^T``, if already known) saves the first product.
         """
+        return self._project_out(W, coefficients)[0]
+
+    def _project_out(self, W: torch.Tensor, coefficients: torch.Tensor | None = None):
+        """:meth:`orthogonalise`, also returning the row norms of W before and after (reused by
+        :meth:`extend` instead of recomputing them)."""
         V = self.V[: self.size]
         before = torch.linalg.vector_norm(W, dim=1)
         W = torch.addmm(W, W @ V.T if coefficients is None else coefficients, V, alpha=-1)
-        if torch.all(torch.linalg.vector_norm(W, dim=1) > REORTH_ETA * before):
-            return W
-        return torch.addmm(W, W @ V.T, V, alpha=-1)
+        after = torch.linalg.vector_norm(W, dim=1)
+        if torch.all(after > REORTH_ETA * before):
+            return W, before, after
+        W = torch.addmm(W, W @ V.T, V, alpha=-1)
+        return W, before, None
 
     def multiply(self, op: CurvatureOperator) -> tuple[torch.Tensor, torch.Tensor]:
         """Multiply the pending block by A and extend T.
@@ -146,14 +154,14 @@ class _Basis:
         c = min(block, n - self.size, W.shape[0])
         if c <= 0:
             return torch.zeros(W.shape[0], 0, dtype=W.dtype, device=W.device)
-        F = self.orthogonalise(W, H)
+        F, before, after = self._project_out(W, H)
         if F.shape[0] == 1:  # the QR factorisation of one column is its normalisation
-            R = torch.linalg.vector_norm(F, dim=1, keepdim=True)
+            R = (torch.linalg.vector_norm(F, dim=1) if after is None else after)[:, None]
             Q = (F / R).T if R > 0 else torch.zeros_like(F).T
         else:
             Q, R = torch.linalg.qr(F.T)  # F^T (n, rows) = Q R
         Q = Q[:, :c]
-        weak = R.diagonal()[:c].abs() <= BREAKDOWN_TOL * torch.linalg.vector_norm(W, dim=1).max()
+        weak = R.diagonal()[:c].abs() <= BREAKDOWN_TOL * before.max()
         if weak.any():
             strong = Q[:, ~weak]
             fresh = torch.randn(n, int(weak.sum()), generator=gen, dtype=W.dtype,
@@ -183,9 +191,9 @@ class _Basis:
 
     def ritz_residuals(self, S: torch.Tensor, theta: torch.Tensor, sel: torch.Tensor):
         """Ritz vectors (rows) of the columns ``sel`` of S and their true residual norms."""
-        Y = S[:, sel]
-        X = Y.T @ self.V[: self.size]
-        R = Y.T @ self.AV[: self.size] - theta[sel, None] * X
+        Yt = S[:, sel].T.contiguous()
+        X = Yt @ self.V[: self.size]
+        R = (Yt @ self.AV[: self.size]).addcmul_(theta[sel, None], X, value=-1)  # no (k, n) temporary
         return X, torch.linalg.vector_norm(R, dim=1)
 
 
@@ -205,19 +213,19 @@ def thick_restart_lanczos(op: CurvatureOperator, k: int, which: str, tol: float,
     ones) and returns whether to stop.
 
     Args:
-        op: the symmetric operator.
-        k: number of wanted pairs.
-        which: ``"LA"``, ``"SA"``, ``"LM"`` or ``"BE"``.
-        tol: the relative residual tolerance.
-        max_matvecs: the product budget.
-        V0: the start block.
-        ncv: the basis size.
-        gen: the generator of new random directions.
-        on_step: called with the products used after each block.
-        accept: a replacement of the stopping test.
+        op: the symmetric operator (rows in, rows out).
+        k: the number of wanted eigenpairs.
+        which: the wanted end of the spectrum, one of :data:`WHICH`.
+        tol: the relative residual of the default stopping test.
+        max_matvecs: the budget of products with A.
+        V0: the start block, shape (b, n).
+        ncv: the largest basis before a restart.
+        gen: the generator of the random vectors that replace lost directions.
+        on_step: called with the products used so far after each block product, or None.
+        accept: the stopping test ``accept(values, residuals, scale) -> bool``, or None.
 
     Returns:
-        The :class:`RitzPairs`.
+        The wanted Ritz pairs as :class:`RitzPairs` (values ascending).
     """
     if accept is None:
         def accept(values, res, scale):
