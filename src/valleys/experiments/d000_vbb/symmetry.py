@@ -26,6 +26,7 @@ import torch
 from ..._validation import check_generator
 from ...core import Landscape
 from ...critical import lbfgs
+from ...curvature.rank import matrix_rank
 from ...nets import two_layer
 from ...nets.activations import get_activation
 from ...record import Measurement
@@ -190,7 +191,7 @@ def measure(p: SymmetryParams) -> Measurement:
                          "loss": float(land.loss(th)),
                          "grad_norm": float(land.grad(th).norm()), "value": flat,
                          "near_zero": int((eig.abs() <= p.zero_rtol * hn).sum()),
-                         "tangent_rank": int(torch.linalg.matrix_rank(T)), "dim_G": p.units,
+                         "tangent_rank": matrix_rank(T, policy="press", warn=False).rank, "dim_G": p.units,
                          "hess_max": hn})
             if example is None and not math.isnan(k):
                 example = (name, eig.abs().numpy() / hn)

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from ..._validation import check_generator
+from ...curvature.rank import matrix_rank
 from ...expressivity import matrix_feature_rank
 from ...expressivity.features import conv_features, fc_forward
 from ...record import Measurement
@@ -119,7 +120,8 @@ def measure(p: SkParams) -> Measurement:
                     Fs = fc_forward(X, Ws, bs, act)[1]
                 Fk = Fs[k]
                 fr = matrix_feature_rank(Fk)
-                u_full = all(int(torch.linalg.matrix_rank(Ws[l])) == min(Ws[l].shape) for l in range(k + 1, L))
+                u_full = all(matrix_rank(Ws[l], policy="press", warn=False).rank == min(Ws[l].shape)
+                             for l in range(k + 1, L))
                 row = {"architecture": name, "first": first, "activation": act, "draw": r, "N": N,
                        "n_k": widths[k], "k": k, "L": L, "noise_std": p.noise_std,
                        "pyramidal": all(a >= b for a, b in zip(widths[k + 1:-1], widths[k + 2:], strict=True)),
