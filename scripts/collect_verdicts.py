@@ -3,7 +3,8 @@
 ``python scripts/collect_verdicts.py RUNS_DIR [OUT_DIR]`` reads every run folder of the run
 store RUNS_DIR (``valleys --runs-dir RUNS_DIR ...``), keeps the runs whose parameters are
 exactly the quick or the full preset of their experiment (runs with ``--set`` overrides or a
-``--seed`` are skipped), and writes, per preset and experiment, the newest such run:
+``--seed`` are skipped; a run of an experiment whose two presets are equal counts as both),
+and writes, per preset and experiment, the newest such run:
 
     OUT_DIR/<quick|full>/<experiment>/verdict.json   the verdict, as stored
     OUT_DIR/<quick|full>/<experiment>/params.json    the parameters it ran with
@@ -29,12 +30,10 @@ from valleys.experiments.registry import all_experiments
 RUN_FIELDS = ("run_id", "experiment", "ended", "claim", "source", "seed", "params_hash", "figures")
 
 
-def preset_of(name: str, params: dict, presets: dict[str, dict[str, dict]]) -> str | None:
-    """``"quick"`` or ``"full"`` when ``params`` is exactly that preset of experiment ``name``, else None."""
-    for preset, by_name in presets.items():
-        if by_name.get(name) == params:
-            return preset
-    return None
+def presets_of(name: str, params: dict, presets: dict[str, dict[str, dict]]) -> list[str]:
+    """The presets (``"quick"``, ``"full"``) that ``params`` is exactly, for experiment ``name``:
+    both when the experiment's quick and full presets are the same, none for other parameters."""
+    return [preset for preset, by_name in presets.items() if by_name.get(name) == params]
 
 
 def current_presets() -> dict[str, dict[str, dict]]:
@@ -52,12 +51,10 @@ def newest_runs(runs_dir: Path) -> dict[tuple[str, str], Path]:
             continue  # failed or interrupted runs have no verdict
         meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
         params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
-        preset = preset_of(meta["experiment"], params, presets)
-        if preset is None:
-            continue
-        key = (preset, meta["experiment"])
-        if key not in newest or meta["ended"] > newest[key][0]:
-            newest[key] = (meta["ended"], folder)
+        for preset in presets_of(meta["experiment"], params, presets):
+            key = (preset, meta["experiment"])
+            if key not in newest or meta["ended"] > newest[key][0]:
+                newest[key] = (meta["ended"], folder)
     return {key: folder for key, (_, folder) in newest.items()}
 
 
