@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import html
 import importlib
+import inspect
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -84,6 +86,17 @@ def status(record: dict | None) -> str | None:
     return None if record is None else outcome_of(record["verdict"])
 
 
+#: Google-style section headers: the catalogue shows a step's description, not its Args/Returns.
+SECTION = re.compile(r"^\s*(Args|Arguments|Returns|Yields|Raises|Example|Examples|Note|Notes|Attributes):\s*$")
+
+
+def docstring_summary(doc: str) -> str:
+    """The description of a docstring: its text before the first section header (``Args:``, ...)."""
+    lines = inspect.cleandoc(doc).splitlines()
+    cut = next((i for i, line in enumerate(lines) if SECTION.match(line)), len(lines))
+    return "\n".join(lines[:cut]).strip()
+
+
 def document_of(exp) -> str:
     return exp.source.strip()[:3]
 
@@ -140,7 +153,7 @@ def experiment_entry(exp) -> str:
     module = importlib.import_module(exp.module)
     measured = markdown_docstring((module.__doc__ or "").strip())
     if exp.parts is not None and exp.parts.measure.__doc__:
-        measured += "\n\n*Measure step:* " + markdown_docstring(exp.parts.measure.__doc__.strip())
+        measured += "\n\n*Measure step:* " + markdown_docstring(docstring_summary(exp.parts.measure.__doc__))
     quick, full = stored("quick", exp.name), stored("full", exp.name)
     out = [f"## `{exp.name}` {{#{exp.name}}}\n",
            f"**Checks:** {text(exp.claim)}\n",
